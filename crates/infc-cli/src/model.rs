@@ -1,0 +1,50 @@
+//! Loading a model for the CLI: ONNX import, `--shape` binding with constant folding of the shape
+//! sub-graphs, then the `-O` pipeline with an observer for per-pass dumps.
+
+use crate::cli::ModelArgs;
+use anyhow::{bail, Context, Result};
+use infc_ir::Graph;
+use infc_passes::{FusionLog, OptLevel, PassCx};
+
+/// Import `args.model`, bind its shapes and run the pipeline for `args.opt`.
+/// `after_pass` sees the graph after each pass.
+pub fn load(
+    args: &ModelArgs,
+    mut after_pass: impl FnMut(&'static str, &Graph, bool),
+) -> Result<(Graph, FusionLog)> {
+    let mut g = infc_onnx::import_file(&args.model, &infc_onnx::ImportOptions::default())
+        .with_context(|| format!("importing {}", args.model.display()))?;
+    let mut cx = PassCx::new();
+    if !args.shapes.is_empty() {
+        let bindings =
+            args.shapes.iter().map(|s| infc_passes::parse_shape_binding(s)).collect::<Result<Vec<_>, _>>()?;
+        infc_passes::bind_input_shapes(&mut g, &bindings)?;
+        specialize(&mut g, &mut cx)?;
+    }
+    let level = OptLevel::from_digit(args.opt).context("optimisation level must be 0..3")?;
+    infc_passes::run_pipeline(&mut g, &infc_passes::pipeline(level), &mut cx, &mut after_pass)?;
+    Ok((g, cx.log))
+}
+
+/// Fold the shape computations a binding made constant and drop what they leave dead.
+fn specialize(g: &mut Graph, cx: &mut PassCx) -> Result<()> {
+    infc_passes::fold_constants(g, cx)?;
+    infc_passes::eliminate_dead_code(g, cx)?;
+    Ok(())
+}
+
+/// Error unless every input dim is bound (what compilation needs).
+#[allow(dead_code)]
+pub fn require_bound(g: &Graph) -> Result<()> {
+    let left = infc_passes::unbound_symbols(g);
+    if let Some((input, sym)) = left.first() {
+        let ty = g.ty(g.input_by_name(input).expect("named by unbound_symbols"));
+        let example: Vec<String> =
+            ty.shape.dims().iter().map(|d| d.known().map_or_else(|| "N".to_string(), |k| k.to_string())).collect();
+        bail!(
+            "input '{input}' has symbolic dim '{sym}' ({ty}); bind it with --shape {input}={} or --shape {sym}=N",
+            example.join("x")
+        );
+    }
+    Ok(())
+}

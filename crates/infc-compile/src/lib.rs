@@ -1,0 +1,1 @@
+//! Lowering IR to plan steps, liveness, arena offsets, weight prepacking

@@ -1,0 +1,138 @@
+//! Fixture access for the differential tests: reads `models/fixtures/<name>/` (model, `meta.json`,
+//! seeded inputs and onnxruntime's outputs as `.npy`), converts arrays to IR tensors, prepares a
+//! bound graph, and compares outputs with the project tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
+
+use infc_ir::{DType, Graph, Tensor};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// `meta.json` of a fixture.
+#[derive(Debug, Deserialize)]
+pub struct Meta {
+    pub family: String,
+    pub exporter: String,
+    pub opset: i64,
+    pub inputs: Vec<ArrayMeta>,
+    pub outputs: Vec<ArrayMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ArrayMeta {
+    pub name: String,
+    pub file: String,
+}
+
+/// One fixture with its arrays loaded.
+pub struct Fixture {
+    pub name: String,
+    pub dir: PathBuf,
+    pub meta: Meta,
+    pub inputs: Vec<(String, Tensor)>,
+    pub expected: Vec<(String, Tensor)>,
+}
+
+impl Fixture {
+    pub fn model_path(&self) -> PathBuf {
+        self.dir.join("model.onnx")
+    }
+
+    /// Import the model, bind every input to the shape of its saved array, fold the shape
+    /// sub-graphs and drop dead code.
+    pub fn bound_graph(&self) -> Result<Graph, String> {
+        let mut g = infc_onnx::import_file(&self.model_path(), &Default::default()).map_err(|e| e.to_string())?;
+        let bindings: Vec<_> = self
+            .inputs
+            .iter()
+            .map(|(n, t)| infc_passes::ShapeBinding { name: n.clone(), dims: t.shape.clone() })
+            .collect();
+        infc_passes::bind_input_shapes(&mut g, &bindings).map_err(|e| e.to_string())?;
+        let mut cx = infc_passes::PassCx::new();
+        infc_passes::fold_constants(&mut g, &mut cx).map_err(|e| e.to_string())?;
+        infc_passes::eliminate_dead_code(&mut g, &mut cx).map_err(|e| e.to_string())?;
+        Ok(g)
+    }
+}
+
+/// Root of the committed fixtures.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fixtures")
+}
+
+/// Every fixture, sorted by name.
+pub fn all_fixtures() -> Vec<Fixture> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .expect("models/fixtures exists")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("meta.json").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.iter().map(|n| load_fixture(n)).collect()
+}
+
+pub fn load_fixture(name: &str) -> Fixture {
+    let dir = fixtures_dir().join(name);
+    let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).expect("meta.json readable"))
+        .expect("meta.json parses");
+    let load = |list: &[ArrayMeta]| -> Vec<(String, Tensor)> {
+        list.iter().map(|a| (a.name.clone(), read_npy(&dir.join(&a.file)).expect("npy readable"))).collect()
+    };
+    let inputs = load(&meta.inputs);
+    let expected = load(&meta.outputs);
+    Fixture { name: name.to_string(), dir, meta, inputs, expected }
+}
+
+/// Read a `.npy` file as an IR tensor (f32, f16, i64, i32, i8, u8, bool).
+pub fn read_npy(path: &Path) -> Result<Tensor, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| format!("{}: {e}", path.display()))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let descr = npy.dtype().descr();
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let t = match descr.trim_start_matches(['<', '|', '=']) {
+        "f4" => Tensor::from_vec(shape, npy.into_vec::<f32>().map_err(err)?),
+        "f2" => Tensor::from_vec(
+            shape,
+            npy.into_vec::<u16>().map_err(err)?.into_iter().map(half::f16::from_bits).collect::<Vec<_>>(),
+        ),
+        "i8" => Tensor::from_vec(shape, npy.into_vec::<i64>().map_err(err)?),
+        "i4" => Tensor::from_vec(shape, npy.into_vec::<i32>().map_err(err)?),
+        "i1" => Tensor::from_vec(shape, npy.into_vec::<i8>().map_err(err)?),
+        "u1" => Tensor::from_vec(shape, npy.into_vec::<u8>().map_err(err)?),
+        "b1" => {
+            let v: Vec<bool> = npy.into_vec::<u8>().map_err(err)?.into_iter().map(|b| b != 0).collect();
+            Tensor::from_bools(shape, &v)
+        }
+        other => return Err(format!("{}: unsupported npy dtype {other}", path.display())),
+    };
+    t.map_err(|e| e.to_string())
+}
+
+/// Check `got` against `want` with the project tolerance; `Err` describes the worst element.
+pub fn compare(what: &str, got: &Tensor, want: &Tensor) -> Result<f64, String> {
+    if got.shape != want.shape {
+        return Err(format!("{what}: shape {:?}, expected {:?}", got.shape, want.shape));
+    }
+    if (got.dtype == DType::Bool) != (want.dtype == DType::Bool) || got.dtype.is_float() != want.dtype.is_float() {
+        return Err(format!("{what}: dtype {}, expected {}", got.dtype, want.dtype));
+    }
+    let g = got.to_f64_vec().map_err(|e| e.to_string())?;
+    let w = want.to_f64_vec().map_err(|e| e.to_string())?;
+    let max_ref = w.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let tol = 1e-4 + 1e-3 * max_ref;
+    let (mut worst, mut at) = (0f64, 0usize);
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        let d = if a.is_nan() && b.is_nan() { 0.0 } else { (a - b).abs() };
+        if d > worst || d.is_nan() {
+            worst = d;
+            at = i;
+        }
+    }
+    if worst.is_nan() || worst > tol {
+        return Err(format!(
+            "{what}: max abs err {worst:.3e} at element {at} (got {}, expected {}), tolerance {tol:.3e}",
+            g[at], w[at]
+        ));
+    }
+    Ok(worst)
+}

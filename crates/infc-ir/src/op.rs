@@ -1,0 +1,310 @@
+//! The closed set of IR operations. Attributes are typed fields (ONNX's constant "attribute inputs"
+//! such as Unsqueeze axes are lifted into fields at import). `Op` derives `Eq`/`Hash` so CSE can key
+//! on `(op, inputs)`; float attributes use [`Float`], compared bit for bit.
+
+use crate::DType;
+use std::fmt;
+
+/// An `f32` attribute compared and hashed by its bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Float(u32);
+
+impl Float {
+    pub fn new(v: f32) -> Float {
+        Float(v.to_bits())
+    }
+    pub fn get(self) -> f32 {
+        f32::from_bits(self.0)
+    }
+}
+
+impl From<f32> for Float {
+    fn from(v: f32) -> Float {
+        Float::new(v)
+    }
+}
+
+impl fmt::Display for Float {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:?}` prints the shortest representation that round-trips exactly.
+        write!(f, "{:?}", self.get())
+    }
+}
+
+/// One-input elementwise operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnaryOp {
+    Relu,
+    Sqrt,
+    Erf,
+    Tanh,
+    Sigmoid,
+    Exp,
+    Log,
+    Neg,
+    Abs,
+    Reciprocal,
+    Floor,
+    Ceil,
+    /// `x != x`, output bool.
+    IsNaN,
+    /// Logical not on bool.
+    Not,
+}
+
+/// Two-input elementwise operations with numpy broadcasting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Max,
+    Min,
+    /// Comparisons produce bool.
+    Equal,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    And,
+    Or,
+    Xor,
+}
+
+impl BinaryOp {
+    /// True for ops whose output is bool whatever the input type.
+    pub fn is_comparison(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor)
+    }
+}
+
+/// Reductions over a set of axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReduceOp {
+    Mean,
+    Sum,
+    Max,
+    Min,
+    Prod,
+}
+
+/// Conv attributes, fully resolved at import (no `auto_pad`): `pads` is `[begin.., end..]` per spatial axis.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConvAttrs {
+    pub kernel: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub pads: Vec<usize>,
+    pub dilations: Vec<usize>,
+    pub group: usize,
+}
+
+/// Pooling attributes, resolved at import like [`ConvAttrs`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PoolAttrs {
+    pub kernel: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub pads: Vec<usize>,
+    pub dilations: Vec<usize>,
+    pub ceil_mode: bool,
+}
+
+/// An IR operation. Input and output arity is fixed per variant (see [`Op::arity`]).
+///
+/// Axes fields keep ONNX's convention (may be negative, counted from the end) so the printed IR
+/// reads like the source model; consumers normalise with the input rank.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    // ---- elementwise ----
+    /// `(x) -> y`
+    Unary(UnaryOp),
+    /// `(a, b) -> y`, broadcasting.
+    Binary(BinaryOp),
+    /// `(cond, a, b) -> y`, broadcasting.
+    Where,
+    /// `(x) -> y` converting the element type.
+    Cast { to: DType },
+    /// `(x, min?, max?)`: min/max are always present after import (±inf when absent in ONNX).
+    Clip,
+    /// `(x) -> x`.
+    Identity,
+    /// Inference-mode dropout: `(x) -> x`. Kept distinct from Identity so the IR mirrors the model.
+    Dropout,
+
+    // ---- neural network ----
+    /// `(x, w, bias?) -> y`, NCHW.
+    Conv(ConvAttrs),
+    /// `(x, scale, bias, mean, var) -> y`, inference mode.
+    BatchNorm { epsilon: Float },
+    /// `(x) -> y`, NCHW.
+    MaxPool(PoolAttrs),
+    /// `(x) -> y`, NCHW, `count_include_pad` resolved at import.
+    AveragePool { attrs: PoolAttrs, count_include_pad: bool },
+    /// `(x) -> y` NCHW → NC11.
+    GlobalAveragePool,
+    /// `(a, b, c?) -> alpha·op(a)·op(b) + beta·c`, 2-D.
+    Gemm { alpha: Float, beta: Float, trans_a: bool, trans_b: bool },
+    /// `(a, b) -> y`, numpy matmul semantics (batched, broadcasting, 1-D promotion).
+    MatMul,
+    /// `(x) -> y` along `axis` (opset ≥ 13 semantics).
+    Softmax { axis: i64 },
+    /// `(x, scale, bias?) -> y`, normalising over dims `axis..`.
+    LayerNorm { axis: i64, epsilon: Float },
+    /// `(x) -> y`. `axes: None` reduces all axes (unless `noop_with_empty_axes`).
+    Reduce { op: ReduceOp, axes: Option<Vec<i64>>, keepdims: bool },
+
+    // ---- shape and data movement ----
+    /// `(x, shape: i64[k]) -> y`.
+    Reshape { allowzero: bool },
+    /// `(x) -> y` 2-D.
+    Flatten { axis: i64 },
+    /// `(x) -> y`.
+    Transpose { perm: Vec<usize> },
+    /// `(x0, x1, ...) -> y`.
+    Concat { axis: i64 },
+    /// `(x) -> (y0, y1, ...)`, one output per entry of `splits`.
+    Split { axis: i64, splits: Vec<usize> },
+    /// `(x, starts, ends, axes, steps) -> y`; all five inputs present after import.
+    Slice,
+    /// `(data, indices) -> y`.
+    Gather { axis: i64 },
+    /// `(data, indices) -> y`.
+    GatherND { batch_dims: usize },
+    /// `(x) -> y`.
+    Unsqueeze { axes: Vec<i64> },
+    /// `(x) -> y`; `None` removes every dim of size 1.
+    Squeeze { axes: Option<Vec<i64>> },
+    /// `(x) -> i64[r]`: the (sliced) shape of x.
+    Shape { start: i64, end: Option<i64> },
+    /// `(start, limit, delta) -> y`, all scalars.
+    Range,
+    /// `(x, shape: i64[k]) -> y`, broadcasting x to shape.
+    Expand,
+    /// `(shape: i64[k]) -> y` filled with `value` (a scalar constant of the output dtype, by its f64 bits).
+    ConstantOfShape { dtype: DType, value_bits: u64 },
+    /// `(x, k?) -> y`: keep upper (or lower) triangle of the last two dims.
+    Trilu { upper: bool },
+}
+
+/// How many inputs a variant accepts (`min..=max`) and how many outputs it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arity {
+    pub min_inputs: usize,
+    pub max_inputs: usize,
+    pub outputs: usize,
+}
+
+impl Op {
+    /// Name as printed in text IR and in `--op-counts` (ONNX spelling where one exists).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Unary(u) => match u {
+                UnaryOp::Relu => "Relu",
+                UnaryOp::Sqrt => "Sqrt",
+                UnaryOp::Erf => "Erf",
+                UnaryOp::Tanh => "Tanh",
+                UnaryOp::Sigmoid => "Sigmoid",
+                UnaryOp::Exp => "Exp",
+                UnaryOp::Log => "Log",
+                UnaryOp::Neg => "Neg",
+                UnaryOp::Abs => "Abs",
+                UnaryOp::Reciprocal => "Reciprocal",
+                UnaryOp::Floor => "Floor",
+                UnaryOp::Ceil => "Ceil",
+                UnaryOp::IsNaN => "IsNaN",
+                UnaryOp::Not => "Not",
+            },
+            Op::Binary(b) => match b {
+                BinaryOp::Add => "Add",
+                BinaryOp::Sub => "Sub",
+                BinaryOp::Mul => "Mul",
+                BinaryOp::Div => "Div",
+                BinaryOp::Pow => "Pow",
+                BinaryOp::Max => "Max",
+                BinaryOp::Min => "Min",
+                BinaryOp::Equal => "Equal",
+                BinaryOp::Less => "Less",
+                BinaryOp::LessOrEqual => "LessOrEqual",
+                BinaryOp::Greater => "Greater",
+                BinaryOp::GreaterOrEqual => "GreaterOrEqual",
+                BinaryOp::And => "And",
+                BinaryOp::Or => "Or",
+                BinaryOp::Xor => "Xor",
+            },
+            Op::Where => "Where",
+            Op::Cast { .. } => "Cast",
+            Op::Clip => "Clip",
+            Op::Identity => "Identity",
+            Op::Dropout => "Dropout",
+            Op::Conv(_) => "Conv",
+            Op::BatchNorm { .. } => "BatchNormalization",
+            Op::MaxPool(_) => "MaxPool",
+            Op::AveragePool { .. } => "AveragePool",
+            Op::GlobalAveragePool => "GlobalAveragePool",
+            Op::Gemm { .. } => "Gemm",
+            Op::MatMul => "MatMul",
+            Op::Softmax { .. } => "Softmax",
+            Op::LayerNorm { .. } => "LayerNormalization",
+            Op::Reduce { op, .. } => match op {
+                ReduceOp::Mean => "ReduceMean",
+                ReduceOp::Sum => "ReduceSum",
+                ReduceOp::Max => "ReduceMax",
+                ReduceOp::Min => "ReduceMin",
+                ReduceOp::Prod => "ReduceProd",
+            },
+            Op::Reshape { .. } => "Reshape",
+            Op::Flatten { .. } => "Flatten",
+            Op::Transpose { .. } => "Transpose",
+            Op::Concat { .. } => "Concat",
+            Op::Split { .. } => "Split",
+            Op::Slice => "Slice",
+            Op::Gather { .. } => "Gather",
+            Op::GatherND { .. } => "GatherND",
+            Op::Unsqueeze { .. } => "Unsqueeze",
+            Op::Squeeze { .. } => "Squeeze",
+            Op::Shape { .. } => "Shape",
+            Op::Range => "Range",
+            Op::Expand => "Expand",
+            Op::ConstantOfShape { .. } => "ConstantOfShape",
+            Op::Trilu { .. } => "Trilu",
+        }
+    }
+
+    /// Input/output counts accepted by this variant.
+    pub fn arity(&self) -> Arity {
+        let a = |min_inputs, max_inputs, outputs| Arity { min_inputs, max_inputs, outputs };
+        match self {
+            Op::Unary(_) | Op::Cast { .. } | Op::Identity | Op::Dropout => a(1, 1, 1),
+            Op::Binary(_) => a(2, 2, 1),
+            Op::Where => a(3, 3, 1),
+            Op::Clip => a(3, 3, 1),
+            Op::Conv(_) => a(2, 3, 1),
+            Op::BatchNorm { .. } => a(5, 5, 1),
+            Op::MaxPool(_) | Op::AveragePool { .. } | Op::GlobalAveragePool => a(1, 1, 1),
+            Op::Gemm { .. } => a(2, 3, 1),
+            Op::MatMul => a(2, 2, 1),
+            Op::Softmax { .. } => a(1, 1, 1),
+            Op::LayerNorm { .. } => a(2, 3, 1),
+            Op::Reduce { .. } => a(1, 1, 1),
+            Op::Reshape { .. } | Op::Expand => a(2, 2, 1),
+            Op::Flatten { .. } | Op::Transpose { .. } | Op::Unsqueeze { .. } | Op::Squeeze { .. } => {
+                a(1, 1, 1)
+            }
+            Op::Concat { .. } => a(1, usize::MAX, 1),
+            Op::Split { splits, .. } => a(1, 1, splits.len()),
+            Op::Slice => a(5, 5, 1),
+            Op::Gather { .. } | Op::GatherND { .. } => a(2, 2, 1),
+            Op::Shape { .. } => a(1, 1, 1),
+            Op::Range => a(3, 3, 1),
+            Op::ConstantOfShape { .. } => a(1, 1, 1),
+            Op::Trilu { .. } => a(1, 2, 1),
+        }
+    }
+
+    /// True for ops with one input whose output is that input unchanged.
+    pub fn is_identity_like(&self) -> bool {
+        matches!(self, Op::Identity | Op::Dropout)
+    }
+}

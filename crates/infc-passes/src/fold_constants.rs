@@ -1,0 +1,86 @@
+//! Constant folding and type re-derivation, in one forward sweep over the nodes.
+//!
+//! For each node (in order) the output types are re-inferred from the current input types
+//! (`infc_ir::infer_node`), so bound dims flow through the graph. A node is folded when all its inputs
+//! are constants, or when it is a `Shape` whose input shape is fully known: it is evaluated with the
+//! reference interpreter and its outputs are replaced by constants. Folding a node whose result
+//! would be much larger than its inputs (e.g. `Expand` of a scalar to a large tensor) is skipped
+//! above [`MAX_GROWTH_ELEMENTS`]. The folded nodes are left dead for DCE to remove.
+//! Precondition: def-before-use order. Invalidates nothing but the folded nodes' outputs.
+
+use crate::{PassCx, PassError};
+use infc_ir::{Graph, Op, Tensor, ValueId};
+
+/// Largest result (in elements) a fold may create beyond the total size of its inputs.
+pub const MAX_GROWTH_ELEMENTS: usize = 1 << 20;
+
+pub fn fold_constants(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
+    let mut changed = false;
+    for i in 0..g.nodes.len() {
+        let (op, inputs, outputs, name) = {
+            let n = &g.nodes[i];
+            (n.op.clone(), n.inputs.clone(), n.outputs.clone(), n.name.clone())
+        };
+        if outputs.iter().all(|&o| g.is_const(o)) {
+            continue;
+        }
+        let types = infc_ir::infer_node(g, &op, &inputs)?;
+        for (&o, ty) in outputs.iter().zip(types) {
+            g.values[o].ty = ty;
+        }
+        let Some(results) = try_fold(g, &op, &inputs, &outputs, &name)? else { continue };
+        for (&o, t) in outputs.iter().zip(results) {
+            let expected = g.ty(o).clone();
+            if expected.dtype != t.dtype || expected.shape.as_known().as_deref() != Some(&t.shape[..]) {
+                return Err(PassError::Fold {
+                    node: name.clone(),
+                    op: op.name(),
+                    msg: format!("evaluated to {}{:?} but inference says {expected}", t.dtype, t.shape),
+                });
+            }
+            let vname = g.value(o).name.clone();
+            let c = g.add_const(vname, t);
+            g.replace_uses(o, c);
+        }
+        cx.log.record("fold-constant", vec![name]);
+        changed = true;
+    }
+    if changed {
+        g.compact();
+    }
+    Ok(changed)
+}
+
+fn try_fold(
+    g: &Graph,
+    op: &Op,
+    inputs: &[ValueId],
+    outputs: &[ValueId],
+    name: &str,
+) -> Result<Option<Vec<Tensor>>, PassError> {
+    let fold_err = |msg: String| PassError::Fold { node: name.to_string(), op: op.name(), msg };
+    if let Op::Shape { start, end } = op {
+        let Some(dims) = g.ty(inputs[0]).shape.as_known() else { return Ok(None) };
+        let r = dims.len() as i64;
+        let clamp = |a: i64| if a < 0 { (a + r).max(0) } else { a.min(r) } as usize;
+        let (s, e) = (clamp(*start), clamp(end.unwrap_or(r)));
+        let vals: Vec<i64> = if s < e { dims[s..e].iter().map(|&d| d as i64).collect() } else { vec![] };
+        let n = vals.len();
+        return Tensor::from_vec(vec![n], vals).map(|t| Some(vec![t])).map_err(|e| fold_err(e.to_string()));
+    }
+    let mut tensors = Vec::with_capacity(inputs.len());
+    for &v in inputs {
+        match g.const_of(v) {
+            Some(t) if !t.is_opaque() => tensors.push(t),
+            _ => return Ok(None),
+        }
+    }
+    let input_elems: usize = tensors.iter().map(|t| t.numel()).sum();
+    for &o in outputs {
+        match g.ty(o).shape.numel() {
+            Some(n) if n <= input_elems.max(MAX_GROWTH_ELEMENTS) => {}
+            _ => return Ok(None),
+        }
+    }
+    infc_reference::eval_op(op, &tensors).map(Some).map_err(|e| fold_err(e.to_string()))
+}

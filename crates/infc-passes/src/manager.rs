@@ -1,0 +1,109 @@
+//! Pass manager: the `-O` pipelines, the pass context (fusion log) and the driver that runs passes,
+//! verifies after each one (debug builds and tests) and lets callers observe the IR after each pass.
+
+use crate::PassError;
+use infc_ir::Graph;
+
+/// Optimisation level, as given by `-O0` … `-O3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OptLevel {
+    O0,
+    O1,
+    O2,
+    O3,
+}
+
+impl OptLevel {
+    pub fn from_digit(d: u8) -> Option<OptLevel> {
+        Some(match d {
+            0 => OptLevel::O0,
+            1 => OptLevel::O1,
+            2 => OptLevel::O2,
+            3 => OptLevel::O3,
+            _ => return None,
+        })
+    }
+}
+
+/// One rewrite that fired: the rule name and the source names of the nodes it consumed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FusionEntry {
+    pub rule: &'static str,
+    pub nodes: Vec<String>,
+}
+
+/// Every rewrite that fired during a pipeline run, in order.
+#[derive(Clone, Debug, Default)]
+pub struct FusionLog {
+    pub entries: Vec<FusionEntry>,
+}
+
+impl FusionLog {
+    pub fn record(&mut self, rule: &'static str, nodes: Vec<String>) {
+        self.entries.push(FusionEntry { rule, nodes });
+    }
+    /// `(rule, count)` sorted by rule name.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        let mut m = std::collections::BTreeMap::new();
+        for e in &self.entries {
+            *m.entry(e.rule).or_insert(0usize) += 1;
+        }
+        m.into_iter().collect()
+    }
+}
+
+/// State shared by the passes of one pipeline run.
+#[derive(Debug, Default)]
+pub struct PassCx {
+    pub log: FusionLog,
+    /// Verify the graph after every pass (on by default in debug builds and tests).
+    pub verify_each: bool,
+}
+
+impl PassCx {
+    pub fn new() -> PassCx {
+        PassCx { log: FusionLog::default(), verify_each: cfg!(debug_assertions) }
+    }
+}
+
+/// A named pass.
+#[derive(Clone, Copy)]
+pub struct Pass {
+    pub name: &'static str,
+    pub run: fn(&mut Graph, &mut PassCx) -> Result<bool, PassError>,
+}
+
+impl std::fmt::Debug for Pass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+const FOLD: Pass = Pass { name: "fold-constants", run: crate::fold_constants };
+const DCE: Pass = Pass { name: "dce", run: crate::eliminate_dead_code };
+
+/// The passes run at `level`, in order.
+pub fn pipeline(level: OptLevel) -> Vec<Pass> {
+    match level {
+        OptLevel::O0 => vec![],
+        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => vec![FOLD, DCE],
+    }
+}
+
+/// Run `passes` in order; `after(pass_name, graph, changed)` is called after each one
+/// (for `--print-after-all`). Verifies after each pass when `cx.verify_each`.
+pub fn run_pipeline(
+    g: &mut Graph,
+    passes: &[Pass],
+    cx: &mut PassCx,
+    mut after: impl FnMut(&'static str, &Graph, bool),
+) -> Result<(), PassError> {
+    for pass in passes {
+        let changed = (pass.run)(g, cx)?;
+        if cx.verify_each {
+            infc_ir::verify(g).map_err(|err| PassError::Verify { pass: pass.name, err })?;
+        }
+        after(pass.name, g, changed);
+    }
+    Ok(())
+}

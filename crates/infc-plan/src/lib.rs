@@ -1,0 +1,1 @@
+//! Versioned plan file format: encode, decode, validate

@@ -1,0 +1,1 @@
+//! Plan loading (mmap + validation) and Session::run
