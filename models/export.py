@@ -138,7 +138,8 @@ def build_gpt2(seed: int, attn: str, full: bool = False, n_layer: int = 2, n_emb
         config = GPT2Config(use_cache=False)  # 124M: 12 layers, 768 wide, 12 heads, vocab 50257, 1024 positions
     else:
         config = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab,
-                            n_positions=n_positions, use_cache=False, initializer_range=0.2)
+                            n_positions=n_positions, use_cache=False, initializer_range=0.2,
+                            bos_token_id=vocab - 1, eos_token_id=vocab - 1)
     torch.manual_seed(seed)
     model = GPT2LMHeadModel._from_config(config, attn_implementation=attn)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -241,19 +242,51 @@ def export_dynamo(spec: Spec, model: nn.Module, path: Path) -> None:
     from torch.export import Dim
 
     dims: dict[str, Dim] = {}
-    dynamic_shapes = {}
+    dynamic_shapes = []  # positional, in input order: dict keys would have to be forward()'s arg names
     for name in spec.inputs:
         axes = {}
         for axis, dim_name in spec.symbolic.get(name, {}).items():
             dims.setdefault(dim_name, Dim(dim_name))
             axes[axis] = dims[dim_name]
-        dynamic_shapes[name] = axes
+        dynamic_shapes.append(axes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(model, trace_inputs(spec), dynamo=True, opset_version=spec.opset,
                                     input_names=list(spec.inputs), output_names=[spec.output_name],
-                                    dynamic_shapes=dynamic_shapes, verbose=False)
+                                    dynamic_shapes=tuple(dynamic_shapes), verbose=False)
     program.save(str(path), external_data=spec.external_data)
+
+
+def compare_with_torch(model: nn.Module, path: Path, inputs: dict[str, np.ndarray],
+                       ort_outputs: dict[str, np.ndarray] | None = None) -> float:
+    """Run the PyTorch model and onnxruntime on the same inputs; raise when they disagree.
+
+    This checks the exporter itself (a traced graph that baked in a shape or dropped the mask would
+    disagree with eager PyTorch), not the compiler under test.
+    """
+    ort_out = ort_outputs if ort_outputs is not None else run_ort(path, inputs)
+    with torch.no_grad():
+        want = model(*(torch.from_numpy(a.copy()) for a in inputs.values())).numpy()
+    have = next(iter(ort_out.values()))
+    if have.shape != want.shape:
+        raise RuntimeError(f"{path}: ORT output shape {have.shape} != torch {want.shape}")
+    err = float(np.max(np.abs(have.astype(np.float64) - want.astype(np.float64))))
+    tol = 1e-4 + 1e-3 * float(np.max(np.abs(want)))
+    if not err <= tol:
+        raise RuntimeError(f"{path}: ORT vs torch max abs err {err:.3g} > {tol:.3g} for shapes "
+                           f"{ {n: a.shape for n, a in inputs.items()} }")
+    return err
+
+
+def alternative_inputs(spec: Spec) -> dict[str, np.ndarray]:
+    """Inputs with other values for every symbolic dim (batch 3; sequence 5 with padding), to check that
+    the exported graph really is symbolic and not specialised to the traced shapes."""
+    first = next(iter(spec.inputs.values()))
+    if spec.family == "resnet":
+        return image_inputs(999, 3, first.shape[2])
+    vocab = int(spec.inputs["input_ids"].max()) + 1
+    seq = 5 if first.shape[1] != 5 else 11
+    return token_inputs(999, 3, seq, vocab, pad=[0, 2, seq - 1])
 
 
 def dims_of(value_info: onnx.ValueInfoProto) -> list[int | str | None]:
@@ -307,7 +340,6 @@ def write_fixture(spec: Spec, out_dir: Path, limit: int | None) -> dict:
     else:
         export_dynamo(spec, model, path)
     export_s = time.time() - t0
-    del model
 
     proto = onnx.load(str(path), load_external_data=True)
     onnx.checker.check_model(str(path))  # path form: works for external data and >2 GB
@@ -323,6 +355,10 @@ def write_fixture(spec: Spec, out_dir: Path, limit: int | None) -> dict:
     ort_s = time.time() - t0
     for name, arr in outputs.items():
         np.save(d / f"output_{sanitize(name)}.npy", arr)
+    torch_err = compare_with_torch(model, path, spec.inputs, outputs)
+    other_inputs = alternative_inputs(spec)
+    other_err = compare_with_torch(model, path, other_inputs)
+    del model
 
     graph_inputs = {vi.name: dims_of(vi) for vi in proto.graph.input}
     graph_outputs = {vi.name: dims_of(vi) for vi in proto.graph.output}
@@ -358,6 +394,9 @@ def write_fixture(spec: Spec, out_dir: Path, limit: int | None) -> dict:
         "op_histogram": dict(sorted(hist.items())),
         "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
     }
+    meta["torch_vs_ort_max_abs_err"] = torch_err
+    meta["generality_check"] = {"inputs": {n: list(a.shape) for n, a in other_inputs.items()},
+                                "torch_vs_ort_max_abs_err": other_err}
     if spec.notes:
         meta["notes"] = spec.notes
     (d / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
@@ -424,6 +463,9 @@ def tiny_specs() -> list[Spec]:
         distilbert_spec("distilbert_ts14", "torchscript", 14, seed=3, pad=pad),
         distilbert_spec("distilbert_ts17", "torchscript", 17, seed=3, pad=pad),
         distilbert_spec("distilbert_dynamo18", "dynamo", 18, seed=3, pad=pad),
+        # sdpa attention as HF exports it by default: covers IsNaN and the sdpa decomposition.
+        gpt2_spec("gpt2_sdpa_ts17", "torchscript", 17, seed=4, pad=pad, attn="sdpa"),
+        distilbert_spec("distilbert_sdpa_dynamo18", "dynamo", 18, seed=5, pad=pad, attn="sdpa"),
     ]
 
 
@@ -470,6 +512,212 @@ def variant_specs() -> list[Spec]:
     ]
 
 
+# --------------------------------------------------------------------------------------------------
+# PROVENANCE.md
+# --------------------------------------------------------------------------------------------------
+
+PROVENANCE_NOTES = """\
+## Exporter quirks and workarounds (torch 2.15 / transformers 5.23 / onnxscript 0.7)
+
+- **dynamo `dynamic_shapes`**: a dict must be keyed by `forward()`'s argument names, not by `input_names`
+  (`When dynamic_shapes is specified as a dict, its top-level keys must be the arg names ['x']`). export.py
+  passes a positional tuple instead.
+- **dynamo specialises size-1 dims**: torch.export turns a dim whose example size is 1 into a constant, so
+  inputs whose saved batch is 1 (the ResNet fixtures, the full models at bs1) are traced with the symbolic
+  dims doubled; the exported graph is symbolic and the saved inputs/outputs are at the real size.
+- **dynamo keeps the `torch.export.Dim` names** as `dim_param` (`batch`, `sequence`); no `s0`-style names in
+  these exports. TorchScript writes the `dynamic_axes` names. Both also name the output dims the same way.
+- **dynamo external data**: `ONNXProgram.save(path, external_data=True)` writes `model.onnx.data` next to the
+  model, and keeps small initializers (scalars, shape vectors) inline in `model.onnx`: every dynamo fixture
+  mixes inline and external tensors. TorchScript exports here are all single-file.
+- **dynamo runs the onnxscript optimizer** (`optimize=True`, the default): BatchNormalization is folded
+  into Conv, `AdaptiveAvgPool2d` becomes `ReduceMean` (axes as an input, opset 18) instead of
+  `GlobalAveragePool`, `flatten` becomes `Reshape`, no `Constant` nodes remain (all initializers), GPT-2's
+  Conv1D is `Reshape -> Gemm -> Reshape`, DistilBERT's Linear is `MatMul + Add` (no Gemm). The padding
+  mask logic uses `GatherND`, `Max`, `Squeeze`, `And`, `Where` (vmap-style mask functions in transformers 5).
+- **TorchScript opset 14** decomposes LayerNorm (`ReduceMean, Sub, Pow, Sqrt, Div, Mul, Add`); opset >= 17
+  emits `LayerNormalization`. `do_constant_folding=False` + `training=TrainingMode.EVAL` keeps
+  `BatchNormalization` (resnet_ts14_bn; checked by export.py).
+- **GELU**: GPT-2 `gelu_new` is written out as `Mul/Pow/Add/Tanh` (tanh form), DistilBERT `gelu` as
+  `Div/Erf/Add/Mul` (erf form); opsets <= 18 have no Gelu op.
+- **Tied LM head** (GPT-2): TorchScript writes the head as a `MatMul` against a pre-transposed *copy* of
+  `wte` (second initializer `onnx::MatMul_*` [n_embd, vocab]; the full gpt2_ts17 is 652 MB for that reason);
+  dynamo keeps one initializer `model.lm_head.weight` [vocab, n_embd] used by both the embedding `Gather`
+  and a `Transpose -> MatMul` head (full gpt2_dynamo18: 498 MB of external data).
+- **Names**: TorchScript names values `/model/transformer/h.0/...` and initializers `onnx::MatMul_591`;
+  dynamo uses `val_N`, `linear_N`, `layer_norm_N` and parameter names (`model.transformer.ln_f.weight`).
+- **transformers 5 config check**: GPT2Config's default bos/eos id 50256 is outside a 512 vocabulary
+  (warning only); the tiny configs set them to vocab-1.
+- **sdpa attention** (only in `--variants`): both exporters decompose `scaled_dot_product_attention` into
+  `MatMul/Mul/Add/Softmax` plus `IsNaN -> Where` (zeroing the NaN rows of fully masked queries), so `IsNaN`
+  appears in the sdpa exports and in no committed fixture (those use eager attention, as asked).
+- No export failed; no attention-implementation, patching or opset workaround was needed with these
+  versions (dynamo at opset 18 for all three families, TorchScript at opsets 13..18).
+"""
+
+
+def fmt_hist(hist: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(hist.items()))
+
+
+def collect_metas(root: Path) -> list[tuple[str, dict, int, dict[str, int]]]:
+    out = []
+    if not root.is_dir():
+        return out
+    for meta_path in sorted(root.glob("*/meta.json")):
+        d = meta_path.parent
+        files = {p.name: p.stat().st_size for p in sorted(d.iterdir()) if p.is_file()}
+        out.append((d.name, json.loads(meta_path.read_text()), sum(files.values()), files))
+    return out
+
+
+def op_details(dirs: list[Path]) -> dict[str, dict[str, set]]:
+    """Per op type: input arities and attribute values seen (small attributes only)."""
+    details: dict[str, dict[str, set]] = {}
+    for d in dirs:
+        model = onnx.load(str(d / "model.onnx"), load_external_data=False)
+        for node in model.graph.node:
+            entry = details.setdefault(node.op_type, {"arity": set(), "attrs": set()})
+            entry["arity"].add(f"{len(node.input)}->{len(node.output)}")
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.INT:
+                    entry["attrs"].add(f"{a.name}={a.i}")
+                elif a.type == onnx.AttributeProto.FLOAT:
+                    entry["attrs"].add(f"{a.name}={a.f:g}")
+                elif a.type == onnx.AttributeProto.STRING:
+                    entry["attrs"].add(f"{a.name}={a.s.decode()}")
+                elif a.type == onnx.AttributeProto.INTS:
+                    entry["attrs"].add(f"{a.name}={list(a.ints)}")
+                elif a.type == onnx.AttributeProto.TENSOR:
+                    t = a.t
+                    kind = "scalar" if len(t.dims) == 0 else f"{list(t.dims)}"
+                    entry["attrs"].add(f"{a.name}:{onnx.TensorProto.DataType.Name(t.data_type).lower()}{kind}")
+                else:
+                    entry["attrs"].add(f"{a.name}:{onnx.AttributeProto.AttributeType.Name(a.type)}")
+    return details
+
+
+def write_provenance(path: Path) -> None:
+    import onnxruntime
+    import torchvision
+    import transformers
+
+    fixtures = collect_metas(MODELS_DIR / "fixtures")
+    variants = collect_metas(MODELS_DIR / "variants")
+    full = collect_metas(MODELS_DIR / "full")
+    by_exporter: dict[str, set[str]] = {}
+    for _, meta, _, _ in fixtures:
+        by_exporter.setdefault(meta["exporter"], set()).update(meta["op_histogram"])
+    union = sorted(set().union(*by_exporter.values())) if by_exporter else []
+    lines = ["# models/: provenance of the ONNX fixtures", ""]
+    lines += ["## ONNX ops the importer must support", ""]
+    lines += [f"Union over every committed fixture ({len(union)} ops, all in the default domain):", "",
+              "    " + ", ".join(union), ""]
+    for exporter, ops in sorted(by_exporter.items()):
+        lines += [f"- {exporter}: " + ", ".join(sorted(ops))]
+    extra: dict[str, set[str]] = {}
+    for name, meta, _, _ in variants + full:
+        for op in meta["op_histogram"]:
+            if op not in union:
+                extra.setdefault(op, set()).add(name)
+    lines += [""]
+    if variants or full:
+        if extra:
+            lines += ["Ops that appear only in the non-committed `--variants` / `--full` exports:", ""]
+            lines += [f"- {op}: {', '.join(sorted(names))}" for op, names in sorted(extra.items())]
+        else:
+            lines += [f"The {len(variants)} `--variants` and {len(full)} `--full` exports present when this file "
+                      "was written use no op outside this union."]
+        lines += [""]
+
+    details = op_details([MODELS_DIR / "fixtures" / n for n, _, _, _ in fixtures])
+    lines += ["Node signatures seen in the fixtures (inputs->outputs; attribute values):", "",
+              "| op | arity | attributes |", "|---|---|---|"]
+    for op in sorted(details):
+        lines += [f"| {op} | {' '.join(sorted(details[op]['arity']))} | "
+                  f"{' '.join(sorted(details[op]['attrs'])) or '-'} |"]
+    lines += [""]
+
+    lines += ["## Versions", "",
+              f"- Python {sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+              f"transformers {transformers.__version__}",
+              f"- onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}"
+              + (f", onnxscript {__import__('onnxscript').__version__}" if _has_module("onnxscript") else ""),
+              "- full pinned list: `models/requirements.txt` (`pip install -r models/requirements.txt`)", ""]
+    lines += ["## Commands", "", "```sh",
+              "python3 models/export.py --tiny                    # models/fixtures/ (committed) + this file",
+              "python3 models/check_ort.py models/fixtures/*      # re-run onnxruntime, compare saved outputs",
+              "python3 models/export.py --full                    # models/full/*_ts17 (gitignored)",
+              "python3 models/export.py --full --exporter dynamo  # models/full/*_dynamo18",
+              "python3 models/export.py --variants models/variants  # generality-check exports (gitignored)",
+              "python3 models/export.py --provenance              # rewrite this file from the meta.json files",
+              "```", "",
+              "`--only NAME...` restricts any mode to some exports, `--keep-going` continues after a failure.", ""]
+    lines += ["## What is exported", "",
+              "All weights are random (torch.manual_seed per model), nothing is downloaded. After the library's own",
+              "init, every LayerNorm/BatchNorm weight is set to 1+0.1·N(0,1), its bias to 0.1·N(0,1), BN running",
+              "mean to 0.1·N(0,1) and running var to U(0.5,1.5), and every bias gets +0.02·N(0,1), so a dropped or",
+              "swapped norm/bias parameter changes the outputs. Tiny transformers use initializer_range 0.2 (instead",
+              "of 0.02) so attention is peaked and masking/scaling errors are visible.", "",
+              "- **resnet** (tiny): conv7x7/s2 (3->16) + BN + ReLU + maxpool3x3/s2, stage 1 = one torchvision",
+              "  Bottleneck 16->4->16 (no downsample), stage 2 = one Bottleneck 16->8->32 stride 2 with 1x1-conv+BN",
+              "  downsample, AdaptiveAvgPool, flatten, Linear 32->10. Input `pixel_values` f32 [batch,3,32,32], saved",
+              "  at batch 1; output `logits` [batch,10]. Full: torchvision resnet50, input 1x3x224x224.",
+              "- **gpt2** (tiny): GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=512,",
+              "  n_positions=64, use_cache=False)), attn_implementation=\"eager\", output `logits`",
+              "  [batch,sequence,512]. Full: GPT2Config() defaults (124M, vocab 50257), inputs 1x128, mask all ones.",
+              "- **distilbert** (tiny): DistilBertModel(DistilBertConfig(n_layers=2, dim=64, n_heads=4,",
+              "  hidden_dim=128, vocab_size=512, max_position_embeddings=64)), eager attention, output",
+              "  `last_hidden_state` [batch,sequence,64]. Full: DistilBertConfig() defaults (base), inputs 1x128.",
+              "- transformer inputs: `input_ids` i64 [batch,sequence] uniform in [0,vocab), `attention_mask` i64",
+              "  [batch,sequence]; fixtures use batch 2, sequence 8, row 0 all ones, row 1 ends with 3 zeros.", "",
+              "Each export is checked three ways by export.py: onnx.checker, onnxruntime vs eager PyTorch on the",
+              "saved inputs, and onnxruntime vs eager PyTorch on other dim values (batch 3, sequence 5 with padded",
+              "rows; `generality_check` in meta.json), so no export has a shape baked in.", ""]
+    lines += ["## Layout of a fixture directory", "",
+              "- `model.onnx` (+ `model.onnx.data` for dynamo exports: external initializer data)",
+              "- `input_<name>.npy`, `output_<name>.npy` (name with non-alphanumerics replaced by `_`); outputs are",
+              "  onnxruntime CPUExecutionProvider with `ORT_DISABLE_ALL`",
+              "- `meta.json`: `family`, `exporter`, `opset`, `inputs`/`outputs` (`name`, `file`, `dtype`, `shape`),",
+              "  `bind` (dim_param -> value in the saved inputs), `symbolic_dims` (per graph input/output: one entry",
+              "  per axis, the dim_param string or the fixed size), `external_data` (file names), `keep_batchnorm`,",
+              "  `op_histogram`, `producer`, `torch_vs_ort_max_abs_err`, `generality_check`, `notes`.", ""]
+    lines += ["## dim_param names written", ""]
+    for name, meta, _, _ in fixtures:
+        dims = sorted({d for v in meta["symbolic_dims"].values() for d in v if isinstance(d, str)})
+        lines += [f"- {name}: {', '.join(dims)}; bind {json.dumps(meta['bind'])}"]
+    lines += ["", PROVENANCE_NOTES]
+    lines += ["## Fixtures (models/fixtures/)", ""]
+    for name, meta, size, files in fixtures:
+        lines += [f"### {name}", "",
+                  f"{meta['exporter']} exporter, opset {meta['opset']}, {size / 1024:.0f} KiB total "
+                  f"({', '.join(f'{k} {v}' for k, v in files.items())})" + (
+                      f"; {', '.join(meta['notes'])}" if meta.get("notes") else "") + ".", "",
+                  "- inputs: " + ", ".join(f"`{i['name']}` {i['dtype']}{i['shape']}" for i in meta["inputs"]),
+                  "- outputs: " + ", ".join(f"`{o['name']}` {o['dtype']}{o['shape']}" for o in meta["outputs"]),
+                  "- symbolic: " + ", ".join(f"`{k}` {v}" for k, v in meta["symbolic_dims"].items()),
+                  f"- ops ({sum(meta['op_histogram'].values())} nodes): {fmt_hist(meta['op_histogram'])}", ""]
+    for title, group in (("--variants exports (models/variants/, not committed)", variants),
+                         ("--full exports (models/full/, not committed)", full)):
+        if not group:
+            continue
+        lines += [f"## {title}", "", "As present when this file was written.", ""]
+        for name, meta, size, _ in group:
+            shapes = ", ".join(f"{i['name']}{i['shape']}" for i in meta["inputs"])
+            lines += [f"- **{name}**: {meta['exporter']} opset {meta['opset']}, {size / 1e6:.1f} MB, {shapes}"
+                      + (f", {', '.join(meta['notes'])}" if meta.get("notes") else "")
+                      + f", dims {json.dumps(meta['bind'])}; ops: {fmt_hist(meta['op_histogram'])}"]
+        lines += [""]
+    path.write_text("\n".join(lines).rstrip() + "\n")
+    print(f"wrote {path}")
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
 def run_specs(specs: list[Spec], out_dir: Path, limit: int | None, keep_going: bool) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -490,6 +738,8 @@ def main() -> int:
     mode.add_argument("--tiny", action="store_true", help="write the committed fixtures into models/fixtures/")
     mode.add_argument("--full", action="store_true", help="write full-size models into models/full/")
     mode.add_argument("--variants", type=Path, metavar="DIR", help="write generality-check exports into DIR")
+    mode.add_argument("--provenance", action="store_true",
+                      help="only rewrite models/PROVENANCE.md from the meta.json files present")
     parser.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",
                         help="exporter for --full (default torchscript)")
     parser.add_argument("--opset", type=int, default=None, help="opset for --full (default 17, dynamo 18)")
@@ -499,6 +749,9 @@ def main() -> int:
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    if args.provenance:
+        write_provenance(MODELS_DIR / "PROVENANCE.md")
+        return 0
     if args.tiny:
         specs, out, limit = tiny_specs(), args.out or MODELS_DIR / "fixtures", FIXTURE_LIMIT_BYTES
     elif args.full:
@@ -512,6 +765,8 @@ def main() -> int:
         specs = [s for s in specs if s.name in args.only]
     print(f"torch {torch.__version__}, onnx {onnx.__version__}; writing {len(specs)} export(s) to {out}", flush=True)
     failures = run_specs(specs, out, limit, args.keep_going)
+    if args.tiny and not args.only and args.out is None:
+        write_provenance(MODELS_DIR / "PROVENANCE.md")
     return 1 if failures else 0
 
 
