@@ -1,1 +1,123 @@
-//! Lowering IR to plan steps, liveness, arena offsets, weight prepacking
+//! Lowering an IR graph to an executable [`infc_plan::Plan`]: static memory planning
+//! ([`analysis`](crate::analysis) + [`memory`]), one lowering per op family (`lower/`), compile-time
+//! weight packing for the kernels, and the memory report.
+//!
+//! ```text
+//! compile(g) = check shapes known → analyse (aliases, fusions, liveness, in-place, offsets)
+//!            → lower every node to steps → I/O descriptors + memory plan → Plan
+//! ```
+
+mod analysis;
+mod error;
+mod lower;
+pub mod memory;
+
+pub use error::CompileError;
+pub use infc_plan::{MemoryEntry, MemoryPlan, Plan};
+
+use infc_ir::{Dim, Graph, ValueId};
+use infc_plan::{IoDesc, PlanBody};
+
+/// Knobs of the lowering (defaults: everything on).
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// Written to the plan header.
+    pub producer: String,
+    /// Fuse a Relu into the Conv/Gemm/MatMul that feeds it.
+    pub fuse_activations: bool,
+    /// Let elementwise ops overwrite a dying input buffer.
+    pub in_place: bool,
+    /// `cpu_features` bits to record as required (0: the plan runs on any CPU).
+    pub required_features: u64,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            producer: format!("infc {}", env!("CARGO_PKG_VERSION")),
+            fuse_activations: true,
+            in_place: true,
+            required_features: 0,
+        }
+    }
+}
+
+/// Every value a plan touches must have a fully known shape.
+fn check_known(g: &Graph) -> Result<(), CompileError> {
+    let mut check = |v: ValueId| -> Result<(), CompileError> {
+        let val = g.value(v);
+        if let Some(Dim::Sym(s)) = val.ty.shape.dims().iter().find(|d| !d.is_known()) {
+            return Err(CompileError::Symbolic { value: val.name.clone(), dim: s.to_string(), ty: val.ty.to_string() });
+        }
+        if val.ty.byte_size().is_none() {
+            return Err(CompileError::Graph(format!("value '{}' of type {} is too large", val.name, val.ty)));
+        }
+        Ok(())
+    };
+    for &v in g.inputs.iter().chain(&g.outputs) {
+        check(v)?;
+    }
+    for n in &g.nodes {
+        for &v in n.inputs.iter().chain(&n.outputs) {
+            check(v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Compile a bound, fully shaped graph into a plan.
+pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
+    check_known(g)?;
+    let an = analysis::analyse(g, opts)?;
+    let mut lw = lower::lower_graph(g, &an)?;
+    let mut io = |v: ValueId, lw: &mut lower::Lowerer<'_>| -> Result<IoDesc, CompileError> {
+        let val = g.value(v);
+        Ok(IoDesc { name: val.name.clone(), dtype: lower::plan_dtype(val.ty.dtype), shape: lw.shape(v), at: lw.at(v)? })
+    };
+    let mut inputs = Vec::with_capacity(g.inputs.len());
+    for &v in &g.inputs {
+        inputs.push(io(v, &mut lw)?);
+    }
+    let mut outputs = Vec::with_capacity(g.outputs.len());
+    for &v in &g.outputs {
+        outputs.push(io(v, &mut lw)?);
+    }
+    // Node positions → step indices for the offset map.
+    let n_steps = lw.steps.len();
+    let first = |pos: u32| *lw.node_first_step.get(pos as usize).unwrap_or(&n_steps) as u32;
+    let last = |pos: u32| {
+        let next = *lw.node_first_step.get(pos as usize + 1).unwrap_or(&n_steps);
+        (next.max(first(pos) as usize + 1) - 1) as u32
+    };
+    let entries = an
+        .buffers
+        .iter()
+        .map(|(name, it, off)| MemoryEntry {
+            name: name.clone(),
+            offset: *off,
+            size: it.size,
+            first_step: first(it.first),
+            last_step: last(it.last).max(first(it.first)),
+        })
+        .collect();
+    let memory = MemoryPlan {
+        arena_bytes: an.assignment.arena_bytes,
+        intermediates_bytes: an.assignment.total,
+        lower_bound_bytes: an.assignment.lower_bound,
+        entries,
+    };
+    let body = PlanBody {
+        producer: opts.producer.clone(),
+        required_features: opts.required_features,
+        inputs,
+        outputs,
+        steps: std::mem::take(&mut lw.steps),
+        step_names: std::mem::take(&mut lw.names),
+        memory,
+    };
+    let consts = std::mem::take(&mut lw.blob);
+    // Catch lowering bugs here rather than at load time.
+    infc_plan::validate(&body, consts.len() as u64)
+        .map_err(|e| CompileError::Graph(format!("internal error: lowered plan is invalid: {e}")))?;
+    Ok(Plan { body, consts })
+}

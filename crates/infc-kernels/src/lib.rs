@@ -1,1 +1,7 @@
-//! Compute kernels with runtime CPU dispatch (AVX-512, AVX2+FMA, portable) and weight packing
+//! tmp
+pub mod error;
+pub mod gemm;
+pub mod isa;
+pub mod math;
+mod simd;
+pub use isa::Isa;

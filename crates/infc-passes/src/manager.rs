@@ -81,12 +81,19 @@ impl std::fmt::Debug for Pass {
 
 const FOLD: Pass = Pass { name: "fold-constants", run: crate::fold_constants };
 const DCE: Pass = Pass { name: "dce", run: crate::eliminate_dead_code };
+const IDENTITIES: Pass = Pass { name: "eliminate-identities", run: crate::eliminate_identities };
+const CSE: Pass = Pass { name: "cse", run: crate::eliminate_common_subexpressions };
+
+/// Every pass by name (for `--print-after NAME` validation and filetests).
+pub fn pass_by_name(name: &str) -> Option<Pass> {
+    [FOLD, DCE, IDENTITIES, CSE].into_iter().find(|p| p.name == name)
+}
 
 /// The passes run at `level`, in order.
 pub fn pipeline(level: OptLevel) -> Vec<Pass> {
     match level {
         OptLevel::O0 => vec![],
-        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => vec![FOLD, DCE],
+        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => vec![FOLD, IDENTITIES, CSE, DCE],
     }
 }
 

@@ -1,1 +1,24 @@
-//! Versioned plan file format: encode, decode, validate
+//! infc's plan file format: a versioned, checksummed binary holding the lowered step list, graph
+//! I/O descriptors, the static memory plan and a 64-byte aligned constants blob (prepacked weights).
+//!
+//! [`Plan::encode`] writes it; [`decode`] / [`decode_borrowed`] read it back and validate every
+//! offset, length, dtype code and shape relation, so a truncated, corrupted or hostile file yields a
+//! [`PlanError`] naming what is wrong — never a panic or an out-of-bounds access later.
+
+mod error;
+mod format;
+mod hash;
+mod step;
+mod types;
+mod validate;
+mod wire;
+
+pub use error::PlanError;
+pub use format::{
+    checksum, decode, decode_borrowed, rewrite_checksum, section, DecodeOptions, Plan, PlanBody, FORMAT_VERSION,
+    MAGIC,
+};
+pub use hash::xxh64;
+pub use step::*;
+pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
+pub use validate::{contiguous_strides, step_accesses, validate, Access, MAX_ARENA_BYTES, MAX_RANK};

@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(b.one(mp(false)), "f32[N,64,56,56]");
         let b = Builder::new().input("f32[1,1,6,6]");
         assert_eq!(b.one(mp(false)), "f32[1,1,3,3]");
-        assert_eq!(b.one(mp(true)), "f32[1,1,4,4]".replace("4,4", "3,3"));
+        assert_eq!(b.one(mp(true)), "f32[1,1,4,4]");
         let b = Builder::new().input("f32[1,1,5,5]");
         let p2 = Op::MaxPool(PoolAttrs { kernel: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], dilations: vec![1, 1], ceil_mode: true });
         assert_eq!(b.one(p2), "f32[1,1,3,3]");

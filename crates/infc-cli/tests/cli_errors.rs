@@ -1,0 +1,103 @@
+//! Bad input never panics: each case runs the real `infc` binary and checks the exit status and the
+//! exact error message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(name)
+}
+
+/// Run `infc args…`; return (exit code, stderr with the temp dir replaced by `$TMP`).
+fn infc(args: &[&str], tmp: Option<&Path>) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_infc")).args(args).output().expect("infc runs");
+    let mut err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Some(t) = tmp {
+        err = err.replace(&t.display().to_string(), "$TMP");
+    }
+    err = err.replace(&fixture("").display().to_string(), "$MODELS/");
+    (out.status.code().unwrap_or(-1), err.trim_end().to_string())
+}
+
+#[test]
+fn missing_model_file() {
+    let (code, err) = infc(&["explain", "/nonexistent/model.onnx"], None);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(err, @"");
+}
+
+#[test]
+fn truncated_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("fixtures/resnet_ts14/model.onnx")).unwrap();
+    for cut in [1usize, 17, bytes.len() / 3, bytes.len() / 2, bytes.len() - 5] {
+        let p = tmp.path().join("model.onnx");
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
+        assert_eq!(code, 1, "cut at {cut}: {err}");
+        assert!(err.starts_with("error: importing $TMP/model.onnx"), "cut at {cut}: {err}");
+        assert!(!err.contains("panicked"), "cut at {cut}: {err}");
+    }
+    let p = tmp.path().join("model.onnx");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    insta::assert_snapshot!(infc(&["explain", p.to_str().unwrap()], Some(tmp.path())).1, @"");
+}
+
+#[test]
+fn random_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let p = tmp.path().join("random.onnx");
+    std::fs::write(&p, bytes).unwrap();
+    let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(err, @"");
+}
+
+#[test]
+fn missing_external_data_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("fixtures/gpt2_dynamo18/model.onnx"), tmp.path().join("model.onnx")).unwrap();
+    let p = tmp.path().join("model.onnx");
+    let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(err, @"");
+}
+
+#[test]
+fn unsupported_ops_are_listed_together() {
+    let (code, err) = infc(&["explain", fixture("errors/unsupported_ops.onnx").to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(err, @"");
+}
+
+#[test]
+fn bad_shape_flag_syntax() {
+    let m = fixture("fixtures/gpt2_ts14/model.onnx");
+    let (code, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids:1x8"], None);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(err, @"");
+    let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1xeight"], None);
+    insta::assert_snapshot!(err, @"");
+}
+
+#[test]
+fn shape_that_contradicts_the_model() {
+    let m = fixture("fixtures/resnet_ts14/model.onnx");
+    let (code, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "pixel_values=1x4x32x32"], None);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(err, @"");
+    let m = fixture("fixtures/gpt2_ts14/model.onnx");
+    let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8", "--shape", "attention_mask=2x8"], None);
+    insta::assert_snapshot!(err, @"");
+    let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8x3"], None);
+    insta::assert_snapshot!(err, @"");
+}

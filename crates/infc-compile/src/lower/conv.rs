@@ -1,0 +1,184 @@
+//! Conv, pooling and batch norm (NCHW; 1-D variants run as 2-D with height 1). Conv weights are
+//! packed per group with `infc_kernels::gemm::pack_a` (rows = output channels of the group,
+//! depth = `c_in/group · kh · kw`), the layout the runtime's im2col + GEMM conv reads; groups are
+//! stored one after another, each `packed_a_len(c_out/group, depth)` floats.
+
+use super::Lowerer;
+use crate::error::CompileError;
+use infc_ir::{ConvAttrs, DType, Graph, Node, Op, PoolAttrs};
+use infc_kernels::gemm::{pack_a, packed_a_len};
+use infc_plan::{Activation, BatchNormStep, ConvStep, GlobalAvgPoolStep, PackedRef, PoolKind, PoolStep, Step, TensorRef};
+
+/// 2-D geometry: `[kh, kw]`, `[sh, sw]`, `[t, l, b, r]`, `[dh, dw]`, or `None` for other ranks.
+fn geometry(kernel: &[usize], strides: &[usize], pads: &[usize], dil: &[usize]) -> Option<([u64; 2], [u64; 2], [u64; 4], [u64; 2])> {
+    let at = |v: &[usize], i: usize, d: usize| v.get(i).copied().unwrap_or(d) as u64;
+    match kernel.len() {
+        2 => Some((
+            [at(kernel, 0, 1), at(kernel, 1, 1)],
+            [at(strides, 0, 1), at(strides, 1, 1)],
+            [at(pads, 0, 0), at(pads, 1, 0), at(pads, 2, 0), at(pads, 3, 0)],
+            [at(dil, 0, 1), at(dil, 1, 1)],
+        )),
+        1 => Some(([1, at(kernel, 0, 1)], [1, at(strides, 0, 1)], [0, at(pads, 0, 0), 0, at(pads, 1, 0)], [1, at(dil, 0, 1)])),
+        _ => None,
+    }
+}
+
+/// `[n, c, h, w]` of an NCHW (or NCL) shape.
+fn nchw(shape: &[u64]) -> Option<[u64; 4]> {
+    match *shape {
+        [n, c, h, w] => Some([n, c, h, w]),
+        [n, c, l] => Some([n, c, 1, l]),
+        _ => None,
+    }
+}
+
+fn known(g: &Graph, v: infc_ir::ValueId) -> Vec<u64> {
+    g.ty(v).shape.as_known().unwrap_or_default().into_iter().map(|d| d as u64).collect()
+}
+
+/// Bytes of im2col panel a conv node needs (0 for 1×1, stride-1, unpadded convs, which read the
+/// input directly as the GEMM's B matrix).
+pub(crate) fn conv_scratch_bytes(g: &Graph, node: &Node) -> Result<u64, CompileError> {
+    let Op::Conv(a) = &node.op else { return Ok(0) };
+    let Some((k, s, p, _)) = geometry(&a.kernel, &a.strides, &a.pads, &a.dilations) else { return Ok(0) };
+    let (Some(x), Some(y)) = (nchw(&known(g, node.inputs[0])), nchw(&known(g, node.outputs[0]))) else { return Ok(0) };
+    if k == [1, 1] && s == [1, 1] && p == [0; 4] {
+        return Ok(0);
+    }
+    let group = a.group.max(1) as u64;
+    Ok((x[1] / group) * k[0] * k[1] * y[2] * y[3] * 4)
+}
+
+pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), CompileError> {
+    let (x, w, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
+    if lw.ir_dtype(x) != DType::F32 {
+        return Err(lw.unsupported(format!("{} input (only f32 conv is supported)", lw.ir_dtype(x))));
+    }
+    let Some((kernel, strides, pads, dilations)) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+    else {
+        return Err(lw.unsupported(format!("{}-D convolution (1-D and 2-D are supported)", attrs.kernel.len())));
+    };
+    let (Some(xs), Some(ys)) = (nchw(&lw.shape(x)), nchw(&lw.shape(y))) else {
+        return Err(lw.malformed("input and output must be NCHW or NCL"));
+    };
+    let group = attrs.group as u64;
+    let (c_in, c_out) = (xs[1], ys[1]);
+    if group == 0 || c_in % group != 0 || c_out % group != 0 {
+        return Err(lw.malformed(format!("group {group} does not divide channels {c_in} → {c_out}")));
+    }
+    let Some(wt) = lw.const_tensor(w).filter(|t| t.dtype == DType::F32 && !t.is_opaque()) else {
+        return Err(lw.unsupported("non-constant (or non-f32) conv weights"));
+    };
+    let wdata = wt.view::<f32>().map_err(|e| lw.malformed(format!("weights: {e}")))?;
+    let (m, depth) = ((c_out / group) as usize, ((c_in / group) * kernel[0] * kernel[1]) as usize);
+    if wdata.len() != m * depth * group as usize {
+        return Err(lw.malformed(format!("weights have {} elements, expected {}", wdata.len(), m * depth * group as usize)));
+    }
+    let per_group = packed_a_len(m, depth);
+    let mut packed = vec![0f32; per_group * group as usize];
+    for gi in 0..group as usize {
+        let src = &wdata[gi * m * depth..(gi + 1) * m * depth];
+        pack_a(m, depth, src, depth, false, &mut packed[gi * per_group..(gi + 1) * per_group])
+            .map_err(|e| lw.malformed(format!("packing weights: {e}")))?;
+    }
+    let offset = lw.push_f32(&packed);
+    let bias = if lw.has_input(2) { Some(lw.at(lw.input(2)?)?) } else { None };
+    let (scratch, scratch_bytes) = lw.an.scratch[lw.node].unwrap_or((0, 0));
+    let step = ConvStep {
+        n: xs[0],
+        c_in,
+        h: xs[2],
+        w: xs[3],
+        c_out,
+        group,
+        kernel,
+        strides,
+        pads,
+        dilations,
+        oh: ys[2],
+        ow: ys[3],
+        x: lw.at(x)?,
+        weights: PackedRef { offset, bytes: packed.len() as u64 * 4 },
+        bias,
+        act: if lw.an.fused_relu[lw.node] { Activation::Relu } else { Activation::None },
+        y: lw.at(y)?,
+        scratch: TensorRef::arena(scratch),
+        scratch_bytes,
+    };
+    lw.emit(Step::Conv(step));
+    Ok(())
+}
+
+pub(crate) fn pool(lw: &mut Lowerer<'_>, attrs: &PoolAttrs, kind: PoolKind) -> Result<(), CompileError> {
+    let (x, y) = (lw.input(0)?, lw.output(0)?);
+    if lw.ir_dtype(x) != DType::F32 {
+        return Err(lw.unsupported(format!("{} input (only f32 pooling is supported)", lw.ir_dtype(x))));
+    }
+    let Some((kernel, strides, pads, dilations)) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+    else {
+        return Err(lw.unsupported(format!("{}-D pooling (1-D and 2-D are supported)", attrs.kernel.len())));
+    };
+    let (Some(xs), Some(ys)) = (nchw(&lw.shape(x)), nchw(&lw.shape(y))) else {
+        return Err(lw.malformed("input and output must be NCHW or NCL"));
+    };
+    let step = PoolStep {
+        kind,
+        n: xs[0],
+        c: xs[1],
+        h: xs[2],
+        w: xs[3],
+        kernel,
+        strides,
+        pads,
+        dilations,
+        oh: ys[2],
+        ow: ys[3],
+        x: lw.at(x)?,
+        y: lw.at(y)?,
+    };
+    lw.emit(Step::Pool(step));
+    Ok(())
+}
+
+pub(crate) fn global_avg_pool(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
+    let (x, y) = (lw.input(0)?, lw.output(0)?);
+    let s = lw.shape(x);
+    if s.len() < 2 || lw.ir_dtype(x) != DType::F32 {
+        return Err(lw.unsupported(format!("input {} (need f32 with rank ≥ 2)", lw.g.ty(x))));
+    }
+    let step = GlobalAvgPoolStep { nc: s[0] * s[1], hw: s[2..].iter().product(), x: lw.at(x)?, y: lw.at(y)? };
+    lw.emit(Step::GlobalAvgPool(step));
+    Ok(())
+}
+
+pub(crate) fn batch_norm(lw: &mut Lowerer<'_>, epsilon: f32) -> Result<(), CompileError> {
+    let x = lw.input(0)?;
+    let y = lw.output(0)?;
+    let s = lw.shape(x);
+    if s.len() < 2 || lw.ir_dtype(x) != DType::F32 {
+        return Err(lw.unsupported(format!("input {} (need f32 with rank ≥ 2)", lw.g.ty(x))));
+    }
+    let mut params = [TensorRef::arena(0); 4];
+    for (i, p) in params.iter_mut().enumerate() {
+        let v = lw.input(i + 1)?;
+        if lw.numel(v) != s[1] || lw.ir_dtype(v) != DType::F32 {
+            return Err(lw.malformed(format!("parameter {} is {}, expected f32[{}]", i + 1, lw.g.ty(v), s[1])));
+        }
+        *p = lw.at(v)?;
+    }
+    let step = BatchNormStep {
+        n: s[0],
+        c: s[1],
+        inner: s[2..].iter().product(),
+        epsilon,
+        x: lw.at(x)?,
+        scale: params[0],
+        bias: params[1],
+        mean: params[2],
+        var: params[3],
+        y: lw.at(y)?,
+    };
+    lw.emit(Step::BatchNorm(step));
+    Ok(())
+}

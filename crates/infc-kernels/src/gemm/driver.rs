@@ -1,0 +1,274 @@
+//! The blocked GEMM driver: splits the problem over threads, walks `NC × KC × MC` cache blocks,
+//! packs what is not pre-packed into thread-local aligned buffers, and calls the ISA's microkernel on
+//! each register tile. All bounds were checked by the public entry points before we get here.
+
+use super::pack::{pack_a_block, pack_b_block, packed_a_len, packed_b_len};
+use super::tile::{MicroKernel, Tile, TileEpilogue};
+use super::{Bias, Epilogue, MatRef, A_PANEL, B_PANEL, PARALLEL_MIN_FLOPS};
+use crate::Isa;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// Depth of a k-block: a `KC × 32` B micro-panel (32 KiB) stays in L1 across the row tiles.
+const KC: usize = 256;
+/// Rows of A packed per block (multiple of `A_PANEL`); `MC × KC` floats (≈ 240 KiB) live in L2.
+const MC: usize = 240;
+/// Columns per outer block (multiple of 32).
+const NC: usize = 3072;
+
+/// A source of B blocks packed on demand (strided matrices, im2col).
+pub(crate) trait PackB: Sync {
+    /// Writes rows `k0..k0+kc`, columns `j0..j0+nc` of B in packed-B layout (`ceil(nc/16)` panels
+    /// of `kc × 16`, zero-padded) into `out[..packed_b_len(kc, nc)]`.
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut [f32]);
+}
+
+impl PackB for MatRef<'_> {
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut [f32]) {
+        pack_b_block(self, k0, kc, j0, nc, out);
+    }
+}
+
+/// Validated A operand.
+#[derive(Clone, Copy)]
+pub(crate) enum ASrc<'a> {
+    Packed(&'a [f32]),
+    Strided(MatRef<'a>),
+}
+
+/// Validated B operand.
+#[derive(Clone, Copy)]
+pub(crate) enum BSrc<'a> {
+    Packed(&'a [f32]),
+    Strided(MatRef<'a>),
+    Custom(&'a dyn PackB),
+}
+
+/// Microkernel family for a (capped) ISA.
+fn micro_kernel(isa: Isa) -> &'static MicroKernel {
+    match isa.capped() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => &super::kernel_avx512::KERNEL,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => &super::kernel_avx2::KERNEL,
+        _ => &super::kernel_portable::KERNEL,
+    }
+}
+
+/// Raw C pointer shared by the parallel parts. Each part writes a disjoint rectangle of C.
+#[derive(Clone, Copy)]
+struct CPtr(*mut f32);
+// SAFETY: parts write disjoint row/column ranges of C (see `gemm_unchecked`), and the pointer stays
+// valid for the whole parallel section because it borrows `c` mutably for that duration.
+unsafe impl Send for CPtr {}
+// SAFETY: as above; no two parts touch the same element.
+unsafe impl Sync for CPtr {}
+
+/// Runs the GEMM. Preconditions (checked by callers): A, B readable for their shapes, C writable
+/// for `m × n` with `ldc`, epilogue buffers long enough.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_unchecked(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: ASrc<'_>,
+    b: BSrc<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    epi: &Epilogue<'_>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let mk = micro_kernel(isa);
+    let cp = CPtr(c.as_mut_ptr());
+    let threads = rayon::current_num_threads();
+    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    if threads <= 1 || flops < PARALLEL_MIN_FLOPS {
+        serial(mk, k, a, b, cp, ldc, epi, 0..m, 0..n);
+        return;
+    }
+    // Split the dimension whose operand is cheaper to share: splitting M makes every part read all
+    // of B, splitting N makes every part pack all of A.
+    let m_units = m.div_ceil(A_PANEL);
+    let n_units = n.div_ceil(2 * B_PANEL);
+    let split_m = (m >= n && m_units >= 2) || n_units < 2;
+    let (units, unit) = if split_m { (m_units, A_PANEL) } else { (n_units, 2 * B_PANEL) };
+    let parts = threads.min(units);
+    let per = units.div_ceil(parts);
+    (0..parts).into_par_iter().for_each(|p| {
+        let lo = (p * per * unit).min(if split_m { m } else { n });
+        let hi = ((p + 1) * per * unit).min(if split_m { m } else { n });
+        if lo < hi {
+            let cp = cp;
+            if split_m {
+                serial(mk, k, a, b, cp, ldc, epi, lo..hi, 0..n);
+            } else {
+                serial(mk, k, a, b, cp, ldc, epi, 0..m, lo..hi);
+            }
+        }
+    });
+}
+
+/// Grow-only 64-byte-aligned scratch buffer.
+#[derive(Default)]
+struct AlignedBuf(Vec<f32>);
+
+impl AlignedBuf {
+    fn get(&mut self, len: usize) -> &mut [f32] {
+        if self.0.len() < len + 16 {
+            self.0 = vec![0.0; len + 16];
+        }
+        let off = self.0.as_ptr().align_offset(64).min(15);
+        &mut self.0[off..off + len]
+    }
+}
+
+thread_local! {
+    static PACK_BUFS: RefCell<(AlignedBuf, AlignedBuf)> = RefCell::new(Default::default());
+}
+
+/// The single-threaded blocked loop over the `rows × cols` rectangle of C. `rows.start` is a
+/// multiple of `A_PANEL` and `cols.start` a multiple of `2*B_PANEL` (so packed panels line up).
+#[allow(clippy::too_many_arguments)]
+fn serial(
+    mk: &MicroKernel,
+    k: usize,
+    a: ASrc<'_>,
+    b: BSrc<'_>,
+    c: CPtr,
+    ldc: usize,
+    epi: &Epilogue<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+) {
+    PACK_BUFS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (abuf, bbuf) = &mut *bufs;
+            serial_with(mk, k, a, b, c, ldc, epi, rows, cols, abuf, bbuf)
+        }
+        // Re-entered on this thread (cannot happen with the current callers): use fresh buffers.
+        Err(_) => serial_with(
+            mk,
+            k,
+            a,
+            b,
+            c,
+            ldc,
+            epi,
+            rows,
+            cols,
+            &mut AlignedBuf::default(),
+            &mut AlignedBuf::default(),
+        ),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serial_with(
+    mk: &MicroKernel,
+    k: usize,
+    a: ASrc<'_>,
+    b: BSrc<'_>,
+    c: CPtr,
+    ldc: usize,
+    epi: &Epilogue<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    abuf: &mut AlignedBuf,
+    bbuf: &mut AlignedBuf,
+) {
+    let nr = mk.np * B_PANEL;
+    let mut jc = cols.start;
+    while jc < cols.end {
+        let nc = NC.min(cols.end - jc);
+        let mut pc = 0;
+        loop {
+            let kc = KC.min(k - pc);
+            let last = pc + kc == k;
+            let (bptr, b_stride): (*const f32, usize) = match b {
+                BSrc::Packed(p) => (p[(jc / B_PANEL) * k * B_PANEL + pc * B_PANEL..].as_ptr(), k * B_PANEL),
+                BSrc::Strided(mat) => {
+                    let buf = bbuf.get(packed_b_len(kc, nc));
+                    pack_b_block(&mat, pc, kc, jc, nc, buf);
+                    (buf.as_ptr(), kc * B_PANEL)
+                }
+                BSrc::Custom(src) => {
+                    let buf = bbuf.get(packed_b_len(kc, nc));
+                    src.pack(pc, kc, jc, nc, buf);
+                    (buf.as_ptr(), kc * B_PANEL)
+                }
+            };
+            let mut ic = rows.start;
+            while ic < rows.end {
+                let mc = MC.min(rows.end - ic);
+                let (aptr, a_stride): (*const f32, usize) = match a {
+                    ASrc::Packed(p) => (p[(ic / A_PANEL) * k * A_PANEL + pc * A_PANEL..].as_ptr(), k * A_PANEL),
+                    ASrc::Strided(mat) => {
+                        let buf = abuf.get(packed_a_len(mc, kc));
+                        pack_a_block(&mat, ic, mc, pc, kc, buf);
+                        (buf.as_ptr(), kc * A_PANEL)
+                    }
+                };
+                let mut jr = 0;
+                while jr < nc {
+                    let ncols = nr.min(nc - jr);
+                    let panels = ncols.div_ceil(B_PANEL);
+                    let col = jc + jr;
+                    let mut ir = 0;
+                    while ir < mc {
+                        let mrows = mk.mr.min(mc - ir);
+                        let row = ic + ir;
+                        let tile_epi = if last { Some(tile_epilogue(epi, row, col)) } else { None };
+                        // The packed offsets below stay inside the buffers: `ir/A_PANEL < ceil(mc/12)`
+                        // panels of `a_stride` floats, `jr/16 < ceil(nc/16)` panels of `b_stride`.
+                        let tile = Tile {
+                            kc,
+                            a: aptr.wrapping_add((ir / A_PANEL) * a_stride + ir % A_PANEL),
+                            b: bptr.wrapping_add((jr / B_PANEL) * b_stride),
+                            b_next: b_stride,
+                            c: c.0.wrapping_add(row * ldc + col),
+                            ldc,
+                            n: ncols,
+                            load_c: pc > 0 || epi.accumulate,
+                            alpha: epi.alpha,
+                            epi: tile_epi,
+                        };
+                        let f = (mk.select)(mrows, panels);
+                        // SAFETY: `mk` was chosen by `micro_kernel`, which capped the ISA to the
+                        // detected CPU features. The tile lies inside the checked `m × n` C, the
+                        // A/B panel pointers address packed data covering `kc` steps of `mrows` rows
+                        // and `panels` panels, and the epilogue pointers were offset within their
+                        // checked buffers (`tile_epilogue`).
+                        unsafe { f(&tile) };
+                        ir += mrows;
+                    }
+                    jr += ncols;
+                }
+                ic += mc;
+            }
+            pc += kc;
+            if last {
+                break;
+            }
+        }
+        jc += nc;
+    }
+}
+
+/// Epilogue pointers offset to the tile at `(row, col)`.
+fn tile_epilogue(epi: &Epilogue<'_>, row: usize, col: usize) -> TileEpilogue {
+    let null = std::ptr::null();
+    let (col_bias, row_bias) = match epi.bias {
+        Some(Bias::PerColumn(b)) => (b[col..].as_ptr(), null),
+        Some(Bias::PerRow(b)) => (null, b[row..].as_ptr()),
+        None => (null, null),
+    };
+    let (residual, ld_res) = match epi.residual {
+        Some((r, ld)) => (r[row * ld + col..].as_ptr(), ld),
+        None => (null, 0),
+    };
+    TileEpilogue { col_bias, row_bias, residual, ld_res, act: epi.activation }
+}

@@ -1,0 +1,130 @@
+//! AVX-512 (`zmm`, 16 lanes) vector math and activation helpers.
+
+use crate::gemm::Activation;
+use crate::math::{
+    ERF_ALPHA, ERF_BETA, ERF_CLAMP, EXP_HI, EXP_LO, EXP_OVERFLOW, EXP_P, FRAC_1_SQRT_2,
+    GELU_TANH_C, LN2_HI, LN2_LO, LOG2E, SQRT_2_OVER_PI, TANH_P, TANH_SMALL,
+};
+use std::arch::x86_64::*;
+
+/// Lane mask selecting the first `n` (≤ 16) lanes.
+#[inline(always)]
+pub(crate) fn tail_mask(n: usize) -> __mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as __mmask16
+    }
+}
+
+/// Vector `exp`, same reduction and polynomial as [`crate::math::exp`].
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn exp(x: __m512) -> __m512 {
+    // `min_ps(c, x)` returns `x` when `x` is NaN, so NaN propagates through the clamps.
+    let xc = _mm512_max_ps(_mm512_set1_ps(EXP_LO), _mm512_min_ps(_mm512_set1_ps(EXP_HI), x));
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(
+        xc,
+        _mm512_set1_ps(LOG2E),
+    ));
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), xc);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    let mut p = _mm512_set1_ps(EXP_P[0]);
+    for &c in &EXP_P[1..] {
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    }
+    let y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0)));
+    let y = _mm512_scalef_ps(y, n);
+    let over = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(EXP_OVERFLOW));
+    let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_LO));
+    let y = _mm512_mask_blend_ps(over, y, _mm512_set1_ps(f32::INFINITY));
+    _mm512_mask_blend_ps(under, y, _mm512_setzero_ps())
+}
+
+/// Vector `erf`, same rational approximation as [`crate::math::erf`].
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn erf(x: __m512) -> __m512 {
+    let x = _mm512_min_ps(
+        _mm512_set1_ps(ERF_CLAMP),
+        _mm512_max_ps(_mm512_set1_ps(-ERF_CLAMP), x),
+    );
+    let x2 = _mm512_mul_ps(x, x);
+    let mut p = _mm512_set1_ps(ERF_ALPHA[6]);
+    for &c in ERF_ALPHA[..6].iter().rev() {
+        p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(c));
+    }
+    let mut q = _mm512_set1_ps(ERF_BETA[4]);
+    for &c in ERF_BETA[..4].iter().rev() {
+        q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(c));
+    }
+    _mm512_div_ps(_mm512_mul_ps(x, p), q)
+}
+
+/// Vector `tanh`, same branches as [`crate::math::tanh`].
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn tanh(x: __m512) -> __m512 {
+    let a = _mm512_abs_ps(x);
+    let z = _mm512_mul_ps(x, x);
+    let mut p = _mm512_set1_ps(TANH_P[0]);
+    for &c in &TANH_P[1..] {
+        p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(c));
+    }
+    let small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+    let e = exp(_mm512_add_ps(a, a));
+    let one = _mm512_set1_ps(1.0);
+    let big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(e, one)));
+    // copysign(big, x): magnitude bits of `big`, sign bit of `x`.
+    let sign = _mm512_set1_epi32(i32::MIN);
+    let big = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_andnot_si512(sign, _mm512_castps_si512(big)),
+        _mm512_and_si512(sign, _mm512_castps_si512(x)),
+    ));
+    let is_small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(TANH_SMALL));
+    _mm512_mask_blend_ps(is_small, big, small)
+}
+
+/// `1 / (1 + exp(-x))`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn sigmoid(x: __m512) -> __m512 {
+    let one = _mm512_set1_ps(1.0);
+    let e = exp(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    _mm512_div_ps(one, _mm512_add_ps(one, e))
+}
+
+/// `0.5·x·(1 + erf(x/√2))`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn gelu_erf(x: __m512) -> __m512 {
+    let e = erf(_mm512_mul_ps(x, _mm512_set1_ps(FRAC_1_SQRT_2)));
+    let hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5));
+    _mm512_fmadd_ps(hx, e, hx)
+}
+
+/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn gelu_tanh(x: __m512) -> __m512 {
+    let x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    let inner = _mm512_mul_ps(
+        _mm512_set1_ps(SQRT_2_OVER_PI),
+        _mm512_fmadd_ps(_mm512_set1_ps(GELU_TANH_C), x3, x),
+    );
+    let t = tanh(inner);
+    let hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5));
+    _mm512_fmadd_ps(hx, t, hx)
+}
+
+/// Applies a fused activation.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn activate(v: __m512, act: Activation) -> __m512 {
+    match act {
+        Activation::None => v,
+        Activation::Relu => _mm512_max_ps(v, _mm512_setzero_ps()),
+        Activation::GeluErf => gelu_erf(v),
+        Activation::GeluTanh => gelu_tanh(v),
+    }
+}

@@ -1,0 +1,34 @@
+//! The one error type of plan decoding and validation. Every message names the place at fault
+//! (byte offset, section, step index and kind, field) so a hostile or corrupt file is diagnosable.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("not a plan file: bad magic {found:?} (expected \"INFCPLAN\")")]
+    BadMagic { found: Vec<u8> },
+    #[error("unsupported plan format version {found} (this build reads version {supported})")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("plan is truncated: {what} needs bytes {start}..{end} but the file has {len}")]
+    Truncated { what: String, start: u64, end: u64, len: u64 },
+    #[error("checksum mismatch: header says {stored:#018x}, contents hash to {computed:#018x}")]
+    Checksum { stored: u64, computed: u64 },
+    #[error("section table: {0}")]
+    Section(String),
+    #[error("{section} section: {msg}")]
+    Malformed { section: &'static str, msg: String },
+    #[error("step {index} ({kind}): {msg}")]
+    Step { index: usize, kind: &'static str, msg: String },
+    #[error("{what} '{name}': {msg}")]
+    Io { what: &'static str, name: String, msg: String },
+    #[error("memory plan: {0}")]
+    Memory(String),
+    #[error("I/O error: {0}")]
+    Write(String),
+}
+
+impl PlanError {
+    pub(crate) fn malformed(section: &'static str, msg: impl Into<String>) -> PlanError {
+        PlanError::Malformed { section, msg: msg.into() }
+    }
+}

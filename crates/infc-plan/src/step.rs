@@ -1,0 +1,606 @@
+//! The step list: one enum variant per kernel call, each with fully resolved shapes, element
+//! strides and buffer references. Strides are in elements; a stride of 0 broadcasts. Outputs are
+//! contiguous unless a step says otherwise (only `Copy` writes a strided destination).
+
+use crate::types::{DType, Region, TensorRef};
+use crate::wire::{wire_enum, wire_struct, Reader, Wire, Writer};
+use crate::PlanError;
+
+/// One-input elementwise operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum UnaryKind {
+    Relu = 0,
+    Sqrt = 1,
+    Erf = 2,
+    Tanh = 3,
+    Sigmoid = 4,
+    Exp = 5,
+    Log = 6,
+    Neg = 7,
+    Abs = 8,
+    Reciprocal = 9,
+    Floor = 10,
+    Ceil = 11,
+    /// Output bool.
+    IsNaN = 12,
+    /// Bool in, bool out.
+    Not = 13,
+    GeluErf = 14,
+    GeluTanh = 15,
+}
+wire_enum!(UnaryKind, "unary op", [
+    Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, IsNaN, Not, GeluErf, GeluTanh
+]);
+
+/// Two-input elementwise operations (numpy broadcasting resolved into strides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BinaryKind {
+    Add = 0,
+    Sub = 1,
+    Mul = 2,
+    Div = 3,
+    Pow = 4,
+    Max = 5,
+    Min = 6,
+    Equal = 7,
+    Less = 8,
+    LessOrEqual = 9,
+    Greater = 10,
+    GreaterOrEqual = 11,
+    And = 12,
+    Or = 13,
+    Xor = 14,
+}
+wire_enum!(BinaryKind, "binary op", [
+    Add, Sub, Mul, Div, Pow, Max, Min, Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor
+]);
+
+impl BinaryKind {
+    /// Ops whose output is bool.
+    pub fn is_comparison(self) -> bool {
+        (self as u8) >= BinaryKind::Equal as u8
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ReduceKind {
+    Mean = 0,
+    Sum = 1,
+    Max = 2,
+    Min = 3,
+    Prod = 4,
+}
+wire_enum!(ReduceKind, "reduce op", [Mean, Sum, Max, Min, Prod]);
+
+/// Fused activation applied after a GEMM/conv (after the bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Activation {
+    None = 0,
+    Relu = 1,
+    GeluErf = 2,
+    GeluTanh = 3,
+}
+wire_enum!(Activation, "activation", [None, Relu, GeluErf, GeluTanh]);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PoolKind {
+    Max = 0,
+    /// Average counting padded positions.
+    AvgIncludePad = 1,
+    /// Average over the in-bounds positions only.
+    AvgExcludePad = 2,
+}
+wire_enum!(PoolKind, "pool kind", [Max, AvgIncludePad, AvgExcludePad]);
+
+/// How a GEMM bias `C` broadcasts over the `m × n` output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BiasKind {
+    /// One value.
+    Scalar = 0,
+    /// `n` values, one per output column (the usual linear-layer bias).
+    Row = 1,
+    /// `m` values, one per output row.
+    Col = 2,
+    /// `m × n` values.
+    Full = 3,
+}
+wire_enum!(BiasKind, "bias kind", [Scalar, Row, Col, Full]);
+
+impl BiasKind {
+    pub fn len(self, m: u64, n: u64) -> Option<u64> {
+        match self {
+            BiasKind::Scalar => Some(1),
+            BiasKind::Row => Some(n),
+            BiasKind::Col => Some(m),
+            BiasKind::Full => m.checked_mul(n),
+        }
+    }
+}
+
+impl Wire for DType {
+    const MIN_BYTES: usize = 1;
+    fn put(&self, w: &mut Writer) {
+        w.u8(*self as u8)
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
+        let c = r.u8()?;
+        DType::from_code(c).ok_or_else(|| r.err(format!("unknown dtype code {c}")))
+    }
+}
+
+impl Wire for Region {
+    const MIN_BYTES: usize = 1;
+    fn put(&self, w: &mut Writer) {
+        w.u8(*self as u8)
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
+        match r.u8()? {
+            0 => Ok(Region::Arena),
+            1 => Ok(Region::Const),
+            c => Err(r.err(format!("unknown region code {c}"))),
+        }
+    }
+}
+wire_struct!(TensorRef { region, offset });
+
+/// A weight prepacked at compile time for the kernel that reads it: a 64-byte aligned byte range
+/// of the constants blob. Its layout is the kernel crate's (`infc_kernels::pack_b` and friends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PackedRef {
+    pub offset: u64,
+    pub bytes: u64,
+}
+wire_struct!(PackedRef { offset, bytes });
+
+/// The right-hand matrix of a matmul.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MatB {
+    /// Constant `k × n` weight, packed at compile time.
+    Packed(PackedRef),
+    /// A runtime tensor, `k × n` row-major (or `n × k` when `trans`).
+    Plain { at: TensorRef, trans: bool },
+}
+
+impl Wire for MatB {
+    const MIN_BYTES: usize = 1;
+    fn put(&self, w: &mut Writer) {
+        match self {
+            MatB::Packed(p) => {
+                w.u8(0);
+                p.put(w);
+            }
+            MatB::Plain { at, trans } => {
+                w.u8(1);
+                at.put(w);
+                trans.put(w);
+            }
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
+        match r.u8()? {
+            0 => Ok(MatB::Packed(PackedRef::get(r)?)),
+            1 => Ok(MatB::Plain { at: TensorRef::get(r)?, trans: bool::get(r)? }),
+            c => Err(r.err(format!("unknown matmul B kind {c}"))),
+        }
+    }
+}
+
+/// GEMM bias: `y += beta · C` broadcast per `kind`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bias {
+    pub at: TensorRef,
+    pub kind: BiasKind,
+    pub beta: f32,
+}
+wire_struct!(Bias { at, kind, beta });
+
+/// `y = op(x)` over `len` contiguous elements. `dtype` is the input type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnaryStep {
+    pub op: UnaryKind,
+    pub dtype: DType,
+    pub len: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(UnaryStep { op, dtype, len, x, y });
+
+/// `y[i] = a[i·a_strides] op b[i·b_strides]` over `shape`; `y` contiguous. `dtype` is the input type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BinaryStep {
+    pub op: BinaryKind,
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    pub a: TensorRef,
+    pub a_strides: Vec<u64>,
+    pub b: TensorRef,
+    pub b_strides: Vec<u64>,
+    pub y: TensorRef,
+}
+wire_struct!(BinaryStep { op, dtype, shape, a, a_strides, b, b_strides, y });
+
+/// `y = cond ? a : b` with broadcasting; `cond` is bool, `a`/`b`/`y` are `dtype`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WhereStep {
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    pub cond: TensorRef,
+    pub cond_strides: Vec<u64>,
+    pub a: TensorRef,
+    pub a_strides: Vec<u64>,
+    pub b: TensorRef,
+    pub b_strides: Vec<u64>,
+    pub y: TensorRef,
+}
+wire_struct!(WhereStep { dtype, shape, cond, cond_strides, a, a_strides, b, b_strides, y });
+
+/// Element type conversion (ONNX Cast semantics: float→int truncates, →bool is `!= 0`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CastStep {
+    pub from: DType,
+    pub to: DType,
+    pub len: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(CastStep { from, to, len, x, y });
+
+/// f32 clamp with compile-time bounds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipStep {
+    pub len: u64,
+    pub min: f32,
+    pub max: f32,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(ClipStep { len, min, max, x, y });
+
+/// Fill `len` elements with one value (its little-endian bits in the low `dtype.size()` bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FillStep {
+    pub dtype: DType,
+    pub len: u64,
+    pub value: u64,
+    pub y: TensorRef,
+}
+wire_struct!(FillStep { dtype, len, value, y });
+
+/// `y[i] = start + i · delta` (start and delta are one-element tensors of `dtype`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangeStep {
+    pub dtype: DType,
+    pub len: u64,
+    pub start: TensorRef,
+    pub delta: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(RangeStep { dtype, len, start, delta, y });
+
+/// Strided copy: `dst[i·dst_strides] = src[i·src_strides]` over `shape`. Transpose, slice (negative
+/// strides for negative steps), expand (zero source strides), concat and split parts all lower to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyStep {
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    pub src: TensorRef,
+    pub src_strides: Vec<i64>,
+    pub dst: TensorRef,
+    pub dst_strides: Vec<i64>,
+}
+wire_struct!(CopyStep { dtype, shape, src, src_strides, dst, dst_strides });
+
+/// Batched f32 matmul: for every index `i` of `batch_shape`,
+/// `y[i] = act(alpha · op(a[i]) · op(b[i]) + beta · bias)` with `a[i]` an `m × k` matrix
+/// (`k × m` when `trans_a`) at element offset `i·a_batch_strides`, and `y` contiguous `[batch.., m, n]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatMulStep {
+    pub batch_shape: Vec<u64>,
+    pub a_batch_strides: Vec<u64>,
+    pub b_batch_strides: Vec<u64>,
+    pub m: u64,
+    pub n: u64,
+    pub k: u64,
+    pub a: TensorRef,
+    pub trans_a: bool,
+    pub b: MatB,
+    pub alpha: f32,
+    pub bias: Option<Bias>,
+    pub act: Activation,
+    pub y: TensorRef,
+}
+wire_struct!(MatMulStep { batch_shape, a_batch_strides, b_batch_strides, m, n, k, a, trans_a, b, alpha, bias, act, y });
+
+/// 2-D NCHW convolution (1-D convs run with `h = kh = 1`). Weights are prepacked for the conv
+/// kernel; `scratch` is an arena buffer of `scratch_bytes` for the kernel's im2col panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvStep {
+    pub n: u64,
+    pub c_in: u64,
+    pub h: u64,
+    pub w: u64,
+    pub c_out: u64,
+    pub group: u64,
+    pub kernel: [u64; 2],
+    pub strides: [u64; 2],
+    /// top, left, bottom, right.
+    pub pads: [u64; 4],
+    pub dilations: [u64; 2],
+    pub oh: u64,
+    pub ow: u64,
+    pub x: TensorRef,
+    pub weights: PackedRef,
+    pub bias: Option<TensorRef>,
+    pub act: Activation,
+    pub y: TensorRef,
+    pub scratch: TensorRef,
+    pub scratch_bytes: u64,
+}
+wire_struct!(ConvStep {
+    n, c_in, h, w, c_out, group, kernel, strides, pads, dilations, oh, ow, x, weights, bias, act, y, scratch,
+    scratch_bytes
+});
+
+/// 2-D NCHW max/average pooling.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolStep {
+    pub kind: PoolKind,
+    pub n: u64,
+    pub c: u64,
+    pub h: u64,
+    pub w: u64,
+    pub kernel: [u64; 2],
+    pub strides: [u64; 2],
+    pub pads: [u64; 4],
+    pub dilations: [u64; 2],
+    pub oh: u64,
+    pub ow: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(PoolStep { kind, n, c, h, w, kernel, strides, pads, dilations, oh, ow, x, y });
+
+/// Mean over the `hw` trailing elements of each of `nc` rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalAvgPoolStep {
+    pub nc: u64,
+    pub hw: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(GlobalAvgPoolStep { nc, hw, x, y });
+
+/// Inference batch norm over `[n, c, inner]`: `(x - mean) / sqrt(var + eps) · scale + bias`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormStep {
+    pub n: u64,
+    pub c: u64,
+    pub inner: u64,
+    pub epsilon: f32,
+    pub x: TensorRef,
+    pub scale: TensorRef,
+    pub bias: TensorRef,
+    pub mean: TensorRef,
+    pub var: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(BatchNormStep { n, c, inner, epsilon, x, scale, bias, mean, var, y });
+
+/// Softmax over the middle axis of `[outer, axis, inner]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SoftmaxStep {
+    pub outer: u64,
+    pub axis: u64,
+    pub inner: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(SoftmaxStep { outer, axis, inner, x, y });
+
+/// Layer norm of each `cols`-long row; `scale`/`bias` have `cols` elements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNormStep {
+    pub rows: u64,
+    pub cols: u64,
+    pub epsilon: f32,
+    pub x: TensorRef,
+    pub scale: TensorRef,
+    pub bias: Option<TensorRef>,
+    pub y: TensorRef,
+}
+wire_struct!(LayerNormStep { rows, cols, epsilon, x, scale, bias, y });
+
+/// Strided reduction: `y[o] = reduce_r x[o·out_strides + r·red_strides]`, `y` contiguous over `out_shape`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReduceStep {
+    pub op: ReduceKind,
+    pub dtype: DType,
+    pub out_shape: Vec<u64>,
+    pub out_strides: Vec<u64>,
+    pub red_shape: Vec<u64>,
+    pub red_strides: Vec<u64>,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(ReduceStep { op, dtype, out_shape, out_strides, red_shape, red_strides, x, y });
+
+/// `y[o, i, r] = data[o, idx[i], r]` for data `[outer, axis_len, inner]`; negative indices wrap,
+/// out-of-range indices are a run-time error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatherStep {
+    pub dtype: DType,
+    pub idx_dtype: DType,
+    pub outer: u64,
+    pub axis_len: u64,
+    pub inner: u64,
+    pub n_idx: u64,
+    pub data: TensorRef,
+    pub indices: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(GatherStep { dtype, idx_dtype, outer, axis_len, inner, n_idx, data, indices, y });
+
+/// ONNX GatherND: for each of `batch` groups and `n_per_batch` index tuples of depth
+/// `index_dims.len()`, copy a `slice_len` slice of data (`[batch, index_dims.., slice_len]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatherNdStep {
+    pub dtype: DType,
+    pub idx_dtype: DType,
+    pub batch: u64,
+    pub n_per_batch: u64,
+    pub index_dims: Vec<u64>,
+    pub slice_len: u64,
+    pub data: TensorRef,
+    pub indices: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(GatherNdStep { dtype, idx_dtype, batch, n_per_batch, index_dims, slice_len, data, indices, y });
+
+/// Keep the upper (or lower) triangle of each `rows × cols` matrix; diagonal offset `k`, or read
+/// from the one-element i64 tensor `k_at` when present.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriluStep {
+    pub dtype: DType,
+    pub upper: bool,
+    pub k: i64,
+    pub k_at: Option<TensorRef>,
+    pub batch: u64,
+    pub rows: u64,
+    pub cols: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(TriluStep { dtype, upper, k, k_at, batch, rows, cols, x, y });
+
+/// One kernel call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    Unary(UnaryStep),
+    Binary(BinaryStep),
+    Where(WhereStep),
+    Cast(CastStep),
+    Clip(ClipStep),
+    Fill(FillStep),
+    Range(RangeStep),
+    Copy(CopyStep),
+    MatMul(MatMulStep),
+    Conv(ConvStep),
+    Pool(PoolStep),
+    GlobalAvgPool(GlobalAvgPoolStep),
+    BatchNorm(BatchNormStep),
+    Softmax(SoftmaxStep),
+    LayerNorm(LayerNormStep),
+    Reduce(ReduceStep),
+    Gather(GatherStep),
+    GatherNd(GatherNdStep),
+    Trilu(TriluStep),
+}
+
+impl Step {
+    /// Variant name, used in errors, `explain` and profiles.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Unary(_) => "Unary",
+            Step::Binary(_) => "Binary",
+            Step::Where(_) => "Where",
+            Step::Cast(_) => "Cast",
+            Step::Clip(_) => "Clip",
+            Step::Fill(_) => "Fill",
+            Step::Range(_) => "Range",
+            Step::Copy(_) => "Copy",
+            Step::MatMul(_) => "MatMul",
+            Step::Conv(_) => "Conv",
+            Step::Pool(_) => "Pool",
+            Step::GlobalAvgPool(_) => "GlobalAvgPool",
+            Step::BatchNorm(_) => "BatchNorm",
+            Step::Softmax(_) => "Softmax",
+            Step::LayerNorm(_) => "LayerNorm",
+            Step::Reduce(_) => "Reduce",
+            Step::Gather(_) => "Gather",
+            Step::GatherNd(_) => "GatherNd",
+            Step::Trilu(_) => "Trilu",
+        }
+    }
+
+    fn tag(&self) -> u8 {
+        match self {
+            Step::Unary(_) => 0,
+            Step::Binary(_) => 1,
+            Step::Where(_) => 2,
+            Step::Cast(_) => 3,
+            Step::Clip(_) => 4,
+            Step::Fill(_) => 5,
+            Step::Range(_) => 6,
+            Step::Copy(_) => 7,
+            Step::MatMul(_) => 8,
+            Step::Conv(_) => 9,
+            Step::Pool(_) => 10,
+            Step::GlobalAvgPool(_) => 11,
+            Step::BatchNorm(_) => 12,
+            Step::Softmax(_) => 13,
+            Step::LayerNorm(_) => 14,
+            Step::Reduce(_) => 15,
+            Step::Gather(_) => 16,
+            Step::GatherNd(_) => 17,
+            Step::Trilu(_) => 18,
+        }
+    }
+}
+
+impl Wire for Step {
+    const MIN_BYTES: usize = 1;
+    fn put(&self, w: &mut Writer) {
+        w.u8(self.tag());
+        match self {
+            Step::Unary(s) => s.put(w),
+            Step::Binary(s) => s.put(w),
+            Step::Where(s) => s.put(w),
+            Step::Cast(s) => s.put(w),
+            Step::Clip(s) => s.put(w),
+            Step::Fill(s) => s.put(w),
+            Step::Range(s) => s.put(w),
+            Step::Copy(s) => s.put(w),
+            Step::MatMul(s) => s.put(w),
+            Step::Conv(s) => s.put(w),
+            Step::Pool(s) => s.put(w),
+            Step::GlobalAvgPool(s) => s.put(w),
+            Step::BatchNorm(s) => s.put(w),
+            Step::Softmax(s) => s.put(w),
+            Step::LayerNorm(s) => s.put(w),
+            Step::Reduce(s) => s.put(w),
+            Step::Gather(s) => s.put(w),
+            Step::GatherNd(s) => s.put(w),
+            Step::Trilu(s) => s.put(w),
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
+        Ok(match r.u8()? {
+            0 => Step::Unary(Wire::get(r)?),
+            1 => Step::Binary(Wire::get(r)?),
+            2 => Step::Where(Wire::get(r)?),
+            3 => Step::Cast(Wire::get(r)?),
+            4 => Step::Clip(Wire::get(r)?),
+            5 => Step::Fill(Wire::get(r)?),
+            6 => Step::Range(Wire::get(r)?),
+            7 => Step::Copy(Wire::get(r)?),
+            8 => Step::MatMul(Wire::get(r)?),
+            9 => Step::Conv(Wire::get(r)?),
+            10 => Step::Pool(Wire::get(r)?),
+            11 => Step::GlobalAvgPool(Wire::get(r)?),
+            12 => Step::BatchNorm(Wire::get(r)?),
+            13 => Step::Softmax(Wire::get(r)?),
+            14 => Step::LayerNorm(Wire::get(r)?),
+            15 => Step::Reduce(Wire::get(r)?),
+            16 => Step::Gather(Wire::get(r)?),
+            17 => Step::GatherNd(Wire::get(r)?),
+            18 => Step::Trilu(Wire::get(r)?),
+            t => return Err(r.err(format!("unknown step tag {t}"))),
+        })
+    }
+}

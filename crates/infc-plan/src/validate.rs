@@ -1,0 +1,477 @@
+//! Structural validation of a decoded plan: every buffer reference (offset + extent derived from
+//! the step's shapes and strides, with checked arithmetic) must lie inside its region, be aligned
+//! for its element type, and a step's writes must go to the arena and must not overlap its reads
+//! (except an exact, identity-mapped in-place update of an elementwise step). Shape relations that
+//! kernels rely on (conv output size, group divisibility, …) are checked too. After this passes the
+//! runtime may index the arena and constants without further bounds reasoning beyond what a
+//! step's data (e.g. gather indices) decides at run time.
+
+use crate::format::PlanBody;
+use crate::step::*;
+use crate::types::{DType, Region, TensorRef};
+use crate::PlanError;
+
+/// Largest rank a strided step may have (the runtime iterates with fixed-size counters).
+pub const MAX_RANK: usize = 8;
+/// Largest arena a plan may ask for (16 TiB): beyond this the file is treated as hostile.
+pub const MAX_ARENA_BYTES: u64 = 1 << 44;
+
+/// One byte range a step reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub role: &'static str,
+    pub region: Region,
+    pub start: u64,
+    pub end: u64,
+    pub write: bool,
+    /// Element `i` of this buffer corresponds to element `i` of the step's output (contiguous,
+    /// same element count): the only kind of read an in-place write may coincide with.
+    pub identity: bool,
+}
+
+struct Ctx {
+    index: usize,
+    kind: &'static str,
+    arena: u64,
+    consts: u64,
+    acc: Vec<Access>,
+}
+
+fn mul(a: u64, b: u64) -> Option<u64> {
+    a.checked_mul(b)
+}
+
+fn numel(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))
+}
+
+impl Ctx {
+    fn err(&self, msg: impl Into<String>) -> PlanError {
+        PlanError::Step { index: self.index, kind: self.kind, msg: msg.into() }
+    }
+
+    fn region_len(&self, r: Region) -> u64 {
+        match r {
+            Region::Arena => self.arena,
+            Region::Const => self.consts,
+        }
+    }
+
+    fn product(&self, what: &str, dims: &[u64]) -> Result<u64, PlanError> {
+        numel(dims).ok_or_else(|| self.err(format!("{what} {dims:?} overflows")))
+    }
+
+    fn mul(&self, what: &str, a: u64, b: u64) -> Result<u64, PlanError> {
+        mul(a, b).ok_or_else(|| self.err(format!("{what}: {a}·{b} overflows")))
+    }
+
+    /// Record a byte range `[t.offset + lo·esize, t.offset + hi·esize)` (element indices lo ≤ hi).
+    fn range(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        esize: u64,
+        lo: i128,
+        hi: i128,
+        write: bool,
+        identity: bool,
+    ) -> Result<(), PlanError> {
+        if t.offset % esize != 0 {
+            return Err(self.err(format!("{role} offset {} is not aligned to its {esize}-byte elements", t.offset)));
+        }
+        let rlen = self.region_len(t.region);
+        let start = t.offset as i128 + lo * esize as i128;
+        let end = t.offset as i128 + hi * esize as i128;
+        if start < 0 || end > rlen as i128 {
+            return Err(self.err(format!(
+                "{role} {}+{} exceeds {} of {rlen} bytes",
+                t.offset,
+                (hi - lo) * esize as i128,
+                t.region.name()
+            )));
+        }
+        if write && t.region != Region::Arena {
+            return Err(self.err(format!("{role} writes into the {} region", t.region.name())));
+        }
+        self.acc.push(Access { role, region: t.region, start: start as u64, end: end as u64, write, identity });
+        Ok(())
+    }
+
+    fn contiguous(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64, write: bool) -> Result<(), PlanError> {
+        self.range(role, t, dtype.size() as u64, 0, len as i128, write, false)
+    }
+
+    fn read(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64) -> Result<(), PlanError> {
+        self.contiguous(role, t, dtype, len, false)
+    }
+
+    /// An elementwise input read element-for-element with the output (may be updated in place).
+    fn read_identity(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64) -> Result<(), PlanError> {
+        self.range(role, t, dtype.size() as u64, 0, len as i128, false, true)
+    }
+
+    fn write(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64) -> Result<(), PlanError> {
+        self.contiguous(role, t, dtype, len, true)
+    }
+
+    /// Strided access over `shape` (signed element strides).
+    fn strided(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        dtype: DType,
+        shape: &[u64],
+        strides: &[i64],
+        write: bool,
+    ) -> Result<(), PlanError> {
+        if strides.len() != shape.len() {
+            return Err(self.err(format!("{role} has {} strides for rank {}", strides.len(), shape.len())));
+        }
+        if shape.len() > MAX_RANK {
+            return Err(self.err(format!("rank {} exceeds the maximum {MAX_RANK}", shape.len())));
+        }
+        if shape.contains(&0) {
+            return Ok(());
+        }
+        let (mut lo, mut hi) = (0i128, 0i128);
+        for (&d, &s) in shape.iter().zip(strides) {
+            let span = (d as i128 - 1) * s as i128;
+            if span < 0 {
+                lo += span;
+            } else {
+                hi += span;
+            }
+        }
+        let contiguous = contiguous_strides(shape);
+        let identity = !write && strides.iter().zip(&contiguous).all(|(&s, &c)| s == c as i64);
+        self.range(role, t, dtype.size() as u64, lo, hi + 1, write, identity)
+    }
+
+    /// Unsigned-stride read (broadcasting inputs); identity when the strides are the contiguous ones.
+    fn broadcast(&mut self, role: &'static str, t: TensorRef, dtype: DType, shape: &[u64], strides: &[u64]) -> Result<(), PlanError> {
+        let signed: Vec<i64> = strides.iter().map(|&s| i64::try_from(s).unwrap_or(i64::MAX)).collect();
+        if signed.contains(&i64::MAX) {
+            return Err(self.err(format!("{role} stride out of range")));
+        }
+        self.strided(role, t, dtype, shape, &signed, false)
+    }
+
+    /// Batched matrices: `batch_shape` with element strides, each matrix `mat` contiguous elements.
+    fn batched(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        batch: &[u64],
+        strides: &[u64],
+        mat: u64,
+    ) -> Result<(), PlanError> {
+        if batch.len() != strides.len() {
+            return Err(self.err(format!("{role} has {} batch strides for batch rank {}", strides.len(), batch.len())));
+        }
+        if batch.contains(&0) || mat == 0 {
+            return Ok(());
+        }
+        let mut hi: i128 = mat as i128;
+        for (&d, &s) in batch.iter().zip(strides) {
+            hi += (d as i128 - 1) * s as i128;
+        }
+        self.range(role, t, 4, 0, hi, false, false)
+    }
+
+    fn packed(&mut self, role: &'static str, p: PackedRef) -> Result<(), PlanError> {
+        if p.offset % 64 != 0 {
+            return Err(self.err(format!("{role} packed weights at {} are not 64-byte aligned", p.offset)));
+        }
+        let end = p.offset.checked_add(p.bytes).ok_or_else(|| self.err(format!("{role} range overflows")))?;
+        if end > self.consts {
+            return Err(self.err(format!("{role} {}+{} exceeds constants of {} bytes", p.offset, p.bytes, self.consts)));
+        }
+        self.acc.push(Access { role, region: Region::Const, start: p.offset, end, write: false, identity: false });
+        Ok(())
+    }
+
+    fn check_overlaps(&self, in_place_ok: bool) -> Result<(), PlanError> {
+        for w in self.acc.iter().filter(|a| a.write) {
+            for r in self.acc.iter().filter(|a| !std::ptr::eq(*a, w) && a.region == w.region) {
+                let disjoint = r.end <= w.start || w.end <= r.start || r.start == r.end || w.start == w.end;
+                if disjoint {
+                    continue;
+                }
+                let exact = r.start == w.start && r.end == w.end && !r.write && r.identity;
+                if !(exact && in_place_ok) {
+                    return Err(self.err(format!(
+                        "{} {}..{} overlaps {} {}..{}",
+                        w.role, w.start, w.end, r.role, r.start, r.end
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Row-major strides of a contiguous tensor of `shape`.
+pub fn contiguous_strides(shape: &[u64]) -> Vec<u64> {
+    let mut s = vec![1u64; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1].saturating_mul(shape[i + 1]);
+    }
+    s
+}
+
+fn need(c: &Ctx, ok: bool, msg: impl FnOnce() -> String) -> Result<(), PlanError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(c.err(msg()))
+    }
+}
+
+/// Output size of a conv/pool window along one axis, `None` when the window never fits.
+fn window_out(len: u64, pad: u64, kernel: u64, stride: u64, dil: u64, ceil: bool) -> Option<u64> {
+    let padded = len.checked_add(pad)?;
+    let span = dil.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    let room = padded.checked_sub(span)?;
+    Some(if ceil { room.div_ceil(stride) } else { room / stride } + 1)
+}
+
+fn check_window(c: &Ctx, what: &str, dims: [u64; 2], kernel: [u64; 2], strides: [u64; 2], pads: [u64; 4], dil: [u64; 2], out: [u64; 2], exact: bool) -> Result<(), PlanError> {
+    for ax in 0..2 {
+        need(c, kernel[ax] >= 1 && strides[ax] >= 1 && dil[ax] >= 1, || {
+            format!("{what} kernel/stride/dilation must be ≥ 1, got {kernel:?}/{strides:?}/{dil:?}")
+        })?;
+        let pad = pads[ax].checked_add(pads[ax + 2]).ok_or_else(|| c.err("padding overflows"))?;
+        let floor = window_out(dims[ax], pad, kernel[ax], strides[ax], dil[ax], false);
+        let ceil = window_out(dims[ax], pad, kernel[ax], strides[ax], dil[ax], true);
+        let ok = if exact { floor == Some(out[ax]) } else { floor == Some(out[ax]) || ceil == Some(out[ax]) };
+        need(c, ok || (dims[ax] == 0 && out[ax] == 0), || {
+            format!("{what} output size {} on spatial axis {ax} does not follow from input {} (kernel {}, stride {}, pads {}+{}, dilation {})",
+                out[ax], dims[ax], kernel[ax], strides[ax], pads[ax], pads[ax + 2], dil[ax])
+        })?;
+    }
+    Ok(())
+}
+
+fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
+    use DType::*;
+    let mut in_place_ok = false;
+    match step {
+        Step::Unary(s) => {
+            let out = if s.op == UnaryKind::IsNaN { Bool } else { s.dtype };
+            c.read_identity("x", s.x, s.dtype, s.len)?;
+            c.write("y", s.y, out, s.len)?;
+            in_place_ok = out.size() == s.dtype.size();
+        }
+        Step::Binary(s) => {
+            let out = if s.op.is_comparison() { Bool } else { s.dtype };
+            c.broadcast("a", s.a, s.dtype, &s.shape, &s.a_strides)?;
+            c.broadcast("b", s.b, s.dtype, &s.shape, &s.b_strides)?;
+            let n = c.product("shape", &s.shape)?;
+            c.write("y", s.y, out, n)?;
+            in_place_ok = out.size() == s.dtype.size();
+        }
+        Step::Where(s) => {
+            c.broadcast("cond", s.cond, Bool, &s.shape, &s.cond_strides)?;
+            c.broadcast("a", s.a, s.dtype, &s.shape, &s.a_strides)?;
+            c.broadcast("b", s.b, s.dtype, &s.shape, &s.b_strides)?;
+            let n = c.product("shape", &s.shape)?;
+            c.write("y", s.y, s.dtype, n)?;
+            in_place_ok = true;
+        }
+        Step::Cast(s) => {
+            c.read_identity("x", s.x, s.from, s.len)?;
+            c.write("y", s.y, s.to, s.len)?;
+            in_place_ok = s.from.size() == s.to.size();
+        }
+        Step::Clip(s) => {
+            c.read_identity("x", s.x, F32, s.len)?;
+            c.write("y", s.y, F32, s.len)?;
+            in_place_ok = true;
+        }
+        Step::Fill(s) => {
+            need(c, s.dtype.size() == 8 || s.value >> (8 * s.dtype.size()) == 0, || {
+                format!("fill value {:#x} does not fit {}", s.value, s.dtype)
+            })?;
+            c.write("y", s.y, s.dtype, s.len)?;
+        }
+        Step::Range(s) => {
+            c.read("start", s.start, s.dtype, 1)?;
+            c.read("delta", s.delta, s.dtype, 1)?;
+            c.write("y", s.y, s.dtype, s.len)?;
+        }
+        Step::Copy(s) => {
+            c.strided("src", s.src, s.dtype, &s.shape, &s.src_strides, false)?;
+            c.strided("dst", s.dst, s.dtype, &s.shape, &s.dst_strides, true)?;
+        }
+        Step::MatMul(s) => {
+            need(c, s.batch_shape.len() <= MAX_RANK, || format!("batch rank {} exceeds {MAX_RANK}", s.batch_shape.len()))?;
+            let mk = c.mul("a matrix", s.m, s.k)?;
+            c.batched("a", s.a, &s.batch_shape, &s.a_batch_strides, mk)?;
+            match &s.b {
+                MatB::Packed(p) => {
+                    need(c, s.b_batch_strides.iter().all(|&v| v == 0), || "packed B cannot vary over the batch".into())?;
+                    c.packed("b", *p)?;
+                }
+                MatB::Plain { at, .. } => {
+                    let kn = c.mul("b matrix", s.k, s.n)?;
+                    c.batched("b", *at, &s.batch_shape, &s.b_batch_strides, kn)?;
+                }
+            }
+            if let Some(b) = &s.bias {
+                let len = b.kind.len(s.m, s.n).ok_or_else(|| c.err("bias size overflows"))?;
+                c.read("bias", b.at, F32, len)?;
+            }
+            let batch = c.product("batch shape", &s.batch_shape)?;
+            let mn = c.mul("output", s.m, s.n)?;
+            let total = c.mul("output", batch, mn)?;
+            c.write("y", s.y, F32, total)?;
+        }
+        Step::Conv(s) => {
+            need(c, s.group >= 1 && s.c_in % s.group == 0 && s.c_out % s.group == 0, || {
+                format!("group {} must divide c_in {} and c_out {}", s.group, s.c_in, s.c_out)
+            })?;
+            check_window(c, "conv", [s.h, s.w], s.kernel, s.strides, s.pads, s.dilations, [s.oh, s.ow], true)?;
+            let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
+            c.read("x", s.x, F32, xin)?;
+            c.packed("weights", s.weights)?;
+            if let Some(b) = s.bias {
+                c.read("bias", b, F32, s.c_out)?;
+            }
+            let yn = c.product("output", &[s.n, s.c_out, s.oh, s.ow])?;
+            c.write("y", s.y, F32, yn)?;
+            c.range("scratch", s.scratch, 1, 0, s.scratch_bytes as i128, true, false)?;
+            need(c, s.scratch.offset % 64 == 0, || format!("scratch at {} is not 64-byte aligned", s.scratch.offset))?;
+        }
+        Step::Pool(s) => {
+            check_window(c, "pool", [s.h, s.w], s.kernel, s.strides, s.pads, s.dilations, [s.oh, s.ow], false)?;
+            let xin = c.product("input", &[s.n, s.c, s.h, s.w])?;
+            c.read("x", s.x, F32, xin)?;
+            let yn = c.product("output", &[s.n, s.c, s.oh, s.ow])?;
+            c.write("y", s.y, F32, yn)?;
+        }
+        Step::GlobalAvgPool(s) => {
+            let xin = c.mul("input", s.nc, s.hw)?;
+            c.read("x", s.x, F32, xin)?;
+            c.write("y", s.y, F32, s.nc)?;
+        }
+        Step::BatchNorm(s) => {
+            let n = c.product("input", &[s.n, s.c, s.inner])?;
+            c.read_identity("x", s.x, F32, n)?;
+            for (role, t) in [("scale", s.scale), ("bias", s.bias), ("mean", s.mean), ("var", s.var)] {
+                c.read(role, t, F32, s.c)?;
+            }
+            c.write("y", s.y, F32, n)?;
+            in_place_ok = true;
+        }
+        Step::Softmax(s) => {
+            let n = c.product("shape", &[s.outer, s.axis, s.inner])?;
+            c.read("x", s.x, F32, n)?;
+            c.write("y", s.y, F32, n)?;
+        }
+        Step::LayerNorm(s) => {
+            let n = c.mul("input", s.rows, s.cols)?;
+            c.read("x", s.x, F32, n)?;
+            c.read("scale", s.scale, F32, s.cols)?;
+            if let Some(b) = s.bias {
+                c.read("bias", b, F32, s.cols)?;
+            }
+            c.write("y", s.y, F32, n)?;
+        }
+        Step::Reduce(s) => {
+            need(c, s.out_shape.len() + s.red_shape.len() <= MAX_RANK, || format!("rank exceeds {MAX_RANK}"))?;
+            let mut shape = s.out_shape.clone();
+            shape.extend_from_slice(&s.red_shape);
+            let mut strides = s.out_strides.clone();
+            strides.extend_from_slice(&s.red_strides);
+            need(c, s.out_strides.len() == s.out_shape.len() && s.red_strides.len() == s.red_shape.len(), || {
+                "stride/shape rank mismatch".into()
+            })?;
+            c.broadcast("x", s.x, s.dtype, &shape, &strides)?;
+            let n = c.product("output", &s.out_shape)?;
+            c.write("y", s.y, s.dtype, n)?;
+        }
+        Step::Gather(s) => {
+            need(c, matches!(s.idx_dtype, I64 | I32), || format!("indices must be i64 or i32, got {}", s.idx_dtype))?;
+            let dn = c.product("data", &[s.outer, s.axis_len, s.inner])?;
+            c.read("data", s.data, s.dtype, dn)?;
+            c.read("indices", s.indices, s.idx_dtype, s.n_idx)?;
+            let yn = c.product("output", &[s.outer, s.n_idx, s.inner])?;
+            c.write("y", s.y, s.dtype, yn)?;
+        }
+        Step::GatherNd(s) => {
+            need(c, matches!(s.idx_dtype, I64 | I32), || format!("indices must be i64 or i32, got {}", s.idx_dtype))?;
+            need(c, s.index_dims.len() <= MAX_RANK, || format!("index depth exceeds {MAX_RANK}"))?;
+            let mut dims = vec![s.batch];
+            dims.extend_from_slice(&s.index_dims);
+            dims.push(s.slice_len);
+            let dn = c.product("data", &dims)?;
+            c.read("data", s.data, s.dtype, dn)?;
+            let depth = s.index_dims.len() as u64;
+            let idn = c.product("indices", &[s.batch, s.n_per_batch, depth])?;
+            c.read("indices", s.indices, s.idx_dtype, idn)?;
+            let yn = c.product("output", &[s.batch, s.n_per_batch, s.slice_len])?;
+            c.write("y", s.y, s.dtype, yn)?;
+        }
+        Step::Trilu(s) => {
+            let n = c.product("shape", &[s.batch, s.rows, s.cols])?;
+            c.read("x", s.x, s.dtype, n)?;
+            if let Some(k) = s.k_at {
+                c.read("k", k, I64, 1)?;
+            }
+            c.write("y", s.y, s.dtype, n)?;
+        }
+    }
+    c.check_overlaps(in_place_ok)
+}
+
+/// The byte ranges a step touches, after validating it against regions of the given sizes.
+pub fn step_accesses(index: usize, step: &Step, arena_bytes: u64, consts_bytes: u64) -> Result<Vec<Access>, PlanError> {
+    let mut c = Ctx { index, kind: step.kind(), arena: arena_bytes, consts: consts_bytes, acc: Vec::new() };
+    validate_step(&mut c, step)?;
+    Ok(c.acc)
+}
+
+/// Validate a whole plan body against a constants blob of `consts_len` bytes.
+pub fn validate(body: &PlanBody, consts_len: u64) -> Result<(), PlanError> {
+    let arena = body.memory.arena_bytes;
+    if arena > MAX_ARENA_BYTES {
+        return Err(PlanError::Memory(format!("arena of {arena} bytes exceeds the {MAX_ARENA_BYTES}-byte limit")));
+    }
+    if body.step_names.len() != body.steps.len() {
+        return Err(PlanError::malformed("steps", format!("{} names for {} steps", body.step_names.len(), body.steps.len())));
+    }
+    for (i, step) in body.steps.iter().enumerate() {
+        step_accesses(i, step, arena, consts_len)?;
+    }
+    for (what, list) in [("input", &body.inputs), ("output", &body.outputs)] {
+        for (i, io) in list.iter().enumerate() {
+            let bad = |msg: String| PlanError::Io { what, name: io.name.clone(), msg };
+            if list[..i].iter().any(|o| o.name == io.name) {
+                return Err(bad("name appears twice".into()));
+            }
+            if io.shape.len() > 32 {
+                return Err(bad(format!("rank {} is not plausible", io.shape.len())));
+            }
+            let len = io.byte_len().ok_or_else(|| bad(format!("shape {:?} overflows", io.shape)))?;
+            if what == "input" && io.at.region != Region::Arena {
+                return Err(bad("inputs must live in the arena".into()));
+            }
+            let rlen = if io.at.region == Region::Arena { arena } else { consts_len };
+            if io.at.offset % io.dtype.size() as u64 != 0 {
+                return Err(bad(format!("offset {} is not aligned for {}", io.at.offset, io.dtype)));
+            }
+            if io.at.offset.checked_add(len).is_none_or(|e| e > rlen) {
+                return Err(bad(format!("{}+{len} exceeds {} of {rlen} bytes", io.at.offset, io.at.region.name())));
+            }
+        }
+    }
+    for e in &body.memory.entries {
+        if e.offset.checked_add(e.size).is_none_or(|end| end > arena) || e.first_step > e.last_step {
+            return Err(PlanError::Memory(format!(
+                "entry '{}' {}+{} (steps {}..={}) is outside the arena of {arena} bytes or has an empty lifetime",
+                e.name, e.offset, e.size, e.first_step, e.last_step
+            )));
+        }
+    }
+    Ok(())
+}
