@@ -58,20 +58,28 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fixtures")
 }
 
-/// Every fixture, sorted by name.
+/// Every committed fixture, sorted by name.
 pub fn all_fixtures() -> Vec<Fixture> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .expect("models/fixtures exists")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("meta.json").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names.iter().map(|n| load_fixture(n)).collect()
+    fixtures_in(&fixtures_dir())
+}
+
+/// Every fixture-layout directory under `root` (e.g. `models/variants`, `models/full`), sorted by name;
+/// empty when `root` does not exist.
+pub fn fixtures_in(root: &Path) -> Vec<Fixture> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("meta.json").exists()).collect();
+    dirs.sort();
+    dirs.iter().map(|d| load_fixture_dir(d)).collect()
 }
 
 pub fn load_fixture(name: &str) -> Fixture {
-    let dir = fixtures_dir().join(name);
+    load_fixture_dir(&fixtures_dir().join(name))
+}
+
+pub fn load_fixture_dir(dir: &Path) -> Fixture {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = dir.to_path_buf();
     let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).expect("meta.json readable"))
         .expect("meta.json parses");
     let load = |list: &[ArrayMeta]| -> Vec<(String, Tensor)> {
@@ -79,7 +87,7 @@ pub fn load_fixture(name: &str) -> Fixture {
     };
     let inputs = load(&meta.inputs);
     let expected = load(&meta.outputs);
-    Fixture { name: name.to_string(), dir, meta, inputs, expected }
+    Fixture { name, dir, meta, inputs, expected }
 }
 
 /// Read a `.npy` file as an IR tensor (f32, f16, i64, i32, i8, u8, bool).

@@ -91,6 +91,43 @@ pub enum ReduceOp {
     Prod,
 }
 
+/// One stage of a fused op's epilogue, applied in order to the accumulator before it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Epilogue {
+    /// `+ bias`, a per-output-channel vector (f32[C_out] for conv, f32[N] for matmul). Consumes the next extra input.
+    Bias,
+    /// `+ r`, a tensor of exactly the output's shape (a residual connection). Consumes the next extra input.
+    Residual,
+    Relu,
+    /// `0.5·x·(1 + erf(x/√2))`
+    GeluErf,
+    /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`
+    GeluTanh,
+}
+
+impl Epilogue {
+    pub fn name(self) -> &'static str {
+        match self {
+            Epilogue::Bias => "bias",
+            Epilogue::Residual => "residual",
+            Epilogue::Relu => "relu",
+            Epilogue::GeluErf => "gelu_erf",
+            Epilogue::GeluTanh => "gelu_tanh",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Epilogue> {
+        [Epilogue::Bias, Epilogue::Residual, Epilogue::Relu, Epilogue::GeluErf, Epilogue::GeluTanh]
+            .into_iter()
+            .find(|e| e.name() == s)
+    }
+
+    /// True for stages that read an extra input.
+    pub fn takes_input(self) -> bool {
+        matches!(self, Epilogue::Bias | Epilogue::Residual)
+    }
+}
+
 /// Conv attributes, fully resolved at import (no `auto_pad`): `pads` is `[begin.., end..]` per spatial axis.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConvAttrs {
@@ -186,6 +223,24 @@ pub enum Op {
     ConstantOfShape { dtype: DType, value_bits: u64 },
     /// `(x, k?) -> y`: keep upper (or lower) triangle of the last two dims.
     Trilu { upper: bool },
+
+    // ---- fused (made by passes, never by import) ----
+    /// `(x) -> y`: GELU, erf form, or the tanh approximation when `tanh`.
+    Gelu { tanh: bool },
+    /// `(x, w, extras…) -> y`: Conv (no bias of its own), then `epilogue` stage by stage; each
+    /// `Bias`/`Residual` stage consumes the next extra input, in order.
+    FusedConv { attrs: ConvAttrs, epilogue: Vec<Epilogue> },
+    /// `(a, b, extras…) -> y`: MatMul (numpy semantics), then `epilogue` as for `FusedConv`.
+    FusedMatMul { epilogue: Vec<Epilogue> },
+    /// `(x, skip, scale, bias) -> (y, sum)`: `sum = x + skip` (same shape), `y = LayerNorm(sum)` over the
+    /// last axis with `scale`/`bias` of that axis' size.
+    SkipLayerNorm { epsilon: Float },
+    /// `(q, k, v, mask?) -> y` multi-head attention without materialised head transposes:
+    /// q: [B, Sq, H·D], k and v: [B, Sk, H·D], y: [B, Sq, H·D], H = `num_heads`.
+    /// Per batch b and head h: `s = scale · q_h·k_hᵀ` (+ `mask`, an additive f32 tensor broadcastable
+    /// to [B, H, Sq, Sk]); when `causal`, `s[i][j] = f32::MIN` for `j > i + (Sk − Sq)`; then softmax over
+    /// the last axis and `· v_h`; heads are written back interleaved as [B, Sq, H·D].
+    Attention { num_heads: usize, scale: Float, causal: bool },
 }
 
 /// How many inputs a variant accepts (`min..=max`) and how many outputs it has.
@@ -269,6 +324,11 @@ impl Op {
             Op::Expand => "Expand",
             Op::ConstantOfShape { .. } => "ConstantOfShape",
             Op::Trilu { .. } => "Trilu",
+            Op::Gelu { .. } => "Gelu",
+            Op::FusedConv { .. } => "FusedConv",
+            Op::FusedMatMul { .. } => "FusedMatMul",
+            Op::SkipLayerNorm { .. } => "SkipLayerNorm",
+            Op::Attention { .. } => "Attention",
         }
     }
 
@@ -300,6 +360,13 @@ impl Op {
             Op::Range => a(3, 3, 1),
             Op::ConstantOfShape { .. } => a(1, 1, 1),
             Op::Trilu { .. } => a(1, 2, 1),
+            Op::Gelu { .. } => a(1, 1, 1),
+            Op::FusedConv { epilogue, .. } | Op::FusedMatMul { epilogue } => {
+                let n = 2 + epilogue.iter().filter(|e| e.takes_input()).count();
+                a(n, n, 1)
+            }
+            Op::SkipLayerNorm { .. } => a(4, 4, 2),
+            Op::Attention { .. } => a(3, 4, 1),
         }
     }
 

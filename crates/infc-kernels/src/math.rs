@@ -164,7 +164,7 @@ pub(crate) mod tests {
             loop {
                 let t = term / (2.0 * n + 1.0);
                 sum += t;
-                if t.abs() < 1e-17 * sum.abs() {
+                if t.abs() <= 1e-17 * sum.abs() || n > 200.0 {
                     break;
                 }
                 n += 1.0;

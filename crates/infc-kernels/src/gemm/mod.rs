@@ -27,7 +27,8 @@ mod batched;
 pub use batched::{sgemm_batched, BatchLayout};
 pub use pack::{pack_a, pack_b, packed_a_len, packed_b_len};
 pub(crate) use driver::{gemm_unchecked, ASrc, BSrc, PackB};
-pub(crate) use pack::{pack_a_block, pack_b_block};
+pub(crate) use kernel_portable::activate as kernel_activate;
+pub(crate) use pack::pack_a_block;
 
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::Isa;
@@ -202,4 +203,4 @@ pub(crate) fn check_c(m: usize, n: usize, len: usize, ldc: usize) -> Result<()> 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
