@@ -312,10 +312,14 @@ pub struct MatMulStep {
     pub b: MatB,
     pub alpha: f32,
     pub bias: Option<Bias>,
+    /// Added before the activation: a contiguous tensor shaped like `y` (a skip connection).
+    pub residual: Option<TensorRef>,
     pub act: Activation,
     pub y: TensorRef,
 }
-wire_struct!(MatMulStep { batch_shape, a_batch_strides, b_batch_strides, m, n, k, a, trans_a, b, alpha, bias, act, y });
+wire_struct!(MatMulStep {
+    batch_shape, a_batch_strides, b_batch_strides, m, n, k, a, trans_a, b, alpha, bias, residual, act, y
+});
 
 /// 2-D NCHW convolution (1-D convs run with `h = kh = 1`). Weights are prepacked for the conv
 /// kernel; `scratch` is an arena buffer of `scratch_bytes` for the kernel's im2col panel.
@@ -337,14 +341,16 @@ pub struct ConvStep {
     pub x: TensorRef,
     pub weights: PackedRef,
     pub bias: Option<TensorRef>,
+    /// Added before the activation: a tensor shaped like `y` (a skip connection).
+    pub residual: Option<TensorRef>,
     pub act: Activation,
     pub y: TensorRef,
     pub scratch: TensorRef,
     pub scratch_bytes: u64,
 }
 wire_struct!(ConvStep {
-    n, c_in, h, w, c_out, group, kernel, strides, pads, dilations, oh, ow, x, weights, bias, act, y, scratch,
-    scratch_bytes
+    n, c_in, h, w, c_out, group, kernel, strides, pads, dilations, oh, ow, x, weights, bias, residual, act, y,
+    scratch, scratch_bytes
 });
 
 /// 2-D NCHW max/average pooling.
@@ -478,6 +484,30 @@ pub struct TriluStep {
 }
 wire_struct!(TriluStep { dtype, upper, k, k_at, batch, rows, cols, x, y });
 
+/// Multi-head attention without materialised head transposes. `q`: `[batch, sq, heads·d]`, `k` and
+/// `v`: `[batch, sk, heads·d]`, `y` like `q`. Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`,
+/// causal masking (`j > i + sk − sq` → −∞) when `causal`, softmax over keys, then `· v_h`.
+/// `mask` is an f32 tensor read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
+/// `scratch` holds `batch · heads · sq · sk` f32 scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttentionStep {
+    pub batch: u64,
+    pub heads: u64,
+    pub sq: u64,
+    pub sk: u64,
+    pub d: u64,
+    pub scale: f32,
+    pub causal: bool,
+    pub q: TensorRef,
+    pub k: TensorRef,
+    pub v: TensorRef,
+    pub mask: Option<TensorRef>,
+    pub mask_strides: [u64; 4],
+    pub y: TensorRef,
+    pub scratch: TensorRef,
+}
+wire_struct!(AttentionStep { batch, heads, sq, sk, d, scale, causal, q, k, v, mask, mask_strides, y, scratch });
+
 /// One kernel call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
@@ -500,6 +530,7 @@ pub enum Step {
     Gather(GatherStep),
     GatherNd(GatherNdStep),
     Trilu(TriluStep),
+    Attention(AttentionStep),
 }
 
 impl Step {
@@ -525,6 +556,7 @@ impl Step {
             Step::Gather(_) => "Gather",
             Step::GatherNd(_) => "GatherNd",
             Step::Trilu(_) => "Trilu",
+            Step::Attention(_) => "Attention",
         }
     }
 
@@ -549,6 +581,7 @@ impl Step {
             Step::Gather(_) => 16,
             Step::GatherNd(_) => 17,
             Step::Trilu(_) => 18,
+            Step::Attention(_) => 19,
         }
     }
 }
@@ -577,6 +610,7 @@ impl Wire for Step {
             Step::Gather(s) => s.put(w),
             Step::GatherNd(s) => s.put(w),
             Step::Trilu(s) => s.put(w),
+            Step::Attention(s) => s.put(w),
         }
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
@@ -600,6 +634,7 @@ impl Wire for Step {
             16 => Step::Gather(Wire::get(r)?),
             17 => Step::GatherNd(Wire::get(r)?),
             18 => Step::Trilu(Wire::get(r)?),
+            19 => Step::Attention(Wire::get(r)?),
             t => return Err(r.err(format!("unknown step tag {t}"))),
         })
     }

@@ -324,6 +324,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             let batch = c.product("batch shape", &s.batch_shape)?;
             let mn = c.mul("output", s.m, s.n)?;
             let total = c.mul("output", batch, mn)?;
+            if let Some(r) = s.residual {
+                c.read("residual", r, F32, total)?;
+            }
             c.write("y", s.y, F32, total)?;
         }
         Step::Conv(s) => {
@@ -338,6 +341,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 c.read("bias", b, F32, s.c_out)?;
             }
             let yn = c.product("output", &[s.n, s.c_out, s.oh, s.ow])?;
+            if let Some(r) = s.residual {
+                c.read("residual", r, F32, yn)?;
+            }
             c.write("y", s.y, F32, yn)?;
             c.range("scratch", s.scratch, 1, 0, s.scratch_bytes as i128, true, false)?;
             need(c, s.scratch.offset % 64 == 0, || format!("scratch at {} is not 64-byte aligned", s.scratch.offset))?;
@@ -419,6 +425,21 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 c.read("k", k, I64, 1)?;
             }
             c.write("y", s.y, s.dtype, n)?;
+        }
+        Step::Attention(s) => {
+            let hd = c.mul("heads·d", s.heads, s.d)?;
+            let qn = c.product("q", &[s.batch, s.sq, hd])?;
+            let kn = c.product("k", &[s.batch, s.sk, hd])?;
+            c.read("q", s.q, F32, qn)?;
+            c.read("k", s.k, F32, kn)?;
+            c.read("v", s.v, F32, kn)?;
+            if let Some(m) = s.mask {
+                let dims = [s.batch, s.heads, s.sq, s.sk];
+                c.broadcast("mask", m, F32, &dims, &s.mask_strides)?;
+            }
+            c.write("y", s.y, F32, qn)?;
+            let sn = c.product("scores", &[s.batch, s.heads, s.sq, s.sk])?;
+            c.write("scratch", s.scratch, F32, sn)?;
         }
     }
     c.check_overlaps(in_place_ok)

@@ -5,7 +5,7 @@
 use crate::access::OpResult;
 use crate::cast::cast;
 use crate::RefError;
-use crate::{conv, elementwise as ew, gather, generate, matmul, norm, pool, reduce, shape_ops as sh};
+use crate::{conv, elementwise as ew, fused, gather, generate, matmul, norm, pool, reduce, shape_ops as sh};
 use infc_ir::{DType, Op, Tensor};
 
 /// Evaluate `op` on `inputs`. Output shapes are computed from the concrete inputs alone.
@@ -98,5 +98,10 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
         Op::Expand => one(sh::expand(x[0], x[1])),
         Op::ConstantOfShape { dtype, value_bits } => one(generate::constant_of_shape(*dtype, *value_bits, x[0])),
         Op::Trilu { upper } => one(generate::trilu(*upper, x[0], opt(1))),
+        Op::Gelu { tanh } => one(fused::gelu(*tanh, x[0])),
+        Op::FusedConv { attrs, epilogue } => one(fused::fused_conv(attrs, epilogue, x)),
+        Op::FusedMatMul { epilogue } => one(fused::fused_matmul(epilogue, x)),
+        Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(epsilon.get(), x),
+        Op::Attention { num_heads, scale, causal } => one(fused::attention(*num_heads, scale.get(), *causal, x)),
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! Code map: `eval.rs` (dispatch), `run.rs` (graph execution), one file per op family
 //! (`elementwise`, `cast`, `conv`, `pool`, `matmul`, `norm`, `reduce`, `shape_ops`, `gather`,
-//! `generate`), helpers (`access` tensor I/O, `broadcast` strided walks, `num` numeric types,
+//! `generate`, and `fused` for ops made by passes), helpers (`access` tensor I/O, `broadcast` strided walks, `num` numeric types,
 //! `window` conv/pool geometry, `erf`).
 
 mod access;
@@ -25,6 +25,7 @@ mod elementwise;
 mod erf;
 mod error;
 mod eval;
+mod fused;
 mod gather;
 mod generate;
 mod matmul;

@@ -6,8 +6,7 @@
 //! - Constant inputs (`Graph::const_of`) are read when an op's output shape depends on data
 //!   (Reshape/Expand shapes, Slice parameters, Range bounds, ConstantOfShape).
 //! - Anything that cannot be determined (data-dependent sizes, non-constant shape inputs, arithmetic
-//!   on symbols) becomes a *fresh* symbolic dim named after the node, `"<node>:d<i>"` (`"<node>:o<k>d<i>"`
-//!   for output `k > 0`). Inference never fails merely because something is unknown.
+//!   on symbols) becomes a *fresh* symbolic dim named after the node, `"<node>:d<i>"`. Inference never fails merely because something is unknown.
 //! - It fails with [`IrError::Shape`] (naming the node and the reason) only on real contradictions:
 //!   incompatible broadcasts, element-count mismatches, axes out of range, dtype mismatches.
 //! - Broadcasting and dim unification with symbols: see [`broadcast_dim`] and [`unify_dim`].
@@ -160,15 +159,6 @@ impl Cx<'_> {
     /// Fresh symbolic dim for position `i` of output 0.
     pub fn fresh(&self, i: usize) -> Dim {
         Dim::sym(&format!("{}:d{i}", self.node))
-    }
-
-    /// Fresh symbolic dim for position `i` of output `k`.
-    pub fn fresh_out(&self, k: usize, i: usize) -> Dim {
-        if k == 0 {
-            self.fresh(i)
-        } else {
-            Dim::sym(&format!("{}:o{k}d{i}", self.node))
-        }
     }
 
     /// Normalise an ONNX axis (`-rank..rank`) to `0..rank`.

@@ -6,7 +6,7 @@
 //! attributes that have an ONNX default (`group=1`, `keepdims=true`, …) so hand-written filetests
 //! stay short.
 
-use crate::{BinaryOp, ConvAttrs, DType, Float, Op, PoolAttrs, ReduceOp, UnaryOp};
+use crate::{BinaryOp, ConvAttrs, DType, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp};
 use std::fmt::Display;
 
 fn list<T: Display>(items: &[T]) -> String {
@@ -114,7 +114,30 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
             ]
         }
         Op::Trilu { upper } => vec![("upper", upper.to_string())],
+        Op::Gelu { tanh } => vec![("tanh", tanh.to_string())],
+        Op::FusedConv { attrs: c, epilogue } => {
+            let mut v = conv_like(&c.kernel, &c.strides, &c.pads, &c.dilations);
+            v.push(("group", c.group.to_string()));
+            v.push(("epilogue", epilogue_list(epilogue)));
+            v
+        }
+        Op::FusedMatMul { epilogue } => vec![("epilogue", epilogue_list(epilogue))],
+        Op::SkipLayerNorm { epsilon } => vec![("epsilon", epsilon.to_string())],
+        Op::Attention {
+            num_heads,
+            scale,
+            causal,
+        } => vec![
+            ("num_heads", num_heads.to_string()),
+            ("scale", scale.to_string()),
+            ("causal", causal.to_string()),
+        ],
     }
+}
+
+fn epilogue_list(stages: &[Epilogue]) -> String {
+    let names: Vec<&str> = stages.iter().map(|e| e.name()).collect();
+    list(&names)
 }
 
 /// `key=value, …` as printed inside `Op[…]` (empty for an op without attributes).
@@ -286,6 +309,14 @@ impl AttrReader {
                 RawAttr::Atom(_) => None,
             },
         )
+    }
+
+    pub fn epilogue(&mut self, key: &str) -> Result<Vec<Epilogue>, String> {
+        let want = "a list of epilogue stages (bias, residual, relu, gelu_erf, gelu_tanh)";
+        self.typed(key, want, Some(Vec::new()), |r| match r {
+            RawAttr::List(items) => items.iter().map(|s| Epilogue::from_name(s)).collect(),
+            RawAttr::Atom(_) => None,
+        })
     }
 
     /// Error on any attribute the op did not read.

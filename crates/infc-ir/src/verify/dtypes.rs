@@ -199,5 +199,16 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             input_is(cx, 1, DType::I64)?;
             outputs_like_input0(cx)
         }
+        Op::Gelu { .. } => float_in_out(cx, &[0]),
+        Op::FusedConv { .. } | Op::SkipLayerNorm { .. } | Op::Attention { .. } => {
+            let all: Vec<usize> = (0..cx.n_in()).collect();
+            float_in_out(cx, &all)
+        }
+        Op::FusedMatMul { .. } => {
+            input_kind(cx, 0, "a numeric type", is_numeric)?;
+            let all: Vec<usize> = (0..cx.n_in()).collect();
+            same_inputs(cx, &all)?;
+            outputs_like_input0(cx)
+        }
     }
 }

@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: infc FP32/INT8 vs onnxruntime FP32/INT8 vs tract vs PyTorch eager.
+
+    python3 bench/compare.py [--models resnet50,gpt2,distilbert] [--batches 1,4,8,16] [--warmup 20]
+                             [--iters 100] [--threads 2] [--quick] [--system-python]
+
+Steps: (1) unless --system-python, create bench/.venv and install bench/requirements.txt into it, then re-run
+itself inside it; (2) export the full-size models with models/export.py --full if missing; (3) build
+target/release/infc and infc-tract-bench (cargo, release); (4) for each model and batch size, write the
+inputs once and run every engine one after another, each in its own process, with the same inputs and
+thread count; (5) write bench/out/results.json, bench/out/<model>.svg and BENCHMARKS.md at the repo root.
+
+An engine that cannot run (infc not built yet, a compile error, a model tract rejects, a timeout) is
+recorded with its error in the table instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENV = BENCH / ".venv"
+CACHE = BENCH / ".cache"  # generated inputs, INT8 models, infc plans (gitignored)
+OUT = BENCH / "out"  # results.json and charts
+MODELS_FULL = REPO / "models" / "full"
+FAMILY_VOCAB = {"gpt2": 50257, "distilbert": 30522}  # GPT2Config() / DistilBertConfig() defaults
+ALL_ENGINES = ["infc-fp32", "infc-int8", "ort-fp32", "ort-int8", "tract", "torch"]
+IN_VENV_ENV = "INFC_BENCH_IN_VENV"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Python environment
+# --------------------------------------------------------------------------------------------------
+
+
+def ensure_venv(argv: list[str]) -> None:
+    """Create bench/.venv, install requirements when they changed, and re-exec this script inside it."""
+    py = VENV / "bin" / "python"
+    req = BENCH / "requirements.txt"
+    stamp = VENV / f".installed-{hashlib.sha256(req.read_bytes()).hexdigest()[:16]}"
+    if not py.exists():
+        log(f"creating {VENV}")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if not stamp.exists():
+        log(f"installing {req.relative_to(REPO)} into {VENV.relative_to(REPO)} (first run only)")
+        subprocess.run([str(py), "-m", "pip", "install", "--upgrade", "pip"], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-r", str(req)], check=True)
+        stamp.touch()
+    env = dict(os.environ, **{IN_VENV_ENV: "1"})
+    os.execve(str(py), [str(py), str(Path(__file__).resolve()), *argv], env)
+
+
+# --------------------------------------------------------------------------------------------------
+# Subprocesses with peak RSS
+# --------------------------------------------------------------------------------------------------
+
+
+class Proc:
+    """Outcome of one child process: exit code, output, peak RSS (ru_maxrss of that child) and wall time."""
+
+    def __init__(self, rc: int | None, stdout: str, stderr: str, maxrss: int | None, wall_s: float, timed_out: bool):
+        self.rc, self.stdout, self.stderr = rc, stdout, stderr
+        self.maxrss, self.wall_s, self.timed_out = maxrss, wall_s, timed_out
+
+    def error(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.wall_s:.0f} s"
+        lines = [ln.strip() for ln in (self.stderr or self.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower()]
+        detail = (errors[-1] if errors else lines[-1]) if lines else "no output"
+        return f"exit code {self.rc}: {detail}"
+
+
+def run_proc(cmd: list[str], timeout_s: float, env: dict | None = None, cwd: Path = REPO) -> Proc:
+    """Run cmd to completion, collecting stdout/stderr through files and the child's own rusage via wait4."""
+    import tempfile
+
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        except OSError as exc:
+            return Proc(None, "", f"error: cannot start {cmd[0]}: {exc}", None, 0.0, False)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid == child.pid:
+                break
+            if time.perf_counter() - start > timeout_s and not timed_out:
+                timed_out = True
+                child.kill()
+            time.sleep(0.02)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        return Proc(child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024, wall, timed_out)
+
+
+def last_json(text: str) -> dict | None:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def child_env(threads: int) -> dict:
+    t = str(threads)
+    return dict(os.environ, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, RAYON_NUM_THREADS=t,
+                TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore")
+
+
+# --------------------------------------------------------------------------------------------------
+# Preparation: models, binaries, inputs, INT8 models
+# --------------------------------------------------------------------------------------------------
+
+
+def ensure_models(models: dict[str, Path], exporter: str) -> None:
+    missing = [d.name for d in models.values() if not (d / "model.onnx").exists() or not (d / "meta.json").exists()]
+    if not missing:
+        return
+    cmd = [sys.executable, str(REPO / "models" / "export.py"), "--full", "--exporter", exporter, "--only", *missing]
+    log(f"exporting missing full-size models: {' '.join(missing)}")
+    subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def build_binaries(needed: set[str], skip: bool, timeout_s: float) -> dict[str, Path | str]:
+    """Build infc and/or infc-tract-bench (release). Value: the binary, or the reason it is unavailable."""
+    out: dict[str, Path | str] = {"infc": "not requested", "infc-tract-bench": "not requested"}
+    for package, binary in (("infc-cli", "infc"), ("infc-tract-bench", "infc-tract-bench")):
+        if binary not in needed:
+            continue
+        path = REPO / "target" / "release" / binary
+        if not skip:
+            log(f"cargo build --release -p {package}")
+            proc = run_proc(["cargo", "build", "--release", "-p", package], timeout_s)
+            if proc.rc != 0:
+                out[binary] = f"cargo build -p {package} failed: {proc.error()}"
+                log(f"  {out[binary]}")
+                continue
+        out[binary] = path if path.exists() else f"{path.relative_to(REPO)} not built"
+    return out
+
+
+def batch_inputs(model_dir: Path, meta: dict, batch: int, seq: int) -> list[tuple[str, Path]]:
+    """(name, .npy path) for each model input at this batch size. The exported inputs are reused when their
+    shape matches; otherwise seeded inputs are generated once into bench/.cache/inputs/."""
+    import numpy as np
+
+    family = meta["family"]
+    out = []
+    rng = np.random.default_rng(1000 + batch)
+    for spec in meta["inputs"]:
+        name = spec["name"]
+        shape = [batch, *spec["shape"][1:]]
+        if family != "resnet":
+            shape = [batch, seq]
+        if list(spec["shape"]) == shape:
+            out.append((name, model_dir / spec["file"]))
+            continue
+        path = CACHE / "inputs" / model_dir.name / f"bs{batch}_s{seq}" / spec["file"]
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if family == "resnet":
+                arr = rng.standard_normal(shape, dtype=np.float32)
+            elif name == "attention_mask":
+                arr = np.ones(shape, dtype=np.int64)
+            else:
+                arr = rng.integers(0, FAMILY_VOCAB[family], size=shape, dtype=np.int64)
+            np.save(path, arr)
+        out.append((name, path))
+    return out
+
+
+def quantized_model(model_dir: Path) -> tuple[Path, float | None]:
+    """onnxruntime quantize_dynamic (QInt8 weights) of model.onnx, cached. Returns (path, seconds or None if
+    the cached file was used)."""
+    dst = CACHE / "ort_int8" / model_dir.name / "model.int8.onnx"
+    src = model_dir / "model.onnx"
+    if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+        return dst, None
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    log(f"  quantize_dynamic {model_dir.name} -> {dst.relative_to(REPO)}")
+    t0 = time.perf_counter()
+    external = any(model_dir.glob("*.onnx.data"))
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, use_external_data_format=external)
+    return dst, (time.perf_counter() - t0) * 1e3
+
+
+# --------------------------------------------------------------------------------------------------
+# Engines
+# --------------------------------------------------------------------------------------------------
+
+
+def from_report(rec: dict, proc: Proc, what: str) -> dict:
+    """Fill rec from the JSON object an engine printed; status failed when there is none."""
+    rep = last_json(proc.stdout) if proc.rc == 0 else None
+    if rep is None:
+        rec.update(status="failed", error=proc.error() if proc.rc != 0 else f"{what} printed no JSON object")
+        return rec
+    missing = [k for k in ("p50_ms", "p99_ms", "mean_ms", "throughput_per_s") if not isinstance(rep.get(k), (int, float))]
+    if missing:
+        rec.update(status="failed", error=f"{what} JSON lacks {', '.join(missing)}")
+        return rec
+    rec.update(status="ok", reported=rep, p50_ms=rep["p50_ms"], p99_ms=rep["p99_ms"], mean_ms=rep["mean_ms"],
+               throughput_per_s=rep["throughput_per_s"], load_ms=rep.get("load_ms"),
+               reported_peak_rss_bytes=rep.get("peak_rss_bytes"), peak_rss_bytes=proc.maxrss or rep.get("peak_rss_bytes"),
+               threads=rep.get("threads"), wall_s=proc.wall_s)
+    return rec
+
+
+def run_infc(ctx: dict, rec: dict, int8: bool) -> dict:
+    infc = ctx["binaries"]["infc"]
+    if not isinstance(infc, Path):
+        rec.update(status="unavailable", error=infc)
+        return rec
+    model_dir, batch, inputs = ctx["model_dir"], rec["batch"], ctx["inputs"]
+    plan = CACHE / "plans" / model_dir.name / f"bs{batch}_{'int8' if int8 else 'fp32'}.plan"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(infc), "compile", str(model_dir / "model.onnx"), "-O3", "-o", str(plan)]
+    for name, path in inputs:
+        import numpy as np
+
+        shape = np.load(path, mmap_mode="r").shape
+        cmd += ["--shape", f"{name}={'x'.join(map(str, shape))}"]
+    if int8:
+        cmd.append("--int8")
+    rec["compile_cmd"] = shlex.join(cmd)
+    proc = run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"]))
+    if proc.rc != 0:
+        rec.update(status="unavailable", error=f"infc compile: {proc.error()}")
+        return rec
+    rec["compile_ms"] = proc.wall_s * 1e3
+    cmd = [str(infc), "run", str(plan), "--bench", "--warmup", str(ctx["warmup"]), "--iters", str(ctx["iters"]),
+           "--json", "--threads", str(ctx["threads"])]
+    for name, path in inputs:
+        cmd += ["--input", f"{name}={path}"]
+    rec["run_cmd"] = shlex.join(cmd)
+    proc = run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"]))
+    rec = from_report(rec, proc, "infc run")
+    if rec["status"] != "ok":
+        rec["status"] = "unavailable"
+        rec["error"] = f"infc run: {rec['error']}"
+    return rec
+
+
+def run_tract(ctx: dict, rec: dict) -> dict:
+    binary = ctx["binaries"]["infc-tract-bench"]
+    if not isinstance(binary, Path):
+        rec.update(status="unavailable", error=binary)
+        return rec
+    cmd = [str(binary), str(ctx["model_dir"] / "model.onnx"), "--warmup", str(ctx["warmup"]), "--iters",
+           str(ctx["iters"]), "--json"]
+    for name, path in ctx["inputs"]:
+        cmd += ["--input", f"{name}={path}"]
+    rec["run_cmd"] = shlex.join(cmd)
+    return from_report(rec, run_proc(cmd, ctx["timeout"], env=child_env(1)), "infc-tract-bench")
+
+
+def run_python(ctx: dict, rec: dict, kind: str, target: Path) -> dict:
+    cmd = [sys.executable, str(BENCH / "worker.py"), kind, str(target), "--threads", str(ctx["threads"]),
+           "--warmup", str(ctx["warmup"]), "--iters", str(ctx["iters"])]
+    for name, path in ctx["inputs"]:
+        cmd += ["--input", f"{name}={path}"]
+    rec["run_cmd"] = shlex.join(cmd)
+    return from_report(rec, run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"])), f"worker.py {kind}")
+
+
+def run_engine(engine: str, ctx: dict, rec: dict) -> dict:
+    try:
+        if engine == "infc-fp32":
+            return run_infc(ctx, rec, int8=False)
+        if engine == "infc-int8":
+            return run_infc(ctx, rec, int8=True)
+        if engine == "ort-fp32":
+            return run_python(ctx, rec, "ort", ctx["model_dir"] / "model.onnx")
+        if engine == "ort-int8":
+            path, quantize_ms = ctx["int8_model"]()
+            rec["quantize_ms"] = quantize_ms
+            return run_python(ctx, rec, "ort", path)
+        if engine == "tract":
+            return run_tract(ctx, rec)
+        if engine == "torch":
+            return run_python(ctx, rec, "torch", ctx["model_dir"])
+        raise ValueError(f"unknown engine {engine}")
+    except Exception as exc:  # noqa: BLE001 - one engine's failure must not stop the comparison
+        rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        return rec
+
+
+# --------------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------------
+
+
+def csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="resnet50,gpt2,distilbert", help="comma-separated model families")
+    p.add_argument("--batches", default="1,4,8,16", help="comma-separated batch sizes")
+    p.add_argument("--engines", default=",".join(ALL_ENGINES), help=f"subset of {','.join(ALL_ENGINES)}")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--iters", type=int, default=100)
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads for every engine but tract")
+    p.add_argument("--seq", type=int, default=128, help="sequence length for the transformers")
+    p.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",
+                   help="which models/full export to use (ts17 or dynamo18)")
+    p.add_argument("--quick", action="store_true", help="smoke test: batch 1, 3 warmup, 10 iterations")
+    p.add_argument("--system-python", action="store_true", help="use this interpreter, no bench/.venv")
+    p.add_argument("--no-build", action="store_true", help="do not run cargo build; use target/release as is")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds per engine process (and per build)")
+    p.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md", help="markdown file to write")
+    p.add_argument("--out", type=Path, default=OUT, help="directory for results.json and the SVG charts")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batches, args.warmup, args.iters = "1", 3, 10
+    try:
+        args.batch_list = [int(b) for b in csv_list(args.batches)]
+    except ValueError:
+        p.error(f"--batches {args.batches!r}: expected comma-separated integers")
+    if not args.batch_list or min(args.batch_list) < 1:
+        p.error("--batches needs positive batch sizes")
+    args.engine_list = csv_list(args.engines)
+    unknown = set(args.engine_list) - set(ALL_ENGINES)
+    if unknown:
+        p.error(f"unknown engines {sorted(unknown)}; known: {ALL_ENGINES}")
+    args.model_list = csv_list(args.models)
+    if args.iters < 1 or args.warmup < 0 or args.threads < 1:
+        p.error("--iters and --threads must be >= 1, --warmup >= 0")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if not args.system_python and os.environ.get(IN_VENV_ENV) != "1":
+        ensure_venv(argv)  # does not return
+
+    import machine
+    import report
+
+    started = time.perf_counter()
+    tag = "ts17" if args.exporter == "torchscript" else "dynamo18"
+    model_dirs = {m: MODELS_FULL / f"{m}_{tag}" for m in args.model_list}
+    known = {"resnet50", "gpt2", "distilbert"}
+    if set(model_dirs) - known:
+        log(f"error: unknown models {sorted(set(model_dirs) - known)}; known: {sorted(known)}")
+        return 2
+    ensure_models(model_dirs, args.exporter)
+    needed = {"infc"} if any(e.startswith("infc") for e in args.engine_list) else set()
+    needed |= {"infc-tract-bench"} if "tract" in args.engine_list else set()
+    binaries = build_binaries(needed, args.no_build, args.timeout)
+
+    records: list[dict] = []
+    for model, model_dir in model_dirs.items():
+        meta = json.loads((model_dir / "meta.json").read_text())
+        int8_cache: dict[str, tuple[Path, float | None]] = {}
+
+        def int8_model(model_dir: Path = model_dir, cache: dict = int8_cache) -> tuple[Path, float | None]:
+            if "v" not in cache:
+                path, ms = quantized_model(model_dir)
+                cache["v"] = (path, ms)
+                return path, ms
+            return cache["v"][0], None
+
+        for batch in args.batch_list:
+            inputs = batch_inputs(model_dir, meta, batch, args.seq)
+            ctx = {"model_dir": model_dir, "inputs": inputs, "threads": args.threads, "warmup": args.warmup,
+                   "iters": args.iters, "timeout": args.timeout, "binaries": binaries, "int8_model": int8_model}
+            for engine in args.engine_list:
+                rec = {"model": model, "model_dir": model_dir.name, "batch": batch, "engine": engine,
+                       "threads": 1 if engine == "tract" else args.threads, "warmup": args.warmup,
+                       "iters": args.iters}
+                log(f"{model} bs{batch} {engine} ...")
+                rec = run_engine(engine, ctx, rec)
+                if rec["status"] == "ok":
+                    log(f"  P50 {rec['p50_ms']:.2f} ms  P99 {rec['p99_ms']:.2f} ms  "
+                        f"{rec['throughput_per_s']:.2f}/s  RSS {(rec['peak_rss_bytes'] or 0) / 1048576:.0f} MiB")
+                else:
+                    log(f"  {rec['status']}: {rec['error']}")
+                records.append(rec)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python3 bench/compare.py " + shlex.join(argv) if argv else "python3 bench/compare.py"
+    results = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed_s": time.perf_counter() - started,
+        "config": {"command": command.strip(), "models": list(model_dirs),
+                   "model_dirs": {m: d.name for m, d in model_dirs.items()}, "batches": args.batch_list,
+                   "engines": args.engine_list, "warmup": args.warmup, "iters": args.iters, "threads": args.threads,
+                   "seq": args.seq, "quick": args.quick, "exporter": args.exporter,
+                   "results_json": str(args.out.resolve() / "results.json")},
+        "machine": machine.describe(),
+        "records": records,
+    }
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    svgs = {}
+    for model in model_dirs:
+        svg = args.out.resolve() / f"{model}.svg"
+        title = f"{model}: P50 latency by batch size ({args.threads} threads; tract 1)"
+        svg.write_text(report.svg_chart(records, model, title))
+        svgs[model] = svg
+    args.report.write_text(report.benchmarks_md(results, REPO, svgs))
+    log(f"wrote {args.out / 'results.json'}, {len(svgs)} chart(s), {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(BENCH))
+    sys.exit(main(sys.argv[1:]))
