@@ -17,6 +17,7 @@
 
 use crate::error::CompileError;
 use crate::lower::conv::conv_scratch_bytes;
+use crate::lower::fused::attention_scratch_bytes;
 use crate::memory::{assign_offsets, Assignment, Interval};
 use crate::CompileOptions;
 use infc_ir::{BinaryOp, Graph, Op, UnaryOp, ValueId};
@@ -60,7 +61,7 @@ fn is_alias_op(op: &Op) -> bool {
 /// Inputs an elementwise node may overwrite with its output.
 fn in_place_candidates(op: &Op) -> &'static [usize] {
     match op {
-        Op::Unary(_) | Op::Clip | Op::BatchNorm { .. } => &[0],
+        Op::Unary(_) | Op::Clip | Op::BatchNorm { .. } | Op::Gelu { .. } => &[0],
         Op::Cast { .. } => &[0],
         Op::Binary(_) => &[0, 1],
         Op::Where => &[1, 2],
@@ -213,8 +214,8 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     }
     let mut scratch_items = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
-        if let Op::Conv(_) = node.op {
-            let bytes = conv_scratch_bytes(g, node)?;
+        if matches!(node.op, Op::Conv(_) | Op::FusedConv { .. } | Op::Attention { .. }) {
+            let bytes = conv_scratch_bytes(g, node)? + attention_scratch_bytes(g, node);
             if bytes > 0 {
                 scratch_items.push((i, items.len()));
                 items.push(Interval { size: bytes, first: i as u32, last: i as u32 });

@@ -20,17 +20,22 @@ fn samples_cover_every_variant() {
     let mut unary = [false; UNARY.len()];
     let mut binary = [false; BINARY.len()];
     let mut reduce = [false; REDUCE.len()];
+    let mut epilogue = [false; EPILOGUE.len()];
     for op in &ops {
         seen[variant_index(op)] = true;
         match op {
             Op::Unary(u) => unary[unary_index(*u)] = true,
             Op::Binary(b) => binary[binary_index(*b)] = true,
             Op::Reduce { op, .. } => reduce[reduce_index(*op)] = true,
+            Op::FusedConv { epilogue: e, .. } | Op::FusedMatMul { epilogue: e } => {
+                e.iter().for_each(|&s| epilogue[epilogue_index(s)] = true)
+            }
             _ => {}
         }
     }
     assert!(seen.iter().all(|&s| s), "missing variants: {seen:?}");
     assert!(unary.iter().all(|&s| s) && binary.iter().all(|&s| s) && reduce.iter().all(|&s| s));
+    assert!(epilogue.iter().all(|&s| s));
 }
 
 #[test]

@@ -170,6 +170,9 @@ struct Im2col<'a> {
 
 impl PackB for Im2col<'_> {
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut [f32]) {
+        if kc == 0 {
+            return;
+        }
         let p = self.p;
         let (h, w) = (p.in_h as isize, p.in_w as isize);
         let khw = p.kernel_h * p.kernel_w;

@@ -1,7 +1,55 @@
-//! tmp
+//! Compute kernels for infc with runtime CPU dispatch (AVX-512, AVX2+FMA, portable) and weight
+//! packing. No dependency on the IR: kernels work on slices plus plain shape/stride parameters, and
+//! validate them (a bad shape or short buffer is a [`KernelError`], never a panic or an
+//! out-of-bounds access).
+//!
+//! # Dispatch
+//! [`Isa::best`] (honours `INFC_ISA=portable|avx2|avx512`) is resolved once at load; every kernel
+//! takes that [`Isa`] and caps it with [`Isa::capped`], so forcing a path the CPU lacks falls back to
+//! the best path below it instead of executing illegal instructions.
+//!
+//! # Kernels
+//! * [`gemm`]: packed SGEMM with fused epilogue ([`sgemm`], [`sgemm_batched`], [`pack_b`],
+//!   [`pack_a`]); packed layouts are ISA-independent.
+//! * [`conv`]: NCHW 2-D convolution (groups, strides, pads, dilations) as im2col + GEMM with
+//!   pre-packed weights and bias/residual/activation epilogue.
+//! * [`pool`]: max/average pooling (pads, `ceil_mode`, dilations) and global average pooling.
+//! * [`elementwise`]: broadcasting binary ops, unary ops, clip, per-channel affine (batch norm).
+//! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`].
+//! * [`math`]: scalar `exp`/`erf`/`tanh`/GELU approximations (vector twins inside).
+//!
+//! Parallelism: kernels use the *current* rayon pool (install a pool around calls to control the
+//! thread count); small problems stay on the calling thread. GEMM packing buffers are thread-local
+//! and grow-only, so repeated calls do not allocate after the first.
+
+pub mod conv;
+pub mod elementwise;
 pub mod error;
+pub mod gather;
 pub mod gemm;
 pub mod isa;
+pub mod layernorm;
 pub mod math;
+pub mod pool;
+pub mod reduce;
+#[macro_use]
 mod simd;
+pub mod softmax;
+pub mod transpose;
+
+pub use conv::{conv2d, pack_conv_weights, packed_conv_weights_len, Conv2dParams};
+pub use elementwise::{
+    affine_channels, binary, broadcast_strides, clip, unary, unary_inplace, BinaryKind, UnaryKind,
+};
+pub use error::{KernelError, Result};
+pub use gather::gather;
+pub use gemm::{
+    pack_a, pack_b, packed_a_len, packed_b_len, sgemm, sgemm_batched, AOperand, Activation,
+    BOperand, BatchLayout, Bias, Epilogue, MatRef,
+};
 pub use isa::Isa;
+pub use layernorm::layer_norm;
+pub use pool::{avg_pool2d, global_avg_pool, max_pool2d, Pool2dParams};
+pub use reduce::{reduce, reduce_last_axis, ReduceKind};
+pub use softmax::{log_softmax, softmax};
+pub use transpose::transpose;

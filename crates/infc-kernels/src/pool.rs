@@ -1,1 +1,297 @@
-//! placeholder
+//! NCHW pooling: [`max_pool2d`], [`avg_pool2d`] (pads, `ceil_mode`, dilations, both
+//! `count_include_pad` conventions) and [`global_avg_pool`]. Each output plane is independent, so
+//! large inputs split over rayon by (image, channel).
+
+use crate::error::{bad_shape, check_len, Result};
+use crate::simd::PARALLEL_MIN_ELEMS;
+use crate::Isa;
+use rayon::prelude::*;
+
+/// Shape and attributes of a 2-D pooling (ONNX `MaxPool`/`AveragePool` with resolved pads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pool2dParams {
+    pub batch: usize,
+    pub channels: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub pad_bottom: usize,
+    pub pad_right: usize,
+    pub dilation_h: usize,
+    pub dilation_w: usize,
+    /// Round the output size up (ONNX `ceil_mode`); a window may then start in the end padding only
+    /// if it starts inside the input or the begin padding (the PyTorch/ONNX rule).
+    pub ceil_mode: bool,
+}
+
+/// Output length along one axis.
+fn out_len(input: usize, pad_begin: usize, pad_end: usize, kernel: usize, stride: usize, dilation: usize, ceil: bool) -> usize {
+    let eff = dilation * (kernel - 1) + 1;
+    let span = input + pad_begin + pad_end - eff;
+    let mut out = if ceil { span.div_ceil(stride) } else { span / stride } + 1;
+    if ceil && (out - 1) * stride >= input + pad_begin {
+        out -= 1;
+    }
+    out
+}
+
+impl Pool2dParams {
+    /// Checks non-zero kernel/strides/dilations and that the window fits the padded input.
+    pub fn validate(&self) -> Result<()> {
+        if self.kernel_h == 0 || self.kernel_w == 0 || self.stride_h == 0 || self.stride_w == 0 {
+            return Err(bad_shape("pool", "kernel size and strides must be ≥ 1"));
+        }
+        if self.dilation_h == 0 || self.dilation_w == 0 {
+            return Err(bad_shape("pool", "dilations must be ≥ 1"));
+        }
+        let eff_h = self.dilation_h * (self.kernel_h - 1) + 1;
+        let eff_w = self.dilation_w * (self.kernel_w - 1) + 1;
+        if self.in_h + self.pad_top + self.pad_bottom < eff_h || self.in_w + self.pad_left + self.pad_right < eff_w {
+            return Err(bad_shape("pool", format!("window {eff_h}×{eff_w} exceeds the padded input")));
+        }
+        Ok(())
+    }
+    /// Output height (after [`Pool2dParams::validate`]).
+    pub fn out_h(&self) -> usize {
+        out_len(self.in_h, self.pad_top, self.pad_bottom, self.kernel_h, self.stride_h, self.dilation_h, self.ceil_mode)
+    }
+    /// Output width (after [`Pool2dParams::validate`]).
+    pub fn out_w(&self) -> usize {
+        out_len(self.in_w, self.pad_left, self.pad_right, self.kernel_w, self.stride_w, self.dilation_w, self.ceil_mode)
+    }
+    fn check(&self, x: usize, y: usize) -> Result<(usize, usize)> {
+        self.validate()?;
+        let planes = self.batch * self.channels;
+        check_len("pool input", x, planes * self.in_h * self.in_w)?;
+        let out = (self.out_h(), self.out_w());
+        check_len("pool output", y, planes * out.0 * out.1)?;
+        Ok(out)
+    }
+}
+
+/// Taps of one axis: input indices of the window starting at output position `o`, plus the
+/// number of positions inside `[-pad_begin, input + pad_end)` (for `count_include_pad`).
+fn taps(o: usize, stride: usize, pad_begin: usize, kernel: usize, dilation: usize, input: usize, pad_end: usize) -> (Vec<usize>, usize) {
+    let mut inside = Vec::with_capacity(kernel);
+    let mut padded = 0;
+    for k in 0..kernel {
+        let pos = (o * stride + k * dilation) as isize - pad_begin as isize;
+        if pos < (input + pad_end) as isize {
+            padded += 1;
+        }
+        if pos >= 0 && (pos as usize) < input {
+            inside.push(pos as usize);
+        }
+    }
+    (inside, padded)
+}
+
+/// Per-axis tap tables, computed once per call.
+struct Windows {
+    rows: Vec<(Vec<usize>, usize)>,
+    cols: Vec<(Vec<usize>, usize)>,
+}
+
+impl Windows {
+    fn new(p: &Pool2dParams, oh: usize, ow: usize) -> Windows {
+        Windows {
+            rows: (0..oh).map(|o| taps(o, p.stride_h, p.pad_top, p.kernel_h, p.dilation_h, p.in_h, p.pad_bottom)).collect(),
+            cols: (0..ow).map(|o| taps(o, p.stride_w, p.pad_left, p.kernel_w, p.dilation_w, p.in_w, p.pad_right)).collect(),
+        }
+    }
+}
+
+fn for_planes(p: &Pool2dParams, x: &[f32], y: &mut [f32], oh: usize, ow: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) {
+    let (ip, op) = (p.in_h * p.in_w, oh * ow);
+    let planes = p.batch * p.channels;
+    if op == 0 || planes == 0 {
+        return;
+    }
+    let y = &mut y[..planes * op];
+    if planes * ip >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+        y.par_chunks_mut(op).enumerate().for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));
+    } else {
+        y.chunks_mut(op).enumerate().for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));
+    }
+}
+
+/// Max pooling; padding never wins (a window entirely in padding yields `-inf`). NaN propagates.
+pub fn max_pool2d(_isa: Isa, p: &Pool2dParams, x: &[f32], y: &mut [f32]) -> Result<()> {
+    let (oh, ow) = p.check(x.len(), y.len())?;
+    let win = Windows::new(p, oh, ow);
+    let w = p.in_w;
+    for_planes(p, x, y, oh, ow, |plane, out| {
+        for (oy, (rows, _)) in win.rows.iter().enumerate() {
+            for (ox, (cols, _)) in win.cols.iter().enumerate() {
+                let mut m = f32::NEG_INFINITY;
+                for &r in rows {
+                    let line = &plane[r * w..(r + 1) * w];
+                    for &c in cols {
+                        let v = line[c];
+                        if v > m || v.is_nan() {
+                            m = v;
+                        }
+                    }
+                }
+                out[oy * ow + ox] = m;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Average pooling. `count_include_pad`: divide by the number of window positions inside the
+/// padded input (`[-pad_begin, in + pad_end)` per axis); otherwise by the positions inside the input.
+pub fn avg_pool2d(_isa: Isa, p: &Pool2dParams, count_include_pad: bool, x: &[f32], y: &mut [f32]) -> Result<()> {
+    let (oh, ow) = p.check(x.len(), y.len())?;
+    let win = Windows::new(p, oh, ow);
+    let w = p.in_w;
+    for_planes(p, x, y, oh, ow, |plane, out| {
+        for (oy, (rows, rows_padded)) in win.rows.iter().enumerate() {
+            for (ox, (cols, cols_padded)) in win.cols.iter().enumerate() {
+                let mut s = 0f32;
+                for &r in rows {
+                    let line = &plane[r * w..(r + 1) * w];
+                    for &c in cols {
+                        s += line[c];
+                    }
+                }
+                let count = if count_include_pad { rows_padded * cols_padded } else { rows.len() * cols.len() };
+                out[oy * ow + ox] = if count == 0 { 0.0 } else { s / count as f32 };
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Global average pooling: `y[p] = mean(x[p, 0..plane])` for each of `planes` (= N·C) planes of
+/// `plane` (= H·W) elements.
+pub fn global_avg_pool(_isa: Isa, planes: usize, plane: usize, x: &[f32], y: &mut [f32]) -> Result<()> {
+    check_len("global pool input", x.len(), planes * plane)?;
+    check_len("global pool output", y.len(), planes)?;
+    if plane == 0 {
+        y[..planes].fill(f32::NAN);
+        return Ok(());
+    }
+    for (o, chunk) in y[..planes].iter_mut().zip(x.chunks_exact(plane)) {
+        *o = chunk.iter().sum::<f32>() / plane as f32;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::tests::rand_vec;
+
+    #[allow(clippy::too_many_arguments)]
+    fn params(hw: (usize, usize), k: (usize, usize), s: (usize, usize), pad: [usize; 4], d: (usize, usize), ceil: bool) -> Pool2dParams {
+        Pool2dParams {
+            batch: 2,
+            channels: 3,
+            in_h: hw.0,
+            in_w: hw.1,
+            kernel_h: k.0,
+            kernel_w: k.1,
+            stride_h: s.0,
+            stride_w: s.1,
+            pad_top: pad[0],
+            pad_left: pad[1],
+            pad_bottom: pad[2],
+            pad_right: pad[3],
+            dilation_h: d.0,
+            dilation_w: d.1,
+            ceil_mode: ceil,
+        }
+    }
+
+    /// Direct reference over padded coordinates.
+    fn reference(p: &Pool2dParams, x: &[f32], max: bool, include_pad: bool) -> Vec<f32> {
+        let (oh, ow) = (p.out_h(), p.out_w());
+        let mut y = vec![];
+        for plane in x.chunks(p.in_h * p.in_w).take(p.batch * p.channels) {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut m, mut s, mut n_in, mut n_pad) = (f32::NEG_INFINITY, 0f64, 0, 0);
+                    for ky in 0..p.kernel_h {
+                        for kx in 0..p.kernel_w {
+                            let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
+                            let ix = (ox * p.stride_w + kx * p.dilation_w) as isize - p.pad_left as isize;
+                            if iy < (p.in_h + p.pad_bottom) as isize && ix < (p.in_w + p.pad_right) as isize {
+                                n_pad += 1;
+                            }
+                            if iy >= 0 && ix >= 0 && (iy as usize) < p.in_h && (ix as usize) < p.in_w {
+                                let v = plane[iy as usize * p.in_w + ix as usize];
+                                m = m.max(v);
+                                s += v as f64;
+                                n_in += 1;
+                            }
+                        }
+                    }
+                    y.push(if max { m } else { (s / if include_pad { n_pad } else { n_in } as f64) as f32 });
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn pools_match_reference() {
+        let cases = [
+            params((8, 8), (3, 3), (2, 2), [1, 1, 1, 1], (1, 1), false),
+            params((7, 9), (3, 2), (2, 2), [1, 0, 1, 1], (1, 1), true),
+            params((6, 6), (2, 2), (2, 2), [0; 4], (1, 1), false),
+            params((9, 7), (3, 3), (1, 2), [0, 1, 2, 0], (2, 1), true),
+            params((5, 5), (5, 5), (1, 1), [0; 4], (1, 1), false),
+            params((112, 112), (3, 3), (2, 2), [1, 1, 1, 1], (1, 1), false),
+        ];
+        for (ci, p) in cases.iter().enumerate() {
+            let x = rand_vec(p.batch * p.channels * p.in_h * p.in_w, ci as u64);
+            let n = p.batch * p.channels * p.out_h() * p.out_w();
+            for isa in Isa::supported() {
+                let mut y = vec![0.0; n];
+                max_pool2d(isa, p, &x, &mut y).unwrap();
+                assert_eq!(y, reference(p, &x, true, false), "max case {ci}");
+                for include in [false, true] {
+                    avg_pool2d(isa, p, include, &x, &mut y).unwrap();
+                    let want = reference(p, &x, false, include);
+                    for (g, w) in y.iter().zip(&want) {
+                        assert!((g - w).abs() < 1e-5, "avg case {ci} include {include}: {g} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ceil_mode_output_size_follows_onnx() {
+        // ONNX MaxPool example: 4×4 input, 3×3 kernel, stride 2, ceil → 2×2 (floor → 1×1).
+        let p = params((4, 4), (3, 3), (2, 2), [0; 4], (1, 1), true);
+        assert_eq!((p.out_h(), p.out_w()), (2, 2));
+        let p = Pool2dParams { ceil_mode: false, ..p };
+        assert_eq!((p.out_h(), p.out_w()), (1, 1));
+        // A window may not start entirely in the end padding.
+        let p = params((5, 5), (2, 2), (2, 2), [0, 0, 1, 1], (1, 1), true);
+        assert_eq!(p.out_h(), 3);
+    }
+
+    #[test]
+    fn global_avg_and_errors() {
+        let x: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let mut y = vec![0.0; 3];
+        global_avg_pool(Isa::best(), 3, 4, &x, &mut y).unwrap();
+        assert_eq!(y, [1.5, 5.5, 9.5]);
+        assert!(global_avg_pool(Isa::best(), 4, 4, &x, &mut y).is_err());
+        let p = params((4, 4), (0, 3), (1, 1), [0; 4], (1, 1), false);
+        assert_eq!(p.validate().unwrap_err().to_string(), "pool: kernel size and strides must be ≥ 1");
+        let p = params((4, 4), (2, 2), (1, 1), [0; 4], (1, 1), false);
+        let mut y = vec![0.0; 5];
+        let err = max_pool2d(Isa::best(), &p, &vec![0.0; 96], &mut y).unwrap_err();
+        assert_eq!(err.to_string(), "pool output: buffer holds 5 elements but the shape and strides need 54");
+    }
+}

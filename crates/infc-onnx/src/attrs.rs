@@ -28,10 +28,6 @@ impl<'a> Attrs<'a> {
         Ok(Some(a))
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.list.iter().any(|a| a.name == name)
-    }
-
     pub fn int(&self, name: &str) -> AttrResult<Option<i64>> {
         Ok(self.find(name, AttributeType::Int)?.map(|a| a.i))
     }

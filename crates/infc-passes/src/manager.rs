@@ -83,17 +83,34 @@ const FOLD: Pass = Pass { name: "fold-constants", run: crate::fold_constants };
 const DCE: Pass = Pass { name: "dce", run: crate::eliminate_dead_code };
 const IDENTITIES: Pass = Pass { name: "eliminate-identities", run: crate::eliminate_identities };
 const CSE: Pass = Pass { name: "cse", run: crate::eliminate_common_subexpressions };
+const CONV_BN: Pass = Pass { name: "fuse-conv-bn", run: crate::fuse_conv_bn };
+const GELU: Pass = Pass { name: "fuse-gelu", run: crate::fuse_gelu };
+const LAYERNORM: Pass = Pass { name: "fuse-layernorm", run: crate::fuse_layernorm };
+const SKIP_LAYERNORM: Pass = Pass { name: "fuse-skip-layernorm", run: crate::fuse_skip_layernorm };
+const MATMUL_EPILOGUE: Pass = Pass { name: "fuse-matmul-epilogue", run: crate::fuse_matmul_epilogue };
+const CONV_EPILOGUE: Pass = Pass { name: "fuse-conv-epilogue", run: crate::fuse_conv_epilogue };
+
+/// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
+/// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; SkipLayerNorm before the
+/// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul.
+const FUSIONS: [Pass; 6] = [CONV_BN, GELU, LAYERNORM, SKIP_LAYERNORM, MATMUL_EPILOGUE, CONV_EPILOGUE];
 
 /// Every pass by name (for `--print-after NAME` validation and filetests).
 pub fn pass_by_name(name: &str) -> Option<Pass> {
-    [FOLD, DCE, IDENTITIES, CSE].into_iter().find(|p| p.name == name)
+    [FOLD, DCE, IDENTITIES, CSE].into_iter().chain(FUSIONS).find(|p| p.name == name)
 }
 
 /// The passes run at `level`, in order.
 pub fn pipeline(level: OptLevel) -> Vec<Pass> {
     match level {
         OptLevel::O0 => vec![],
-        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => vec![FOLD, IDENTITIES, CSE, DCE],
+        OptLevel::O1 => vec![FOLD, IDENTITIES, CSE, DCE],
+        OptLevel::O2 | OptLevel::O3 => {
+            let mut passes = vec![FOLD, IDENTITIES, CSE, DCE];
+            passes.extend(FUSIONS);
+            passes.push(DCE);
+            passes
+        }
     }
 }
 

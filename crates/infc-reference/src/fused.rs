@@ -136,3 +136,88 @@ pub(crate) fn attention(num_heads: usize, scale: f32, causal: bool, x: &[&Tensor
     let shape = crate::access::tensor(vec![3], vec![b as i64, sq as i64, e as i64])?;
     sh::reshape(false, &o, &shape)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    /// torch.nn.functional.gelu(x) and gelu(x, approximate='tanh') in float64, rounded to f32 (python3, once).
+    #[test]
+    fn gelu_against_torch() {
+        let x = f32t(&[5], &[-3.0, -0.5, 0.0, 0.7, 2.5]);
+        assert_close(&f32s(&gelu(false, &x).unwrap()), &TORCH_GELU, 1e-7);
+        assert_close(&f32s(&gelu(true, &x).unwrap()), &TORCH_GELU_TANH, 1e-7);
+    }
+
+    const TORCH_GELU: [f32; 5] = [-0.0040496942, -0.15426877, 0.0, 0.53062546, 2.4844759];
+    const TORCH_GELU_TANH: [f32; 5] = [-0.0036373921, -0.154286, 0.0, 0.53057015, 2.4849157];
+
+    #[test]
+    fn fused_conv_equals_composition() {
+        let attrs = ConvAttrs { kernel: vec![1, 1], strides: vec![], pads: vec![], dilations: vec![], group: 1 };
+        let x = f32t(&[1, 2, 1, 2], &[1., -2., 3., 4.]);
+        let w = f32t(&[2, 2, 1, 1], &[1., 1., 1., -1.]);
+        let bias = f32t(&[2], &[0.5, -10.]);
+        let res = f32t(&[1, 2, 1, 2], &[100., 200., 300., 400.]);
+        let y = fused_conv(&attrs, &[Epilogue::Bias, Epilogue::Relu, Epilogue::Residual], &[&x, &w, &bias, &res]).unwrap();
+        // conv: ch0 = x0 + x1 = [4, 2]; ch1 = x0 - x1 = [-2, -6]; +bias → [4.5, 2.5], [-12, -16]; relu; + res
+        assert_eq!(f32s(&y), vec![104.5, 202.5, 300., 400.]);
+        let e = fused_conv(&attrs, &[Epilogue::Bias], &[&x, &w, &f32t(&[3], &[0.; 3])]).unwrap_err();
+        assert_eq!(e, "bias must have shape [2], got [3]");
+    }
+
+    #[test]
+    fn fused_matmul_bias_gelu() {
+        let a = f32t(&[1, 2], &[1., 2.]);
+        let b = f32t(&[2, 2], &[1., 0., 0., -1.]);
+        let bias = f32t(&[2], &[1., 0.]);
+        let y = fused_matmul(&[Epilogue::Bias, Epilogue::GeluErf], &[&a, &b, &bias]).unwrap();
+        let plain = gelu(false, &f32t(&[1, 2], &[2., -2.])).unwrap();
+        assert_eq!(f32s(&y), f32s(&plain));
+    }
+
+    #[test]
+    fn skip_layer_norm_outputs_both() {
+        let x = f32t(&[1, 2], &[1., 2.]);
+        let skip = f32t(&[1, 2], &[0., 2.]);
+        let out = skip_layer_norm(0.0, &[&x, &skip, &f32t(&[2], &[1., 1.]), &f32t(&[2], &[0., 0.])]).unwrap();
+        assert_eq!(f32s(&out[1]), vec![1., 4.]);
+        assert_close(&f32s(&out[0]), &[-1., 1.], 1e-6);
+    }
+
+    /// Attention against a hand-written per-head loop (two heads, causal, with an additive mask).
+    #[test]
+    fn attention_matches_per_head_loop() {
+        let (b, s, h, d) = (1, 3, 2, 2);
+        let e = h * d;
+        let q: Vec<f32> = (0..b * s * e).map(|i| ((i * 7 % 5) as f32 - 2.) / 3.).collect();
+        let k: Vec<f32> = (0..b * s * e).map(|i| ((i * 3 % 7) as f32 - 3.) / 4.).collect();
+        let v: Vec<f32> = (0..b * s * e).map(|i| i as f32 / 10.).collect();
+        let mask = [0., 0., -1e9]; // key 2 is padding
+        let scale = 0.7;
+        let (qt, kt, vt) = (f32t(&[b, s, e], &q), f32t(&[b, s, e], &k), f32t(&[b, s, e], &v));
+        let y = attention(h, scale, true, &[&qt, &kt, &vt, &f32t(&[1, 1, 1, 3], &mask)]).unwrap();
+        assert_eq!(y.shape, vec![1, 3, 4]);
+        let mut want = vec![0f32; s * e];
+        for hh in 0..h {
+            for i in 0..s {
+                let scores: Vec<f64> = (0..s)
+                    .map(|j| {
+                        let dot: f64 = (0..d).map(|c| q[i * e + hh * d + c] as f64 * k[j * e + hh * d + c] as f64).sum();
+                        if j > i { f64::NEG_INFINITY } else { dot * scale as f64 + mask[j] }
+                    })
+                    .collect();
+                let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = scores.iter().map(|x| (x - m).exp()).sum();
+                for c in 0..d {
+                    let o: f64 = (0..s).map(|j| (scores[j] - m).exp() / z * v[j * e + hh * d + c] as f64).sum();
+                    want[i * e + hh * d + c] = o as f32;
+                }
+            }
+        }
+        assert_close(&f32s(&y), &want, 1e-6);
+        let e = attention(3, 1.0, false, &[&qt, &kt, &vt]).unwrap_err();
+        assert_eq!(e, "hidden size 4 is not divisible by num_heads 3");
+    }
+}

@@ -43,4 +43,4 @@ mod testutil;
 pub use erf::erf;
 pub use error::RefError;
 pub use eval::eval_op;
-pub use run::{run_graph, InputKey};
+pub use run::{run_graph, run_graph_with_stats, InputKey, RunStats};

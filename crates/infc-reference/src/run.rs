@@ -38,9 +38,23 @@ impl From<String> for InputKey {
 /// Sizes bound to symbolic dims so far, with who bound them (for error messages).
 type Bindings = HashMap<Arc<str>, (usize, String)>;
 
+/// Memory figures of one [`run_graph_with_stats`] call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Largest total size of computed tensors (inputs and node outputs, not constants) held at once.
+    pub peak_live_bytes: usize,
+    /// Sum of the sizes of every node output: what holding every activation would cost.
+    pub total_output_bytes: usize,
+}
+
 /// Run `g` on `inputs` (one entry per graph input, in any order) and return the graph outputs in
 /// `g.outputs` order.
 pub fn run_graph(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<Vec<Tensor>, RefError> {
+    run_graph_with_stats(g, inputs).map(|(out, _)| out)
+}
+
+/// [`run_graph`], also reporting peak memory held by computed values.
+pub fn run_graph_with_stats(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<(Vec<Tensor>, RunStats), RefError> {
     let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
     let mut bindings = Bindings::new();
     bind_inputs(g, inputs, &mut env, &mut bindings)?;
@@ -56,6 +70,8 @@ pub fn run_graph(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<Vec<Tensor>
     for &v in &g.outputs {
         keep[v.index()] = true;
     }
+    let mut live: usize = env.iter().flatten().map(Tensor::byte_len).sum();
+    let mut stats = RunStats { peak_live_bytes: live, total_output_bytes: 0 };
 
     for (i, node) in g.nodes.iter().enumerate() {
         let outputs = {
@@ -81,17 +97,25 @@ pub fn run_graph(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<Vec<Tensor>
             if let Err(msg) = check_type(&value.ty, &t, &mut bindings, &who) {
                 return Err(RefError::Graph(format!("{who}: {msg}")));
             }
+            stats.total_output_bytes += t.byte_len();
+            live += t.byte_len();
+            stats.peak_live_bytes = stats.peak_live_bytes.max(live);
             if keep[v.index()] || last_use[v.index()].is_some() {
                 env[v.index()] = Some(t);
+            } else {
+                live -= t.byte_len();
             }
         }
         for &v in &node.inputs {
             if last_use[v.index()] == Some(i) && !keep[v.index()] {
-                env[v.index()] = None;
+                if let Some(t) = env[v.index()].take() {
+                    live -= t.byte_len();
+                }
             }
         }
     }
-    g.outputs.iter().map(|&v| fetch(g, &env, v).cloned()).collect()
+    let outputs = g.outputs.iter().map(|&v| fetch(g, &env, v).cloned()).collect::<Result<_, _>>()?;
+    Ok((outputs, stats))
 }
 
 fn in_node(node: &str, e: RefError) -> RefError {

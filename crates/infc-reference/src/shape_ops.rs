@@ -264,3 +264,151 @@ pub(crate) fn shape_of(start: i64, end: Option<i64>, x: &Tensor) -> OpResult<Ten
     let dims: Vec<i64> = x.shape.get(s..e.max(s)).unwrap_or(&[]).iter().map(|&d| d as i64).collect();
     tensor(vec![dims.len()], dims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn x23() -> Tensor {
+        f32t(&[2, 3], &iota(6))
+    }
+
+    #[test]
+    fn reshape_zero_minus_one_allowzero() {
+        let x = f32t(&[2, 3, 4], &iota(24));
+        let y = reshape(false, &x, &i64t(&[3], &[0, -1, 2])).unwrap();
+        assert_eq!(y.shape, vec![2, 6, 2]);
+        assert!(matches!((&y.data, &x.data), (infc_ir::TensorData::Bytes(a), infc_ir::TensorData::Bytes(b)) if a.shares_storage_with(b)));
+        let y = reshape(false, &x, &i64t(&[1], &[-1])).unwrap();
+        assert_eq!(y.shape, vec![24]);
+        let e = f32t(&[0, 3], &[]);
+        assert_eq!(reshape(true, &e, &i64t(&[2], &[3, 0])).unwrap().shape, vec![3, 0]);
+        assert_eq!(reshape(false, &e, &i64t(&[2], &[0, 3])).unwrap().shape, vec![0, 3]);
+        assert_eq!(
+            reshape(false, &e, &i64t(&[2], &[-1, 0])).unwrap_err(),
+            "cannot infer the -1 in [-1, 0] for an input of shape [0, 3]"
+        );
+        assert_eq!(reshape(false, &x, &i64t(&[2], &[-1, -1])).unwrap_err(), "more than one -1 in shape [-1, -1]");
+        assert_eq!(reshape(false, &x, &i64t(&[2], &[5, 5])).unwrap_err(), "cannot reshape [2, 3, 4] (24 elements) to [5, 5]");
+        assert_eq!(reshape(false, &x, &i64t(&[1], &[-2])).unwrap_err(), "invalid dim -2 in shape [-2]");
+    }
+
+    #[test]
+    fn flatten_axes() {
+        let x = f32t(&[2, 3, 4], &iota(24));
+        assert_eq!(flatten(1, &x).unwrap().shape, vec![2, 12]);
+        assert_eq!(flatten(0, &x).unwrap().shape, vec![1, 24]);
+        assert_eq!(flatten(3, &x).unwrap().shape, vec![24, 1]);
+        assert_eq!(flatten(-1, &x).unwrap().shape, vec![6, 4]);
+        assert_eq!(flatten(4, &x).unwrap_err(), "axis 4 is out of range for rank 3");
+    }
+
+    #[test]
+    fn transpose_perms() {
+        let y = transpose(&[1, 0], &x23()).unwrap();
+        assert_eq!((y.shape.clone(), f32s(&y)), (vec![3, 2], vec![0., 3., 1., 4., 2., 5.]));
+        let y = transpose(&[], &x23()).unwrap();
+        assert_eq!(f32s(&y), vec![0., 3., 1., 4., 2., 5.]);
+        let x = i64t(&[2, 1, 3], &[0, 1, 2, 3, 4, 5]);
+        let y = transpose(&[2, 0, 1], &x).unwrap();
+        assert_eq!((y.shape.clone(), i64s(&y)), (vec![3, 2, 1], vec![0, 3, 1, 4, 2, 5]));
+        assert_eq!(transpose(&[0, 0], &x23()).unwrap_err(), "perm [0, 0] is not a permutation of the 2 input dims");
+    }
+
+    #[test]
+    fn concat_and_split() {
+        let a = x23();
+        let b = f32t(&[2, 1], &[10., 11.]);
+        let y = concat(-1, &[&a, &b]).unwrap();
+        assert_eq!((y.shape.clone(), f32s(&y)), (vec![2, 4], vec![0., 1., 2., 10., 3., 4., 5., 11.]));
+        let empty = f32t(&[2, 0], &[]);
+        assert_eq!(f32s(&concat(1, &[&empty, &b]).unwrap()), vec![10., 11.]);
+        let e = concat(0, &[&a, &b]).unwrap_err();
+        assert_eq!(e, "input 1 is f32[2, 1], which does not concatenate with input 0 f32[2, 3] on axis 0");
+        let parts = split(1, &[1, 2], &a).unwrap();
+        assert_eq!((parts[0].shape.clone(), f32s(&parts[0])), (vec![2, 1], vec![0., 3.]));
+        assert_eq!((parts[1].shape.clone(), f32s(&parts[1])), (vec![2, 2], vec![1., 2., 4., 5.]));
+        let parts = split(0, &[0, 2], &a).unwrap();
+        assert_eq!(parts[0].shape, vec![0, 3]);
+        assert_eq!(split(1, &[1, 1], &a).unwrap_err(), "splits [1, 1] do not add up to dim 1 of [2, 3]");
+    }
+
+    fn sl(x: &Tensor, s: &[i64], e: &[i64], a: &[i64], st: &[i64]) -> OpResult<Tensor> {
+        let n = s.len();
+        slice(x, &i64t(&[n], s), &i64t(&[n], e), &i64t(&[n], a), &i64t(&[n], st))
+    }
+
+    #[test]
+    fn slice_positive_negative_clamped() {
+        let x = f32t(&[10], &iota(10));
+        assert_eq!(f32s(&sl(&x, &[2], &[8], &[0], &[3]).unwrap()), vec![2., 5.]);
+        assert_eq!(f32s(&sl(&x, &[-3], &[i64::MAX], &[0], &[1]).unwrap()), vec![7., 8., 9.]);
+        assert_eq!(f32s(&sl(&x, &[-100], &[2], &[-1], &[1]).unwrap()), vec![0., 1.]);
+        assert_eq!(sl(&x, &[5], &[2], &[0], &[1]).unwrap().shape, vec![0]);
+        assert_eq!(f32s(&sl(&x, &[0], &[1], &[0], &[i64::MAX]).unwrap()), vec![0.]);
+    }
+
+    #[test]
+    fn slice_negative_steps() {
+        let x = f32t(&[10], &iota(10));
+        // numpy x[::-1], x[8:2:-2], x[-1:-4:-1], x[i64::MAX:i64::MIN:-3]
+        assert_eq!(f32s(&sl(&x, &[-1], &[i64::MIN], &[0], &[-1]).unwrap()), vec![9., 8., 7., 6., 5., 4., 3., 2., 1., 0.]);
+        assert_eq!(f32s(&sl(&x, &[8], &[2], &[0], &[-2]).unwrap()), vec![8., 6., 4.]);
+        assert_eq!(f32s(&sl(&x, &[-1], &[-4], &[0], &[-1]).unwrap()), vec![9., 8., 7.]);
+        assert_eq!(f32s(&sl(&x, &[i64::MAX], &[i64::MIN], &[0], &[-3]).unwrap()), vec![9., 6., 3., 0.]);
+        assert_eq!(f32s(&sl(&x, &[0], &[-1], &[0], &[i64::MIN]).unwrap()), vec![0.]);
+    }
+
+    #[test]
+    fn slice_2d_subset_of_axes() {
+        let x = f32t(&[3, 4], &iota(12));
+        // numpy x[:, ::-2] and x[1:, 1:3]
+        let y = sl(&x, &[-1], &[i64::MIN], &[1], &[-2]).unwrap();
+        assert_eq!((y.shape.clone(), f32s(&y)), (vec![3, 2], vec![3., 1., 7., 5., 11., 9.]));
+        let y = sl(&x, &[1, 1], &[3, 3], &[0, 1], &[1, 1]).unwrap();
+        assert_eq!((y.shape.clone(), f32s(&y)), (vec![2, 2], vec![5., 6., 9., 10.]));
+        assert_eq!(sl(&x, &[0, 0], &[1, 1], &[1, -1], &[1, 1]).unwrap_err(), "axis 1 is sliced twice");
+        assert_eq!(sl(&x, &[0], &[1], &[0], &[0]).unwrap_err(), "step on axis 0 is 0");
+        let e = slice(&x, &i64t(&[1], &[0]), &i64t(&[2], &[1, 1]), &i64t(&[1], &[0]), &i64t(&[1], &[1])).unwrap_err();
+        assert_eq!(e, "starts, ends, axes and steps must have the same length, got 1, 2, 1, 1");
+        let empty = f32t(&[0, 2], &[]);
+        assert_eq!(sl(&empty, &[-1], &[i64::MIN], &[0], &[-1]).unwrap().shape, vec![0, 2]);
+    }
+
+    #[test]
+    fn squeeze_unsqueeze() {
+        let x = f32t(&[1, 3, 1], &[1., 2., 3.]);
+        assert_eq!(squeeze(None, &x).unwrap().shape, vec![3]);
+        assert_eq!(squeeze(Some(&[-1]), &x).unwrap().shape, vec![1, 3]);
+        assert_eq!(squeeze(Some(&[1]), &x).unwrap_err(), "cannot squeeze axis 1 of size 3 (shape [1, 3, 1])");
+        assert_eq!(unsqueeze(&[0, -1], &x23()).unwrap().shape, vec![1, 2, 3, 1]);
+        assert_eq!(unsqueeze(&[1], &x23()).unwrap().shape, vec![2, 1, 3]);
+        assert_eq!(unsqueeze(&[0], &f32t(&[], &[5.])).unwrap().shape, vec![1]);
+        assert_eq!(unsqueeze(&[4], &x23()).unwrap_err(), "axis 4 is out of range for rank 4");
+        assert_eq!(unsqueeze(&[1, 1], &x23()).unwrap_err(), "axis 1 is listed twice");
+    }
+
+    #[test]
+    fn expand_bidirectional() {
+        let x = f32t(&[3, 1], &[1., 2., 3.]);
+        let y = expand(&x, &i64t(&[2], &[1, 2])).unwrap();
+        assert_eq!((y.shape.clone(), f32s(&y)), (vec![3, 2], vec![1., 1., 2., 2., 3., 3.]));
+        let y = expand(&x, &i64t(&[3], &[2, 1, 1])).unwrap();
+        assert_eq!((y.shape.clone(), f32s(&y)), (vec![2, 3, 1], vec![1., 2., 3., 1., 2., 3.]));
+        let y = expand(&f32t(&[], &[7.]), &i64t(&[1], &[3])).unwrap();
+        assert_eq!(f32s(&y), vec![7.; 3]);
+        assert_eq!(expand(&x, &i64t(&[1], &[2])).unwrap_err(), "cannot expand [3, 1] to [2]");
+    }
+
+    #[test]
+    fn shape_with_start_end() {
+        let x = f32t(&[2, 3, 4], &iota(24));
+        assert_eq!(i64s(&shape_of(0, None, &x).unwrap()), vec![2, 3, 4]);
+        assert_eq!(i64s(&shape_of(-2, None, &x).unwrap()), vec![3, 4]);
+        assert_eq!(i64s(&shape_of(1, Some(-1), &x).unwrap()), vec![3]);
+        assert_eq!(i64s(&shape_of(-10, Some(10), &x).unwrap()), vec![2, 3, 4]);
+        assert_eq!(shape_of(2, Some(1), &x).unwrap().shape, vec![0]);
+        assert_eq!(shape_of(0, None, &f32t(&[], &[1.])).unwrap().shape, vec![0]);
+    }
+}

@@ -7,6 +7,7 @@ mod npy;
 mod stats;
 
 use std::path::Path;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +18,7 @@ use crate::stats::Report;
 
 /// Load `model`, fix input facts from `given` (by graph input name) and optimise.
 /// Returns the runnable model and the inputs in graph order.
-fn load(model: &Path, given: &[(String, Tensor)]) -> Result<(TypedSimplePlan, TVec<TValue>)> {
+fn load(model: &Path, given: &[(String, Tensor)]) -> Result<(Arc<TypedRunnableModel>, TVec<TValue>)> {
     let mut inference = tract_onnx::onnx()
         .model_for_path(model)
         .with_context(|| format!("tract could not load {}", model.display()))?;
@@ -57,15 +58,17 @@ fn bench(args: &Args) -> Result<Report> {
 
     let start = Instant::now();
     let (plan, inputs) = load(&args.model, &given)?;
+    // One state reused across iterations, as a serving loop would (plan.run() would spawn one per call).
+    let mut state = plan.spawn().context("tract could not create an execution state")?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
 
     for i in 0..args.warmup {
-        plan.run(inputs.clone()).with_context(|| format!("tract failed in warmup iteration {i}"))?;
+        state.run(inputs.clone()).with_context(|| format!("tract failed in warmup iteration {i}"))?;
     }
     let mut latencies = Vec::with_capacity(args.iters);
     for i in 0..args.iters {
         let t0 = Instant::now();
-        let out = plan.run(inputs.clone()).with_context(|| format!("tract failed in iteration {i}"))?;
+        let out = state.run(inputs.clone()).with_context(|| format!("tract failed in iteration {i}"))?;
         latencies.push(t0.elapsed());
         drop(out);
     }
@@ -79,7 +82,7 @@ fn bench(args: &Args) -> Result<Report> {
     })
 }
 
-fn main() -> Result<()> {
+fn run() -> Result<()> {
     let args = match args::parse(std::env::args().skip(1))? {
         Parsed::Help => {
             println!("{}", args::USAGE);
@@ -94,4 +97,15 @@ fn main() -> Result<()> {
         println!("{}", report.to_text());
     }
     Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole cause chain; no backtrace even when RUST_BACKTRACE is set.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

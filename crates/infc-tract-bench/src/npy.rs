@@ -20,11 +20,12 @@ pub fn read_tensor(path: &Path) -> Result<Tensor> {
         bail!("{}: Fortran-ordered arrays are not supported", path.display());
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let descr = npy.dtype().descr();
-    if descr.starts_with('>') && !descr.ends_with("1") {
-        bail!("{}: big-endian dtype {descr} is not supported", path.display());
-    }
-    match descr.trim_start_matches(['<', '|', '=']) {
+    let type_str = match npy.dtype() {
+        npyz::DType::Plain(ts) => ts.to_string(),
+        other => bail!("{}: unsupported npy dtype {}", path.display(), other.descr()),
+    };
+    // npyz converts either byte order; only the kind and size matter here.
+    match type_str.trim_start_matches(['<', '>', '|', '=']) {
         "f4" => array::<f32>(npy, &shape, path),
         "f8" => array::<f64>(npy, &shape, path),
         "i8" => array::<i64>(npy, &shape, path),
@@ -38,7 +39,7 @@ pub fn read_tensor(path: &Path) -> Result<Tensor> {
                 .with_context(|| format!("{}: data does not fill shape {shape:?}", path.display()))?;
             Ok(arr.into_tensor())
         }
-        other => bail!("{}: unsupported npy dtype {other}", path.display()),
+        _ => bail!("{}: unsupported npy dtype {type_str}", path.display()),
     }
 }
 
@@ -79,6 +80,15 @@ mod tests {
         let t = read_tensor(&path).unwrap();
         assert_eq!(t.shape(), &[1, 3]);
         assert_eq!(t.as_slice::<i64>().unwrap(), &[7, 50256, 0]);
+    }
+
+    #[test]
+    fn reads_big_endian_and_bool() {
+        let f: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let t = read_tensor(&write("be", &npy_bytes(">f4", "(2,)", &f))).unwrap();
+        assert_eq!(t.as_slice::<f32>().unwrap(), &[1.5, -2.0]);
+        let t = read_tensor(&write("bool", &npy_bytes("|b1", "(3,)", &[1, 0, 1]))).unwrap();
+        assert_eq!(t.as_slice::<bool>().unwrap(), &[true, false, true]);
     }
 
     #[test]

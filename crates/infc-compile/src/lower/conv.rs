@@ -40,7 +40,10 @@ fn known(g: &Graph, v: infc_ir::ValueId) -> Vec<u64> {
 /// Bytes of im2col panel a conv node needs (0 for 1×1, stride-1, unpadded convs, which read the
 /// input directly as the GEMM's B matrix).
 pub(crate) fn conv_scratch_bytes(g: &Graph, node: &Node) -> Result<u64, CompileError> {
-    let Op::Conv(a) = &node.op else { return Ok(0) };
+    let a = match &node.op {
+        Op::Conv(a) | Op::FusedConv { attrs: a, .. } => a,
+        _ => return Ok(0),
+    };
     let Some((k, s, p, _)) = geometry(&a.kernel, &a.strides, &a.pads, &a.dilations) else { return Ok(0) };
     let (Some(x), Some(y)) = (nchw(&known(g, node.inputs[0])), nchw(&known(g, node.outputs[0]))) else { return Ok(0) };
     if k == [1, 1] && s == [1, 1] && p == [0; 4] {
@@ -51,6 +54,19 @@ pub(crate) fn conv_scratch_bytes(g: &Graph, node: &Node) -> Result<u64, CompileE
 }
 
 pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), CompileError> {
+    let bias = if lw.has_input(2) { Some(lw.input(2)?) } else { None };
+    let act = if lw.an.fused_relu[lw.node] { Activation::Relu } else { Activation::None };
+    conv_with(lw, attrs, bias, None, act)
+}
+
+/// Conv `y = act(conv(x, w) + bias + residual)` from inputs 0 (x) and 1 (w).
+pub(crate) fn conv_with(
+    lw: &mut Lowerer<'_>,
+    attrs: &ConvAttrs,
+    bias: Option<infc_ir::ValueId>,
+    residual: Option<infc_ir::ValueId>,
+    act: Activation,
+) -> Result<(), CompileError> {
     let (x, w, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     if lw.ir_dtype(x) != DType::F32 {
         return Err(lw.unsupported(format!("{} input (only f32 conv is supported)", lw.ir_dtype(x))));
@@ -83,7 +99,14 @@ pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), Compil
             .map_err(|e| lw.malformed(format!("packing weights: {e}")))?;
     }
     let offset = lw.push_f32(&packed);
-    let bias = if lw.has_input(2) { Some(lw.at(lw.input(2)?)?) } else { None };
+    let bias = match bias {
+        Some(b) => Some(lw.at(b)?),
+        None => None,
+    };
+    let residual = match residual {
+        Some(r) => Some(lw.at(r)?),
+        None => None,
+    };
     let (scratch, scratch_bytes) = lw.an.scratch[lw.node].unwrap_or((0, 0));
     let step = ConvStep {
         n: xs[0],
@@ -101,7 +124,8 @@ pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), Compil
         x: lw.at(x)?,
         weights: PackedRef { offset, bytes: packed.len() as u64 * 4 },
         bias,
-        act: if lw.an.fused_relu[lw.node] { Activation::Relu } else { Activation::None },
+        residual,
+        act,
         y: lw.at(y)?,
         scratch: TensorRef::arena(scratch),
         scratch_bytes,

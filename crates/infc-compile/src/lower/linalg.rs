@@ -93,6 +93,7 @@ pub(crate) fn gemm(lw: &mut Lowerer<'_>, alpha: f32, beta: f32, trans_a: bool, t
         b: bm,
         alpha,
         bias,
+        residual: None,
         act: activation(lw),
         y: lw.at(y)?,
     };
@@ -101,6 +102,17 @@ pub(crate) fn gemm(lw: &mut Lowerer<'_>, alpha: f32, beta: f32, trans_a: bool, t
 }
 
 pub(crate) fn matmul(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
+    let act = activation(lw);
+    matmul_with(lw, None, None, act)
+}
+
+/// MatMul (numpy semantics) of inputs 0 and 1, `y = act(a·b + bias + residual)`; bias is per column.
+pub(crate) fn matmul_with(
+    lw: &mut Lowerer<'_>,
+    bias: Option<ValueId>,
+    residual: Option<ValueId>,
+    act: Activation,
+) -> Result<(), CompileError> {
     let (a, b, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     require_f32(lw, &[a, b])?;
     let (mut sa, mut sb) = (lw.shape(a), lw.shape(b));
@@ -174,8 +186,20 @@ pub(crate) fn matmul(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         trans_a: false,
         b: bm,
         alpha: 1.0,
-        bias: None,
-        act: activation(lw),
+        bias: match bias {
+            Some(v) => {
+                if lw.numel(v) != n {
+                    return Err(lw.malformed(format!("bias has {} elements, expected {n}", lw.numel(v))));
+                }
+                Some(Bias { at: lw.at(v)?, kind: BiasKind::Row, beta: 1.0 })
+            }
+            None => None,
+        },
+        residual: match residual {
+            Some(v) => Some(lw.at(v)?),
+            None => None,
+        },
+        act,
         y: lw.at(y)?,
     };
     lw.emit(Step::MatMul(step));

@@ -5,6 +5,7 @@
 
 pub(crate) mod conv;
 mod elementwise;
+pub(crate) mod fused;
 mod generate;
 mod linalg;
 mod movement;
@@ -223,6 +224,11 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         Op::Shape { .. } => Err(lw.malformed("Shape should have been folded")),
         Op::Range => generate::range(lw),
         Op::ConstantOfShape { dtype, value_bits } => generate::constant_of_shape(lw, *dtype, *value_bits),
+        Op::Gelu { tanh } => fused::gelu(lw, *tanh),
+        Op::FusedConv { attrs, epilogue } => fused::fused_conv(lw, attrs, epilogue),
+        Op::FusedMatMul { epilogue } => fused::fused_matmul(lw, epilogue),
+        Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(lw, epsilon.get()),
+        Op::Attention { num_heads, scale, causal } => fused::attention(lw, *num_heads, scale.get(), *causal),
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod broadcast;
 mod elementwise;
+mod fused;
 mod gather;
 mod generate;
 mod nn;
@@ -67,6 +68,11 @@ pub fn infer_node_named(
         Op::Shape { start, end } => generate::shape(&cx, *start, *end),
         Op::Range => generate::range(&cx),
         Op::ConstantOfShape { dtype, .. } => generate::constant_of_shape(&cx, *dtype),
+        Op::Gelu { .. } => fused::gelu(&cx),
+        Op::FusedConv { attrs, epilogue } => fused::fused_conv(&cx, attrs, epilogue),
+        Op::FusedMatMul { epilogue } => fused::fused_matmul(&cx, epilogue),
+        Op::SkipLayerNorm { .. } => fused::skip_layer_norm(&cx),
+        Op::Attention { num_heads, .. } => fused::attention(&cx, *num_heads),
     }
 }
 

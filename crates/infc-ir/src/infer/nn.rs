@@ -65,6 +65,11 @@ fn spatial(
 }
 
 pub(super) fn conv(cx: &Cx, a: &ConvAttrs) -> Result<Vec<TensorType>, IrError> {
+    conv_with_bias(cx, a, cx.has_input(2).then_some(2))
+}
+
+/// Conv over inputs 0 (x) and 1 (w), with an optional bias input index checked against `C_out`.
+pub(super) fn conv_with_bias(cx: &Cx, a: &ConvAttrs, bias: Option<usize>) -> Result<Vec<TensorType>, IrError> {
     let (x, w) = (cx.ty(0), cx.ty(1));
     cx.same_dtype(0, 1)?;
     if w.rank() != a.kernel.len() + 2 {
@@ -92,8 +97,8 @@ pub(super) fn conv(cx: &Cx, a: &ConvAttrs) -> Result<Vec<TensorType>, IrError> {
             return Err(cx.err(format!("{m} output channels not divisible by group {}", a.group)));
         }
     }
-    if cx.has_input(2) {
-        let b = cx.ty(2);
+    if let Some(bi) = bias {
+        let b = cx.ty(bi);
         if b.rank() != 1 || unify_dim(&b.shape.0[0], &m).is_none() {
             return Err(cx.err(format!("bias {b} must be 1-D of size {m}")));
         }

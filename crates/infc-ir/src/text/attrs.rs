@@ -500,6 +500,34 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
         "Trilu" => Op::Trilu {
             upper: a.bool("upper", Some(true))?,
         },
+        "Gelu" => Op::Gelu {
+            tanh: a.bool("tanh", Some(false))?,
+        },
+        "FusedConv" => {
+            let (kernel, strides, pads, dilations) = window(a)?;
+            let group = a.usize("group", Some(1))?;
+            Op::FusedConv {
+                attrs: ConvAttrs {
+                    kernel,
+                    strides,
+                    pads,
+                    dilations,
+                    group,
+                },
+                epilogue: a.epilogue("epilogue")?,
+            }
+        }
+        "FusedMatMul" => Op::FusedMatMul {
+            epilogue: a.epilogue("epilogue")?,
+        },
+        "SkipLayerNorm" => Op::SkipLayerNorm {
+            epsilon: a.float("epsilon", Some(1e-5))?,
+        },
+        "Attention" => Op::Attention {
+            num_heads: a.usize("num_heads", None)?,
+            scale: a.float("scale", None)?,
+            causal: a.bool("causal", Some(false))?,
+        },
         _ => return Err(format!("unknown op `{name}`")),
     })
 }

@@ -3,7 +3,7 @@
 //! matmul inner dims, split sizes. Dims are compared with [`super::dims_conflict`].
 
 use super::{dims_conflict, NodeCx};
-use crate::{ConvAttrs, Dim, Op, PoolAttrs, TensorType};
+use crate::{ConvAttrs, Dim, Epilogue, Op, PoolAttrs, TensorType};
 
 fn rank_in(cx: &NodeCx, i: usize) -> usize {
     cx.ty_in(i).rank()
@@ -59,26 +59,24 @@ fn dim_matches(desc: &str, ty: &TensorType, axis: usize, want: &Dim) -> Result<(
     }
 }
 
-/// Output `o` has the shape of input `i`.
-fn same_shape(cx: &NodeCx, i: usize, o: usize) -> Result<(), String> {
-    let (a, b) = (cx.ty_in(i), cx.ty_out(o));
+/// `b` (described by `b_desc`) has the shape of `a`: same rank, no conflicting dim.
+fn shapes_agree(a_desc: &str, a: &TensorType, b_desc: &str, b: &TensorType) -> Result<(), String> {
     if a.rank() != b.rank() {
         return Err(format!(
-            "{} is {b} but {} is {a} (rank differs)",
-            cx.out_desc(o),
-            cx.in_desc(i)
+            "{b_desc} is {b} but {a_desc} is {a} (rank differs)"
         ));
     }
     for (axis, (da, db)) in a.shape.dims().iter().zip(b.shape.dims()).enumerate() {
         if dims_conflict(da, db) {
-            return Err(format!(
-                "{} is {b} but {} is {a} (dim {axis})",
-                cx.out_desc(o),
-                cx.in_desc(i)
-            ));
+            return Err(format!("{b_desc} is {b} but {a_desc} is {a} (dim {axis})"));
         }
     }
     Ok(())
+}
+
+/// Output `o` has the shape of input `i`.
+fn same_shape(cx: &NodeCx, i: usize, o: usize) -> Result<(), String> {
+    shapes_agree(&cx.in_desc(i), cx.ty_in(i), &cx.out_desc(o), cx.ty_out(o))
 }
 
 /// Numpy broadcasting of `inputs` into output 0: input dims must be compatible, and the output dim
@@ -182,6 +180,7 @@ fn window(
     out_rank(cx, 0, k + 2)
 }
 
+/// Conv rules on x (input 0), w (input 1) and y (output 0); bias/extras are checked by the caller.
 fn conv(cx: &NodeCx, c: &ConvAttrs) -> Result<(), String> {
     window(cx, &c.kernel, &c.strides, &c.pads, &c.dilations)?;
     if c.group == 0 {
@@ -205,11 +204,77 @@ fn conv(cx: &NodeCx, c: &ConvAttrs) -> Result<(), String> {
         }
     }
     dim_matches(&cx.out_desc(0), y, 1, &wd[0])?;
-    if cx.n_in() == 3 {
-        expect_rank(cx.in_desc(2), cx.ty_in(2), 1)?;
-        dim_matches(&cx.in_desc(2), cx.ty_in(2), 0, &wd[0])?;
-    }
     dim_matches(&cx.out_desc(0), y, 0, &x.shape.dims()[0])
+}
+
+/// A bias vector (input `i`) of `len` elements.
+fn bias(cx: &NodeCx, i: usize, len: &Dim) -> Result<(), String> {
+    expect_rank(cx.in_desc(i), cx.ty_in(i), 1)?;
+    dim_matches(&cx.in_desc(i), cx.ty_in(i), 0, len)
+}
+
+/// Extra inputs of a fused epilogue, from input 2 on: a bias of `bias_len`, a residual of the
+/// output's shape.
+fn epilogue(cx: &NodeCx, stages: &[Epilogue], bias_len: &Dim) -> Result<(), String> {
+    let mut next = 2;
+    for stage in stages {
+        match stage {
+            Epilogue::Bias => bias(cx, next, bias_len)?,
+            Epilogue::Residual => shapes_agree(
+                &cx.out_desc(0),
+                cx.ty_out(0),
+                &cx.in_desc(next),
+                cx.ty_in(next),
+            )?,
+            Epilogue::Relu | Epilogue::GeluErf | Epilogue::GeluTanh => continue,
+        }
+        next += 1;
+    }
+    Ok(())
+}
+
+fn skip_layer_norm(cx: &NodeCx) -> Result<(), String> {
+    let x = cx.ty_in(0);
+    if x.rank() == 0 {
+        return Err(format!("{} must have rank ≥ 1", cx.in_desc(0)));
+    }
+    shapes_agree(&cx.in_desc(0), x, &cx.in_desc(1), cx.ty_in(1))?;
+    let last = &x.shape.dims()[x.rank() - 1];
+    bias(cx, 2, last)?;
+    bias(cx, 3, last)?;
+    same_shape(cx, 0, 0)?;
+    same_shape(cx, 0, 1)
+}
+
+fn attention(cx: &NodeCx, num_heads: usize) -> Result<(), String> {
+    if num_heads == 0 {
+        return Err("`num_heads` is 0".into());
+    }
+    for i in 0..3 {
+        expect_rank(cx.in_desc(i), cx.ty_in(i), 3)?;
+    }
+    let (q, k, v) = (cx.ty_in(0), cx.ty_in(1), cx.ty_in(2));
+    if let Some(hidden) = q.shape.dims()[2].known() {
+        if hidden % num_heads != 0 {
+            return Err(format!(
+                "{} hidden size {hidden} is not a multiple of `num_heads` {num_heads}",
+                cx.in_desc(0)
+            ));
+        }
+    }
+    for (i, t) in [(1, k), (2, v)] {
+        dim_matches(&cx.in_desc(i), t, 0, &q.shape.dims()[0])?;
+        dim_matches(&cx.in_desc(i), t, 2, &q.shape.dims()[2])?;
+    }
+    dim_matches(&cx.in_desc(2), v, 1, &k.shape.dims()[1])?;
+    if cx.n_in() == 4 && cx.ty_in(3).rank() > 4 {
+        return Err(format!(
+            "{} has rank {}, expected ≤ 4",
+            cx.in_desc(3),
+            cx.ty_in(3).rank()
+        ));
+    }
+    same_shape(cx, 0, 0)
 }
 
 fn pool(cx: &NodeCx, p: &PoolAttrs) -> Result<(), String> {
@@ -361,7 +426,13 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
         | Op::BatchNorm { .. } => same_shape(cx, 0, 0),
         Op::Binary(_) => broadcast(cx, &[0, 1]),
         Op::Where => broadcast(cx, &[0, 1, 2]),
-        Op::Conv(c) => conv(cx, c),
+        Op::Conv(c) => {
+            conv(cx, c)?;
+            match cx.n_in() {
+                3 => bias(cx, 2, &cx.ty_in(1).shape.dims()[0]),
+                _ => Ok(()),
+            }
+        }
         Op::MaxPool(p) => pool(cx, p),
         Op::AveragePool { attrs, .. } => pool(cx, attrs),
         Op::GlobalAveragePool => {
@@ -475,5 +546,20 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             }
             same_shape(cx, 0, 0)
         }
+        Op::Gelu { .. } => same_shape(cx, 0, 0),
+        Op::FusedConv {
+            attrs,
+            epilogue: stages,
+        } => {
+            conv(cx, attrs)?;
+            epilogue(cx, stages, &cx.ty_in(1).shape.dims()[0])
+        }
+        Op::FusedMatMul { epilogue: stages } => {
+            matmul(cx)?;
+            let b = cx.ty_in(1);
+            epilogue(cx, stages, &b.shape.dims()[b.rank() - 1])
+        }
+        Op::SkipLayerNorm { .. } => skip_layer_norm(cx),
+        Op::Attention { num_heads, .. } => attention(cx, *num_heads),
     }
 }

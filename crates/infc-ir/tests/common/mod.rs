@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use infc_ir::{
-    BinaryOp, ConvAttrs, DType, Dim, Float, Graph, Op, PoolAttrs, ReduceOp, Shape, Tensor, TensorType, UnaryOp,
+    BinaryOp, ConvAttrs, DType, Dim, Epilogue, Float, Graph, Op, PoolAttrs, ReduceOp, Shape, Tensor, TensorType, UnaryOp,
     ValueId,
 };
 
@@ -95,7 +95,20 @@ pub fn reduce_index(r: ReduceOp) -> usize {
     }
 }
 
-pub const OP_VARIANTS: usize = 32;
+pub const EPILOGUE: [Epilogue; 5] =
+    [Epilogue::Bias, Epilogue::Residual, Epilogue::Relu, Epilogue::GeluErf, Epilogue::GeluTanh];
+
+pub fn epilogue_index(e: Epilogue) -> usize {
+    match e {
+        Epilogue::Bias => 0,
+        Epilogue::Residual => 1,
+        Epilogue::Relu => 2,
+        Epilogue::GeluErf => 3,
+        Epilogue::GeluTanh => 4,
+    }
+}
+
+pub const OP_VARIANTS: usize = 37;
 
 /// Index of the `Op` variant (ignoring payload).
 pub fn variant_index(op: &Op) -> usize {
@@ -132,6 +145,11 @@ pub fn variant_index(op: &Op) -> usize {
         Op::Expand => 29,
         Op::ConstantOfShape { .. } => 30,
         Op::Trilu { .. } => 31,
+        Op::Gelu { .. } => 32,
+        Op::FusedConv { .. } => 33,
+        Op::FusedMatMul { .. } => 34,
+        Op::SkipLayerNorm { .. } => 35,
+        Op::Attention { .. } => 36,
     }
 }
 
@@ -191,6 +209,21 @@ pub fn sample_ops() -> Vec<Op> {
         Op::Trilu { upper: false },
         Op::Gemm { alpha: Float::new(f32::INFINITY), beta: Float::new(f32::MIN_POSITIVE), trans_a: false, trans_b: true },
         Op::BatchNorm { epsilon: Float::new(f32::NAN) },
+        Op::Gelu { tanh: false },
+        Op::Gelu { tanh: true },
+        Op::FusedConv {
+            attrs: ConvAttrs { kernel: vec![1, 1], strides: vec![2, 2], pads: vec![0; 4], dilations: vec![1, 1], group: 1 },
+            epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::Relu],
+        },
+        Op::FusedConv {
+            attrs: ConvAttrs { kernel: vec![3], strides: vec![1], pads: vec![1, 1], dilations: vec![1], group: 2 },
+            epilogue: vec![],
+        },
+        Op::FusedMatMul { epilogue: vec![Epilogue::Bias, Epilogue::GeluErf] },
+        Op::FusedMatMul { epilogue: vec![Epilogue::GeluTanh, Epilogue::Residual] },
+        Op::SkipLayerNorm { epsilon: Float::new(1e-12) },
+        Op::Attention { num_heads: 12, scale: Float::new(0.125), causal: true },
+        Op::Attention { num_heads: 1, scale: Float::new(0.35355338), causal: false },
     ]);
     ops
 }

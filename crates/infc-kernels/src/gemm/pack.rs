@@ -80,6 +80,9 @@ pub fn pack_a(
 /// The caller has checked that the block lies inside `mat` and `out` holds
 /// `packed_b_len(kc, nc)` floats.
 pub(crate) fn pack_b_block(mat: &MatRef<'_>, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut [f32]) {
+    if kc == 0 {
+        return;
+    }
     let (rs, cs) = (mat.row_stride, mat.col_stride);
     for (p, panel) in out[..packed_b_len(kc, nc)].chunks_exact_mut(kc * B_PANEL).enumerate() {
         let jb = j0 + p * B_PANEL;
@@ -107,6 +110,9 @@ pub(crate) fn pack_b_block(mat: &MatRef<'_>, k0: usize, kc: usize, j0: usize, nc
 /// Packs rows `i0..i0+mc` × columns `k0..k0+kc` of `mat` into `ceil(mc/12)` A panels of `kc × 12`.
 /// The caller has checked bounds and that `out` holds `packed_a_len(mc, kc)` floats.
 pub(crate) fn pack_a_block(mat: &MatRef<'_>, i0: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+    if kc == 0 {
+        return;
+    }
     let (rs, cs) = (mat.row_stride, mat.col_stride);
     for (q, panel) in out[..packed_a_len(mc, kc)].chunks_exact_mut(kc * A_PANEL).enumerate() {
         let ib = i0 + q * A_PANEL;

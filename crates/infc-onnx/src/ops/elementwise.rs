@@ -1,8 +1,7 @@
 //! Elementwise ops: unary math (Relu, Sqrt, Erf, Tanh, …), binary arithmetic (Add, Sub, Mul, Div,
 //! Pow), variadic Max/Min/Sum/Mean (chained binary ops), Cast/CastLike, Clip (opset < 11 attributes or
 //! ≥ 11 optional inputs, absent bounds materialised as the dtype's extremes), Identity, Dropout
-//! (inference mode; the optional mask output is a constant-true tensor), and Gelu (opset 20,
-//! decomposed into Erf/Tanh arithmetic).
+//! (inference mode; the optional mask output is a constant-true tensor), and Gelu (opset 20).
 
 use crate::import::NodeCx;
 use crate::tensor::dtype_from_onnx;
@@ -157,34 +156,15 @@ pub(super) fn dropout(cx: &mut NodeCx) -> Result<(), OnnxError> {
     cx.finish(&outs)
 }
 
-/// Gelu (opset 20): `approximate="none"`: 0.5·x·(1 + erf(x/√2)); `"tanh"`: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+/// Gelu (opset 20): `approximate="none"` (erf form) or `"tanh"`, straight to the IR's Gelu op.
 pub(super) fn gelu(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let x = cx.req(0)?;
-    let dtype = cx.ty(x).dtype;
     let approx = cx.attr(cx.attrs.string("approximate"))?.unwrap_or_else(|| "none".into());
-    let mul = |cx: &mut NodeCx, a, b| cx.emit1(Op::Binary(BinaryOp::Mul), vec![a, b]);
-    let inner = match approx.as_str() {
-        "none" => {
-            let r = cx.scalar("inv_sqrt2", dtype, std::f64::consts::FRAC_1_SQRT_2)?;
-            let s = mul(cx, x, r)?;
-            cx.emit1(Op::Unary(UnaryOp::Erf), vec![s])?
-        }
-        "tanh" => {
-            let c = cx.scalar("c", dtype, 0.044715)?;
-            let k = cx.scalar("sqrt_2_over_pi", dtype, (2.0 / std::f64::consts::PI).sqrt())?;
-            let three = cx.scalar("three", dtype, 3.0)?;
-            let cube = cx.emit1(Op::Binary(BinaryOp::Pow), vec![x, three])?;
-            let t = mul(cx, cube, c)?;
-            let t = cx.emit1(Op::Binary(BinaryOp::Add), vec![x, t])?;
-            let t = mul(cx, t, k)?;
-            cx.emit1(Op::Unary(UnaryOp::Tanh), vec![t])?
-        }
+    let tanh = match approx.as_str() {
+        "none" => false,
+        "tanh" => true,
         other => return Err(cx.err(format!("attribute 'approximate' must be \"none\" or \"tanh\", got \"{other}\""))),
     };
-    let one = cx.scalar("one", dtype, 1.0)?;
-    let half = cx.scalar("half", dtype, 0.5)?;
-    let t = cx.emit1(Op::Binary(BinaryOp::Add), vec![inner, one])?;
-    let t = mul(cx, x, t)?;
-    let y = mul(cx, t, half)?;
+    let y = cx.emit1(Op::Gelu { tanh }, vec![x])?;
     cx.finish(&[y])
 }
