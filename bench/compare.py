@@ -80,8 +80,10 @@ class Proc:
         if self.timed_out:
             return f"timed out after {self.wall_s:.0f} s"
         lines = [ln.strip() for ln in (self.stderr or self.stdout).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower()]
-        detail = (errors[-1] if errors else lines[-1]) if lines else "no output"
+        # The first "error..." line is the cause (cargo's error[E…], clap's "error: unrecognized subcommand",
+        # a Python exception's last line otherwise).
+        errors = [ln for ln in lines if ln.lower().startswith("error")]
+        detail = (errors[0] if errors else lines[-1]) if lines else "no output"
         return f"exit code {self.rc}: {detail}"
 
 
@@ -112,13 +114,18 @@ def run_proc(cmd: list[str], timeout_s: float, env: dict | None = None, cwd: Pat
 
 
 def last_json(text: str) -> dict | None:
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{") and line.endswith("}"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    """The last JSON object in an engine's stdout, on one line or pretty-printed over several."""
+    decoder = json.JSONDecoder()
+    lines = text.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        if not lines[i].lstrip().startswith("{"):
+            continue
+        try:
+            obj, _ = decoder.raw_decode("\n".join(lines[i:]).lstrip())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
     return None
 
 
@@ -176,7 +183,8 @@ def batch_inputs(model_dir: Path, meta: dict, batch: int, seq: int) -> list[tupl
         if list(spec["shape"]) == shape:
             out.append((name, model_dir / spec["file"]))
             continue
-        path = CACHE / "inputs" / model_dir.name / f"bs{batch}_s{seq}" / spec["file"]
+        sub = f"bs{batch}" if family == "resnet" else f"bs{batch}_s{seq}"
+        path = CACHE / "inputs" / model_dir.name / sub / spec["file"]
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             if family == "resnet":
@@ -190,21 +198,20 @@ def batch_inputs(model_dir: Path, meta: dict, batch: int, seq: int) -> list[tupl
     return out
 
 
-def quantized_model(model_dir: Path) -> tuple[Path, float | None]:
-    """onnxruntime quantize_dynamic (QInt8 weights) of model.onnx, cached. Returns (path, seconds or None if
-    the cached file was used)."""
+def quantized_model(model_dir: Path, timeout_s: float) -> tuple[Path, float | None]:
+    """onnxruntime quantize_dynamic (QInt8 weights) of model.onnx, cached in bench/.cache/ort_int8/. Returns
+    (path, milliseconds, or None when the cached file was used). Runs in a subprocess so this process stays
+    small (a forked child starts with its parent's peak RSS in ru_maxrss)."""
     dst = CACHE / "ort_int8" / model_dir.name / "model.int8.onnx"
     src = model_dir / "model.onnx"
     if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
         return dst, None
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     dst.parent.mkdir(parents=True, exist_ok=True)
     log(f"  quantize_dynamic {model_dir.name} -> {dst.relative_to(REPO)}")
-    t0 = time.perf_counter()
-    external = any(model_dir.glob("*.onnx.data"))
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, use_external_data_format=external)
-    return dst, (time.perf_counter() - t0) * 1e3
+    proc = run_proc([sys.executable, str(BENCH / "worker.py"), "quantize", str(src), str(dst)], timeout_s)
+    if proc.rc != 0 or not dst.exists():
+        raise RuntimeError(f"quantize_dynamic failed: {proc.error()}")
+    return dst, proc.wall_s * 1e3
 
 
 # --------------------------------------------------------------------------------------------------
@@ -224,7 +231,8 @@ def from_report(rec: dict, proc: Proc, what: str) -> dict:
         return rec
     rec.update(status="ok", reported=rep, p50_ms=rep["p50_ms"], p99_ms=rep["p99_ms"], mean_ms=rep["mean_ms"],
                throughput_per_s=rep["throughput_per_s"], load_ms=rep.get("load_ms"),
-               reported_peak_rss_bytes=rep.get("peak_rss_bytes"), peak_rss_bytes=proc.maxrss or rep.get("peak_rss_bytes"),
+               reported_peak_rss_bytes=rep.get("peak_rss_bytes"), wait4_maxrss_bytes=proc.maxrss,
+               peak_rss_bytes=rep.get("peak_rss_bytes") or proc.maxrss,
                threads=rep.get("threads"), wall_s=proc.wall_s)
     return rec
 
@@ -295,7 +303,7 @@ def run_engine(engine: str, ctx: dict, rec: dict) -> dict:
         if engine == "ort-fp32":
             return run_python(ctx, rec, "ort", ctx["model_dir"] / "model.onnx")
         if engine == "ort-int8":
-            path, quantize_ms = ctx["int8_model"]()
+            path, quantize_ms = ctx["int8_model"](ctx["timeout"])
             rec["quantize_ms"] = quantize_ms
             return run_python(ctx, rec, "ort", path)
         if engine == "tract":
@@ -331,6 +339,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke test: batch 1, 3 warmup, 10 iterations")
     p.add_argument("--system-python", action="store_true", help="use this interpreter, no bench/.venv")
     p.add_argument("--no-build", action="store_true", help="do not run cargo build; use target/release as is")
+    p.add_argument("--infc", type=Path, default=None, help="use this infc binary instead of building target/release/infc")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per engine process (and per build)")
     p.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md", help="markdown file to write")
     p.add_argument("--out", type=Path, default=OUT, help="directory for results.json and the SVG charts")
@@ -362,6 +371,7 @@ def main(argv: list[str]) -> int:
     import report
 
     started = time.perf_counter()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     tag = "ts17" if args.exporter == "torchscript" else "dynamo18"
     model_dirs = {m: MODELS_FULL / f"{m}_{tag}" for m in args.model_list}
     known = {"resnet50", "gpt2", "distilbert"}
@@ -371,16 +381,21 @@ def main(argv: list[str]) -> int:
     ensure_models(model_dirs, args.exporter)
     needed = {"infc"} if any(e.startswith("infc") for e in args.engine_list) else set()
     needed |= {"infc-tract-bench"} if "tract" in args.engine_list else set()
+    if args.infc is not None:
+        needed.discard("infc")
     binaries = build_binaries(needed, args.no_build, args.timeout)
+    if args.infc is not None:
+        binaries["infc"] = args.infc.resolve() if args.infc.exists() else f"--infc {args.infc}: no such file"
 
     records: list[dict] = []
     for model, model_dir in model_dirs.items():
         meta = json.loads((model_dir / "meta.json").read_text())
         int8_cache: dict[str, tuple[Path, float | None]] = {}
 
-        def int8_model(model_dir: Path = model_dir, cache: dict = int8_cache) -> tuple[Path, float | None]:
+        def int8_model(timeout_s: float, model_dir: Path = model_dir,
+                       cache: dict = int8_cache) -> tuple[Path, float | None]:
             if "v" not in cache:
-                path, ms = quantized_model(model_dir)
+                path, ms = quantized_model(model_dir, timeout_s)
                 cache["v"] = (path, ms)
                 return path, ms
             return cache["v"][0], None
@@ -413,6 +428,7 @@ def main(argv: list[str]) -> int:
                    "seq": args.seq, "quick": args.quick, "exporter": args.exporter,
                    "results_json": str(args.out.resolve() / "results.json")},
         "machine": machine.describe(),
+        "load_average": None if load_start is None else {"start": load_start, "end": os.getloadavg()[0]},
         "records": records,
     }
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -133,6 +133,18 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     return ticks
 
 
+def _nice_below(v: float) -> float:
+    """Largest 1-2-5 × 10^k value <= v."""
+    e = math.floor(math.log10(v))
+    return max(m * 10.0 ** e for m in (1, 2, 5) if m * 10.0 ** e <= v * (1 + 1e-9))
+
+
+def _nice_above(v: float) -> float:
+    """Smallest 1-2-5 × 10^k value >= v."""
+    e = math.floor(math.log10(v))
+    return min(m * 10.0 ** e for m in (1, 2, 5, 10) if m * 10.0 ** e >= v * (1 - 1e-9))
+
+
 def _tick_label(v: float) -> str:
     return f"{v:g}" if v < 1000 else f"{v / 1000:g} s"
 
@@ -155,10 +167,9 @@ def svg_chart(records: list[dict], model: str, title: str) -> str:
         return "\n".join(out) + "\n"
 
     values = [r["p50_ms"] for r in rows]
-    lo = 10 ** math.floor(math.log10(min(values)))
-    hi = 10 ** math.ceil(math.log10(max(values)))
-    if hi <= lo:
-        hi = lo * 10
+    lo, hi = _nice_below(min(values)), _nice_above(max(values))
+    if hi / lo < 4:  # keep at least a few gridlines when every engine is close
+        lo, hi = _nice_below(lo * 0.99), _nice_above(hi * 1.01)
 
     def y_of(v: float) -> float:
         return top + ph - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
@@ -231,7 +242,13 @@ def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
     if cfg["quick"]:
         lines += ["> **Quick smoke run** (batch 1, 3 warmup / 10 timed iterations): numbers are indicative only. "
                   "Run without `--quick` for the full comparison.", ""]
-    lines += ["## Machine", ""] + machine.markdown(results["machine"]) + [""]
+    lines += ["## Machine", ""] + machine.markdown(results["machine"])
+    load = results.get("load_average")
+    if load:
+        lines += [f"- Load average (1 min) at start / end of the run: {load['start']:.2f} / {load['end']:.2f} "
+                  f"on {results['machine'].get('logical_cpus') or '?'} logical CPUs (other work on the machine "
+                  "inflates latencies)"]
+    lines += [""]
     lines += ["## Method", "",
               f"- Models: full-size {', '.join('`' + cfg['model_dirs'][m] + '`' for m in models)} from "
               "`models/export.py --full` (random weights, seeded); images 3×224×224; transformers sequence "
@@ -243,8 +260,9 @@ def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
               f"- {cfg['warmup']} untimed warmup iterations, then {cfg['iters']} timed iterations; latency per "
               "iteration is wall-clock (`time.perf_counter` in-process for Python engines, the engine's own timer "
               "for infc and tract). P50/P99 are nearest-rank percentiles; throughput = batch / mean latency.",
-              "- Peak RSS is the process's `ru_maxrss` (from `wait4`), so it includes the interpreter and libraries "
-              "for the Python engines (PyTorch also imports onnx/onnxruntime through models/export.py).",
+              "- Peak RSS is the engine process's own `VmHWM` as it reports it (`ru_maxrss` from `wait4` when it "
+              "reports none), so it includes the interpreter and libraries for the Python engines (the PyTorch "
+              "worker also imports onnx/onnxruntime through models/export.py).",
               "- infc: `infc compile MODEL -O3 --shape …` (+ `--int8`), then `infc run PLAN --bench --json`; "
               "onnxruntime: CPUExecutionProvider, `ORT_ENABLE_ALL`, `intra_op_num_threads` = threads, sequential; "
               "onnxruntime INT8: `quantize_dynamic(weight_type=QInt8)` of the same ONNX file (done once, cached); "

@@ -8,6 +8,7 @@ engine alone. It prints one JSON object with the same fields as `infc run --benc
 
     worker.py ort    MODEL.onnx --input NAME=FILE.npy... --threads T --warmup W --iters N
     worker.py torch  MODEL_DIR  --input NAME=FILE.npy... --threads T --warmup W --iters N
+    worker.py quantize SRC.onnx DST.onnx     (onnxruntime quantize_dynamic, QInt8 weights)
 
 For `ort`, MODEL.onnx may be the FP32 export or the cached quantize_dynamic INT8 file. For `torch`,
 MODEL_DIR is a models/full/<name>/ directory: the model is rebuilt from models/export.py's builders with
@@ -112,7 +113,24 @@ def bench_torch(model_dir: Path, inputs: dict, threads: int, warmup: int, iters:
     return load_ms, time_loop(run, warmup, iters)
 
 
+def quantize(src: Path, dst: Path) -> int:
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # silences the "consider pre-processing" advice
+    external = any(src.parent.glob("*.onnx.data"))
+    tmp = dst.with_suffix(".partial.onnx")
+    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, use_external_data_format=external)
+    tmp.replace(dst)
+    if external:
+        print("note: external data written next to", dst)
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "quantize":
+        return quantize(Path(sys.argv[2]), Path(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("engine", choices=["ort", "torch"])
     parser.add_argument("model", type=Path)

@@ -12,8 +12,20 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print a model's IR (after import, shape binding and the -O pipeline), op counts, DOT or JSON.
+    /// Compile an ONNX model into a plan file.
+    Compile(CompileArgs),
+    /// Print a model's IR (after import, shape binding and the -O pipeline), op counts, DOT or JSON;
+    /// or, given a plan file, its memory map and steps.
     Explain(ExplainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Where to write the plan.
+    #[arg(short = 'o', long = "output", value_name = "PLAN")]
+    pub output: PathBuf,
 }
 
 /// Options that turn an ONNX file into optimised IR; shared by `compile` and `explain`.
@@ -55,4 +67,7 @@ pub struct ExplainArgs {
     /// Print the fusion log: one line per rule with its count, then every rewrite.
     #[arg(long)]
     pub fusion_log: bool,
+    /// For a plan file: print arena_bytes, intermediates_bytes, lower_bound_bytes and the offset map.
+    #[arg(long)]
+    pub memory: bool,
 }

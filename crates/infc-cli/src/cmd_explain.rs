@@ -3,11 +3,17 @@
 
 use crate::cli::{ExplainArgs, Format};
 use crate::model;
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use infc_ir::Graph;
 use std::fmt::Write as _;
 
 pub fn run(args: ExplainArgs) -> Result<()> {
+    if is_plan_file(&args.model.model) {
+        return explain_plan(&args);
+    }
+    if args.memory {
+        bail!("--memory needs a plan file (from `infc compile`), {} is not one", args.model.model.display());
+    }
     let mut out = String::new();
     let wanted = |name: &str| args.print_after_all || args.print_after.iter().any(|p| p == name);
     let (g, log) = model::load(&args.model, |pass, g, changed| {
@@ -43,4 +49,32 @@ fn render(g: &Graph, format: Format) -> String {
         Format::Dot => infc_ir::to_dot(g),
         Format::Json => infc_ir::to_json(g),
     }
+}
+
+fn is_plan_file(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"INFCPLAN"
+}
+
+/// `infc explain PLAN [--memory]`: the decoded plan's memory map, or its step list.
+fn explain_plan(args: &ExplainArgs) -> Result<()> {
+    let path = &args.model.model;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let plan = infc_plan::decode(&bytes).with_context(|| format!("loading plan {}", path.display()))?;
+    if args.memory {
+        print!("{}", plan.body.memory);
+        return Ok(());
+    }
+    println!("producer {}", plan.body.producer);
+    for io in &plan.body.inputs {
+        println!("input  {} {}{:?}", io.name, io.dtype, io.shape);
+    }
+    for io in &plan.body.outputs {
+        println!("output {} {}{:?}", io.name, io.dtype, io.shape);
+    }
+    for (i, (step, name)) in plan.body.steps.iter().zip(&plan.body.step_names).enumerate() {
+        println!("{i:>5} {name:<40} {step:?}");
+    }
+    Ok(())
 }

@@ -34,7 +34,6 @@ fn specialize(g: &mut Graph, cx: &mut PassCx) -> Result<()> {
 }
 
 /// Error unless every input dim is bound (what compilation needs).
-#[allow(dead_code)]
 pub fn require_bound(g: &Graph) -> Result<()> {
     let left = infc_passes::unbound_symbols(g);
     if let Some((input, sym)) = left.first() {

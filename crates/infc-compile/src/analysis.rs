@@ -8,7 +8,7 @@
 //! 3. *In place*: an elementwise node whose input buffer dies at that node, has the output's exact
 //!    size and shape (no broadcast) and is not read through another input, writes its output into
 //!    that buffer (the two values merge; the merged buffer lives until the output dies).
-//! 4. Conv nodes that need an im2col panel get a scratch buffer live only at that node.
+//! 4. Attention nodes get a scratch buffer (their score matrices) live only at that node.
 //! 5. Offsets for all buffers from [`crate::memory::assign_offsets`].
 //!
 //! Graph inputs live in the arena (the runtime copies caller data in before the first step, so
@@ -16,7 +16,6 @@
 //! for constant outputs, the constants blob) and the runtime copies them out.
 
 use crate::error::CompileError;
-use crate::lower::conv::conv_scratch_bytes;
 use crate::lower::fused::attention_scratch_bytes;
 use crate::memory::{assign_offsets, Assignment, Interval};
 use crate::CompileOptions;
@@ -214,8 +213,8 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     }
     let mut scratch_items = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
-        if matches!(node.op, Op::Conv(_) | Op::FusedConv { .. } | Op::Attention { .. }) {
-            let bytes = conv_scratch_bytes(g, node)? + attention_scratch_bytes(g, node);
+        if matches!(node.op, Op::Attention { .. }) {
+            let bytes = attention_scratch_bytes(g, node);
             if bytes > 0 {
                 scratch_items.push((i, items.len()));
                 items.push(Interval { size: bytes, first: i as u32, last: i as u32 });

@@ -44,7 +44,7 @@ impl Default for CompileOptions {
 
 /// Every value a plan touches must have a fully known shape.
 fn check_known(g: &Graph) -> Result<(), CompileError> {
-    let mut check = |v: ValueId| -> Result<(), CompileError> {
+    let check = |v: ValueId| -> Result<(), CompileError> {
         let val = g.value(v);
         if let Some(Dim::Sym(s)) = val.ty.shape.dims().iter().find(|d| !d.is_known()) {
             return Err(CompileError::Symbolic { value: val.name.clone(), dim: s.to_string(), ty: val.ty.to_string() });
@@ -70,7 +70,7 @@ pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
     check_known(g)?;
     let an = analysis::analyse(g, opts)?;
     let mut lw = lower::lower_graph(g, &an)?;
-    let mut io = |v: ValueId, lw: &mut lower::Lowerer<'_>| -> Result<IoDesc, CompileError> {
+    let io = |v: ValueId, lw: &mut lower::Lowerer<'_>| -> Result<IoDesc, CompileError> {
         let val = g.value(v);
         Ok(IoDesc { name: val.name.clone(), dtype: lower::plan_dtype(val.ty.dtype), shape: lw.shape(v), at: lw.at(v)? })
     };

@@ -95,9 +95,12 @@ pub fn read_npy(path: &Path) -> Result<Tensor, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| format!("{}: {e}", path.display()))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let descr = npy.dtype().descr();
+    let type_str = match npy.dtype() {
+        npyz::DType::Plain(ts) => ts.to_string(),
+        other => return Err(format!("{}: unsupported npy dtype {}", path.display(), other.descr())),
+    };
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    let t = match descr.trim_start_matches(['<', '|', '=']) {
+    let t = match type_str.trim_start_matches(['<', '|', '=']) {
         "f4" => Tensor::from_vec(shape, npy.into_vec::<f32>().map_err(err)?),
         "f2" => Tensor::from_vec(
             shape,

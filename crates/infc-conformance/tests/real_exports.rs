@@ -15,8 +15,8 @@ fn check_dir(sub: &str) {
         let start = std::time::Instant::now();
         let result = (|| -> Result<(), String> {
             let g = f.bound_graph()?;
-            let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-            let outs = infc_reference::run_graph_by_name(&g, &inputs).map_err(|e| e.to_string())?;
+            let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str().into(), t.clone())).collect();
+            let outs = infc_reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?;
             for ((name, want), got) in f.expected.iter().zip(&outs) {
                 compare(name, got, want)?;
             }

@@ -11,8 +11,8 @@ fn reference_interpreter_matches_onnxruntime_on_every_fixture() {
         let result = (|| -> Result<(), String> {
             let g = f.bound_graph()?;
             infc_ir::verify(&g).map_err(|e| e.to_string())?;
-            let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-            let outs = infc_reference::run_graph_by_name(&g, &inputs).map_err(|e| e.to_string())?;
+            let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str().into(), t.clone())).collect();
+            let outs = infc_reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?;
             if outs.len() != f.expected.len() {
                 return Err(format!("{} outputs, expected {}", outs.len(), f.expected.len()));
             }

@@ -52,8 +52,8 @@ fn tract_agrees_with_reference_interpreter() {
             }
         };
         let g = f.bound_graph().unwrap_or_else(|e| panic!("{}: {e}", f.name));
-        let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-        let ours = infc_reference::run_graph_by_name(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str().into(), t.clone())).collect();
+        let ours = infc_reference::run_graph(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         for (((name, _), got), want) in f.expected.iter().zip(&ours).zip(&tract_out) {
             if let Err(e) = compare(name, got, want) {
                 failures.push(format!("{}: vs tract: {e}", f.name));

@@ -20,16 +20,24 @@ use std::collections::HashSet;
 pub fn verify(g: &Graph) -> Result<(), IrError> {
     check_ids(g).map_err(IrError::Verify)?;
     check_definitions(g).map_err(IrError::Verify)?;
-    for node in &g.nodes {
+    for (i, node) in g.nodes.iter().enumerate() {
         let cx = NodeCx { g, node };
         check_arity(&cx)
             .and_then(|()| dtypes::check(&cx))
             .and_then(|()| shapes::check(&cx))
             .map_err(|msg| {
-                IrError::Verify(format!("node '{}' ({}): {msg}", node.name, node.op.name()))
+                IrError::Verify(format!("{} ({}): {msg}", node_label(g, i), node.op.name()))
             })?;
     }
     Ok(())
+}
+
+/// `node '/conv/Conv'`, or `node #3` for a node without a name.
+fn node_label(g: &Graph, i: usize) -> String {
+    match g.nodes.get(i).map(|n| n.name.as_str()) {
+        Some("") | None => format!("node #{i}"),
+        Some(name) => format!("node '{name}'"),
+    }
 }
 
 fn check_ids(g: &Graph) -> Result<(), String> {
@@ -51,15 +59,15 @@ fn check_ids(g: &Graph) -> Result<(), String> {
             return Err(out_of_range(format!("graph output {i}"), v));
         }
     }
-    for node in &g.nodes {
+    for (n, node) in g.nodes.iter().enumerate() {
         for (i, &v) in node.inputs.iter().enumerate() {
             if bad(v) {
-                return Err(out_of_range(format!("node '{}' input {i}", node.name), v));
+                return Err(out_of_range(format!("{} input {i}", node_label(g, n)), v));
             }
         }
         for (i, &v) in node.outputs.iter().enumerate() {
             if bad(v) {
-                return Err(out_of_range(format!("node '{}' output {i}", node.name), v));
+                return Err(out_of_range(format!("{} output {i}", node_label(g, n)), v));
             }
         }
     }
@@ -107,7 +115,7 @@ fn check_definitions(g: &Graph) -> Result<(), String> {
         }
     }
     let producers = g.producers();
-    for node in &g.nodes {
+    for (n, node) in g.nodes.iter().enumerate() {
         for &v in &node.inputs {
             if defined[v.index()] {
                 continue;
@@ -116,19 +124,20 @@ fn check_definitions(g: &Graph) -> Result<(), String> {
             return Err(match producers.get(v) {
                 Some(&(p, _)) => {
                     format!(
-                        "node '{}' reads '{name}' before node '{}' defines it",
-                        node.name, g.nodes[p].name
+                        "{} reads '{name}' before {} defines it",
+                        node_label(g, n),
+                        node_label(g, p)
                     )
                 }
-                None => format!("node '{}' reads '{name}', which nothing defines", node.name),
+                None => format!("{} reads '{name}', which nothing defines", node_label(g, n)),
             });
         }
         for &v in &node.outputs {
             if std::mem::replace(&mut defined[v.index()], true) {
                 let name = &g.values[v].name;
                 return Err(format!(
-                    "value '{name}' is defined more than once (again by node '{}')",
-                    node.name
+                    "value '{name}' is defined more than once (again by {})",
+                    node_label(g, n)
                 ));
             }
         }

@@ -5,11 +5,15 @@ use infc_ir::parse_graph;
 
 fn err(body: &str) -> String {
     let text = format!("graph \"g\"(%x: f32[2,3], %m: bool[2,3]) {{\n{body}\n}}\n");
-    parse_graph(&text).expect_err("text should not parse").to_string()
+    parse_graph(&text)
+        .expect_err("text should not parse")
+        .to_string()
 }
 
 fn err_raw(text: &str) -> String {
-    parse_graph(text).expect_err("text should not parse").to_string()
+    parse_graph(text)
+        .expect_err("text should not parse")
+        .to_string()
 }
 
 #[test]

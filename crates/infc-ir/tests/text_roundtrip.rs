@@ -50,7 +50,8 @@ fn every_op_round_trips_with_identical_ops_and_types() {
         let tb: Vec<&TensorType> = b.outputs.iter().map(|&v| back.ty(v)).collect();
         assert_eq!(ta, tb);
     }
-    let names = |g: &Graph| -> Vec<String> { g.inputs.iter().map(|&v| g.value(v).name.clone()).collect() };
+    let names =
+        |g: &Graph| -> Vec<String> { g.inputs.iter().map(|&v| g.value(v).name.clone()).collect() };
     assert_eq!(names(&back), vec!["x", "input.1", "c0"]);
     assert_eq!(back.value(back.outputs[0]).name, "logits");
     assert_eq!(back.name, "every op");
@@ -60,14 +61,28 @@ fn every_op_round_trips_with_identical_ops_and_types() {
 fn every_dtype_constant_round_trips_bit_exactly() {
     let g = every_dtype_consts_graph();
     let back = round_trip(&g);
-    assert_eq!(back.consts.len(), g.consts.len() - 1, "the unused constant is not printed");
+    assert_eq!(
+        back.consts.len(),
+        g.consts.len() - 1,
+        "the unused constant is not printed"
+    );
     for ((_, a), (_, b)) in g.consts.iter().zip(back.consts.iter()) {
         assert_eq!(a.name, b.name);
-        assert_eq!((a.tensor.dtype, &a.tensor.shape), (b.tensor.dtype, &b.tensor.shape));
+        assert_eq!(
+            (a.tensor.dtype, &a.tensor.shape),
+            (b.tensor.dtype, &b.tensor.shape)
+        );
         if a.tensor.numel() <= infc_ir::text::INLINE_CONST_MAX {
-            assert_eq!(a.tensor.bytes().unwrap(), b.tensor.bytes().unwrap(), "constant '{}'", a.name);
+            assert_eq!(
+                a.tensor.bytes().unwrap(),
+                b.tensor.bytes().unwrap(),
+                "constant '{}'",
+                a.name
+            );
         } else {
-            assert!(matches!(b.tensor.data, TensorData::Opaque { fingerprint } if fingerprint == a.tensor.fingerprint()));
+            assert!(
+                matches!(b.tensor.data, TensorData::Opaque { fingerprint } if fingerprint == a.tensor.fingerprint())
+            );
         }
     }
     for dtype in DType::ALL {
@@ -102,7 +117,13 @@ fn small_graph_text() {
     assert_eq!(g.to_string(), text, "Display delegates to print_graph");
     assert_eq!(g.nodes[0].name, "/conv/Conv");
     assert!(g.const_of(g.nodes[0].inputs[1]).unwrap().is_opaque());
-    assert_eq!(g.const_of(g.nodes[2].inputs[1]).unwrap().to_i64_vec().unwrap(), vec![1, -1]);
+    assert_eq!(
+        g.const_of(g.nodes[2].inputs[1])
+            .unwrap()
+            .to_i64_vec()
+            .unwrap(),
+        vec![1, -1]
+    );
 }
 
 #[test]
@@ -134,7 +155,14 @@ graph "g"(%x: f32[2,3,8,8], %"odd name": i64[2]) {   # header comment
             group: 3
         })
     );
-    assert_eq!(g.nodes[1].op, Op::Reduce { op: infc_ir::ReduceOp::Mean, axes: Some(vec![-1]), keepdims: true });
+    assert_eq!(
+        g.nodes[1].op,
+        Op::Reduce {
+            op: infc_ir::ReduceOp::Mean,
+            axes: Some(vec![-1]),
+            keepdims: true
+        }
+    );
     assert_eq!(g.nodes[3].name, "split");
     assert_eq!(g.value(g.inputs[1]).name, "odd name");
     insta::assert_snapshot!(print_graph(&g), @r#"
@@ -158,8 +186,18 @@ fn values_are_renumbered_densely_in_definition_order() {
     let late = g.add_value("late", TensorType::known(DType::F32, &[2]));
     let early = g.add_value("early", TensorType::known(DType::F32, &[2]));
     let k = g.add_const("k", Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap());
-    g.push_node("a", Op::Binary(infc_ir::BinaryOp::Add), vec![x, k], vec![early]);
-    g.push_node("b", Op::Unary(infc_ir::UnaryOp::Neg), vec![early], vec![late]);
+    g.push_node(
+        "a",
+        Op::Binary(infc_ir::BinaryOp::Add),
+        vec![x, k],
+        vec![early],
+    );
+    g.push_node(
+        "b",
+        Op::Unary(infc_ir::UnaryOp::Neg),
+        vec![early],
+        vec![late],
+    );
     g.outputs = vec![late];
     insta::assert_snapshot!(print_graph(&g), @r#"
     graph "renumber"(%x: f32[2]) {
@@ -202,7 +240,12 @@ fn broken_graph_still_prints() {
     let x = g.add_input("x", TensorType::known(DType::F32, &[1]));
     let later = g.add_value("later", TensorType::known(DType::F32, &[1]));
     let out = g.add_value("out", TensorType::known(DType::F32, &[1]));
-    g.push_node("uses-later", Op::Binary(infc_ir::BinaryOp::Add), vec![x, later], vec![out]);
+    g.push_node(
+        "uses-later",
+        Op::Binary(infc_ir::BinaryOp::Add),
+        vec![x, later],
+        vec![out],
+    );
     g.push_node("defines-later", Op::Identity, vec![x], vec![later]);
     g.outputs = vec![out];
     insta::assert_snapshot!(print_graph(&g), @r#"

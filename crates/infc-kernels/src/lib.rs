@@ -16,6 +16,7 @@
 //! * [`pool`]: max/average pooling (pads, `ceil_mode`, dilations) and global average pooling.
 //! * [`elementwise`]: broadcasting binary ops, unary ops, clip, per-channel affine (batch norm).
 //! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`].
+//! * [`peak`]: measured single-core FMA peak per ISA (for GFLOP/s reports).
 //! * [`math`]: scalar `exp`/`erf`/`tanh`/GELU approximations (vector twins inside).
 //!
 //! Parallelism: kernels use the *current* rayon pool (install a pool around calls to control the
@@ -27,12 +28,13 @@ pub mod elementwise;
 pub mod error;
 pub mod gather;
 pub mod gemm;
+pub mod int8;
 pub mod isa;
 pub mod layernorm;
 pub mod math;
+pub mod peak;
 pub mod pool;
 pub mod reduce;
-#[macro_use]
 mod simd;
 pub mod softmax;
 pub mod transpose;

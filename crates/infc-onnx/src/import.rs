@@ -7,7 +7,8 @@ use crate::error::UnsupportedOp;
 use crate::tensor::{dtype_from_onnx, tensor_from_proto, ExternalData};
 use crate::wire::{decode_model, DecodedModel};
 use crate::{ops, OnnxError};
-use infc_ir::{infer_node_named, Bytes, DType, Dim, Graph, Op, Tensor, TensorType, ValueId};
+use infc_ir::infer::{infer_node_facts, SymInt, ValueFacts};
+use infc_ir::{Bytes, DType, Dim, Graph, Op, Tensor, TensorType, ValueId};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use tract_onnx::pb::tensor_shape_proto::dimension;
@@ -32,6 +33,7 @@ pub(crate) fn import_buffer(data: Bytes, base_dir: Option<&Path>) -> Result<Grap
     let mut imp = Importer {
         g: Graph::new(if graph.name.is_empty() { "main" } else { &graph.name }),
         names: HashMap::new(),
+        facts: ValueFacts::new(),
         ext: ExternalData::new(base_dir.map(Path::to_path_buf)),
     };
     for mut init in initializers {
@@ -159,6 +161,8 @@ pub(crate) struct Importer {
     pub g: Graph,
     /// ONNX tensor name → value.
     names: HashMap<String, ValueId>,
+    /// Elements of small integer tensors derived so far (shape arithmetic), see `infc_ir::infer`.
+    facts: ValueFacts,
     ext: ExternalData,
 }
 
@@ -221,9 +225,13 @@ impl NodeCx<'_> {
         self.proto.output.get(i).is_some_and(|n| !n.is_empty())
     }
 
-    /// Integer data of optional input `i`, which must be a constant ("attribute input" such as axes).
+    /// Integer data of optional input `i`, which must be a constant ("attribute input" such as axes)
+    /// or a value whose elements shape inference derived exactly.
     pub fn const_ints_input(&self, i: usize, what: &str) -> Result<Option<Vec<i64>>, OnnxError> {
         let Some(v) = self.input(i) else { return Ok(None) };
+        if let Some(known) = self.imp.facts.get(v).and_then(|f| f.iter().map(SymInt::int).collect::<Option<Vec<i64>>>()) {
+            return Ok(Some(known));
+        }
         let t = self.imp.g.const_of(v).ok_or_else(|| {
             self.err(format!(
                 "input {i} ({what}, '{}') must be a constant: it is computed at run time, which infc does not support",
@@ -250,12 +258,15 @@ impl NodeCx<'_> {
     pub fn emit(&mut self, op: Op, inputs: Vec<ValueId>) -> Result<Vec<ValueId>, OnnxError> {
         let node_name = if self.emitted == 0 { self.name.to_string() } else { format!("{}#{}", self.name, self.emitted) };
         self.emitted += 1;
-        let types = infer_node_named(&self.imp.g, &node_name, &op, &inputs)?;
+        let (types, elems) = infer_node_facts(&self.imp.g, &self.imp.facts, &node_name, &op, &inputs)?;
         let outputs: Vec<ValueId> = types
             .into_iter()
             .enumerate()
             .map(|(k, t)| self.imp.g.add_value(format!("{node_name}:{k}"), t))
             .collect();
+        if let Some(e) = elems {
+            self.imp.facts.insert(outputs[0], e);
+        }
         self.imp.g.push_node(node_name, op, inputs, outputs.clone());
         Ok(outputs)
     }

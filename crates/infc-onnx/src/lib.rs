@@ -14,6 +14,8 @@ mod error;
 mod import;
 mod ops;
 mod tensor;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 pub use error::{OnnxError, UnsupportedOp};

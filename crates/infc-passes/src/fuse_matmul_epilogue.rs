@@ -22,7 +22,7 @@
 
 use crate::pattern::{
     add_f32_const, channel_vector, either_order, f32_const, known_dims, node_names, replace_node, rewrite_sweeps,
-    same_known_type, scalar_const, ChannelAxis, Matcher,
+    same_known_type, ChannelAxis, Matcher,
 };
 use crate::{PassCx, PassError};
 use infc_ir::{BinaryOp, DType, Epilogue, Graph, NodeIndex, Op, UnaryOp, ValueId};
@@ -195,7 +195,7 @@ fn drop_reshapes(g: &Graph, m: &Matcher, chain: &mut Chain) -> bool {
     }
     let root = chain.nodes[0];
     let (Some(a_dims), Some(out_dims)) = (known_dims(g, chain.a), known_dims(g, chain.out)) else { return false };
-    let ([rows, k], [rows_out, n]) = (a_dims[..], out_dims[..]) else { return false };
+    let (&[rows, k], &[rows_out, n]) = (&a_dims[..], &out_dims[..]) else { return false };
     if rows != rows_out || m.sole_user(chain.a) != Some(root) {
         return false;
     }

@@ -89,11 +89,14 @@ const LAYERNORM: Pass = Pass { name: "fuse-layernorm", run: crate::fuse_layernor
 const SKIP_LAYERNORM: Pass = Pass { name: "fuse-skip-layernorm", run: crate::fuse_skip_layernorm };
 const MATMUL_EPILOGUE: Pass = Pass { name: "fuse-matmul-epilogue", run: crate::fuse_matmul_epilogue };
 const CONV_EPILOGUE: Pass = Pass { name: "fuse-conv-epilogue", run: crate::fuse_conv_epilogue };
+const ATTENTION: Pass = Pass { name: "fuse-attention", run: crate::fuse_attention };
 
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
 /// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; SkipLayerNorm before the
-/// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul.
-const FUSIONS: [Pass; 6] = [CONV_BN, GELU, LAYERNORM, SKIP_LAYERNORM, MATMUL_EPILOGUE, CONV_EPILOGUE];
+/// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul;
+/// attention before the matmul epilogue, whose reshape dropping would otherwise change the shape of
+/// the head-merge output the attention match looks for.
+const FUSIONS: [Pass; 7] = [CONV_BN, GELU, LAYERNORM, SKIP_LAYERNORM, ATTENTION, MATMUL_EPILOGUE, CONV_EPILOGUE];
 
 /// Every pass by name (for `--print-after NAME` validation and filetests).
 pub fn pass_by_name(name: &str) -> Option<Pass> {

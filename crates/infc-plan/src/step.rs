@@ -322,7 +322,7 @@ wire_struct!(MatMulStep {
 });
 
 /// 2-D NCHW convolution (1-D convs run with `h = kh = 1`). Weights are prepacked for the conv
-/// kernel; `scratch` is an arena buffer of `scratch_bytes` for the kernel's im2col panel.
+/// kernel (`infc_kernels::pack_conv_weights`: packed-A blocks per group).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvStep {
     pub n: u64,
@@ -345,12 +345,9 @@ pub struct ConvStep {
     pub residual: Option<TensorRef>,
     pub act: Activation,
     pub y: TensorRef,
-    pub scratch: TensorRef,
-    pub scratch_bytes: u64,
 }
 wire_struct!(ConvStep {
-    n, c_in, h, w, c_out, group, kernel, strides, pads, dilations, oh, ow, x, weights, bias, residual, act, y,
-    scratch, scratch_bytes
+    n, c_in, h, w, c_out, group, kernel, strides, pads, dilations, oh, ow, x, weights, bias, residual, act, y
 });
 
 /// 2-D NCHW max/average pooling.

@@ -247,8 +247,6 @@ fn conv_geometry_is_checked() {
         residual: None,
         act: Activation::None,
         y: TensorRef::arena(1024),
-        scratch: TensorRef::arena(4096),
-        scratch_bytes: 2048,
     })];
     plan.body.step_names = vec!["conv".into()];
     let err = decode(&plan.encode()).unwrap_err().to_string();

@@ -33,9 +33,9 @@ pub(crate) fn unary(op: UnaryOp, x: &Tensor) -> OpResult<Tensor> {
             if !T::IS_SIGNED {
                 return Err(format!("does not accept {} tensors", x.dtype));
             }
-            map::<T>(x, T::neg)
+            map::<T>(x, <T as Num>::neg)
         }),
-        UnaryOp::Abs => dispatch_num!(x.dtype, "Abs", |T| map::<T>(x, T::abs)),
+        UnaryOp::Abs => dispatch_num!(x.dtype, "Abs", |T| map::<T>(x, <T as Num>::abs)),
         UnaryOp::Sqrt => float_map(x, f64::sqrt),
         UnaryOp::Erf => float_map(x, erf),
         UnaryOp::Tanh => float_map(x, f64::tanh),

@@ -194,7 +194,7 @@ mod tests {
         let q: Vec<f32> = (0..b * s * e).map(|i| ((i * 7 % 5) as f32 - 2.) / 3.).collect();
         let k: Vec<f32> = (0..b * s * e).map(|i| ((i * 3 % 7) as f32 - 3.) / 4.).collect();
         let v: Vec<f32> = (0..b * s * e).map(|i| i as f32 / 10.).collect();
-        let mask = [0., 0., -1e9]; // key 2 is padding
+        let mask = [0f32, 0., -1e9]; // key 2 is padding
         let scale = 0.7;
         let (qt, kt, vt) = (f32t(&[b, s, e], &q), f32t(&[b, s, e], &k), f32t(&[b, s, e], &v));
         let y = attention(h, scale, true, &[&qt, &kt, &vt, &f32t(&[1, 1, 1, 3], &mask)]).unwrap();
@@ -205,7 +205,7 @@ mod tests {
                 let scores: Vec<f64> = (0..s)
                     .map(|j| {
                         let dot: f64 = (0..d).map(|c| q[i * e + hh * d + c] as f64 * k[j * e + hh * d + c] as f64).sum();
-                        if j > i { f64::NEG_INFINITY } else { dot * scale as f64 + mask[j] }
+                        if j > i { f64::NEG_INFINITY } else { dot * scale as f64 + mask[j] as f64 }
                     })
                     .collect();
                 let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);

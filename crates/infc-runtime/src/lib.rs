@@ -1,1 +1,27 @@
-//! Plan loading (mmap + validation) and Session::run
+//! infc's runtime: load a plan file (mmap + full validation) into a [`Session`] and run it.
+//!
+//! Depends only on `infc-plan` (format) and `infc-kernels` (compute): it never sees the IR or ONNX.
+//! The run loop is a `match` over the plan's step enum with buffers resolved to arena/constant
+//! offsets at compile time: no name or hash lookups and no allocation inside a run (see
+//! [`Session::run_into`]). Kernels parallelise with rayon inside the current pool.
+
+mod error;
+mod exec;
+mod mem;
+mod session;
+mod storage;
+mod tensor;
+
+pub use error::RuntimeError;
+pub use infc_kernels::Isa;
+pub use session::{Session, SessionOptions};
+pub use tensor::{DType, InputKey, Tensor, TensorView};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn session_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Session>();
+    }
+}

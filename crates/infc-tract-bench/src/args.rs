@@ -31,7 +31,9 @@ pub enum Parsed {
 
 fn count(flag: &str, value: Option<String>) -> Result<usize> {
     let value = value.with_context(|| format!("{flag} needs a value"))?;
-    value.parse::<usize>().with_context(|| format!("{flag}: {value:?} is not a non-negative integer"))
+    value
+        .parse::<usize>()
+        .with_context(|| format!("{flag}: {value:?} is not a non-negative integer"))
 }
 
 /// Parse the arguments after the program name.
@@ -69,7 +71,13 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Parsed> {
     if iters == 0 {
         bail!("--iters must be at least 1");
     }
-    Ok(Parsed::Run(Args { model, inputs, warmup, iters, json }))
+    Ok(Parsed::Run(Args {
+        model,
+        inputs,
+        warmup,
+        iters,
+        json,
+    }))
 }
 
 #[cfg(test)]
@@ -82,11 +90,25 @@ mod tests {
 
     #[test]
     fn parses_every_option() {
-        let got = run(&["m.onnx", "--input", "ids=a.npy", "--input", "mask=b.npy", "--warmup", "3", "--iters", "7", "--json"])
-            .unwrap();
+        let got = run(&[
+            "m.onnx",
+            "--input",
+            "ids=a.npy",
+            "--input",
+            "mask=b.npy",
+            "--warmup",
+            "3",
+            "--iters",
+            "7",
+            "--json",
+        ])
+        .unwrap();
         let want = Args {
             model: "m.onnx".into(),
-            inputs: vec![("ids".into(), "a.npy".into()), ("mask".into(), "b.npy".into())],
+            inputs: vec![
+                ("ids".into(), "a.npy".into()),
+                ("mask".into(), "b.npy".into()),
+            ],
             warmup: 3,
             iters: 7,
             json: true,

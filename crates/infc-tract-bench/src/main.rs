@@ -18,15 +18,24 @@ use crate::stats::Report;
 
 /// Load `model`, fix input facts from `given` (by graph input name) and optimise.
 /// Returns the runnable model and the inputs in graph order.
-fn load(model: &Path, given: &[(String, Tensor)]) -> Result<(Arc<TypedRunnableModel>, TVec<TValue>)> {
+fn load(
+    model: &Path,
+    given: &[(String, Tensor)],
+) -> Result<(Arc<TypedRunnableModel>, TVec<TValue>)> {
     let mut inference = tract_onnx::onnx()
         .model_for_path(model)
         .with_context(|| format!("tract could not load {}", model.display()))?;
-    let names: Vec<String> =
-        inference.input_outlets()?.iter().map(|o| inference.node(o.node).name.clone()).collect();
+    let names: Vec<String> = inference
+        .input_outlets()?
+        .iter()
+        .map(|o| inference.node(o.node).name.clone())
+        .collect();
     for (name, _) in given {
         if !names.contains(name) {
-            bail!("--input {name}: the model has no such input (inputs: {})", names.join(", "));
+            bail!(
+                "--input {name}: the model has no such input (inputs: {})",
+                names.join(", ")
+            );
         }
     }
     let mut ordered = TVec::new();
@@ -37,7 +46,9 @@ fn load(model: &Path, given: &[(String, Tensor)]) -> Result<(Arc<TypedRunnableMo
             .map(|(_, t)| t.clone())
             .with_context(|| format!("model input {name} has no --input {name}=FILE.npy"))?;
         let fact = InferenceFact::dt_shape(tensor.datum_type(), tensor.shape());
-        inference = inference.with_input_fact(ix, fact).with_context(|| format!("setting the fact of input {name}"))?;
+        inference = inference
+            .with_input_fact(ix, fact)
+            .with_context(|| format!("setting the fact of input {name}"))?;
         ordered.push(tensor.into_tvalue());
     }
     let plan = inference
@@ -52,23 +63,37 @@ fn bench(args: &Args) -> Result<Report> {
     let given: Vec<(String, Tensor)> = args
         .inputs
         .iter()
-        .map(|(name, path)| Ok((name.clone(), npy::read_tensor(path).with_context(|| format!("--input {name}"))?)))
+        .map(|(name, path)| {
+            Ok((
+                name.clone(),
+                npy::read_tensor(path).with_context(|| format!("--input {name}"))?,
+            ))
+        })
         .collect::<Result<_>>()?;
-    let batch = given.first().and_then(|(_, t)| t.shape().first().copied()).unwrap_or(1);
+    let batch = given
+        .first()
+        .and_then(|(_, t)| t.shape().first().copied())
+        .unwrap_or(1);
 
     let start = Instant::now();
     let (plan, inputs) = load(&args.model, &given)?;
     // One state reused across iterations, as a serving loop would (plan.run() would spawn one per call).
-    let mut state = plan.spawn().context("tract could not create an execution state")?;
+    let mut state = plan
+        .spawn()
+        .context("tract could not create an execution state")?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
 
     for i in 0..args.warmup {
-        state.run(inputs.clone()).with_context(|| format!("tract failed in warmup iteration {i}"))?;
+        state
+            .run(inputs.clone())
+            .with_context(|| format!("tract failed in warmup iteration {i}"))?;
     }
     let mut latencies = Vec::with_capacity(args.iters);
     for i in 0..args.iters {
         let t0 = Instant::now();
-        let out = state.run(inputs.clone()).with_context(|| format!("tract failed in iteration {i}"))?;
+        let out = state
+            .run(inputs.clone())
+            .with_context(|| format!("tract failed in iteration {i}"))?;
         latencies.push(t0.elapsed());
         drop(out);
     }

@@ -29,8 +29,17 @@ pub fn summarise(latencies: &[Duration], batch: usize) -> Result<Summary> {
     let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(f64::total_cmp);
     let mean_ms = ms.iter().sum::<f64>() / ms.len() as f64;
-    let throughput_per_s = if mean_ms > 0.0 { batch as f64 * 1e3 / mean_ms } else { f64::INFINITY };
-    Ok(Summary { p50_ms: nearest_rank(&ms, 50.0), p99_ms: nearest_rank(&ms, 99.0), mean_ms, throughput_per_s })
+    let throughput_per_s = if mean_ms > 0.0 {
+        batch as f64 * 1e3 / mean_ms
+    } else {
+        f64::INFINITY
+    };
+    Ok(Summary {
+        p50_ms: nearest_rank(&ms, 50.0),
+        p99_ms: nearest_rank(&ms, 99.0),
+        mean_ms,
+        throughput_per_s,
+    })
 }
 
 /// Peak resident set size of this process in bytes (`VmHWM` in /proc/self/status), if readable.
@@ -41,7 +50,13 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 fn parse_vm_hwm(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
@@ -74,7 +89,9 @@ impl Report {
 
     pub fn to_text(&self) -> String {
         let s = &self.summary;
-        let rss = self.peak_rss_bytes.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+        let rss = self.peak_rss_bytes.map_or("unknown".to_string(), |b| {
+            format!("{:.1} MiB", b as f64 / 1048576.0)
+        });
         format!(
             "tract (1 thread), batch {}: {} iters after {} warmup\n  p50 {:.3} ms  p99 {:.3} ms  mean {:.3} ms\n  \
              throughput {:.2}/s  peak RSS {rss}  load+optimise {:.1} ms",

@@ -1,12 +1,10 @@
 //! Conv, pooling and batch norm (NCHW; 1-D variants run as 2-D with height 1). Conv weights are
-//! packed per group with `infc_kernels::gemm::pack_a` (rows = output channels of the group,
-//! depth = `c_in/group · kh · kw`), the layout the runtime's im2col + GEMM conv reads; groups are
-//! stored one after another, each `packed_a_len(c_out/group, depth)` floats.
+//! packed at compile time with `infc_kernels::pack_conv_weights`, the layout `conv2d` reads.
 
 use super::Lowerer;
 use crate::error::CompileError;
-use infc_ir::{ConvAttrs, DType, Graph, Node, Op, PoolAttrs};
-use infc_kernels::gemm::{pack_a, packed_a_len};
+use infc_ir::{ConvAttrs, DType, PoolAttrs};
+use infc_kernels::{pack_conv_weights, packed_conv_weights_len, Conv2dParams};
 use infc_plan::{Activation, BatchNormStep, ConvStep, GlobalAvgPoolStep, PackedRef, PoolKind, PoolStep, Step, TensorRef};
 
 /// 2-D geometry: `[kh, kw]`, `[sh, sw]`, `[t, l, b, r]`, `[dh, dw]`, or `None` for other ranks.
@@ -33,25 +31,6 @@ fn nchw(shape: &[u64]) -> Option<[u64; 4]> {
     }
 }
 
-fn known(g: &Graph, v: infc_ir::ValueId) -> Vec<u64> {
-    g.ty(v).shape.as_known().unwrap_or_default().into_iter().map(|d| d as u64).collect()
-}
-
-/// Bytes of im2col panel a conv node needs (0 for 1×1, stride-1, unpadded convs, which read the
-/// input directly as the GEMM's B matrix).
-pub(crate) fn conv_scratch_bytes(g: &Graph, node: &Node) -> Result<u64, CompileError> {
-    let a = match &node.op {
-        Op::Conv(a) | Op::FusedConv { attrs: a, .. } => a,
-        _ => return Ok(0),
-    };
-    let Some((k, s, p, _)) = geometry(&a.kernel, &a.strides, &a.pads, &a.dilations) else { return Ok(0) };
-    let (Some(x), Some(y)) = (nchw(&known(g, node.inputs[0])), nchw(&known(g, node.outputs[0]))) else { return Ok(0) };
-    if k == [1, 1] && s == [1, 1] && p == [0; 4] {
-        return Ok(0);
-    }
-    let group = a.group.max(1) as u64;
-    Ok((x[1] / group) * k[0] * k[1] * y[2] * y[3] * 4)
-}
 
 pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), CompileError> {
     let bias = if lw.has_input(2) { Some(lw.input(2)?) } else { None };
@@ -87,17 +66,30 @@ pub(crate) fn conv_with(
         return Err(lw.unsupported("non-constant (or non-f32) conv weights"));
     };
     let wdata = wt.view::<f32>().map_err(|e| lw.malformed(format!("weights: {e}")))?;
-    let (m, depth) = ((c_out / group) as usize, ((c_in / group) * kernel[0] * kernel[1]) as usize);
-    if wdata.len() != m * depth * group as usize {
-        return Err(lw.malformed(format!("weights have {} elements, expected {}", wdata.len(), m * depth * group as usize)));
+    let params = Conv2dParams {
+        batch: xs[0] as usize,
+        in_channels: c_in as usize,
+        in_h: xs[2] as usize,
+        in_w: xs[3] as usize,
+        out_channels: c_out as usize,
+        kernel_h: kernel[0] as usize,
+        kernel_w: kernel[1] as usize,
+        stride_h: strides[0] as usize,
+        stride_w: strides[1] as usize,
+        pad_top: pads[0] as usize,
+        pad_left: pads[1] as usize,
+        pad_bottom: pads[2] as usize,
+        pad_right: pads[3] as usize,
+        dilation_h: dilations[0] as usize,
+        dilation_w: dilations[1] as usize,
+        groups: group as usize,
+    };
+    let expected = params.out_channels * params.k_per_group();
+    if wdata.len() != expected {
+        return Err(lw.malformed(format!("weights have {} elements, expected {expected}", wdata.len())));
     }
-    let per_group = packed_a_len(m, depth);
-    let mut packed = vec![0f32; per_group * group as usize];
-    for gi in 0..group as usize {
-        let src = &wdata[gi * m * depth..(gi + 1) * m * depth];
-        pack_a(m, depth, src, depth, false, &mut packed[gi * per_group..(gi + 1) * per_group])
-            .map_err(|e| lw.malformed(format!("packing weights: {e}")))?;
-    }
+    let mut packed = vec![0f32; packed_conv_weights_len(&params)];
+    pack_conv_weights(&params, &wdata, &mut packed).map_err(|e| lw.malformed(format!("packing weights: {e}")))?;
     let offset = lw.push_f32(&packed);
     let bias = match bias {
         Some(b) => Some(lw.at(b)?),
@@ -107,7 +99,6 @@ pub(crate) fn conv_with(
         Some(r) => Some(lw.at(r)?),
         None => None,
     };
-    let (scratch, scratch_bytes) = lw.an.scratch[lw.node].unwrap_or((0, 0));
     let step = ConvStep {
         n: xs[0],
         c_in,
@@ -127,8 +118,6 @@ pub(crate) fn conv_with(
         residual,
         act,
         y: lw.at(y)?,
-        scratch: TensorRef::arena(scratch),
-        scratch_bytes,
     };
     lw.emit(Step::Conv(step));
     Ok(())

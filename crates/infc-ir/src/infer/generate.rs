@@ -1,6 +1,7 @@
 //! Inference for ops that produce shapes or fresh tensors: Shape, Range, ConstantOfShape.
 
-use super::Cx;
+use super::values::fmt_elems;
+use super::{Cx, SymInt};
 use crate::{DType, Dim, IrError, TensorType};
 
 pub(super) fn shape(cx: &Cx, start: i64, end: Option<i64>) -> Result<Vec<TensorType>, IrError> {
@@ -21,19 +22,36 @@ pub(super) fn range(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
     if dtype == DType::Bool {
         return Err(cx.err("Range over bool"));
     }
-    let len = match (cx.const_f64(0)?, cx.const_f64(1)?, cx.const_f64(2)?) {
-        (Some(s), Some(l), Some(d)) => {
-            let (s, l, d) = (s[0], l[0], d[0]);
-            if d == 0.0 {
+    let first = |v: Option<Vec<SymInt>>| v.and_then(|v| v.into_iter().next());
+    let ints = if dtype.is_integer() {
+        (first(cx.sym_ints(0)?), first(cx.sym_ints(1)?), first(cx.sym_ints(2)?))
+    } else {
+        (None, None, None)
+    };
+    let len = match ints {
+        (Some(SymInt::Int(0)), Some(SymInt::Sym(l)), Some(SymInt::Int(1))) => Dim::Sym(l),
+        (Some(SymInt::Int(s)), Some(SymInt::Int(l)), Some(SymInt::Int(d))) => {
+            if d == 0 {
                 return Err(cx.err("delta is 0"));
             }
-            let n = ((l - s) / d).ceil();
-            if !n.is_finite() || n > usize::MAX as f64 / 2.0 {
-                return Err(cx.err(format!("range {s}..{l} step {d} has no finite length")));
-            }
-            Dim::Known(n.max(0.0) as usize)
+            let (num, d) = (l as i128 - s as i128, d as i128);
+            let n = if (num > 0) == (d > 0) && num != 0 { (num.abs() + d.abs() - 1) / d.abs() } else { 0 };
+            Dim::Known(usize::try_from(n).map_err(|_| cx.err("range too long"))?)
         }
-        _ => cx.fresh(0),
+        _ => match (cx.const_f64(0)?, cx.const_f64(1)?, cx.const_f64(2)?) {
+            (Some(s), Some(l), Some(d)) => {
+                let (s, l, d) = (s[0], l[0], d[0]);
+                if d == 0.0 {
+                    return Err(cx.err("delta is 0"));
+                }
+                let n = ((l - s) / d).ceil();
+                if !n.is_finite() || n > usize::MAX as f64 / 2.0 {
+                    return Err(cx.err(format!("range {s}..{l} step {d} has no finite length")));
+                }
+                Dim::Known(n.max(0.0) as usize)
+            }
+            _ => cx.fresh(0),
+        },
     };
     Ok(vec![TensorType::new(dtype, vec![len])])
 }
@@ -41,13 +59,17 @@ pub(super) fn range(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
 pub(super) fn constant_of_shape(cx: &Cx, dtype: DType) -> Result<Vec<TensorType>, IrError> {
     cx.expect_dtype(0, DType::I64)?;
     let n = cx.shape_input_len(0)?;
-    let dims: Vec<Dim> = match cx.const_ints(0)? {
-        Some(v) => {
-            if let Some(bad) = v.iter().find(|&&d| d < 0) {
-                return Err(cx.err(format!("shape {v:?} has negative entry {bad}")));
-            }
-            v.iter().map(|&d| Dim::Known(d as usize)).collect()
-        }
+    let dims: Vec<Dim> = match cx.sym_ints(0)? {
+        Some(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match e {
+                SymInt::Int(d) if *d < 0 => Err(cx.err(format!("shape {} has negative entry {d}", fmt_elems(&v)))),
+                SymInt::Int(d) => Ok(Dim::Known(*d as usize)),
+                SymInt::Sym(s) => Ok(Dim::Sym(s.clone())),
+                SymInt::Unknown => Ok(cx.fresh(i)),
+            })
+            .collect::<Result<_, _>>()?,
         None => (0..n).map(|i| cx.fresh(i)).collect(),
     };
     Ok(vec![TensorType::new(dtype, dims)])

@@ -19,8 +19,10 @@ mod generate;
 mod nn;
 mod reduce;
 mod shape_ops;
+mod values;
 
 pub use broadcast::{broadcast_dim, broadcast_shapes, unify_dim};
+pub use values::{SymInt, ValueFacts, MAX_FACT_ELEMS};
 
 use crate::{DType, Dim, Graph, IrError, Op, Tensor, TensorType, ValueId};
 
@@ -37,53 +39,76 @@ pub fn infer_node_named(
     op: &Op,
     inputs: &[ValueId],
 ) -> Result<Vec<TensorType>, IrError> {
-    let cx = Cx { g, node, op, inputs };
+    Ok(infer_node_facts(g, &ValueFacts::new(), node, op, inputs)?.0)
+}
+
+/// Full form: uses and produces element facts of small integer tensors ([`ValueFacts`]), so
+/// shape arithmetic (`Shape → Gather → Concat → Reshape`) yields real dims. Returns the output types
+/// and, when derivable, the elements of output 0.
+pub fn infer_node_facts(
+    g: &Graph,
+    facts: &ValueFacts,
+    node: &str,
+    op: &Op,
+    inputs: &[ValueId],
+) -> Result<(Vec<TensorType>, Option<Vec<SymInt>>), IrError> {
+    let cx = Cx { g, facts, node, op, inputs };
     cx.check_arity()?;
-    match op {
-        Op::Unary(u) => elementwise::unary(&cx, *u),
-        Op::Binary(b) => elementwise::binary(&cx, *b),
-        Op::Where => elementwise::where_(&cx),
-        Op::Cast { to } => elementwise::cast(&cx, *to),
-        Op::Clip => elementwise::clip(&cx),
-        Op::Identity | Op::Dropout | Op::BatchNorm { .. } | Op::Trilu { .. } => elementwise::same(&cx),
-        Op::Conv(a) => nn::conv(&cx, a),
-        Op::MaxPool(a) => nn::pool(&cx, a),
-        Op::AveragePool { attrs, .. } => nn::pool(&cx, attrs),
-        Op::GlobalAveragePool => nn::global_pool(&cx),
-        Op::Gemm { trans_a, trans_b, .. } => nn::gemm(&cx, *trans_a, *trans_b),
-        Op::MatMul => nn::matmul(&cx),
-        Op::Softmax { axis } | Op::LayerNorm { axis, .. } => nn::along_axis(&cx, *axis),
-        Op::Reduce { axes, keepdims, .. } => reduce::reduce(&cx, axes.as_deref(), *keepdims),
-        Op::Reshape { allowzero } => shape_ops::reshape(&cx, *allowzero),
-        Op::Flatten { axis } => shape_ops::flatten(&cx, *axis),
-        Op::Transpose { perm } => shape_ops::transpose(&cx, perm),
-        Op::Concat { axis } => shape_ops::concat(&cx, *axis),
-        Op::Split { axis, splits } => shape_ops::split(&cx, *axis, splits),
-        Op::Slice => shape_ops::slice(&cx),
-        Op::Unsqueeze { axes } => shape_ops::unsqueeze(&cx, axes),
-        Op::Squeeze { axes } => shape_ops::squeeze(&cx, axes.as_deref()),
-        Op::Expand => shape_ops::expand(&cx),
-        Op::Gather { axis } => gather::gather(&cx, *axis),
-        Op::GatherND { batch_dims } => gather::gather_nd(&cx, *batch_dims),
-        Op::Shape { start, end } => generate::shape(&cx, *start, *end),
-        Op::Range => generate::range(&cx),
-        Op::ConstantOfShape { dtype, .. } => generate::constant_of_shape(&cx, *dtype),
-        Op::Gelu { .. } => fused::gelu(&cx),
-        Op::FusedConv { attrs, epilogue } => fused::fused_conv(&cx, attrs, epilogue),
-        Op::FusedMatMul { epilogue } => fused::fused_matmul(&cx, epilogue),
-        Op::SkipLayerNorm { .. } => fused::skip_layer_norm(&cx),
-        Op::Attention { num_heads, .. } => fused::attention(&cx, *num_heads),
+    let types = infer_types(&cx)?;
+    let elems = if types.len() == 1 { values::eval(&cx, &types[0])? } else { None };
+    Ok((types, elems))
+}
+
+fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
+    match cx.op {
+        Op::Unary(u) => elementwise::unary(cx, *u),
+        Op::Binary(b) => elementwise::binary(cx, *b),
+        Op::Where => elementwise::where_(cx),
+        Op::Cast { to } => elementwise::cast(cx, *to),
+        Op::Clip => elementwise::clip(cx),
+        Op::Identity | Op::Dropout | Op::BatchNorm { .. } | Op::Trilu { .. } => elementwise::same(cx),
+        Op::Conv(a) => nn::conv(cx, a),
+        Op::MaxPool(a) => nn::pool(cx, a),
+        Op::AveragePool { attrs, .. } => nn::pool(cx, attrs),
+        Op::GlobalAveragePool => nn::global_pool(cx),
+        Op::Gemm { trans_a, trans_b, .. } => nn::gemm(cx, *trans_a, *trans_b),
+        Op::MatMul => nn::matmul(cx),
+        Op::Softmax { axis } | Op::LayerNorm { axis, .. } => nn::along_axis(cx, *axis),
+        Op::Reduce { axes, keepdims, .. } => reduce::reduce(cx, axes.as_deref(), *keepdims),
+        Op::Reshape { allowzero } => shape_ops::reshape(cx, *allowzero),
+        Op::Flatten { axis } => shape_ops::flatten(cx, *axis),
+        Op::Transpose { perm } => shape_ops::transpose(cx, perm),
+        Op::Concat { axis } => shape_ops::concat(cx, *axis),
+        Op::Split { axis, splits } => shape_ops::split(cx, *axis, splits),
+        Op::Slice => shape_ops::slice(cx),
+        Op::Unsqueeze { axes } => shape_ops::unsqueeze(cx, axes),
+        Op::Squeeze { axes } => shape_ops::squeeze(cx, axes.as_deref()),
+        Op::Expand => shape_ops::expand(cx),
+        Op::Gather { axis } => gather::gather(cx, *axis),
+        Op::GatherND { batch_dims } => gather::gather_nd(cx, *batch_dims),
+        Op::Shape { start, end } => generate::shape(cx, *start, *end),
+        Op::Range => generate::range(cx),
+        Op::ConstantOfShape { dtype, .. } => generate::constant_of_shape(cx, *dtype),
+        Op::Gelu { .. } => fused::gelu(cx),
+        Op::FusedConv { attrs, epilogue } => fused::fused_conv(cx, attrs, epilogue),
+        Op::FusedMatMul { epilogue } => fused::fused_matmul(cx, epilogue),
+        Op::SkipLayerNorm { .. } => fused::skip_layer_norm(cx),
+        Op::Attention { num_heads, .. } => fused::attention(cx, *num_heads),
     }
 }
 
 /// Re-derive the type of every node output, in node order. Graph inputs and constants keep their
 /// types. Errors on the first contradiction, naming the node.
 pub fn infer_graph(g: &mut Graph) -> Result<(), IrError> {
+    let mut facts = ValueFacts::new();
     for i in 0..g.nodes.len() {
-        let types = {
+        let (types, elems) = {
             let n = &g.nodes[i];
-            infer_node_named(g, &n.name, &n.op, &n.inputs)?
+            infer_node_facts(g, &facts, &n.name, &n.op, &n.inputs)?
         };
+        if let (Some(e), Some(&o)) = (elems, g.nodes[i].outputs.first()) {
+            facts.insert(o, e);
+        }
         let n = &g.nodes[i];
         if types.len() != n.outputs.len() {
             return Err(IrError::Shape(format!(
@@ -105,6 +130,7 @@ pub fn infer_graph(g: &mut Graph) -> Result<(), IrError> {
 /// What an op family's inference function sees: the graph, the node's name, its op and inputs.
 pub(crate) struct Cx<'a> {
     pub g: &'a Graph,
+    pub facts: &'a ValueFacts,
     pub node: &'a str,
     pub op: &'a Op,
     pub inputs: &'a [ValueId],

@@ -6,7 +6,8 @@
 //! fresh dim because `batch·seq` is not representable). Squeeze without axes removes only dims known
 //! to be 1; a symbolic dim named in Squeeze's axes is assumed to be 1.
 
-use super::{broadcast_dim, dim_product, unify_dim, Cx};
+use super::values::fmt_elems;
+use super::{broadcast_dim, dim_product, unify_dim, Cx, SymInt};
 use crate::{DType, Dim, IrError, TensorType};
 use std::sync::Arc;
 
@@ -40,50 +41,59 @@ pub(super) fn reshape(cx: &Cx, allowzero: bool) -> Result<Vec<TensorType>, IrErr
     let x = cx.ty(0);
     cx.expect_dtype(1, DType::I64)?;
     let n = cx.shape_input_len(1)?;
-    let Some(spec) = cx.const_ints(1)? else {
+    let Some(spec) = cx.sym_ints(1)? else {
         return Ok(vec![TensorType::new(x.dtype, (0..n).map(|i| cx.fresh(i)).collect::<Vec<_>>())]);
     };
+    let shown = fmt_elems(&spec);
     let mut out: Vec<Option<Dim>> = Vec::with_capacity(n);
     let mut infer_at = None;
-    for (i, &s) in spec.iter().enumerate() {
-        out.push(match s {
-            -1 => {
+    let mut unknown = false;
+    for (i, e) in spec.iter().enumerate() {
+        out.push(match e {
+            SymInt::Int(-1) => {
                 if infer_at.replace(i).is_some() {
-                    return Err(cx.err(format!("shape {spec:?} has more than one -1")));
+                    return Err(cx.err(format!("shape {shown} has more than one -1")));
                 }
                 None
             }
-            0 if !allowzero => Some(
-                x.shape
-                    .0
-                    .get(i)
-                    .cloned()
-                    .ok_or_else(|| cx.err(format!("shape {spec:?} copies dim {i} (0) but the input {x} has rank {}", x.rank())))?,
-            ),
-            s if s < 0 => return Err(cx.err(format!("shape {spec:?} has invalid entry {s}"))),
-            s => Some(Dim::Known(s as usize)),
+            SymInt::Int(0) if !allowzero => Some(x.shape.0.get(i).cloned().ok_or_else(|| {
+                cx.err(format!("shape {shown} copies dim {i} (0) but the input {x} has rank {}", x.rank()))
+            })?),
+            SymInt::Int(s) if *s < 0 => return Err(cx.err(format!("shape {shown} has invalid entry {s}"))),
+            SymInt::Int(s) => Some(Dim::Known(*s as usize)),
+            SymInt::Sym(s) => Some(Dim::Sym(s.clone())),
+            SymInt::Unknown => {
+                unknown = true;
+                Some(cx.fresh(i))
+            }
         });
     }
-    let overflow = || cx.err(format!("element count of {x} or shape {spec:?} overflows"));
-    let (in_known, mut in_syms) = factor(&x.shape.0).ok_or_else(overflow)?;
-    let fixed: Vec<Dim> = out.iter().flatten().cloned().collect();
-    let (out_known, mut out_syms) = factor(&fixed).ok_or_else(overflow)?;
-    cancel(&mut in_syms, &mut out_syms);
-    let mismatch = || cx.err(format!("cannot reshape {x} to {spec:?}: element counts differ"));
-    if let Some(k) = infer_at {
-        let d = if in_syms.is_empty() && out_syms.is_empty() {
-            if out_known == 0 || in_known % out_known != 0 {
-                return Err(mismatch());
-            }
-            Dim::Known(in_known / out_known)
-        } else if out_syms.is_empty() && in_syms.len() == 1 && in_known == out_known {
-            Dim::Sym(in_syms[0].clone())
-        } else {
-            cx.fresh(k)
-        };
-        out[k] = Some(d);
-    } else if in_syms.is_empty() && out_syms.is_empty() && in_known != out_known {
-        return Err(mismatch());
+    if unknown {
+        if let Some(k) = infer_at {
+            out[k] = Some(cx.fresh(k));
+        }
+    } else {
+        let overflow = || cx.err(format!("element count of {x} or shape {shown} overflows"));
+        let (in_known, mut in_syms) = factor(&x.shape.0).ok_or_else(overflow)?;
+        let fixed: Vec<Dim> = out.iter().flatten().cloned().collect();
+        let (out_known, mut out_syms) = factor(&fixed).ok_or_else(overflow)?;
+        cancel(&mut in_syms, &mut out_syms);
+        let mismatch = || cx.err(format!("cannot reshape {x} to {shown}: element counts differ"));
+        if let Some(k) = infer_at {
+            let d = if in_syms.is_empty() && out_syms.is_empty() {
+                if out_known == 0 || in_known % out_known != 0 {
+                    return Err(mismatch());
+                }
+                Dim::Known(in_known / out_known)
+            } else if out_syms.is_empty() && in_syms.len() == 1 && in_known == out_known {
+                Dim::Sym(in_syms[0].clone())
+            } else {
+                cx.fresh(k)
+            };
+            out[k] = Some(d);
+        } else if in_syms.is_empty() && out_syms.is_empty() && in_known != out_known {
+            return Err(mismatch());
+        }
     }
     let dims: Vec<Dim> = out.into_iter().map(|d| d.expect("every slot filled")).collect();
     Ok(vec![TensorType::new(x.dtype, dims)])
@@ -197,10 +207,11 @@ pub(super) fn slice(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
             return Err(cx.err(format!("input {i} must be 1-D, got {}", cx.ty(i))));
         }
     }
-    let Some(axes) = cx.const_ints(3)? else {
+    let axes: Option<Vec<i64>> = cx.sym_ints(3)?.and_then(|v| v.iter().map(SymInt::int).collect());
+    let Some(axes) = axes else {
         return Ok(vec![TensorType::new(x.dtype, (0..r).map(|i| cx.fresh(i)).collect::<Vec<_>>())]);
     };
-    let (starts, ends, steps) = (cx.const_ints(1)?, cx.const_ints(2)?, cx.const_ints(4)?);
+    let (starts, ends, steps) = (cx.sym_ints(1)?, cx.sym_ints(2)?, cx.sym_ints(4)?);
     for (what, v) in [("starts", &starts), ("ends", &ends), ("steps", &steps)] {
         if let Some(v) = v {
             if v.len() != axes.len() {
@@ -208,6 +219,7 @@ pub(super) fn slice(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
             }
         }
     }
+    let at = |v: &Option<Vec<SymInt>>, j: usize| v.as_ref().map_or(SymInt::Unknown, |v| v[j].clone());
     let mut dims = x.shape.0.clone();
     let mut seen = vec![false; r];
     for (j, &ax) in axes.iter().enumerate() {
@@ -215,25 +227,20 @@ pub(super) fn slice(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
         if std::mem::replace(&mut seen[a], true) {
             return Err(cx.err(format!("axis {ax} listed twice")));
         }
-        let (Some(s), Some(e), Some(st)) = (&starts, &ends, &steps) else {
-            dims[a] = cx.fresh(a);
-            continue;
-        };
-        let (s, e, st) = (s[j], e[j], st[j]);
-        if st == 0 {
+        let (s, e, st) = (at(&starts, j), at(&ends, j), at(&steps, j));
+        if st == SymInt::Int(0) {
             return Err(cx.err(format!("step for axis {ax} is 0")));
         }
-        dims[a] = match &dims[a] {
-            Dim::Known(d) => Dim::Known(slice_len(*d, s, e, st)),
-            sym => {
-                let whole_fwd = st == 1 && s == 0 && e >= HUGE;
-                let whole_rev = st == -1 && s >= HUGE && e <= -HUGE;
-                if whole_fwd || whole_rev {
-                    sym.clone()
-                } else {
-                    cx.fresh(a)
-                }
+        dims[a] = match (&dims[a], s, e, st) {
+            (Dim::Known(d), SymInt::Int(s), SymInt::Int(e), SymInt::Int(st)) => Dim::Known(slice_len(*d, s, e, st)),
+            (sym @ Dim::Sym(_), SymInt::Int(s), SymInt::Int(e), SymInt::Int(st))
+                if (st == 1 && s == 0 && e >= HUGE) || (st == -1 && s >= HUGE && e <= -HUGE) =>
+            {
+                sym.clone()
             }
+            // x[..n] with n a dim taken from another tensor: assumed not to exceed this dim.
+            (_, SymInt::Int(0), SymInt::Sym(n), SymInt::Int(1)) => Dim::Sym(n),
+            _ => cx.fresh(a),
         };
     }
     Ok(vec![TensorType::new(x.dtype, dims)])
@@ -290,29 +297,29 @@ pub(super) fn expand(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
     cx.expect_dtype(1, DType::I64)?;
     let n = cx.shape_input_len(1)?;
     let rank = n.max(x.rank());
-    let spec = cx.const_ints(1)?;
+    let spec = cx.sym_ints(1)?;
     let mut dims = Vec::with_capacity(rank);
     for i in 0..rank {
         let xd = (i + x.rank()).checked_sub(rank).map(|j| &x.shape.0[j]);
-        let sd = (i + n).checked_sub(rank);
-        let d = match (&spec, sd) {
-            (_, None) => xd.expect("position covered by x").clone(),
-            (Some(spec), Some(j)) => {
-                let s = spec[j];
-                if s < 0 {
-                    return Err(cx.err(format!("shape {spec:?} has negative entry {s}")));
-                }
-                let s = Dim::Known(s as usize);
-                match xd {
-                    None => s,
-                    Some(xd) => broadcast_dim(xd, &s)
-                        .ok_or_else(|| cx.err(format!("cannot expand {x} to {spec:?}")))?,
-                }
+        let entry = (i + n).checked_sub(rank).map(|j| spec.as_ref().map_or(SymInt::Unknown, |s| s[j].clone()));
+        let target = match entry {
+            None => None,
+            Some(SymInt::Int(s)) if s < 0 => {
+                return Err(cx.err(format!("shape {} has negative entry {s}", fmt_elems(spec.as_deref().unwrap_or(&[])))))
             }
-            (None, Some(_)) => match xd {
-                Some(Dim::Known(k)) if *k != 1 => Dim::Known(*k),
-                _ => cx.fresh(i),
-            },
+            Some(SymInt::Int(s)) => Some(Some(Dim::Known(s as usize))),
+            Some(SymInt::Sym(s)) => Some(Some(Dim::Sym(s))),
+            Some(SymInt::Unknown) => Some(None),
+        };
+        let d = match (xd, target) {
+            (Some(xd), None) => xd.clone(),
+            (None, Some(Some(t))) => t,
+            (Some(xd), Some(Some(t))) => broadcast_dim(xd, &t).ok_or_else(|| {
+                cx.err(format!("cannot expand {x} to {}", fmt_elems(spec.as_deref().unwrap_or(&[]))))
+            })?,
+            (Some(Dim::Known(k)), Some(None)) if *k != 1 => Dim::Known(*k),
+            (_, Some(None)) => cx.fresh(i),
+            (None, None) => unreachable!("position covered by x or by the shape"),
         };
         dims.push(d);
     }

@@ -57,6 +57,12 @@ pub(crate) fn ident_or_quoted(s: &str) -> String {
     }
 }
 
+/// True for a name worth keeping on a graph output: not empty and not a bare number (a number is
+/// what the parser names `%7`, and printing it back as `%"7"` would not round-trip).
+fn is_source_name(s: &str) -> bool {
+    !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `%name` for a source name (inputs and outputs of the graph).
 fn source_spelling(name: &str) -> String {
     if is_bare_ident(name) && !looks_generated(name) {
@@ -111,7 +117,7 @@ impl ValueNames {
                     continue;
                 }
                 match g.values.get(v) {
-                    Some(val) if outputs.contains(&v) && !val.name.is_empty() => {
+                    Some(val) if outputs.contains(&v) && is_source_name(&val.name) => {
                         b.name_source(v, &val.name)
                     }
                     _ => b.name_numbered(v),

@@ -186,7 +186,7 @@ impl Cursor {
             Some(Tok::Number(s)) => s
                 .parse::<usize>()
                 .map(Dim::Known)
-                .map_err(|_| c.err(format!("bad dimension `{s}`"))),
+                .map_err(|_| c.err(format!("bad dimension `{s}` (expected a size or a symbol)"))),
             Some(Tok::Ident(s)) | Some(Tok::Str(s)) => Ok(Dim::sym(&s)),
             _ => {
                 c.pos -= 1;
@@ -393,7 +393,9 @@ impl Parser {
         let types = if outs.is_empty() {
             Vec::new()
         } else {
-            c.expect_punct(':')?;
+            if !c.eat_punct(':') {
+                return Err(c.expected("`:` and the output types"));
+            }
             c.list('\0', |c| c.tensor_type())?
         };
         let name = c.source_name_and_end()?;
@@ -406,20 +408,20 @@ impl Parser {
                 (a, b) => format!("{a} to {b}"),
             };
             return Err(c.err(format!(
-                "{op_name} takes {want} inputs, found {}",
+                "{op_name} takes {want} input(s), found {}",
                 ins.len()
             )));
         }
         if outs.len() != arity.outputs {
             return Err(c.err(format!(
-                "{op_name} has {} outputs, found {}",
+                "{op_name} has {} output(s), found {}",
                 arity.outputs,
                 outs.len()
             )));
         }
         if types.len() != outs.len() {
             return Err(c.err(format!(
-                "{} output values but {} types",
+                "{} output(s) but {} type(s)",
                 outs.len(),
                 types.len()
             )));

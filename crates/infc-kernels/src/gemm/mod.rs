@@ -27,6 +27,7 @@ mod batched;
 pub use batched::{sgemm_batched, BatchLayout};
 pub use pack::{pack_a, pack_b, packed_a_len, packed_b_len};
 pub(crate) use driver::{gemm_unchecked, ASrc, BSrc, PackB};
+#[cfg(test)]
 pub(crate) use kernel_portable::activate as kernel_activate;
 pub(crate) use pack::pack_a_block;
 

@@ -1,0 +1,165 @@
+//! The integer GEMM driver: splits the problem over threads (M or N), walks row blocks sized so
+//! the A block stays in L2, and calls the ISA's microkernel on each register tile over the full
+//! reduction (no k-blocking: the i32 accumulators stay in registers and the epilogue runs once).
+//! All bounds were checked by the public entry points.
+
+use super::pack::{PackedB8Ref, GROUP_BYTES, PANEL};
+use super::tile::{Dequant, MicroKernel8, Tile8, TileOut, MAX_MR};
+use super::{AQuant, Int8Isa, PARALLEL_MIN_OPS};
+use crate::gemm::{Bias, Epilogue};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Bytes of A kept hot per row block (rows × k).
+const A_BLOCK_BYTES: usize = 192 * 1024;
+
+/// Where the result goes (pointer validity checked by the caller).
+#[derive(Clone, Copy)]
+pub(crate) enum Output<'a> {
+    Raw { c: *mut i32, ldc: usize },
+    Dequant { c: *mut f32, ldc: usize, a_params: AQuant<'a>, epi: &'a Epilogue<'a> },
+}
+
+// SAFETY: parallel parts write disjoint rectangles of C (see `run`); the pointer stays valid for
+// the whole call because it comes from a `&mut` slice borrowed by the entry point.
+unsafe impl Send for Output<'_> {}
+// SAFETY: as above; no element is written by two parts.
+unsafe impl Sync for Output<'_> {}
+
+fn micro_kernel(isa: Int8Isa) -> &'static MicroKernel8 {
+    match isa.capped() {
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::Avx512Vnni => &super::kernel_vnni::KERNEL,
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::Avx2 => &super::kernel_avx2::KERNEL,
+        _ => &super::kernel_portable::KERNEL,
+    }
+}
+
+/// Runs the product over the whole `m × n` output. Preconditions (checked by callers): A holds
+/// `m` rows of `round_up(k,4)` bytes at stride `lda`, B is packed for `k × n`, C and the epilogue
+/// buffers cover `m × n`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run(isa: Int8Isa, m: usize, n: usize, k: usize, a: &[u8], lda: usize, b: &PackedB8Ref<'_>, out: Output<'_>) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let mk = micro_kernel(isa);
+    let threads = rayon::current_num_threads();
+    let ops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    if threads <= 1 || ops < PARALLEL_MIN_OPS {
+        serial(mk, k, a, lda, b, out, 0..m, 0..n);
+        return;
+    }
+    let nr = mk.np * PANEL;
+    let m_units = m.div_ceil(mk.mr);
+    let n_units = n.div_ceil(nr);
+    let split_m = (m >= n && m_units >= 2) || n_units < 2;
+    let (units, unit, len) = if split_m { (m_units, mk.mr, m) } else { (n_units, nr, n) };
+    let parts = threads.min(units);
+    let per = units.div_ceil(parts);
+    (0..parts).into_par_iter().for_each(|p| {
+        let lo = (p * per * unit).min(len);
+        let hi = ((p + 1) * per * unit).min(len);
+        if lo < hi {
+            if split_m {
+                serial(mk, k, a, lda, b, out, lo..hi, 0..n);
+            } else {
+                serial(mk, k, a, lda, b, out, 0..m, lo..hi);
+            }
+        }
+    });
+}
+
+/// Single-threaded loop over the `rows × cols` rectangle (`cols.start` a multiple of 16).
+#[allow(clippy::too_many_arguments)]
+fn serial(
+    mk: &MicroKernel8,
+    k: usize,
+    a: &[u8],
+    lda: usize,
+    b: &PackedB8Ref<'_>,
+    out: Output<'_>,
+    rows: Range<usize>,
+    cols: Range<usize>,
+) {
+    let k4 = k.div_ceil(4);
+    let panel_bytes = k4 * GROUP_BYTES;
+    let nr = mk.np * PANEL;
+    let mc = ((A_BLOCK_BYTES / (4 * k4).max(1)) / mk.mr).max(1) * mk.mr;
+    let mut ic = rows.start;
+    while ic < rows.end {
+        let mcur = mc.min(rows.end - ic);
+        let mut jr = cols.start;
+        while jr < cols.end {
+            let ncols = nr.min(cols.end - jr);
+            let panels = ncols.div_ceil(PANEL);
+            let mut ir = ic;
+            while ir < ic + mcur {
+                let mrows = mk.mr.min(ic + mcur - ir);
+                let tile = Tile8 {
+                    k4,
+                    a: a.as_ptr().wrapping_add(ir * lda),
+                    lda,
+                    b: b.data().as_ptr().wrapping_add((jr / PANEL) * panel_bytes),
+                    b_next: panel_bytes,
+                    n: ncols,
+                    out: tile_out(&out, b, ir, mrows, jr),
+                };
+                let f = (mk.select)(mrows, panels);
+                // SAFETY: `mk` matches the capped ISA. The tile's rows `ir..ir+mrows` and columns
+                // `jr..jr+ncols` lie inside the checked `m × n` problem, so the A rows (`lda`
+                // stride, `4·k4` bytes each), the B panels (`panels` of `k4·64` bytes, zero-padded)
+                // and the output/epilogue pointers built by `tile_out` are in bounds.
+                unsafe { f(&tile) };
+                ir += mrows;
+            }
+            jr += ncols;
+        }
+        ic += mcur;
+    }
+}
+
+/// Output pointers and per-row parameters offset to the tile at `(row, col)`.
+fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, rows: usize, col: usize) -> TileOut {
+    match *out {
+        Output::Raw { c, ldc } => TileOut::Raw { c: c.wrapping_add(row * ldc + col), ldc },
+        Output::Dequant { c, ldc, a_params, epi } => {
+            let mut sa = [0f32; MAX_MR];
+            let mut za = [0i32; MAX_MR];
+            for i in 0..rows {
+                let p = match a_params {
+                    AQuant::PerTensor(p) => p,
+                    AQuant::PerRow(ps) => ps[row + i],
+                };
+                sa[i] = p.scale;
+                za[i] = p.zero_point as i32;
+            }
+            let null = std::ptr::null();
+            let (col_bias, row_bias) = match epi.bias {
+                Some(Bias::PerColumn(bb)) => (bb[col..].as_ptr(), null),
+                Some(Bias::PerRow(bb)) => (null, bb[row..].as_ptr()),
+                None => (null, null),
+            };
+            let (residual, ld_res) = match epi.residual {
+                Some((r, ld)) => (r[row * ld + col..].as_ptr(), ld),
+                None => (null, 0),
+            };
+            TileOut::Dequant(Dequant {
+                c: c.wrapping_add(row * ldc + col),
+                ldc,
+                sa,
+                za,
+                col_sums: b.col_sums()[col..].as_ptr(),
+                col_scales: b.scales()[col..].as_ptr(),
+                alpha: epi.alpha,
+                load_c: epi.accumulate,
+                col_bias,
+                row_bias,
+                residual,
+                ld_res,
+                act: epi.activation,
+            })
+        }
+    }
+}

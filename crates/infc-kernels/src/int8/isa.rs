@@ -1,0 +1,144 @@
+//! Runtime dispatch for the integer kernels: [`Int8Isa`], kept separate from [`crate::Isa`] so the
+//! f32 enum does not change. Detection runs once; `INFC_INT8_ISA=portable|avx2|avx512vnni` forces
+//! a path, capped to what the CPU has (a forced path above the CPU falls back, never faults).
+//!
+//! Not implemented: AMX-INT8 (`tdpbusd`) — it needs `amx-int8` plus the XTILEDATA permission from
+//! `arch_prctl(ARCH_REQ_XCOMP_PERM)`, and the development machine has no AMX, so no such code was
+//! written that could not be tested. AVX-VNNI (the VEX `vpdpbusd` of client CPUs without
+//! AVX-512) is likewise absent from the development CPU; such machines run the AVX2 path.
+
+use crate::error::{bad_shape, Result};
+use std::sync::OnceLock;
+
+/// An integer-kernel path. Ordered: `Portable < Avx2 < Avx512Vnni`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Int8Isa {
+    /// Scalar i32 multiply-add; runs anywhere.
+    Portable,
+    /// AVX2 (+FMA for the epilogue): widening `vpmovzxbw`/`vpmovsxbw` + `vpmaddwd`.
+    Avx2,
+    /// AVX-512 F/BW/VL + VNNI: `vpdpbusd` on zmm.
+    Avx512Vnni,
+}
+
+/// Environment variable forcing a path: `portable`, `avx2` or `avx512vnni` (case-insensitive).
+pub const INT8_ISA_ENV_VAR: &str = "INFC_INT8_ISA";
+
+impl Int8Isa {
+    /// Every path, lowest first.
+    pub const ALL: [Int8Isa; 3] = [Int8Isa::Portable, Int8Isa::Avx2, Int8Isa::Avx512Vnni];
+
+    /// The best path this CPU supports (detected once, then cached).
+    pub fn detect() -> Int8Isa {
+        static DETECTED: OnceLock<Int8Isa> = OnceLock::new();
+        *DETECTED.get_or_init(detect_uncached)
+    }
+
+    /// `INFC_INT8_ISA` if set and valid (capped), otherwise [`Int8Isa::detect`].
+    pub fn best() -> Int8Isa {
+        match Int8Isa::from_env() {
+            Ok(Some(requested)) => requested.capped(),
+            _ => Int8Isa::detect(),
+        }
+    }
+
+    /// Reads `INFC_INT8_ISA`: `Ok(None)` when unset or empty, an error naming the variable when
+    /// the value names no path. The result is the request, not yet capped.
+    pub fn from_env() -> Result<Option<Int8Isa>> {
+        match std::env::var(INT8_ISA_ENV_VAR) {
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => Int8Isa::parse(&v).map(Some).ok_or_else(|| {
+                bad_shape(INT8_ISA_ENV_VAR, format!("{v:?} is not one of portable, avx2, avx512vnni"))
+            }),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Parses `portable`, `avx2`, `avx512vnni` (also `vnni`), case-insensitively.
+    pub fn parse(s: &str) -> Option<Int8Isa> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "portable" | "scalar" => Some(Int8Isa::Portable),
+            "avx2" => Some(Int8Isa::Avx2),
+            "avx512vnni" | "avx512_vnni" | "vnni" => Some(Int8Isa::Avx512Vnni),
+            _ => None,
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        self <= Int8Isa::detect()
+    }
+
+    /// The request when supported, else the best supported path below it.
+    pub fn capped(self) -> Int8Isa {
+        self.min(Int8Isa::detect())
+    }
+
+    /// All paths this CPU can run, lowest first (tests loop over these).
+    pub fn supported() -> Vec<Int8Isa> {
+        Int8Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
+    }
+
+    /// Short lowercase name, as [`Int8Isa::parse`] accepts it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Isa::Portable => "portable",
+            Int8Isa::Avx2 => "avx2",
+            Int8Isa::Avx512Vnni => "avx512vnni",
+        }
+    }
+
+    /// CPU features the path needs (as `is_x86_feature_detected!` spells them).
+    pub fn cpu_features(self) -> &'static [&'static str] {
+        match self {
+            Int8Isa::Portable => &[],
+            Int8Isa::Avx2 => &["avx2", "fma"],
+            Int8Isa::Avx512Vnni => &["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni"],
+        }
+    }
+}
+
+impl std::fmt::Display for Int8Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect_uncached() -> Int8Isa {
+    let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    let vnni = avx2
+        && is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512vnni");
+    if vnni {
+        Int8Isa::Avx512Vnni
+    } else if avx2 {
+        Int8Isa::Avx2
+    } else {
+        Int8Isa::Portable
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect_uncached() -> Int8Isa {
+    Int8Isa::Portable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_cap() {
+        assert_eq!(Int8Isa::parse(" VNNI "), Some(Int8Isa::Avx512Vnni));
+        assert_eq!(Int8Isa::parse("amx"), None);
+        for isa in Int8Isa::ALL {
+            assert_eq!(Int8Isa::parse(isa.name()), Some(isa));
+            assert!(isa.capped().is_supported());
+            assert!(isa.capped() <= isa);
+        }
+        assert_eq!(*Int8Isa::supported().last().unwrap(), Int8Isa::detect());
+    }
+}

@@ -1,0 +1,107 @@
+//! AVX-512 VNNI integer microkernel: up to 8 rows × 48 columns (three 16-column panels, 24 zmm
+//! accumulators). Per 4-deep k-group it loads one zmm per panel (16 columns × 4 s8) and
+//! broadcasts 4 u8 of each A row, then `vpdpbusd` adds the four u8·s8 products of every column
+//! into its i32 lane (no intermediate saturation). Masked stores for partial columns.
+
+use super::pack::{GROUP_BYTES, PANEL};
+use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut};
+use crate::simd::avx512::{activate, tail_mask};
+use std::arch::x86_64::*;
+
+pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 { mr: 8, np: 3, select };
+
+fn select(rows: usize, panels: usize) -> TileFn8 {
+    macro_rules! pick {
+        ($($r:literal)*) => {
+            match (rows, panels) {
+                $( ($r, 1) => tile::<$r, 1>, ($r, 2) => tile::<$r, 2>, ($r, _) => tile::<$r, 3>, )*
+                _ => tile::<8, 3>,
+            }
+        };
+    }
+    pick!(1 2 3 4 5 6 7)
+}
+
+/// # Safety
+/// The [`Tile8`] contract holds and the CPU has AVX-512 F/BW/VL/VNNI (the driver capped the ISA).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,fma")]
+unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
+    let mut acc = [[_mm512_setzero_si512(); NP]; MR];
+    let mut a = t.a;
+    let mut b = t.b;
+    for _ in 0..t.k4 {
+        let mut bv = [_mm512_setzero_si512(); NP];
+        for (q, v) in bv.iter_mut().enumerate() {
+            // SAFETY: panel `q` holds 64 readable bytes at this k-group.
+            *v = unsafe { _mm512_loadu_si512(b.add(q * t.b_next) as *const __m512i) };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: row `i` of A has 4 readable bytes at this k-group.
+            let a4 = unsafe { (a.add(i * t.lda) as *const i32).read_unaligned() };
+            let av = _mm512_set1_epi32(a4);
+            for q in 0..NP {
+                row[q] = _mm512_dpbusd_epi32(row[q], av, bv[q]);
+            }
+        }
+        a = a.wrapping_add(4);
+        b = b.wrapping_add(GROUP_BYTES);
+    }
+    for q in 0..NP {
+        let valid = t.n.saturating_sub(q * PANEL).min(PANEL);
+        if valid == 0 {
+            continue;
+        }
+        let mask = tail_mask(valid);
+        match &t.out {
+            TileOut::Raw { c, ldc } => {
+                for (i, row) in acc.iter().enumerate() {
+                    // SAFETY: masked store to the valid columns of C row `i`.
+                    unsafe { _mm512_mask_storeu_epi32(c.add(i * ldc + q * PANEL) as *mut i32, mask, row[q]) };
+                }
+            }
+            // SAFETY: forwarded tile contract.
+            TileOut::Dequant(d) => unsafe { dequant_panel::<MR, NP>(d, &acc, q, mask) },
+        }
+    }
+}
+
+/// Epilogue of panel `q` of the tile, the operation order of [`Dequant::scalar`].
+///
+/// # Safety
+/// The [`Dequant`] contract holds for the tile; `mask` selects the panel's valid columns.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+unsafe fn dequant_panel<const MR: usize, const NP: usize>(d: &Dequant, acc: &[[__m512i; NP]; MR], q: usize, mask: __mmask16) {
+    let off = q * PANEL;
+    // SAFETY: column sums and scales are padded to whole panels; bias reads are masked.
+    let (col_sums, col_scales, col_bias) = unsafe {
+        (
+            _mm512_loadu_si512(d.col_sums.add(off) as *const __m512i),
+            _mm512_loadu_ps(d.col_scales.add(off)),
+            if d.col_bias.is_null() { None } else { Some(_mm512_maskz_loadu_ps(mask, d.col_bias.add(off))) },
+        )
+    };
+    let alpha = _mm512_set1_ps(d.alpha);
+    for (i, row) in acc.iter().enumerate() {
+        let comp = _mm512_mullo_epi32(_mm512_set1_epi32(d.za[i]), col_sums);
+        let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(row[q], comp));
+        let s = _mm512_mul_ps(_mm512_set1_ps(d.sa[i]), col_scales);
+        let mut v = _mm512_mul_ps(_mm512_mul_ps(f, s), alpha);
+        // SAFETY (all masked accesses below): row `i`, valid columns of panel `q` of the tile.
+        let cp = unsafe { d.c.add(i * d.ldc + off) };
+        if d.load_c {
+            v = _mm512_add_ps(v, unsafe { _mm512_maskz_loadu_ps(mask, cp) });
+        }
+        if let Some(bias) = col_bias {
+            v = _mm512_add_ps(v, bias);
+        }
+        if !d.row_bias.is_null() {
+            v = _mm512_add_ps(v, _mm512_set1_ps(unsafe { *d.row_bias.add(i) }));
+        }
+        if !d.residual.is_null() {
+            v = _mm512_add_ps(v, unsafe { _mm512_maskz_loadu_ps(mask, d.residual.add(i * d.ld_res + off)) });
+        }
+        v = activate(v, d.act);
+        unsafe { _mm512_mask_storeu_ps(cp, mask, v) };
+    }
+}

@@ -1,0 +1,109 @@
+//! The integer microkernel contract: one register tile `acc[mr × n] = A[mr × k] · B[k × n]` in
+//! i32, then either a raw i32 store or the dequantize epilogue into f32.
+
+use crate::gemm::Activation;
+
+/// Largest row count of any microkernel (sizes the per-row parameter arrays).
+pub(crate) const MAX_MR: usize = 8;
+
+/// Arguments of one microkernel call; pointers derived by the driver from checked slices.
+pub(crate) struct Tile8 {
+    /// Number of 4-deep k-groups (`ceil(k/4)`).
+    pub k4: usize,
+    /// A: `a[i*lda + 4g + t]` readable for `i < rows`, `g < k4`, `t < 4`.
+    pub a: *const u8,
+    pub lda: usize,
+    /// B panel 0: `b[g*64 + j*4 + t]`, `g < k4`; panel `q` starts at `b + q*b_next` (readable
+    /// for every panel the tile touches, zero past `n`).
+    pub b: *const i8,
+    pub b_next: usize,
+    /// Valid columns (`1 ..= panels*16`).
+    pub n: usize,
+    pub out: TileOut,
+}
+
+/// Where the accumulators go.
+pub(crate) enum TileOut {
+    /// `c[i*ldc + j] = acc[i][j]` for `i < rows`, `j < n`.
+    Raw { c: *mut i32, ldc: usize },
+    Dequant(Dequant),
+}
+
+/// Dequantize epilogue of one tile, pointers offset to the tile origin:
+/// `c[i,j] = act(alpha·((acc − za[i]·col_sums[j]) as f32 · (sa[i]·col_scales[j])) + [c] + col_bias[j]
+/// + row_bias[i] + residual[i,j])`, in exactly this operation order on every path.
+pub(crate) struct Dequant {
+    /// `c[i*ldc + j]` writable (and readable) for `i < rows`, `j < n`.
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub sa: [f32; MAX_MR],
+    pub za: [i32; MAX_MR],
+    /// `col_sums[j]`, `col_scales[j]` readable for `j < panels*16` (padded in the packed weights).
+    pub col_sums: *const i32,
+    pub col_scales: *const f32,
+    pub alpha: f32,
+    pub load_c: bool,
+    /// `col_bias[j]` readable for `j < n`, or null.
+    pub col_bias: *const f32,
+    /// `row_bias[i]` readable for `i < rows`, or null.
+    pub row_bias: *const f32,
+    /// `residual[i*ld_res + j]` readable for `i < rows`, `j < n`, or null.
+    pub residual: *const f32,
+    pub ld_res: usize,
+    pub act: Activation,
+}
+
+/// A kernel for a given row count and panel count.
+///
+/// # Safety
+/// The caller upholds the [`Tile8`] contract and has capped the ISA to the CPU.
+pub(crate) type TileFn8 = unsafe fn(&Tile8);
+
+/// An ISA's integer microkernel family.
+pub(crate) struct MicroKernel8 {
+    /// Rows per full tile (`≤ MAX_MR`).
+    pub mr: usize,
+    /// Panels (16 columns each) per full tile.
+    pub np: usize,
+    /// Kernel for `rows ∈ 1..=mr`, `panels ∈ 1..=np`.
+    pub select: fn(rows: usize, panels: usize) -> TileFn8,
+}
+
+impl Dequant {
+    /// Scalar epilogue of one element (the reference order all paths follow).
+    ///
+    /// # Safety
+    /// `(i, j)` is inside the tile (see the pointer contracts above).
+    #[inline]
+    pub(crate) unsafe fn scalar(&self, i: usize, j: usize, acc: i32) -> f32 {
+        // SAFETY: per the caller's contract every pointer read below is in bounds.
+        unsafe {
+            let d = acc.wrapping_sub(self.za[i].wrapping_mul(*self.col_sums.add(j)));
+            let mut v = d as f32 * (self.sa[i] * *self.col_scales.add(j)) * self.alpha;
+            if self.load_c {
+                v += *self.c.add(i * self.ldc + j);
+            }
+            if !self.col_bias.is_null() {
+                v += *self.col_bias.add(j);
+            }
+            if !self.row_bias.is_null() {
+                v += *self.row_bias.add(i);
+            }
+            if !self.residual.is_null() {
+                v += *self.residual.add(i * self.ld_res + j);
+            }
+            activate(v, self.act)
+        }
+    }
+}
+
+/// Scalar activation (same functions as the f32 GEMM's portable epilogue).
+#[inline]
+pub(crate) fn activate(v: f32, act: Activation) -> f32 {
+    match act {
+        Activation::None => v,
+        Activation::Relu => v.max(0.0),
+        Activation::GeluErf => crate::math::gelu_erf(v),
+        Activation::GeluTanh => crate::math::gelu_tanh(v),
+    }
+}

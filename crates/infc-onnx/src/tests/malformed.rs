@@ -1,0 +1,187 @@
+//! Bad input never panics: each malformed model gives an error naming what is wrong.
+
+use super::builder::*;
+use crate::{import_bytes, import_file, ImportOptions};
+use infc_ir::Bytes;
+use prost::Message;
+use std::path::PathBuf;
+use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
+use tract_onnx::pb::{ModelProto, NodeProto, StringStringEntryProto, TensorProto};
+
+fn err_of(bytes: Vec<u8>) -> String {
+    match import_bytes(Bytes::from_vec(bytes), &ImportOptions::default()) {
+        Ok(_) => "imported".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn relu_model() -> M {
+    M::new(17).f32_in("x", &["2"]).init(tensor_f32("w", &[2], &[1.0, 2.0])).node("Add", &["x", "w"], &["y"], vec![]).output("y")
+}
+
+#[test]
+fn truncated_file() {
+    let bytes = relu_model().bytes();
+    insta::assert_snapshot!(err_of(bytes[..bytes.len() - 7].to_vec()), @"");
+}
+
+#[test]
+fn random_bytes() {
+    // xorshift, fixed seed: deterministic "random" garbage.
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect();
+    insta::assert_snapshot!(err_of(bytes), @"");
+    insta::assert_snapshot!(err_of(b"this is not an onnx file at all".to_vec()), @"");
+    insta::assert_snapshot!(err_of(vec![]), @"");
+}
+
+#[test]
+fn every_prefix_of_a_model_fails_cleanly() {
+    let bytes = relu_model().bytes();
+    for n in 0..bytes.len() {
+        let _ = import_bytes(Bytes::from_vec(bytes[..n].to_vec()), &ImportOptions::default());
+    }
+}
+
+#[test]
+fn missing_initializer() {
+    let m = M::new(17).f32_in("x", &["2"]).node("Add", &["x", "w"], &["y"], vec![]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+}
+
+#[test]
+fn wrong_raw_data_length() {
+    let mut w = tensor_f32("w", &[3], &[1.0, 2.0]);
+    w.dims = vec![3];
+    let m = M::new(17).f32_in("x", &["3"]).init(w).node("Add", &["x", "w"], &["y"], vec![]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+}
+
+#[test]
+fn bad_attribute_type() {
+    let m = M::new(17).f32_in("x", &["2", "3"]).node("Softmax", &["x"], &["y"], vec![af("axis", 1.0)]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+}
+
+#[test]
+fn unsupported_dtypes_name_the_tensor() {
+    let bf = TensorProto { name: "w_bf16".into(), dims: vec![2], data_type: DataType::Bfloat16 as i32, raw_data: vec![0; 4], ..Default::default() };
+    let m = M::new(17).f32_in("x", &["2"]).init(bf).node("Add", &["x", "w_bf16"], &["y"], vec![]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+    let st = TensorProto { name: "names".into(), dims: vec![1], data_type: DataType::String as i32, string_data: vec![b"a".to_vec()], ..Default::default() };
+    let m = M::new(17).f32_in("x", &["2"]).init(st).node("Relu", &["x"], &["y"], vec![]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17).input("x", DataType::Double, &["2"]).node("Relu", &["x"], &["y"], vec![]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+}
+
+#[test]
+fn unsupported_ops_are_reported_together() {
+    let mut m = M::new(17)
+        .f32_in("x", &["2"])
+        .node("Relu", &["x"], &["a"], vec![])
+        .node("Hardmax", &["a"], &["b"], vec![])
+        .node("Det", &["b"], &["c"], vec![])
+        .output("c");
+    m.graph.node.push(NodeProto { op_type: "Custom".into(), domain: "com.example".into(), input: vec!["c".into()], output: vec!["d".into()], ..Default::default() });
+    insta::assert_snapshot!(m.summary(), @"");
+}
+
+#[test]
+fn shape_contradictions_name_the_node() {
+    let m = M::new(17)
+        .f32_in("x", &["2", "3"])
+        .init(tensor_f32("w", &[4, 5], &[0.0; 20]))
+        .node("MatMul", &["x", "w"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17).f32_in("x", &["2", "3"]).ints("s", &[4, 2]).node("Reshape", &["x", "s"], &["y"], vec![]).output("y");
+    insta::assert_snapshot!(m.summary(), @"");
+}
+
+#[test]
+fn structural_errors() {
+    let m = M::new(17).f32_in("x", &["2"]).node("Relu", &["x"], &["y"], vec![]).output("nope");
+    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17).f32_in("x", &["2"]).node("Add", &["x", "b"], &["a"], vec![]).node("Relu", &["a"], &["b"], vec![]).output("b");
+    insta::assert_snapshot!(m.summary(), @"");
+    let mut m = M::new(17).node("Relu", &["x"], &["y"], vec![]).output("y");
+    m.graph.input.push(tract_onnx::pb::ValueInfoProto { name: "x".into(), ..Default::default() });
+    insta::assert_snapshot!(m.summary(), @"");
+    let no_graph = ModelProto { ir_version: 8, ..Default::default() }.encode_to_vec();
+    insta::assert_snapshot!(err_of(no_graph), @"");
+}
+
+/// A fresh directory under the system temp dir for one test.
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("infc-onnx-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn external(name: &str, location: &str, offset: usize, len: usize) -> TensorProto {
+    let kv = |k: &str, v: String| StringStringEntryProto { key: k.into(), value: v };
+    TensorProto {
+        name: name.into(),
+        dims: vec![2],
+        data_type: DataType::Float as i32,
+        data_location: Some(DataLocation::External as i32),
+        external_data: vec![kv("location", location.into()), kv("offset", offset.to_string()), kv("length", len.to_string())],
+        ..Default::default()
+    }
+}
+
+fn external_model(location: &str, offset: usize) -> M {
+    M::new(18).f32_in("x", &["2"]).init(external("w", location, offset, 8)).node("Add", &["x", "w"], &["y"], vec![]).output("y")
+}
+
+/// Import `m` written as `model.onnx` in `dir`; the error message with the directory replaced by `$DIR`.
+fn import_in(dir: &std::path::Path, m: &M) -> Result<infc_ir::Graph, String> {
+    let path = dir.join("model.onnx");
+    std::fs::write(&path, m.bytes()).unwrap();
+    import_file(&path, &ImportOptions::default()).map_err(|e| e.to_string().replace(&dir.display().to_string(), "$DIR"))
+}
+
+#[test]
+fn external_data_is_mapped_and_shared() {
+    let dir = temp_dir("ext-ok");
+    let mut data = vec![0u8; 16];
+    data[8..16].copy_from_slice(&[0, 0, 128, 63, 0, 0, 0, 64]); // 1.0, 2.0 at offset 8
+    std::fs::write(dir.join("model.onnx.data"), &data).unwrap();
+    let mut m = external_model("model.onnx.data", 8);
+    m.graph.initializer.push(external("w2", "./model.onnx.data", 0, 8));
+    let g = import_in(&dir, &m).unwrap();
+    let w = g.consts.iter().find(|(_, c)| c.name == "w").unwrap().1;
+    let w2 = g.consts.iter().find(|(_, c)| c.name == "w2").unwrap().1;
+    assert_eq!(w.tensor.to_f64_vec().unwrap(), vec![1.0, 2.0]);
+    let (infc_ir::TensorData::Bytes(a), infc_ir::TensorData::Bytes(b)) = (&w.tensor.data, &w2.tensor.data) else { panic!() };
+    assert!(a.shares_storage_with(b), "one mapping for both tensors");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn external_data_errors() {
+    let dir = temp_dir("ext-err");
+    std::fs::write(dir.join("small.data"), [0u8; 4]).unwrap();
+    insta::assert_snapshot!(import_in(&dir, &external_model("missing.data", 0)).unwrap_err(), @"");
+    insta::assert_snapshot!(import_in(&dir, &external_model("/etc/passwd", 0)).unwrap_err(), @"");
+    insta::assert_snapshot!(import_in(&dir, &external_model("../escape.data", 0)).unwrap_err(), @"");
+    insta::assert_snapshot!(import_in(&dir, &external_model("small.data", 0)).unwrap_err(), @"");
+    let in_memory = err_of(external_model("model.onnx.data", 0).bytes());
+    insta::assert_snapshot!(in_memory, @"");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn missing_model_file() {
+    let e = import_file(std::path::Path::new("/nonexistent/model.onnx"), &ImportOptions::default()).unwrap_err();
+    insta::assert_snapshot!(e.to_string(), @"");
+}

@@ -1,0 +1,440 @@
+//! Fuses multi-head scaled dot-product attention into one `Attention` node whose inputs are the
+//! projected q, k, v (`[B, S, H·D]`) and an optional additive mask, so the head split/merge
+//! transposes are never materialised.
+//!
+//! Matched, starting at the `P·V` MatMul:
+//!
+//! ```text
+//! q ─(movement, scalar Mul/Div)→ Qh [B,H,Sq,D]      k ─(…)→ Kᵀ [B,H,D,Sk]      v ─(…)→ Vh [B,H,Sk,D]
+//! s = MatMul(Qh, Kᵀ) → scalar Mul/Div* → { Add(s, mask) | Where(bool const, s, fill) | Where(c, fill, s) }*
+//!   → Softmax(last axis) → [Where(IsNaN(p), 0, p)] → MatMul(p, Vh) ─(movement)→ y [B,Sq,H·D]
+//! ```
+//!
+//! - "Movement" is any chain of Reshape / Transpose / Squeeze / Unsqueeze / Flatten / Identity with
+//!   constant shape operands. Rather than matching particular reshape/transpose spellings (K as
+//!   `(0,2,3,1)`, transposed twice, or through a 3-D reshape as dynamo's SDPA decomposition does),
+//!   each chain is replayed with the reference interpreter on an index ("iota") tensor and must
+//!   produce exactly the head-split (or, on the output side, head-merge) permutation.
+//! - Scale: scalar Muls/Divs anywhere on the q or k chains (SDPA exports apply √scale to both) and
+//!   on the scores before any mask; their product is the op's `scale`.
+//! - Masks: at most one additive mask value (f32, broadcastable to `[B,H,Sq,Sk]`, not enlarging the
+//!   scores), and any number of `Where` masks with a constant bool condition and a one-element fill
+//!   ≤ −1e30. A lower-triangular condition (upper-triangular for the masked-fill form) sets `causal`;
+//!   any other constant condition becomes a new additive constant (0 / fill), allowed when there is
+//!   no other additive mask.
+//! - The NaN guard SDPA exports put after the softmax (`Where(IsNaN(p), 0, p)`) is absorbed: the
+//!   fused op yields no NaN for finite inputs, and with finite mask fills the softmax cannot either.
+//!
+//! Preconditions: types inferred with known shapes; f32. Every intermediate is read only inside the
+//! pattern and is not a graph output (the projections and the mask are not swallowed). The Attention
+//! replaces the last node of the output chain (keeping its output value); the rest is left dead and
+//! removed by the final compaction (invalidates value ids). Log rule: `attention`.
+
+use crate::pattern::{node_names, replace_node, rewrite_sweeps, scalar_const, Matcher};
+use crate::{PassCx, PassError};
+use infc_ir::{BinaryOp, DType, Float, Graph, NodeIndex, Op, Tensor, UnaryOp, ValueId};
+
+/// Mask fills at or below this count as "masked out".
+const MASK_FILL_MAX: f64 = -1e30;
+
+pub fn fuse_attention(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
+    rewrite_sweeps(g, cx, fuse_at)
+}
+
+fn fuse_at(g: &mut Graph, m: &Matcher, pv: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
+    let Some(found) = match_attention(g, m, pv) else { return Ok(None) };
+    let names = node_names(g, &found.nodes);
+    let mut inputs = vec![found.q, found.k, found.v];
+    match found.mask {
+        Mask::None => {}
+        Mask::Value(v) => inputs.push(v),
+        Mask::NewConst(t) => {
+            let name = format!("{}.additive_mask", g.nodes[found.anchor].name);
+            inputs.push(g.add_const(name, t));
+        }
+    }
+    let op = Op::Attention { num_heads: found.heads, scale: Float::new(found.scale as f32), causal: found.causal };
+    let name = g.nodes[pv].name.clone();
+    replace_node(g, found.anchor, name, op, inputs);
+    cx.log.record("attention", names);
+    Ok(Some(found.nodes.into_iter().filter(|&n| n != found.anchor).collect()))
+}
+
+enum Mask {
+    None,
+    Value(ValueId),
+    NewConst(Tensor),
+}
+
+struct Found {
+    q: ValueId,
+    k: ValueId,
+    v: ValueId,
+    mask: Mask,
+    heads: usize,
+    scale: f64,
+    causal: bool,
+    nodes: Vec<NodeIndex>,
+    anchor: NodeIndex,
+}
+
+/// What the score chain between `Q·Kᵀ` and the softmax contained.
+#[derive(Default)]
+struct Scores {
+    qk: Option<NodeIndex>,
+    scale: f64,
+    additive: Option<ValueId>,
+    /// `(condition, fill, keep_where_true)` of each constant Where mask.
+    wheres: Vec<(ValueId, f64, bool)>,
+    nodes: Vec<NodeIndex>,
+}
+
+fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
+    let pv_node = &g.nodes[pv];
+    if pv_node.op != Op::MatMul || g.ty(pv_node.outputs[0]).dtype != DType::F32 {
+        return None;
+    }
+    let (p, vh) = (pv_node.inputs[0], pv_node.inputs[1]);
+    let o_dims = g.ty(pv_node.outputs[0]).shape.as_known()?;
+    let &[b, heads, sq, d] = &o_dims[..] else { return None };
+    let mut nodes = vec![pv];
+
+    // Softmax, possibly behind the NaN guard.
+    let p = match nan_guard(g, m, p) {
+        Some((inner, guard)) => {
+            nodes.extend(guard);
+            inner
+        }
+        None => p,
+    };
+    let (softmax, s) = {
+        let (n, node) = m.def_if(g, p, |op| matches!(op, Op::Softmax { .. }))?;
+        let Op::Softmax { axis } = node.op else { return None };
+        if axis != -1 && axis != 3 {
+            return None;
+        }
+        (n, node.inputs[0])
+    };
+    nodes.push(softmax);
+    let scores = score_chain(g, m, s, Scores { scale: 1.0, ..Scores::default() })?;
+    let qk = scores.qk?;
+    nodes.extend(&scores.nodes);
+    let (qh, kt) = (g.nodes[qk].inputs[0], g.nodes[qk].inputs[1]);
+    let s_dims = g.ty(s).shape.as_known()?;
+    let &[_, _, _, sk] = &s_dims[..] else { return None };
+
+    // Projections: each chain must be exactly the head split of a [B, S, H·D] value.
+    let (q, q_scale, q_nodes) = projection(g, m, qh, Layout::Heads, b, sq, heads, d)?;
+    let (k, k_scale, k_nodes) = projection(g, m, kt, Layout::HeadsTransposed, b, sk, heads, d)?;
+    let (v, v_scale, v_nodes) = projection(g, m, vh, Layout::Heads, b, sk, heads, d)?;
+    if v_scale != 1.0 {
+        return None;
+    }
+    nodes.extend(q_nodes.iter().chain(&k_nodes).chain(&v_nodes));
+
+    // Output: movement chain from [B,H,Sq,D] to the head merge [B,Sq,H·D].
+    let (anchor, out_nodes) = output_chain(g, m, pv, b, heads, sq, d)?;
+    nodes.extend(out_nodes);
+
+    let (mask, causal) = resolve_masks(g, &scores, [b, heads, sq, sk])?;
+    if !m.all_internal(g, &nodes, anchor) {
+        return None;
+    }
+    let scale = scores.scale * q_scale * k_scale;
+    Some(Found { q, k, v, mask, heads, scale, causal, nodes, anchor })
+}
+
+/// `p = Where(IsNaN(x), 0, x)`: returns (x, [where, isnan]).
+fn nan_guard(g: &Graph, m: &Matcher, p: ValueId) -> Option<(ValueId, Vec<NodeIndex>)> {
+    let (w, node) = m.def_if(g, p, |op| *op == Op::Where)?;
+    let (c, zero, x) = (node.inputs[0], node.inputs[1], node.inputs[2]);
+    let (isnan, inner) = m.def_unary(g, c, UnaryOp::IsNaN)?;
+    (inner == x && scalar_const(g, zero) == Some(0.0)).then_some((x, vec![w, isnan]))
+}
+
+/// Walk back from the softmax input to `MatMul(Qh, Kᵀ)` through scale and mask ops.
+fn score_chain(g: &Graph, m: &Matcher, s: ValueId, mut acc: Scores) -> Option<Scores> {
+    let n = m.producer(s)?;
+    let node = &g.nodes[n];
+    let scaled = acc.scale != 1.0;
+    match &node.op {
+        Op::MatMul => {
+            acc.qk = Some(n);
+            acc.nodes.push(n);
+            Some(acc)
+        }
+        Op::Binary(BinaryOp::Mul) | Op::Binary(BinaryOp::Div) => {
+            let (a, c) = (node.inputs[0], node.inputs[1]);
+            let is_div = node.op == Op::Binary(BinaryOp::Div);
+            let (x, factor) = match (scalar_const(g, c), scalar_const(g, a)) {
+                (Some(f), _) if f != 0.0 => (a, if is_div { 1.0 / f } else { f }),
+                (None, Some(f)) if !is_div => (c, f),
+                _ => return None,
+            };
+            acc.scale *= factor;
+            acc.nodes.push(n);
+            score_chain(g, m, x, acc)
+        }
+        Op::Binary(BinaryOp::Add) if !scaled && acc.additive.is_none() => {
+            let out_ty = g.ty(node.outputs[0]);
+            for (x, mask) in [(node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])] {
+                if g.ty(x) != out_ty || g.ty(mask).dtype != DType::F32 || x == mask {
+                    continue;
+                }
+                let mut next = Scores { scale: acc.scale, additive: Some(mask), ..Scores::default() };
+                next.wheres.clone_from(&acc.wheres);
+                next.nodes.clone_from(&acc.nodes);
+                next.nodes.push(n);
+                if let Some(found) = score_chain(g, m, x, next) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        Op::Where if !scaled => {
+            let (c, a, bv) = (node.inputs[0], node.inputs[1], node.inputs[2]);
+            g.const_of(c).filter(|t| t.dtype == DType::Bool && !t.is_opaque())?;
+            let out_ty = g.ty(node.outputs[0]);
+            let (x, fill, keep_where_true) = match (scalar_const(g, bv), scalar_const(g, a)) {
+                (Some(f), _) if f <= MASK_FILL_MAX && g.ty(a) == out_ty => (a, f, true),
+                (_, Some(f)) if f <= MASK_FILL_MAX && g.ty(bv) == out_ty => (bv, f, false),
+                _ => return None,
+            };
+            acc.wheres.push((c, fill, keep_where_true));
+            acc.nodes.push(n);
+            score_chain(g, m, x, acc)
+        }
+        _ => None,
+    }
+}
+
+/// Turn the matched masks into the op's mask input and `causal` flag.
+fn resolve_masks(g: &Graph, scores: &Scores, [b, h, sq, sk]: [usize; 4]) -> Option<(Mask, bool)> {
+    let mut causal = false;
+    let mut mask = match scores.additive {
+        Some(v) => {
+            let dims = g.ty(v).shape.as_known()?;
+            if !broadcasts_to(&dims, &[b, h, sq, sk]) {
+                return None;
+            }
+            Mask::Value(v)
+        }
+        None => Mask::None,
+    };
+    for &(c, fill, keep_where_true) in &scores.wheres {
+        let t = g.const_of(c)?;
+        if !broadcasts_to(&t.shape, &[b, h, sq, sk]) {
+            return None;
+        }
+        let keep: Vec<bool> = t.bytes().ok()?.iter().map(|&x| (x != 0) == keep_where_true).collect();
+        if is_causal(&t.shape, &keep, sq, sk) {
+            causal = true;
+            continue;
+        }
+        if !matches!(mask, Mask::None) {
+            return None;
+        }
+        let fill = fill as f32;
+        let data: Vec<f32> = keep.iter().map(|&k| if k { 0.0 } else { fill }).collect();
+        mask = Mask::NewConst(Tensor::from_vec(t.shape.clone(), data).ok()?);
+    }
+    Some((mask, causal))
+}
+
+/// True when `dims` broadcasts to `target` without changing it.
+fn broadcasts_to(dims: &[usize], target: &[usize]) -> bool {
+    dims.len() <= target.len() && dims.iter().rev().zip(target.iter().rev()).all(|(&d, &t)| d == 1 || d == t)
+}
+
+/// `keep` (shape `shape`, last two dims `[sq, sk]`) keeps exactly `j ≤ i + (sk − sq)` in every slice.
+fn is_causal(shape: &[usize], keep: &[bool], sq: usize, sk: usize) -> bool {
+    let [.., rows, cols] = shape else { return false };
+    if (*rows, *cols) != (sq, sk) || sk < sq {
+        return false;
+    }
+    keep.chunks(sq * sk)
+        .all(|slice| slice.iter().enumerate().all(|(idx, &k)| k == (idx % sk <= idx / sk + (sk - sq))))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `[B,H,S,D]`
+    Heads,
+    /// `[B,H,D,S]`
+    HeadsTransposed,
+}
+
+fn is_movement(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Reshape { .. }
+            | Op::Transpose { .. }
+            | Op::Squeeze { .. }
+            | Op::Unsqueeze { .. }
+            | Op::Flatten { .. }
+            | Op::Identity
+            | Op::Dropout
+    )
+}
+
+/// A scalar Mul/Div on the chain: returns (data operand, factor).
+fn scale_op(g: &Graph, op: &Op, inputs: &[ValueId]) -> Option<(ValueId, f64)> {
+    match op {
+        Op::Binary(BinaryOp::Mul) => match (scalar_const(g, inputs[1]), scalar_const(g, inputs[0])) {
+            (Some(f), _) => Some((inputs[0], f)),
+            (None, Some(f)) => Some((inputs[1], f)),
+            _ => None,
+        },
+        Op::Binary(BinaryOp::Div) => scalar_const(g, inputs[1]).filter(|&f| f != 0.0).map(|f| (inputs[0], 1.0 / f)),
+        _ => None,
+    }
+}
+
+/// Walk back from a head-layout operand through movement and scalar-scale ops and find the
+/// `[B, S, H·D]` value it is a head split of. Returns (projection, scale factor, chain nodes).
+#[allow(clippy::too_many_arguments)]
+fn projection(
+    g: &Graph,
+    m: &Matcher,
+    operand: ValueId,
+    layout: Layout,
+    b: usize,
+    s: usize,
+    heads: usize,
+    d: usize,
+) -> Option<(ValueId, f64, Vec<NodeIndex>)> {
+    // (node, its data input, scale factor), collected walking backwards from `operand`.
+    let mut chain: Vec<(NodeIndex, ValueId, f64)> = Vec::new();
+    let mut cur = operand;
+    while let Some(n) = m.producer(cur) {
+        if m.users(cur).len() != 1 || m.is_graph_output(cur) {
+            break;
+        }
+        let node = &g.nodes[n];
+        let (input, factor) = if is_movement(&node.op) {
+            if !node.inputs[1..].iter().all(|&v| g.const_of(v).is_some_and(|t| !t.is_opaque())) {
+                break;
+            }
+            (node.inputs[0], 1.0)
+        } else if let Some(x) = scale_op(g, &node.op, &node.inputs) {
+            x
+        } else {
+            break;
+        };
+        chain.push((n, input, factor));
+        cur = input;
+    }
+    // Try the deepest candidate root first.
+    let e = heads * d;
+    for root_at in (0..chain.len()).rev() {
+        let root = chain[root_at].1;
+        if g.ty(root).dtype != DType::F32 || g.ty(root).shape.as_known().as_deref() != Some(&[b, s, e][..]) {
+            continue;
+        }
+        let ops: Vec<NodeIndex> = chain[..=root_at].iter().rev().map(|&(n, _, _)| n).collect();
+        let Some(got) = replay(g, &ops, iota(&[b, s, e])?) else { continue };
+        if got == head_split(layout, b, s, heads, d) {
+            let scale = chain[..=root_at].iter().map(|&(_, _, f)| f).product();
+            return Some((root, scale, ops));
+        }
+    }
+    None
+}
+
+/// Walk forward from the `P·V` MatMul through movement ops to the first value that is the head merge
+/// `[B,Sq,H·D]` of its `[B,H,Sq,D]` output. Returns (anchor node, chain nodes).
+fn output_chain(
+    g: &Graph,
+    m: &Matcher,
+    pv: NodeIndex,
+    b: usize,
+    heads: usize,
+    sq: usize,
+    d: usize,
+) -> Option<(NodeIndex, Vec<NodeIndex>)> {
+    let mut cur = g.nodes[pv].outputs[0];
+    let mut ops = Vec::new();
+    let want_dims = [b, sq, heads * d];
+    while let Some(u) = m.sole_user(cur) {
+        let node = &g.nodes[u];
+        if !is_movement(&node.op) || node.inputs[0] != cur {
+            return None;
+        }
+        if !node.inputs[1..].iter().all(|&v| g.const_of(v).is_some_and(|t| !t.is_opaque())) {
+            return None;
+        }
+        ops.push(u);
+        cur = node.outputs[0];
+        if g.ty(cur).shape.as_known().as_deref() == Some(&want_dims[..]) {
+            let got = replay(g, &ops, iota(&[b, heads, sq, d])?)?;
+            if got == head_merge(b, heads, sq, d) {
+                return Some((u, ops));
+            }
+        }
+    }
+    None
+}
+
+/// An i64 tensor holding `0..n` in `shape`.
+fn iota(shape: &[usize]) -> Option<Tensor> {
+    let n: usize = shape.iter().product();
+    Tensor::from_vec(shape.to_vec(), (0..n as i64).collect()).ok()
+}
+
+/// Apply the movement ops `ops` (data-flow order; scalar scale ops are skipped) to `t`; returns the
+/// resulting shape and elements.
+fn replay(g: &Graph, ops: &[NodeIndex], mut t: Tensor) -> Option<(Vec<usize>, Vec<i64>)> {
+    for &n in ops {
+        let node = &g.nodes[n];
+        if !is_movement(&node.op) {
+            continue;
+        }
+        let mut inputs = vec![&t];
+        for &v in &node.inputs[1..] {
+            inputs.push(g.const_of(v)?);
+        }
+        t = infc_reference::eval_op(&node.op, &inputs).ok()?.into_iter().next()?;
+    }
+    Some((t.shape.clone(), t.to_i64_vec().ok()?))
+}
+
+/// Expected replay result of splitting `[B,S,H·D]` into heads.
+fn head_split(layout: Layout, b: usize, s: usize, heads: usize, d: usize) -> (Vec<usize>, Vec<i64>) {
+    let e = heads * d;
+    let mut out = Vec::with_capacity(b * s * e);
+    let at = |bi: usize, si: usize, hi: usize, di: usize| ((bi * s + si) * e + hi * d + di) as i64;
+    for bi in 0..b {
+        for hi in 0..heads {
+            match layout {
+                Layout::Heads => {
+                    for si in 0..s {
+                        out.extend((0..d).map(|di| at(bi, si, hi, di)));
+                    }
+                }
+                Layout::HeadsTransposed => {
+                    for di in 0..d {
+                        out.extend((0..s).map(|si| at(bi, si, hi, di)));
+                    }
+                }
+            }
+        }
+    }
+    let shape = match layout {
+        Layout::Heads => vec![b, heads, s, d],
+        Layout::HeadsTransposed => vec![b, heads, d, s],
+    };
+    (shape, out)
+}
+
+/// Expected replay result of merging `[B,H,Sq,D]` heads into `[B,Sq,H·D]`.
+fn head_merge(b: usize, heads: usize, sq: usize, d: usize) -> (Vec<usize>, Vec<i64>) {
+    let mut out = Vec::with_capacity(b * sq * heads * d);
+    for bi in 0..b {
+        for si in 0..sq {
+            for hi in 0..heads {
+                out.extend((0..d).map(|di| (((bi * heads + hi) * sq + si) * d + di) as i64));
+            }
+        }
+    }
+    (vec![b, sq, heads * d], out)
+}

@@ -1,0 +1,27 @@
+//! Runtime errors: loading (I/O, plan validation, unsupported CPU, misalignment), input/output
+//! mismatches (naming the tensor, expected and given), and step failures (index, kind, node).
+
+use infc_plan::PlanError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("cannot read plan '{path}': {msg}")]
+    Io { path: String, msg: String },
+    #[error("invalid plan: {0}")]
+    Plan(#[from] PlanError),
+    #[error("plan needs CPU features {needed:?} that this CPU lacks")]
+    CpuFeatures { needed: Vec<&'static str> },
+    #[error("{0}")]
+    Isa(String),
+    #[error("constants blob is not 64-byte aligned in memory (address {0:#x})")]
+    Misaligned(usize),
+    #[error("step {index} ({kind}, node '{node}'): {msg}")]
+    Step { index: usize, kind: &'static str, node: String, msg: String },
+    #[error("input '{name}': {msg}")]
+    Input { name: String, msg: String },
+    #[error("output '{name}': {msg}")]
+    Output { name: String, msg: String },
+    #[error("cannot allocate the {0}-byte arena")]
+    Alloc(u64),
+}

@@ -1,0 +1,268 @@
+//! MatMul (kernel `sgemm` / `sgemm_batched` with prepacked or strided B and a fused
+//! bias/residual/activation epilogue), Conv (kernel `conv2d`) and Attention (two GEMMs per batch
+//! and head over strided views of q/k/v, mask, causal mask and an in-place row softmax).
+
+use super::ke;
+use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
+use infc_kernels::{
+    conv2d, packed_b_len, packed_conv_weights_len, sgemm, sgemm_batched, unary_inplace, AOperand, Activation as KAct,
+    BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue, Isa, MatRef, UnaryKind,
+};
+use infc_plan::{Activation, AttentionStep, BiasKind, ConvStep, MatB, MatMulStep, MAX_RANK};
+
+fn act(a: Activation) -> KAct {
+    match a {
+        Activation::None => KAct::None,
+        Activation::Relu => KAct::Relu,
+        Activation::GeluErf => KAct::GeluErf,
+        Activation::GeluTanh => KAct::GeluTanh,
+    }
+}
+
+fn act_unary(a: Activation) -> Option<UnaryKind> {
+    match a {
+        Activation::None => None,
+        Activation::Relu => Some(UnaryKind::Relu),
+        Activation::GeluErf => Some(UnaryKind::GeluErf),
+        Activation::GeluTanh => Some(UnaryKind::GeluTanh),
+    }
+}
+
+pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), String> {
+    if let MatB::Packed(p) = &s.b {
+        let want = packed_b_len(s.k as usize, s.n as usize) as u64 * 4;
+        if p.bytes != want {
+            return Err(format!("packed B has {} bytes, the kernel layout for k={} n={} needs {want}", p.bytes, s.k, s.n));
+        }
+    }
+    Ok(())
+}
+
+fn usizes(v: &[u64], out: &mut [usize; MAX_RANK]) -> usize {
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = x as usize;
+    }
+    v.len()
+}
+
+fn batch_extent(shape: &[u64], strides: &[u64], mat: usize) -> usize {
+    if shape.contains(&0) || mat == 0 {
+        return 0;
+    }
+    shape.iter().zip(strides).map(|(&d, &s)| (d as usize - 1) * s as usize).sum::<usize>() + mat
+}
+
+pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let (m, n, k) = (s.m as usize, s.n as usize, s.k as usize);
+    let batch: usize = s.batch_shape.iter().product::<u64>() as usize;
+    let total = batch * m * n;
+    let a_len = batch_extent(&s.batch_shape, &s.a_batch_strides, m * k) * 4;
+    let b_read = match &s.b {
+        MatB::Packed(p) => rd(infc_plan::TensorRef::konst(p.offset), p.bytes as usize),
+        MatB::Plain { at, .. } => rd(*at, batch_extent(&s.batch_shape, &s.b_batch_strides, k * n) * 4),
+    };
+    let bias_read = match &s.bias {
+        Some(b) => rd(b.at, b.kind.len(s.m, s.n).unwrap_or(0) as usize * 4),
+        None => NONE,
+    };
+    let res_read = match s.residual {
+        Some(r) => rd(r, total * 4),
+        None => NONE,
+    };
+    let (y, [a, b, bias, res]) = mem.io((s.y.offset, total * 4), [rd(s.a, a_len), b_read, bias_read, res_read])?;
+    let (a, b) = (f32s(a.ok_or("A aliases the output")?)?, f32s(b.ok_or("B aliases the output")?)?);
+    let y = f32s_mut(y)?;
+    let bias = match bias {
+        Some(b) if s.bias.is_some() => Some(f32s(b)?),
+        _ => None,
+    };
+    let res = match res {
+        Some(r) if s.residual.is_some() => Some(f32s(r)?),
+        Some(_) => None,
+        None => return Err("residual aliases the output".into()),
+    };
+    let a_op = if s.trans_a { AOperand::Strided(MatRef::col_major(a, m)) } else { AOperand::Strided(MatRef::row_major(a, k)) };
+    let b_op = match &s.b {
+        MatB::Packed(_) => BOperand::Packed(b),
+        MatB::Plain { trans: true, .. } => BOperand::Strided(MatRef::col_major(b, k)),
+        MatB::Plain { trans: false, .. } => BOperand::Strided(MatRef::row_major(b, n)),
+    };
+    // Bias forms the kernel fuses; anything else is added after the product.
+    let mut epi = Epilogue { alpha: s.alpha, residual: res.map(|r| (r, n)), activation: act(s.act), ..Epilogue::default() };
+    let mut post_bias = None;
+    if let (Some(bv), Some(bd)) = (bias, &s.bias) {
+        match bd.kind {
+            BiasKind::Row if bd.beta == 1.0 => epi.bias = Some(KBias::PerColumn(bv)),
+            BiasKind::Col if bd.beta == 1.0 => epi.bias = Some(KBias::PerRow(bv)),
+            _ => post_bias = Some((bv, bd.kind, bd.beta)),
+        }
+    }
+    if post_bias.is_some() {
+        epi.activation = KAct::None;
+    }
+    if s.batch_shape.is_empty() {
+        sgemm(isa, m, n, k, a_op, b_op, y, n, &epi).map_err(ke)?;
+    } else {
+        let (mut shape, mut sa, mut sb, mut sr) = ([0usize; MAX_RANK], [0usize; MAX_RANK], [0usize; MAX_RANK], [0usize; MAX_RANK]);
+        let r = usizes(&s.batch_shape, &mut shape);
+        usizes(&s.a_batch_strides, &mut sa);
+        usizes(&s.b_batch_strides, &mut sb);
+        let mut acc = m * n;
+        for d in (0..r).rev() {
+            sr[d] = acc;
+            acc *= shape[d];
+        }
+        let layout = BatchLayout {
+            shape: &shape[..r],
+            a_strides: &sa[..r],
+            b_strides: &sb[..r],
+            residual_strides: &sr[..r],
+            c_stride: m * n,
+        };
+        sgemm_batched(isa, &layout, m, n, k, a_op, b_op, y, n, &epi).map_err(ke)?;
+    }
+    if let Some((bv, kind, beta)) = post_bias {
+        if m * n > 0 {
+            for (e, v) in y.iter_mut().enumerate() {
+                let (i, j) = ((e / n) % m, e % n);
+                let bias = match kind {
+                    BiasKind::Scalar => bv[0],
+                    BiasKind::Row => bv[j],
+                    BiasKind::Col => bv[i],
+                    BiasKind::Full => bv[i * n + j],
+                };
+                *v += beta * bias;
+            }
+        }
+        if let Some(u) = act_unary(s.act) {
+            unary_inplace(isa, u, y);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
+    let p = Conv2dParams {
+        batch: s.n as usize,
+        in_channels: s.c_in as usize,
+        in_h: s.h as usize,
+        in_w: s.w as usize,
+        out_channels: s.c_out as usize,
+        kernel_h: s.kernel[0] as usize,
+        kernel_w: s.kernel[1] as usize,
+        stride_h: s.strides[0] as usize,
+        stride_w: s.strides[1] as usize,
+        pad_top: s.pads[0] as usize,
+        pad_left: s.pads[1] as usize,
+        pad_bottom: s.pads[2] as usize,
+        pad_right: s.pads[3] as usize,
+        dilation_h: s.dilations[0] as usize,
+        dilation_w: s.dilations[1] as usize,
+        groups: s.group as usize,
+    };
+    p.validate().map_err(ke)?;
+    if (p.out_h(), p.out_w()) != (s.oh as usize, s.ow as usize) {
+        return Err(format!("kernel computes a {}×{} output, plan says {}×{}", p.out_h(), p.out_w(), s.oh, s.ow));
+    }
+    let want = packed_conv_weights_len(&p) as u64 * 4;
+    if s.weights.bytes != want {
+        return Err(format!("packed weights have {} bytes, the kernel layout needs {want}", s.weights.bytes));
+    }
+    Ok(p)
+}
+
+pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let p = conv_params(s)?;
+    let xn = (s.n * s.c_in * s.h * s.w) as usize * 4;
+    let yn = (s.n * s.c_out * s.oh * s.ow) as usize * 4;
+    let bias_read = s.bias.map(|b| rd(b, s.c_out as usize * 4)).unwrap_or(NONE);
+    let res_read = s.residual.map(|r| rd(r, yn)).unwrap_or(NONE);
+    let w_read = rd(infc_plan::TensorRef::konst(s.weights.offset), s.weights.bytes as usize);
+    let (y, [x, w, bias, res]) = mem.io((s.y.offset, yn), [rd(s.x, xn), w_read, bias_read, res_read])?;
+    let x = f32s(x.ok_or("input aliases the output")?)?;
+    let w = f32s(w.ok_or("weights alias the output")?)?;
+    let bias = match bias {
+        Some(b) if s.bias.is_some() => Some(f32s(b)?),
+        _ => None,
+    };
+    let res = match res {
+        Some(r) if s.residual.is_some() => Some(f32s(r)?),
+        Some(_) => None,
+        None => return Err("residual aliases the output".into()),
+    };
+    conv2d(isa, &p, x, w, bias, res, act(s.act), f32s_mut(y)?).map_err(ke)
+}
+
+pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let (b, h, sq, sk, d) = (s.batch as usize, s.heads as usize, s.sq as usize, s.sk as usize, s.d as usize);
+    let hd = h * d;
+    let ms = s.mask_strides.map(|v| v as usize);
+    let mask_len = if s.mask.is_some() && b * h * sq * sk > 0 {
+        (b - 1) * ms[0] + (h - 1) * ms[1] + (sq - 1) * ms[2] + (sk - 1) * ms[3] + 1
+    } else {
+        0
+    };
+    let reads = [
+        rd(s.q, b * sq * hd * 4),
+        rd(s.k, b * sk * hd * 4),
+        rd(s.v, b * sk * hd * 4),
+        s.mask.map(|m| rd(m, mask_len * 4)).unwrap_or(NONE),
+    ];
+    let scores_bytes = b * h * sq * sk * 4;
+    let (y, scores, [q, k, v, mask]) =
+        mem.io2((s.y.offset, b * sq * hd * 4), (s.scratch.offset, scores_bytes), reads)?;
+    let (q, k, v) = (f32s(q.ok_or("q aliases y")?)?, f32s(k.ok_or("k aliases y")?)?, f32s(v.ok_or("v aliases y")?)?);
+    let mask = match mask {
+        Some(m) if s.mask.is_some() => Some(f32s(m)?),
+        _ => None,
+    };
+    let y = f32s_mut(y)?;
+    let scores = f32s_mut(scores)?;
+    let scores = scores.get_mut(..sq * sk).ok_or("scratch too small")?;
+    let shift = sk as i64 - sq as i64;
+    for bi in 0..b {
+        for hi in 0..h {
+            let qo = bi * sq * hd + hi * d;
+            let ko = bi * sk * hd + hi * d;
+            let a_op = AOperand::Strided(MatRef::row_major(&q[qo..], hd));
+            let b_op = BOperand::Strided(MatRef::col_major(&k[ko..], hd));
+            let epi = Epilogue { alpha: s.scale, ..Epilogue::default() };
+            sgemm(isa, sq, sk, d, a_op, b_op, scores, sk, &epi).map_err(ke)?;
+            for i in 0..sq {
+                let row = &mut scores[i * sk..(i + 1) * sk];
+                if let Some(mk) = mask {
+                    let base = bi * ms[0] + hi * ms[1] + i * ms[2];
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v += mk[base + j * ms[3]];
+                    }
+                }
+                if s.causal {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        if j as i64 > i as i64 + shift {
+                            *v = f32::MIN;
+                        }
+                    }
+                }
+                softmax_row(row);
+            }
+            let a_op = AOperand::Strided(MatRef::row_major(scores, sk));
+            let b_op = BOperand::Strided(MatRef::row_major(&v[ko..], hd));
+            let yo = bi * sq * hd + hi * d;
+            sgemm(isa, sq, d, sk, a_op, b_op, &mut y[yo..], hd, &Epilogue::default()).map_err(ke)?;
+        }
+    }
+    Ok(())
+}
+
+fn softmax_row(row: &mut [f32]) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let mut sum = 0.0f32;
+    for v in row.iter_mut() {
+        *v = infc_kernels::math::exp(*v - max);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}

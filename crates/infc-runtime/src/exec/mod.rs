@@ -1,0 +1,91 @@
+//! The run loop: `for step in steps { match step { … } }`, each arm calling one executor (one file
+//! per op family). Executors take the step, the memory regions and the ISA chosen at load, and
+//! return `Err(String)` that the loop wraps with the step index, kind and node name.
+
+pub(crate) mod cast;
+mod elementwise;
+mod linalg;
+mod movement;
+mod nn;
+
+use crate::mem::Mem;
+use crate::RuntimeError;
+use infc_kernels::Isa;
+use infc_plan::{PlanBody, Step};
+
+pub(crate) fn run_steps(body: &PlanBody, isa: Isa, mem: &mut Mem<'_>) -> Result<(), RuntimeError> {
+    for (index, step) in body.steps.iter().enumerate() {
+        let r = match step {
+            Step::Unary(s) => elementwise::unary(s, mem, isa),
+            Step::Binary(s) => elementwise::binary(s, mem, isa),
+            Step::Where(s) => elementwise::where_(s, mem),
+            Step::Cast(s) => cast::cast(s, mem),
+            Step::Clip(s) => elementwise::clip(s, mem, isa),
+            Step::Fill(s) => elementwise::fill(s, mem),
+            Step::Range(s) => elementwise::range(s, mem),
+            Step::Copy(s) => movement::copy(s, mem),
+            Step::MatMul(s) => linalg::matmul(s, mem, isa),
+            Step::Conv(s) => linalg::conv(s, mem, isa),
+            Step::Attention(s) => linalg::attention(s, mem, isa),
+            Step::Pool(s) => nn::pool(s, mem, isa),
+            Step::GlobalAvgPool(s) => nn::global_avg_pool(s, mem, isa),
+            Step::BatchNorm(s) => nn::batch_norm(s, mem),
+            Step::Softmax(s) => nn::softmax(s, mem, isa),
+            Step::LayerNorm(s) => nn::layer_norm(s, mem, isa),
+            Step::Reduce(s) => nn::reduce(s, mem, isa),
+            Step::Gather(s) => movement::gather(s, mem),
+            Step::GatherNd(s) => movement::gather_nd(s, mem),
+            Step::Trilu(s) => movement::trilu(s, mem),
+        };
+        if let Err(msg) = r {
+            return Err(step_error(body, index, msg));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn step_error(body: &PlanBody, index: usize, msg: String) -> RuntimeError {
+    let step = &body.steps[index];
+    RuntimeError::Step {
+        index,
+        kind: step.kind(),
+        node: body.step_names.get(index).cloned().unwrap_or_default(),
+        msg,
+    }
+}
+
+/// Load-time checks of what validation cannot know: kernel-specific sizes and supported dtypes.
+pub(crate) fn prepare(step: &Step) -> Result<(), String> {
+    match step {
+        Step::Unary(s) => elementwise::check_unary(s),
+        Step::Binary(s) => elementwise::check_binary(s),
+        Step::MatMul(s) => linalg::check_matmul(s),
+        Step::Conv(s) => linalg::conv_params(s).map(|_| ()),
+        Step::Pool(s) => nn::pool_params(s).map(|_| ()),
+        Step::Reduce(s) => match s.dtype {
+            infc_plan::DType::F32 | infc_plan::DType::I64 => Ok(()),
+            d => Err(format!("{d} reductions are not supported")),
+        },
+        Step::Range(s) => match s.dtype {
+            infc_plan::DType::F32 | infc_plan::DType::I64 | infc_plan::DType::I32 => Ok(()),
+            d => Err(format!("{d} ranges are not supported")),
+        },
+        Step::Clip(_)
+        | Step::Where(_)
+        | Step::Cast(_)
+        | Step::Fill(_)
+        | Step::Copy(_)
+        | Step::Attention(_)
+        | Step::GlobalAvgPool(_)
+        | Step::BatchNorm(_)
+        | Step::Softmax(_)
+        | Step::LayerNorm(_)
+        | Step::Gather(_)
+        | Step::GatherNd(_)
+        | Step::Trilu(_) => Ok(()),
+    }
+}
+
+fn ke(e: infc_kernels::KernelError) -> String {
+    e.to_string()
+}

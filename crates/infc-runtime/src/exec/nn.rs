@@ -1,0 +1,203 @@
+//! NN executors: pooling, global average pooling, batch norm, softmax, layer norm (kernels) and
+//! strided reductions (kernel `reduce_last_axis` for trailing contiguous reductions, an odometer
+//! walk otherwise; i64 sums for shape arithmetic).
+
+use super::ke;
+use crate::mem::{extent, f32s, f32s_mut, for_rows, rd, signed, Mem};
+use infc_kernels::{avg_pool2d, global_avg_pool as gap, layer_norm as ln, max_pool2d, reduce_last_axis, Isa, Pool2dParams};
+use infc_plan::{
+    BatchNormStep, DType, GlobalAvgPoolStep, LayerNormStep, PoolKind, PoolStep, ReduceKind, ReduceStep, SoftmaxStep,
+};
+
+/// Kernel parameters for a pool step; `ceil_mode` is whichever rounding reproduces the planned
+/// output size.
+pub(crate) fn pool_params(s: &PoolStep) -> Result<Pool2dParams, String> {
+    let mut p = Pool2dParams {
+        batch: s.n as usize,
+        channels: s.c as usize,
+        in_h: s.h as usize,
+        in_w: s.w as usize,
+        kernel_h: s.kernel[0] as usize,
+        kernel_w: s.kernel[1] as usize,
+        stride_h: s.strides[0] as usize,
+        stride_w: s.strides[1] as usize,
+        pad_top: s.pads[0] as usize,
+        pad_left: s.pads[1] as usize,
+        pad_bottom: s.pads[2] as usize,
+        pad_right: s.pads[3] as usize,
+        dilation_h: s.dilations[0] as usize,
+        dilation_w: s.dilations[1] as usize,
+        ceil_mode: false,
+    };
+    p.validate().map_err(ke)?;
+    let want = (s.oh as usize, s.ow as usize);
+    if (p.out_h(), p.out_w()) != want {
+        p.ceil_mode = true;
+        if (p.out_h(), p.out_w()) != want {
+            return Err(format!("kernel computes a {}×{} output, plan says {}×{}", p.out_h(), p.out_w(), s.oh, s.ow));
+        }
+    }
+    Ok(p)
+}
+
+pub(crate) fn pool(s: &PoolStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let p = pool_params(s)?;
+    let xn = (s.n * s.c * s.h * s.w) as usize * 4;
+    let yn = (s.n * s.c * s.oh * s.ow) as usize * 4;
+    let (y, [x]) = m.io((s.y.offset, yn), [rd(s.x, xn)])?;
+    let (x, y) = (f32s(x.ok_or("input aliases the output")?)?, f32s_mut(y)?);
+    match s.kind {
+        PoolKind::Max => max_pool2d(isa, &p, x, y),
+        PoolKind::AvgIncludePad => avg_pool2d(isa, &p, true, x, y),
+        PoolKind::AvgExcludePad => avg_pool2d(isa, &p, false, x, y),
+    }
+    .map_err(ke)
+}
+
+pub(crate) fn global_avg_pool(s: &GlobalAvgPoolStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let (nc, hw) = (s.nc as usize, s.hw as usize);
+    let (y, [x]) = m.io((s.y.offset, nc * 4), [rd(s.x, nc * hw * 4)])?;
+    gap(isa, nc, hw, f32s(x.ok_or("input aliases the output")?)?, f32s_mut(y)?).map_err(ke)
+}
+
+fn param(v: Option<&[u8]>) -> Result<&[f32], String> {
+    f32s(v.ok_or("parameter aliases the output")?)
+}
+
+pub(crate) fn batch_norm(s: &BatchNormStep, m: &mut Mem<'_>) -> Result<(), String> {
+    let (n, c, inner) = (s.n as usize, s.c as usize, s.inner as usize);
+    let total = n * c * inner * 4;
+    let p = |t| rd(t, c * 4);
+    let (y, [x, sc, bi, me, va]) = m.io((s.y.offset, total), [rd(s.x, total), p(s.scale), p(s.bias), p(s.mean), p(s.var)])?;
+    let (sc, bi, me, va) = (param(sc)?, param(bi)?, param(me)?, param(va)?);
+    let x = x.map(f32s).transpose()?;
+    let y = f32s_mut(y)?;
+    if inner == 0 {
+        return Ok(());
+    }
+    for (r, out) in y.chunks_exact_mut(inner).enumerate() {
+        let ch = r % c;
+        let scale = sc[ch] / (va[ch] + s.epsilon).sqrt();
+        let shift = bi[ch] - me[ch] * scale;
+        match x {
+            Some(x) => {
+                for (o, &v) in out.iter_mut().zip(&x[r * inner..(r + 1) * inner]) {
+                    *o = v * scale + shift;
+                }
+            }
+            None => {
+                for o in out.iter_mut() {
+                    *o = *o * scale + shift;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn softmax(s: &SoftmaxStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let total = (s.outer * s.axis * s.inner) as usize * 4;
+    let (y, [x]) = m.io((s.y.offset, total), [rd(s.x, total)])?;
+    let x = f32s(x.ok_or("input aliases the output")?)?;
+    infc_kernels::softmax(isa, x, f32s_mut(y)?, s.outer as usize, s.axis as usize, s.inner as usize).map_err(ke)
+}
+
+pub(crate) fn layer_norm(s: &LayerNormStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let (rows, cols) = (s.rows as usize, s.cols as usize);
+    let total = rows * cols * 4;
+    let bias_read = s.bias.map(|b| rd(b, cols * 4)).unwrap_or(crate::mem::NONE);
+    let (y, [x, scale, bias]) = m.io((s.y.offset, total), [rd(s.x, total), rd(s.scale, cols * 4), bias_read])?;
+    let x = f32s(x.ok_or("input aliases the output")?)?;
+    let scale = f32s(scale.ok_or("scale aliases the output")?)?;
+    let bias = match bias {
+        Some(b) if s.bias.is_some() => Some(f32s(b)?),
+        _ => None,
+    };
+    ln(isa, x, scale, bias, s.epsilon, rows, cols, f32s_mut(y)?).map_err(ke)
+}
+
+fn kernel_reduce(k: ReduceKind) -> infc_kernels::ReduceKind {
+    match k {
+        ReduceKind::Mean => infc_kernels::ReduceKind::Mean,
+        ReduceKind::Sum => infc_kernels::ReduceKind::Sum,
+        ReduceKind::Max => infc_kernels::ReduceKind::Max,
+        ReduceKind::Min => infc_kernels::ReduceKind::Min,
+        ReduceKind::Prod => infc_kernels::ReduceKind::Prod,
+    }
+}
+
+pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let es = s.dtype.size();
+    let out_n: usize = s.out_shape.iter().product::<u64>() as usize;
+    let red_n: usize = s.red_shape.iter().product::<u64>() as usize;
+    let x_len = extent(&s.out_shape, &s.out_strides).max(1) - 1 + extent(&s.red_shape, &s.red_strides);
+    let (y, [x]) = m.io((s.y.offset, out_n * es), [rd(s.x, if red_n == 0 { 0 } else { x_len * es })])?;
+    let x = x.ok_or("input aliases the output")?;
+    // Trailing contiguous reduction of a contiguous input: rows × cols.
+    let trailing = s.red_strides.len() <= 1
+        && s.red_strides.first().is_none_or(|&v| v == 1)
+        && s.out_strides.last().is_none_or(|&v| v as usize == red_n)
+        && s.out_shape.len() <= 1;
+    match s.dtype {
+        DType::F32 if trailing && red_n > 0 => {
+            reduce_last_axis(isa, kernel_reduce(s.op), out_n, red_n, &f32s(x)?[..out_n * red_n], f32s_mut(y)?).map_err(ke)
+        }
+        DType::F32 => generic(s, f32s(x)?, f32s_mut(y)?, |v| v as f64, |v| v as f32),
+        DType::I64 => {
+            let x: &[i64] = bytemuck::try_cast_slice(x).map_err(|e| format!("{e:?}"))?;
+            let y: &mut [i64] = bytemuck::try_cast_slice_mut(y).map_err(|e| format!("{e:?}"))?;
+            generic(s, x, y, |v| v as f64, |v| v as i64)
+        }
+        d => Err(format!("{d} reductions are not supported")),
+    }
+}
+
+/// Odometer reduction in f64.
+fn generic<T: Copy>(s: &ReduceStep, x: &[T], y: &mut [T], to: impl Fn(T) -> f64, from: impl Fn(f64) -> T) -> Result<(), String> {
+    let (os, rs) = (signed(&s.out_strides), signed(&s.red_strides));
+    let (ro, rr) = (s.out_shape.len(), s.red_shape.len());
+    let red_n: usize = s.red_shape.iter().product::<u64>() as usize;
+    let mut bad = false;
+    let mut out_index = 0usize;
+    for_rows(&s.out_shape, [&os[..ro]], |_, [base], len| {
+        let step = if ro == 0 { 0 } else { os[ro - 1] };
+        for j in 0..len as i64 {
+            let start = base + j * step;
+            let mut acc: f64 = match s.op {
+                ReduceKind::Max => f64::NEG_INFINITY,
+                ReduceKind::Min => f64::INFINITY,
+                ReduceKind::Prod => 1.0,
+                _ => 0.0,
+            };
+            let inner_step = if rr == 0 { 0 } else { rs[rr - 1] };
+            for_rows(&s.red_shape, [&rs[..rr]], |_, [rb], rlen| {
+                for t in 0..rlen as i64 {
+                    match x.get((start + rb + t * inner_step) as usize) {
+                        Some(&v) => {
+                            let v = to(v);
+                            acc = match s.op {
+                                ReduceKind::Sum | ReduceKind::Mean => acc + v,
+                                ReduceKind::Max => acc.max(v),
+                                ReduceKind::Min => acc.min(v),
+                                ReduceKind::Prod => acc * v,
+                            };
+                        }
+                        None => bad = true,
+                    }
+                }
+            });
+            if s.op == ReduceKind::Mean {
+                acc /= red_n.max(1) as f64;
+            }
+            match y.get_mut(out_index) {
+                Some(o) => *o = from(acc),
+                None => bad = true,
+            }
+            out_index += 1;
+        }
+    });
+    if bad {
+        return Err("strided access out of range".into());
+    }
+    Ok(())
+}

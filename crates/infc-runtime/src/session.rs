@@ -1,0 +1,264 @@
+//! [`Session`]: a loaded, validated plan ready to run.
+//!
+//! Loading maps the file (or copies given bytes into 64-byte aligned memory), decodes and validates
+//! it, checks the required CPU features and the constants' alignment, resolves the ISA once
+//! ([`SessionOptions::isa`], else `INFC_ISA`, else the best detected) and runs per-step load-time
+//! checks (kernel weight layouts, supported dtypes).
+//!
+//! Concurrency: a `Session` is `Send + Sync`. Each run takes an arena from a pool behind a `Mutex`
+//! (allocating a new one only when every pooled arena is in use) and returns it afterwards, so
+//! several threads can run one session at once and a single-threaded caller allocates its arena
+//! once. [`Session::run_into`] performs no heap allocation after the first call (errors aside);
+//! [`Session::run`] allocates only the returned output tensors.
+
+use crate::exec::{prepare, run_steps, step_error};
+use crate::mem::Mem;
+use crate::storage::{AlignedBuf, PlanBytes};
+use crate::tensor::{InputKey, Tensor, TensorView};
+use crate::RuntimeError;
+use infc_kernels::Isa;
+use infc_plan::{cpu_features, decode_borrowed, DecodeOptions, IoDesc, PlanBody};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Load-time options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionOptions {
+    /// Force an instruction-set path (capped to what the CPU supports). `None`: `INFC_ISA` if set,
+    /// else the best path the CPU has.
+    pub isa: Option<Isa>,
+}
+
+pub struct Session {
+    bytes: PlanBytes,
+    consts: Range<usize>,
+    body: PlanBody,
+    isa: Isa,
+    arenas: Mutex<Vec<AlignedBuf>>,
+}
+
+fn cpu_feature_bits() -> u64 {
+    let mut bits = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") {
+            bits |= cpu_features::AVX2;
+        }
+        if is_x86_feature_detected!("fma") {
+            bits |= cpu_features::FMA;
+        }
+        if is_x86_feature_detected!("avx512f") {
+            bits |= cpu_features::AVX512F;
+        }
+        if is_x86_feature_detected!("avx512vnni") {
+            bits |= cpu_features::AVX512VNNI;
+        }
+    }
+    bits
+}
+
+fn dims_str(dtype: infc_plan::DType, shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("{dtype}[{}]", dims.join(","))
+}
+
+fn io_str(io: &IoDesc) -> String {
+    let dims: Vec<String> = io.shape.iter().map(|d| d.to_string()).collect();
+    format!("{}[{}]", io.dtype, dims.join(","))
+}
+
+impl Session {
+    /// Map and load a plan file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Session, RuntimeError> {
+        Session::load_with(path, SessionOptions::default())
+    }
+
+    pub fn load_with(path: impl AsRef<Path>, opts: SessionOptions) -> Result<Session, RuntimeError> {
+        let path = path.as_ref();
+        let io = |e: std::io::Error| RuntimeError::Io { path: path.display().to_string(), msg: e.to_string() };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the mapping is read-only and private to this process; the plan is validated
+        // before use. A plan file modified while mapped is outside this API's contract.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Session::new(PlanBytes::Mapped(map), opts)
+    }
+
+    /// Load from bytes (copied into 64-byte aligned memory).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Session, RuntimeError> {
+        Session::from_bytes_with(bytes, SessionOptions::default())
+    }
+
+    pub fn from_bytes_with(bytes: &[u8], opts: SessionOptions) -> Result<Session, RuntimeError> {
+        Session::new(PlanBytes::Owned(AlignedBuf::copy_of(bytes)?), opts)
+    }
+
+    fn new(bytes: PlanBytes, opts: SessionOptions) -> Result<Session, RuntimeError> {
+        let data = bytes.bytes();
+        let (body, consts) = decode_borrowed(data, DecodeOptions::default())?;
+        let start = consts.as_ptr() as usize - data.as_ptr() as usize;
+        if consts.as_ptr() as usize % 64 != 0 {
+            return Err(RuntimeError::Misaligned(consts.as_ptr() as usize));
+        }
+        let consts = start..start + consts.len();
+        let missing = body.required_features & !cpu_feature_bits();
+        if missing != 0 {
+            return Err(RuntimeError::CpuFeatures { needed: cpu_features::names(missing) });
+        }
+        let isa = match opts.isa {
+            Some(i) => i.capped(),
+            None => match Isa::from_env() {
+                Ok(Some(i)) => i.capped(),
+                Ok(None) => Isa::detect(),
+                Err(e) => return Err(RuntimeError::Isa(e.to_string())),
+            },
+        };
+        for (i, step) in body.steps.iter().enumerate() {
+            prepare(step).map_err(|msg| step_error(&body, i, msg))?;
+        }
+        usize::try_from(body.memory.arena_bytes).map_err(|_| RuntimeError::Alloc(body.memory.arena_bytes))?;
+        Ok(Session { bytes, consts, body, isa, arenas: Mutex::new(Vec::with_capacity(4)) })
+    }
+
+    /// The ISA every kernel call uses.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    pub fn inputs(&self) -> &[IoDesc] {
+        &self.body.inputs
+    }
+
+    pub fn outputs(&self) -> &[IoDesc] {
+        &self.body.outputs
+    }
+
+    /// The decoded plan (steps, memory plan, names).
+    pub fn plan(&self) -> &PlanBody {
+        &self.body
+    }
+
+    /// Run and return owned outputs (in plan order).
+    pub fn run(&self, inputs: &[(InputKey<'_>, TensorView<'_>)]) -> Result<Vec<Tensor>, RuntimeError> {
+        let mut outs: Vec<Tensor> = self
+            .body
+            .outputs
+            .iter()
+            .map(|o| Tensor {
+                name: o.name.clone(),
+                dtype: o.dtype,
+                shape: o.shape.iter().map(|&d| d as usize).collect(),
+                data: vec![0u8; o.byte_len().unwrap_or(0) as usize],
+            })
+            .collect();
+        {
+            let mut slots: Vec<&mut [u8]> = outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
+            self.run_into(inputs, &mut slots)?;
+        }
+        Ok(outs)
+    }
+
+    /// Run writing each output into the caller's buffer (plan order, exact byte length). Inputs
+    /// are matched by name or index; each plan input must be given exactly once.
+    pub fn run_into(&self, inputs: &[(InputKey<'_>, TensorView<'_>)], outputs: &mut [&mut [u8]]) -> Result<(), RuntimeError> {
+        self.check_inputs(inputs)?;
+        if outputs.len() != self.body.outputs.len() {
+            return Err(RuntimeError::Output {
+                name: "*".into(),
+                msg: format!("{} output buffers given, the plan has {} outputs", outputs.len(), self.body.outputs.len()),
+            });
+        }
+        for (o, buf) in self.body.outputs.iter().zip(outputs.iter()) {
+            let want = o.byte_len().unwrap_or(0) as usize;
+            if buf.len() != want {
+                return Err(RuntimeError::Output {
+                    name: o.name.clone(),
+                    msg: format!("buffer of {} bytes given, {} needs {want}", buf.len(), io_str(o)),
+                });
+            }
+        }
+        let mut arena = self.take_arena()?;
+        let result = self.run_in(arena.bytes_mut(), inputs, outputs);
+        self.arenas.lock().unwrap_or_else(|p| p.into_inner()).push(arena);
+        result
+    }
+
+    fn take_arena(&self) -> Result<AlignedBuf, RuntimeError> {
+        let pooled = self.arenas.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(a) => Ok(a),
+            None => AlignedBuf::try_zeroed(self.body.memory.arena_bytes as usize),
+        }
+    }
+
+    fn run_in(&self, arena: &mut [u8], inputs: &[(InputKey<'_>, TensorView<'_>)], outputs: &mut [&mut [u8]]) -> Result<(), RuntimeError> {
+        for (key, view) in inputs {
+            let i = self.input_index(key).unwrap_or(0);
+            let desc = &self.body.inputs[i];
+            let at = desc.at.offset as usize;
+            let dst = arena.get_mut(at..at + view.data.len()).ok_or_else(|| RuntimeError::Input {
+                name: desc.name.clone(),
+                msg: "lies outside the arena".into(),
+            })?;
+            dst.copy_from_slice(view.data);
+        }
+        let consts = &self.bytes.bytes()[self.consts.clone()];
+        let mut mem = Mem { arena, consts };
+        run_steps(&self.body, self.isa, &mut mem)?;
+        for (o, buf) in self.body.outputs.iter().zip(outputs.iter_mut()) {
+            let at = o.at.offset as usize;
+            let src = match o.at.region {
+                infc_plan::Region::Arena => mem.arena.get(at..at + buf.len()),
+                infc_plan::Region::Const => consts.get(at..at + buf.len()),
+            };
+            let src = src.ok_or_else(|| RuntimeError::Output { name: o.name.clone(), msg: "lies outside its region".into() })?;
+            buf.copy_from_slice(src);
+        }
+        Ok(())
+    }
+
+    fn input_index(&self, key: &InputKey<'_>) -> Option<usize> {
+        match *key {
+            InputKey::Index(i) => (i < self.body.inputs.len()).then_some(i),
+            InputKey::Name(n) => self.body.inputs.iter().position(|d| d.name == n),
+        }
+    }
+
+    /// Every input given once, with the planned dtype, shape and byte length. No allocation
+    /// unless there is an error to report.
+    fn check_inputs(&self, inputs: &[(InputKey<'_>, TensorView<'_>)]) -> Result<(), RuntimeError> {
+        for (key, view) in inputs {
+            let Some(i) = self.input_index(key) else {
+                let known: Vec<&str> = self.body.inputs.iter().map(|d| d.name.as_str()).collect();
+                let name = match key {
+                    InputKey::Name(n) => n.to_string(),
+                    InputKey::Index(i) => format!("#{i}"),
+                };
+                return Err(RuntimeError::Input { name, msg: format!("no such input (the plan has {known:?})") });
+            };
+            let d = &self.body.inputs[i];
+            let shape_ok = d.shape.len() == view.shape.len() && d.shape.iter().zip(view.shape).all(|(&a, &b)| a == b as u64);
+            if d.dtype != view.dtype || !shape_ok {
+                return Err(RuntimeError::Input {
+                    name: d.name.clone(),
+                    msg: format!("expected {}, given {}", io_str(d), dims_str(view.dtype, view.shape)),
+                });
+            }
+            let want = d.byte_len().unwrap_or(0) as usize;
+            if view.data.len() != want {
+                return Err(RuntimeError::Input {
+                    name: d.name.clone(),
+                    msg: format!("{} needs {want} bytes, given {}", io_str(d), view.data.len()),
+                });
+            }
+        }
+        for (i, d) in self.body.inputs.iter().enumerate() {
+            let count = inputs.iter().filter(|(k, _)| self.input_index(k) == Some(i)).count();
+            if count != 1 {
+                let msg = if count == 0 { "not given".to_string() } else { format!("given {count} times") };
+                return Err(RuntimeError::Input { name: d.name.clone(), msg: format!("{msg} (expected {})", io_str(d)) });
+            }
+        }
+        Ok(())
+    }
+}
