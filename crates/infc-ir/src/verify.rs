@@ -161,7 +161,7 @@ fn check_arity(cx: &NodeCx) -> Result<(), String> {
         }
         if outs != splits.len() {
             return Err(format!(
-                "{outs} outputs but `splits` has {} entries",
+                "{outs} output(s) but `splits` has {} entries",
                 splits.len()
             ));
         }
@@ -173,10 +173,10 @@ fn check_arity(cx: &NodeCx) -> Result<(), String> {
             (lo, usize::MAX) => format!("at least {lo}"),
             (lo, hi) => format!("{lo} to {hi}"),
         };
-        return Err(format!("takes {want} inputs, has {ins}"));
+        return Err(format!("takes {want} input(s), has {ins}"));
     }
     if outs != a.outputs {
-        return Err(format!("has {} outputs, expected {}", outs, a.outputs));
+        return Err(format!("has {} output(s), expected {}", outs, a.outputs));
     }
     Ok(())
 }
@@ -197,16 +197,21 @@ impl NodeCx<'_> {
     pub fn n_in(&self) -> usize {
         self.node.inputs.len()
     }
-    /// `input 1 ('w')`
+    /// `input 1 ('w')`, or `input 1` when the value has no name.
     pub fn in_desc(&self, i: usize) -> String {
-        format!("input {i} ('{}')", self.g.values[self.node.inputs[i]].name)
+        describe("input", i, &self.g.values[self.node.inputs[i]].name)
     }
-    /// `output 0 ('y')`
+    /// `output 0 ('y')`, or `output 0` when the value has no name.
     pub fn out_desc(&self, i: usize) -> String {
-        format!(
-            "output {i} ('{}')",
-            self.g.values[self.node.outputs[i]].name
-        )
+        describe("output", i, &self.g.values[self.node.outputs[i]].name)
+    }
+}
+
+fn describe(kind: &str, i: usize, name: &str) -> String {
+    if name.is_empty() {
+        format!("{kind} {i}")
+    } else {
+        format!("{kind} {i} ('{name}')")
     }
 }
 

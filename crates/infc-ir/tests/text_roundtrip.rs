@@ -95,18 +95,25 @@ fn constants_print_inline_or_by_fingerprint() {
     let text = print_graph(&every_dtype_consts_graph());
     let consts: Vec<&str> = text.lines().filter(|l| l.contains("= const")).collect();
     insta::assert_snapshot!(consts.join("\n"), @r#"
-      %c0 = const f32[2,3] [0.1, -0.0, inf, 1.1754944e-38, 1e-45, -3.4028235e38]  # "const/0"
-      %c1 = const f32[] [-inf]  # "const/1"
-      %c2 = const f16[3] [0.099975586, 65504.0, -5.9604645e-8]  # "const/2"
-      %c3 = const i64[4] [-9223372036854775808, -1, 0, 9223372036854775807]  # "const/3"
-      %c4 = const i32[2] [-2147483648, 2147483647]  # "const/4"
-      %c5 = const i8[3] [-128, 0, 127]  # "const/5"
-      %c6 = const u8[2] [0, 255]  # "const/6"
-      %c7 = const bool[2,2] [true, false, false, true]  # "const/7"
-      %c8 = const f32[0] []  # "const/8"
-      %c9 = const f32[16] [0.0, 0.33333334, 0.6666667, 1.0, 1.3333334, 1.6666666, 2.0, 2.3333333, 2.6666667, 3.0, 3.3333333, 3.6666667, 4.0, 4.3333335, 4.6666665, 5.0]  # "const/9"
-      %c10 = const f32[17] fp=0x0000000000000000  # "const/10"
-    "#);
+        %c0 = const f32[2,3] [0.1, -0.0, inf, 1.1754944e-38, 1e-45, -3.4028235e38]  # "const/0"
+        %c1 = const f32[] [-inf]  # "const/1"
+        %c2 = const f16[3] [0.099975586, 65504.0, -5.9604645e-8]  # "const/2"
+        %c3 = const i64[4] [-9223372036854775808, -1, 0, 9223372036854775807]  # "const/3"
+        %c4 = const i32[2] [-2147483648, 2147483647]  # "const/4"
+        %c5 = const i8[3] [-128, 0, 127]  # "const/5"
+        %c6 = const u8[2] [0, 255]  # "const/6"
+        %c7 = const bool[2,2] [true, false, false, true]  # "const/7"
+        %c8 = const f32[0] []  # "const/8"
+        %c9 = const f32[16] [0.0, 0.33333334, 0.6666667, 1.0, 1.3333334, 1.6666666, 2.0, 2.3333333, 2.6666667, 3.0, 3.3333333, 3.6666667, 4.0, 4.3333335, 4.6666665, 5.0]  # "const/9"
+        %c10 = const f32[17] fp=0xa49ba2c826f00ef4  # "const/10"
+        %c11 = const f32[64,3,7,7] fp=0x4d749bdf72f6b347  # "const/11"
+        %c12 = const f16[5,5] fp=0xfdc3bd5b09813bc6  # "const/12"
+        %c13 = const i64[20] fp=0x2c008a9a8e2c5892  # "const/13"
+        %c14 = const i32[20] fp=0x0af51d3e005842d1  # "const/14"
+        %c15 = const i8[20] fp=0xc3d74af83222d34c  # "const/15"
+        %c16 = const u8[20] fp=0xad1fe2e25529d54c  # "const/16"
+        %c17 = const bool[20] fp=0xee5b4ba7db73d4cd  # "const/17"
+        "#);
 }
 
 #[test]

@@ -17,13 +17,22 @@ impl<'a> Attrs<'a> {
     }
 
     fn find(&self, name: &str, want: AttributeType) -> AttrResult<Option<&'a AttributeProto>> {
-        let Some(a) = self.list.iter().rev().find(|a| a.name == name) else { return Ok(None) };
+        let Some(a) = self.list.iter().rev().find(|a| a.name == name) else {
+            return Ok(None);
+        };
         if !a.ref_attr_name.is_empty() {
-            return Err(format!("attribute '{name}' refers to function attribute '{}' (not supported)", a.ref_attr_name));
+            return Err(format!(
+                "attribute '{name}' refers to function attribute '{}' (not supported)",
+                a.ref_attr_name
+            ));
         }
         let ty = AttributeType::try_from(a.r#type).unwrap_or(AttributeType::Undefined);
         if ty != want && ty != AttributeType::Undefined {
-            return Err(format!("attribute '{name}' must be {}, got {}", want.as_str_name(), ty.as_str_name()));
+            return Err(format!(
+                "attribute '{name}' must be {}, got {}",
+                want.as_str_name(),
+                ty.as_str_name()
+            ));
         }
         Ok(Some(a))
     }
@@ -55,7 +64,9 @@ impl<'a> Attrs<'a> {
     }
 
     pub fn ints(&self, name: &str) -> AttrResult<Option<Vec<i64>>> {
-        Ok(self.find(name, AttributeType::Ints)?.map(|a| a.ints.clone()))
+        Ok(self
+            .find(name, AttributeType::Ints)?
+            .map(|a| a.ints.clone()))
     }
 
     /// Non-negative integers (kernel shapes, strides, pads…).
@@ -63,24 +74,34 @@ impl<'a> Attrs<'a> {
         self.ints(name)?
             .map(|v| {
                 v.iter()
-                    .map(|&x| usize::try_from(x).map_err(|_| format!("attribute '{name}' has negative entry {x}")))
+                    .map(|&x| {
+                        usize::try_from(x)
+                            .map_err(|_| format!("attribute '{name}' has negative entry {x}"))
+                    })
                     .collect()
             })
             .transpose()
     }
 
     pub fn floats(&self, name: &str) -> AttrResult<Option<Vec<f32>>> {
-        Ok(self.find(name, AttributeType::Floats)?.map(|a| a.floats.clone()))
+        Ok(self
+            .find(name, AttributeType::Floats)?
+            .map(|a| a.floats.clone()))
     }
 
     pub fn string(&self, name: &str) -> AttrResult<Option<String>> {
         self.find(name, AttributeType::String)?
-            .map(|a| String::from_utf8(a.s.clone()).map_err(|_| format!("attribute '{name}' is not UTF-8")))
+            .map(|a| {
+                String::from_utf8(a.s.clone())
+                    .map_err(|_| format!("attribute '{name}' is not UTF-8"))
+            })
             .transpose()
     }
 
     pub fn tensor(&self, name: &str) -> AttrResult<Option<TensorProto>> {
-        Ok(self.find(name, AttributeType::Tensor)?.and_then(|a| a.t.clone()))
+        Ok(self
+            .find(name, AttributeType::Tensor)?
+            .and_then(|a| a.t.clone()))
     }
 
     /// Names of all attributes present.
@@ -95,9 +116,17 @@ mod tests {
 
     #[test]
     fn wrong_type_is_reported() {
-        let list = vec![AttributeProto { name: "axis".into(), r#type: AttributeType::Float as i32, f: 1.0, ..Default::default() }];
+        let list = vec![AttributeProto {
+            name: "axis".into(),
+            r#type: AttributeType::Float as i32,
+            f: 1.0,
+            ..Default::default()
+        }];
         let a = Attrs::new(&list);
-        assert_eq!(a.int("axis").unwrap_err(), "attribute 'axis' must be INT, got FLOAT");
+        assert_eq!(
+            a.int("axis").unwrap_err(),
+            "attribute 'axis' must be INT, got FLOAT"
+        );
         assert_eq!(a.float("axis").unwrap(), Some(1.0));
         assert_eq!(a.int("missing").unwrap(), None);
     }
@@ -105,11 +134,25 @@ mod tests {
     #[test]
     fn flags_and_untyped_attributes() {
         let list = vec![
-            AttributeProto { name: "keepdims".into(), i: 2, ..Default::default() },
-            AttributeProto { name: "pads".into(), ints: vec![1, -1], ..Default::default() },
+            AttributeProto {
+                name: "keepdims".into(),
+                i: 2,
+                ..Default::default()
+            },
+            AttributeProto {
+                name: "pads".into(),
+                ints: vec![1, -1],
+                ..Default::default()
+            },
         ];
         let a = Attrs::new(&list);
-        assert_eq!(a.flag("keepdims", true).unwrap_err(), "attribute 'keepdims' must be 0 or 1, got 2");
-        assert_eq!(a.usizes("pads").unwrap_err(), "attribute 'pads' has negative entry -1");
+        assert_eq!(
+            a.flag("keepdims", true).unwrap_err(),
+            "attribute 'keepdims' must be 0 or 1, got 2"
+        );
+        assert_eq!(
+            a.usizes("pads").unwrap_err(),
+            "attribute 'pads' has negative entry -1"
+        );
     }
 }

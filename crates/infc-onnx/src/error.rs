@@ -18,8 +18,16 @@ pub struct UnsupportedOp {
 
 impl fmt::Display for UnsupportedOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let domain = if self.domain.is_empty() { "ai.onnx" } else { &self.domain };
-        write!(f, "{} (node '{}', domain {domain}, opset ", self.op_type, self.node)?;
+        let domain = if self.domain.is_empty() {
+            "ai.onnx"
+        } else {
+            &self.domain
+        };
+        write!(
+            f,
+            "{} (node '{}', domain {domain}, opset ",
+            self.op_type, self.node
+        )?;
         match self.opset {
             Some(v) => write!(f, "{v})"),
             None => f.write_str("not imported)"),
@@ -35,7 +43,10 @@ fn list_unsupported(ops: &[UnsupportedOp]) -> String {
 #[derive(Debug, Error)]
 pub enum OnnxError {
     #[error("cannot read '{}': {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("not a valid ONNX model: {0}")]
     Decode(String),
     #[error("invalid model: {0}")]
@@ -47,7 +58,11 @@ pub enum OnnxError {
     #[error("{}", list_unsupported(.0))]
     Unsupported(Vec<UnsupportedOp>),
     #[error("node '{node}' ({op_type}): {msg}")]
-    Node { node: String, op_type: String, msg: String },
+    Node {
+        node: String,
+        op_type: String,
+        msg: String,
+    },
     /// Type/shape inference found a contradiction (the message names the node).
     #[error(transparent)]
     Ir(#[from] infc_ir::IrError),
@@ -55,6 +70,9 @@ pub enum OnnxError {
 
 impl OnnxError {
     pub(crate) fn tensor(tensor: &str, msg: impl Into<String>) -> OnnxError {
-        OnnxError::Tensor { tensor: tensor.to_string(), msg: msg.into() }
+        OnnxError::Tensor {
+            tensor: tensor.to_string(),
+            msg: msg.into(),
+        }
     }
 }

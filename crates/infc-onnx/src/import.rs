@@ -17,28 +17,46 @@ use tract_onnx::pb::{NodeProto, ValueInfoProto};
 
 /// Decode `data` and build the graph. `base_dir` resolves external data (None: not allowed).
 pub(crate) fn import_buffer(data: Bytes, base_dir: Option<&Path>) -> Result<Graph, OnnxError> {
-    let DecodedModel { model, initializers } = decode_model(data.as_slice()).map_err(OnnxError::Decode)?;
-    let graph = model.graph.ok_or_else(|| OnnxError::Model("the model has no graph".into()))?;
+    let DecodedModel {
+        model,
+        initializers,
+    } = decode_model(data.as_slice()).map_err(OnnxError::Decode)?;
+    let graph = model
+        .graph
+        .ok_or_else(|| OnnxError::Model("the model has no graph".into()))?;
     let mut opsets: HashMap<String, i64> = HashMap::new();
     for o in &model.opset_import {
-        let domain = if o.domain == "ai.onnx" { String::new() } else { o.domain.clone() };
+        let domain = if o.domain == "ai.onnx" {
+            String::new()
+        } else {
+            o.domain.clone()
+        };
         opsets.insert(domain, o.version);
     }
     // ir_version < 3 models have no opset_import and mean opset 1; nothing torch writes.
-    let opset = *opsets.get("").ok_or_else(|| OnnxError::Model("the model imports no default-domain opset".into()))?;
+    let opset = *opsets
+        .get("")
+        .ok_or_else(|| OnnxError::Model("the model imports no default-domain opset".into()))?;
 
     let node_names = node_names(&graph.node);
     check_supported(&graph.node, &node_names, &opsets)?;
 
     let mut imp = Importer {
-        g: Graph::new(if graph.name.is_empty() { "main" } else { &graph.name }),
+        g: Graph::new(if graph.name.is_empty() {
+            "main"
+        } else {
+            &graph.name
+        }),
         names: HashMap::new(),
         facts: ValueFacts::new(),
         ext: ExternalData::new(base_dir.map(Path::to_path_buf)),
     };
     for mut init in initializers {
         let raw = match init.raw {
-            Some(r) => Some(data.slice(r.start, r.len()).map_err(|e| OnnxError::tensor(&init.proto.name, e.to_string()))?),
+            Some(r) => Some(
+                data.slice(r.start, r.len())
+                    .map_err(|e| OnnxError::tensor(&init.proto.name, e.to_string()))?,
+            ),
             None => None,
         };
         let t = tensor_from_proto(&mut init.proto, raw, &mut imp.ext)?;
@@ -63,13 +81,23 @@ pub(crate) fn import_buffer(data: Bytes, base_dir: Option<&Path>) -> Result<Grap
     for i in topo_order(&graph.node, &node_names, &imp.names)? {
         let proto = &graph.node[i];
         let translate = ops::translator(&proto.op_type).expect("checked by check_supported");
-        let mut cx = NodeCx { imp: &mut imp, proto, name: &node_names[i], opset, attrs: Attrs::new(&proto.attribute), emitted: 0 };
+        let mut cx = NodeCx {
+            imp: &mut imp,
+            proto,
+            name: &node_names[i],
+            opset,
+            attrs: Attrs::new(&proto.attribute),
+            emitted: 0,
+        };
         translate(&mut cx)?;
     }
 
     for out in &graph.output {
         let v = *imp.names.get(&out.name).ok_or_else(|| {
-            OnnxError::Model(format!("graph output '{}' is not produced by any node, input or initializer", out.name))
+            OnnxError::Model(format!(
+                "graph output '{}' is not produced by any node, input or initializer",
+                out.name
+            ))
         })?;
         imp.g.outputs.push(v);
     }
@@ -81,19 +109,40 @@ fn node_names(nodes: &[NodeProto]) -> Vec<String> {
     nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| if n.name.is_empty() { format!("{}_{i}", n.op_type) } else { n.name.clone() })
+        .map(|(i, n)| {
+            if n.name.is_empty() {
+                format!("{}_{i}", n.op_type)
+            } else {
+                n.name.clone()
+            }
+        })
         .collect()
 }
 
 /// One error listing every node whose op the importer cannot translate.
-fn check_supported(nodes: &[NodeProto], names: &[String], opsets: &HashMap<String, i64>) -> Result<(), OnnxError> {
+fn check_supported(
+    nodes: &[NodeProto],
+    names: &[String],
+    opsets: &HashMap<String, i64>,
+) -> Result<(), OnnxError> {
     let bad: Vec<UnsupportedOp> = nodes
         .iter()
         .zip(names)
-        .filter(|(n, _)| !(matches!(n.domain.as_str(), "" | "ai.onnx") && ops::translator(&n.op_type).is_some()))
+        .filter(|(n, _)| {
+            !(matches!(n.domain.as_str(), "" | "ai.onnx") && ops::translator(&n.op_type).is_some())
+        })
         .map(|(n, name)| {
-            let domain = if n.domain == "ai.onnx" { String::new() } else { n.domain.clone() };
-            UnsupportedOp { op_type: n.op_type.clone(), node: name.clone(), opset: opsets.get(&domain).copied(), domain }
+            let domain = if n.domain == "ai.onnx" {
+                String::new()
+            } else {
+                n.domain.clone()
+            };
+            UnsupportedOp {
+                op_type: n.op_type.clone(),
+                node: name.clone(),
+                opset: opsets.get(&domain).copied(),
+                domain,
+            }
         })
         .collect();
     if bad.is_empty() {
@@ -104,15 +153,28 @@ fn check_supported(nodes: &[NodeProto], names: &[String], opsets: &HashMap<Strin
 }
 
 /// Execution order of the nodes: file order where valid (linear for the usual, sorted files).
-fn topo_order(nodes: &[NodeProto], names: &[String], defined: &HashMap<String, ValueId>) -> Result<Vec<usize>, OnnxError> {
+fn topo_order(
+    nodes: &[NodeProto],
+    names: &[String],
+    defined: &HashMap<String, ValueId>,
+) -> Result<Vec<usize>, OnnxError> {
     let mut have: HashSet<&str> = defined.keys().map(String::as_str).collect();
-    let produced: HashSet<&str> = nodes.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
+    let produced: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.output.iter().map(String::as_str))
+        .collect();
     for (n, name) in nodes.iter().zip(names) {
-        if let Some(missing) = n.input.iter().find(|i| !i.is_empty() && !have.contains(i.as_str()) && !produced.contains(i.as_str())) {
+        if let Some(missing) = n
+            .input
+            .iter()
+            .find(|i| !i.is_empty() && !have.contains(i.as_str()) && !produced.contains(i.as_str()))
+        {
             return Err(OnnxError::Node {
                 node: name.clone(),
                 op_type: n.op_type.clone(),
-                msg: format!("reads '{missing}', which no node, graph input or initializer defines"),
+                msg: format!(
+                    "reads '{missing}', which no node, graph input or initializer defines"
+                ),
             });
         }
     }
@@ -121,16 +183,31 @@ fn topo_order(nodes: &[NodeProto], names: &[String], defined: &HashMap<String, V
     while order.len() < nodes.len() {
         let before = order.len();
         for (i, n) in nodes.iter().enumerate() {
-            if done[i] || !n.input.iter().all(|v| v.is_empty() || have.contains(v.as_str())) {
+            if done[i]
+                || !n
+                    .input
+                    .iter()
+                    .all(|v| v.is_empty() || have.contains(v.as_str()))
+            {
                 continue;
             }
             done[i] = true;
             order.push(i);
-            have.extend(n.output.iter().filter(|o| !o.is_empty()).map(String::as_str));
+            have.extend(
+                n.output
+                    .iter()
+                    .filter(|o| !o.is_empty())
+                    .map(String::as_str),
+            );
         }
         if order.len() == before {
-            let stuck = (0..nodes.len()).find(|&i| !done[i]).expect("some node is not done");
-            return Err(OnnxError::Model(format!("the graph has a cycle through node '{}'", names[stuck])));
+            let stuck = (0..nodes.len())
+                .find(|&i| !done[i])
+                .expect("some node is not done");
+            return Err(OnnxError::Model(format!(
+                "the graph has a cycle through node '{}'",
+                names[stuck]
+            )));
         }
     }
     Ok(order)
@@ -138,12 +215,20 @@ fn topo_order(nodes: &[NodeProto], names: &[String], defined: &HashMap<String, V
 
 /// Type of a graph input: dtype, and dims from `dim_value` / `dim_param` (fresh symbol when absent).
 fn input_type(vi: &ValueInfoProto) -> Result<TensorType, OnnxError> {
-    let err = |msg: &str| OnnxError::Input { input: vi.name.clone(), msg: msg.to_string() };
-    let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+    let err = |msg: &str| OnnxError::Input {
+        input: vi.name.clone(),
+        msg: msg.to_string(),
+    };
+    let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
         return Err(err("is not a tensor (or has no type)"));
     };
-    let dtype = dtype_from_onnx(t.elem_type).map_err(|e| err(&format!("unsupported data type {e}")))?;
-    let shape = t.shape.as_ref().ok_or_else(|| err("has no shape (its rank must be known)"))?;
+    let dtype =
+        dtype_from_onnx(t.elem_type).map_err(|e| err(&format!("unsupported data type {e}")))?;
+    let shape = t
+        .shape
+        .as_ref()
+        .ok_or_else(|| err("has no shape (its rank must be known)"))?;
     let dims = shape
         .dim
         .iter()
@@ -179,7 +264,11 @@ pub(crate) struct NodeCx<'a> {
 
 impl NodeCx<'_> {
     pub fn err(&self, msg: impl Into<String>) -> OnnxError {
-        OnnxError::Node { node: self.name.to_string(), op_type: self.proto.op_type.clone(), msg: msg.into() }
+        OnnxError::Node {
+            node: self.name.to_string(),
+            op_type: self.proto.op_type.clone(),
+            msg: msg.into(),
+        }
     }
 
     /// Unwrap an attribute lookup, naming the node on error.
@@ -203,19 +292,31 @@ impl NodeCx<'_> {
     /// Input `i`, or None when absent (beyond the list, or an empty name).
     pub fn input(&self, i: usize) -> Option<ValueId> {
         let name = self.proto.input.get(i).filter(|n| !n.is_empty())?;
-        Some(*self.imp.names.get(name).expect("topological order guarantees inputs are defined"))
+        Some(
+            *self
+                .imp
+                .names
+                .get(name)
+                .expect("topological order guarantees inputs are defined"),
+        )
     }
 
     /// Required input `i`.
     pub fn req(&self, i: usize) -> Result<ValueId, OnnxError> {
-        self.input(i).ok_or_else(|| self.err(format!("required input {i} is missing")))
+        self.input(i)
+            .ok_or_else(|| self.err(format!("required input {i} is missing")))
     }
 
     /// All present inputs, at least `min` of them.
     pub fn all_inputs(&self, min: usize) -> Result<Vec<ValueId>, OnnxError> {
-        let v: Vec<ValueId> = (0..self.num_inputs()).filter_map(|i| self.input(i)).collect();
+        let v: Vec<ValueId> = (0..self.num_inputs())
+            .filter_map(|i| self.input(i))
+            .collect();
         if v.len() < min || v.len() != self.num_inputs() {
-            return Err(self.err(format!("expects at least {min} inputs, all present; got {:?}", self.proto.input)));
+            return Err(self.err(format!(
+                "expects at least {min} inputs, all present; got {:?}",
+                self.proto.input
+            )));
         }
         Ok(v)
     }
@@ -228,8 +329,15 @@ impl NodeCx<'_> {
     /// Integer data of optional input `i`, which must be a constant ("attribute input" such as axes)
     /// or a value whose elements shape inference derived exactly.
     pub fn const_ints_input(&self, i: usize, what: &str) -> Result<Option<Vec<i64>>, OnnxError> {
-        let Some(v) = self.input(i) else { return Ok(None) };
-        if let Some(known) = self.imp.facts.get(v).and_then(|f| f.iter().map(SymInt::int).collect::<Option<Vec<i64>>>()) {
+        let Some(v) = self.input(i) else {
+            return Ok(None);
+        };
+        if let Some(known) = self
+            .imp
+            .facts
+            .get(v)
+            .and_then(|f| f.iter().map(SymInt::int).collect::<Option<Vec<i64>>>())
+        {
             return Ok(Some(known));
         }
         let t = self.imp.g.const_of(v).ok_or_else(|| {
@@ -238,7 +346,9 @@ impl NodeCx<'_> {
                 self.proto.input[i]
             ))
         })?;
-        t.to_i64_vec().map(Some).map_err(|e| self.err(format!("input {i} ({what}): {e}")))
+        t.to_i64_vec()
+            .map(Some)
+            .map_err(|e| self.err(format!("input {i} ({what}): {e}")))
     }
 
     /// New constant named `<node>/<suffix>`.
@@ -247,7 +357,10 @@ impl NodeCx<'_> {
     }
 
     /// Convert a TensorProto held in an attribute (Constant's `value`, ConstantOfShape's `value`).
-    pub fn attr_tensor(&mut self, mut proto: tract_onnx::pb::TensorProto) -> Result<Tensor, OnnxError> {
+    pub fn attr_tensor(
+        &mut self,
+        mut proto: tract_onnx::pb::TensorProto,
+    ) -> Result<Tensor, OnnxError> {
         if proto.name.is_empty() {
             proto.name = format!("{}.value", self.name);
         }
@@ -256,9 +369,14 @@ impl NodeCx<'_> {
 
     /// Append an IR node; its output types are inferred now. Returns the new output values.
     pub fn emit(&mut self, op: Op, inputs: Vec<ValueId>) -> Result<Vec<ValueId>, OnnxError> {
-        let node_name = if self.emitted == 0 { self.name.to_string() } else { format!("{}#{}", self.name, self.emitted) };
+        let node_name = if self.emitted == 0 {
+            self.name.to_string()
+        } else {
+            format!("{}#{}", self.name, self.emitted)
+        };
         self.emitted += 1;
-        let (types, elems) = infer_node_facts(&self.imp.g, &self.imp.facts, &node_name, &op, &inputs)?;
+        let (types, elems) =
+            infer_node_facts(&self.imp.g, &self.imp.facts, &node_name, &op, &inputs)?;
         let outputs: Vec<ValueId> = types
             .into_iter()
             .enumerate()
@@ -283,7 +401,9 @@ impl NodeCx<'_> {
             if name.is_empty() {
                 continue;
             }
-            let &v = values.get(i).ok_or_else(|| self.err(format!("output {i} ('{name}') is not supported")))?;
+            let &v = values
+                .get(i)
+                .ok_or_else(|| self.err(format!("output {i} ('{name}') is not supported")))?;
             if self.imp.names.contains_key(name) {
                 return Err(self.err(format!("output '{name}' is defined twice")));
             }

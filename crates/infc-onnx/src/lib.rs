@@ -36,7 +36,10 @@ pub struct ImportOptions {
 /// resolved relative to the model's directory.
 pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, OnnxError> {
     let _ = opts;
-    let io = |source| OnnxError::Io { path: path.to_path_buf(), source };
+    let io = |source| OnnxError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let data = tensor::map_file(path).map_err(io)?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -32,43 +32,76 @@ pub(crate) struct ExternalData {
 
 impl ExternalData {
     pub fn new(base_dir: Option<PathBuf>) -> ExternalData {
-        ExternalData { base_dir, files: HashMap::new() }
+        ExternalData {
+            base_dir,
+            files: HashMap::new(),
+        }
     }
 
     /// Bytes of the external data described by `entries` (keys `location`, `offset`, `length`).
-    fn load(&mut self, tensor: &str, entries: &[StringStringEntryProto], want: usize) -> Result<Bytes, OnnxError> {
+    fn load(
+        &mut self,
+        tensor: &str,
+        entries: &[StringStringEntryProto],
+        want: usize,
+    ) -> Result<Bytes, OnnxError> {
         let err = |msg: String| OnnxError::tensor(tensor, format!("external data: {msg}"));
-        let get = |key: &str| entries.iter().rev().find(|e| e.key == key).map(|e| e.value.as_str());
+        let get = |key: &str| {
+            entries
+                .iter()
+                .rev()
+                .find(|e| e.key == key)
+                .map(|e| e.value.as_str())
+        };
         let location = get("location").ok_or_else(|| err("no 'location' key".into()))?;
         let parse = |key: &str| -> Result<Option<usize>, OnnxError> {
             get(key)
-                .map(|v| v.trim().parse::<usize>().map_err(|_| err(format!("'{key}' is not a byte count: '{v}'"))))
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| err(format!("'{key}' is not a byte count: '{v}'")))
+                })
                 .transpose()
         };
         let offset = parse("offset")?.unwrap_or(0);
         let length = parse("length")?.unwrap_or(want);
         let rel = Path::new(location);
-        if rel.is_absolute() || !rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(err(format!("location '{location}' must be a relative path inside the model's directory")));
+        if rel.is_absolute()
+            || !rel
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(err(format!(
+                "location '{location}' must be a relative path inside the model's directory"
+            )));
         }
-        let base = self
-            .base_dir
-            .as_ref()
-            .ok_or_else(|| err(format!("'{location}' cannot be resolved: the model was not loaded from a file")))?;
+        let base = self.base_dir.as_ref().ok_or_else(|| {
+            err(format!(
+                "'{location}' cannot be resolved: the model was not loaded from a file"
+            ))
+        })?;
         let path = base.join(rel);
         let file = match self.files.get(&path) {
             Some(b) => b.clone(),
             None => {
-                let b = map_file(&path).map_err(|e| err(format!("cannot open '{}': {e}", path.display())))?;
+                let b = map_file(&path)
+                    .map_err(|e| err(format!("cannot open '{}': {e}", path.display())))?;
                 self.files.insert(path.clone(), b.clone());
                 b
             }
         };
         if length != want {
-            return Err(err(format!("length {length} does not match the {want} bytes the tensor needs")));
+            return Err(err(format!(
+                "length {length} does not match the {want} bytes the tensor needs"
+            )));
         }
         file.slice(offset, length).map_err(|_| {
-            err(format!("bytes {offset}..{} lie outside '{}' ({} bytes)", offset.saturating_add(length), path.display(), file.len()))
+            err(format!(
+                "bytes {offset}..{} lie outside '{}' ({} bytes)",
+                offset.saturating_add(length),
+                path.display(),
+                file.len()
+            ))
         })
     }
 }
@@ -94,23 +127,30 @@ pub(crate) fn tensor_from_proto(
 ) -> Result<Tensor, OnnxError> {
     let name = proto.name.clone();
     let terr = |msg: String| OnnxError::tensor(&name, msg);
-    let dtype = dtype_from_onnx(proto.data_type).map_err(|t| terr(format!("unsupported data type {t}")))?;
+    let dtype =
+        dtype_from_onnx(proto.data_type).map_err(|t| terr(format!("unsupported data type {t}")))?;
     if proto.segment.is_some() {
         return Err(terr("segmented tensors are not supported".into()));
     }
     let shape = proto
         .dims
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| terr(format!("negative dimension in {:?}", proto.dims))))
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| terr(format!("negative dimension in {:?}", proto.dims)))
+        })
         .collect::<Result<Vec<usize>, _>>()?;
     let numel = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| terr(format!("shape {shape:?} overflows")))?;
-    let want = numel.checked_mul(dtype.size()).ok_or_else(|| terr(format!("shape {shape:?} overflows")))?;
+    let want = numel
+        .checked_mul(dtype.size())
+        .ok_or_else(|| terr(format!("shape {shape:?} overflows")))?;
     let check_len = |got: usize, what: &str| -> Result<(), OnnxError> {
         if got != want {
-            return Err(terr(format!("{what} has {got} bytes, {dtype}{shape:?} needs {want}")));
+            return Err(terr(format!(
+                "{what} has {got} bytes, {dtype}{shape:?} needs {want}"
+            )));
         }
         Ok(())
     };

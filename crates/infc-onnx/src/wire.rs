@@ -71,11 +71,17 @@ fn fields(buf: &[u8], range: Range<usize>) -> impl Iterator<Item = Result<Field,
                     None
                 }
                 1 => {
-                    pos = pos.checked_add(8).filter(|&p| p <= end).ok_or("truncated fixed64")?;
+                    pos = pos
+                        .checked_add(8)
+                        .filter(|&p| p <= end)
+                        .ok_or("truncated fixed64")?;
                     None
                 }
                 5 => {
-                    pos = pos.checked_add(4).filter(|&p| p <= end).ok_or("truncated fixed32")?;
+                    pos = pos
+                        .checked_add(4)
+                        .filter(|&p| p <= end)
+                        .ok_or("truncated fixed32")?;
                     None
                 }
                 2 => {
@@ -89,7 +95,11 @@ fn fields(buf: &[u8], range: Range<usize>) -> impl Iterator<Item = Result<Field,
                 }
                 w => return Err(format!("unsupported wire type {w} for field {number}")),
             };
-            Ok(Field { number, whole: start..pos, payload })
+            Ok(Field {
+                number,
+                whole: start..pos,
+                payload,
+            })
         })();
         if r.is_err() {
             failed = true;
@@ -116,7 +126,9 @@ pub fn decode_model(buf: &[u8]) -> Result<DecodedModel, String> {
                 for gf in fields(buf, graph) {
                     let gf = gf.map_err(|e| decode_err("GraphProto", e))?;
                     match (gf.number, gf.payload) {
-                        (GRAPH_INITIALIZER, Some(t)) => initializers.push(decode_initializer(buf, t)?),
+                        (GRAPH_INITIALIZER, Some(t)) => {
+                            initializers.push(decode_initializer(buf, t)?)
+                        }
                         _ => graph_rest.extend_from_slice(&buf[gf.whole]),
                     }
                 }
@@ -124,11 +136,17 @@ pub fn decode_model(buf: &[u8]) -> Result<DecodedModel, String> {
             _ => model_rest.extend_from_slice(&buf[f.whole]),
         }
     }
-    let mut model = ModelProto::decode(model_rest.as_slice()).map_err(|e| decode_err("ModelProto", e))?;
+    let mut model =
+        ModelProto::decode(model_rest.as_slice()).map_err(|e| decode_err("ModelProto", e))?;
     if saw_graph {
-        model.graph = Some(GraphProto::decode(graph_rest.as_slice()).map_err(|e| decode_err("GraphProto", e))?);
+        model.graph = Some(
+            GraphProto::decode(graph_rest.as_slice()).map_err(|e| decode_err("GraphProto", e))?,
+        );
     }
-    Ok(DecodedModel { model, initializers })
+    Ok(DecodedModel {
+        model,
+        initializers,
+    })
 }
 
 fn decode_initializer(buf: &[u8], range: Range<usize>) -> Result<Initializer, String> {
@@ -153,10 +171,30 @@ mod tests {
 
     #[test]
     fn raw_data_is_located_not_copied() {
-        let t = TensorProto { name: "w".into(), dims: vec![2], data_type: 1, raw_data: vec![1, 2, 3, 4, 5, 6, 7, 8], ..Default::default() };
-        let node = NodeProto { op_type: "Relu".into(), input: vec!["w".into()], output: vec!["y".into()], ..Default::default() };
-        let g = GraphProto { name: "g".into(), node: vec![node], initializer: vec![t], ..Default::default() };
-        let m = ModelProto { ir_version: 8, graph: Some(g), ..Default::default() };
+        let t = TensorProto {
+            name: "w".into(),
+            dims: vec![2],
+            data_type: 1,
+            raw_data: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            ..Default::default()
+        };
+        let node = NodeProto {
+            op_type: "Relu".into(),
+            input: vec!["w".into()],
+            output: vec!["y".into()],
+            ..Default::default()
+        };
+        let g = GraphProto {
+            name: "g".into(),
+            node: vec![node],
+            initializer: vec![t],
+            ..Default::default()
+        };
+        let m = ModelProto {
+            ir_version: 8,
+            graph: Some(g),
+            ..Default::default()
+        };
         let buf = m.encode_to_vec();
         let d = decode_model(&buf).unwrap();
         assert_eq!(d.initializers.len(), 1);
@@ -172,10 +210,20 @@ mod tests {
 
     #[test]
     fn truncation_is_an_error() {
-        let g = GraphProto { name: "g".into(), ..Default::default() };
-        let buf = ModelProto { graph: Some(g), ..Default::default() }.encode_to_vec();
+        let g = GraphProto {
+            name: "g".into(),
+            ..Default::default()
+        };
+        let buf = ModelProto {
+            graph: Some(g),
+            ..Default::default()
+        }
+        .encode_to_vec();
         let err = decode_model(&buf[..buf.len() - 1]).err().unwrap();
-        assert_eq!(err, "ModelProto: length-delimited field 7 of 3 bytes runs past the end of its message");
+        assert_eq!(
+            err,
+            "ModelProto: length-delimited field 7 of 3 bytes runs past the end of its message"
+        );
         assert!(decode_model(&[0x80]).is_err());
         assert!(decode_model(&[0x0b]).is_err()); // wire type 3 (group)
     }

@@ -14,7 +14,9 @@
 //!   constant shape operands. Rather than matching particular reshape/transpose spellings (K as
 //!   `(0,2,3,1)`, transposed twice, or through a 3-D reshape as dynamo's SDPA decomposition does),
 //!   each chain is replayed with the reference interpreter on an index ("iota") tensor and must
-//!   produce exactly the head-split (or, on the output side, head-merge) permutation.
+//!   produce exactly the head-split (or, on the output side, head-merge) permutation. When the head
+//!   merge only exists flattened (dynamo: `Transpose → Reshape [B·Sq, H·D]`), the Attention gets a
+//!   new `[B,Sq,H·D]` output and that final Reshape is kept, now reading it.
 //! - Scale: scalar Muls/Divs anywhere on the q or k chains (SDPA exports apply √scale to both) and
 //!   on the scores before any mask; their product is the op's `scale`.
 //! - Masks: at most one additive mask value (f32, broadcastable to `[B,H,Sq,Sk]`, not enlarging the
@@ -32,7 +34,7 @@
 
 use crate::pattern::{node_names, replace_node, rewrite_sweeps, scalar_const, Matcher};
 use crate::{PassCx, PassError};
-use infc_ir::{BinaryOp, DType, Float, Graph, NodeIndex, Op, Tensor, UnaryOp, ValueId};
+use infc_ir::{BinaryOp, DType, Float, Graph, NodeIndex, Op, Tensor, TensorType, UnaryOp, ValueId};
 
 /// Mask fills at or below this count as "masked out".
 const MASK_FILL_MAX: f64 = -1e30;
@@ -56,6 +58,15 @@ fn fuse_at(g: &mut Graph, m: &Matcher, pv: NodeIndex, cx: &mut PassCx) -> Result
     let op = Op::Attention { num_heads: found.heads, scale: Float::new(found.scale as f32), causal: found.causal };
     let name = g.nodes[pv].name.clone();
     replace_node(g, found.anchor, name, op, inputs);
+    if let Some(reshape) = found.flattening_reshape {
+        // The head merge was only ever materialised flattened: the Attention gets a new [B,Sq,H·D]
+        // output, which the final Reshape now flattens.
+        let out = g.nodes[found.anchor].outputs[0];
+        let ty = TensorType::known(DType::F32, &found.merged_dims);
+        let merged = g.add_value(format!("{}.merged", g.value(out).name), ty);
+        g.nodes[found.anchor].outputs = vec![merged];
+        g.nodes[reshape].inputs[0] = merged;
+    }
     cx.log.record("attention", names);
     Ok(Some(found.nodes.into_iter().filter(|&n| n != found.anchor).collect()))
 }
@@ -76,6 +87,10 @@ struct Found {
     causal: bool,
     nodes: Vec<NodeIndex>,
     anchor: NodeIndex,
+    /// Set when the output chain ends in a Reshape that flattens the head merge (dynamo's
+    /// `[B·Sq, H·D]` view): that Reshape stays, reading the Attention's new output.
+    flattening_reshape: Option<NodeIndex>,
+    merged_dims: [usize; 3],
 }
 
 /// What the score chain between `Q·Kᵀ` and the softmax contained.
@@ -133,15 +148,17 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
     nodes.extend(q_nodes.iter().chain(&k_nodes).chain(&v_nodes));
 
     // Output: movement chain from [B,H,Sq,D] to the head merge [B,Sq,H·D].
-    let (anchor, out_nodes) = output_chain(g, m, pv, b, heads, sq, d)?;
-    nodes.extend(out_nodes);
+    let (out_nodes, flattening_reshape) = output_chain(g, m, pv, b, heads, sq, d)?;
+    nodes.extend(&out_nodes);
+    let anchor = out_nodes.last().copied().unwrap_or(pv);
 
     let (mask, causal) = resolve_masks(g, &scores, [b, heads, sq, sk])?;
     if !m.all_internal(g, &nodes, anchor) {
         return None;
     }
     let scale = scores.scale * q_scale * k_scale;
-    Some(Found { q, k, v, mask, heads, scale, causal, nodes, anchor })
+    let merged_dims = [b, sq, heads * d];
+    Some(Found { q, k, v, mask, heads, scale, causal, nodes, anchor, flattening_reshape, merged_dims })
 }
 
 /// `p = Where(IsNaN(x), 0, x)`: returns (x, [where, isnan]).
@@ -342,7 +359,9 @@ fn projection(
 }
 
 /// Walk forward from the `P·V` MatMul through movement ops to the first value that is the head merge
-/// `[B,Sq,H·D]` of its `[B,H,Sq,D]` output. Returns (anchor node, chain nodes).
+/// `[B,Sq,H·D]` of its `[B,H,Sq,D]` output. Returns the chain nodes (the last one is the anchor).
+/// When a Reshape reaches the head merge's elements in merge order but in another shape (e.g.
+/// `[B·Sq, H·D]`), the chain before it is returned with that Reshape as the second value.
 fn output_chain(
     g: &Graph,
     m: &Matcher,
@@ -351,10 +370,10 @@ fn output_chain(
     heads: usize,
     sq: usize,
     d: usize,
-) -> Option<(NodeIndex, Vec<NodeIndex>)> {
+) -> Option<(Vec<NodeIndex>, Option<NodeIndex>)> {
     let mut cur = g.nodes[pv].outputs[0];
     let mut ops = Vec::new();
-    let want_dims = [b, sq, heads * d];
+    let want = head_merge(b, heads, sq, d);
     while let Some(u) = m.sole_user(cur) {
         let node = &g.nodes[u];
         if !is_movement(&node.op) || node.inputs[0] != cur {
@@ -365,10 +384,17 @@ fn output_chain(
         }
         ops.push(u);
         cur = node.outputs[0];
-        if g.ty(cur).shape.as_known().as_deref() == Some(&want_dims[..]) {
-            let got = replay(g, &ops, iota(&[b, heads, sq, d])?)?;
-            if got == head_merge(b, heads, sq, d) {
-                return Some((u, ops));
+        let dims = g.ty(cur).shape.as_known()?;
+        let is_merge_shape = dims == want.0;
+        let is_reshape = matches!(node.op, Op::Reshape { .. });
+        if is_merge_shape || is_reshape {
+            let (shape, elems) = replay(g, &ops, iota(&[b, heads, sq, d])?)?;
+            if elems == want.1 && is_merge_shape {
+                return Some((ops, None));
+            }
+            if elems == want.1 && is_reshape && shape.iter().product::<usize>() == want.1.len() {
+                ops.pop();
+                return Some((ops, Some(u)));
             }
         }
     }

@@ -41,7 +41,10 @@ pub(crate) fn int_scalar(t: &Tensor, what: &str) -> OpResult<i64> {
     let v = ints(t, what)?;
     match v[..] {
         [x] => Ok(x),
-        _ => Err(format!("{what} must hold exactly one element, got shape {:?}", t.shape)),
+        _ => Err(format!(
+            "{what} must hold exactly one element, got shape {:?}",
+            t.shape
+        )),
     }
 }
 
@@ -62,7 +65,10 @@ pub(crate) fn bytes_tensor(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> OpR
 
 /// Element count of `shape`, erroring on overflow.
 pub(crate) fn numel(shape: &[usize]) -> OpResult<usize> {
-    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| format!("shape {shape:?} overflows"))
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} overflows"))
 }
 
 /// Element count of `shape` when its bytes (at `elem_size` each) are addressable; for outputs whose

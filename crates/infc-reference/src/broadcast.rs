@@ -29,14 +29,29 @@ pub(crate) fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = strides(shape);
     let off = out.len() - shape.len();
     (0..out.len())
-        .map(|i| if i < off || shape[i - off] == 1 { 0 } else { own[i - off] })
+        .map(|i| {
+            if i < off || shape[i - off] == 1 {
+                0
+            } else {
+                own[i - off]
+            }
+        })
         .collect()
 }
 
 /// Call `f` with the flat offset into each input, for every element of `out` in row-major order.
 /// Each input shape must broadcast to `out`.
-pub(crate) fn for_each_offset<const N: usize>(out: &[usize], shapes: [&[usize]; N], f: impl FnMut([usize; N])) {
-    let st: [Vec<isize>; N] = shapes.map(|s| broadcast_strides(s, out).into_iter().map(|v| v as isize).collect());
+pub(crate) fn for_each_offset<const N: usize>(
+    out: &[usize],
+    shapes: [&[usize]; N],
+    f: impl FnMut([usize; N]),
+) {
+    let st: [Vec<isize>; N] = shapes.map(|s| {
+        broadcast_strides(s, out)
+            .into_iter()
+            .map(|v| v as isize)
+            .collect()
+    });
     for_each_strided(out, [0; N], std::array::from_fn(|k| &st[k][..]), f);
 }
 
@@ -95,7 +110,10 @@ mod tests {
         assert_eq!(broadcast_shapes(&[&[], &[4, 1]]).unwrap(), vec![4, 1]);
         assert_eq!(broadcast_shapes(&[&[4, 1], &[1, 5]]).unwrap(), vec![4, 5]);
         assert_eq!(broadcast_shapes(&[&[0, 1], &[1, 5]]).unwrap(), vec![0, 5]);
-        assert_eq!(broadcast_shapes(&[&[2, 3], &[2]]).unwrap_err(), "shapes [2, 3], [2] do not broadcast");
+        assert_eq!(
+            broadcast_shapes(&[&[2, 3], &[2]]).unwrap_err(),
+            "shapes [2, 3], [2] do not broadcast"
+        );
     }
 
     #[test]

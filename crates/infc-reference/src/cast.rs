@@ -27,7 +27,9 @@ pub(crate) fn cast(x: &Tensor, to: DType) -> OpResult<Tensor> {
         DType::F32 => Source::Float(view::<f32>(x)?.iter().map(|&v| v as f64).collect()),
         DType::F16 => Source::Float(view::<f16>(x)?.iter().map(|v| v.to_f64()).collect()),
         DType::Bool => Source::Int(bools(x, "input")?.into_iter().map(i64::from).collect()),
-        DType::I64 | DType::I32 | DType::I8 | DType::U8 => Source::Int(x.to_i64_vec().map_err(|e| e.to_string())?),
+        DType::I64 | DType::I32 | DType::I8 | DType::U8 => {
+            Source::Int(x.to_i64_vec().map_err(|e| e.to_string())?)
+        }
     };
     let shape = x.shape.clone();
     match src {
@@ -61,20 +63,38 @@ mod tests {
     #[test]
     fn float_to_int_truncates_toward_zero() {
         let x = f32t(&[6], &[2.7, -2.7, 0.5, -0.5, 1e20, f32::NAN]);
-        assert_eq!(i64s(&cast(&x, DType::I64).unwrap()), vec![2, -2, 0, 0, i64::MAX, 0]);
-        assert_eq!(i32s(&cast(&x, DType::I32).unwrap()), vec![2, -2, 0, 0, i32::MAX, 0]);
-        assert_eq!(i8s(&cast(&f32t(&[2], &[-300., 127.9]), DType::I8).unwrap()), vec![-128, 127]);
-        assert_eq!(u8s(&cast(&f32t(&[2], &[-1., 255.9]), DType::U8).unwrap()), vec![0, 255]);
+        assert_eq!(
+            i64s(&cast(&x, DType::I64).unwrap()),
+            vec![2, -2, 0, 0, i64::MAX, 0]
+        );
+        assert_eq!(
+            i32s(&cast(&x, DType::I32).unwrap()),
+            vec![2, -2, 0, 0, i32::MAX, 0]
+        );
+        assert_eq!(
+            i8s(&cast(&f32t(&[2], &[-300., 127.9]), DType::I8).unwrap()),
+            vec![-128, 127]
+        );
+        assert_eq!(
+            u8s(&cast(&f32t(&[2], &[-1., 255.9]), DType::U8).unwrap()),
+            vec![0, 255]
+        );
     }
 
     #[test]
     fn bool_conversions() {
         let x = f32t(&[4], &[0., -0., 0.1, f32::NAN]);
-        assert_eq!(boolv(&cast(&x, DType::Bool).unwrap()), vec![false, false, true, true]);
+        assert_eq!(
+            boolv(&cast(&x, DType::Bool).unwrap()),
+            vec![false, false, true, true]
+        );
         let b = boolt(&[2], &[true, false]);
         assert_eq!(f32s(&cast(&b, DType::F32).unwrap()), vec![1., 0.]);
         assert_eq!(i64s(&cast(&b, DType::I64).unwrap()), vec![1, 0]);
-        assert_eq!(boolv(&cast(&i64t(&[3], &[0, 2, -1]), DType::Bool).unwrap()), vec![false, true, true]);
+        assert_eq!(
+            boolv(&cast(&i64t(&[3], &[0, 2, -1]), DType::Bool).unwrap()),
+            vec![false, true, true]
+        );
     }
 
     #[test]
@@ -83,7 +103,10 @@ mod tests {
         assert_eq!(i8s(&cast(&x, DType::I8).unwrap()), vec![44, 127, 0]);
         assert_eq!(u8s(&cast(&x, DType::U8).unwrap()), vec![44, 127, 0]);
         assert_eq!(i32s(&cast(&x, DType::I32).unwrap()), vec![300, -129, 0]);
-        assert_eq!(i64s(&cast(&u8t(&[1], &[200]), DType::I64).unwrap()), vec![200]);
+        assert_eq!(
+            i64s(&cast(&u8t(&[1], &[200]), DType::I64).unwrap()),
+            vec![200]
+        );
     }
 
     #[test]
@@ -97,7 +120,10 @@ mod tests {
         assert_eq!(i64s(&cast(&h, DType::I64).unwrap())[..2], [1, 65504]);
         let from_int = cast(&i64t(&[2], &[3, -2049]), DType::F16).unwrap();
         // f16 spacing at 2048 is 2: -2049 is a tie, rounded to the even mantissa (-2048).
-        assert_eq!(f32s(&cast(&from_int, DType::F32).unwrap()), vec![3.0, -2048.0]);
+        assert_eq!(
+            f32s(&cast(&from_int, DType::F32).unwrap()),
+            vec![3.0, -2048.0]
+        );
     }
 
     #[test]

@@ -8,8 +8,16 @@ use crate::access::{view, OpResult};
 use crate::window::{spatial_axes, to_3d};
 use infc_ir::{ConvAttrs, DType, Tensor};
 
-pub(crate) fn conv(attrs: &ConvAttrs, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> OpResult<Tensor> {
-    for (t, what) in [(x, "X"), (w, "W")].into_iter().chain(bias.map(|b| (b, "B"))) {
+pub(crate) fn conv(
+    attrs: &ConvAttrs,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+) -> OpResult<Tensor> {
+    for (t, what) in [(x, "X"), (w, "W")]
+        .into_iter()
+        .chain(bias.map(|b| (b, "B")))
+    {
         if t.dtype != DType::F32 {
             return Err(format!("{what} must be float, got {}", t.dtype));
         }
@@ -18,7 +26,11 @@ pub(crate) fn conv(attrs: &ConvAttrs, x: &Tensor, w: &Tensor, bias: Option<&Tens
         return Err(format!("X must be N×C×spatial…, got shape {:?}", x.shape));
     }
     if w.shape.len() != x.shape.len() {
-        return Err(format!("W has rank {} but X has rank {}", w.shape.len(), x.shape.len()));
+        return Err(format!(
+            "W has rank {} but X has rank {}",
+            w.shape.len(),
+            x.shape.len()
+        ));
     }
     let (n, c) = (x.shape[0], x.shape[1]);
     let (m, cg) = (w.shape[0], w.shape[1]);
@@ -29,16 +41,30 @@ pub(crate) fn conv(attrs: &ConvAttrs, x: &Tensor, w: &Tensor, bias: Option<&Tens
             w.shape
         ));
     }
-    let kernel = if attrs.kernel.is_empty() { &w.shape[2..] } else { &attrs.kernel[..] };
+    let kernel = if attrs.kernel.is_empty() {
+        &w.shape[2..]
+    } else {
+        &attrs.kernel[..]
+    };
     if kernel != &w.shape[2..] {
-        return Err(format!("kernel_shape {kernel:?} does not match W shape {:?}", w.shape));
+        return Err(format!(
+            "kernel_shape {kernel:?} does not match W shape {:?}",
+            w.shape
+        ));
     }
     if let Some(b) = bias {
         if b.shape != [m] {
             return Err(format!("B must have shape [{m}], got {:?}", b.shape));
         }
     }
-    let axes = spatial_axes(&x.shape[2..], kernel, &attrs.strides, &attrs.pads, &attrs.dilations, false)?;
+    let axes = spatial_axes(
+        &x.shape[2..],
+        kernel,
+        &attrs.strides,
+        &attrs.pads,
+        &attrs.dilations,
+        false,
+    )?;
     let [ad, ah, aw] = to_3d(&axes)?;
     let xs = view::<f32>(x)?;
     let ws = view::<f32>(w)?;
@@ -63,14 +89,19 @@ pub(crate) fn conv(attrs: &ConvAttrs, x: &Tensor, w: &Tensor, bias: Option<&Tens
                             let wv = wk[(kd * ah.kernel + kh) * aw.kernel + kw] as f64;
                             let (lo, hi) = valid_outputs(&aw, kw);
                             for od in 0..ad.output {
-                                let Some(id) = ad.input_at(od, kd) else { continue };
+                                let Some(id) = ad.input_at(od, kd) else {
+                                    continue;
+                                };
                                 for oh in 0..ah.output {
-                                    let Some(ih) = ah.input_at(oh, kh) else { continue };
+                                    let Some(ih) = ah.input_at(oh, kh) else {
+                                        continue;
+                                    };
                                     let row = &plane[(id * ah.input + ih) * aw.input..][..aw.input];
-                                    let acc_row = &mut acc[(od * ah.output + oh) * aw.output..][..aw.output];
-                                    for ow in lo..hi {
+                                    let acc_row =
+                                        &mut acc[(od * ah.output + oh) * aw.output..][..aw.output];
+                                    for (ow, a) in acc_row.iter_mut().enumerate().take(hi).skip(lo) {
                                         let iw = ow * aw.stride + kw * aw.dilation - aw.pad_begin;
-                                        acc_row[ow] += wv * row[iw] as f64;
+                                        *a += wv * row[iw] as f64;
                                     }
                                 }
                             }
@@ -79,7 +110,10 @@ pub(crate) fn conv(attrs: &ConvAttrs, x: &Tensor, w: &Tensor, bias: Option<&Tens
                 }
             }
             let bv = bs.as_ref().map_or(0.0, |bs| bs[oc] as f64);
-            for (o, a) in out[(b * m + oc) * out_plane..][..out_plane].iter_mut().zip(&acc) {
+            for (o, a) in out[(b * m + oc) * out_plane..][..out_plane]
+                .iter_mut()
+                .zip(&acc)
+            {
                 *o = (a + bv) as f32;
             }
         }
@@ -104,7 +138,13 @@ mod tests {
     use super::*;
     use crate::testutil::*;
 
-    fn attrs(kernel: &[usize], strides: &[usize], pads: &[usize], dilations: &[usize], group: usize) -> ConvAttrs {
+    fn attrs(
+        kernel: &[usize],
+        strides: &[usize],
+        pads: &[usize],
+        dilations: &[usize],
+        group: usize,
+    ) -> ConvAttrs {
         ConvAttrs {
             kernel: kernel.to_vec(),
             strides: strides.to_vec(),
@@ -119,7 +159,13 @@ mod tests {
         // 1×1×3×3 input 1..9, all-ones 3×3 kernel, pad 1: each output is the sum of its neighbourhood.
         let x = f32t(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
         let w = f32t(&[1, 1, 3, 3], &[1.; 9]);
-        let y = conv(&attrs(&[3, 3], &[1, 1], &[1, 1, 1, 1], &[1, 1], 1), &x, &w, None).unwrap();
+        let y = conv(
+            &attrs(&[3, 3], &[1, 1], &[1, 1, 1, 1], &[1, 1], 1),
+            &x,
+            &w,
+            None,
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![1, 1, 3, 3]);
         assert_eq!(f32s(&y), vec![12., 21., 16., 27., 45., 33., 24., 39., 28.]);
     }
@@ -130,7 +176,13 @@ mod tests {
         let x = f32t(&[1, 1, 1, 5], &[1., 2., 3., 4., 5.]);
         let w = f32t(&[1, 1, 1, 2], &[10., 1.]);
         let b = f32t(&[1], &[0.5]);
-        let y = conv(&attrs(&[1, 2], &[1, 2], &[0, 1, 0, 0], &[], 1), &x, &w, Some(&b)).unwrap();
+        let y = conv(
+            &attrs(&[1, 2], &[1, 2], &[0, 1, 0, 0], &[], 1),
+            &x,
+            &w,
+            Some(&b),
+        )
+        .unwrap();
         // padded row: 0 1 2 3 4 5 → windows (0,1) (2,3) (4,5)
         assert_eq!(y.shape, vec![1, 1, 1, 3]);
         assert_eq!(f32s(&y), vec![1.5, 23.5, 45.5]);
@@ -159,11 +211,20 @@ mod tests {
     fn grouped_strided_against_torch() {
         // x = arange(2*4*4*4).reshape(2,4,4,4)/10, w = (arange(4*2*3*3)%7 - 3).reshape(4,2,3,3)/4,
         // bias [0.1,-0.2,0.3,-0.4], stride 2, padding 1, groups 2.
-        let x = f32t(&[2, 4, 4, 4], &iota(128).iter().map(|v| v / 10.).collect::<Vec<_>>());
+        let x = f32t(
+            &[2, 4, 4, 4],
+            &iota(128).iter().map(|v| v / 10.).collect::<Vec<_>>(),
+        );
         let wv: Vec<f32> = (0..72).map(|i| ((i % 7) as f32 - 3.) / 4.).collect();
         let w = f32t(&[4, 2, 3, 3], &wv);
         let b = f32t(&[4], &[0.1, -0.2, 0.3, -0.4]);
-        let y = conv(&attrs(&[3, 3], &[2, 2], &[1, 1, 1, 1], &[1, 1], 2), &x, &w, Some(&b)).unwrap();
+        let y = conv(
+            &attrs(&[3, 3], &[2, 2], &[1, 1, 1, 1], &[1, 1], 2),
+            &x,
+            &w,
+            Some(&b),
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![2, 4, 2, 2]);
         assert_close(&f32s(&y), &TORCH_GROUPED, 1e-4);
     }
@@ -181,8 +242,17 @@ mod tests {
         assert_eq!(e, "group 1 does not fit X channels 3 and W shape [2, 2, 3, 3] (need W[1]·group = C and group | W[0])");
         let w = f32t(&[2, 3, 5, 5], &[0.; 150]);
         let e = conv(&attrs(&[5, 5], &[], &[], &[], 1), &x, &w, None).unwrap_err();
-        assert_eq!(e, "spatial axis 0: window of 5 exceeds the padded input of 4 (4 + pads 0, 0)");
-        let e = conv(&attrs(&[5, 5], &[], &[], &[], 1), &i64t(&[1], &[1]), &w, None).unwrap_err();
+        assert_eq!(
+            e,
+            "spatial axis 0: window of 5 exceeds the padded input of 4 (4 + pads 0, 0)"
+        );
+        let e = conv(
+            &attrs(&[5, 5], &[], &[], &[], 1),
+            &i64t(&[1], &[1]),
+            &w,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e, "X must be float, got i64");
     }
 

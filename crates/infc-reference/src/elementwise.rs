@@ -57,7 +57,10 @@ fn float_input(x: &Tensor) -> OpResult<std::borrow::Cow<'_, [f32]>> {
 
 fn float_map(x: &Tensor, f: impl Fn(f64) -> f64) -> OpResult<Tensor> {
     let v = float_input(x)?;
-    tensor(x.shape.clone(), v.iter().map(|&a| f(a as f64) as f32).collect())
+    tensor(
+        x.shape.clone(),
+        v.iter().map(|&a| f(a as f64) as f32).collect(),
+    )
 }
 
 fn map<T: Num>(x: &Tensor, f: impl Fn(T) -> T) -> OpResult<Tensor> {
@@ -95,7 +98,9 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> OpResult<Tensor> {
         Equal | Less | LessOrEqual | Greater | GreaterOrEqual => {
             dispatch_num!(a.dtype, op_name(op), |T| compare::<T>(op, a, b, out))
         }
-        Add | Sub | Mul | Div | Max | Min => dispatch_num!(a.dtype, op_name(op), |T| arith::<T>(op, a, b, out)),
+        Add | Sub | Mul | Div | Max | Min => {
+            dispatch_num!(a.dtype, op_name(op), |T| arith::<T>(op, a, b, out))
+        }
         Pow => unreachable!("Pow handled above"),
     }
 }
@@ -137,7 +142,8 @@ fn nan_min<T: Num>(p: T, q: T) -> T {
 
 fn arith<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, out: Vec<usize>) -> OpResult<Tensor> {
     let (x, y) = (view::<T>(a)?, view::<T>(b)?);
-    if op == BinaryOp::Div && !T::IS_FLOAT && y.iter().any(|&v| v == T::zero()) && !out.contains(&0) {
+    if op == BinaryOp::Div && !T::IS_FLOAT && y.iter().any(|&v| v == T::zero()) && !out.contains(&0)
+    {
         return Err("integer division by zero".into());
     }
     let f = |p: T, q: T| match op {
@@ -166,11 +172,13 @@ fn pow(a: &Tensor, b: &Tensor, out: Vec<usize>) -> OpResult<Tensor> {
         if !T::IS_FLOAT && b.dtype.is_integer() {
             let y = b.to_i64_vec().map_err(|e| e.to_string())?;
             let mut err = None;
-            for_each_offset(&out, [&a.shape, &b.shape], |[i, j]| match int_pow(x[i], y[j]) {
-                Ok(v) => r.push(v),
-                Err(e) => {
-                    err.get_or_insert(e);
-                    r.push(T::zero())
+            for_each_offset(&out, [&a.shape, &b.shape], |[i, j]| {
+                match int_pow(x[i], y[j]) {
+                    Ok(v) => r.push(v),
+                    Err(e) => {
+                        err.get_or_insert(e);
+                        r.push(T::zero())
+                    }
                 }
             });
             if let Some(e) = err {
@@ -178,7 +186,9 @@ fn pow(a: &Tensor, b: &Tensor, out: Vec<usize>) -> OpResult<Tensor> {
             }
         } else {
             let y = b.to_f64_vec().map_err(|e| e.to_string())?;
-            for_each_offset(&out, [&a.shape, &b.shape], |[i, j]| r.push(T::from_f64(x[i].to_f64().powf(y[j]))));
+            for_each_offset(&out, [&a.shape, &b.shape], |[i, j]| {
+                r.push(T::from_f64(x[i].to_f64().powf(y[j])))
+            });
         }
         tensor(out, r)
     })
@@ -213,7 +223,10 @@ fn int_pow<T: Num>(base: T, e: i64) -> OpResult<T> {
 pub(crate) fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> OpResult<Tensor> {
     let c = bools(cond, "condition")?;
     if a.dtype != b.dtype {
-        return Err(format!("X and Y dtypes differ: {} and {}", a.dtype, b.dtype));
+        return Err(format!(
+            "X and Y dtypes differ: {} and {}",
+            a.dtype, b.dtype
+        ));
     }
     let out = broadcast_shapes(&[&cond.shape, &a.shape, &b.shape])?;
     let size = a.dtype.size();
@@ -238,7 +251,13 @@ pub(crate) fn clip(x: &Tensor, lo: &Tensor, hi: &Tensor) -> OpResult<Tensor> {
     }
     dispatch_num!(x.dtype, "Clip", |T| {
         let (l, h) = (view::<T>(lo)?[0], view::<T>(hi)?[0]);
-        map::<T>(x, |v| if v.is_nan() { v } else { nan_min(nan_max(v, l), h) })
+        map::<T>(x, |v| {
+            if v.is_nan() {
+                v
+            } else {
+                nan_min(nan_max(v, l), h)
+            }
+        })
     })
 }
 
@@ -274,22 +293,46 @@ mod tests {
     fn integer_division_truncates_and_rejects_zero() {
         let a = i64t(&[4], &[7, -7, 7, i64::MIN]);
         let b = i64t(&[4], &[2, 2, -2, -1]);
-        assert_eq!(i64s(&binary(BinaryOp::Div, &a, &b).unwrap()), vec![3, -3, -3, i64::MIN]);
+        assert_eq!(
+            i64s(&binary(BinaryOp::Div, &a, &b).unwrap()),
+            vec![3, -3, -3, i64::MIN]
+        );
         let z = i64t(&[], &[0]);
-        assert_eq!(binary(BinaryOp::Div, &a, &z).unwrap_err(), "integer division by zero");
+        assert_eq!(
+            binary(BinaryOp::Div, &a, &z).unwrap_err(),
+            "integer division by zero"
+        );
         let i = i32t(&[2], &[i32::MAX, 5]);
-        assert_eq!(i32s(&binary(BinaryOp::Add, &i, &i32t(&[], &[1])).unwrap()), vec![i32::MIN, 6]);
+        assert_eq!(
+            i32s(&binary(BinaryOp::Add, &i, &i32t(&[], &[1])).unwrap()),
+            vec![i32::MIN, 6]
+        );
     }
 
     #[test]
     fn pow_mixed_types() {
         let x = f32t(&[3], &[2., 4., -8.]);
-        assert_eq!(f32s(&binary(BinaryOp::Pow, &x, &f32t(&[], &[0.5])).unwrap())[..2], [2f32.sqrt(), 2.]);
-        assert_eq!(f32s(&binary(BinaryOp::Pow, &x, &i64t(&[], &[2])).unwrap()), vec![4., 16., 64.]);
+        assert_eq!(
+            f32s(&binary(BinaryOp::Pow, &x, &f32t(&[], &[0.5])).unwrap())[..2],
+            [2f32.sqrt(), 2.]
+        );
+        assert_eq!(
+            f32s(&binary(BinaryOp::Pow, &x, &i64t(&[], &[2])).unwrap()),
+            vec![4., 16., 64.]
+        );
         let i = i64t(&[4], &[3, -2, 1, -1]);
-        assert_eq!(i64s(&binary(BinaryOp::Pow, &i, &i64t(&[], &[3])).unwrap()), vec![27, -8, 1, -1]);
-        assert_eq!(i64s(&binary(BinaryOp::Pow, &i, &i64t(&[], &[-1])).unwrap()), vec![0, 0, 1, -1]);
-        assert_eq!(i64s(&binary(BinaryOp::Pow, &i, &f32t(&[], &[0.5])).unwrap())[0], 1);
+        assert_eq!(
+            i64s(&binary(BinaryOp::Pow, &i, &i64t(&[], &[3])).unwrap()),
+            vec![27, -8, 1, -1]
+        );
+        assert_eq!(
+            i64s(&binary(BinaryOp::Pow, &i, &i64t(&[], &[-1])).unwrap()),
+            vec![0, 0, 1, -1]
+        );
+        assert_eq!(
+            i64s(&binary(BinaryOp::Pow, &i, &f32t(&[], &[0.5])).unwrap())[0],
+            1
+        );
         let r = binary(BinaryOp::Pow, &i64t(&[1], &[0]), &i64t(&[1], &[-2])).unwrap_err();
         assert_eq!(r, "0 raised to a negative integer power");
     }
@@ -298,14 +341,32 @@ mod tests {
     fn comparisons_and_logic() {
         let a = f32t(&[4], &[1., f32::NAN, 3., 4.]);
         let b = f32t(&[], &[3.]);
-        assert_eq!(boolv(&binary(BinaryOp::Less, &a, &b).unwrap()), vec![true, false, false, false]);
-        assert_eq!(boolv(&binary(BinaryOp::GreaterOrEqual, &a, &b).unwrap()), vec![false, false, true, true]);
-        assert_eq!(boolv(&binary(BinaryOp::Equal, &a, &a).unwrap()), vec![true, false, true, true]);
+        assert_eq!(
+            boolv(&binary(BinaryOp::Less, &a, &b).unwrap()),
+            vec![true, false, false, false]
+        );
+        assert_eq!(
+            boolv(&binary(BinaryOp::GreaterOrEqual, &a, &b).unwrap()),
+            vec![false, false, true, true]
+        );
+        assert_eq!(
+            boolv(&binary(BinaryOp::Equal, &a, &a).unwrap()),
+            vec![true, false, true, true]
+        );
         let p = boolt(&[2, 1], &[true, false]);
         let q = boolt(&[2], &[true, false]);
-        assert_eq!(boolv(&binary(BinaryOp::And, &p, &q).unwrap()), vec![true, false, false, false]);
-        assert_eq!(boolv(&binary(BinaryOp::Xor, &p, &q).unwrap()), vec![false, true, true, false]);
-        assert_eq!(boolv(&binary(BinaryOp::Equal, &p, &q).unwrap()), vec![true, false, false, true]);
+        assert_eq!(
+            boolv(&binary(BinaryOp::And, &p, &q).unwrap()),
+            vec![true, false, false, false]
+        );
+        assert_eq!(
+            boolv(&binary(BinaryOp::Xor, &p, &q).unwrap()),
+            vec![false, true, true, false]
+        );
+        assert_eq!(
+            boolv(&binary(BinaryOp::Equal, &p, &q).unwrap()),
+            vec![true, false, false, true]
+        );
         let e = binary(BinaryOp::Add, &p, &q).unwrap_err();
         assert_eq!(e, "Add does not accept bool tensors");
         let e = binary(BinaryOp::Add, &a, &i64t(&[], &[1])).unwrap_err();
@@ -325,36 +386,87 @@ mod tests {
     #[test]
     fn unary_functions() {
         let x = f32t(&[4], &[-1.5, 0., 0.5, 4.]);
-        assert_eq!(f32s(&unary(UnaryOp::Relu, &x).unwrap()), vec![0., 0., 0.5, 4.]);
-        assert_eq!(f32s(&unary(UnaryOp::Floor, &x).unwrap()), vec![-2., 0., 0., 4.]);
-        assert_eq!(f32s(&unary(UnaryOp::Ceil, &x).unwrap()), vec![-1., 0., 1., 4.]);
-        assert_eq!(f32s(&unary(UnaryOp::Abs, &x).unwrap()), vec![1.5, 0., 0.5, 4.]);
-        assert_eq!(f32s(&unary(UnaryOp::Neg, &x).unwrap()), vec![1.5, -0., -0.5, -4.]);
-        assert_eq!(f32s(&unary(UnaryOp::Reciprocal, &x).unwrap()), vec![-1. / 1.5, f32::INFINITY, 2., 0.25]);
+        assert_eq!(
+            f32s(&unary(UnaryOp::Relu, &x).unwrap()),
+            vec![0., 0., 0.5, 4.]
+        );
+        assert_eq!(
+            f32s(&unary(UnaryOp::Floor, &x).unwrap()),
+            vec![-2., 0., 0., 4.]
+        );
+        assert_eq!(
+            f32s(&unary(UnaryOp::Ceil, &x).unwrap()),
+            vec![-1., 0., 1., 4.]
+        );
+        assert_eq!(
+            f32s(&unary(UnaryOp::Abs, &x).unwrap()),
+            vec![1.5, 0., 0.5, 4.]
+        );
+        assert_eq!(
+            f32s(&unary(UnaryOp::Neg, &x).unwrap()),
+            vec![1.5, -0., -0.5, -4.]
+        );
+        assert_eq!(
+            f32s(&unary(UnaryOp::Reciprocal, &x).unwrap()),
+            vec![-1. / 1.5, f32::INFINITY, 2., 0.25]
+        );
         assert_eq!(f32s(&unary(UnaryOp::Sqrt, &x).unwrap())[3], 2.);
         assert!(f32s(&unary(UnaryOp::Log, &x).unwrap())[0].is_nan());
-        assert_eq!(i64s(&unary(UnaryOp::Relu, &i64t(&[2], &[-3, 3])).unwrap()), vec![0, 3]);
-        assert_eq!(i8s(&unary(UnaryOp::Abs, &i8t(&[2], &[-128, -3])).unwrap()), vec![-128, 3]);
-        assert_eq!(unary(UnaryOp::Neg, &u8t(&[1], &[1])).unwrap_err(), "does not accept u8 tensors");
-        assert_eq!(unary(UnaryOp::Exp, &i64t(&[1], &[1])).unwrap_err(), "needs a float tensor, got i64");
+        assert_eq!(
+            i64s(&unary(UnaryOp::Relu, &i64t(&[2], &[-3, 3])).unwrap()),
+            vec![0, 3]
+        );
+        assert_eq!(
+            i8s(&unary(UnaryOp::Abs, &i8t(&[2], &[-128, -3])).unwrap()),
+            vec![-128, 3]
+        );
+        assert_eq!(
+            unary(UnaryOp::Neg, &u8t(&[1], &[1])).unwrap_err(),
+            "does not accept u8 tensors"
+        );
+        assert_eq!(
+            unary(UnaryOp::Exp, &i64t(&[1], &[1])).unwrap_err(),
+            "needs a float tensor, got i64"
+        );
         let nan = f32t(&[3], &[f32::NAN, 1., f32::INFINITY]);
-        assert_eq!(boolv(&unary(UnaryOp::IsNaN, &nan).unwrap()), vec![true, false, false]);
-        assert_eq!(boolv(&unary(UnaryOp::Not, &boolt(&[2], &[true, false])).unwrap()), vec![false, true]);
+        assert_eq!(
+            boolv(&unary(UnaryOp::IsNaN, &nan).unwrap()),
+            vec![true, false, false]
+        );
+        assert_eq!(
+            boolv(&unary(UnaryOp::Not, &boolt(&[2], &[true, false])).unwrap()),
+            vec![false, true]
+        );
     }
 
     /// float32 values computed once with python3 (math.erf, np.tanh, 1/(1+exp(-x)) in f64, np.exp), rounded to f32.
     #[test]
     fn transcendental_against_numpy() {
         let x = f32t(&[5], &[-2.0, -0.5, 0.1, 1.0, 3.0]);
-        let close = |got: Vec<f32>, want: [f32; 5]| {
-            for (g, w) in got.iter().zip(want) {
-                assert!((g - w).abs() <= 2e-7 * w.abs().max(1.0), "{got:?} vs {want:?}");
+        let close = |got: Vec<f32>, want: [f64; 5]| {
+            for (&g, w) in got.iter().zip(want) {
+                assert!(
+                    (g as f64 - w).abs() <= 2e-7 * w.abs().max(1.0),
+                    "{got:?} vs {want:?}"
+                );
             }
         };
-        close(f32s(&unary(UnaryOp::Erf, &x).unwrap()), [-0.99532228, -0.52049988, 0.11246292, 0.84270078, 0.99997789]);
-        close(f32s(&unary(UnaryOp::Tanh, &x).unwrap()), [-0.96402758, -0.46211720, 0.09966800, 0.76159418, 0.99505478]);
-        close(f32s(&unary(UnaryOp::Sigmoid, &x).unwrap()), [0.11920292, 0.37754068, 0.52497917, 0.73105860, 0.95257413]);
-        close(f32s(&unary(UnaryOp::Exp, &x).unwrap()), [0.13533528, 0.60653067, 1.10517097, 2.71828198, 20.08553696]);
+        close(
+            f32s(&unary(UnaryOp::Erf, &x).unwrap()),
+            [-0.99532228, -0.52049988, 0.11246292, 0.84270078, 0.99997789],
+        );
+        close(
+            f32s(&unary(UnaryOp::Tanh, &x).unwrap()),
+            [-0.96402758, -0.46211720, 0.09966800, 0.76159418, 0.99505478],
+        );
+        close(
+            f32s(&unary(UnaryOp::Sigmoid, &x).unwrap()),
+            [0.11920292, 0.37754068, 0.52497917, 0.73105860, 0.95257413],
+        );
+        close(
+            f32s(&unary(UnaryOp::Exp, &x).unwrap()),
+            [0.13533528, 0.60653067, 1.10517097, 2.71828198, 20.08553696],
+        );
     }
 
     #[test]
@@ -363,10 +475,21 @@ mod tests {
         let a = i64t(&[3], &[1, 2, 3]);
         let b = i64t(&[], &[-1]);
         let r = where_(&c, &a, &b).unwrap();
-        assert_eq!((r.shape.clone(), i64s(&r)), (vec![2, 3], vec![1, 2, 3, -1, -1, -1]));
-        let f = where_(&boolt(&[2], &[false, true]), &f32t(&[], &[1.]), &f32t(&[2], &[5., 6.])).unwrap();
+        assert_eq!(
+            (r.shape.clone(), i64s(&r)),
+            (vec![2, 3], vec![1, 2, 3, -1, -1, -1])
+        );
+        let f = where_(
+            &boolt(&[2], &[false, true]),
+            &f32t(&[], &[1.]),
+            &f32t(&[2], &[5., 6.]),
+        )
+        .unwrap();
         assert_eq!(f32s(&f), vec![5., 1.]);
-        assert_eq!(where_(&a, &a, &a).unwrap_err(), "condition must be bool, got i64");
+        assert_eq!(
+            where_(&a, &a, &a).unwrap_err(),
+            "condition must be bool, got i64"
+        );
     }
 
     #[test]
@@ -378,7 +501,13 @@ mod tests {
         let r = clip(&x, &f32t(&[], &[f32::NEG_INFINITY]), &f32t(&[], &[6.])).unwrap();
         assert_eq!(f32s(&r)[..3], [-5., 0.5, 6.]);
         let i = i32t(&[3], &[-9, 3, 9]);
-        assert_eq!(i32s(&clip(&i, &i32t(&[], &[0]), &i32t(&[], &[5])).unwrap()), vec![0, 3, 5]);
-        assert_eq!(clip(&i, &i64t(&[], &[0]), &i32t(&[], &[5])).unwrap_err(), "min is i64 but input is i32");
+        assert_eq!(
+            i32s(&clip(&i, &i32t(&[], &[0]), &i32t(&[], &[5])).unwrap()),
+            vec![0, 3, 5]
+        );
+        assert_eq!(
+            clip(&i, &i64t(&[], &[0]), &i32t(&[], &[5])).unwrap_err(),
+            "min is i64 but input is i32"
+        );
     }
 }

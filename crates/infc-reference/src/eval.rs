@@ -5,7 +5,9 @@
 use crate::access::OpResult;
 use crate::cast::cast;
 use crate::RefError;
-use crate::{conv, elementwise as ew, fused, gather, generate, matmul, norm, pool, reduce, shape_ops as sh};
+use crate::{
+    conv, elementwise as ew, fused, gather, generate, matmul, norm, pool, reduce, shape_ops as sh,
+};
 use infc_ir::{DType, Op, Tensor};
 
 /// Evaluate `op` on `inputs`. Output shapes are computed from the concrete inputs alone.
@@ -40,14 +42,26 @@ pub fn eval_op(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, RefError> {
         Some(d) if inputs.iter().any(|t| t.dtype == DType::F16) => {
             let wide = inputs
                 .iter()
-                .map(|t| if t.dtype == DType::F16 { cast(t, DType::F32) } else { Ok((*t).clone()) })
+                .map(|t| {
+                    if t.dtype == DType::F16 {
+                        cast(t, DType::F32)
+                    } else {
+                        Ok((*t).clone())
+                    }
+                })
                 .collect::<OpResult<Vec<_>>>()
                 .map_err(err)?;
             let refs: Vec<&Tensor> = wide.iter().collect();
             let outs = eval_native(op, &refs).map_err(err)?;
             if inputs[d].dtype == DType::F16 {
                 outs.iter()
-                    .map(|t| if t.dtype == DType::F32 { cast(t, DType::F16) } else { Ok(t.clone()) })
+                    .map(|t| {
+                        if t.dtype == DType::F32 {
+                            cast(t, DType::F16)
+                        } else {
+                            Ok(t.clone())
+                        }
+                    })
                     .collect::<OpResult<Vec<_>>>()
                     .map_err(err)?
             } else {
@@ -56,7 +70,11 @@ pub fn eval_op(op: &Op, inputs: &[&Tensor]) -> Result<Vec<Tensor>, RefError> {
         }
         _ => eval_native(op, inputs).map_err(err)?,
     };
-    debug_assert_eq!(outputs.len(), arity.outputs, "{name} produced the wrong number of outputs");
+    debug_assert_eq!(
+        outputs.len(),
+        arity.outputs,
+        "{name} produced the wrong number of outputs"
+    );
     Ok(outputs)
 }
 
@@ -72,17 +90,38 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
         Op::Clip => one(ew::clip(x[0], x[1], x[2])),
         Op::Identity | Op::Dropout => Ok(vec![x[0].clone()]),
         Op::Conv(attrs) => one(conv::conv(attrs, x[0], x[1], opt(2))),
-        Op::BatchNorm { epsilon } => one(norm::batch_norm(epsilon.get(), [x[0], x[1], x[2], x[3], x[4]])),
+        Op::BatchNorm { epsilon } => one(norm::batch_norm(
+            epsilon.get(),
+            [x[0], x[1], x[2], x[3], x[4]],
+        )),
         Op::MaxPool(attrs) => one(pool::max_pool(attrs, x[0])),
-        Op::AveragePool { attrs, count_include_pad } => one(pool::average_pool(attrs, *count_include_pad, x[0])),
+        Op::AveragePool {
+            attrs,
+            count_include_pad,
+        } => one(pool::average_pool(attrs, *count_include_pad, x[0])),
         Op::GlobalAveragePool => one(pool::global_average_pool(x[0])),
-        Op::Gemm { alpha, beta, trans_a, trans_b } => {
-            one(matmul::gemm(alpha.get(), beta.get(), *trans_a, *trans_b, x[0], x[1], opt(2)))
-        }
+        Op::Gemm {
+            alpha,
+            beta,
+            trans_a,
+            trans_b,
+        } => one(matmul::gemm(
+            alpha.get(),
+            beta.get(),
+            *trans_a,
+            *trans_b,
+            x[0],
+            x[1],
+            opt(2),
+        )),
         Op::MatMul => one(matmul::matmul(x[0], x[1])),
         Op::Softmax { axis } => one(norm::softmax(*axis, x[0])),
-        Op::LayerNorm { axis, epsilon } => one(norm::layer_norm(*axis, epsilon.get(), x[0], x[1], opt(2))),
-        Op::Reduce { op, axes, keepdims } => one(reduce::reduce(*op, axes.as_deref(), *keepdims, x[0])),
+        Op::LayerNorm { axis, epsilon } => {
+            one(norm::layer_norm(*axis, epsilon.get(), x[0], x[1], opt(2)))
+        }
+        Op::Reduce { op, axes, keepdims } => {
+            one(reduce::reduce(*op, axes.as_deref(), *keepdims, x[0]))
+        }
         Op::Reshape { allowzero } => one(sh::reshape(*allowzero, x[0], x[1])),
         Op::Flatten { axis } => one(sh::flatten(*axis, x[0])),
         Op::Transpose { perm } => one(sh::transpose(perm, x[0])),
@@ -96,12 +135,18 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
         Op::Shape { start, end } => one(sh::shape_of(*start, *end, x[0])),
         Op::Range => one(generate::range(x[0], x[1], x[2])),
         Op::Expand => one(sh::expand(x[0], x[1])),
-        Op::ConstantOfShape { dtype, value_bits } => one(generate::constant_of_shape(*dtype, *value_bits, x[0])),
+        Op::ConstantOfShape { dtype, value_bits } => {
+            one(generate::constant_of_shape(*dtype, *value_bits, x[0]))
+        }
         Op::Trilu { upper } => one(generate::trilu(*upper, x[0], opt(1))),
         Op::Gelu { tanh } => one(fused::gelu(*tanh, x[0])),
         Op::FusedConv { attrs, epilogue } => one(fused::fused_conv(attrs, epilogue, x)),
         Op::FusedMatMul { epilogue } => one(fused::fused_matmul(epilogue, x)),
         Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(epsilon.get(), x),
-        Op::Attention { num_heads, scale, causal } => one(fused::attention(*num_heads, scale.get(), *causal, x)),
+        Op::Attention {
+            num_heads,
+            scale,
+            causal,
+        } => one(fused::attention(*num_heads, scale.get(), *causal, x)),
     }
 }

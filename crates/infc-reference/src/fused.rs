@@ -22,15 +22,28 @@ pub(crate) fn gelu(tanh: bool, x: &Tensor) -> OpResult<Tensor> {
             0.5 * v * (1.0 + crate::erf::erf(v / std::f64::consts::SQRT_2))
         }
     };
-    tensor(x.shape.clone(), xs.iter().map(|&v| f(v as f64) as f32).collect())
+    tensor(
+        x.shape.clone(),
+        xs.iter().map(|&v| f(v as f64) as f32).collect(),
+    )
 }
 
 /// Apply `epilogue` stages to `y`; `Bias`/`Residual` consume `extras` in order. `channel_axis` is the
 /// axis a bias runs along (1 for NCHW conv, the last axis for matmul).
-fn apply_epilogue(mut y: Tensor, epilogue: &[Epilogue], extras: &[&Tensor], channel_axis: usize) -> OpResult<Tensor> {
+fn apply_epilogue(
+    mut y: Tensor,
+    epilogue: &[Epilogue],
+    extras: &[&Tensor],
+    channel_axis: usize,
+) -> OpResult<Tensor> {
     let mut extras = extras.iter();
     for (i, stage) in epilogue.iter().enumerate() {
-        let mut next = || extras.next().copied().ok_or_else(|| format!("epilogue stage {i} ({}) has no input", stage.name()));
+        let mut next = || {
+            extras
+                .next()
+                .copied()
+                .ok_or_else(|| format!("epilogue stage {i} ({}) has no input", stage.name()))
+        };
         y = match stage {
             Epilogue::Bias => {
                 let b = next()?;
@@ -41,13 +54,20 @@ fn apply_epilogue(mut y: Tensor, epilogue: &[Epilogue], extras: &[&Tensor], chan
                 // [C] → [C, 1, …] so it broadcasts along `channel_axis`.
                 let mut shape = vec![c];
                 shape.resize(y.shape.len() - channel_axis, 1);
-                let b = Tensor { dtype: b.dtype, shape, data: b.data.clone() };
+                let b = Tensor {
+                    dtype: b.dtype,
+                    shape,
+                    data: b.data.clone(),
+                };
                 ew::binary(BinaryOp::Add, &y, &b)?
             }
             Epilogue::Residual => {
                 let r = next()?;
                 if r.shape != y.shape {
-                    return Err(format!("residual must have the output shape {:?}, got {:?}", y.shape, r.shape));
+                    return Err(format!(
+                        "residual must have the output shape {:?}, got {:?}",
+                        y.shape, r.shape
+                    ));
                 }
                 ew::binary(BinaryOp::Add, &y, r)?
             }
@@ -59,21 +79,32 @@ fn apply_epilogue(mut y: Tensor, epilogue: &[Epilogue], extras: &[&Tensor], chan
     Ok(y)
 }
 
-pub(crate) fn fused_conv(attrs: &ConvAttrs, epilogue: &[Epilogue], x: &[&Tensor]) -> OpResult<Tensor> {
+pub(crate) fn fused_conv(
+    attrs: &ConvAttrs,
+    epilogue: &[Epilogue],
+    x: &[&Tensor],
+) -> OpResult<Tensor> {
     let y = conv::conv(attrs, x[0], x[1], None)?;
     apply_epilogue(y, epilogue, &x[2..], 1)
 }
 
 pub(crate) fn fused_matmul(epilogue: &[Epilogue], x: &[&Tensor]) -> OpResult<Tensor> {
     let y = matmul::matmul(x[0], x[1])?;
-    let last = y.shape.len().checked_sub(1).ok_or("a bias needs an output of rank ≥ 1")?;
+    let last = y
+        .shape
+        .len()
+        .checked_sub(1)
+        .ok_or("a bias needs an output of rank ≥ 1")?;
     apply_epilogue(y, epilogue, &x[2..], last)
 }
 
 /// `(x, skip, scale, bias) -> (LayerNorm(x + skip), x + skip)` over the last axis.
 pub(crate) fn skip_layer_norm(epsilon: f32, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
     if x[0].shape != x[1].shape {
-        return Err(format!("x {:?} and skip {:?} must have the same shape", x[0].shape, x[1].shape));
+        return Err(format!(
+            "x {:?} and skip {:?} must have the same shape",
+            x[0].shape, x[1].shape
+        ));
     }
     let sum = ew::binary(BinaryOp::Add, x[0], x[1])?;
     let c = sum.shape.last().copied().ok_or("x must have rank ≥ 1")?;
@@ -88,34 +119,61 @@ pub(crate) fn skip_layer_norm(epsilon: f32, x: &[&Tensor]) -> OpResult<Vec<Tenso
 
 /// Multi-head attention, composed as the exporters' unfused graph computes it:
 /// split heads, `scale·Q·Kᵀ`, + mask, causal fill with `f32::MIN`, softmax, `·V`, merge heads.
-pub(crate) fn attention(num_heads: usize, scale: f32, causal: bool, x: &[&Tensor]) -> OpResult<Tensor> {
+pub(crate) fn attention(
+    num_heads: usize,
+    scale: f32,
+    causal: bool,
+    x: &[&Tensor],
+) -> OpResult<Tensor> {
     let (q, k, v) = (x[0], x[1], x[2]);
     let rank3 = |t: &Tensor, what: &str| -> OpResult<(usize, usize, usize)> {
         match t.shape[..] {
             [b, s, e] => Ok((b, s, e)),
-            _ => Err(format!("{what} must be [batch, seq, heads·dim], got {:?}", t.shape)),
+            _ => Err(format!(
+                "{what} must be [batch, seq, heads·dim], got {:?}",
+                t.shape
+            )),
         }
     };
     let (b, sq, e) = rank3(q, "q")?;
     let (bk, sk, ek) = rank3(k, "k")?;
     if k.shape != v.shape || bk != b || ek != e {
-        return Err(format!("q {:?}, k {:?}, v {:?} do not fit together", q.shape, k.shape, v.shape));
+        return Err(format!(
+            "q {:?}, k {:?}, v {:?} do not fit together",
+            q.shape, k.shape, v.shape
+        ));
     }
     if num_heads == 0 || e % num_heads != 0 {
-        return Err(format!("hidden size {e} is not divisible by num_heads {num_heads}"));
+        return Err(format!(
+            "hidden size {e} is not divisible by num_heads {num_heads}"
+        ));
     }
     let d = e / num_heads;
     let heads = |t: &Tensor, s: usize, perm: &[usize]| -> OpResult<Tensor> {
-        let shape = crate::access::tensor(vec![4], vec![b as i64, s as i64, num_heads as i64, d as i64])?;
+        let shape = crate::access::tensor(
+            vec![4],
+            vec![b as i64, s as i64, num_heads as i64, d as i64],
+        )?;
         sh::transpose(perm, &sh::reshape(false, t, &shape)?)
     };
     let qh = heads(q, sq, &[0, 2, 1, 3])?; // [B,H,Sq,D]
     let kt = heads(k, sk, &[0, 2, 3, 1])?; // [B,H,D,Sk]
     let vh = heads(v, sk, &[0, 2, 1, 3])?; // [B,H,Sk,D]
-    let mut s = ew::binary(BinaryOp::Mul, &matmul::matmul(&qh, &kt)?, &Tensor::scalar(scale))?;
+    let mut s = ew::binary(
+        BinaryOp::Mul,
+        &matmul::matmul(&qh, &kt)?,
+        &Tensor::scalar(scale),
+    )?;
     if let Some(mask) = x.get(3) {
-        if crate::broadcast::broadcast_shapes(&[&mask.shape, &s.shape]).ok().as_deref() != Some(&s.shape[..]) {
-            return Err(format!("mask {:?} does not broadcast to [B, H, Sq, Sk] = {:?}", mask.shape, s.shape));
+        if crate::broadcast::broadcast_shapes(&[&mask.shape, &s.shape])
+            .ok()
+            .as_deref()
+            != Some(&s.shape[..])
+        {
+            return Err(format!(
+                "mask {:?} does not broadcast to [B, H, Sq, Sk] = {:?}",
+                mask.shape, s.shape
+            ));
         }
         s = ew::binary(BinaryOp::Add, &s, mask)?;
     }
@@ -150,20 +208,32 @@ mod tests {
         assert_close(&f32s(&gelu(true, &x).unwrap()), &TORCH_GELU_TANH, 1e-7);
     }
 
-    const TORCH_GELU: [f32; 5] = [-0.0040496942, -0.15426877, 0.0, 0.53062546, 2.4844759];
-    const TORCH_GELU_TANH: [f32; 5] = [-0.0036373921, -0.154286, 0.0, 0.53057015, 2.4849157];
+    const TORCH_GELU: [f32; 5] = [-0.004_049_694, -0.15426877, 0.0, 0.53062546, 2.4844759];
+    const TORCH_GELU_TANH: [f32; 5] = [-0.003_637_392, -0.154286, 0.0, 0.53057015, 2.4849157];
 
     #[test]
     fn fused_conv_equals_composition() {
-        let attrs = ConvAttrs { kernel: vec![1, 1], strides: vec![], pads: vec![], dilations: vec![], group: 1 };
+        let attrs = ConvAttrs {
+            kernel: vec![1, 1],
+            strides: vec![],
+            pads: vec![],
+            dilations: vec![],
+            group: 1,
+        };
         let x = f32t(&[1, 2, 1, 2], &[1., -2., 3., 4.]);
         let w = f32t(&[2, 2, 1, 1], &[1., 1., 1., -1.]);
         let bias = f32t(&[2], &[0.5, -10.]);
         let res = f32t(&[1, 2, 1, 2], &[100., 200., 300., 400.]);
-        let y = fused_conv(&attrs, &[Epilogue::Bias, Epilogue::Relu, Epilogue::Residual], &[&x, &w, &bias, &res]).unwrap();
+        let y = fused_conv(
+            &attrs,
+            &[Epilogue::Bias, Epilogue::Relu, Epilogue::Residual],
+            &[&x, &w, &bias, &res],
+        )
+        .unwrap();
         // conv: ch0 = x0 + x1 = [4, 2]; ch1 = x0 - x1 = [-2, -6]; +bias → [4.5, 2.5], [-12, -16]; relu; + res
         assert_eq!(f32s(&y), vec![104.5, 202.5, 300., 400.]);
-        let e = fused_conv(&attrs, &[Epilogue::Bias], &[&x, &w, &f32t(&[3], &[0.; 3])]).unwrap_err();
+        let e =
+            fused_conv(&attrs, &[Epilogue::Bias], &[&x, &w, &f32t(&[3], &[0.; 3])]).unwrap_err();
         assert_eq!(e, "bias must have shape [2], got [3]");
     }
 
@@ -181,7 +251,11 @@ mod tests {
     fn skip_layer_norm_outputs_both() {
         let x = f32t(&[1, 2], &[1., 2.]);
         let skip = f32t(&[1, 2], &[0., 2.]);
-        let out = skip_layer_norm(0.0, &[&x, &skip, &f32t(&[2], &[1., 1.]), &f32t(&[2], &[0., 0.])]).unwrap();
+        let out = skip_layer_norm(
+            0.0,
+            &[&x, &skip, &f32t(&[2], &[1., 1.]), &f32t(&[2], &[0., 0.])],
+        )
+        .unwrap();
         assert_eq!(f32s(&out[1]), vec![1., 4.]);
         assert_close(&f32s(&out[0]), &[-1., 1.], 1e-6);
     }
@@ -191,27 +265,49 @@ mod tests {
     fn attention_matches_per_head_loop() {
         let (b, s, h, d) = (1, 3, 2, 2);
         let e = h * d;
-        let q: Vec<f32> = (0..b * s * e).map(|i| ((i * 7 % 5) as f32 - 2.) / 3.).collect();
-        let k: Vec<f32> = (0..b * s * e).map(|i| ((i * 3 % 7) as f32 - 3.) / 4.).collect();
+        let q: Vec<f32> = (0..b * s * e)
+            .map(|i| ((i * 7 % 5) as f32 - 2.) / 3.)
+            .collect();
+        let k: Vec<f32> = (0..b * s * e)
+            .map(|i| ((i * 3 % 7) as f32 - 3.) / 4.)
+            .collect();
         let v: Vec<f32> = (0..b * s * e).map(|i| i as f32 / 10.).collect();
         let mask = [0f32, 0., -1e9]; // key 2 is padding
         let scale = 0.7;
-        let (qt, kt, vt) = (f32t(&[b, s, e], &q), f32t(&[b, s, e], &k), f32t(&[b, s, e], &v));
-        let y = attention(h, scale, true, &[&qt, &kt, &vt, &f32t(&[1, 1, 1, 3], &mask)]).unwrap();
+        let (qt, kt, vt) = (
+            f32t(&[b, s, e], &q),
+            f32t(&[b, s, e], &k),
+            f32t(&[b, s, e], &v),
+        );
+        let y = attention(
+            h,
+            scale,
+            true,
+            &[&qt, &kt, &vt, &f32t(&[1, 1, 1, 3], &mask)],
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![1, 3, 4]);
         let mut want = vec![0f32; s * e];
         for hh in 0..h {
             for i in 0..s {
                 let scores: Vec<f64> = (0..s)
                     .map(|j| {
-                        let dot: f64 = (0..d).map(|c| q[i * e + hh * d + c] as f64 * k[j * e + hh * d + c] as f64).sum();
-                        if j > i { f64::NEG_INFINITY } else { dot * scale as f64 + mask[j] as f64 }
+                        let dot: f64 = (0..d)
+                            .map(|c| q[i * e + hh * d + c] as f64 * k[j * e + hh * d + c] as f64)
+                            .sum();
+                        if j > i {
+                            f64::NEG_INFINITY
+                        } else {
+                            dot * scale as f64 + mask[j] as f64
+                        }
                     })
                     .collect();
                 let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let z: f64 = scores.iter().map(|x| (x - m).exp()).sum();
                 for c in 0..d {
-                    let o: f64 = (0..s).map(|j| (scores[j] - m).exp() / z * v[j * e + hh * d + c] as f64).sum();
+                    let o: f64 = (0..s)
+                        .map(|j| (scores[j] - m).exp() / z * v[j * e + hh * d + c] as f64)
+                        .sum();
                     want[i * e + hh * d + c] = o as f32;
                 }
             }

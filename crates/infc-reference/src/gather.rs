@@ -9,7 +9,9 @@ fn resolve(i: i64, dim: usize, what: &str) -> OpResult<usize> {
     let d = dim as i64;
     let r = if i < 0 { i + d } else { i };
     if r < 0 || r >= d {
-        return Err(format!("index {i} is out of range for {what} of size {dim}"));
+        return Err(format!(
+            "index {i} is out of range for {what} of size {dim}"
+        ));
     }
     Ok(r as usize)
 }
@@ -22,7 +24,10 @@ pub(crate) fn gather(axis: i64, data: &Tensor, indices: &Tensor) -> OpResult<Ten
     let a = norm_axis(axis, r)?;
     let dim = data.shape[a];
     let what = format!("axis {a}");
-    let idx = ints(indices, "indices")?.into_iter().map(|i| resolve(i, dim, &what)).collect::<OpResult<Vec<_>>>()?;
+    let idx = ints(indices, "indices")?
+        .into_iter()
+        .map(|i| resolve(i, dim, &what))
+        .collect::<OpResult<Vec<_>>>()?;
     let size = data.dtype.size();
     let outer: usize = data.shape[..a].iter().product();
     let inner: usize = data.shape[a + 1..].iter().product::<usize>() * size;
@@ -43,10 +48,14 @@ pub(crate) fn gather_nd(batch_dims: usize, data: &Tensor, indices: &Tensor) -> O
     let (r, q) = (data.shape.len(), indices.shape.len());
     let b = batch_dims;
     if r == 0 || q == 0 {
-        return Err(format!("data and indices must have rank ≥ 1, got {r} and {q}"));
+        return Err(format!(
+            "data and indices must have rank ≥ 1, got {r} and {q}"
+        ));
     }
     if b >= r.min(q) {
-        return Err(format!("batch_dims {b} must be less than both ranks ({r} and {q})"));
+        return Err(format!(
+            "batch_dims {b} must be less than both ranks ({r} and {q})"
+        ));
     }
     if data.shape[..b] != indices.shape[..b] {
         return Err(format!(
@@ -56,7 +65,11 @@ pub(crate) fn gather_nd(batch_dims: usize, data: &Tensor, indices: &Tensor) -> O
     }
     let k = indices.shape[q - 1];
     if k > r - b {
-        return Err(format!("index tuples of length {k} exceed the {} indexable dims of data {:?}", r - b, data.shape));
+        return Err(format!(
+            "index tuples of length {k} exceed the {} indexable dims of data {:?}",
+            r - b,
+            data.shape
+        ));
     }
     let idx = ints(indices, "indices")?;
     let size = data.dtype.size();
@@ -91,15 +104,30 @@ mod tests {
     fn gather_rows_negative_and_scalar_index() {
         let d = f32t(&[3, 2], &iota(6));
         let y = gather(0, &d, &i64t(&[2], &[-1, 0])).unwrap();
-        assert_eq!((y.shape.clone(), f32s(&y)), (vec![2, 2], vec![4., 5., 0., 1.]));
+        assert_eq!(
+            (y.shape.clone(), f32s(&y)),
+            (vec![2, 2], vec![4., 5., 0., 1.])
+        );
         let y = gather(-1, &d, &i64t(&[], &[1])).unwrap();
         assert_eq!((y.shape.clone(), f32s(&y)), (vec![3], vec![1., 3., 5.]));
         let y = gather(1, &d, &i32t(&[2, 2], &[0, 1, 1, 0])).unwrap();
         assert_eq!(y.shape, vec![3, 2, 2]);
-        assert_eq!(f32s(&y), vec![0., 1., 1., 0., 2., 3., 3., 2., 4., 5., 5., 4.]);
-        assert_eq!(gather(0, &d, &i64t(&[1], &[3])).unwrap_err(), "index 3 is out of range for axis 0 of size 3");
-        assert_eq!(gather(0, &d, &i64t(&[1], &[-4])).unwrap_err(), "index -4 is out of range for axis 0 of size 3");
-        assert_eq!(gather(0, &d, &f32t(&[1], &[0.])).unwrap_err(), "indices must be an integer tensor, got f32");
+        assert_eq!(
+            f32s(&y),
+            vec![0., 1., 1., 0., 2., 3., 3., 2., 4., 5., 5., 4.]
+        );
+        assert_eq!(
+            gather(0, &d, &i64t(&[1], &[3])).unwrap_err(),
+            "index 3 is out of range for axis 0 of size 3"
+        );
+        assert_eq!(
+            gather(0, &d, &i64t(&[1], &[-4])).unwrap_err(),
+            "index -4 is out of range for axis 0 of size 3"
+        );
+        assert_eq!(
+            gather(0, &d, &f32t(&[1], &[0.])).unwrap_err(),
+            "indices must be an integer tensor, got f32"
+        );
     }
 
     #[test]
@@ -107,7 +135,10 @@ mod tests {
         let d = boolt(&[2, 2], &[true, false, false, true]);
         let y = gather(0, &d, &i64t(&[0], &[])).unwrap();
         assert_eq!(y.shape, vec![0, 2]);
-        assert_eq!(boolv(&gather(1, &d, &i64t(&[1], &[1])).unwrap()), vec![false, true]);
+        assert_eq!(
+            boolv(&gather(1, &d, &i64t(&[1], &[1])).unwrap()),
+            vec![false, true]
+        );
     }
 
     #[test]
@@ -129,6 +160,9 @@ mod tests {
         let e = gather_nd(0, &d, &i64t(&[1, 2], &[0, 2])).unwrap_err();
         assert_eq!(e, "index 2 is out of range for data dim 1 of size 2");
         let e = gather_nd(1, &d3, &i64t(&[3, 1], &[0, 0, 0])).unwrap_err();
-        assert_eq!(e, "the first 1 dims of data [2, 2, 2] and indices [3, 1] must match");
+        assert_eq!(
+            e,
+            "the first 1 dims of data [2, 2, 2] and indices [3, 1] must match"
+        );
     }
 }

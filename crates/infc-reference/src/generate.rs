@@ -4,7 +4,10 @@
 //! `max(ceil((limit − start)/delta), 0)`, both evaluated in f64 and rounded once to f32 (not a
 //! running sum, which drifts). Integer Range is exact.
 
-use crate::access::{alloc_numel, bool_tensor, bytes_tensor, dim_from_i64, int_scalar, ints, raw, tensor, view, OpResult};
+use crate::access::{
+    alloc_numel, bool_tensor, bytes_tensor, dim_from_i64, int_scalar, ints, raw, tensor, view,
+    OpResult,
+};
 use crate::num::{dispatch_num, Num};
 use half::f16;
 use infc_ir::{DType, Tensor};
@@ -15,7 +18,10 @@ pub(crate) fn range(start: &Tensor, limit: &Tensor, delta: &Tensor) -> OpResult<
             return Err(format!("{what} must be a scalar, got shape {:?}", t.shape));
         }
         if t.dtype != start.dtype {
-            return Err(format!("{what} is {} but start is {}", t.dtype, start.dtype));
+            return Err(format!(
+                "{what} is {} but start is {}",
+                t.dtype, start.dtype
+            ));
         }
     }
     dispatch_num!(start.dtype, "Range", |T| {
@@ -32,14 +38,22 @@ pub(crate) fn range(start: &Tensor, limit: &Tensor, delta: &Tensor) -> OpResult<
                 return Err(format!("{n} elements are too many"));
             }
             alloc_numel(&[n as usize], 4)?;
-            (0..n as usize).map(|i| T::from_f64(s + i as f64 * d)).collect()
+            (0..n as usize)
+                .map(|i| T::from_f64(s + i as f64 * d))
+                .collect()
         } else {
             let (s, l, d) = (s.to_i64() as i128, l.to_i64() as i128, d.to_i64() as i128);
             let span = l - s;
-            let n = if (span > 0) == (d > 0) && span != 0 { (span.abs() + d.abs() - 1) / d.abs() } else { 0 };
+            let n = if (span > 0) == (d > 0) && span != 0 {
+                (span.abs() + d.abs() - 1) / d.abs()
+            } else {
+                0
+            };
             let n = usize::try_from(n).map_err(|_| format!("{n} elements are too many"))?;
             alloc_numel(&[n], 8)?;
-            (0..n).map(|i| T::from_i64_wrapping((s + i as i128 * d) as i64)).collect()
+            (0..n)
+                .map(|i| T::from_i64_wrapping((s + i as i128 * d) as i64))
+                .collect()
         };
         tensor(vec![values.len()], values)
     })
@@ -48,9 +62,15 @@ pub(crate) fn range(start: &Tensor, limit: &Tensor, delta: &Tensor) -> OpResult<
 /// `(shape) -> dtype[shape]` filled with `f64::from_bits(value_bits)` converted to `dtype`.
 pub(crate) fn constant_of_shape(dtype: DType, value_bits: u64, shape: &Tensor) -> OpResult<Tensor> {
     if shape.shape.len() != 1 {
-        return Err(format!("shape input must be 1-D, got shape {:?}", shape.shape));
+        return Err(format!(
+            "shape input must be 1-D, got shape {:?}",
+            shape.shape
+        ));
     }
-    let dims = ints(shape, "shape")?.into_iter().map(|d| dim_from_i64(d, "shape")).collect::<OpResult<Vec<_>>>()?;
+    let dims = ints(shape, "shape")?
+        .into_iter()
+        .map(|d| dim_from_i64(d, "shape"))
+        .collect::<OpResult<Vec<_>>>()?;
     let n = alloc_numel(&dims, dtype.size())?;
     let v = f64::from_bits(value_bits);
     match dtype {
@@ -76,7 +96,10 @@ pub(crate) fn trilu(upper: bool, x: &Tensor, k: Option<&Tensor>) -> OpResult<Ten
     let size = x.dtype.size();
     let mut out = raw(x)?.to_vec();
     for (e, chunk) in out.chunks_exact_mut(size).enumerate() {
-        let (i, j) = (((e / cols.max(1)) % rows.max(1)) as i128, (e % cols.max(1)) as i128);
+        let (i, j) = (
+            ((e / cols.max(1)) % rows.max(1)) as i128,
+            (e % cols.max(1)) as i128,
+        );
         let keep = if upper { j - i >= k } else { j - i <= k };
         if !keep {
             chunk.fill(0);
@@ -105,7 +128,12 @@ mod tests {
         assert_eq!(e, "delta is 0");
         let e = range(&i64t(&[], &[0]), &i32t(&[], &[5]), &i64t(&[], &[1])).unwrap_err();
         assert_eq!(e, "limit is i32 but start is i64");
-        let e = range(&i64t(&[], &[i64::MIN]), &i64t(&[], &[i64::MAX]), &i64t(&[], &[1])).unwrap_err();
+        let e = range(
+            &i64t(&[], &[i64::MIN]),
+            &i64t(&[], &[i64::MAX]),
+            &i64t(&[], &[1]),
+        )
+        .unwrap_err();
         assert!(e.contains("too large") || e.contains("too many"), "{e}");
     }
 
@@ -138,6 +166,9 @@ mod tests {
         let y = boolv(&trilu(false, &b, None).unwrap());
         assert_eq!(y[..6], [true, false, false, true, true, false]);
         assert_eq!(y[6..], y[..6]);
-        assert_eq!(trilu(true, &f32t(&[3], &[0.; 3]), None).unwrap_err(), "input must have rank ≥ 2, got shape [3]");
+        assert_eq!(
+            trilu(true, &f32t(&[3], &[0.; 3]), None).unwrap_err(),
+            "input must have rank ≥ 2, got shape [3]"
+        );
     }
 }

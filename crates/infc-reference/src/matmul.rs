@@ -61,7 +61,10 @@ enum Operand<'a> {
 
 fn operands<'a>(a: &'a Tensor, b: &'a Tensor) -> OpResult<(Operand<'a>, Operand<'a>)> {
     if a.dtype != b.dtype {
-        return Err(format!("A and B dtypes differ: {} and {}", a.dtype, b.dtype));
+        return Err(format!(
+            "A and B dtypes differ: {} and {}",
+            a.dtype, b.dtype
+        ));
     }
     match a.dtype {
         DType::F32 => Ok((Operand::F32(view::<f32>(a)?), Operand::F32(view::<f32>(b)?))),
@@ -83,19 +86,37 @@ fn int_tensor(dtype: DType, shape: Vec<usize>, v: Vec<i64>) -> OpResult<Tensor> 
 
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> OpResult<Tensor> {
     if a.shape.is_empty() || b.shape.is_empty() {
-        return Err(format!("inputs must have rank ≥ 1, got {:?} and {:?}", a.shape, b.shape));
+        return Err(format!(
+            "inputs must have rank ≥ 1, got {:?} and {:?}",
+            a.shape, b.shape
+        ));
     }
-    let a_shape = if a.shape.len() == 1 { vec![1, a.shape[0]] } else { a.shape.clone() };
-    let b_shape = if b.shape.len() == 1 { vec![b.shape[0], 1] } else { b.shape.clone() };
+    let a_shape = if a.shape.len() == 1 {
+        vec![1, a.shape[0]]
+    } else {
+        a.shape.clone()
+    };
+    let b_shape = if b.shape.len() == 1 {
+        vec![b.shape[0], 1]
+    } else {
+        b.shape.clone()
+    };
     let (ra, rb) = (a_shape.len(), b_shape.len());
     let (m, k) = (a_shape[ra - 2], a_shape[ra - 1]);
     let (k2, n) = (b_shape[rb - 2], b_shape[rb - 1]);
     if k != k2 {
-        return Err(format!("inner dimensions differ: A {:?} × B {:?}", a.shape, b.shape));
+        return Err(format!(
+            "inner dimensions differ: A {:?} × B {:?}",
+            a.shape, b.shape
+        ));
     }
     let (batch_a, batch_b) = (&a_shape[..ra - 2], &b_shape[..rb - 2]);
-    let batch = broadcast_shapes(&[batch_a, batch_b])
-        .map_err(|_| format!("batch dimensions do not broadcast: A {:?} × B {:?}", a.shape, b.shape))?;
+    let batch = broadcast_shapes(&[batch_a, batch_b]).map_err(|_| {
+        format!(
+            "batch dimensions do not broadcast: A {:?} × B {:?}",
+            a.shape, b.shape
+        )
+    })?;
     let mut shape = batch.clone();
     if a.shape.len() > 1 {
         shape.push(m);
@@ -148,10 +169,21 @@ pub(crate) fn gemm(
     c: Option<&Tensor>,
 ) -> OpResult<Tensor> {
     if a.shape.len() != 2 || b.shape.len() != 2 {
-        return Err(format!("A and B must be 2-D, got {:?} and {:?}", a.shape, b.shape));
+        return Err(format!(
+            "A and B must be 2-D, got {:?} and {:?}",
+            a.shape, b.shape
+        ));
     }
-    let (m, k) = if trans_a { (a.shape[1], a.shape[0]) } else { (a.shape[0], a.shape[1]) };
-    let (k2, n) = if trans_b { (b.shape[1], b.shape[0]) } else { (b.shape[0], b.shape[1]) };
+    let (m, k) = if trans_a {
+        (a.shape[1], a.shape[0])
+    } else {
+        (a.shape[0], a.shape[1])
+    };
+    let (k2, n) = if trans_b {
+        (b.shape[1], b.shape[0])
+    } else {
+        (b.shape[0], b.shape[1])
+    };
     if k != k2 {
         return Err(format!(
             "inner dimensions differ: A {:?} (trans_a {trans_a}) × B {:?} (trans_b {trans_b})",
@@ -163,9 +195,13 @@ pub(crate) fn gemm(
         if c.dtype != a.dtype {
             return Err(format!("C is {} but A is {}", c.dtype, a.dtype));
         }
-        let ok = c.shape.len() <= 2 && broadcast_shapes(&[&c.shape, &[m, n]]).is_ok_and(|s| s == [m, n]);
+        let ok =
+            c.shape.len() <= 2 && broadcast_shapes(&[&c.shape, &[m, n]]).is_ok_and(|s| s == [m, n]);
         if !ok {
-            return Err(format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape));
+            return Err(format!(
+                "C of shape {:?} does not broadcast to [{m}, {n}]",
+                c.shape
+            ));
         }
     }
     let c_at = |f: &mut dyn FnMut(usize, usize)| {
@@ -180,8 +216,16 @@ pub(crate) fn gemm(
     let (alpha64, beta64) = (alpha as f64, beta as f64);
     match operands(a, b)? {
         (Operand::F32(x), Operand::F32(y)) => {
-            let x = if trans_a { std::borrow::Cow::Owned(transpose2(&x, k, m)) } else { x };
-            let y = if trans_b { std::borrow::Cow::Owned(transpose2(&y, n, k)) } else { y };
+            let x = if trans_a {
+                std::borrow::Cow::Owned(transpose2(&x, k, m))
+            } else {
+                x
+            };
+            let y = if trans_b {
+                std::borrow::Cow::Owned(transpose2(&y, n, k))
+            } else {
+                y
+            };
             let mut acc = matmul_f64(&x, &y, m, k, n);
             acc.iter_mut().for_each(|v| *v *= alpha64);
             if let Some(c) = c {
@@ -196,7 +240,8 @@ pub(crate) fn gemm(
             let mut acc = matmul_i64(&x, &y, m, k, n);
             let exact = alpha == 1.0 && (beta == 1.0 || c.is_none());
             if !exact {
-                acc.iter_mut().for_each(|v| *v = (*v as f64 * alpha64) as i64);
+                acc.iter_mut()
+                    .for_each(|v| *v = (*v as f64 * alpha64) as i64);
             }
             if let Some(c) = c {
                 let cv = c.to_i64_vec().map_err(|e| e.to_string())?;
@@ -252,7 +297,10 @@ mod tests {
         want.extend(iota(12).iter().map(|v| 2. * v));
         assert_eq!(f32s(&y), want);
         let e = matmul(&f32t(&[2, 2, 2], &[0.; 8]), &f32t(&[3, 2, 2], &[0.; 12])).unwrap_err();
-        assert_eq!(e, "batch dimensions do not broadcast: A [2, 2, 2] × B [3, 2, 2]");
+        assert_eq!(
+            e,
+            "batch dimensions do not broadcast: A [2, 2, 2] × B [3, 2, 2]"
+        );
         let e = matmul(&f32t(&[2, 3], &[0.; 6]), &f32t(&[2, 3], &[0.; 6])).unwrap_err();
         assert_eq!(e, "inner dimensions differ: A [2, 3] × B [2, 3]");
     }
@@ -292,7 +340,10 @@ mod tests {
         let y = gemm(1.0, 1.0, true, true, &a, &b, Some(&c)).unwrap();
         assert_eq!(f32s(&y), vec![29., 32., 63., 70.]);
         let nan_c = f32t(&[], &[f32::NAN]);
-        assert_eq!(f32s(&gemm(1.0, 0.0, true, true, &a, &b, Some(&nan_c)).unwrap()), vec![19., 22., 43., 50.]);
+        assert_eq!(
+            f32s(&gemm(1.0, 0.0, true, true, &a, &b, Some(&nan_c)).unwrap()),
+            vec![19., 22., 43., 50.]
+        );
         let e = gemm(1.0, 1.0, false, false, &a, &b, Some(&f32t(&[3], &[0.; 3]))).unwrap_err();
         assert_eq!(e, "C of shape [3] does not broadcast to [2, 2]");
     }
@@ -301,8 +352,14 @@ mod tests {
     fn gemm_integer() {
         let a = i64t(&[1, 2], &[2, 3]);
         let b = i64t(&[2, 1], &[4, 5]);
-        assert_eq!(i64s(&gemm(1.0, 1.0, false, false, &a, &b, Some(&i64t(&[], &[1]))).unwrap()), vec![24]);
-        assert_eq!(i64s(&gemm(0.5, 1.0, false, false, &a, &b, None).unwrap()), vec![11]);
+        assert_eq!(
+            i64s(&gemm(1.0, 1.0, false, false, &a, &b, Some(&i64t(&[], &[1]))).unwrap()),
+            vec![24]
+        );
+        assert_eq!(
+            i64s(&gemm(0.5, 1.0, false, false, &a, &b, None).unwrap()),
+            vec![11]
+        );
     }
 
     /// numpy float64 matmul of a 3×4 by 4×5 pattern (python3, once), rounded to f32.

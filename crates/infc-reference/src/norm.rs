@@ -19,14 +19,21 @@ pub(crate) fn batch_norm(epsilon: f32, inputs: [&Tensor; 5]) -> OpResult<Tensor>
         return Err(format!("X must be N×C×…, got shape {:?}", x.shape));
     }
     let c = x.shape[1];
-    for (t, what) in [(x, "X"), (scale, "scale"), (bias, "B"), (mean, "mean"), (var, "var")] {
+    for (t, what) in [
+        (x, "X"),
+        (scale, "scale"),
+        (bias, "B"),
+        (mean, "mean"),
+        (var, "var"),
+    ] {
         require_f32(t, what)?;
         if what != "X" && t.shape != [c] {
             return Err(format!("{what} must have shape [{c}], got {:?}", t.shape));
         }
     }
     let xs = view::<f32>(x)?;
-    let [s, b, m, v] = [scale, bias, mean, var].map(|t| view::<f32>(t).map(|v| v.iter().map(|&f| f as f64).collect::<Vec<_>>()));
+    let [s, b, m, v] = [scale, bias, mean, var]
+        .map(|t| view::<f32>(t).map(|v| v.iter().map(|&f| f as f64).collect::<Vec<_>>()));
     let (s, b, m, v) = (s?, b?, m?, v?);
     let inner: usize = x.shape[2..].iter().product();
     let eps = epsilon as f64;
@@ -43,7 +50,13 @@ pub(crate) fn batch_norm(epsilon: f32, inputs: [&Tensor; 5]) -> OpResult<Tensor>
 
 /// `(x, scale, bias?)`: normalise over dims `axis..` (population variance), then scale and shift.
 /// `scale`/`bias` broadcast to the normalised shape `x.shape[axis..]`.
-pub(crate) fn layer_norm(axis: i64, epsilon: f32, x: &Tensor, scale: &Tensor, bias: Option<&Tensor>) -> OpResult<Tensor> {
+pub(crate) fn layer_norm(
+    axis: i64,
+    epsilon: f32,
+    x: &Tensor,
+    scale: &Tensor,
+    bias: Option<&Tensor>,
+) -> OpResult<Tensor> {
     require_f32(x, "X")?;
     let axis = norm_axis(axis, x.shape.len())?;
     let norm_shape = &x.shape[axis..];
@@ -51,7 +64,10 @@ pub(crate) fn layer_norm(axis: i64, epsilon: f32, x: &Tensor, scale: &Tensor, bi
     let expand = |t: &Tensor, what: &str| -> OpResult<Vec<f64>> {
         require_f32(t, what)?;
         if broadcast_shapes(&[&t.shape, norm_shape]).ok().as_deref() != Some(norm_shape) {
-            return Err(format!("{what} of shape {:?} does not broadcast to the normalised shape {norm_shape:?}", t.shape));
+            return Err(format!(
+                "{what} of shape {:?} does not broadcast to the normalised shape {norm_shape:?}",
+                t.shape
+            ));
         }
         let v = view::<f32>(t)?;
         let mut out = Vec::with_capacity(inner);
@@ -90,7 +106,9 @@ pub(crate) fn softmax(axis: i64, x: &Tensor) -> OpResult<Tensor> {
     for o in 0..outer {
         for i in 0..inner {
             let at = |j: usize| (o * len + j) * inner + i;
-            let max = (0..len).map(|j| xs[at(j)] as f64).fold(f64::NEG_INFINITY, f64::max);
+            let max = (0..len)
+                .map(|j| xs[at(j)] as f64)
+                .fold(f64::NEG_INFINITY, f64::max);
             for (j, ej) in e.iter_mut().enumerate() {
                 *ej = (xs[at(j)] as f64 - max).exp();
             }
@@ -113,7 +131,13 @@ mod tests {
         let x = f32t(&[1, 2, 1, 2], &[1., 3., 10., 20.]);
         let y = batch_norm(
             0.0,
-            [&x, &f32t(&[2], &[2., 1.]), &f32t(&[2], &[0.5, 0.]), &f32t(&[2], &[1., 10.]), &f32t(&[2], &[4., 25.])],
+            [
+                &x,
+                &f32t(&[2], &[2., 1.]),
+                &f32t(&[2], &[0.5, 0.]),
+                &f32t(&[2], &[1., 10.]),
+                &f32t(&[2], &[4., 25.]),
+            ],
         )
         .unwrap();
         // ch0: (x-1)/2*2+0.5 → 0.5, 2.5; ch1: (x-10)/5 → 0, 2
@@ -125,14 +149,26 @@ mod tests {
     #[test]
     fn layer_norm_rows_and_negative_axis() {
         let x = f32t(&[2, 2], &[1., 3., -1., -1.]);
-        let y = f32s(&layer_norm(-1, 0.0, &x, &f32t(&[2], &[1., 2.]), Some(&f32t(&[2], &[0., 1.]))).unwrap());
+        let y = f32s(
+            &layer_norm(
+                -1,
+                0.0,
+                &x,
+                &f32t(&[2], &[1., 2.]),
+                Some(&f32t(&[2], &[0., 1.])),
+            )
+            .unwrap(),
+        );
         // Row 0: mean 2, var 1 → [-1, 1]·[1, 2] + [0, 1]. Row 1 has zero variance and ε = 0: 0/0.
         assert_close(&y[..2], &[-1., 3.], 1e-6);
         assert!(y[2].is_nan() && y[3].is_nan());
         let y = layer_norm(-1, 1e-5, &x, &f32t(&[], &[1.]), None).unwrap();
         assert_close(&f32s(&y), &[-0.999995, 0.999995, 0., 0.], 1e-6);
         let e = layer_norm(1, 0.0, &x, &f32t(&[3], &[1., 1., 1.]), None).unwrap_err();
-        assert_eq!(e, "scale of shape [3] does not broadcast to the normalised shape [2]");
+        assert_eq!(
+            e,
+            "scale of shape [3] does not broadcast to the normalised shape [2]"
+        );
     }
 
     /// torch.nn.functional.layer_norm(x, [3, 2], weight, bias, eps=1e-5) on
@@ -143,13 +179,20 @@ mod tests {
         let x: Vec<f32> = (0..12).map(|i| (i as f32).powf(1.5) / 7.).collect();
         let w: Vec<f32> = (1..7).map(|i| i as f32 / 4.).collect();
         let b = [-1., 0., 1., 0., 0., 1.];
-        let y = layer_norm(1, 1e-5, &f32t(&[2, 3, 2], &x), &f32t(&[3, 2], &w), Some(&f32t(&[3, 2], &b))).unwrap();
+        let y = layer_norm(
+            1,
+            1e-5,
+            &f32t(&[2, 3, 2], &x),
+            &f32t(&[3, 2], &w),
+            Some(&f32t(&[3, 2], &b)),
+        )
+        .unwrap();
         assert_close(&f32s(&y), &TORCH_LN, 1e-5);
     }
 
     #[rustfmt::skip]
     const TORCH_LN: [f32; 12] = [
-        -1.2994429, -0.4714855, 0.642185, 0.126211, 1.0507914, 3.4764781,
+        -1.2994429, -0.4714855, 0.642185, 0.126211, 1.0507914, 3.476_478,
         -1.3508842, -0.4452946, 0.7453292, 0.2470774, 1.0841031, 3.2789903,
     ];
 
@@ -162,6 +205,9 @@ mod tests {
         assert_eq!(f32s(&y), vec![0.5, 0.5]);
         let y = softmax(-1, &f32t(&[3], &[f32::NEG_INFINITY, 0., f32::NEG_INFINITY])).unwrap();
         assert_eq!(f32s(&y), vec![0., 1., 0.]);
-        assert_eq!(softmax(2, &x).unwrap_err(), "axis 2 is out of range for rank 2");
+        assert_eq!(
+            softmax(2, &x).unwrap_err(),
+            "axis 2 is out of range for rank 2"
+        );
     }
 }

@@ -14,7 +14,14 @@ fn geometry(attrs: &PoolAttrs, x: &Tensor) -> OpResult<([Axis; 3], Vec<usize>)> 
     if x.shape.len() < 3 {
         return Err(format!("X must be N×C×spatial…, got shape {:?}", x.shape));
     }
-    let axes = spatial_axes(&x.shape[2..], &attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations, attrs.ceil_mode)?;
+    let axes = spatial_axes(
+        &x.shape[2..],
+        &attrs.kernel,
+        &attrs.strides,
+        &attrs.pads,
+        &attrs.dilations,
+        attrs.ceil_mode,
+    )?;
     let mut shape = x.shape[..2].to_vec();
     shape.extend(axes.iter().map(|a| a.output));
     Ok((to_3d(&axes)?, shape))
@@ -35,12 +42,17 @@ fn for_each_window(ax: &[Axis; 3], mut f: impl FnMut(usize, &[usize], usize)) {
                 for kd in 0..ad.kernel {
                     for kh in 0..ah.kernel {
                         for kw in 0..aw.kernel {
-                            if ad.within_padded(od, kd) && ah.within_padded(oh, kh) && aw.within_padded(ow, kw) {
+                            if ad.within_padded(od, kd)
+                                && ah.within_padded(oh, kh)
+                                && aw.within_padded(ow, kw)
+                            {
                                 padded += 1;
                             }
-                            if let (Some(id), Some(ih), Some(iw)) =
-                                (ad.input_at(od, kd), ah.input_at(oh, kh), aw.input_at(ow, kw))
-                            {
+                            if let (Some(id), Some(ih), Some(iw)) = (
+                                ad.input_at(od, kd),
+                                ah.input_at(oh, kh),
+                                aw.input_at(ow, kw),
+                            ) {
                                 taps.push((id * ah.input + ih) * aw.input + iw);
                             }
                         }
@@ -61,7 +73,10 @@ pub(crate) fn max_pool(attrs: &PoolAttrs, x: &Tensor) -> OpResult<Tensor> {
     dispatch_num!(x.dtype, "MaxPool", |T| {
         let xs = view::<T>(x)?;
         let planes = x.shape[0] * x.shape[1];
-        let (in_plane, out_plane) = (x.numel() / planes.max(1), shape[2..].iter().product::<usize>());
+        let (in_plane, out_plane) = (
+            x.numel() / planes.max(1),
+            shape[2..].iter().product::<usize>(),
+        );
         let mut out = vec![T::zero(); planes * out_plane];
         for p in 0..planes {
             let src = &xs[p * in_plane..][..in_plane];
@@ -81,21 +96,32 @@ pub(crate) fn max_pool(attrs: &PoolAttrs, x: &Tensor) -> OpResult<Tensor> {
     })
 }
 
-pub(crate) fn average_pool(attrs: &PoolAttrs, count_include_pad: bool, x: &Tensor) -> OpResult<Tensor> {
+pub(crate) fn average_pool(
+    attrs: &PoolAttrs,
+    count_include_pad: bool,
+    x: &Tensor,
+) -> OpResult<Tensor> {
     let (ax, shape) = geometry(attrs, x)?;
     if x.dtype != DType::F32 {
         return Err(format!("X must be float, got {}", x.dtype));
     }
     let xs = view::<f32>(x)?;
     let planes = x.shape[0] * x.shape[1];
-    let (in_plane, out_plane) = (x.numel() / planes.max(1), shape[2..].iter().product::<usize>());
+    let (in_plane, out_plane) = (
+        x.numel() / planes.max(1),
+        shape[2..].iter().product::<usize>(),
+    );
     let mut out = vec![0f32; planes * out_plane];
     for p in 0..planes {
         let src = &xs[p * in_plane..][..in_plane];
         let dst = &mut out[p * out_plane..][..out_plane];
         for_each_window(&ax, |o, taps, padded| {
             let sum: f64 = taps.iter().map(|&t| src[t] as f64).sum();
-            let count = if count_include_pad { padded } else { taps.len() };
+            let count = if count_include_pad {
+                padded
+            } else {
+                taps.len()
+            };
             dst[o] = (sum / count as f64) as f32;
         });
     }
@@ -113,7 +139,13 @@ pub(crate) fn global_average_pool(x: &Tensor) -> OpResult<Tensor> {
     let plane: usize = x.shape[2..].iter().product();
     let planes = x.shape[0] * x.shape[1];
     let out: Vec<f32> = (0..planes)
-        .map(|p| (xs[p * plane..][..plane].iter().map(|&v| v as f64).sum::<f64>() / plane as f64) as f32)
+        .map(|p| {
+            (xs[p * plane..][..plane]
+                .iter()
+                .map(|&v| v as f64)
+                .sum::<f64>()
+                / plane as f64) as f32
+        })
         .collect();
     let mut shape = x.shape[..2].to_vec();
     shape.extend(std::iter::repeat_n(1, x.shape.len() - 2));
@@ -126,7 +158,13 @@ mod tests {
     use crate::testutil::*;
 
     fn attrs(kernel: &[usize], strides: &[usize], pads: &[usize], ceil_mode: bool) -> PoolAttrs {
-        PoolAttrs { kernel: kernel.to_vec(), strides: strides.to_vec(), pads: pads.to_vec(), dilations: vec![], ceil_mode }
+        PoolAttrs {
+            kernel: kernel.to_vec(),
+            strides: strides.to_vec(),
+            pads: pads.to_vec(),
+            dilations: vec![],
+            ceil_mode,
+        }
     }
 
     #[test]
@@ -154,7 +192,10 @@ mod tests {
         let y = f32s(&max_pool(&attrs(&[1, 2], &[1, 2], &[], false), &x).unwrap());
         assert!(y[0].is_nan() && y[1] == 3.);
         let x = i8t(&[1, 1, 1, 4], &[-5, -7, 3, -128]);
-        assert_eq!(i8s(&max_pool(&attrs(&[1, 2], &[1, 2], &[], false), &x).unwrap()), vec![-5, 3]);
+        assert_eq!(
+            i8s(&max_pool(&attrs(&[1, 2], &[1, 2], &[], false), &x).unwrap()),
+            vec![-5, 3]
+        );
     }
 
     #[test]
@@ -171,8 +212,14 @@ mod tests {
         // 5 wide, kernel 2, stride 2, ceil: last window holds only element 4 (overhang is not padding).
         let x = f32t(&[1, 1, 1, 5], &[1., 2., 3., 4., 5.]);
         let a = attrs(&[1, 2], &[1, 2], &[], true);
-        assert_eq!(f32s(&average_pool(&a, true, &x).unwrap()), vec![1.5, 3.5, 5.]);
-        assert_eq!(f32s(&average_pool(&a, false, &x).unwrap()), vec![1.5, 3.5, 5.]);
+        assert_eq!(
+            f32s(&average_pool(&a, true, &x).unwrap()),
+            vec![1.5, 3.5, 5.]
+        );
+        assert_eq!(
+            f32s(&average_pool(&a, false, &x).unwrap()),
+            vec![1.5, 3.5, 5.]
+        );
     }
 
     /// torch.nn.functional.{avg,max}_pool2d(x, 3, stride=2, padding=1, ceil_mode=True) on
@@ -184,7 +231,11 @@ mod tests {
         let with_pad = average_pool(&a, true, &x).unwrap();
         assert_eq!(with_pad.shape, vec![1, 1, 4, 4]);
         assert_close(&f32s(&with_pad), &TORCH_AVG_WITH_PAD, 1e-5);
-        assert_close(&f32s(&average_pool(&a, false, &x).unwrap()), &TORCH_AVG_NO_PAD, 1e-5);
+        assert_close(
+            &f32s(&average_pool(&a, false, &x).unwrap()),
+            &TORCH_AVG_NO_PAD,
+            1e-5,
+        );
         assert_close(&f32s(&max_pool(&a, &x).unwrap()), &TORCH_MAX, 0.0);
     }
 
@@ -208,6 +259,9 @@ mod tests {
         let y = global_average_pool(&x).unwrap();
         assert_eq!(y.shape, vec![1, 2, 1, 1]);
         assert_eq!(f32s(&y), vec![1.5, 5.5]);
-        assert_eq!(global_average_pool(&f32t(&[2], &[1., 2.])).unwrap_err(), "X must be N×C×spatial…, got shape [2]");
+        assert_eq!(
+            global_average_pool(&f32t(&[2], &[1., 2.])).unwrap_err(),
+            "X must be N×C×spatial…, got shape [2]"
+        );
     }
 }

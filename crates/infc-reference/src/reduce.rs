@@ -11,7 +11,12 @@ use crate::broadcast::for_each_offset;
 use crate::num::{dispatch_num, Num};
 use infc_ir::{ReduceOp, Tensor};
 
-pub(crate) fn reduce(op: ReduceOp, axes: Option<&[i64]>, keepdims: bool, x: &Tensor) -> OpResult<Tensor> {
+pub(crate) fn reduce(
+    op: ReduceOp,
+    axes: Option<&[i64]>,
+    keepdims: bool,
+    x: &Tensor,
+) -> OpResult<Tensor> {
     let rank = x.shape.len();
     let mut reduced = vec![axes.is_none(); rank];
     for &a in axes.unwrap_or(&[]) {
@@ -21,15 +26,30 @@ pub(crate) fn reduce(op: ReduceOp, axes: Option<&[i64]>, keepdims: bool, x: &Ten
         }
     }
     // Shape with reduced dims kept as 1: every input element maps to one offset in it.
-    let kept: Vec<usize> = x.shape.iter().zip(&reduced).map(|(&d, &r)| if r { 1 } else { d }).collect();
+    let kept: Vec<usize> = x
+        .shape
+        .iter()
+        .zip(&reduced)
+        .map(|(&d, &r)| if r { 1 } else { d })
+        .collect();
     let out_shape: Vec<usize> = if keepdims {
         kept.clone()
     } else {
-        x.shape.iter().zip(&reduced).filter(|(_, &r)| !r).map(|(&d, _)| d).collect()
+        x.shape
+            .iter()
+            .zip(&reduced)
+            .filter(|(_, &r)| !r)
+            .map(|(&d, _)| d)
+            .collect()
     };
     let groups: usize = kept.iter().product();
     let count = x.numel() / groups.max(1);
-    let name = infc_ir::Op::Reduce { op, axes: None, keepdims }.name();
+    let name = infc_ir::Op::Reduce {
+        op,
+        axes: None,
+        keepdims,
+    }
+    .name();
     dispatch_num!(x.dtype, name, |T| {
         let xs = view::<T>(x)?;
         let out: Vec<T> = if T::IS_FLOAT {
@@ -98,45 +118,81 @@ mod tests {
         let y = reduce(ReduceOp::Sum, Some(&[1]), false, &x()).unwrap();
         assert_eq!((y.shape.clone(), f32s(&y)), (vec![2], vec![6., 15.]));
         let y = reduce(ReduceOp::Mean, Some(&[-2]), true, &x()).unwrap();
-        assert_eq!((y.shape.clone(), f32s(&y)), (vec![1, 3], vec![2.5, 3.5, 4.5]));
+        assert_eq!(
+            (y.shape.clone(), f32s(&y)),
+            (vec![1, 3], vec![2.5, 3.5, 4.5])
+        );
         let y = reduce(ReduceOp::Max, None, false, &x()).unwrap();
         assert_eq!((y.shape.clone(), f32s(&y)), (vec![], vec![6.]));
         let y = reduce(ReduceOp::Prod, None, true, &x()).unwrap();
         assert_eq!((y.shape.clone(), f32s(&y)), (vec![1, 1], vec![720.]));
         let y = reduce(ReduceOp::Min, Some(&[]), true, &x()).unwrap();
         assert_eq!((y.shape.clone(), f32s(&y)), (vec![2, 3], f32s(&x())));
-        assert_eq!(reduce(ReduceOp::Sum, Some(&[1, -1]), true, &x()).unwrap_err(), "axis 1 is listed twice");
-        assert_eq!(reduce(ReduceOp::Sum, Some(&[2]), true, &x()).unwrap_err(), "axis 2 is out of range for rank 2");
+        assert_eq!(
+            reduce(ReduceOp::Sum, Some(&[1, -1]), true, &x()).unwrap_err(),
+            "axis 1 is listed twice"
+        );
+        assert_eq!(
+            reduce(ReduceOp::Sum, Some(&[2]), true, &x()).unwrap_err(),
+            "axis 2 is out of range for rank 2"
+        );
     }
 
     #[test]
     fn middle_axis_of_rank3() {
         let x = f32t(&[2, 2, 2], &iota(8));
         let y = reduce(ReduceOp::Mean, Some(&[1]), true, &x).unwrap();
-        assert_eq!((y.shape.clone(), f32s(&y)), (vec![2, 1, 2], vec![1., 2., 5., 6.]));
+        assert_eq!(
+            (y.shape.clone(), f32s(&y)),
+            (vec![2, 1, 2], vec![1., 2., 5., 6.])
+        );
     }
 
     #[test]
     fn integers_exact() {
         let x = i64t(&[3], &[i64::MAX, 1, -1]);
-        assert_eq!(i64s(&reduce(ReduceOp::Sum, None, false, &x).unwrap()), vec![i64::MAX]);
-        assert_eq!(i64s(&reduce(ReduceOp::Min, None, false, &x).unwrap()), vec![-1]);
+        assert_eq!(
+            i64s(&reduce(ReduceOp::Sum, None, false, &x).unwrap()),
+            vec![i64::MAX]
+        );
+        assert_eq!(
+            i64s(&reduce(ReduceOp::Min, None, false, &x).unwrap()),
+            vec![-1]
+        );
         let y = i32t(&[2], &[-7, 2]);
-        assert_eq!(i32s(&reduce(ReduceOp::Mean, None, false, &y).unwrap()), vec![-2]);
-        assert_eq!(u8s(&reduce(ReduceOp::Max, None, false, &u8t(&[2], &[7, 200])).unwrap()), vec![200]);
+        assert_eq!(
+            i32s(&reduce(ReduceOp::Mean, None, false, &y).unwrap()),
+            vec![-2]
+        );
+        assert_eq!(
+            u8s(&reduce(ReduceOp::Max, None, false, &u8t(&[2], &[7, 200])).unwrap()),
+            vec![200]
+        );
     }
 
     #[test]
     fn empty_and_nan() {
         let e = f32t(&[0, 2], &[]);
-        assert_eq!(f32s(&reduce(ReduceOp::Sum, Some(&[0]), false, &e).unwrap()), vec![0., 0.]);
-        assert_eq!(f32s(&reduce(ReduceOp::Prod, Some(&[0]), false, &e).unwrap()), vec![1., 1.]);
-        assert_eq!(f32s(&reduce(ReduceOp::Max, Some(&[0]), false, &e).unwrap()), vec![f32::NEG_INFINITY; 2]);
+        assert_eq!(
+            f32s(&reduce(ReduceOp::Sum, Some(&[0]), false, &e).unwrap()),
+            vec![0., 0.]
+        );
+        assert_eq!(
+            f32s(&reduce(ReduceOp::Prod, Some(&[0]), false, &e).unwrap()),
+            vec![1., 1.]
+        );
+        assert_eq!(
+            f32s(&reduce(ReduceOp::Max, Some(&[0]), false, &e).unwrap()),
+            vec![f32::NEG_INFINITY; 2]
+        );
         assert!(f32s(&reduce(ReduceOp::Mean, Some(&[0]), false, &e).unwrap())[0].is_nan());
         let y = reduce(ReduceOp::Sum, Some(&[1]), true, &e).unwrap();
         assert_eq!(y.shape, vec![0, 1]);
         let ie = i64t(&[0], &[]);
-        assert_eq!(reduce(ReduceOp::Mean, None, false, &ie).unwrap_err(), "integer mean of an empty set");
+        assert_eq!(
+            reduce(ReduceOp::Mean, None, false, &ie).unwrap_err(),
+            "integer mean of an empty set"
+        );
         let n = f32t(&[3], &[1., f32::NAN, 3.]);
         assert!(f32s(&reduce(ReduceOp::Max, None, false, &n).unwrap())[0].is_nan());
         assert!(f32s(&reduce(ReduceOp::Min, None, false, &n).unwrap())[0].is_nan());

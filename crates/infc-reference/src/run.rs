@@ -54,7 +54,10 @@ pub fn run_graph(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<Vec<Tensor>
 }
 
 /// [`run_graph`], also reporting peak memory held by computed values.
-pub fn run_graph_with_stats(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<(Vec<Tensor>, RunStats), RefError> {
+pub fn run_graph_with_stats(
+    g: &Graph,
+    inputs: &[(InputKey, Tensor)],
+) -> Result<(Vec<Tensor>, RunStats), RefError> {
     let mut env: Vec<Option<Tensor>> = vec![None; g.values.len()];
     let mut bindings = Bindings::new();
     bind_inputs(g, inputs, &mut env, &mut bindings)?;
@@ -71,7 +74,10 @@ pub fn run_graph_with_stats(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<
         keep[v.index()] = true;
     }
     let mut live: usize = env.iter().flatten().map(Tensor::byte_len).sum();
-    let mut stats = RunStats { peak_live_bytes: live, total_output_bytes: 0 };
+    let mut stats = RunStats {
+        peak_live_bytes: live,
+        total_output_bytes: 0,
+    };
 
     for (i, node) in g.nodes.iter().enumerate() {
         let outputs = {
@@ -93,7 +99,12 @@ pub fn run_graph_with_stats(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<
         }
         for (&v, t) in node.outputs.iter().zip(outputs) {
             let value = g.value(v);
-            let who = format!("node '{}' ({}) output '{}'", node.name, node.op.name(), value.name);
+            let who = format!(
+                "node '{}' ({}) output '{}'",
+                node.name,
+                node.op.name(),
+                value.name
+            );
             if let Err(msg) = check_type(&value.ty, &t, &mut bindings, &who) {
                 return Err(RefError::Graph(format!("{who}: {msg}")));
             }
@@ -114,12 +125,19 @@ pub fn run_graph_with_stats(g: &Graph, inputs: &[(InputKey, Tensor)]) -> Result<
             }
         }
     }
-    let outputs = g.outputs.iter().map(|&v| fetch(g, &env, v).cloned()).collect::<Result<_, _>>()?;
+    let outputs = g
+        .outputs
+        .iter()
+        .map(|&v| fetch(g, &env, v).cloned())
+        .collect::<Result<_, _>>()?;
     Ok((outputs, stats))
 }
 
 fn in_node(node: &str, e: RefError) -> RefError {
-    RefError::Node { node: node.to_string(), source: Box::new(e) }
+    RefError::Node {
+        node: node.to_string(),
+        source: Box::new(e),
+    }
 }
 
 /// The tensor behind `v`: a constant from the graph or a computed value.
@@ -131,7 +149,10 @@ fn fetch<'a>(g: &'a Graph, env: &'a [Option<Tensor>], v: ValueId) -> Result<&'a 
         return Ok(t);
     }
     env[v.index()].as_ref().ok_or_else(|| {
-        RefError::Graph(format!("value '{}' is read before it is computed (or after it was freed)", g.value(v).name))
+        RefError::Graph(format!(
+            "value '{}' is read before it is computed (or after it was freed)",
+            g.value(v).name
+        ))
     })
 }
 
@@ -146,10 +167,15 @@ fn bind_inputs(
         let v = match key {
             InputKey::Id(v) if g.inputs.contains(v) => *v,
             InputKey::Id(v) => return Err(RefError::UnknownInput(format!("with value id {v:?}"))),
-            InputKey::Name(n) => g.input_by_name(n).ok_or_else(|| RefError::UnknownInput(format!("named '{n}'")))?,
+            InputKey::Name(n) => g
+                .input_by_name(n)
+                .ok_or_else(|| RefError::UnknownInput(format!("named '{n}'")))?,
         };
         let value = g.value(v);
-        let fail = |msg: String| RefError::Input { name: value.name.clone(), msg };
+        let fail = |msg: String| RefError::Input {
+            name: value.name.clone(),
+            msg,
+        };
         if env[v.index()].is_some() {
             return Err(fail("given more than once".into()));
         }
@@ -162,14 +188,22 @@ fn bind_inputs(
     for &v in &g.inputs {
         if env[v.index()].is_none() {
             let value = g.value(v);
-            return Err(RefError::Input { name: value.name.clone(), msg: format!("missing (expected {})", value.ty) });
+            return Err(RefError::Input {
+                name: value.name.clone(),
+                msg: format!("missing (expected {})", value.ty),
+            });
         }
     }
     Ok(())
 }
 
 /// Check `t` against the declared type; symbolic dims are bound on first sight and must agree after.
-fn check_type(ty: &TensorType, t: &Tensor, bindings: &mut Bindings, who: &str) -> Result<(), String> {
+fn check_type(
+    ty: &TensorType,
+    t: &Tensor,
+    bindings: &mut Bindings,
+    who: &str,
+) -> Result<(), String> {
     let given = format!("{}{:?}", t.dtype, t.shape);
     if t.dtype != ty.dtype || t.shape.len() != ty.rank() {
         return Err(format!("expected {ty}, got {given}"));

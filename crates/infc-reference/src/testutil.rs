@@ -6,7 +6,9 @@ fn make<T: Element>(shape: &[usize], v: &[T]) -> Tensor {
     Tensor::from_vec(shape.to_vec(), v.to_vec()).expect("test tensor shape matches its data")
 }
 fn read<T: Element>(t: &Tensor) -> Vec<T> {
-    t.view::<T>().expect("test tensor has the expected dtype").into_owned()
+    t.view::<T>()
+        .expect("test tensor has the expected dtype")
+        .into_owned()
 }
 
 pub fn f32t(shape: &[usize], v: &[f32]) -> Tensor {
@@ -44,7 +46,11 @@ pub fn u8s(t: &Tensor) -> Vec<u8> {
 }
 pub fn boolv(t: &Tensor) -> Vec<bool> {
     assert_eq!(t.dtype, infc_ir::DType::Bool);
-    t.bytes().expect("test tensor has data").iter().map(|&b| b != 0).collect()
+    t.bytes()
+        .expect("test tensor has data")
+        .iter()
+        .map(|&b| b != 0)
+        .collect()
 }
 
 /// `0, 1, 2, …` as f32, for filling test inputs.
@@ -56,6 +62,9 @@ pub fn iota(n: usize) -> Vec<f32> {
 pub fn assert_close(got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "length differs: {got:?} vs {want:?}");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= tol, "element {i}: got {g}, want {w}\n got {got:?}\nwant {want:?}");
+        assert!(
+            (g - w).abs() <= tol,
+            "element {i}: got {g}, want {w}\n got {got:?}\nwant {want:?}"
+        );
     }
 }

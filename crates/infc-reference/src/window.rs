@@ -17,7 +17,15 @@ pub(crate) struct Axis {
 
 impl Axis {
     /// An axis that does nothing (size 1, kernel 1): used to lift 1-D/2-D problems to 3-D.
-    const TRIVIAL: Axis = Axis { input: 1, kernel: 1, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 };
+    const TRIVIAL: Axis = Axis {
+        input: 1,
+        kernel: 1,
+        stride: 1,
+        dilation: 1,
+        pad_begin: 0,
+        pad_end: 0,
+        output: 1,
+    };
 
     /// Input coordinate read by output position `o` at kernel tap `k`; `None` when it falls in padding.
     pub fn input_at(&self, o: usize, k: usize) -> Option<usize> {
@@ -49,7 +57,9 @@ pub(crate) fn spatial_axes(
     let n = input.len();
     let check = |name: &str, len: usize, want: usize| {
         if len != want {
-            Err(format!("{name} has {len} entries, expected {want} for {n} spatial axes"))
+            Err(format!(
+                "{name} has {len} entries, expected {want} for {n} spatial axes"
+            ))
         } else {
             Ok(())
         }
@@ -93,7 +103,10 @@ pub(crate) fn spatial_axes(
 /// Lift 1-, 2- or 3-D geometry to exactly three axes by prepending trivial ones.
 pub(crate) fn to_3d(axes: &[Axis]) -> OpResult<[Axis; 3]> {
     if axes.len() > 3 {
-        return Err(format!("{} spatial axes are not supported (at most 3)", axes.len()));
+        return Err(format!(
+            "{} spatial axes are not supported (at most 3)",
+            axes.len()
+        ));
     }
     let mut out = [Axis::TRIVIAL; 3];
     out[3 - axes.len()..].copy_from_slice(axes);
@@ -107,25 +120,46 @@ mod tests {
     #[test]
     fn floor_and_ceil_output_sizes() {
         // 5 wide, kernel 2, stride 2: floor 2, ceil 3.
-        assert_eq!(spatial_axes(&[5], &[2], &[2], &[], &[], false).unwrap()[0].output, 2);
-        assert_eq!(spatial_axes(&[5], &[2], &[2], &[], &[], true).unwrap()[0].output, 3);
+        assert_eq!(
+            spatial_axes(&[5], &[2], &[2], &[], &[], false).unwrap()[0].output,
+            2
+        );
+        assert_eq!(
+            spatial_axes(&[5], &[2], &[2], &[], &[], true).unwrap()[0].output,
+            3
+        );
         // Ceil window starting in the end padding is dropped: in 4, k 2, s 2, pads (1, 1).
         // padded 6 → ceil((6-2)/2)+1 = 3; last start 4 ≥ 4+1? no → 3 stays.
-        assert_eq!(spatial_axes(&[4], &[2], &[2], &[1, 1], &[], true).unwrap()[0].output, 3);
+        assert_eq!(
+            spatial_axes(&[4], &[2], &[2], &[1, 1], &[], true).unwrap()[0].output,
+            3
+        );
         // in 3, k 1, s 2, pads (0, 1): ceil((4-1)/2)+1 = 3, last start 4 ≥ 3 → 2.
-        assert_eq!(spatial_axes(&[3], &[1], &[2], &[0, 1], &[], true).unwrap()[0].output, 2);
+        assert_eq!(
+            spatial_axes(&[3], &[1], &[2], &[0, 1], &[], true).unwrap()[0].output,
+            2
+        );
         // Dilation 2, kernel 3 spans 5.
-        assert_eq!(spatial_axes(&[7], &[3], &[1], &[], &[2], false).unwrap()[0].output, 3);
+        assert_eq!(
+            spatial_axes(&[7], &[3], &[1], &[], &[2], false).unwrap()[0].output,
+            3
+        );
     }
 
     #[test]
     fn bad_geometry_errors() {
         let e = spatial_axes(&[2], &[3], &[], &[], &[], false).unwrap_err();
-        assert_eq!(e, "spatial axis 0: window of 3 exceeds the padded input of 2 (2 + pads 0, 0)");
+        assert_eq!(
+            e,
+            "spatial axis 0: window of 3 exceeds the padded input of 2 (2 + pads 0, 0)"
+        );
         let e = spatial_axes(&[4, 4], &[3, 3], &[1], &[], &[], false).unwrap_err();
         assert_eq!(e, "strides has 1 entries, expected 2 for 2 spatial axes");
         let e = spatial_axes(&[4], &[3], &[0], &[], &[], false).unwrap_err();
-        assert_eq!(e, "spatial axis 0: kernel, stride and dilation must be positive");
+        assert_eq!(
+            e,
+            "spatial axis 0: kernel, stride and dilation must be positive"
+        );
     }
 
     #[test]

@@ -8,7 +8,15 @@ fn f32t(shape: &[usize], v: &[f32]) -> Tensor {
 }
 
 fn sym(dims: &[&str]) -> Shape {
-    Shape(dims.iter().map(|d| d.parse::<usize>().map(Dim::Known).unwrap_or_else(|_| Dim::sym(d))).collect())
+    Shape(
+        dims.iter()
+            .map(|d| {
+                d.parse::<usize>()
+                    .map(Dim::Known)
+                    .unwrap_or_else(|_| Dim::sym(d))
+            })
+            .collect(),
+    )
 }
 
 /// `y = relu(x @ w + b)` and `z = y + skip`, with `x: f32[batch,2]`, `skip: f32[batch,3]`.
@@ -26,7 +34,12 @@ fn mlp() -> Graph {
     let y = g.add_value("y", ty.clone());
     g.push_node("relu", Op::Unary(UnaryOp::Relu), vec![add], vec![y]);
     let z = g.add_value("z", ty);
-    g.push_node("residual", Op::Binary(BinaryOp::Add), vec![y, skip], vec![z]);
+    g.push_node(
+        "residual",
+        Op::Binary(BinaryOp::Add),
+        vec![y, skip],
+        vec![z],
+    );
     g.outputs = vec![y, z];
     g
 }
@@ -40,11 +53,18 @@ fn runs_with_names_or_ids() {
     let g = mlp();
     let x = f32t(&[2, 2], &[1., 2., 3., -4.]);
     let skip = f32t(&[2, 3], &[10., 10., 10., 20., 20., 20.]);
-    let out = run_graph(&g, &[("x".into(), x.clone()), ("skip".into(), skip.clone())]).unwrap();
+    let out = run_graph(
+        &g,
+        &[("x".into(), x.clone()), ("skip".into(), skip.clone())],
+    )
+    .unwrap();
     // x@w = [[1,2,1],[3,-4,-7]] + b = [[1.5,1.5,1],[3.5,-4.5,-7]] → relu
     assert_eq!(read(&out[0]), vec![1.5, 1.5, 1., 3.5, 0., 0.]);
     assert_eq!(read(&out[1]), vec![11.5, 11.5, 11., 23.5, 20., 20.]);
-    let ids = [(InputKey::Id(g.inputs[1]), skip), (InputKey::Id(g.inputs[0]), x)];
+    let ids = [
+        (InputKey::Id(g.inputs[1]), skip),
+        (InputKey::Id(g.inputs[0]), x),
+    ];
     assert_eq!(read(&run_graph(&g, &ids).unwrap()[1]), read(&out[1]));
 }
 
@@ -58,16 +78,35 @@ fn input_validation_messages() {
     let g = mlp();
     let x = f32t(&[2, 2], &[0.; 4]);
     let skip = f32t(&[2, 3], &[0.; 6]);
-    assert_eq!(err(&g, vec![("x", x.clone())]), "input 'skip': missing (expected f32[batch,3])");
     assert_eq!(
-        err(&g, vec![("x", x.clone()), ("skip", skip.clone()), ("extra", x.clone())]),
+        err(&g, vec![("x", x.clone())]),
+        "input 'skip': missing (expected f32[batch,3])"
+    );
+    assert_eq!(
+        err(
+            &g,
+            vec![
+                ("x", x.clone()),
+                ("skip", skip.clone()),
+                ("extra", x.clone())
+            ]
+        ),
         "the graph has no input named 'extra'"
     );
-    assert_eq!(err(&g, vec![("x", x.clone()), ("x", x.clone())]), "input 'x': given more than once");
+    assert_eq!(
+        err(&g, vec![("x", x.clone()), ("x", x.clone())]),
+        "input 'x': given more than once"
+    );
     let xi = Tensor::from_vec(vec![2, 2], vec![0i64; 4]).unwrap();
-    assert_eq!(err(&g, vec![("x", xi), ("skip", skip.clone())]), "input 'x': expected f32[batch,2], got i64[2, 2]");
+    assert_eq!(
+        err(&g, vec![("x", xi), ("skip", skip.clone())]),
+        "input 'x': expected f32[batch,2], got i64[2, 2]"
+    );
     let x3 = f32t(&[2, 2, 1], &[0.; 4]);
-    assert_eq!(err(&g, vec![("x", x3), ("skip", skip.clone())]), "input 'x': expected f32[batch,2], got f32[2, 2, 1]");
+    assert_eq!(
+        err(&g, vec![("x", x3), ("skip", skip.clone())]),
+        "input 'x': expected f32[batch,2], got f32[2, 2, 1]"
+    );
     let xw = f32t(&[2, 5], &[0.; 10]);
     assert_eq!(
         err(&g, vec![("x", xw), ("skip", skip.clone())]),
@@ -79,7 +118,10 @@ fn input_validation_messages() {
         "input 'skip': expected f32[batch,3], got f32[3, 3]: dim 0 is 'batch' = 3, but input 'x' has 'batch' = 2"
     );
     let opaque = Tensor::opaque(DType::F32, vec![2, 2], 7);
-    assert_eq!(err(&g, vec![("x", opaque), ("skip", skip)]), "input 'x': the given tensor has no data");
+    assert_eq!(
+        err(&g, vec![("x", opaque), ("skip", skip)]),
+        "input 'x': the given tensor has no data"
+    );
 }
 
 #[test]
@@ -91,7 +133,10 @@ fn op_errors_name_the_node() {
     g.push_node("gather_7", Op::Gather { axis: 0 }, vec![x, i], vec![y]);
     g.outputs = vec![y];
     let e = run_graph(&g, &[("x".into(), f32t(&[3], &[1., 2., 3.]))]).unwrap_err();
-    assert_eq!(e.to_string(), "node 'gather_7': Gather: index 5 is out of range for axis 0 of size 3");
+    assert_eq!(
+        e.to_string(),
+        "node 'gather_7': Gather: index 5 is out of range for axis 0 of size 3"
+    );
     assert!(matches!(e, RefError::Node { .. }));
 }
 
@@ -115,7 +160,10 @@ fn opaque_constants_and_contradicting_types_are_errors() {
     g.push_node("neg", Op::Unary(UnaryOp::Neg), vec![x], vec![y]);
     g.outputs = vec![y];
     let e = run_graph(&g, &[("x".into(), f32t(&[2], &[1., 2.]))]).unwrap_err();
-    assert_eq!(e.to_string(), "graph: node 'neg' (Neg) output 'y': expected bool[n], got f32[2]");
+    assert_eq!(
+        e.to_string(),
+        "graph: node 'neg' (Neg) output 'y': expected bool[n], got f32[2]"
+    );
 }
 
 #[test]
@@ -131,7 +179,8 @@ fn intermediates_are_freed_after_last_use() {
         v = o;
     }
     g.outputs = vec![v];
-    let (out, stats) = run_graph_with_stats(&g, &[("x".into(), f32t(&[n], &vec![1.0; n]))]).unwrap();
+    let (out, stats) =
+        run_graph_with_stats(&g, &[("x".into(), f32t(&[n], &vec![1.0; n]))]).unwrap();
     assert_eq!(read(&out[0])[0], 1.0);
     assert_eq!(stats.total_output_bytes, 20 * 4 * n);
     assert_eq!(stats.peak_live_bytes, 2 * 4 * n);

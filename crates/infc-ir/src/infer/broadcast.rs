@@ -71,8 +71,14 @@ mod tests {
 
     #[test]
     fn unify_prefers_known() {
-        assert_eq!(unify_dim(&Dim::sym("k"), &Dim::Known(5)), Some(Dim::Known(5)));
+        assert_eq!(
+            unify_dim(&Dim::sym("k"), &Dim::Known(5)),
+            Some(Dim::Known(5))
+        );
         assert_eq!(unify_dim(&Dim::Known(1), &Dim::Known(5)), None);
-        assert_eq!(unify_dim(&Dim::sym("a"), &Dim::sym("b")), Some(Dim::sym("a")));
+        assert_eq!(
+            unify_dim(&Dim::sym("a"), &Dim::sym("b")),
+            Some(Dim::sym("a"))
+        );
     }
 }

@@ -8,7 +8,10 @@ fn broadcast(cx: &Cx, idx: &[usize]) -> Result<crate::Shape, IrError> {
     let shapes: Vec<&crate::Shape> = idx.iter().map(|&i| &cx.ty(i).shape).collect();
     broadcast_shapes(&shapes).map_err(|(pos, a, b)| {
         let tys: Vec<String> = idx.iter().map(|&i| cx.ty(i).to_string()).collect();
-        cx.err(format!("cannot broadcast {} (output dim {pos}: {a} vs {b})", tys.join(" with ")))
+        cx.err(format!(
+            "cannot broadcast {} (output dim {pos}: {a} vs {b})",
+            tys.join(" with ")
+        ))
     })
 }
 
@@ -68,7 +71,10 @@ pub(super) fn clip(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
     for i in 1..3 {
         cx.same_dtype(0, i)?;
         if cx.ty(i).shape.numel() != Some(1) {
-            return Err(cx.err(format!("bound input {i} must be a single element, got {}", cx.ty(i))));
+            return Err(cx.err(format!(
+                "bound input {i} must be a single element, got {}",
+                cx.ty(i)
+            )));
         }
     }
     Ok(vec![cx.ty(0).clone()])
@@ -109,11 +115,19 @@ mod tests {
         assert_eq!(b.one(Op::Unary(UnaryOp::Erf)), "f32[n,2]");
         assert_eq!(b.one(Op::Cast { to: DType::I64 }), "i64[n,2]");
         assert!(b.one(Op::Unary(UnaryOp::Not)).starts_with("error"));
-        let b = Builder::new().input("bool[1,1,s,s]").input("f32[b,12,s,s]").input("f32[]");
+        let b = Builder::new()
+            .input("bool[1,1,s,s]")
+            .input("f32[b,12,s,s]")
+            .input("f32[]");
         assert_eq!(b.one(Op::Where), "f32[b,12,s,s]");
-        let b = Builder::new().input("f32[4]").scalar_f32(0.0).scalar_f32(6.0);
+        let b = Builder::new()
+            .input("f32[4]")
+            .scalar_f32(0.0)
+            .scalar_f32(6.0);
         assert_eq!(b.one(Op::Clip), "f32[4]");
         let b = Builder::new().input("i64[4]");
-        assert!(b.one(Op::Unary(UnaryOp::Sqrt)).contains("must be a float tensor"));
+        assert!(b
+            .one(Op::Unary(UnaryOp::Sqrt))
+            .contains("must be a float tensor"));
     }
 }

@@ -21,26 +21,49 @@ fn epilogue(cx: &Cx, y: &TensorType, stages: &[Epilogue], channel: usize) -> Res
             continue;
         }
         if !cx.has_input(next) {
-            return Err(cx.err(format!("epilogue stage '{}' has no input {next}", st.name())));
+            return Err(cx.err(format!(
+                "epilogue stage '{}' has no input {next}",
+                st.name()
+            )));
         }
         let t = cx.ty(next);
         cx.same_dtype(0, next)?;
         let ok = match st {
-            Epilogue::Bias => t.rank() == 1 && unify_dim(&t.shape.0[0], &y.shape.0[channel]).is_some(),
-            _ => t.rank() == y.rank() && t.shape.0.iter().zip(&y.shape.0).all(|(a, b)| unify_dim(a, b).is_some()),
+            Epilogue::Bias => {
+                t.rank() == 1 && unify_dim(&t.shape.0[0], &y.shape.0[channel]).is_some()
+            }
+            _ => {
+                t.rank() == y.rank()
+                    && t.shape
+                        .0
+                        .iter()
+                        .zip(&y.shape.0)
+                        .all(|(a, b)| unify_dim(a, b).is_some())
+            }
         };
         if !ok {
-            return Err(cx.err(format!("epilogue '{}' input {next} {t} does not fit output {y}", st.name())));
+            return Err(cx.err(format!(
+                "epilogue '{}' input {next} {t} does not fit output {y}",
+                st.name()
+            )));
         }
         next += 1;
     }
     if next != cx.inputs.len() {
-        return Err(cx.err(format!("epilogue reads {} extra inputs, node has {}", next - 2, cx.inputs.len() - 2)));
+        return Err(cx.err(format!(
+            "epilogue reads {} extra inputs, node has {}",
+            next - 2,
+            cx.inputs.len() - 2
+        )));
     }
     Ok(())
 }
 
-pub(super) fn fused_conv(cx: &Cx, a: &ConvAttrs, stages: &[Epilogue]) -> Result<Vec<TensorType>, IrError> {
+pub(super) fn fused_conv(
+    cx: &Cx,
+    a: &ConvAttrs,
+    stages: &[Epilogue],
+) -> Result<Vec<TensorType>, IrError> {
     let y = nn::conv_with_bias(cx, a, None)?;
     epilogue(cx, &y[0], stages, 1)?;
     Ok(y)
@@ -86,7 +109,9 @@ pub(super) fn attention(cx: &Cx, num_heads: usize) -> Result<Vec<TensorType>, Ir
     }
     let (k, v) = (cx.ty(1), cx.ty(2));
     let bad = |what: &str| cx.err(format!("{what}: q {q}, k {k}, v {v}"));
-    if unify_dim(&q.shape.0[0], &k.shape.0[0]).is_none() || unify_dim(&k.shape.0[0], &v.shape.0[0]).is_none() {
+    if unify_dim(&q.shape.0[0], &k.shape.0[0]).is_none()
+        || unify_dim(&k.shape.0[0], &v.shape.0[0]).is_none()
+    {
         return Err(bad("batch dims differ"));
     }
     if unify_dim(&k.shape.0[1], &v.shape.0[1]).is_none() {
@@ -100,11 +125,16 @@ pub(super) fn attention(cx: &Cx, num_heads: usize) -> Result<Vec<TensorType>, Ir
     }
     if let Dim::Known(h) = hd {
         if h % num_heads != 0 {
-            return Err(cx.err(format!("hidden size {h} is not divisible by {num_heads} heads")));
+            return Err(cx.err(format!(
+                "hidden size {h} is not divisible by {num_heads} heads"
+            )));
         }
     }
     if cx.has_input(3) && !cx.ty(3).dtype.is_float() {
-        return Err(cx.err(format!("mask must be an additive float tensor, got {}", cx.ty(3))));
+        return Err(cx.err(format!(
+            "mask must be an additive float tensor, got {}",
+            cx.ty(3)
+        )));
     }
     Ok(vec![q.clone()])
 }
@@ -116,18 +146,63 @@ mod tests {
 
     #[test]
     fn fused_ops() {
-        let b = Builder::new().input("f32[b,s,768]").input("f32[768,3072]").input("f32[3072]");
-        assert_eq!(b.one(Op::FusedMatMul { epilogue: vec![Epilogue::Bias, Epilogue::GeluErf] }), "f32[b,s,3072]");
-        assert!(b.one(Op::FusedMatMul { epilogue: vec![Epilogue::Residual] }).contains("does not fit"));
-        assert!(b.one(Op::FusedMatMul { epilogue: vec![] }).contains("takes 2 inputs, got 3"));
-        let conv = ConvAttrs { kernel: vec![1, 1], strides: vec![1, 1], pads: vec![0; 4], dilations: vec![1, 1], group: 1 };
-        let b = Builder::new().input("f32[N,64,56,56]").input("f32[256,64,1,1]").input("f32[256]").input("f32[N,256,56,56]");
-        let op = Op::FusedConv { attrs: conv, epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::Relu] };
+        let b = Builder::new()
+            .input("f32[b,s,768]")
+            .input("f32[768,3072]")
+            .input("f32[3072]");
+        assert_eq!(
+            b.one(Op::FusedMatMul {
+                epilogue: vec![Epilogue::Bias, Epilogue::GeluErf]
+            }),
+            "f32[b,s,3072]"
+        );
+        assert!(b
+            .one(Op::FusedMatMul {
+                epilogue: vec![Epilogue::Residual]
+            })
+            .contains("does not fit"));
+        assert!(b
+            .one(Op::FusedMatMul { epilogue: vec![] })
+            .contains("takes 2 inputs, got 3"));
+        let conv = ConvAttrs {
+            kernel: vec![1, 1],
+            strides: vec![1, 1],
+            pads: vec![0; 4],
+            dilations: vec![1, 1],
+            group: 1,
+        };
+        let b = Builder::new()
+            .input("f32[N,64,56,56]")
+            .input("f32[256,64,1,1]")
+            .input("f32[256]")
+            .input("f32[N,256,56,56]");
+        let op = Op::FusedConv {
+            attrs: conv,
+            epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::Relu],
+        };
         assert_eq!(b.one(op), "f32[N,256,56,56]");
-        let b = Builder::new().input("f32[b,s,768]").input("f32[b,s,768]").input("f32[768]").input("f32[768]");
-        assert_eq!(b.run(Op::SkipLayerNorm { epsilon: Float::new(1e-5) }).unwrap(), vec!["f32[b,s,768]"; 2]);
-        let b = Builder::new().input("f32[b,s,768]").input("f32[b,t,768]").input("f32[b,t,768]").input("f32[b,1,1,t]");
-        let att = |h| Op::Attention { num_heads: h, scale: Float::new(0.125), causal: true };
+        let b = Builder::new()
+            .input("f32[b,s,768]")
+            .input("f32[b,s,768]")
+            .input("f32[768]")
+            .input("f32[768]");
+        assert_eq!(
+            b.run(Op::SkipLayerNorm {
+                epsilon: Float::new(1e-5)
+            })
+            .unwrap(),
+            vec!["f32[b,s,768]"; 2]
+        );
+        let b = Builder::new()
+            .input("f32[b,s,768]")
+            .input("f32[b,t,768]")
+            .input("f32[b,t,768]")
+            .input("f32[b,1,1,t]");
+        let att = |h| Op::Attention {
+            num_heads: h,
+            scale: Float::new(0.125),
+            causal: true,
+        };
         assert_eq!(b.one(att(12)), "f32[b,s,768]");
         assert!(b.one(att(7)).contains("not divisible"));
         let b = Builder::new().input("i64[4]");

@@ -10,7 +10,9 @@ pub(super) fn gather(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
     if let (Some(ix), Dim::Known(d)) = (cx.const_ints(1)?, &data.shape.0[a]) {
         let d = *d as i64;
         if let Some(bad) = ix.iter().find(|&&i| i < -d || i >= d) {
-            return Err(cx.err(format!("index {bad} out of range for axis {axis} of {data}")));
+            return Err(cx.err(format!(
+                "index {bad} out of range for axis {axis} of {data}"
+            )));
         }
     }
     let mut dims = data.shape.0[..a].to_vec();
@@ -30,7 +32,9 @@ pub(super) fn gather_nd(cx: &Cx, batch_dims: usize) -> Result<Vec<TensorType>, I
         return Err(cx.err(format!("the last dim of indices {idx} must be known")));
     };
     if batch_dims >= q || batch_dims + k > data.rank() {
-        return Err(cx.err(format!("batch_dims {batch_dims} and index depth {k} do not fit data {data} and indices {idx}")));
+        return Err(cx.err(format!(
+            "batch_dims {batch_dims} and index depth {k} do not fit data {data} and indices {idx}"
+        )));
     }
     let mut dims = idx.shape.0[..q - 1].to_vec();
     dims.extend(data.shape.0[batch_dims + k..].iter().cloned());
@@ -48,14 +52,18 @@ mod tests {
         assert_eq!(b.one(Op::Gather { axis: 0 }), "f32[b,s,768]");
         let b = Builder::new().input("i64[4]").scalar_i64(0);
         assert_eq!(b.one(Op::Gather { axis: 0 }), "i64[]");
-        assert!(b.one(Op::Gather { axis: 1 }).contains("axis 1 out of range"));
+        assert!(b
+            .one(Op::Gather { axis: 1 })
+            .contains("axis 1 out of range"));
         let b = Builder::new().input("i64[4]").scalar_i64(4);
         assert_eq!(
             b.one(Op::Gather { axis: 0 }),
             "error: shape inference: node 'n' (Gather): index 4 out of range for axis 0 of i64[4]"
         );
         let b = Builder::new().input("f32[4]").input("f32[2]");
-        assert!(b.one(Op::Gather { axis: 0 }).contains("must be an integer tensor"));
+        assert!(b
+            .one(Op::Gather { axis: 0 })
+            .contains("must be an integer tensor"));
     }
 
     #[test]

@@ -52,10 +52,20 @@ pub fn infer_node_facts(
     op: &Op,
     inputs: &[ValueId],
 ) -> Result<(Vec<TensorType>, Option<Vec<SymInt>>), IrError> {
-    let cx = Cx { g, facts, node, op, inputs };
+    let cx = Cx {
+        g,
+        facts,
+        node,
+        op,
+        inputs,
+    };
     cx.check_arity()?;
     let types = infer_types(&cx)?;
-    let elems = if types.len() == 1 { values::eval(&cx, &types[0])? } else { None };
+    let elems = if types.len() == 1 {
+        values::eval(&cx, &types[0])?
+    } else {
+        None
+    };
     Ok((types, elems))
 }
 
@@ -66,12 +76,16 @@ fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
         Op::Where => elementwise::where_(cx),
         Op::Cast { to } => elementwise::cast(cx, *to),
         Op::Clip => elementwise::clip(cx),
-        Op::Identity | Op::Dropout | Op::BatchNorm { .. } | Op::Trilu { .. } => elementwise::same(cx),
+        Op::Identity | Op::Dropout | Op::BatchNorm { .. } | Op::Trilu { .. } => {
+            elementwise::same(cx)
+        }
         Op::Conv(a) => nn::conv(cx, a),
         Op::MaxPool(a) => nn::pool(cx, a),
         Op::AveragePool { attrs, .. } => nn::pool(cx, attrs),
         Op::GlobalAveragePool => nn::global_pool(cx),
-        Op::Gemm { trans_a, trans_b, .. } => nn::gemm(cx, *trans_a, *trans_b),
+        Op::Gemm {
+            trans_a, trans_b, ..
+        } => nn::gemm(cx, *trans_a, *trans_b),
         Op::MatMul => nn::matmul(cx),
         Op::Softmax { axis } | Op::LayerNorm { axis, .. } => nn::along_axis(cx, *axis),
         Op::Reduce { axes, keepdims, .. } => reduce::reduce(cx, axes.as_deref(), *keepdims),
@@ -169,14 +183,20 @@ impl Cx<'_> {
 
     /// Constant data of input `i`, if it is a constant whose bytes are available.
     pub fn konst(&self, i: usize) -> Option<&Tensor> {
-        self.inputs.get(i).and_then(|&v| self.g.const_of(v)).filter(|t| !t.is_opaque())
+        self.inputs
+            .get(i)
+            .and_then(|&v| self.g.const_of(v))
+            .filter(|t| !t.is_opaque())
     }
 
     /// Constant integer elements of input `i` (None when not constant). Errors on float data.
     pub fn const_ints(&self, i: usize) -> Result<Option<Vec<i64>>, IrError> {
         match self.konst(i) {
             None => Ok(None),
-            Some(t) => t.to_i64_vec().map(Some).map_err(|e| self.err(format!("input {i}: {e}"))),
+            Some(t) => t
+                .to_i64_vec()
+                .map(Some)
+                .map_err(|e| self.err(format!("input {i}: {e}"))),
         }
     }
 
@@ -184,7 +204,10 @@ impl Cx<'_> {
     pub fn const_f64(&self, i: usize) -> Result<Option<Vec<f64>>, IrError> {
         match self.konst(i) {
             None => Ok(None),
-            Some(t) => t.to_f64_vec().map(Some).map_err(|e| self.err(format!("input {i}: {e}"))),
+            Some(t) => t
+                .to_f64_vec()
+                .map(Some)
+                .map_err(|e| self.err(format!("input {i}: {e}"))),
         }
     }
 
@@ -195,7 +218,8 @@ impl Cx<'_> {
 
     /// Normalise an ONNX axis (`-rank..rank`) to `0..rank`.
     pub fn axis(&self, axis: i64, rank: usize) -> Result<usize, IrError> {
-        normalize_axis(axis, rank).ok_or_else(|| self.err(format!("axis {axis} out of range for rank {rank}")))
+        normalize_axis(axis, rank)
+            .ok_or_else(|| self.err(format!("axis {axis} out of range for rank {rank}")))
     }
 
     /// Require input `i` to have dtype `want`.
@@ -241,7 +265,9 @@ impl Cx<'_> {
             return Err(self.err(format!("shape input {i} must be 1-D, got {t}")));
         }
         t.shape.0[0].known().ok_or_else(|| {
-            self.err(format!("output rank depends on the length of input {i} ({t}), which is not known"))
+            self.err(format!(
+                "output rank depends on the length of input {i} ({t}), which is not known"
+            ))
         })
     }
 }
@@ -287,7 +313,14 @@ pub(crate) mod test_util {
         let dims: Vec<Dim> = if dims.is_empty() {
             vec![]
         } else {
-            dims.split(',').map(|d| d.trim().parse::<usize>().map(Dim::Known).unwrap_or_else(|_| Dim::sym(d.trim()))).collect()
+            dims.split(',')
+                .map(|d| {
+                    d.trim()
+                        .parse::<usize>()
+                        .map(Dim::Known)
+                        .unwrap_or_else(|_| Dim::sym(d.trim()))
+                })
+                .collect()
         };
         TensorType::new(DType::from_name(dt).expect("dtype name"), dims)
     }
@@ -299,7 +332,10 @@ pub(crate) mod test_util {
 
     impl Builder {
         pub fn new() -> Builder {
-            Builder { g: Graph::new("t"), ins: vec![] }
+            Builder {
+                g: Graph::new("t"),
+                ins: vec![],
+            }
         }
         pub fn input(mut self, t: &str) -> Builder {
             let n = format!("x{}", self.ins.len());
@@ -309,7 +345,10 @@ pub(crate) mod test_util {
         }
         pub fn ints(mut self, vals: &[i64]) -> Builder {
             let n = format!("c{}", self.ins.len());
-            let v = self.g.add_const(n, Tensor::from_vec(vec![vals.len()], vals.to_vec()).unwrap());
+            let v = self.g.add_const(
+                n,
+                Tensor::from_vec(vec![vals.len()], vals.to_vec()).unwrap(),
+            );
             self.ins.push(v);
             self
         }
@@ -361,7 +400,10 @@ mod tests {
     #[test]
     fn arity_is_checked() {
         let b = Builder::new().input("f32[2]");
-        assert_eq!(b.one(Op::MatMul), "error: shape inference: node 'n' (MatMul): takes 2 inputs, got 1");
+        assert_eq!(
+            b.one(Op::MatMul),
+            "error: shape inference: node 'n' (MatMul): takes 2 inputs, got 1"
+        );
     }
 
     #[test]
@@ -372,6 +414,9 @@ mod tests {
         let z = b.g.add_value("z", ty("f32[2]"));
         b.g.push_node("r", Op::Unary(UnaryOp::Relu), vec![x], vec![y, z]);
         let e = super::infer_graph(&mut b.g).unwrap_err().to_string();
-        assert_eq!(e, "shape inference: node 'r' (Relu): has 2 outputs, its op defines 1");
+        assert_eq!(
+            e,
+            "shape inference: node 'r' (Relu): has 2 outputs, its op defines 1"
+        );
     }
 }

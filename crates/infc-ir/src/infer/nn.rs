@@ -13,14 +13,26 @@ fn check_len(cx: &Cx, what: &str, len: usize, want: usize) -> Result<(), IrError
 }
 
 /// Output size of one sliding-window axis, or None if it is not a positive integer.
-fn window_out(input: usize, k: usize, stride: usize, pb: usize, pe: usize, dil: usize, ceil: bool) -> Option<usize> {
+fn window_out(
+    input: usize,
+    k: usize,
+    stride: usize,
+    pb: usize,
+    pe: usize,
+    dil: usize,
+    ceil: bool,
+) -> Option<usize> {
     let eff = dil.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
     let padded = input.checked_add(pb)?.checked_add(pe)?;
     let span = padded.checked_sub(eff)?;
     if stride == 0 {
         return None;
     }
-    let mut out = if ceil { span.div_ceil(stride) + 1 } else { span / stride + 1 };
+    let mut out = if ceil {
+        span.div_ceil(stride) + 1
+    } else {
+        span / stride + 1
+    };
     // PyTorch/ONNX rule: the last window must start inside the input or the begin padding.
     if ceil && (out - 1) * stride >= input + pb {
         out -= 1;
@@ -43,7 +55,10 @@ fn spatial(
     check_len(cx, "pads", pads.len(), 2 * n)?;
     check_len(cx, "dilations", dilations.len(), n)?;
     if x.rank() != n + 2 {
-        return Err(cx.err(format!("input {x} must have rank {} for a {n}-D kernel", n + 2)));
+        return Err(cx.err(format!(
+            "input {x} must have rank {} for a {n}-D kernel",
+            n + 2
+        )));
     }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -69,7 +84,11 @@ pub(super) fn conv(cx: &Cx, a: &ConvAttrs) -> Result<Vec<TensorType>, IrError> {
 }
 
 /// Conv over inputs 0 (x) and 1 (w), with an optional bias input index checked against `C_out`.
-pub(super) fn conv_with_bias(cx: &Cx, a: &ConvAttrs, bias: Option<usize>) -> Result<Vec<TensorType>, IrError> {
+pub(super) fn conv_with_bias(
+    cx: &Cx,
+    a: &ConvAttrs,
+    bias: Option<usize>,
+) -> Result<Vec<TensorType>, IrError> {
     let (x, w) = (cx.ty(0), cx.ty(1));
     cx.same_dtype(0, 1)?;
     if w.rank() != a.kernel.len() + 2 {
@@ -78,7 +97,10 @@ pub(super) fn conv_with_bias(cx: &Cx, a: &ConvAttrs, bias: Option<usize>) -> Res
     for (i, &k) in a.kernel.iter().enumerate() {
         if let Dim::Known(wk) = w.shape.0[2 + i] {
             if wk != k {
-                return Err(cx.err(format!("kernel attribute {:?} disagrees with weight {w}", a.kernel)));
+                return Err(cx.err(format!(
+                    "kernel attribute {:?} disagrees with weight {w}",
+                    a.kernel
+                )));
             }
         }
     }
@@ -88,13 +110,20 @@ pub(super) fn conv_with_bias(cx: &Cx, a: &ConvAttrs, bias: Option<usize>) -> Res
     let sp = spatial(cx, x, &a.kernel, &a.strides, &a.pads, &a.dilations, false)?;
     if let (Dim::Known(c), Dim::Known(wc)) = (&x.shape.0[1], &w.shape.0[1]) {
         if *c != wc * a.group {
-            return Err(cx.err(format!("input {x} has {c} channels, weight {w} with group {} expects {}", a.group, wc * a.group)));
+            return Err(cx.err(format!(
+                "input {x} has {c} channels, weight {w} with group {} expects {}",
+                a.group,
+                wc * a.group
+            )));
         }
     }
     let m = w.shape.0[0].clone();
     if let Dim::Known(m) = m {
         if m % a.group != 0 {
-            return Err(cx.err(format!("{m} output channels not divisible by group {}", a.group)));
+            return Err(cx.err(format!(
+                "{m} output channels not divisible by group {}",
+                a.group
+            )));
         }
     }
     if let Some(bi) = bias {
@@ -110,7 +139,15 @@ pub(super) fn conv_with_bias(cx: &Cx, a: &ConvAttrs, bias: Option<usize>) -> Res
 
 pub(super) fn pool(cx: &Cx, a: &PoolAttrs) -> Result<Vec<TensorType>, IrError> {
     let x = cx.ty(0);
-    let sp = spatial(cx, x, &a.kernel, &a.strides, &a.pads, &a.dilations, a.ceil_mode)?;
+    let sp = spatial(
+        cx,
+        x,
+        &a.kernel,
+        &a.strides,
+        &a.pads,
+        &a.dilations,
+        a.ceil_mode,
+    )?;
     let mut dims = x.shape.0[..2].to_vec();
     dims.extend(sp);
     Ok(vec![TensorType::new(x.dtype, dims)])
@@ -131,10 +168,22 @@ pub(super) fn gemm(cx: &Cx, trans_a: bool, trans_b: bool) -> Result<Vec<TensorTy
     cx.expect_rank(1, 2)?;
     let dtype = cx.same_dtype(0, 1)?;
     let (a, b) = (&cx.ty(0).shape.0, &cx.ty(1).shape.0);
-    let (m, ka) = if trans_a { (&a[1], &a[0]) } else { (&a[0], &a[1]) };
-    let (kb, n) = if trans_b { (&b[1], &b[0]) } else { (&b[0], &b[1]) };
+    let (m, ka) = if trans_a {
+        (&a[1], &a[0])
+    } else {
+        (&a[0], &a[1])
+    };
+    let (kb, n) = if trans_b {
+        (&b[1], &b[0])
+    } else {
+        (&b[0], &b[1])
+    };
     if unify_dim(ka, kb).is_none() {
-        return Err(cx.err(format!("inner dims differ: {} (trans_a={trans_a}) × {} (trans_b={trans_b})", cx.ty(0), cx.ty(1))));
+        return Err(cx.err(format!(
+            "inner dims differ: {} (trans_a={trans_a}) × {} (trans_b={trans_b})",
+            cx.ty(0),
+            cx.ty(1)
+        )));
     }
     let out = crate::Shape(vec![m.clone(), n.clone()]);
     if cx.has_input(2) {
@@ -154,8 +203,16 @@ pub(super) fn matmul(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
     if a.is_empty() || b.is_empty() {
         return Err(cx.err("MatMul inputs must have rank ≥ 1"));
     }
-    let a2: Vec<Dim> = if a.len() == 1 { vec![Dim::Known(1), a[0].clone()] } else { a.clone() };
-    let b2: Vec<Dim> = if b.len() == 1 { vec![b[0].clone(), Dim::Known(1)] } else { b.clone() };
+    let a2: Vec<Dim> = if a.len() == 1 {
+        vec![Dim::Known(1), a[0].clone()]
+    } else {
+        a.clone()
+    };
+    let b2: Vec<Dim> = if b.len() == 1 {
+        vec![b[0].clone(), Dim::Known(1)]
+    } else {
+        b.clone()
+    };
     let (ka, kb) = (&a2[a2.len() - 1], &b2[b2.len() - 2]);
     if unify_dim(ka, kb).is_none() {
         return Err(cx.err(format!("inner dims differ: {} × {}", cx.ty(0), cx.ty(1))));
@@ -163,7 +220,13 @@ pub(super) fn matmul(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
     let batch_a = crate::Shape(a2[..a2.len() - 2].to_vec());
     let batch_b = crate::Shape(b2[..b2.len() - 2].to_vec());
     let mut dims = broadcast_shapes(&[&batch_a, &batch_b])
-        .map_err(|(i, x, y)| cx.err(format!("batch dims do not broadcast: {} × {} (batch dim {i}: {x} vs {y})", cx.ty(0), cx.ty(1))))?
+        .map_err(|(i, x, y)| {
+            cx.err(format!(
+                "batch dims do not broadcast: {} × {} (batch dim {i}: {x} vs {y})",
+                cx.ty(0),
+                cx.ty(1)
+            ))
+        })?
         .0;
     if a.len() > 1 {
         dims.push(a2[a2.len() - 2].clone());
@@ -186,7 +249,9 @@ pub(super) fn along_axis(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError>
         cx.same_dtype(0, i)?;
         let p = cx.ty(i);
         if p.rank() > x.rank() - a {
-            return Err(cx.err(format!("parameter {i} {p} has more dims than the normalised part of {x}")));
+            return Err(cx.err(format!(
+                "parameter {i} {p} has more dims than the normalised part of {x}"
+            )));
         }
     }
     Ok(vec![x.clone()])
@@ -198,12 +263,21 @@ mod tests {
     use crate::{ConvAttrs, Float, Op, PoolAttrs};
 
     fn conv(k: usize, s: usize, p: usize, group: usize) -> Op {
-        Op::Conv(ConvAttrs { kernel: vec![k, k], strides: vec![s, s], pads: vec![p; 4], dilations: vec![1, 1], group })
+        Op::Conv(ConvAttrs {
+            kernel: vec![k, k],
+            strides: vec![s, s],
+            pads: vec![p; 4],
+            dilations: vec![1, 1],
+            group,
+        })
     }
 
     #[test]
     fn conv_shapes() {
-        let b = Builder::new().input("f32[N,3,224,224]").input("f32[64,3,7,7]").input("f32[64]");
+        let b = Builder::new()
+            .input("f32[N,3,224,224]")
+            .input("f32[64,3,7,7]")
+            .input("f32[64]");
         assert_eq!(b.one(conv(7, 2, 3, 1)), "f32[N,64,112,112]");
         let b = Builder::new().input("f32[1,3,H,W]").input("f32[64,3,3,3]");
         assert_eq!(b.one(conv(3, 1, 1, 1)), "f32[1,64,n:d2,n:d3]");
@@ -220,14 +294,28 @@ mod tests {
 
     #[test]
     fn pool_shapes() {
-        let mp = |ceil| Op::MaxPool(PoolAttrs { kernel: vec![3, 3], strides: vec![2, 2], pads: vec![1; 4], dilations: vec![1, 1], ceil_mode: ceil });
+        let mp = |ceil| {
+            Op::MaxPool(PoolAttrs {
+                kernel: vec![3, 3],
+                strides: vec![2, 2],
+                pads: vec![1; 4],
+                dilations: vec![1, 1],
+                ceil_mode: ceil,
+            })
+        };
         let b = Builder::new().input("f32[N,64,112,112]");
         assert_eq!(b.one(mp(false)), "f32[N,64,56,56]");
         let b = Builder::new().input("f32[1,1,6,6]");
         assert_eq!(b.one(mp(false)), "f32[1,1,3,3]");
         assert_eq!(b.one(mp(true)), "f32[1,1,4,4]");
         let b = Builder::new().input("f32[1,1,5,5]");
-        let p2 = Op::MaxPool(PoolAttrs { kernel: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], dilations: vec![1, 1], ceil_mode: true });
+        let p2 = Op::MaxPool(PoolAttrs {
+            kernel: vec![2, 2],
+            strides: vec![2, 2],
+            pads: vec![0; 4],
+            dilations: vec![1, 1],
+            ceil_mode: true,
+        });
         assert_eq!(b.one(p2), "f32[1,1,3,3]");
         let b = Builder::new().input("f32[N,2048,7,7]");
         assert_eq!(b.one(Op::GlobalAveragePool), "f32[N,2048,1,1]");
@@ -235,12 +323,22 @@ mod tests {
 
     #[test]
     fn gemm_and_matmul() {
-        let g = Op::Gemm { alpha: Float::new(1.0), beta: Float::new(1.0), trans_a: false, trans_b: true };
-        let b = Builder::new().input("f32[N,2048]").input("f32[1000,2048]").input("f32[1000]");
+        let g = Op::Gemm {
+            alpha: Float::new(1.0),
+            beta: Float::new(1.0),
+            trans_a: false,
+            trans_b: true,
+        };
+        let b = Builder::new()
+            .input("f32[N,2048]")
+            .input("f32[1000,2048]")
+            .input("f32[1000]");
         assert_eq!(b.one(g.clone()), "f32[N,1000]");
         let b = Builder::new().input("f32[N,2048]").input("f32[2048,1000]");
         assert!(b.one(g).contains("inner dims differ"));
-        let b = Builder::new().input("f32[b,12,s,64]").input("f32[b,12,64,t]");
+        let b = Builder::new()
+            .input("f32[b,12,s,64]")
+            .input("f32[b,12,64,t]");
         assert_eq!(b.one(Op::MatMul), "f32[b,12,s,t]");
         let b = Builder::new().input("f32[b,s,768]").input("f32[768,2304]");
         assert_eq!(b.one(Op::MatMul), "f32[b,s,2304]");
@@ -254,8 +352,17 @@ mod tests {
 
     #[test]
     fn softmax_and_layernorm_axes() {
-        let b = Builder::new().input("f32[b,s,768]").input("f32[768]").input("f32[768]");
-        assert_eq!(b.one(Op::LayerNorm { axis: -1, epsilon: Float::new(1e-5) }), "f32[b,s,768]");
+        let b = Builder::new()
+            .input("f32[b,s,768]")
+            .input("f32[768]")
+            .input("f32[768]");
+        assert_eq!(
+            b.one(Op::LayerNorm {
+                axis: -1,
+                epsilon: Float::new(1e-5)
+            }),
+            "f32[b,s,768]"
+        );
         let b = Builder::new().input("f32[b,s,768]");
         assert_eq!(b.one(Op::Softmax { axis: -1 }), "f32[b,s,768]");
         assert_eq!(

@@ -6,7 +6,11 @@
 use super::Cx;
 use crate::{Dim, IrError, TensorType};
 
-pub(super) fn reduce(cx: &Cx, axes: Option<&[i64]>, keepdims: bool) -> Result<Vec<TensorType>, IrError> {
+pub(super) fn reduce(
+    cx: &Cx,
+    axes: Option<&[i64]>,
+    keepdims: bool,
+) -> Result<Vec<TensorType>, IrError> {
     let x = cx.ty(0);
     let r = x.rank();
     let mut reduced = vec![axes.is_none(); r];
@@ -37,7 +41,11 @@ mod tests {
     use crate::{Op, ReduceOp};
 
     fn mean(axes: Option<Vec<i64>>, keepdims: bool) -> Op {
-        Op::Reduce { op: ReduceOp::Mean, axes, keepdims }
+        Op::Reduce {
+            op: ReduceOp::Mean,
+            axes,
+            keepdims,
+        }
     }
 
     #[test]
@@ -48,7 +56,13 @@ mod tests {
         assert_eq!(b.one(mean(None, false)), "f32[]");
         assert_eq!(b.one(mean(None, true)), "f32[1,1,1]");
         assert_eq!(b.one(mean(Some(vec![]), false)), "f32[b,s,768]");
-        assert_eq!(b.one(mean(Some(vec![1, -2]), true)), "error: shape inference: node 'n' (ReduceMean): axis -2 listed twice");
-        assert_eq!(b.one(mean(Some(vec![3]), true)), "error: shape inference: node 'n' (ReduceMean): axis 3 out of range for rank 3");
+        assert_eq!(
+            b.one(mean(Some(vec![1, -2]), true)),
+            "error: shape inference: node 'n' (ReduceMean): axis -2 listed twice"
+        );
+        assert_eq!(
+            b.one(mean(Some(vec![3]), true)),
+            "error: shape inference: node 'n' (ReduceMean): axis 3 out of range for rank 3"
+        );
     }
 }

@@ -42,7 +42,10 @@ pub(super) fn reshape(cx: &Cx, allowzero: bool) -> Result<Vec<TensorType>, IrErr
     cx.expect_dtype(1, DType::I64)?;
     let n = cx.shape_input_len(1)?;
     let Some(spec) = cx.sym_ints(1)? else {
-        return Ok(vec![TensorType::new(x.dtype, (0..n).map(|i| cx.fresh(i)).collect::<Vec<_>>())]);
+        return Ok(vec![TensorType::new(
+            x.dtype,
+            (0..n).map(|i| cx.fresh(i)).collect::<Vec<_>>(),
+        )]);
     };
     let shown = fmt_elems(&spec);
     let mut out: Vec<Option<Dim>> = Vec::with_capacity(n);
@@ -57,9 +60,14 @@ pub(super) fn reshape(cx: &Cx, allowzero: bool) -> Result<Vec<TensorType>, IrErr
                 None
             }
             SymInt::Int(0) if !allowzero => Some(x.shape.0.get(i).cloned().ok_or_else(|| {
-                cx.err(format!("shape {shown} copies dim {i} (0) but the input {x} has rank {}", x.rank()))
+                cx.err(format!(
+                    "shape {shown} copies dim {i} (0) but the input {x} has rank {}",
+                    x.rank()
+                ))
             })?),
-            SymInt::Int(s) if *s < 0 => return Err(cx.err(format!("shape {shown} has invalid entry {s}"))),
+            SymInt::Int(s) if *s < 0 => {
+                return Err(cx.err(format!("shape {shown} has invalid entry {s}")))
+            }
             SymInt::Int(s) => Some(Dim::Known(*s as usize)),
             SymInt::Sym(s) => Some(Dim::Sym(s.clone())),
             SymInt::Unknown => {
@@ -78,7 +86,11 @@ pub(super) fn reshape(cx: &Cx, allowzero: bool) -> Result<Vec<TensorType>, IrErr
         let fixed: Vec<Dim> = out.iter().flatten().cloned().collect();
         let (out_known, mut out_syms) = factor(&fixed).ok_or_else(overflow)?;
         cancel(&mut in_syms, &mut out_syms);
-        let mismatch = || cx.err(format!("cannot reshape {x} to {shown}: element counts differ"));
+        let mismatch = || {
+            cx.err(format!(
+                "cannot reshape {x} to {shown}: element counts differ"
+            ))
+        };
         if let Some(k) = infer_at {
             let d = if in_syms.is_empty() && out_syms.is_empty() {
                 if out_known == 0 || in_known % out_known != 0 {
@@ -95,7 +107,10 @@ pub(super) fn reshape(cx: &Cx, allowzero: bool) -> Result<Vec<TensorType>, IrErr
             return Err(mismatch());
         }
     }
-    let dims: Vec<Dim> = out.into_iter().map(|d| d.expect("every slot filled")).collect();
+    let dims: Vec<Dim> = out
+        .into_iter()
+        .map(|d| d.expect("every slot filled"))
+        .collect();
     Ok(vec![TensorType::new(x.dtype, dims)])
 }
 
@@ -115,11 +130,22 @@ pub(super) fn flatten(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
 pub(super) fn transpose(cx: &Cx, perm: &[usize]) -> Result<Vec<TensorType>, IrError> {
     let x = cx.ty(0);
     let mut seen = vec![false; x.rank()];
-    let ok = perm.len() == x.rank() && perm.iter().all(|&p| p < seen.len() && !std::mem::replace(&mut seen[p], true));
+    let ok = perm.len() == x.rank()
+        && perm
+            .iter()
+            .all(|&p| p < seen.len() && !std::mem::replace(&mut seen[p], true));
     if !ok {
-        return Err(cx.err(format!("perm {perm:?} is not a permutation of the {} axes of {x}", x.rank())));
+        return Err(cx.err(format!(
+            "perm {perm:?} is not a permutation of the {} axes of {x}",
+            x.rank()
+        )));
     }
-    Ok(vec![TensorType::new(x.dtype, perm.iter().map(|&p| x.shape.0[p].clone()).collect::<Vec<_>>())])
+    Ok(vec![TensorType::new(
+        x.dtype,
+        perm.iter()
+            .map(|&p| x.shape.0[p].clone())
+            .collect::<Vec<_>>(),
+    )])
 }
 
 pub(super) fn concat(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
@@ -138,8 +164,9 @@ pub(super) fn concat(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
             if j == a {
                 along.push(d.clone());
             } else {
-                dims[j] = unify_dim(&dims[j], d)
-                    .ok_or_else(|| cx.err(format!("input {i} {t} differs from {first} in dim {j}")))?;
+                dims[j] = unify_dim(&dims[j], d).ok_or_else(|| {
+                    cx.err(format!("input {i} {t} differs from {first} in dim {j}"))
+                })?;
             }
         }
     }
@@ -147,7 +174,9 @@ pub(super) fn concat(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
     let nonzero: Vec<&Dim> = along.iter().filter(|d| **d != Dim::Known(0)).collect();
     dims[a] = match nonzero.as_slice() {
         [one] => (*one).clone(),
-        _ if nonzero.iter().all(|d| d.is_known()) => Dim::Known(nonzero.iter().filter_map(|d| d.known()).sum()),
+        _ if nonzero.iter().all(|d| d.is_known()) => {
+            Dim::Known(nonzero.iter().filter_map(|d| d.known()).sum())
+        }
         _ => cx.fresh(a),
     };
     Ok(vec![TensorType::new(first.dtype, dims)])
@@ -159,7 +188,9 @@ pub(super) fn split(cx: &Cx, axis: i64, splits: &[usize]) -> Result<Vec<TensorTy
     if let Dim::Known(d) = x.shape.0[a] {
         let total: usize = splits.iter().sum();
         if total != d {
-            return Err(cx.err(format!("splits {splits:?} sum to {total}, but dim {a} of {x} is {d}")));
+            return Err(cx.err(format!(
+                "splits {splits:?} sum to {total}, but dim {a} of {x} is {d}"
+            )));
         }
     }
     Ok(splits
@@ -207,19 +238,29 @@ pub(super) fn slice(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
             return Err(cx.err(format!("input {i} must be 1-D, got {}", cx.ty(i))));
         }
     }
-    let axes: Option<Vec<i64>> = cx.sym_ints(3)?.and_then(|v| v.iter().map(SymInt::int).collect());
+    let axes: Option<Vec<i64>> = cx
+        .sym_ints(3)?
+        .and_then(|v| v.iter().map(SymInt::int).collect());
     let Some(axes) = axes else {
-        return Ok(vec![TensorType::new(x.dtype, (0..r).map(|i| cx.fresh(i)).collect::<Vec<_>>())]);
+        return Ok(vec![TensorType::new(
+            x.dtype,
+            (0..r).map(|i| cx.fresh(i)).collect::<Vec<_>>(),
+        )]);
     };
     let (starts, ends, steps) = (cx.sym_ints(1)?, cx.sym_ints(2)?, cx.sym_ints(4)?);
     for (what, v) in [("starts", &starts), ("ends", &ends), ("steps", &steps)] {
         if let Some(v) = v {
             if v.len() != axes.len() {
-                return Err(cx.err(format!("{what} has {} entries, axes {axes:?} has {}", v.len(), axes.len())));
+                return Err(cx.err(format!(
+                    "{what} has {} entries, axes {axes:?} has {}",
+                    v.len(),
+                    axes.len()
+                )));
             }
         }
     }
-    let at = |v: &Option<Vec<SymInt>>, j: usize| v.as_ref().map_or(SymInt::Unknown, |v| v[j].clone());
+    let at =
+        |v: &Option<Vec<SymInt>>, j: usize| v.as_ref().map_or(SymInt::Unknown, |v| v[j].clone());
     let mut dims = x.shape.0.clone();
     let mut seen = vec![false; r];
     for (j, &ax) in axes.iter().enumerate() {
@@ -232,7 +273,9 @@ pub(super) fn slice(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
             return Err(cx.err(format!("step for axis {ax} is 0")));
         }
         dims[a] = match (&dims[a], s, e, st) {
-            (Dim::Known(d), SymInt::Int(s), SymInt::Int(e), SymInt::Int(st)) => Dim::Known(slice_len(*d, s, e, st)),
+            (Dim::Known(d), SymInt::Int(s), SymInt::Int(e), SymInt::Int(st)) => {
+                Dim::Known(slice_len(*d, s, e, st))
+            }
             (sym @ Dim::Sym(_), SymInt::Int(s), SymInt::Int(e), SymInt::Int(st))
                 if (st == 1 && s == 0 && e >= HUGE) || (st == -1 && s >= HUGE && e <= -HUGE) =>
             {
@@ -259,7 +302,13 @@ pub(super) fn unsqueeze(cx: &Cx, axes: &[i64]) -> Result<Vec<TensorType>, IrErro
     let mut src = x.shape.0.iter();
     let dims: Vec<Dim> = is_new
         .iter()
-        .map(|&new| if new { Dim::Known(1) } else { src.next().expect("counts match").clone() })
+        .map(|&new| {
+            if new {
+                Dim::Known(1)
+            } else {
+                src.next().expect("counts match").clone()
+            }
+        })
         .collect();
     Ok(vec![TensorType::new(x.dtype, dims)])
 }
@@ -288,7 +337,14 @@ pub(super) fn squeeze(cx: &Cx, axes: Option<&[i64]>) -> Result<Vec<TensorType>, 
             }
         }
     }
-    let dims: Vec<Dim> = x.shape.0.iter().zip(&drop).filter(|(_, &d)| !d).map(|(d, _)| d.clone()).collect();
+    let dims: Vec<Dim> = x
+        .shape
+        .0
+        .iter()
+        .zip(&drop)
+        .filter(|(_, &d)| !d)
+        .map(|(d, _)| d.clone())
+        .collect();
     Ok(vec![TensorType::new(x.dtype, dims)])
 }
 
@@ -301,11 +357,16 @@ pub(super) fn expand(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
     let mut dims = Vec::with_capacity(rank);
     for i in 0..rank {
         let xd = (i + x.rank()).checked_sub(rank).map(|j| &x.shape.0[j]);
-        let entry = (i + n).checked_sub(rank).map(|j| spec.as_ref().map_or(SymInt::Unknown, |s| s[j].clone()));
+        let entry = (i + n)
+            .checked_sub(rank)
+            .map(|j| spec.as_ref().map_or(SymInt::Unknown, |s| s[j].clone()));
         let target = match entry {
             None => None,
             Some(SymInt::Int(s)) if s < 0 => {
-                return Err(cx.err(format!("shape {} has negative entry {s}", fmt_elems(spec.as_deref().unwrap_or(&[])))))
+                return Err(cx.err(format!(
+                    "shape {} has negative entry {s}",
+                    fmt_elems(spec.as_deref().unwrap_or(&[]))
+                )))
             }
             Some(SymInt::Int(s)) => Some(Some(Dim::Known(s as usize))),
             Some(SymInt::Sym(s)) => Some(Some(Dim::Sym(s))),
@@ -315,7 +376,10 @@ pub(super) fn expand(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
             (Some(xd), None) => xd.clone(),
             (None, Some(Some(t))) => t,
             (Some(xd), Some(Some(t))) => broadcast_dim(xd, &t).ok_or_else(|| {
-                cx.err(format!("cannot expand {x} to {}", fmt_elems(spec.as_deref().unwrap_or(&[]))))
+                cx.err(format!(
+                    "cannot expand {x} to {}",
+                    fmt_elems(spec.as_deref().unwrap_or(&[]))
+                ))
             })?,
             (Some(Dim::Known(k)), Some(None)) if *k != 1 => Dim::Known(*k),
             (_, Some(None)) => cx.fresh(i),
@@ -365,35 +429,99 @@ mod tests {
         assert_eq!(b.one(Op::Flatten { axis: 4 }), "f32[n:d0,1]");
         assert!(b.one(Op::Flatten { axis: 5 }).contains("out of range"));
         let b = Builder::new().input("f32[b,s,12,64]");
-        assert_eq!(b.one(Op::Transpose { perm: vec![0, 2, 1, 3] }), "f32[b,12,s,64]");
-        assert!(b.one(Op::Transpose { perm: vec![0, 0, 1, 3] }).contains("not a permutation"));
-        let b = Builder::new().input("i64[1]").input("i64[1]").input("i64[2]");
+        assert_eq!(
+            b.one(Op::Transpose {
+                perm: vec![0, 2, 1, 3]
+            }),
+            "f32[b,12,s,64]"
+        );
+        assert!(b
+            .one(Op::Transpose {
+                perm: vec![0, 0, 1, 3]
+            })
+            .contains("not a permutation"));
+        let b = Builder::new()
+            .input("i64[1]")
+            .input("i64[1]")
+            .input("i64[2]");
         assert_eq!(b.one(Op::Concat { axis: 0 }), "i64[4]");
-        let b = Builder::new().input("f32[b,12,p,64]").input("f32[b,12,s,64]");
+        let b = Builder::new()
+            .input("f32[b,12,p,64]")
+            .input("f32[b,12,s,64]");
         assert_eq!(b.one(Op::Concat { axis: 2 }), "f32[b,12,n:d2,64]");
-        let b = Builder::new().input("f32[b,12,0,64]").input("f32[b,12,s,64]");
+        let b = Builder::new()
+            .input("f32[b,12,0,64]")
+            .input("f32[b,12,s,64]");
         assert_eq!(b.one(Op::Concat { axis: -2 }), "f32[b,12,s,64]");
         let b = Builder::new().input("f32[2,3]").input("f32[3,3]");
-        assert!(b.one(Op::Concat { axis: 1 }).contains("differs from f32[2,3] in dim 0"));
+        assert!(b
+            .one(Op::Concat { axis: 1 })
+            .contains("differs from f32[2,3] in dim 0"));
         let b = Builder::new().input("f32[b,s,2304]");
-        assert_eq!(b.run(Op::Split { axis: 2, splits: vec![768; 3] }).unwrap(), vec!["f32[b,s,768]"; 3]);
-        assert!(b.run(Op::Split { axis: 2, splits: vec![768; 2] }).unwrap_err().contains("sum to 1536"));
+        assert_eq!(
+            b.run(Op::Split {
+                axis: 2,
+                splits: vec![768; 3]
+            })
+            .unwrap(),
+            vec!["f32[b,s,768]"; 3]
+        );
+        assert!(b
+            .run(Op::Split {
+                axis: 2,
+                splits: vec![768; 2]
+            })
+            .unwrap_err()
+            .contains("sum to 1536"));
     }
 
     #[test]
     fn slice_rules() {
-        let b = Builder::new().input("f32[b,s,10]").ints(&[2]).ints(&[-1]).ints(&[2]).ints(&[1]);
+        let b = Builder::new()
+            .input("f32[b,s,10]")
+            .ints(&[2])
+            .ints(&[-1])
+            .ints(&[2])
+            .ints(&[1]);
         assert_eq!(b.one(Op::Slice), "f32[b,s,7]");
-        let b = Builder::new().input("f32[10]").ints(&[-1]).ints(&[i64::MIN]).ints(&[0]).ints(&[-1]);
+        let b = Builder::new()
+            .input("f32[10]")
+            .ints(&[-1])
+            .ints(&[i64::MIN])
+            .ints(&[0])
+            .ints(&[-1]);
         assert_eq!(b.one(Op::Slice), "f32[10]");
-        let b = Builder::new().input("f32[10]").ints(&[1]).ints(&[i64::MAX]).ints(&[0]).ints(&[3]);
+        let b = Builder::new()
+            .input("f32[10]")
+            .ints(&[1])
+            .ints(&[i64::MAX])
+            .ints(&[0])
+            .ints(&[3]);
         assert_eq!(b.one(Op::Slice), "f32[3]");
-        let b = Builder::new().input("f32[b,s]").ints(&[0]).ints(&[i64::MAX]).ints(&[1]).ints(&[1]);
+        let b = Builder::new()
+            .input("f32[b,s]")
+            .ints(&[0])
+            .ints(&[i64::MAX])
+            .ints(&[1])
+            .ints(&[1]);
         assert_eq!(b.one(Op::Slice), "f32[b,s]");
-        let b = Builder::new().input("f32[b,s]").ints(&[0]).input("i64[1]").ints(&[1]).ints(&[1]);
+        let b = Builder::new()
+            .input("f32[b,s]")
+            .ints(&[0])
+            .input("i64[1]")
+            .ints(&[1])
+            .ints(&[1]);
         assert_eq!(b.one(Op::Slice), "f32[b,n:d1]");
-        let b = Builder::new().input("f32[b,s]").ints(&[0]).ints(&[4]).ints(&[1]).ints(&[0]);
-        assert_eq!(b.one(Op::Slice), "error: shape inference: node 'n' (Slice): step for axis 1 is 0");
+        let b = Builder::new()
+            .input("f32[b,s]")
+            .ints(&[0])
+            .ints(&[4])
+            .ints(&[1])
+            .ints(&[0]);
+        assert_eq!(
+            b.one(Op::Slice),
+            "error: shape inference: node 'n' (Slice): step for axis 1 is 0"
+        );
     }
 
     #[test]
@@ -402,13 +530,22 @@ mod tests {
         assert_eq!(b.one(Op::Unsqueeze { axes: vec![0] }), "i64[1]");
         let b = Builder::new().input("f32[b,s]");
         assert_eq!(b.one(Op::Unsqueeze { axes: vec![1, -2] }), "f32[b,1,1,s]");
-        assert!(b.one(Op::Unsqueeze { axes: vec![1, -3] }).contains("listed twice"));
+        assert!(b
+            .one(Op::Unsqueeze { axes: vec![1, -3] })
+            .contains("listed twice"));
         let b = Builder::new().input("f32[1,s,1]");
         assert_eq!(b.one(Op::Squeeze { axes: None }), "f32[s]");
-        assert_eq!(b.one(Op::Squeeze { axes: Some(vec![-1]) }), "f32[1,s]");
+        assert_eq!(
+            b.one(Op::Squeeze {
+                axes: Some(vec![-1])
+            }),
+            "f32[1,s]"
+        );
         let b = Builder::new().input("f32[2,3]");
         assert_eq!(
-            b.one(Op::Squeeze { axes: Some(vec![0]) }),
+            b.one(Op::Squeeze {
+                axes: Some(vec![0])
+            }),
             "error: shape inference: node 'n' (Squeeze): cannot squeeze axis 0 of f32[2,3]: size 2"
         );
         let b = Builder::new().input("f32[1,1,s]").ints(&[2, 4, 1, 1]);

@@ -77,14 +77,20 @@ impl ValueFacts {
 impl Cx<'_> {
     /// Elements of input `i`: tracked facts, or the data of an integer/bool constant.
     pub fn sym_ints(&self, i: usize) -> Result<Option<Vec<SymInt>>, IrError> {
-        let Some(&v) = self.inputs.get(i) else { return Ok(None) };
+        let Some(&v) = self.inputs.get(i) else {
+            return Ok(None);
+        };
         if let Some(f) = self.facts.get(v) {
             return Ok(Some(f.to_vec()));
         }
         match self.konst(i) {
-            Some(t) if t.dtype.is_integer() || t.dtype == DType::Bool => {
-                Ok(Some(t.to_i64_vec().map_err(|e| self.err(format!("input {i}: {e}")))?.into_iter().map(SymInt::Int).collect()))
-            }
+            Some(t) if t.dtype.is_integer() || t.dtype == DType::Bool => Ok(Some(
+                t.to_i64_vec()
+                    .map_err(|e| self.err(format!("input {i}: {e}")))?
+                    .into_iter()
+                    .map(SymInt::Int)
+                    .collect(),
+            )),
             _ => Ok(None),
         }
     }
@@ -101,7 +107,13 @@ impl Cx<'_> {
 /// Elements of output 0, if it is a small integer/bool tensor whose elements can be derived.
 pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrError> {
     let trackable = (out.dtype.is_integer() || out.dtype == DType::Bool) && out.rank() <= 1;
-    let Some(n) = out.shape.numel().filter(|&n| trackable && n <= MAX_FACT_ELEMS) else { return Ok(None) };
+    let Some(n) = out
+        .shape
+        .numel()
+        .filter(|&n| trackable && n <= MAX_FACT_ELEMS)
+    else {
+        return Ok(None);
+    };
     let r = match cx.op {
         Op::Shape { .. } => {
             let dims = &cx.ty(0).shape.0;
@@ -114,20 +126,28 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
             let (s, e) = (clamp(start), clamp(end));
             Some(dims[s..e.max(s)].iter().map(SymInt::from_dim).collect())
         }
-        Op::Identity | Op::Dropout | Op::Unsqueeze { .. } | Op::Squeeze { .. } | Op::Reshape { .. } | Op::Flatten { .. } => {
-            cx.small(0)?
-        }
+        Op::Identity
+        | Op::Dropout
+        | Op::Unsqueeze { .. }
+        | Op::Squeeze { .. }
+        | Op::Reshape { .. }
+        | Op::Flatten { .. } => cx.small(0)?,
         Op::Cast { to } => cx.small(0)?.map(|v| {
             if *to == DType::Bool {
-                v.into_iter().map(|e| match e {
-                    SymInt::Int(x) => SymInt::Int((x != 0) as i64),
-                    _ => SymInt::Unknown,
-                }).collect()
+                v.into_iter()
+                    .map(|e| match e {
+                        SymInt::Int(x) => SymInt::Int((x != 0) as i64),
+                        _ => SymInt::Unknown,
+                    })
+                    .collect()
             } else {
                 v
             }
         }),
-        Op::Expand => cx.small(0)?.filter(|v| v.len() == 1).map(|v| vec![v[0].clone(); n]),
+        Op::Expand => cx
+            .small(0)?
+            .filter(|v| v.len() == 1)
+            .map(|v| vec![v[0].clone(); n]),
         Op::Concat { .. } => {
             let mut all = Vec::with_capacity(n);
             let mut any = false;
@@ -137,7 +157,10 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
                         any = true;
                         all.extend(v);
                     }
-                    None => all.extend(std::iter::repeat_n(SymInt::Unknown, cx.ty(i).shape.numel().unwrap_or(0))),
+                    None => all.extend(std::iter::repeat_n(
+                        SymInt::Unknown,
+                        cx.ty(i).shape.numel().unwrap_or(0),
+                    )),
                 }
             }
             any.then_some(all)
@@ -146,7 +169,9 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
             (Some(data), Some(idx)) if cx.ty(0).rank() == 1 => {
                 let len = data.len() as i64;
                 let pick = |e: &SymInt| match e.int() {
-                    Some(i) if (-len..len).contains(&i) => data[(if i < 0 { i + len } else { i }) as usize].clone(),
+                    Some(i) if (-len..len).contains(&i) => {
+                        data[(if i < 0 { i + len } else { i }) as usize].clone()
+                    }
                     _ => SymInt::Unknown,
                 };
                 Some(idx.iter().map(pick).collect())
@@ -157,9 +182,12 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
         Op::Binary(b) => match (cx.small(0)?, cx.small(1)?) {
             (None, None) => None,
             (a, b2) => {
-                let a = a.unwrap_or_else(|| vec![SymInt::Unknown; cx.ty(0).shape.numel().unwrap_or(n)]);
-                let b2 = b2.unwrap_or_else(|| vec![SymInt::Unknown; cx.ty(1).shape.numel().unwrap_or(n)]);
-                zip_broadcast(&a, &b2, n).map(|pairs| pairs.into_iter().map(|(x, y)| binary(*b, x, y)).collect())
+                let a =
+                    a.unwrap_or_else(|| vec![SymInt::Unknown; cx.ty(0).shape.numel().unwrap_or(n)]);
+                let b2 = b2
+                    .unwrap_or_else(|| vec![SymInt::Unknown; cx.ty(1).shape.numel().unwrap_or(n)]);
+                zip_broadcast(&a, &b2, n)
+                    .map(|pairs| pairs.into_iter().map(|(x, y)| binary(*b, x, y)).collect())
             }
         },
         Op::Where => match (cx.small(0)?, cx.small(1)?, cx.small(2)?) {
@@ -167,7 +195,13 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
                 let a = a.unwrap_or_else(|| vec![SymInt::Unknown; n]);
                 let b = b.unwrap_or_else(|| vec![SymInt::Unknown; n]);
                 let pick = |i: usize| -> SymInt {
-                    let at = |v: &[SymInt]| if v.len() == 1 { v[0].clone() } else { v.get(i).cloned().unwrap_or(SymInt::Unknown) };
+                    let at = |v: &[SymInt]| {
+                        if v.len() == 1 {
+                            v[0].clone()
+                        } else {
+                            v.get(i).cloned().unwrap_or(SymInt::Unknown)
+                        }
+                    };
                     match at(&c).int() {
                         Some(0) => at(&b),
                         Some(_) => at(&a),
@@ -178,7 +212,9 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
             }
             _ => None,
         },
-        Op::ConstantOfShape { dtype, value_bits } if dtype.is_integer() || *dtype == DType::Bool => {
+        Op::ConstantOfShape { dtype, value_bits }
+            if dtype.is_integer() || *dtype == DType::Bool =>
+        {
             Some(vec![SymInt::Int(f64::from_bits(*value_bits) as i64); n])
         }
         Op::Range => match (cx.sym_ints(0)?, cx.sym_ints(2)?) {
@@ -195,7 +231,13 @@ pub(super) fn eval(cx: &Cx, out: &TensorType) -> Result<Option<Vec<SymInt>>, IrE
 
 /// Pairs of elements under 1-D broadcasting (scalar or length-1 against length n).
 fn zip_broadcast(a: &[SymInt], b: &[SymInt], n: usize) -> Option<Vec<(SymInt, SymInt)>> {
-    let at = |v: &[SymInt], i: usize| if v.len() == 1 { Some(v[0].clone()) } else { v.get(i).cloned() };
+    let at = |v: &[SymInt], i: usize| {
+        if v.len() == 1 {
+            Some(v[0].clone())
+        } else {
+            v.get(i).cloned()
+        }
+    };
     (0..n).map(|i| Some((at(a, i)?, at(b, i)?))).collect()
 }
 
@@ -242,15 +284,20 @@ fn binary(op: BinaryOp, a: SymInt, b: SymInt) -> SymInt {
 }
 
 fn slice(cx: &Cx) -> Result<Option<Vec<SymInt>>, IrError> {
-    let (Some(data), Some(s), Some(e), Some(ax), Some(st)) =
-        (cx.small(0)?, cx.sym_ints(1)?, cx.sym_ints(2)?, cx.sym_ints(3)?, cx.sym_ints(4)?)
-    else {
+    let (Some(data), Some(s), Some(e), Some(ax), Some(st)) = (
+        cx.small(0)?,
+        cx.sym_ints(1)?,
+        cx.sym_ints(2)?,
+        cx.sym_ints(3)?,
+        cx.sym_ints(4)?,
+    ) else {
         return Ok(None);
     };
     if cx.ty(0).rank() != 1 || s.len() != 1 || e.len() != 1 || ax.len() != 1 || st.len() != 1 {
         return Ok(None);
     }
-    let (Some(s), Some(e), Some(_), Some(st)) = (s[0].int(), e[0].int(), ax[0].int(), st[0].int()) else {
+    let (Some(s), Some(e), Some(_), Some(st)) = (s[0].int(), e[0].int(), ax[0].int(), st[0].int())
+    else {
         return Ok(None);
     };
     if st == 0 {
@@ -288,17 +335,33 @@ mod tests {
         let x = g.add_input("x", ty("f32[batch,seq,768]"));
         let zero = g.add_const("zero", Tensor::scalar(0i64));
         let one = g.add_const("one", Tensor::scalar(1i64));
-        let tail = g.add_const("tail", Tensor::from_vec(vec![3], vec![-1i64, 12, 64]).unwrap());
+        let tail = g.add_const(
+            "tail",
+            Tensor::from_vec(vec![3], vec![-1i64, 12, 64]).unwrap(),
+        );
         let v = |g: &mut Graph, name: &str, op: Op, ins: Vec<_>| {
             let o = g.add_value(name, ty("f32[1]"));
             g.push_node(name, op, ins, vec![o]);
             o
         };
-        let s = v(&mut g, "shape", Op::Shape { start: 0, end: None }, vec![x]);
+        let s = v(
+            &mut g,
+            "shape",
+            Op::Shape {
+                start: 0,
+                end: None,
+            },
+            vec![x],
+        );
         let b = v(&mut g, "gather", Op::Gather { axis: 0 }, vec![s, zero]);
         let b1 = v(&mut g, "unsq", Op::Unsqueeze { axes: vec![0] }, vec![b]);
         let spec = v(&mut g, "concat", Op::Concat { axis: 0 }, vec![b1, tail]);
-        let y = v(&mut g, "reshape", Op::Reshape { allowzero: false }, vec![x, spec]);
+        let y = v(
+            &mut g,
+            "reshape",
+            Op::Reshape { allowzero: false },
+            vec![x, spec],
+        );
         let seq = v(&mut g, "gather2", Op::Gather { axis: 0 }, vec![s, one]);
         let r = v(&mut g, "range", Op::Range, vec![zero, seq, one]);
         let m1 = g.add_const("m1", Tensor::scalar(-1i64));

@@ -150,12 +150,12 @@ fn window(
     let k = kernel.len();
     for (name, len) in [("strides", strides.len()), ("dilations", dilations.len())] {
         if len != k {
-            return Err(format!("`{name}` has {len} entries but `kernel` has {k}"));
+            return Err(format!("`{name}` has length {len} but `kernel` has length {k}"));
         }
     }
     if pads.len() != 2 * k {
         return Err(format!(
-            "`pads` has {} entries, expected {} (begin and end per spatial axis)",
+            "`pads` has length {}, expected {} (begin and end per spatial axis)",
             pads.len(),
             2 * k
         ));
@@ -311,7 +311,7 @@ fn transpose(cx: &NodeCx, perm: &[usize]) -> Result<(), String> {
     }
     if perm.len() != r {
         return Err(format!(
-            "`perm` has {} entries but {} has rank {r}",
+            "`perm` has length {} but {} has rank {r}",
             perm.len(),
             cx.in_desc(0)
         ));

@@ -13,6 +13,7 @@ fn select(rows: usize, panels: usize) -> TileFn {
         ($($r:literal)*) => {
             match (rows, panels) {
                 $( ($r, 1) => tile::<$r, 1>, ($r, _) => tile::<$r, 2>, )*
+                (_, 1) => tile::<12, 1>,
                 _ => tile::<12, 2>,
             }
         };
@@ -20,27 +21,51 @@ fn select(rows: usize, panels: usize) -> TileFn {
     pick!(1 2 3 4 5 6 7 8 9 10 11)
 }
 
+/// Expands `$m!(i)` for every row index of the largest tile; callers guard with `i < MR` so the
+/// compiler sees constant indices only (keeping all accumulators in registers).
+macro_rules! for_rows {
+    ($m:ident) => {
+        $m!(0);
+        $m!(1);
+        $m!(2);
+        $m!(3);
+        $m!(4);
+        $m!(5);
+        $m!(6);
+        $m!(7);
+        $m!(8);
+        $m!(9);
+        $m!(10);
+        $m!(11);
+    };
+}
+
 /// # Safety
 /// The [`Tile`] contract holds and the CPU has AVX-512F (the driver caps the ISA first).
 #[target_feature(enable = "avx512f,avx512vl,fma")]
 unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile) {
-    let mut acc = [[_mm512_setzero_ps(); NP]; MR];
+    let zero = _mm512_setzero_ps();
+    let mut acc = [[zero; 2]; 12];
     let mut a = t.a;
     let mut b = t.b;
     for _ in 0..t.kc {
-        let mut bv = [_mm512_setzero_ps(); NP];
-        for (q, v) in bv.iter_mut().enumerate() {
-            // SAFETY: `b + q*b_next` addresses 16 readable floats of panel q at this k step.
-            *v = unsafe { _mm512_loadu_ps(b.add(q * t.b_next)) };
+        // SAFETY: `b` addresses 16 readable floats of panel 0 at this k step.
+        let b0 = unsafe { _mm512_loadu_ps(b) };
+        // SAFETY: with two panels, `b + b_next` addresses panel 1 at this k step.
+        let b1 = if NP == 2 { unsafe { _mm512_loadu_ps(b.add(t.b_next)) } } else { zero };
+        macro_rules! step {
+            ($i:literal) => {
+                if $i < MR {
+                    // SAFETY: `a[i]`, `i < MR ≤ mr`, is inside the packed A panel at this k step.
+                    let av = _mm512_set1_ps(unsafe { *a.add($i) });
+                    acc[$i][0] = _mm512_fmadd_ps(av, b0, acc[$i][0]);
+                    if NP == 2 {
+                        acc[$i][1] = _mm512_fmadd_ps(av, b1, acc[$i][1]);
+                    }
+                }
+            };
         }
-        for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: `a[i]` for `i < MR ≤ mr` is inside the packed A panel at this k step.
-            let av = _mm512_set1_ps(unsafe { *a.add(i) });
-            for q in 0..NP {
-                row[q] = _mm512_fmadd_ps(av, bv[q], row[q]);
-            }
-        }
-        // SAFETY (pointer arithmetic): stays within or one step past the panels read above.
+        for_rows!(step);
         a = a.wrapping_add(A_PANEL);
         b = b.wrapping_add(B_PANEL);
     }
@@ -54,31 +79,46 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile) {
         let col_bias = match t.epi {
             // SAFETY: `col_bias[q*16 + j]` readable for `q*16 + j < n` (masked lanes not read).
             Some(e) if !e.col_bias.is_null() => unsafe { _mm512_maskz_loadu_ps(mask, e.col_bias.add(q * B_PANEL)) },
-            _ => _mm512_setzero_ps(),
+            _ => zero,
         };
-        for (i, row) in acc.iter().enumerate() {
-            // SAFETY: row `i < mr`, columns `q*16 + j < n`: inside the C tile.
-            let cp = unsafe { t.c.add(i * t.ldc + q * B_PANEL) };
-            let mut v = _mm512_mul_ps(row[q], alpha);
-            if t.load_c {
-                // SAFETY: same C elements, masked to valid columns.
-                v = _mm512_add_ps(v, unsafe { _mm512_maskz_loadu_ps(mask, cp) });
-            }
-            if let Some(e) = t.epi {
-                v = _mm512_add_ps(v, col_bias);
-                if !e.row_bias.is_null() {
-                    // SAFETY: `row_bias[i]` readable for `i < mr`.
-                    v = _mm512_add_ps(v, _mm512_set1_ps(unsafe { *e.row_bias.add(i) }));
+        macro_rules! store {
+            ($i:literal) => {
+                if $i < MR {
+                    let v = if q == 0 { acc[$i][0] } else { acc[$i][1] };
+                    // SAFETY: row `i < mr`, columns `q*16 + j < n` (masked): inside the C tile and
+                    // the epilogue buffers (see `TileEpilogue`).
+                    unsafe { store_row(t, $i, q, mask, col_bias, alpha, v) };
                 }
-                if !e.residual.is_null() {
-                    // SAFETY: residual tile element `(i, q*16 + j)` readable for valid columns.
-                    let r = unsafe { _mm512_maskz_loadu_ps(mask, e.residual.add(i * e.ld_res + q * B_PANEL)) };
-                    v = _mm512_add_ps(v, r);
-                }
-                v = activate(v, e.act);
-            }
-            // SAFETY: masked store to the valid columns of C row `i`.
-            unsafe { _mm512_mask_storeu_ps(cp, mask, v) };
+            };
         }
+        for_rows!(store);
+    }
+}
+
+/// Stores one 16-column vector of tile row `i`, panel `q`, applying alpha, accumulate and the
+/// epilogue.
+///
+/// # Safety
+/// Row `i` and the masked columns of panel `q` are inside the tile (see [`Tile`]).
+#[inline(always)]
+unsafe fn store_row(t: &Tile, i: usize, q: usize, mask: __mmask16, col_bias: __m512, alpha: __m512, acc: __m512) {
+    // SAFETY: per the function contract.
+    unsafe {
+        let cp = t.c.add(i * t.ldc + q * B_PANEL);
+        let mut v = _mm512_mul_ps(acc, alpha);
+        if t.load_c {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, cp));
+        }
+        if let Some(e) = t.epi {
+            v = _mm512_add_ps(v, col_bias);
+            if !e.row_bias.is_null() {
+                v = _mm512_add_ps(v, _mm512_set1_ps(*e.row_bias.add(i)));
+            }
+            if !e.residual.is_null() {
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, e.residual.add(i * e.ld_res + q * B_PANEL)));
+            }
+            v = activate(v, e.act);
+        }
+        _mm512_mask_storeu_ps(cp, mask, v);
     }
 }

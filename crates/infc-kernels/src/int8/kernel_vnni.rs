@@ -56,7 +56,7 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
             TileOut::Raw { c, ldc } => {
                 for (i, row) in acc.iter().enumerate() {
                     // SAFETY: masked store to the valid columns of C row `i`.
-                    unsafe { _mm512_mask_storeu_epi32(c.add(i * ldc + q * PANEL) as *mut i32, mask, row[q]) };
+                    unsafe { _mm512_mask_storeu_epi32(c.add(i * ldc + q * PANEL), mask, row[q]) };
                 }
             }
             // SAFETY: forwarded tile contract.

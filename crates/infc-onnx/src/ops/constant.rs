@@ -7,29 +7,51 @@ use crate::OnnxError;
 use infc_ir::{DType, Op, ReduceOp, Tensor};
 
 pub(super) fn constant(cx: &mut NodeCx) -> Result<(), OnnxError> {
-    let present: Vec<&str> = cx.attrs.names().filter(|n| n.starts_with("value") || *n == "sparse_value").collect();
+    let present: Vec<&str> = cx
+        .attrs
+        .names()
+        .filter(|n| n.starts_with("value") || *n == "sparse_value")
+        .collect();
     let [which] = present.as_slice() else {
-        return Err(cx.err(format!("needs exactly one value attribute, got {present:?}")));
+        return Err(cx.err(format!(
+            "needs exactly one value attribute, got {present:?}"
+        )));
     };
     let which = which.to_string();
     let t = match which.as_str() {
         "value" => {
-            let p = cx.attr(cx.attrs.tensor("value"))?.ok_or_else(|| cx.err("attribute 'value' holds no tensor"))?;
+            let p = cx
+                .attr(cx.attrs.tensor("value"))?
+                .ok_or_else(|| cx.err("attribute 'value' holds no tensor"))?;
             cx.attr_tensor(p)?
         }
-        "value_float" => Tensor::scalar(cx.attr(cx.attrs.float("value_float"))?.unwrap_or_default()),
+        "value_float" => {
+            Tensor::scalar(cx.attr(cx.attrs.float("value_float"))?.unwrap_or_default())
+        }
         "value_int" => Tensor::scalar(cx.attr(cx.attrs.int("value_int"))?.unwrap_or_default()),
         "value_floats" => {
-            let v = cx.attr(cx.attrs.floats("value_floats"))?.unwrap_or_default();
+            let v = cx
+                .attr(cx.attrs.floats("value_floats"))?
+                .unwrap_or_default();
             Tensor::from_vec(vec![v.len()], v).map_err(|e| cx.err(e.to_string()))?
         }
         "value_ints" => {
             let v = cx.attr(cx.attrs.ints("value_ints"))?.unwrap_or_default();
             Tensor::from_vec(vec![v.len()], v).map_err(|e| cx.err(e.to_string()))?
         }
-        other => return Err(cx.err(format!("attribute '{other}' is not supported (string or sparse constant)"))),
+        other => {
+            return Err(cx.err(format!(
+                "attribute '{other}' is not supported (string or sparse constant)"
+            )))
+        }
     };
-    let name = cx.proto.output.first().filter(|n| !n.is_empty()).cloned().ok_or_else(|| cx.err("has no output"))?;
+    let name = cx
+        .proto
+        .output
+        .first()
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .ok_or_else(|| cx.err("has no output"))?;
     let v = cx.named_const(&name, t);
     cx.finish(&[v])
 }
@@ -41,13 +63,22 @@ pub(super) fn constant_of_shape(cx: &mut NodeCx) -> Result<(), OnnxError> {
         Some(p) => {
             let t = cx.attr_tensor(p)?;
             if t.numel() != 1 {
-                return Err(cx.err(format!("attribute 'value' must hold one element, has {}", t.numel())));
+                return Err(cx.err(format!(
+                    "attribute 'value' must hold one element, has {}",
+                    t.numel()
+                )));
             }
             let v = t.to_f64_vec().map_err(|e| cx.err(e.to_string()))?[0];
             (t.dtype, v)
         }
     };
-    let y = cx.emit1(Op::ConstantOfShape { dtype, value_bits: value.to_bits() }, vec![shape])?;
+    let y = cx.emit1(
+        Op::ConstantOfShape {
+            dtype,
+            value_bits: value.to_bits(),
+        },
+        vec![shape],
+    )?;
     cx.finish(&[y])
 }
 
@@ -61,8 +92,21 @@ pub(super) fn shape(cx: &mut NodeCx) -> Result<(), OnnxError> {
 
 pub(super) fn size(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let x = cx.req(0)?;
-    let s = cx.emit1(Op::Shape { start: 0, end: None }, vec![x])?;
-    let y = cx.emit1(Op::Reduce { op: ReduceOp::Prod, axes: None, keepdims: false }, vec![s])?;
+    let s = cx.emit1(
+        Op::Shape {
+            start: 0,
+            end: None,
+        },
+        vec![x],
+    )?;
+    let y = cx.emit1(
+        Op::Reduce {
+            op: ReduceOp::Prod,
+            axes: None,
+            keepdims: false,
+        },
+        vec![s],
+    )?;
     cx.finish(&[y])
 }
 

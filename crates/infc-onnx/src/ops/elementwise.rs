@@ -81,8 +81,11 @@ pub(super) fn cast(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let to = if cx.proto.op_type == "CastLike" {
         cx.ty(cx.req(1)?).dtype
     } else {
-        let code = cx.attr(cx.attrs.int("to"))?.ok_or_else(|| cx.err("attribute 'to' is missing"))?;
-        let code = i32::try_from(code).map_err(|_| cx.err(format!("attribute 'to' = {code} is not a data type")))?;
+        let code = cx
+            .attr(cx.attrs.int("to"))?
+            .ok_or_else(|| cx.err("attribute 'to' is missing"))?;
+        let code = i32::try_from(code)
+            .map_err(|_| cx.err(format!("attribute 'to' = {code} is not a data type")))?;
         dtype_from_onnx(code).map_err(|t| cx.err(format!("cast to unsupported data type {t}")))?
     };
     let y = cx.emit1(Op::Cast { to }, vec![x])?;
@@ -136,8 +139,14 @@ pub(super) fn dropout(cx: &mut NodeCx) -> Result<(), OnnxError> {
         match cx.input(2) {
             None => false,
             Some(v) => {
-                let t = cx.graph().const_of(v).ok_or_else(|| cx.err("input 2 (training_mode) must be a constant"))?;
-                t.to_f64_vec().map_err(|e| cx.err(e.to_string()))?.iter().any(|&b| b != 0.0)
+                let t = cx
+                    .graph()
+                    .const_of(v)
+                    .ok_or_else(|| cx.err("input 2 (training_mode) must be a constant"))?;
+                t.to_f64_vec()
+                    .map_err(|e| cx.err(e.to_string()))?
+                    .iter()
+                    .any(|&b| b != 0.0)
             }
         }
     } else {
@@ -149,8 +158,20 @@ pub(super) fn dropout(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let y = cx.emit1(Op::Dropout, vec![x])?;
     let mut outs = vec![y];
     if cx.wants_output(1) {
-        let shape = cx.emit1(Op::Shape { start: 0, end: None }, vec![x])?;
-        let mask = cx.emit1(Op::ConstantOfShape { dtype: DType::Bool, value_bits: 1f64.to_bits() }, vec![shape])?;
+        let shape = cx.emit1(
+            Op::Shape {
+                start: 0,
+                end: None,
+            },
+            vec![x],
+        )?;
+        let mask = cx.emit1(
+            Op::ConstantOfShape {
+                dtype: DType::Bool,
+                value_bits: 1f64.to_bits(),
+            },
+            vec![shape],
+        )?;
         outs.push(mask);
     }
     cx.finish(&outs)
@@ -159,11 +180,17 @@ pub(super) fn dropout(cx: &mut NodeCx) -> Result<(), OnnxError> {
 /// Gelu (opset 20): `approximate="none"` (erf form) or `"tanh"`, straight to the IR's Gelu op.
 pub(super) fn gelu(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let x = cx.req(0)?;
-    let approx = cx.attr(cx.attrs.string("approximate"))?.unwrap_or_else(|| "none".into());
+    let approx = cx
+        .attr(cx.attrs.string("approximate"))?
+        .unwrap_or_else(|| "none".into());
     let tanh = match approx.as_str() {
         "none" => false,
         "tanh" => true,
-        other => return Err(cx.err(format!("attribute 'approximate' must be \"none\" or \"tanh\", got \"{other}\""))),
+        other => {
+            return Err(cx.err(format!(
+                "attribute 'approximate' must be \"none\" or \"tanh\", got \"{other}\""
+            )))
+        }
     };
     let y = cx.emit1(Op::Gelu { tanh }, vec![x])?;
     cx.finish(&[y])

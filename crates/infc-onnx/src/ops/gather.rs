@@ -13,7 +13,8 @@ pub(super) fn gather(cx: &mut NodeCx) -> Result<(), OnnxError> {
 
 pub(super) fn gather_nd(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let b = cx.attr(cx.attrs.int_or("batch_dims", 0))?;
-    let batch_dims = usize::try_from(b).map_err(|_| cx.err(format!("batch_dims {b} must be ≥ 0")))?;
+    let batch_dims =
+        usize::try_from(b).map_err(|_| cx.err(format!("batch_dims {b} must be ≥ 0")))?;
     let (d, i) = (cx.req(0)?, cx.req(1)?);
     let y = cx.emit1(Op::GatherND { batch_dims }, vec![d, i])?;
     cx.finish(&[y])

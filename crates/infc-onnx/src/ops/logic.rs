@@ -14,7 +14,11 @@ pub(super) fn compare(cx: &mut NodeCx) -> Result<(), OnnxError> {
 }
 
 pub(super) fn unary(cx: &mut NodeCx) -> Result<(), OnnxError> {
-    let u = if cx.proto.op_type == "Not" { UnaryOp::Not } else { UnaryOp::IsNaN };
+    let u = if cx.proto.op_type == "Not" {
+        UnaryOp::Not
+    } else {
+        UnaryOp::IsNaN
+    };
     let x = cx.req(0)?;
     let y = cx.emit1(Op::Unary(u), vec![x])?;
     cx.finish(&[y])

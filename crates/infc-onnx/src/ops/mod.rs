@@ -22,8 +22,8 @@ pub(crate) type Translator = fn(&mut NodeCx) -> Result<(), OnnxError>;
 /// The translator for a default-domain op type, or None if the op is unsupported.
 pub(crate) fn translator(op_type: &str) -> Option<Translator> {
     Some(match op_type {
-        "Relu" | "Sqrt" | "Erf" | "Tanh" | "Sigmoid" | "Exp" | "Log" | "Neg" | "Abs" | "Reciprocal" | "Floor"
-        | "Ceil" => elementwise::unary,
+        "Relu" | "Sqrt" | "Erf" | "Tanh" | "Sigmoid" | "Exp" | "Log" | "Neg" | "Abs"
+        | "Reciprocal" | "Floor" | "Ceil" => elementwise::unary,
         "Add" | "Sub" | "Mul" | "Div" | "Pow" => elementwise::binary,
         "Max" | "Min" | "Sum" | "Mean" => elementwise::variadic,
         "Cast" | "CastLike" => elementwise::cast,
@@ -31,7 +31,9 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Identity" => elementwise::identity,
         "Dropout" => elementwise::dropout,
         "Gelu" => elementwise::gelu,
-        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" => logic::compare,
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
+            logic::compare
+        }
         "Not" | "IsNaN" => logic::unary,
         "Where" => logic::where_,
         "Trilu" => logic::trilu,
@@ -66,13 +68,76 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
 
 /// Every supported op type (for documentation and `infc explain`).
 pub const SUPPORTED_OPS: &[&str] = &[
-    "Abs", "Add", "And", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Ceil", "Clip", "Concat",
-    "Constant", "ConstantOfShape", "Conv", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor",
-    "Gather", "GatherND", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual",
-    "Identity", "IsNaN", "LayerNormalization", "Less", "LessOrEqual", "Log", "MatMul", "Max", "MaxPool", "Mean",
-    "Min", "Mul", "Neg", "Not", "Or", "Pow", "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceMin",
-    "ReduceProd", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt",
-    "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Trilu", "Unsqueeze", "Where", "Xor",
+    "Abs",
+    "Add",
+    "And",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "CastLike",
+    "Ceil",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Expand",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "GatherND",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Greater",
+    "GreaterOrEqual",
+    "Identity",
+    "IsNaN",
+    "LayerNormalization",
+    "Less",
+    "LessOrEqual",
+    "Log",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Mean",
+    "Min",
+    "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "Pow",
+    "Range",
+    "Reciprocal",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Sigmoid",
+    "Size",
+    "Slice",
+    "Softmax",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "Trilu",
+    "Unsqueeze",
+    "Where",
+    "Xor",
 ];
 
 #[cfg(test)]
@@ -80,7 +145,10 @@ mod tests {
     #[test]
     fn supported_list_matches_translator() {
         for op in super::SUPPORTED_OPS {
-            assert!(super::translator(op).is_some(), "{op} listed but not translated");
+            assert!(
+                super::translator(op).is_some(),
+                "{op} listed but not translated"
+            );
         }
         assert!(super::translator("Hardmax").is_none());
     }

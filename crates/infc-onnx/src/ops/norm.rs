@@ -12,7 +12,9 @@ pub(super) fn batch_norm(cx: &mut NodeCx) -> Result<(), OnnxError> {
         return Err(cx.err("training-mode BatchNormalization is not supported (inference only)"));
     }
     if (1..5).any(|i| cx.wants_output(i)) {
-        return Err(cx.err("BatchNormalization's running mean/var outputs are not supported (inference only)"));
+        return Err(cx.err(
+            "BatchNormalization's running mean/var outputs are not supported (inference only)",
+        ));
     }
     let epsilon = Float::new(cx.attr(cx.attrs.float_or("epsilon", 1e-5))?);
     let ins = (0..5).map(|i| cx.req(i)).collect::<Result<Vec<_>, _>>()?;
@@ -49,7 +51,13 @@ pub(super) fn softmax(cx: &mut NodeCx) -> Result<(), OnnxError> {
         } else {
             let flat = cx.emit1(Op::Flatten { axis: a }, vec![x])?;
             let s = cx.emit1(Op::Softmax { axis: 1 }, vec![flat])?;
-            let shape = cx.emit1(Op::Shape { start: 0, end: None }, vec![x])?;
+            let shape = cx.emit1(
+                Op::Shape {
+                    start: 0,
+                    end: None,
+                },
+                vec![x],
+            )?;
             cx.emit1(Op::Reshape { allowzero: false }, vec![s, shape])?
         }
     };

@@ -8,13 +8,21 @@ use infc_ir::{Op, PoolAttrs, ReduceOp};
 
 pub(super) fn pool(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let x = cx.req(0)?;
-    let kernel = cx.attr(cx.attrs.usizes("kernel_shape"))?.ok_or_else(|| cx.err("attribute 'kernel_shape' is missing"))?;
+    let kernel = cx
+        .attr(cx.attrs.usizes("kernel_shape"))?
+        .ok_or_else(|| cx.err("attribute 'kernel_shape' is missing"))?;
     if kernel.contains(&0) {
         return Err(cx.err("attribute 'kernel_shape' contains 0"));
     }
     let win = window_attrs(cx, x, kernel)?;
     let ceil_mode = cx.attr(cx.attrs.flag("ceil_mode", false))?;
-    let attrs = PoolAttrs { kernel: win.kernel, strides: win.strides, pads: win.pads, dilations: win.dilations, ceil_mode };
+    let attrs = PoolAttrs {
+        kernel: win.kernel,
+        strides: win.strides,
+        pads: win.pads,
+        dilations: win.dilations,
+        ceil_mode,
+    };
     let op = if cx.proto.op_type == "MaxPool" {
         if cx.wants_output(1) {
             return Err(cx.err("MaxPool's Indices output is not supported"));
@@ -22,7 +30,10 @@ pub(super) fn pool(cx: &mut NodeCx) -> Result<(), OnnxError> {
         Op::MaxPool(attrs)
     } else {
         let count_include_pad = cx.attr(cx.attrs.flag("count_include_pad", false))?;
-        Op::AveragePool { attrs, count_include_pad }
+        Op::AveragePool {
+            attrs,
+            count_include_pad,
+        }
     };
     let y = cx.emit1(op, vec![x])?;
     cx.finish(&[y])
@@ -37,7 +48,14 @@ pub(super) fn global(cx: &mut NodeCx) -> Result<(), OnnxError> {
         if rank < 3 {
             return Err(cx.err(format!("input {} must have rank ≥ 3", cx.ty(x))));
         }
-        cx.emit1(Op::Reduce { op: ReduceOp::Max, axes: Some((2..rank).collect()), keepdims: true }, vec![x])?
+        cx.emit1(
+            Op::Reduce {
+                op: ReduceOp::Max,
+                axes: Some((2..rank).collect()),
+                keepdims: true,
+            },
+            vec![x],
+        )?
     };
     cx.finish(&[y])
 }

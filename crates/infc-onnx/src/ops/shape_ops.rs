@@ -59,7 +59,9 @@ pub(super) fn unsqueeze(cx: &mut NodeCx) -> Result<(), OnnxError> {
 }
 
 pub(super) fn concat(cx: &mut NodeCx) -> Result<(), OnnxError> {
-    let axis = cx.attr(cx.attrs.int("axis"))?.ok_or_else(|| cx.err("attribute 'axis' is missing"))?;
+    let axis = cx
+        .attr(cx.attrs.int("axis"))?
+        .ok_or_else(|| cx.err("attribute 'axis' is missing"))?;
     let ins = cx.all_inputs(1)?;
     let y = cx.emit1(Op::Concat { axis }, ins)?;
     cx.finish(&[y])
@@ -68,30 +70,47 @@ pub(super) fn concat(cx: &mut NodeCx) -> Result<(), OnnxError> {
 pub(super) fn split(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let x = cx.req(0)?;
     let axis = cx.attr(cx.attrs.int_or("axis", 0))?;
-    let sizes = if cx.opset >= 13 { cx.const_ints_input(1, "split")? } else { cx.attr(cx.attrs.ints("split"))? };
+    let sizes = if cx.opset >= 13 {
+        cx.const_ints_input(1, "split")?
+    } else {
+        cx.attr(cx.attrs.ints("split"))?
+    };
     let n_out = cx.proto.output.len();
     let splits: Vec<usize> = match sizes {
         Some(s) => s
             .iter()
-            .map(|&v| usize::try_from(v).map_err(|_| cx.err(format!("split sizes {s:?} contain a negative entry"))))
+            .map(|&v| {
+                usize::try_from(v)
+                    .map_err(|_| cx.err(format!("split sizes {s:?} contain a negative entry")))
+            })
             .collect::<Result<_, _>>()?,
         None => {
             let n = match cx.attr(cx.attrs.int("num_outputs"))? {
-                Some(n) => usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| cx.err(format!("num_outputs {n} must be positive")))?,
+                Some(n) => usize::try_from(n)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| cx.err(format!("num_outputs {n} must be positive")))?,
                 None => n_out,
             };
             let xt = cx.ty(x);
             let a = infc_ir::infer::normalize_axis(axis, xt.rank())
                 .ok_or_else(|| cx.err(format!("axis {axis} out of range for {xt}")))?;
             let Dim::Known(d) = xt.shape.0[a] else {
-                return Err(cx.err(format!("splitting dim {a} of {xt} into {n} equal parts needs it to be known")));
+                return Err(cx.err(format!(
+                    "splitting dim {a} of {xt} into {n} equal parts needs it to be known"
+                )));
             };
             let chunk = d.div_ceil(n);
             if cx.opset < 18 && d % n != 0 {
-                return Err(cx.err(format!("dim {a} of {xt} ({d}) does not split evenly into {n} parts")));
+                return Err(cx.err(format!(
+                    "dim {a} of {xt} ({d}) does not split evenly into {n} parts"
+                )));
             }
             let mut v = vec![chunk; n - 1];
-            v.push(d.checked_sub(chunk * (n - 1)).ok_or_else(|| cx.err(format!("dim {d} cannot be split into {n} parts")))?);
+            v.push(
+                d.checked_sub(chunk * (n - 1))
+                    .ok_or_else(|| cx.err(format!("dim {d} cannot be split into {n} parts")))?,
+            );
             v
         }
     };
@@ -104,15 +123,21 @@ pub(super) fn split(cx: &mut NodeCx) -> Result<(), OnnxError> {
 
 pub(super) fn slice(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let x = cx.req(0)?;
-    let (starts, ends, axes, steps): (ValueId, ValueId, Option<ValueId>, Option<ValueId>) = if cx.opset < 10 {
-        let get = |name: &str| cx.attr(cx.attrs.ints(name));
-        let s = get("starts")?.ok_or_else(|| cx.err("attribute 'starts' is missing"))?;
-        let e = get("ends")?.ok_or_else(|| cx.err("attribute 'ends' is missing"))?;
-        let a = get("axes")?;
-        (cx.ints("starts", &s), cx.ints("ends", &e), a.map(|a| cx.ints("axes", &a)), None)
-    } else {
-        (cx.req(1)?, cx.req(2)?, cx.input(3), cx.input(4))
-    };
+    let (starts, ends, axes, steps): (ValueId, ValueId, Option<ValueId>, Option<ValueId>) =
+        if cx.opset < 10 {
+            let get = |name: &str| cx.attr(cx.attrs.ints(name));
+            let s = get("starts")?.ok_or_else(|| cx.err("attribute 'starts' is missing"))?;
+            let e = get("ends")?.ok_or_else(|| cx.err("attribute 'ends' is missing"))?;
+            let a = get("axes")?;
+            (
+                cx.ints("starts", &s),
+                cx.ints("ends", &e),
+                a.map(|a| cx.ints("axes", &a)),
+                None,
+            )
+        } else {
+            (cx.req(1)?, cx.req(2)?, cx.input(3), cx.input(4))
+        };
     let st = cx.ty(starts).clone();
     let n = match st.shape.0.as_slice() {
         [Dim::Known(n)] => *n,

@@ -23,15 +23,26 @@ fn dim(d: &str) -> Dimension {
     } else {
         Some(dimension::Value::DimParam(d.to_string()))
     };
-    Dimension { value, ..Default::default() }
+    Dimension {
+        value,
+        ..Default::default()
+    }
 }
 
 pub fn value_info(name: &str, elem: DataType, dims: &[&str]) -> ValueInfoProto {
-    let shape = TensorShapeProto { dim: dims.iter().map(|d| dim(d)).collect() };
-    let t = type_proto::Tensor { elem_type: elem as i32, shape: Some(shape) };
+    let shape = TensorShapeProto {
+        dim: dims.iter().map(|d| dim(d)).collect(),
+    };
+    let t = type_proto::Tensor {
+        elem_type: elem as i32,
+        shape: Some(shape),
+    };
     ValueInfoProto {
         name: name.into(),
-        r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(t)), ..Default::default() }),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(t)),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -57,24 +68,55 @@ pub fn tensor_i64(name: &str, dims: &[i64], v: &[i64]) -> TensorProto {
 }
 
 pub fn ai(name: &str, i: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
 }
 pub fn af(name: &str, f: f32) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Float as i32,
+        f,
+        ..Default::default()
+    }
 }
 pub fn ais(name: &str, ints: &[i64]) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: ints.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: ints.to_vec(),
+        ..Default::default()
+    }
 }
 pub fn astr(name: &str, s: &str) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::String as i32, s: s.as_bytes().to_vec(), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: s.as_bytes().to_vec(),
+        ..Default::default()
+    }
 }
 pub fn at(name: &str, t: TensorProto) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Tensor as i32, t: Some(t), ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Tensor as i32,
+        t: Some(t),
+        ..Default::default()
+    }
 }
 
 impl M {
     pub fn new(opset: i64) -> M {
-        M { graph: GraphProto { name: "test".into(), ..Default::default() }, opset }
+        M {
+            graph: GraphProto {
+                name: "test".into(),
+                ..Default::default()
+            },
+            opset,
+        }
     }
     pub fn input(mut self, name: &str, elem: DataType, dims: &[&str]) -> M {
         self.graph.input.push(value_info(name, elem, dims));
@@ -103,13 +145,19 @@ impl M {
         self
     }
     pub fn output(mut self, name: &str) -> M {
-        self.graph.output.push(ValueInfoProto { name: name.into(), ..Default::default() });
+        self.graph.output.push(ValueInfoProto {
+            name: name.into(),
+            ..Default::default()
+        });
         self
     }
     pub fn bytes(&self) -> Vec<u8> {
         let m = ModelProto {
             ir_version: 8,
-            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: self.opset }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: self.opset,
+            }],
             graph: Some(self.graph.clone()),
             ..Default::default()
         };
@@ -130,7 +178,11 @@ impl M {
 pub fn summarize(g: &Graph) -> String {
     let mut s = String::new();
     for n in &g.nodes {
-        let outs: Vec<String> = n.outputs.iter().map(|&o| format!("{}: {}", g.value(o).name, g.ty(o))).collect();
+        let outs: Vec<String> = n
+            .outputs
+            .iter()
+            .map(|&o| format!("{}: {}", g.value(o).name, g.ty(o)))
+            .collect();
         s.push_str(&format!("{:?} -> {}\n", n.op, outs.join(", ")));
     }
     s

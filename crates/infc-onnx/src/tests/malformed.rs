@@ -16,13 +16,17 @@ fn err_of(bytes: Vec<u8>) -> String {
 }
 
 fn relu_model() -> M {
-    M::new(17).f32_in("x", &["2"]).init(tensor_f32("w", &[2], &[1.0, 2.0])).node("Add", &["x", "w"], &["y"], vec![]).output("y")
+    M::new(17)
+        .f32_in("x", &["2"])
+        .init(tensor_f32("w", &[2], &[1.0, 2.0]))
+        .node("Add", &["x", "w"], &["y"], vec![])
+        .output("y")
 }
 
 #[test]
 fn truncated_file() {
     let bytes = relu_model().bytes();
-    insta::assert_snapshot!(err_of(bytes[..bytes.len() - 7].to_vec()), @"");
+    insta::assert_snapshot!(err_of(bytes[..bytes.len() - 7].to_vec()), @r#"not a valid ONNX model: ModelProto: length-delimited field 7 of 71 bytes runs past the end of its message"#);
 }
 
 #[test]
@@ -37,49 +41,85 @@ fn random_bytes() {
             s as u8
         })
         .collect();
-    insta::assert_snapshot!(err_of(bytes), @"");
-    insta::assert_snapshot!(err_of(b"this is not an onnx file at all".to_vec()), @"");
-    insta::assert_snapshot!(err_of(vec![]), @"");
+    insta::assert_snapshot!(err_of(bytes), @r#"not a valid ONNX model: ModelProto: unsupported wire type 7 for field 708337321"#);
+    insta::assert_snapshot!(err_of(b"this is not an onnx file at all".to_vec()), @r#"not a valid ONNX model: ModelProto: unsupported wire type 4 for field 14"#);
+    insta::assert_snapshot!(err_of(vec![]), @r#"invalid model: the model has no graph"#);
 }
 
 #[test]
 fn every_prefix_of_a_model_fails_cleanly() {
     let bytes = relu_model().bytes();
     for n in 0..bytes.len() {
-        let _ = import_bytes(Bytes::from_vec(bytes[..n].to_vec()), &ImportOptions::default());
+        let _ = import_bytes(
+            Bytes::from_vec(bytes[..n].to_vec()),
+            &ImportOptions::default(),
+        );
     }
 }
 
 #[test]
 fn missing_initializer() {
-    let m = M::new(17).f32_in("x", &["2"]).node("Add", &["x", "w"], &["y"], vec![]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17)
+        .f32_in("x", &["2"])
+        .node("Add", &["x", "w"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: node 'Add_0' (Add): reads 'w', which no node, graph input or initializer defines"#);
 }
 
 #[test]
 fn wrong_raw_data_length() {
     let mut w = tensor_f32("w", &[3], &[1.0, 2.0]);
     w.dims = vec![3];
-    let m = M::new(17).f32_in("x", &["3"]).init(w).node("Add", &["x", "w"], &["y"], vec![]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17)
+        .f32_in("x", &["3"])
+        .init(w)
+        .node("Add", &["x", "w"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: tensor 'w': raw_data has 8 bytes, f32[3] needs 12"#);
 }
 
 #[test]
 fn bad_attribute_type() {
-    let m = M::new(17).f32_in("x", &["2", "3"]).node("Softmax", &["x"], &["y"], vec![af("axis", 1.0)]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17)
+        .f32_in("x", &["2", "3"])
+        .node("Softmax", &["x"], &["y"], vec![af("axis", 1.0)])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: node 'Softmax_0' (Softmax): attribute 'axis' must be INT, got FLOAT"#);
 }
 
 #[test]
 fn unsupported_dtypes_name_the_tensor() {
-    let bf = TensorProto { name: "w_bf16".into(), dims: vec![2], data_type: DataType::Bfloat16 as i32, raw_data: vec![0; 4], ..Default::default() };
-    let m = M::new(17).f32_in("x", &["2"]).init(bf).node("Add", &["x", "w_bf16"], &["y"], vec![]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
-    let st = TensorProto { name: "names".into(), dims: vec![1], data_type: DataType::String as i32, string_data: vec![b"a".to_vec()], ..Default::default() };
-    let m = M::new(17).f32_in("x", &["2"]).init(st).node("Relu", &["x"], &["y"], vec![]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
-    let m = M::new(17).input("x", DataType::Double, &["2"]).node("Relu", &["x"], &["y"], vec![]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
+    let bf = TensorProto {
+        name: "w_bf16".into(),
+        dims: vec![2],
+        data_type: DataType::Bfloat16 as i32,
+        raw_data: vec![0; 4],
+        ..Default::default()
+    };
+    let m = M::new(17)
+        .f32_in("x", &["2"])
+        .init(bf)
+        .node("Add", &["x", "w_bf16"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: tensor 'w_bf16': unsupported data type BFLOAT16"#);
+    let st = TensorProto {
+        name: "names".into(),
+        dims: vec![1],
+        data_type: DataType::String as i32,
+        string_data: vec![b"a".to_vec()],
+        ..Default::default()
+    };
+    let m = M::new(17)
+        .f32_in("x", &["2"])
+        .init(st)
+        .node("Relu", &["x"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: tensor 'names': unsupported data type STRING"#);
+    let m = M::new(17)
+        .input("x", DataType::Double, &["2"])
+        .node("Relu", &["x"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: graph input 'x': unsupported data type DOUBLE"#);
 }
 
 #[test]
@@ -90,8 +130,19 @@ fn unsupported_ops_are_reported_together() {
         .node("Hardmax", &["a"], &["b"], vec![])
         .node("Det", &["b"], &["c"], vec![])
         .output("c");
-    m.graph.node.push(NodeProto { op_type: "Custom".into(), domain: "com.example".into(), input: vec!["c".into()], output: vec!["d".into()], ..Default::default() });
-    insta::assert_snapshot!(m.summary(), @"");
+    m.graph.node.push(NodeProto {
+        op_type: "Custom".into(),
+        domain: "com.example".into(),
+        input: vec!["c".into()],
+        output: vec!["d".into()],
+        ..Default::default()
+    });
+    insta::assert_snapshot!(m.summary(), @r#"
+error: 3 unsupported ONNX op(s):
+  Hardmax (node 'Hardmax_1', domain ai.onnx, opset 17)
+  Det (node 'Det_2', domain ai.onnx, opset 17)
+  Custom (node 'Custom_3', domain com.example, opset not imported)
+"#);
 }
 
 #[test]
@@ -101,22 +152,40 @@ fn shape_contradictions_name_the_node() {
         .init(tensor_f32("w", &[4, 5], &[0.0; 20]))
         .node("MatMul", &["x", "w"], &["y"], vec![])
         .output("y");
-    insta::assert_snapshot!(m.summary(), @"");
-    let m = M::new(17).f32_in("x", &["2", "3"]).ints("s", &[4, 2]).node("Reshape", &["x", "s"], &["y"], vec![]).output("y");
-    insta::assert_snapshot!(m.summary(), @"");
+    insta::assert_snapshot!(m.summary(), @r#"error: shape inference: node 'MatMul_0' (MatMul): inner dims differ: f32[2,3] × f32[4,5]"#);
+    let m = M::new(17)
+        .f32_in("x", &["2", "3"])
+        .ints("s", &[4, 2])
+        .node("Reshape", &["x", "s"], &["y"], vec![])
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @r#"error: shape inference: node 'Reshape_0' (Reshape): cannot reshape f32[2,3] to [4, 2]: element counts differ"#);
 }
 
 #[test]
 fn structural_errors() {
-    let m = M::new(17).f32_in("x", &["2"]).node("Relu", &["x"], &["y"], vec![]).output("nope");
-    insta::assert_snapshot!(m.summary(), @"");
-    let m = M::new(17).f32_in("x", &["2"]).node("Add", &["x", "b"], &["a"], vec![]).node("Relu", &["a"], &["b"], vec![]).output("b");
-    insta::assert_snapshot!(m.summary(), @"");
+    let m = M::new(17)
+        .f32_in("x", &["2"])
+        .node("Relu", &["x"], &["y"], vec![])
+        .output("nope");
+    insta::assert_snapshot!(m.summary(), @r#"error: invalid model: graph output 'nope' is not produced by any node, input or initializer"#);
+    let m = M::new(17)
+        .f32_in("x", &["2"])
+        .node("Add", &["x", "b"], &["a"], vec![])
+        .node("Relu", &["a"], &["b"], vec![])
+        .output("b");
+    insta::assert_snapshot!(m.summary(), @r#"error: invalid model: the graph has a cycle through node 'Add_0'"#);
     let mut m = M::new(17).node("Relu", &["x"], &["y"], vec![]).output("y");
-    m.graph.input.push(tract_onnx::pb::ValueInfoProto { name: "x".into(), ..Default::default() });
-    insta::assert_snapshot!(m.summary(), @"");
-    let no_graph = ModelProto { ir_version: 8, ..Default::default() }.encode_to_vec();
-    insta::assert_snapshot!(err_of(no_graph), @"");
+    m.graph.input.push(tract_onnx::pb::ValueInfoProto {
+        name: "x".into(),
+        ..Default::default()
+    });
+    insta::assert_snapshot!(m.summary(), @r#"error: graph input 'x': is not a tensor (or has no type)"#);
+    let no_graph = ModelProto {
+        ir_version: 8,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    insta::assert_snapshot!(err_of(no_graph), @r#"invalid model: the model has no graph"#);
 }
 
 /// A fresh directory under the system temp dir for one test.
@@ -128,26 +197,38 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn external(name: &str, location: &str, offset: usize, len: usize) -> TensorProto {
-    let kv = |k: &str, v: String| StringStringEntryProto { key: k.into(), value: v };
+    let kv = |k: &str, v: String| StringStringEntryProto {
+        key: k.into(),
+        value: v,
+    };
     TensorProto {
         name: name.into(),
         dims: vec![2],
         data_type: DataType::Float as i32,
         data_location: Some(DataLocation::External as i32),
-        external_data: vec![kv("location", location.into()), kv("offset", offset.to_string()), kv("length", len.to_string())],
+        external_data: vec![
+            kv("location", location.into()),
+            kv("offset", offset.to_string()),
+            kv("length", len.to_string()),
+        ],
         ..Default::default()
     }
 }
 
 fn external_model(location: &str, offset: usize) -> M {
-    M::new(18).f32_in("x", &["2"]).init(external("w", location, offset, 8)).node("Add", &["x", "w"], &["y"], vec![]).output("y")
+    M::new(18)
+        .f32_in("x", &["2"])
+        .init(external("w", location, offset, 8))
+        .node("Add", &["x", "w"], &["y"], vec![])
+        .output("y")
 }
 
 /// Import `m` written as `model.onnx` in `dir`; the error message with the directory replaced by `$DIR`.
 fn import_in(dir: &std::path::Path, m: &M) -> Result<infc_ir::Graph, String> {
     let path = dir.join("model.onnx");
     std::fs::write(&path, m.bytes()).unwrap();
-    import_file(&path, &ImportOptions::default()).map_err(|e| e.to_string().replace(&dir.display().to_string(), "$DIR"))
+    import_file(&path, &ImportOptions::default())
+        .map_err(|e| e.to_string().replace(&dir.display().to_string(), "$DIR"))
 }
 
 #[test]
@@ -157,12 +238,18 @@ fn external_data_is_mapped_and_shared() {
     data[8..16].copy_from_slice(&[0, 0, 128, 63, 0, 0, 0, 64]); // 1.0, 2.0 at offset 8
     std::fs::write(dir.join("model.onnx.data"), &data).unwrap();
     let mut m = external_model("model.onnx.data", 8);
-    m.graph.initializer.push(external("w2", "./model.onnx.data", 0, 8));
+    m.graph
+        .initializer
+        .push(external("w2", "./model.onnx.data", 0, 8));
     let g = import_in(&dir, &m).unwrap();
     let w = g.consts.iter().find(|(_, c)| c.name == "w").unwrap().1;
     let w2 = g.consts.iter().find(|(_, c)| c.name == "w2").unwrap().1;
     assert_eq!(w.tensor.to_f64_vec().unwrap(), vec![1.0, 2.0]);
-    let (infc_ir::TensorData::Bytes(a), infc_ir::TensorData::Bytes(b)) = (&w.tensor.data, &w2.tensor.data) else { panic!() };
+    let (infc_ir::TensorData::Bytes(a), infc_ir::TensorData::Bytes(b)) =
+        (&w.tensor.data, &w2.tensor.data)
+    else {
+        panic!()
+    };
     assert!(a.shares_storage_with(b), "one mapping for both tensors");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -171,17 +258,21 @@ fn external_data_is_mapped_and_shared() {
 fn external_data_errors() {
     let dir = temp_dir("ext-err");
     std::fs::write(dir.join("small.data"), [0u8; 4]).unwrap();
-    insta::assert_snapshot!(import_in(&dir, &external_model("missing.data", 0)).unwrap_err(), @"");
-    insta::assert_snapshot!(import_in(&dir, &external_model("/etc/passwd", 0)).unwrap_err(), @"");
-    insta::assert_snapshot!(import_in(&dir, &external_model("../escape.data", 0)).unwrap_err(), @"");
-    insta::assert_snapshot!(import_in(&dir, &external_model("small.data", 0)).unwrap_err(), @"");
+    insta::assert_snapshot!(import_in(&dir, &external_model("missing.data", 0)).unwrap_err(), @r#"tensor 'w': external data: cannot open '$DIR/missing.data': No such file or directory (os error 2)"#);
+    insta::assert_snapshot!(import_in(&dir, &external_model("/etc/passwd", 0)).unwrap_err(), @r#"tensor 'w': external data: location '/etc/passwd' must be a relative path inside the model's directory"#);
+    insta::assert_snapshot!(import_in(&dir, &external_model("../escape.data", 0)).unwrap_err(), @r#"tensor 'w': external data: location '../escape.data' must be a relative path inside the model's directory"#);
+    insta::assert_snapshot!(import_in(&dir, &external_model("small.data", 0)).unwrap_err(), @r#"tensor 'w': external data: bytes 0..8 lie outside '$DIR/small.data' (4 bytes)"#);
     let in_memory = err_of(external_model("model.onnx.data", 0).bytes());
-    insta::assert_snapshot!(in_memory, @"");
+    insta::assert_snapshot!(in_memory, @r#"tensor 'w': external data: 'model.onnx.data' cannot be resolved: the model was not loaded from a file"#);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn missing_model_file() {
-    let e = import_file(std::path::Path::new("/nonexistent/model.onnx"), &ImportOptions::default()).unwrap_err();
-    insta::assert_snapshot!(e.to_string(), @"");
+    let e = import_file(
+        std::path::Path::new("/nonexistent/model.onnx"),
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(e.to_string(), @r#"cannot read '/nonexistent/model.onnx': No such file or directory (os error 2)"#);
 }

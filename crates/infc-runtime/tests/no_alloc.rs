@@ -1,0 +1,52 @@
+//! `Session::run_into` performs no heap allocation after the first call: checked with a counting
+//! global allocator. (Its own test binary, so no other test allocates concurrently.)
+
+mod common;
+
+use infc_runtime::{Session, TensorView};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn run_into_does_not_allocate_after_the_first_call() {
+    let session = Session::from_bytes(&common::plan().encode()).unwrap();
+    let x = common::input();
+    let shape = [4usize, 8];
+    let inputs = [("x".into(), TensorView::f32(&shape, &x))];
+    let mut y = vec![0u8; 4 * 16 * 4];
+    let mut t = vec![0u8; 8 * 4 * 4];
+    session.run_into(&inputs, &mut [&mut y[..], &mut t[..]]).unwrap();
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        session.run_into(&inputs, &mut [&mut y[..], &mut t[..]]).unwrap();
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "run_into allocated {} times in 10 runs", after - before);
+    let y: Vec<f32> = y.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let want = common::expected(&x).0;
+    assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
+}
