@@ -6,8 +6,8 @@ mod common;
 
 use common::{BINARY, EPILOGUE, REDUCE, UNARY};
 use infc_ir::{
-    parse_graph, print_graph, ConvAttrs, DType, Dim, Float, Graph, Op, PoolAttrs, Shape, Tensor, TensorType,
-    ValueId,
+    parse_graph, print_graph, ConvAttrs, DType, Dim, Float, Graph, Op, PoolAttrs, Shape, Tensor,
+    TensorType, ValueId,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -27,15 +27,20 @@ fn name() -> BoxedStrategy<String> {
 }
 
 fn dim() -> BoxedStrategy<Dim> {
-    prop_oneof![3 => (0usize..12).prop_map(Dim::Known), 1 => name().prop_map(|s| Dim::sym(&s))].boxed()
+    prop_oneof![3 => (0usize..12).prop_map(Dim::Known), 1 => name().prop_map(|s| Dim::sym(&s))]
+        .boxed()
 }
 
 fn tensor_type() -> BoxedStrategy<TensorType> {
-    (select(DType::ALL.to_vec()), vec(dim(), 0..5)).prop_map(|(d, dims)| TensorType::new(d, Shape(dims))).boxed()
+    (select(DType::ALL.to_vec()), vec(dim(), 0..5))
+        .prop_map(|(d, dims)| TensorType::new(d, Shape(dims)))
+        .boxed()
 }
 
 fn finite_f32() -> BoxedStrategy<f32> {
-    any::<f32>().prop_filter("NaN payloads do not survive text", |f| !f.is_nan()).boxed()
+    any::<f32>()
+        .prop_filter("NaN payloads do not survive text", |f| !f.is_nan())
+        .boxed()
 }
 
 fn float() -> BoxedStrategy<Float> {
@@ -52,13 +57,31 @@ fn ivec() -> BoxedStrategy<Vec<i64>> {
 
 fn conv_attrs() -> BoxedStrategy<ConvAttrs> {
     (uvec(0..4), uvec(0..4), uvec(0..8), uvec(0..4), 0usize..5)
-        .prop_map(|(kernel, strides, pads, dilations, group)| ConvAttrs { kernel, strides, pads, dilations, group })
+        .prop_map(|(kernel, strides, pads, dilations, group)| ConvAttrs {
+            kernel,
+            strides,
+            pads,
+            dilations,
+            group,
+        })
         .boxed()
 }
 
 fn pool_attrs() -> BoxedStrategy<PoolAttrs> {
-    (uvec(0..4), uvec(0..4), uvec(0..8), uvec(0..4), any::<bool>())
-        .prop_map(|(kernel, strides, pads, dilations, ceil_mode)| PoolAttrs { kernel, strides, pads, dilations, ceil_mode })
+    (
+        uvec(0..4),
+        uvec(0..4),
+        uvec(0..8),
+        uvec(0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(kernel, strides, pads, dilations, ceil_mode)| PoolAttrs {
+            kernel,
+            strides,
+            pads,
+            dilations,
+            ceil_mode,
+        })
         .boxed()
 }
 
@@ -70,49 +93,93 @@ fn op() -> BoxedStrategy<Op> {
         select(UNARY.to_vec()).prop_map(Op::Unary).boxed(),
         select(BINARY.to_vec()).prop_map(Op::Binary).boxed(),
         Just(Op::Where).boxed(),
-        select(DType::ALL.to_vec()).prop_map(|to| Op::Cast { to }).boxed(),
+        select(DType::ALL.to_vec())
+            .prop_map(|to| Op::Cast { to })
+            .boxed(),
         Just(Op::Clip).boxed(),
         Just(Op::Identity).boxed(),
         Just(Op::Dropout).boxed(),
         conv_attrs().prop_map(Op::Conv).boxed(),
-        float().prop_map(|epsilon| Op::BatchNorm { epsilon }).boxed(),
+        float()
+            .prop_map(|epsilon| Op::BatchNorm { epsilon })
+            .boxed(),
         pool_attrs().prop_map(Op::MaxPool).boxed(),
         (pool_attrs(), any::<bool>())
-            .prop_map(|(attrs, count_include_pad)| Op::AveragePool { attrs, count_include_pad })
+            .prop_map(|(attrs, count_include_pad)| Op::AveragePool {
+                attrs,
+                count_include_pad,
+            })
             .boxed(),
         Just(Op::GlobalAveragePool).boxed(),
         (float(), float(), any::<bool>(), any::<bool>())
-            .prop_map(|(alpha, beta, trans_a, trans_b)| Op::Gemm { alpha, beta, trans_a, trans_b })
+            .prop_map(|(alpha, beta, trans_a, trans_b)| Op::Gemm {
+                alpha,
+                beta,
+                trans_a,
+                trans_b,
+            })
             .boxed(),
         Just(Op::MatMul).boxed(),
         axis.clone().prop_map(|axis| Op::Softmax { axis }).boxed(),
-        (axis.clone(), float()).prop_map(|(axis, epsilon)| Op::LayerNorm { axis, epsilon }).boxed(),
-        (select(REDUCE.to_vec()), proptest::option::of(ivec()), any::<bool>())
+        (axis.clone(), float())
+            .prop_map(|(axis, epsilon)| Op::LayerNorm { axis, epsilon })
+            .boxed(),
+        (
+            select(REDUCE.to_vec()),
+            proptest::option::of(ivec()),
+            any::<bool>(),
+        )
             .prop_map(|(op, axes, keepdims)| Op::Reduce { op, axes, keepdims })
             .boxed(),
-        any::<bool>().prop_map(|allowzero| Op::Reshape { allowzero }).boxed(),
+        any::<bool>()
+            .prop_map(|allowzero| Op::Reshape { allowzero })
+            .boxed(),
         axis.clone().prop_map(|axis| Op::Flatten { axis }).boxed(),
         uvec(0..5).prop_map(|perm| Op::Transpose { perm }).boxed(),
         axis.clone().prop_map(|axis| Op::Concat { axis }).boxed(),
-        (axis.clone(), uvec(1..4)).prop_map(|(axis, splits)| Op::Split { axis, splits }).boxed(),
+        (axis.clone(), uvec(1..4))
+            .prop_map(|(axis, splits)| Op::Split { axis, splits })
+            .boxed(),
         Just(Op::Slice).boxed(),
         axis.clone().prop_map(|axis| Op::Gather { axis }).boxed(),
-        (0usize..3).prop_map(|batch_dims| Op::GatherND { batch_dims }).boxed(),
+        (0usize..3)
+            .prop_map(|batch_dims| Op::GatherND { batch_dims })
+            .boxed(),
         ivec().prop_map(|axes| Op::Unsqueeze { axes }).boxed(),
-        proptest::option::of(ivec()).prop_map(|axes| Op::Squeeze { axes }).boxed(),
-        (axis.clone(), proptest::option::of(axis.clone())).prop_map(|(start, end)| Op::Shape { start, end }).boxed(),
+        proptest::option::of(ivec())
+            .prop_map(|axes| Op::Squeeze { axes })
+            .boxed(),
+        (axis.clone(), proptest::option::of(axis.clone()))
+            .prop_map(|(start, end)| Op::Shape { start, end })
+            .boxed(),
         Just(Op::Range).boxed(),
         Just(Op::Expand).boxed(),
-        (select(DType::ALL.to_vec()), any::<f64>().prop_filter("no NaN", |v| !v.is_nan()))
-            .prop_map(|(dtype, v)| Op::ConstantOfShape { dtype, value_bits: v.to_bits() })
+        (
+            select(DType::ALL.to_vec()),
+            any::<f64>().prop_filter("no NaN", |v| !v.is_nan()),
+        )
+            .prop_map(|(dtype, v)| Op::ConstantOfShape {
+                dtype,
+                value_bits: v.to_bits(),
+            })
             .boxed(),
         any::<bool>().prop_map(|upper| Op::Trilu { upper }).boxed(),
         any::<bool>().prop_map(|tanh| Op::Gelu { tanh }).boxed(),
-        (conv_attrs(), epilogue()).prop_map(|(attrs, epilogue)| Op::FusedConv { attrs, epilogue }).boxed(),
-        epilogue().prop_map(|epilogue| Op::FusedMatMul { epilogue }).boxed(),
-        float().prop_map(|epsilon| Op::SkipLayerNorm { epsilon }).boxed(),
+        (conv_attrs(), epilogue())
+            .prop_map(|(attrs, epilogue)| Op::FusedConv { attrs, epilogue })
+            .boxed(),
+        epilogue()
+            .prop_map(|epilogue| Op::FusedMatMul { epilogue })
+            .boxed(),
+        float()
+            .prop_map(|epsilon| Op::SkipLayerNorm { epsilon })
+            .boxed(),
         (0usize..64, float(), any::<bool>())
-            .prop_map(|(num_heads, scale, causal)| Op::Attention { num_heads, scale, causal })
+            .prop_map(|(num_heads, scale, causal)| Op::Attention {
+                num_heads,
+                scale,
+                causal,
+            })
             .boxed(),
     ];
     Union::new(arms).boxed()
@@ -144,7 +211,8 @@ fn tensor() -> BoxedStrategy<Tensor> {
                     chunk[top] &= 0xbf;
                 }
             }
-            Tensor::from_bytes(dtype, shape, infc_ir::Bytes::from_vec(bytes)).expect("length matches")
+            Tensor::from_bytes(dtype, shape, infc_ir::Bytes::from_vec(bytes))
+                .expect("length matches")
         })
         .boxed()
 }
@@ -159,8 +227,20 @@ struct NodeSpec {
 }
 
 fn node_spec() -> BoxedStrategy<NodeSpec> {
-    (op(), 0usize..3, vec(any::<usize>(), 8), vec(tensor_type(), 4), name())
-        .prop_map(|(op, extra_inputs, picks, types, name)| NodeSpec { op, extra_inputs, picks, types, name })
+    (
+        op(),
+        0usize..3,
+        vec(any::<usize>(), 8),
+        vec(tensor_type(), 4),
+        name(),
+    )
+        .prop_map(|(op, extra_inputs, picks, types, name)| NodeSpec {
+            op,
+            extra_inputs,
+            picks,
+            types,
+            name,
+        })
         .boxed()
 }
 
@@ -178,7 +258,11 @@ fn graph() -> BoxedStrategy<Graph> {
             let mut pool: Vec<ValueId> = Vec::new();
             for (i, (n, ty)) in inputs.into_iter().enumerate() {
                 // Graph input names must be unique.
-                let n = if g.input_by_name(&n).is_some() { format!("{n}_{i}") } else { n };
+                let n = if g.input_by_name(&n).is_some() {
+                    format!("{n}_{i}")
+                } else {
+                    n
+                };
                 pool.push(g.add_input(n, ty));
             }
             for (n, t) in consts {
@@ -187,7 +271,9 @@ fn graph() -> BoxedStrategy<Graph> {
             for spec in nodes {
                 let a = spec.op.arity();
                 let n_in = (a.min_inputs + spec.extra_inputs).min(a.max_inputs);
-                let inputs: Vec<ValueId> = (0..n_in).map(|i| pool[spec.picks[i % 8] % pool.len()]).collect();
+                let inputs: Vec<ValueId> = (0..n_in)
+                    .map(|i| pool[spec.picks[i % 8] % pool.len()])
+                    .collect();
                 let outputs: Vec<ValueId> = (0..a.outputs)
                     .map(|i| g.add_value(format!("v{}", g.values.len()), spec.types[i % 4].clone()))
                     .collect();

@@ -34,11 +34,22 @@ struct Problem {
 
 impl Problem {
     fn new(m: usize, k: usize, n: usize) -> Problem {
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.01).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01).collect();
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.01)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01)
+            .collect();
         let mut packed_b = vec![0.0; packed_b_len(k, n)];
         pack_b(k, n, &b, n, false, &mut packed_b).expect("pack");
-        Problem { m, k, n, a, packed_b, c: vec![0.0; m * n] }
+        Problem {
+            m,
+            k,
+            n,
+            a,
+            packed_b,
+            c: vec![0.0; m * n],
+        }
     }
     fn run(&mut self, isa: Isa) {
         sgemm(
@@ -58,11 +69,11 @@ impl Problem {
     fn flops(&self) -> f64 {
         2.0 * (self.m * self.n * self.k) as f64
     }
-    /// Best GFLOP/s over ~0.5 s of repetitions.
+    /// Best GFLOP/s over ~1.5 s of repetitions (best-of filters out noise from other processes).
     fn best_gflops(&mut self, isa: Isa) -> f64 {
         let mut best = f64::MAX;
         let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(500) {
+        while start.elapsed() < Duration::from_millis(1500) {
             let t = Instant::now();
             self.run(isa);
             best = best.min(t.elapsed().as_secs_f64());
@@ -75,7 +86,11 @@ fn single_thread<R>(f: impl FnOnce() -> R + Send) -> R
 where
     R: Send,
 {
-    rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool").install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool")
+        .install(f)
 }
 
 fn bench(c: &mut Criterion) {
@@ -83,7 +98,10 @@ fn bench(c: &mut Criterion) {
     for isa in Isa::supported() {
         let peak = single_thread(|| fma_peak_gflops(isa, Duration::from_millis(300)));
         let mut group = c.benchmark_group(format!("sgemm_{isa}"));
-        group.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500));
         for (name, m, k, n) in SHAPES {
             let mut p = Problem::new(m, k, n);
             group.throughput(Throughput::Elements(p.flops() as u64));
@@ -94,9 +112,19 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
     println!("\nSGEMM single thread (B pre-packed), best of repeated runs:");
-    println!("{:<8} {:<16} {:>10} {:>12} {:>8}", "isa", "m x k x n", "GFLOP/s", "peak GFLOP/s", "% peak");
+    println!(
+        "{:<8} {:<16} {:>10} {:>12} {:>8}",
+        "isa", "m x k x n", "GFLOP/s", "peak GFLOP/s", "% peak"
+    );
     for (isa, name, g, peak) in summary {
-        println!("{:<8} {:<16} {:>10.1} {:>12.1} {:>7.1}%", isa.name(), name, g, peak, 100.0 * g / peak);
+        println!(
+            "{:<8} {:<16} {:>10.1} {:>12.1} {:>7.1}%",
+            isa.name(),
+            name,
+            g,
+            peak,
+            100.0 * g / peak
+        );
     }
 }
 

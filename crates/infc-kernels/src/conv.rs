@@ -9,8 +9,10 @@
 //! 1-D convolutions map onto this with `in_h = kernel_h = 1`.
 
 use crate::error::{bad_shape, check_len, Result};
-use crate::gemm::{gemm_unchecked, packed_a_len, ASrc, Activation, BSrc, Bias, Epilogue, MatRef, PackB, B_PANEL};
 use crate::gemm::pack_a_block;
+use crate::gemm::{
+    gemm_unchecked, packed_a_len, ASrc, Activation, BSrc, Bias, Epilogue, MatRef, PackB, B_PANEL,
+};
 use crate::Isa;
 
 /// Shape and attributes of a 2-D convolution (ONNX `Conv` with resolved pads).
@@ -45,26 +47,36 @@ impl Conv2dParams {
         if p.kernel_h == 0 || p.kernel_w == 0 || p.groups == 0 {
             return Err(bad_shape("conv", "kernel size and groups must be ≥ 1"));
         }
-        if p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0 {
+        if !p.in_channels.is_multiple_of(p.groups) || !p.out_channels.is_multiple_of(p.groups) {
             return Err(bad_shape(
                 "conv",
-                format!("channels in {} / out {} not divisible by groups {}", p.in_channels, p.out_channels, p.groups),
+                format!(
+                    "channels in {} / out {} not divisible by groups {}",
+                    p.in_channels, p.out_channels, p.groups
+                ),
             ));
         }
         let eff_h = p.dilation_h * (p.kernel_h - 1) + 1;
         let eff_w = p.dilation_w * (p.kernel_w - 1) + 1;
         if p.in_h + p.pad_top + p.pad_bottom < eff_h || p.in_w + p.pad_left + p.pad_right < eff_w {
-            return Err(bad_shape("conv", format!("dilated kernel {eff_h}×{eff_w} exceeds the padded input")));
+            return Err(bad_shape(
+                "conv",
+                format!("dilated kernel {eff_h}×{eff_w} exceeds the padded input"),
+            ));
         }
         Ok(())
     }
     /// Output height (call [`Conv2dParams::validate`] first).
     pub fn out_h(&self) -> usize {
-        (self.in_h + self.pad_top + self.pad_bottom - self.dilation_h * (self.kernel_h - 1) - 1) / self.stride_h + 1
+        (self.in_h + self.pad_top + self.pad_bottom - self.dilation_h * (self.kernel_h - 1) - 1)
+            / self.stride_h
+            + 1
     }
     /// Output width (call [`Conv2dParams::validate`] first).
     pub fn out_w(&self) -> usize {
-        (self.in_w + self.pad_left + self.pad_right - self.dilation_w * (self.kernel_w - 1) - 1) / self.stride_w + 1
+        (self.in_w + self.pad_left + self.pad_right - self.dilation_w * (self.kernel_w - 1) - 1)
+            / self.stride_w
+            + 1
     }
     /// GEMM depth per group: `in_channels/groups · kernel_h · kernel_w`.
     pub fn k_per_group(&self) -> usize {
@@ -116,10 +128,18 @@ pub fn conv2d(
 ) -> Result<()> {
     p.validate()?;
     let (oh, ow) = (p.out_h(), p.out_w());
-    let (cin_g, cout_g, k_g) = (p.in_channels / p.groups, p.out_channels / p.groups, p.k_per_group());
+    let (cin_g, cout_g, k_g) = (
+        p.in_channels / p.groups,
+        p.out_channels / p.groups,
+        p.k_per_group(),
+    );
     let (in_plane, out_plane) = (p.in_h * p.in_w, oh * ow);
     check_len("conv input", x.len(), p.batch * p.in_channels * in_plane)?;
-    check_len("packed conv weights", packed_w.len(), packed_conv_weights_len(p))?;
+    check_len(
+        "packed conv weights",
+        packed_w.len(),
+        packed_conv_weights_len(p),
+    )?;
     let y_len = p.batch * p.out_channels * out_plane;
     check_len("conv output", y.len(), y_len)?;
     if let Some(b) = bias {
@@ -136,7 +156,11 @@ pub fn conv2d(
             let xs = &x[x_off..x_off + cin_g * in_plane];
             let im2col = Im2col { x: xs, p, ow };
             let strided = MatRef::row_major(xs, in_plane);
-            let b_src = if p.is_pointwise() { BSrc::Strided(strided) } else { BSrc::Custom(&im2col) };
+            let b_src = if p.is_pointwise() {
+                BSrc::Strided(strided)
+            } else {
+                BSrc::Custom(&im2col)
+            };
             let epi = Epilogue {
                 bias: bias.map(|b| Bias::PerRow(&b[g * cout_g..])),
                 residual: residual.map(|r| (&r[y_off..], out_plane)),
@@ -177,7 +201,10 @@ impl PackB for Im2col<'_> {
         let (h, w) = (p.in_h as isize, p.in_w as isize);
         let khw = p.kernel_h * p.kernel_w;
         let panels = nc.div_ceil(B_PANEL);
-        for (pi, panel) in out[..panels * kc * B_PANEL].chunks_exact_mut(kc * B_PANEL).enumerate() {
+        for (pi, panel) in out[..panels * kc * B_PANEL]
+            .chunks_exact_mut(kc * B_PANEL)
+            .enumerate()
+        {
             let jb = j0 + pi * B_PANEL;
             let width = (nc - pi * B_PANEL).min(B_PANEL);
             // Top-left input coordinate of each column's window.

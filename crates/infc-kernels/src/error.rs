@@ -9,13 +9,23 @@ use thiserror::Error;
 pub enum KernelError {
     /// A slice is shorter than the shape/stride parameters require.
     #[error("{what}: buffer holds {got} elements but the shape and strides need {needed}")]
-    BufferTooSmall { what: &'static str, needed: usize, got: usize },
+    BufferTooSmall {
+        what: &'static str,
+        needed: usize,
+        got: usize,
+    },
     /// Shape parameters are inconsistent with each other (message says how).
     #[error("{what}: {detail}")]
     BadShape { what: &'static str, detail: String },
     /// A gather index is outside `[-len, len)` of the indexed axis.
-    #[error("gather: index {index} at position {position} is out of bounds for axis of length {len}")]
-    IndexOutOfBounds { index: i64, position: usize, len: usize },
+    #[error(
+        "gather: index {index} at position {position} is out of bounds for axis of length {len}"
+    )]
+    IndexOutOfBounds {
+        index: i64,
+        position: usize,
+        len: usize,
+    },
     /// `INFC_ISA` holds a value that names no instruction-set path.
     #[error("INFC_ISA={0:?} is not one of portable, avx2, avx512")]
     UnknownIsa(String),
@@ -35,7 +45,10 @@ pub(crate) fn check_len(what: &'static str, got: usize, needed: usize) -> Result
 
 /// Shorthand for a [`KernelError::BadShape`].
 pub(crate) fn bad_shape(what: &'static str, detail: impl Into<String>) -> KernelError {
-    KernelError::BadShape { what, detail: detail.into() }
+    KernelError::BadShape {
+        what,
+        detail: detail.into(),
+    }
 }
 
 /// Smallest length of a buffer addressed as `sum(i_d * stride_d)` for `i_d < dims_d`

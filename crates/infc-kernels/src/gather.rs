@@ -6,13 +6,24 @@ use crate::error::{check_len, KernelError, Result};
 
 /// `data` viewed as `[outer, axis_len, inner]`; `y` as `[outer, indices.len(), inner]` with
 /// `y[o, i, :] = data[o, indices[i], :]`.
-pub fn gather<T: Copy>(data: &[T], outer: usize, axis_len: usize, inner: usize, indices: &[i64], y: &mut [T]) -> Result<()> {
+pub fn gather<T: Copy>(
+    data: &[T],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    indices: &[i64],
+    y: &mut [T],
+) -> Result<()> {
     check_len("gather data", data.len(), outer * axis_len * inner)?;
     check_len("gather output", y.len(), outer * indices.len() * inner)?;
     for (pos, &idx) in indices.iter().enumerate() {
         let len = axis_len as i64;
         if idx < -len || idx >= len {
-            return Err(KernelError::IndexOutOfBounds { index: idx, position: pos, len: axis_len });
+            return Err(KernelError::IndexOutOfBounds {
+                index: idx,
+                position: pos,
+                len: axis_len,
+            });
         }
     }
     for o in 0..outer {
@@ -48,7 +59,10 @@ mod tests {
         let table = [0f32; 8];
         let mut y = [0f32; 4];
         let err = gather(&table, 1, 4, 2, &[1, 4], &mut y).unwrap_err();
-        assert_eq!(err.to_string(), "gather: index 4 at position 1 is out of bounds for axis of length 4");
+        assert_eq!(
+            err.to_string(),
+            "gather: index 4 at position 1 is out of bounds for axis of length 4"
+        );
         assert!(gather(&table, 1, 4, 2, &[-5, 0], &mut y).is_err());
         assert!(gather(&table, 1, 4, 2, &[0, 1, 2], &mut y).is_err());
     }

@@ -63,12 +63,18 @@ pub fn layer_norm(
     if cols == 0 {
         return Ok(());
     }
-    let body = |r: usize, out: &mut [f32]| normalize_row(isa, &x[r * cols..(r + 1) * cols], scale, bias, eps, out);
+    let body = |r: usize, out: &mut [f32]| {
+        normalize_row(isa, &x[r * cols..(r + 1) * cols], scale, bias, eps, out)
+    };
     let y = &mut y[..total];
     if total >= PARALLEL_MIN_ELEMS && rows > 1 && rayon::current_num_threads() > 1 {
-        y.par_chunks_mut(cols).enumerate().for_each(|(r, out)| body(r, out));
+        y.par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(r, out)| body(r, out));
     } else {
-        y.chunks_mut(cols).enumerate().for_each(|(r, out)| body(r, out));
+        y.chunks_mut(cols)
+            .enumerate()
+            .for_each(|(r, out)| body(r, out));
     }
     Ok(())
 }
@@ -82,7 +88,10 @@ mod tests {
     fn layer_norm_matches_reference_every_isa() {
         for isa in Isa::supported() {
             for (rows, cols) in [(1, 1), (3, 7), (128, 768), (2, 33)] {
-                let x: Vec<f32> = rand_vec(rows * cols, cols as u64).iter().map(|v| v * 3.0 + 1.0).collect();
+                let x: Vec<f32> = rand_vec(rows * cols, cols as u64)
+                    .iter()
+                    .map(|v| v * 3.0 + 1.0)
+                    .collect();
                 let scale = rand_vec(cols, 5);
                 let bias = rand_vec(cols, 6);
                 for with_bias in [false, true] {
@@ -92,12 +101,17 @@ mod tests {
                     for r in 0..rows {
                         let row = &x[r * cols..(r + 1) * cols];
                         let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
-                        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
+                        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>()
+                            / cols as f64;
                         for c in 0..cols {
-                            let want = (row[c] as f64 - mean) / (var + 1e-5).sqrt() * scale[c] as f64
+                            let want = (row[c] as f64 - mean) / (var + 1e-5).sqrt()
+                                * scale[c] as f64
                                 + b.map_or(0.0, |b| b[c] as f64);
                             let got = y[r * cols + c] as f64;
-                            assert!((got - want).abs() < 2e-5 * want.abs().max(1.0), "{isa} {rows}x{cols}: {got} vs {want}");
+                            assert!(
+                                (got - want).abs() < 2e-5 * want.abs().max(1.0),
+                                "{isa} {rows}x{cols}: {got} vs {want}"
+                            );
                         }
                     }
                 }
@@ -106,7 +120,11 @@ mod tests {
         let mut y = vec![0.0; 4];
         let err = layer_norm(Isa::best(), &[0.0; 4], &[1.0; 3], None, 1e-5, 2, 2, &mut y);
         assert!(err.is_ok());
-        let err = layer_norm(Isa::best(), &[0.0; 4], &[1.0; 1], None, 1e-5, 2, 2, &mut y).unwrap_err();
-        assert_eq!(err.to_string(), "layer_norm scale: buffer holds 1 elements but the shape and strides need 2");
+        let err =
+            layer_norm(Isa::best(), &[0.0; 4], &[1.0; 1], None, 1e-5, 2, 2, &mut y).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer_norm scale: buffer holds 1 elements but the shape and strides need 2"
+        );
     }
 }

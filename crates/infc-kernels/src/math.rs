@@ -14,6 +14,7 @@ pub(crate) const EXP_OVERFLOW: f32 = 88.722_84;
 pub(crate) const LOG2E: f32 = std::f32::consts::LOG2_E;
 pub(crate) const LN2_HI: f32 = 0.693_359_4;
 pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
+#[allow(clippy::excessive_precision)] // published coefficients, kept verbatim
 pub(crate) const EXP_P: [f32; 6] = [
     1.987_569_1e-4,
     1.398_199_9e-3,
@@ -48,6 +49,7 @@ pub fn exp(x: f32) -> f32 {
 /// Inputs of `erf` are clamped to `±ERF_CLAMP`, where `erf` is ±1 in `f32`.
 pub(crate) const ERF_CLAMP: f32 = 4.0;
 /// Odd numerator coefficients `alpha_1 .. alpha_13` of the rational `erf` approximation.
+#[allow(clippy::excessive_precision)] // published coefficients, kept verbatim
 pub(crate) const ERF_ALPHA: [f32; 7] = [
     -1.609_603_3e-2,
     -2.954_599_8e-3,
@@ -58,6 +60,7 @@ pub(crate) const ERF_ALPHA: [f32; 7] = [
     -2.726_142_3e-10,
 ];
 /// Even denominator coefficients `beta_0 .. beta_8`.
+#[allow(clippy::excessive_precision)] // published coefficients, kept verbatim
 pub(crate) const ERF_BETA: [f32; 5] = [
     -1.426_474e-2,
     -7.373_329e-3,
@@ -83,6 +86,7 @@ pub fn erf(x: f32) -> f32 {
 
 /// Below this `|x|`, `tanh` uses the odd polynomial; above, `1 - 2/(exp(2|x|)+1)`.
 pub(crate) const TANH_SMALL: f32 = 0.625;
+#[allow(clippy::excessive_precision)] // published coefficients, kept verbatim
 pub(crate) const TANH_P: [f32; 5] = [
     -5.704_988_7e-3,
     2.063_908_9e-2,
@@ -227,14 +231,22 @@ pub(crate) mod tests {
 
     #[test]
     fn sigmoid_and_gelu_accuracy() {
-        let (e, at) = max_rel_err(sigmoid, |x| 1.0 / (1.0 + (-x).exp()), -30.0, 30.0, 100_000, 1e-30);
+        let (e, at) = max_rel_err(
+            sigmoid,
+            |x| 1.0 / (1.0 + (-x).exp()),
+            -30.0,
+            30.0,
+            100_000,
+            1e-30,
+        );
         assert!(e < 1e-6, "sigmoid rel err {e} at {at}");
         let gelu64 = |x: f64| 0.5 * x * (1.0 + erf64(x / 2f64.sqrt()));
         // Error relative to max(|y|, 1): for x ≪ 0, 1 + erf(x/√2) cancels, which is inherent to f32.
         let (e, at) = max_rel_err(gelu_erf, gelu64, -6.0, 6.0, 100_000, 1.0);
         assert!(e < 2e-6, "gelu_erf err {e} at {at}");
         let gelut64 = |x: f64| {
-            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
         };
         let (e, at) = max_rel_err(gelu_tanh, gelut64, -6.0, 6.0, 100_000, 1.0);
         assert!(e < 2e-6, "gelu_tanh err {e} at {at}");

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 /// AVX2 uses 12 accumulators (16 ymm registers minus the two constants, so nothing spills).
 fn flops_per_iter(isa: Isa) -> usize {
     let accumulators = if isa == Isa::Avx2Fma { 12 } else { 16 };
-    accumulators * 2 * match isa {
-        Isa::Avx512 => 16,
-        Isa::Avx2Fma => 8,
-        Isa::Portable => 1,
-    }
+    accumulators
+        * 2
+        * match isa {
+            Isa::Avx512 => 16,
+            Isa::Avx2Fma => 8,
+            Isa::Portable => 1,
+        }
 }
 
 /// Best-of-several GFLOP/s of a pure FMA loop on the (capped) ISA, measured for about `budget`.

@@ -30,10 +30,22 @@ pub struct Pool2dParams {
 }
 
 /// Output length along one axis.
-fn out_len(input: usize, pad_begin: usize, pad_end: usize, kernel: usize, stride: usize, dilation: usize, ceil: bool) -> usize {
+fn out_len(
+    input: usize,
+    pad_begin: usize,
+    pad_end: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    ceil: bool,
+) -> usize {
     let eff = dilation * (kernel - 1) + 1;
     let span = input + pad_begin + pad_end - eff;
-    let mut out = if ceil { span.div_ceil(stride) } else { span / stride } + 1;
+    let mut out = if ceil {
+        span.div_ceil(stride)
+    } else {
+        span / stride
+    } + 1;
     if ceil && (out - 1) * stride >= input + pad_begin {
         out -= 1;
     }
@@ -51,18 +63,39 @@ impl Pool2dParams {
         }
         let eff_h = self.dilation_h * (self.kernel_h - 1) + 1;
         let eff_w = self.dilation_w * (self.kernel_w - 1) + 1;
-        if self.in_h + self.pad_top + self.pad_bottom < eff_h || self.in_w + self.pad_left + self.pad_right < eff_w {
-            return Err(bad_shape("pool", format!("window {eff_h}×{eff_w} exceeds the padded input")));
+        if self.in_h + self.pad_top + self.pad_bottom < eff_h
+            || self.in_w + self.pad_left + self.pad_right < eff_w
+        {
+            return Err(bad_shape(
+                "pool",
+                format!("window {eff_h}×{eff_w} exceeds the padded input"),
+            ));
         }
         Ok(())
     }
     /// Output height (after [`Pool2dParams::validate`]).
     pub fn out_h(&self) -> usize {
-        out_len(self.in_h, self.pad_top, self.pad_bottom, self.kernel_h, self.stride_h, self.dilation_h, self.ceil_mode)
+        out_len(
+            self.in_h,
+            self.pad_top,
+            self.pad_bottom,
+            self.kernel_h,
+            self.stride_h,
+            self.dilation_h,
+            self.ceil_mode,
+        )
     }
     /// Output width (after [`Pool2dParams::validate`]).
     pub fn out_w(&self) -> usize {
-        out_len(self.in_w, self.pad_left, self.pad_right, self.kernel_w, self.stride_w, self.dilation_w, self.ceil_mode)
+        out_len(
+            self.in_w,
+            self.pad_left,
+            self.pad_right,
+            self.kernel_w,
+            self.stride_w,
+            self.dilation_w,
+            self.ceil_mode,
+        )
     }
     fn check(&self, x: usize, y: usize) -> Result<(usize, usize)> {
         self.validate()?;
@@ -76,7 +109,15 @@ impl Pool2dParams {
 
 /// Taps of one axis: input indices of the window starting at output position `o`, plus the
 /// number of positions inside `[-pad_begin, input + pad_end)` (for `count_include_pad`).
-fn taps(o: usize, stride: usize, pad_begin: usize, kernel: usize, dilation: usize, input: usize, pad_end: usize) -> (Vec<usize>, usize) {
+fn taps(
+    o: usize,
+    stride: usize,
+    pad_begin: usize,
+    kernel: usize,
+    dilation: usize,
+    input: usize,
+    pad_end: usize,
+) -> (Vec<usize>, usize) {
     let mut inside = Vec::with_capacity(kernel);
     let mut padded = 0;
     for k in 0..kernel {
@@ -100,13 +141,44 @@ struct Windows {
 impl Windows {
     fn new(p: &Pool2dParams, oh: usize, ow: usize) -> Windows {
         Windows {
-            rows: (0..oh).map(|o| taps(o, p.stride_h, p.pad_top, p.kernel_h, p.dilation_h, p.in_h, p.pad_bottom)).collect(),
-            cols: (0..ow).map(|o| taps(o, p.stride_w, p.pad_left, p.kernel_w, p.dilation_w, p.in_w, p.pad_right)).collect(),
+            rows: (0..oh)
+                .map(|o| {
+                    taps(
+                        o,
+                        p.stride_h,
+                        p.pad_top,
+                        p.kernel_h,
+                        p.dilation_h,
+                        p.in_h,
+                        p.pad_bottom,
+                    )
+                })
+                .collect(),
+            cols: (0..ow)
+                .map(|o| {
+                    taps(
+                        o,
+                        p.stride_w,
+                        p.pad_left,
+                        p.kernel_w,
+                        p.dilation_w,
+                        p.in_w,
+                        p.pad_right,
+                    )
+                })
+                .collect(),
         }
     }
 }
 
-fn for_planes(p: &Pool2dParams, x: &[f32], y: &mut [f32], oh: usize, ow: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) {
+fn for_planes(
+    p: &Pool2dParams,
+    x: &[f32],
+    y: &mut [f32],
+    oh: usize,
+    ow: usize,
+    f: impl Fn(&[f32], &mut [f32]) + Sync,
+) {
     let (ip, op) = (p.in_h * p.in_w, oh * ow);
     let planes = p.batch * p.channels;
     if op == 0 || planes == 0 {
@@ -114,9 +186,13 @@ fn for_planes(p: &Pool2dParams, x: &[f32], y: &mut [f32], oh: usize, ow: usize, 
     }
     let y = &mut y[..planes * op];
     if planes * ip >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
-        y.par_chunks_mut(op).enumerate().for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));
+        y.par_chunks_mut(op)
+            .enumerate()
+            .for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));
     } else {
-        y.chunks_mut(op).enumerate().for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));
+        y.chunks_mut(op)
+            .enumerate()
+            .for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));
     }
 }
 
@@ -147,7 +223,13 @@ pub fn max_pool2d(_isa: Isa, p: &Pool2dParams, x: &[f32], y: &mut [f32]) -> Resu
 
 /// Average pooling. `count_include_pad`: divide by the number of window positions inside the
 /// padded input (`[-pad_begin, in + pad_end)` per axis); otherwise by the positions inside the input.
-pub fn avg_pool2d(_isa: Isa, p: &Pool2dParams, count_include_pad: bool, x: &[f32], y: &mut [f32]) -> Result<()> {
+pub fn avg_pool2d(
+    _isa: Isa,
+    p: &Pool2dParams,
+    count_include_pad: bool,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
     let (oh, ow) = p.check(x.len(), y.len())?;
     let win = Windows::new(p, oh, ow);
     let w = p.in_w;
@@ -161,7 +243,11 @@ pub fn avg_pool2d(_isa: Isa, p: &Pool2dParams, count_include_pad: bool, x: &[f32
                         s += line[c];
                     }
                 }
-                let count = if count_include_pad { rows_padded * cols_padded } else { rows.len() * cols.len() };
+                let count = if count_include_pad {
+                    rows_padded * cols_padded
+                } else {
+                    rows.len() * cols.len()
+                };
                 out[oy * ow + ox] = if count == 0 { 0.0 } else { s / count as f32 };
             }
         }
@@ -171,7 +257,13 @@ pub fn avg_pool2d(_isa: Isa, p: &Pool2dParams, count_include_pad: bool, x: &[f32
 
 /// Global average pooling: `y[p] = mean(x[p, 0..plane])` for each of `planes` (= N·C) planes of
 /// `plane` (= H·W) elements.
-pub fn global_avg_pool(_isa: Isa, planes: usize, plane: usize, x: &[f32], y: &mut [f32]) -> Result<()> {
+pub fn global_avg_pool(
+    _isa: Isa,
+    planes: usize,
+    plane: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
     check_len("global pool input", x.len(), planes * plane)?;
     check_len("global pool output", y.len(), planes)?;
     if plane == 0 {
@@ -190,7 +282,14 @@ mod tests {
     use crate::gemm::tests::rand_vec;
 
     #[allow(clippy::too_many_arguments)]
-    fn params(hw: (usize, usize), k: (usize, usize), s: (usize, usize), pad: [usize; 4], d: (usize, usize), ceil: bool) -> Pool2dParams {
+    fn params(
+        hw: (usize, usize),
+        k: (usize, usize),
+        s: (usize, usize),
+        pad: [usize; 4],
+        d: (usize, usize),
+        ceil: bool,
+    ) -> Pool2dParams {
         Pool2dParams {
             batch: 2,
             channels: 3,
@@ -220,12 +319,20 @@ mod tests {
                     let (mut m, mut s, mut n_in, mut n_pad) = (f32::NEG_INFINITY, 0f64, 0, 0);
                     for ky in 0..p.kernel_h {
                         for kx in 0..p.kernel_w {
-                            let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
-                            let ix = (ox * p.stride_w + kx * p.dilation_w) as isize - p.pad_left as isize;
-                            if iy < (p.in_h + p.pad_bottom) as isize && ix < (p.in_w + p.pad_right) as isize {
+                            let iy =
+                                (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
+                            let ix = (ox * p.stride_w + kx * p.dilation_w) as isize
+                                - p.pad_left as isize;
+                            if iy < (p.in_h + p.pad_bottom) as isize
+                                && ix < (p.in_w + p.pad_right) as isize
+                            {
                                 n_pad += 1;
                             }
-                            if iy >= 0 && ix >= 0 && (iy as usize) < p.in_h && (ix as usize) < p.in_w {
+                            if iy >= 0
+                                && ix >= 0
+                                && (iy as usize) < p.in_h
+                                && (ix as usize) < p.in_w
+                            {
                                 let v = plane[iy as usize * p.in_w + ix as usize];
                                 m = m.max(v);
                                 s += v as f64;
@@ -233,7 +340,11 @@ mod tests {
                             }
                         }
                     }
-                    y.push(if max { m } else { (s / if include_pad { n_pad } else { n_in } as f64) as f32 });
+                    y.push(if max {
+                        m
+                    } else {
+                        (s / if include_pad { n_pad } else { n_in } as f64) as f32
+                    });
                 }
             }
         }
@@ -261,7 +372,10 @@ mod tests {
                     avg_pool2d(isa, p, include, &x, &mut y).unwrap();
                     let want = reference(p, &x, false, include);
                     for (g, w) in y.iter().zip(&want) {
-                        assert!((g - w).abs() < 1e-5, "avg case {ci} include {include}: {g} vs {w}");
+                        assert!(
+                            (g - w).abs() < 1e-5,
+                            "avg case {ci} include {include}: {g} vs {w}"
+                        );
                     }
                 }
             }
@@ -273,7 +387,10 @@ mod tests {
         // ONNX MaxPool example: 4×4 input, 3×3 kernel, stride 2, ceil → 2×2 (floor → 1×1).
         let p = params((4, 4), (3, 3), (2, 2), [0; 4], (1, 1), true);
         assert_eq!((p.out_h(), p.out_w()), (2, 2));
-        let p = Pool2dParams { ceil_mode: false, ..p };
+        let p = Pool2dParams {
+            ceil_mode: false,
+            ..p
+        };
         assert_eq!((p.out_h(), p.out_w()), (1, 1));
         // A window may not start entirely in the end padding.
         let p = params((5, 5), (2, 2), (2, 2), [0, 0, 1, 1], (1, 1), true);
@@ -288,10 +405,16 @@ mod tests {
         assert_eq!(y, [1.5, 5.5, 9.5]);
         assert!(global_avg_pool(Isa::best(), 4, 4, &x, &mut y).is_err());
         let p = params((4, 4), (0, 3), (1, 1), [0; 4], (1, 1), false);
-        assert_eq!(p.validate().unwrap_err().to_string(), "pool: kernel size and strides must be ≥ 1");
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "pool: kernel size and strides must be ≥ 1"
+        );
         let p = params((4, 4), (2, 2), (1, 1), [0; 4], (1, 1), false);
         let mut y = vec![0.0; 5];
         let err = max_pool2d(Isa::best(), &p, &vec![0.0; 96], &mut y).unwrap_err();
-        assert_eq!(err.to_string(), "pool output: buffer holds 5 elements but the shape and strides need 54");
+        assert_eq!(
+            err.to_string(),
+            "pool output: buffer holds 5 elements but the shape and strides need 54"
+        );
     }
 }

@@ -77,11 +77,22 @@ multiversion! {
 }
 
 /// `y[r] = reduce(x[r, 0..cols])` for `rows × cols` row-major `x`. Mean of an empty row is NaN.
-pub fn reduce_last_axis(isa: Isa, kind: ReduceKind, rows: usize, cols: usize, x: &[f32], y: &mut [f32]) -> Result<()> {
+pub fn reduce_last_axis(
+    isa: Isa,
+    kind: ReduceKind,
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
     check_len("reduce input", x.len(), rows * cols)?;
     check_len("reduce output", y.len(), rows)?;
     if cols == 0 {
-        let v = if kind == ReduceKind::Mean { f32::NAN } else { kind.identity() };
+        let v = if kind == ReduceKind::Mean {
+            f32::NAN
+        } else {
+            kind.identity()
+        };
         y[..rows].fill(v);
         return Ok(());
     }
@@ -92,17 +103,31 @@ pub fn reduce_last_axis(isa: Isa, kind: ReduceKind, rows: usize, cols: usize, x:
 /// Reduces `x` (row-major, `shape`) over `axes` (each `< shape.len()`, any order, duplicates
 /// ignored). `y` holds the kept dims in order (reduced dims have size 1, so `keepdims` does not
 /// change the layout).
-pub fn reduce(isa: Isa, kind: ReduceKind, shape: &[usize], axes: &[usize], x: &[f32], y: &mut [f32]) -> Result<()> {
+pub fn reduce(
+    isa: Isa,
+    kind: ReduceKind,
+    shape: &[usize],
+    axes: &[usize],
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
     let rank = shape.len();
     let mut reduced = vec![false; rank];
     for &a in axes {
         if a >= rank {
-            return Err(bad_shape("reduce", format!("axis {a} out of range for rank {rank}")));
+            return Err(bad_shape(
+                "reduce",
+                format!("axis {a} out of range for rank {rank}"),
+            ));
         }
         reduced[a] = true;
     }
     let total: usize = shape.iter().product();
-    let out_len: usize = shape.iter().zip(&reduced).map(|(&d, &r)| if r { 1 } else { d }).product();
+    let out_len: usize = shape
+        .iter()
+        .zip(&reduced)
+        .map(|(&d, &r)| if r { 1 } else { d })
+        .product();
     let count = total.checked_div(out_len).unwrap_or(0);
     check_len("reduce input", x.len(), total)?;
     check_len("reduce output", y.len(), out_len)?;
@@ -164,7 +189,9 @@ mod tests {
 
     fn reference(kind: ReduceKind, shape: &[usize], axes: &[usize], x: &[f32]) -> Vec<f64> {
         let rank = shape.len();
-        let out_shape: Vec<usize> = (0..rank).map(|d| if axes.contains(&d) { 1 } else { shape[d] }).collect();
+        let out_shape: Vec<usize> = (0..rank)
+            .map(|d| if axes.contains(&d) { 1 } else { shape[d] })
+            .collect();
         let out_len: usize = out_shape.iter().product();
         let mut vals: Vec<Vec<f64>> = vec![vec![]; out_len];
         for (flat, &v) in x.iter().enumerate() {
@@ -206,13 +233,25 @@ mod tests {
         for isa in Isa::supported() {
             for (shape, axes) in cases {
                 let n: usize = shape.iter().product();
-                let x: Vec<f32> = rand_vec(n, n as u64).iter().map(|v| v * 0.5 + 1.0).collect();
-                for kind in [ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max, ReduceKind::Min, ReduceKind::Prod] {
+                let x: Vec<f32> = rand_vec(n, n as u64)
+                    .iter()
+                    .map(|v| v * 0.5 + 1.0)
+                    .collect();
+                for kind in [
+                    ReduceKind::Sum,
+                    ReduceKind::Mean,
+                    ReduceKind::Max,
+                    ReduceKind::Min,
+                    ReduceKind::Prod,
+                ] {
                     let want = reference(kind, shape, axes, &x);
                     let mut y = vec![0.0; want.len()];
                     reduce(isa, kind, shape, axes, &x, &mut y).unwrap();
                     for (g, w) in y.iter().zip(&want) {
-                        assert!((*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0), "{isa} {kind:?} {shape:?} {axes:?}: {g} vs {w}");
+                        assert!(
+                            (*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
+                            "{isa} {kind:?} {shape:?} {axes:?}: {g} vs {w}"
+                        );
                     }
                 }
             }
@@ -222,8 +261,24 @@ mod tests {
     #[test]
     fn reduce_errors() {
         let mut y = [0.0; 2];
-        let err = reduce(Isa::best(), ReduceKind::Sum, &[2, 2], &[2], &[0.0; 4], &mut y).unwrap_err();
+        let err = reduce(
+            Isa::best(),
+            ReduceKind::Sum,
+            &[2, 2],
+            &[2],
+            &[0.0; 4],
+            &mut y,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "reduce: axis 2 out of range for rank 2");
-        assert!(reduce(Isa::best(), ReduceKind::Sum, &[2, 3], &[1], &[0.0; 5], &mut y).is_err());
+        assert!(reduce(
+            Isa::best(),
+            ReduceKind::Sum,
+            &[2, 3],
+            &[1],
+            &[0.0; 5],
+            &mut y
+        )
+        .is_err());
     }
 }

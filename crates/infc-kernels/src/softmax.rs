@@ -112,7 +112,15 @@ fn strided(x: &[f32], y: &mut [f32], len: usize, inner: usize, log: bool) {
     }
 }
 
-fn run(isa: Isa, x: &[f32], y: &mut [f32], outer: usize, axis_len: usize, inner: usize, log: bool) -> Result<()> {
+fn run(
+    isa: Isa,
+    x: &[f32],
+    y: &mut [f32],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+    log: bool,
+) -> Result<()> {
     let total = outer * axis_len * inner;
     check_len("softmax input", x.len(), total)?;
     check_len("softmax output", y.len(), total)?;
@@ -130,21 +138,39 @@ fn run(isa: Isa, x: &[f32], y: &mut [f32], outer: usize, axis_len: usize, inner:
     };
     let y = &mut y[..total];
     if total >= PARALLEL_MIN_ELEMS && outer > 1 && rayon::current_num_threads() > 1 {
-        y.par_chunks_mut(block).enumerate().for_each(|(o, out)| body(o, out));
+        y.par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(o, out)| body(o, out));
     } else {
-        y.chunks_mut(block).enumerate().for_each(|(o, out)| body(o, out));
+        y.chunks_mut(block)
+            .enumerate()
+            .for_each(|(o, out)| body(o, out));
     }
     Ok(())
 }
 
 /// Softmax over the middle axis of `x: [outer, axis_len, inner]` (row-major), into `y` (same shape,
 /// not aliased). `inner = 1` is the last-axis case.
-pub fn softmax(isa: Isa, x: &[f32], y: &mut [f32], outer: usize, axis_len: usize, inner: usize) -> Result<()> {
+pub fn softmax(
+    isa: Isa,
+    x: &[f32],
+    y: &mut [f32],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+) -> Result<()> {
     run(isa, x, y, outer, axis_len, inner, false)
 }
 
 /// Log-softmax over the middle axis of `x: [outer, axis_len, inner]`.
-pub fn log_softmax(isa: Isa, x: &[f32], y: &mut [f32], outer: usize, axis_len: usize, inner: usize) -> Result<()> {
+pub fn log_softmax(
+    isa: Isa,
+    x: &[f32],
+    y: &mut [f32],
+    outer: usize,
+    axis_len: usize,
+    inner: usize,
+) -> Result<()> {
     run(isa, x, y, outer, axis_len, inner, true)
 }
 
@@ -158,7 +184,9 @@ mod tests {
         for o in 0..outer {
             for i in 0..inner {
                 let at = |a: usize| o * len * inner + a * inner + i;
-                let m = (0..len).map(|a| x[at(a)] as f64).fold(f64::NEG_INFINITY, f64::max);
+                let m = (0..len)
+                    .map(|a| x[at(a)] as f64)
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let s: f64 = (0..len).map(|a| (x[at(a)] as f64 - m).exp()).sum();
                 for a in 0..len {
                     let v = x[at(a)] as f64 - m;
@@ -172,14 +200,27 @@ mod tests {
     #[test]
     fn softmax_matches_reference_every_isa() {
         for isa in Isa::supported() {
-            for (outer, len, inner) in [(3, 17, 1), (2, 1, 1), (5, 100, 1), (2, 7, 5), (1, 1000, 1), (128, 128, 1)] {
-                let x: Vec<f32> = rand_vec(outer * len * inner, (outer + len) as u64).iter().map(|v| v * 20.0).collect();
+            for (outer, len, inner) in [
+                (3, 17, 1),
+                (2, 1, 1),
+                (5, 100, 1),
+                (2, 7, 5),
+                (1, 1000, 1),
+                (128, 128, 1),
+            ] {
+                let x: Vec<f32> = rand_vec(outer * len * inner, (outer + len) as u64)
+                    .iter()
+                    .map(|v| v * 20.0)
+                    .collect();
                 for log in [false, true] {
                     let mut y = vec![0.0; x.len()];
                     run(isa, &x, &mut y, outer, len, inner, log).unwrap();
                     let want = reference(&x, outer, len, inner, log);
                     for (g, w) in y.iter().zip(&want) {
-                        assert!((g - w).abs() <= 2e-6 * w.abs().max(1.0), "{isa} {outer}x{len}x{inner} log {log}: {g} vs {w}");
+                        assert!(
+                            (g - w).abs() <= 2e-6 * w.abs().max(1.0),
+                            "{isa} {outer}x{len}x{inner} log {log}: {g} vs {w}"
+                        );
                     }
                 }
             }

@@ -8,8 +8,15 @@ use crate::error::{bad_shape, check_len, Result};
 pub fn transpose<T: Copy>(shape: &[usize], perm: &[usize], x: &[T], y: &mut [T]) -> Result<()> {
     let rank = shape.len();
     let mut seen = vec![false; rank];
-    if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true)) {
-        return Err(bad_shape("transpose", format!("{perm:?} is not a permutation of 0..{rank}")));
+    if perm.len() != rank
+        || perm
+            .iter()
+            .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
+    {
+        return Err(bad_shape(
+            "transpose",
+            format!("{perm:?} is not a permutation of 0..{rank}"),
+        ));
     }
     let total: usize = shape.iter().product();
     check_len("transpose input", x.len(), total)?;
@@ -145,7 +152,10 @@ mod tests {
     fn transpose_errors() {
         let mut y = [0f32; 4];
         let err = transpose(&[2, 2], &[0, 0], &[0f32; 4], &mut y).unwrap_err();
-        assert_eq!(err.to_string(), "transpose: [0, 0] is not a permutation of 0..2");
+        assert_eq!(
+            err.to_string(),
+            "transpose: [0, 0] is not a permutation of 0..2"
+        );
         assert!(transpose(&[2, 3], &[1, 0], &[0f32; 6], &mut y).is_err());
     }
 }

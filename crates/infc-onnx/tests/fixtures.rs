@@ -146,3 +146,25 @@ fn unsupported_ops_are_listed_at_once() {
   CustomThing (node 'custom0', domain com.example, opset 1)
 "#);
 }
+
+/// Non-committed exports (`models/variants/`, `models/full/`, written by `models/export.py`) import
+/// and verify when present: other sizes, batch sizes, opsets and exporters than the fixtures.
+#[test]
+fn variants_and_full_exports_import_when_present() {
+    for sub in ["variants", "full"] {
+        let Ok(rd) = std::fs::read_dir(models_dir().join(sub)) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        dirs.sort();
+        for dir in dirs {
+            let model = dir.join("model.onnx");
+            if !model.exists() {
+                continue;
+            }
+            let g = import_file(&model, &ImportOptions::default())
+                .unwrap_or_else(|e| panic!("{}: import failed: {e}", dir.display()));
+            infc_ir::verify(&g).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+    }
+}

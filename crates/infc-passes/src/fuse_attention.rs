@@ -51,7 +51,7 @@ fn fuse_at(g: &mut Graph, m: &Matcher, pv: NodeIndex, cx: &mut PassCx) -> Result
         Mask::None => {}
         Mask::Value(v) => inputs.push(v),
         Mask::NewConst(t) => {
-            let name = format!("{}.additive_mask", g.nodes[found.anchor].name);
+            let name = format!("{}.additive_mask", g.nodes[pv].name);
             inputs.push(g.add_const(name, t));
         }
     }

@@ -4,7 +4,14 @@
 use super::*;
 use crate::gemm::tests::rand_vec;
 
-fn reference(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, res: Option<&[f32]>, act: Activation) -> Vec<f32> {
+fn reference(
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    res: Option<&[f32]>,
+    act: Activation,
+) -> Vec<f32> {
     let (oh, ow) = (p.out_h(), p.out_w());
     let (cin_g, cout_g) = (p.in_channels / p.groups, p.out_channels / p.groups);
     let mut y = vec![0f32; p.batch * p.out_channels * oh * ow];
@@ -17,12 +24,21 @@ fn reference(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, res: 
                     for ci in 0..cin_g {
                         for ky in 0..p.kernel_h {
                             for kx in 0..p.kernel_w {
-                                let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
-                                let ix = (ox * p.stride_w + kx * p.dilation_w) as isize - p.pad_left as isize;
-                                if iy < 0 || ix < 0 || iy >= p.in_h as isize || ix >= p.in_w as isize {
+                                let iy = (oy * p.stride_h + ky * p.dilation_h) as isize
+                                    - p.pad_top as isize;
+                                let ix = (ox * p.stride_w + kx * p.dilation_w) as isize
+                                    - p.pad_left as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= p.in_h as isize
+                                    || ix >= p.in_w as isize
+                                {
                                     continue;
                                 }
-                                let xv = x[((n * p.in_channels + g * cin_g + ci) * p.in_h + iy as usize) * p.in_w + ix as usize];
+                                let xv = x[((n * p.in_channels + g * cin_g + ci) * p.in_h
+                                    + iy as usize)
+                                    * p.in_w
+                                    + ix as usize];
                                 let wv = w[((co * cin_g + ci) * p.kernel_h + ky) * p.kernel_w + kx];
                                 s += xv as f64 * wv as f64;
                             }
@@ -46,7 +62,17 @@ fn reference(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, res: 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn params(batch: usize, cin: usize, hw: (usize, usize), cout: usize, k: (usize, usize), s: (usize, usize), pad: [usize; 4], d: (usize, usize), groups: usize) -> Conv2dParams {
+fn params(
+    batch: usize,
+    cin: usize,
+    hw: (usize, usize),
+    cout: usize,
+    k: (usize, usize),
+    s: (usize, usize),
+    pad: [usize; 4],
+    d: (usize, usize),
+    groups: usize,
+) -> Conv2dParams {
     Conv2dParams {
         batch,
         in_channels: cin,
@@ -88,7 +114,11 @@ fn conv_matches_reference_on_every_isa() {
         let mut pw = vec![0.0; packed_conv_weights_len(p)];
         pack_conv_weights(p, &w, &mut pw).unwrap();
         for isa in Isa::supported() {
-            for (bias_on, res_on, act) in [(false, false, Activation::None), (true, true, Activation::Relu), (true, false, Activation::GeluErf)] {
+            for (bias_on, res_on, act) in [
+                (false, false, Activation::None),
+                (true, true, Activation::Relu),
+                (true, false, Activation::GeluErf),
+            ] {
                 let b = bias_on.then_some(&bias[..]);
                 let r = res_on.then_some(&res[..]);
                 let mut y = vec![f32::NAN; ylen];
@@ -96,7 +126,10 @@ fn conv_matches_reference_on_every_isa() {
                 let want = reference(p, &x, &w, b, r, act);
                 let tol = 1e-5 * (p.k_per_group() as f32).sqrt() * 4.0;
                 for (i, (g, wv)) in y.iter().zip(&want).enumerate() {
-                    assert!((g - wv).abs() <= tol * wv.abs().max(1.0), "case {ci} {isa} {act:?} at {i}: {g} vs {wv}");
+                    assert!(
+                        (g - wv).abs() <= tol * wv.abs().max(1.0),
+                        "case {ci} {isa} {act:?} at {i}: {g} vs {wv}"
+                    );
                 }
             }
         }
@@ -106,14 +139,30 @@ fn conv_matches_reference_on_every_isa() {
 #[test]
 fn conv_rejects_bad_params() {
     let p = params(1, 3, (4, 4), 4, (3, 3), (1, 1), [0; 4], (1, 1), 2);
-    assert_eq!(p.validate().unwrap_err().to_string(), "conv: channels in 3 / out 4 not divisible by groups 2");
+    assert_eq!(
+        p.validate().unwrap_err().to_string(),
+        "conv: channels in 3 / out 4 not divisible by groups 2"
+    );
     let p = params(1, 2, (2, 2), 2, (5, 5), (1, 1), [0; 4], (1, 1), 1);
     assert!(p.validate().is_err());
     let p = params(1, 2, (4, 4), 2, (3, 3), (1, 1), [0; 4], (1, 1), 1);
     let x = vec![0.0; 31];
     let mut pw = vec![0.0; packed_conv_weights_len(&p)];
-    pack_conv_weights(&p, &vec![0.0; 36], &mut pw).unwrap();
+    pack_conv_weights(&p, &[0.0; 36], &mut pw).unwrap();
     let mut y = vec![0.0; 8];
-    let err = conv2d(Isa::Portable, &p, &x, &pw, None, None, Activation::None, &mut y).unwrap_err();
-    assert_eq!(err.to_string(), "conv input: buffer holds 31 elements but the shape and strides need 32");
+    let err = conv2d(
+        Isa::Portable,
+        &p,
+        &x,
+        &pw,
+        None,
+        None,
+        Activation::None,
+        &mut y,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conv input: buffer holds 31 elements but the shape and strides need 32"
+    );
 }

@@ -17,7 +17,10 @@ multiversion! {
 /// `y = min(max(x, lo), hi)` (NaN stays NaN); `x` and `y` have the same length.
 pub fn clip(isa: Isa, x: &[f32], lo: f32, hi: f32, y: &mut [f32]) -> Result<()> {
     if x.len() != y.len() {
-        return Err(bad_shape("clip", format!("input has {} elements, output {}", x.len(), y.len())));
+        return Err(bad_shape(
+            "clip",
+            format!("input has {} elements, output {}", x.len(), y.len()),
+        ));
     }
     clip_loop(isa, x, lo, hi, y);
     Ok(())

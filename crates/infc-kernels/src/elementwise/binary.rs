@@ -31,7 +31,14 @@ pub enum BinaryKind {
 /// Errors if `in_shape` cannot broadcast to `out_shape`.
 pub fn broadcast_strides(in_shape: &[usize], out_shape: &[usize]) -> Result<Vec<usize>> {
     if in_shape.len() > out_shape.len() {
-        return Err(bad_shape("broadcast", format!("input rank {} exceeds output rank {}", in_shape.len(), out_shape.len())));
+        return Err(bad_shape(
+            "broadcast",
+            format!(
+                "input rank {} exceeds output rank {}",
+                in_shape.len(),
+                out_shape.len()
+            ),
+        ));
     }
     let lead = out_shape.len() - in_shape.len();
     let mut strides = vec![0; out_shape.len()];
@@ -41,7 +48,10 @@ pub fn broadcast_strides(in_shape: &[usize], out_shape: &[usize]) -> Result<Vec<
         if i == o && i != 1 {
             strides[lead + d] = acc;
         } else if i != 1 {
-            return Err(bad_shape("broadcast", format!("input shape {in_shape:?} does not broadcast to {out_shape:?}")));
+            return Err(bad_shape(
+                "broadcast",
+                format!("input shape {in_shape:?} does not broadcast to {out_shape:?}"),
+            ));
         }
         acc = acc.saturating_mul(i);
     }
@@ -63,7 +73,10 @@ pub fn binary(
 ) -> Result<()> {
     let rank = out_shape.len();
     if a_strides.len() != rank || b_strides.len() != rank {
-        return Err(bad_shape("binary", format!("stride lists must have {rank} entries (the output rank)")));
+        return Err(bad_shape(
+            "binary",
+            format!("stride lists must have {rank} entries (the output rank)"),
+        ));
     }
     let total: usize = out_shape.iter().product();
     check_len("binary output", y.len(), total)?;
@@ -71,8 +84,16 @@ pub fn binary(
         return Ok(());
     }
     let ovf = || bad_shape("binary", "strides overflow usize");
-    check_len("binary input a", a.len(), strided_extent(out_shape, a_strides).ok_or_else(ovf)?)?;
-    check_len("binary input b", b.len(), strided_extent(out_shape, b_strides).ok_or_else(ovf)?)?;
+    check_len(
+        "binary input a",
+        a.len(),
+        strided_extent(out_shape, a_strides).ok_or_else(ovf)?,
+    )?;
+    check_len(
+        "binary input b",
+        b.len(),
+        strided_extent(out_shape, b_strides).ok_or_else(ovf)?,
+    )?;
     let dims = coalesce(out_shape, a_strides, b_strides);
     let (inner, sa, sb) = dims.last().copied().unwrap_or((1, 0, 0));
     let outer = &dims[..dims.len().saturating_sub(1)];
@@ -156,13 +177,55 @@ fn apply(op: BinaryKind, x: f32, z: f32) -> f32 {
 macro_rules! each_op {
     ($op:expr, $f:ident => $body:expr) => {
         match $op {
-            BinaryKind::Add => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { x + z } $body }
-            BinaryKind::Sub => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { x - z } $body }
-            BinaryKind::Mul => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { x * z } $body }
-            BinaryKind::Div => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { x / z } $body }
-            BinaryKind::Pow => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { x.powf(z) } $body }
-            BinaryKind::Max => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { apply(BinaryKind::Max, x, z) } $body }
-            BinaryKind::Min => { #[inline(always)] fn $f(x: f32, z: f32) -> f32 { apply(BinaryKind::Min, x, z) } $body }
+            BinaryKind::Add => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    x + z
+                }
+                $body
+            }
+            BinaryKind::Sub => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    x - z
+                }
+                $body
+            }
+            BinaryKind::Mul => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    x * z
+                }
+                $body
+            }
+            BinaryKind::Div => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    x / z
+                }
+                $body
+            }
+            BinaryKind::Pow => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    x.powf(z)
+                }
+                $body
+            }
+            BinaryKind::Max => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    apply(BinaryKind::Max, x, z)
+                }
+                $body
+            }
+            BinaryKind::Min => {
+                #[inline(always)]
+                fn $f(x: f32, z: f32) -> f32 {
+                    apply(BinaryKind::Min, x, z)
+                }
+                $body
+            }
         }
     };
 }

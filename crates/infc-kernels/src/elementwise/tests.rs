@@ -11,7 +11,14 @@ fn numel(s: &[usize]) -> usize {
     s.iter().product()
 }
 
-fn reference(op: BinaryKind, out: &[usize], a: &[f32], sa: &[usize], b: &[f32], sb: &[usize]) -> Vec<f32> {
+fn reference(
+    op: BinaryKind,
+    out: &[usize],
+    a: &[f32],
+    sa: &[usize],
+    b: &[f32],
+    sb: &[usize],
+) -> Vec<f32> {
     (0..numel(out))
         .map(|flat| {
             let (mut rem, mut oa, mut ob) = (flat, 0, 0);
@@ -39,7 +46,10 @@ fn reference(op: BinaryKind, out: &[usize], a: &[f32], sa: &[usize], b: &[f32], 
 fn broadcast_strides_follow_numpy() {
     assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]).unwrap(), [0, 1, 0]);
     assert_eq!(broadcast_strides(&[4], &[2, 3, 4]).unwrap(), [0, 0, 1]);
-    assert_eq!(broadcast_strides(&[2, 3, 4], &[2, 3, 4]).unwrap(), [12, 4, 1]);
+    assert_eq!(
+        broadcast_strides(&[2, 3, 4], &[2, 3, 4]).unwrap(),
+        [12, 4, 1]
+    );
     assert_eq!(broadcast_strides(&[], &[5]).unwrap(), [0]);
     assert_eq!(
         broadcast_strides(&[3], &[4]).unwrap_err().to_string(),
@@ -59,20 +69,41 @@ fn binary_matches_reference_every_isa() {
         (&[128, 768], &[128, 768], &[768]),
         (&[300, 300], &[300, 300], &[300, 300]),
     ];
-    let ops = [BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div, BinaryKind::Pow, BinaryKind::Max, BinaryKind::Min];
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let ops = [
+        BinaryKind::Add,
+        BinaryKind::Sub,
+        BinaryKind::Mul,
+        BinaryKind::Div,
+        BinaryKind::Pow,
+        BinaryKind::Max,
+        BinaryKind::Min,
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     for isa in Isa::supported() {
         for (out, sa_shape, sb_shape) in shapes {
             let sa = broadcast_strides(sa_shape, out).unwrap();
             let sb = broadcast_strides(sb_shape, out).unwrap();
-            let a: Vec<f32> = rand_vec(numel(sa_shape).max(1), 1).iter().map(|v| v.abs() + 0.5).collect();
-            let b: Vec<f32> = rand_vec(numel(sb_shape).max(1), 2).iter().map(|v| v * 2.0 + 0.1).collect();
+            let a: Vec<f32> = rand_vec(numel(sa_shape).max(1), 1)
+                .iter()
+                .map(|v| v.abs() + 0.5)
+                .collect();
+            let b: Vec<f32> = rand_vec(numel(sb_shape).max(1), 2)
+                .iter()
+                .map(|v| v * 2.0 + 0.1)
+                .collect();
             for op in ops {
                 let mut y = vec![f32::NAN; numel(out)];
-                pool.install(|| binary(isa, op, out, &a, &sa, &b, &sb, &mut y)).unwrap();
+                pool.install(|| binary(isa, op, out, &a, &sa, &b, &sb, &mut y))
+                    .unwrap();
                 let want = reference(op, out, &a, &sa, &b, &sb);
                 for (i, (g, w)) in y.iter().zip(&want).enumerate() {
-                    assert!((g - w).abs() <= 2e-6 * w.abs().max(1.0), "{isa} {op:?} {out:?} at {i}: {g} vs {w}");
+                    assert!(
+                        (g - w).abs() <= 2e-6 * w.abs().max(1.0),
+                        "{isa} {op:?} {out:?} at {i}: {g} vs {w}"
+                    );
                 }
             }
         }
@@ -83,7 +114,13 @@ fn binary_matches_reference_every_isa() {
 fn pow_fast_paths_and_nan_propagation() {
     let a = [-2.0f32, 0.5, 3.0, 4.0];
     for isa in Isa::supported() {
-        for (e, f) in [(2.0f32, (|x: f32| x * x) as fn(f32) -> f32), (3.0, |x| x * x * x), (0.5, f32::sqrt), (-1.0, |x| 1.0 / x), (1.0, |x| x)] {
+        for (e, f) in [
+            (2.0f32, (|x: f32| x * x) as fn(f32) -> f32),
+            (3.0, |x| x * x * x),
+            (0.5, f32::sqrt),
+            (-1.0, |x| 1.0 / x),
+            (1.0, |x| x),
+        ] {
             let mut y = [0.0; 4];
             binary(isa, BinaryKind::Pow, &[4], &a, &[1], &[e], &[0], &mut y).unwrap();
             for (g, x) in y.iter().zip(&a) {
@@ -92,7 +129,17 @@ fn pow_fast_paths_and_nan_propagation() {
             }
         }
         let mut y = [0.0; 2];
-        binary(isa, BinaryKind::Max, &[2], &[f32::NAN, 1.0], &[1], &[0.0, f32::NAN], &[1], &mut y).unwrap();
+        binary(
+            isa,
+            BinaryKind::Max,
+            &[2],
+            &[f32::NAN, 1.0],
+            &[1],
+            &[0.0, f32::NAN],
+            &[1],
+            &mut y,
+        )
+        .unwrap();
         assert!(y[0].is_nan() && y[1].is_nan());
     }
 }
@@ -100,10 +147,36 @@ fn pow_fast_paths_and_nan_propagation() {
 #[test]
 fn binary_errors() {
     let mut y = [0.0; 4];
-    let err = binary(Isa::best(), BinaryKind::Add, &[4], &[0.0; 3], &[1], &[0.0], &[0], &mut y).unwrap_err();
-    assert_eq!(err.to_string(), "binary input a: buffer holds 3 elements but the shape and strides need 4");
-    let err = binary(Isa::best(), BinaryKind::Add, &[2, 2], &[0.0; 4], &[1], &[0.0], &[0], &mut y).unwrap_err();
-    assert_eq!(err.to_string(), "binary: stride lists must have 2 entries (the output rank)");
+    let err = binary(
+        Isa::best(),
+        BinaryKind::Add,
+        &[4],
+        &[0.0; 3],
+        &[1],
+        &[0.0],
+        &[0],
+        &mut y,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "binary input a: buffer holds 3 elements but the shape and strides need 4"
+    );
+    let err = binary(
+        Isa::best(),
+        BinaryKind::Add,
+        &[2, 2],
+        &[0.0; 4],
+        &[1],
+        &[0.0],
+        &[0],
+        &mut y,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "binary: stride lists must have 2 entries (the output rank)"
+    );
 }
 
 fn unary64(op: UnaryKind, x: f64) -> f64 {
@@ -121,19 +194,29 @@ fn unary64(op: UnaryKind, x: f64) -> f64 {
         UnaryKind::Floor => x.floor(),
         UnaryKind::Ceil => x.ceil(),
         UnaryKind::GeluErf => 0.5 * x * (1.0 + erf64(x / 2f64.sqrt())),
-        UnaryKind::GeluTanh => 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh()),
+        UnaryKind::GeluTanh => {
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+        }
     }
 }
 
 #[test]
 fn unary_matches_reference_every_isa() {
     use UnaryKind::*;
-    let ops = [Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, GeluErf, GeluTanh];
+    let ops = [
+        Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, GeluErf,
+        GeluTanh,
+    ];
     for isa in Isa::supported() {
         for len in [1, 7, 16, 33, 1000] {
             let x: Vec<f32> = rand_vec(len, len as u64).iter().map(|v| v * 8.0).collect();
             for op in ops {
-                let input: Vec<f32> = if matches!(op, Sqrt | Log) { x.iter().map(|v| v.abs() + 1e-3).collect() } else { x.clone() };
+                let input: Vec<f32> = if matches!(op, Sqrt | Log) {
+                    x.iter().map(|v| v.abs() + 1e-3).collect()
+                } else {
+                    x.clone()
+                };
                 let mut y = vec![0.0; len];
                 unary(isa, op, &input, &mut y).unwrap();
                 let mut z = input.clone();
@@ -142,7 +225,11 @@ fn unary_matches_reference_every_isa() {
                 for (i, (&g, &xi)) in y.iter().zip(&input).enumerate() {
                     let w = unary64(op, xi as f64);
                     // GELU loses relative precision for x ≪ 0 (1 + erf cancels); compare to max(|y|, 1).
-                    let floor = if matches!(op, GeluErf | GeluTanh) { 1.0 } else { 1e-30 };
+                    let floor = if matches!(op, GeluErf | GeluTanh) {
+                        1.0
+                    } else {
+                        1e-30
+                    };
                     let err = (g as f64 - w).abs() / w.abs().max(floor);
                     assert!(err < 2e-6, "{isa} {op:?} at {i} (x={xi}): {g} vs {w}");
                 }
@@ -155,14 +242,22 @@ fn unary_matches_reference_every_isa() {
 #[test]
 fn vector_paths_match_portable_bit_for_bit_on_cheap_ops_and_closely_on_transcendentals() {
     let x: Vec<f32> = rand_vec(4096, 9).iter().map(|v| v * 30.0).collect();
-    for op in [UnaryKind::Exp, UnaryKind::Tanh, UnaryKind::Erf, UnaryKind::Sigmoid] {
+    for op in [
+        UnaryKind::Exp,
+        UnaryKind::Tanh,
+        UnaryKind::Erf,
+        UnaryKind::Sigmoid,
+    ] {
         let mut base = vec![0.0; x.len()];
         unary(Isa::Portable, op, &x, &mut base).unwrap();
         for isa in Isa::supported() {
             let mut y = vec![0.0; x.len()];
             unary(isa, op, &x, &mut y).unwrap();
             for (g, w) in y.iter().zip(&base) {
-                assert!((g - w).abs() <= 1e-6 * w.abs().max(1e-30), "{isa} {op:?}: {g} vs {w}");
+                assert!(
+                    (g - w).abs() <= 1e-6 * w.abs().max(1e-30),
+                    "{isa} {op:?}: {g} vs {w}"
+                );
             }
         }
     }
@@ -179,8 +274,21 @@ fn clip_and_affine() {
         // [outer 2, channels 3, inner 2]
         let x: Vec<f32> = (0..12).map(|v| v as f32).collect();
         let mut y = vec![0.0; 12];
-        affine_channels(isa, &x, &[1.0, 2.0, 3.0], &[0.5, 0.0, -1.0], 2, 3, 2, &mut y).unwrap();
-        assert_eq!(y, [0.5, 1.5, 4.0, 6.0, 11.0, 14.0, 6.5, 7.5, 16.0, 18.0, 29.0, 32.0]);
+        affine_channels(
+            isa,
+            &x,
+            &[1.0, 2.0, 3.0],
+            &[0.5, 0.0, -1.0],
+            2,
+            3,
+            2,
+            &mut y,
+        )
+        .unwrap();
+        assert_eq!(
+            y,
+            [0.5, 1.5, 4.0, 6.0, 11.0, 14.0, 6.5, 7.5, 16.0, 18.0, 29.0, 32.0]
+        );
         assert!(affine_channels(isa, &x, &[1.0; 2], &[0.0; 3], 2, 3, 2, &mut y).is_err());
     }
 }

@@ -65,9 +65,14 @@ impl UnaryKind {
 /// `y[i] = op(x[i])`; `x` and `y` must have the same length.
 pub fn unary(isa: Isa, op: UnaryKind, x: &[f32], y: &mut [f32]) -> Result<()> {
     if x.len() != y.len() {
-        return Err(bad_shape("unary", format!("input has {} elements, output {}", x.len(), y.len())));
+        return Err(bad_shape(
+            "unary",
+            format!("input has {} elements, output {}", x.len(), y.len()),
+        ));
     }
-    for_chunks(y, |start, out| map(isa, op, Some(&x[start..start + out.len()]), out));
+    for_chunks(y, |start, out| {
+        map(isa, op, Some(&x[start..start + out.len()]), out)
+    });
     Ok(())
 }
 
@@ -81,7 +86,9 @@ fn for_chunks(y: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     let threads = rayon::current_num_threads();
     if y.len() >= PARALLEL_MIN_ELEMS && threads > 1 {
         let chunk = y.len().div_ceil(threads * 4).next_multiple_of(64);
-        y.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+        y.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i * chunk, c));
     } else {
         f(0, y);
     }
@@ -114,14 +121,54 @@ fn map(isa: Isa, op: UnaryKind, src: Option<&[f32]>, out: &mut [f32]) {
 macro_rules! cheap_loop {
     ($op:expr, $out:ident, $i:ident => $read:expr) => {
         match $op {
-            UnaryKind::Relu => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = if x < 0.0 { 0.0 } else { x }; },
-            UnaryKind::Sqrt => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = x.sqrt(); },
-            UnaryKind::Neg => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = -x; },
-            UnaryKind::Abs => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = x.abs(); },
-            UnaryKind::Reciprocal => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = 1.0 / x; },
-            UnaryKind::Floor => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = x.floor(); },
-            UnaryKind::Ceil => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = x.ceil(); },
-            other => for $i in 0..$out.len() { let x: f32 = $read; $out[$i] = other.apply(x); },
+            UnaryKind::Relu => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = if x < 0.0 { 0.0 } else { x };
+                }
+            }
+            UnaryKind::Sqrt => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = x.sqrt();
+                }
+            }
+            UnaryKind::Neg => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = -x;
+                }
+            }
+            UnaryKind::Abs => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = x.abs();
+                }
+            }
+            UnaryKind::Reciprocal => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = 1.0 / x;
+                }
+            }
+            UnaryKind::Floor => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = x.floor();
+                }
+            }
+            UnaryKind::Ceil => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = x.ceil();
+                }
+            }
+            other => {
+                for $i in 0..$out.len() {
+                    let x: f32 = $read;
+                    $out[$i] = other.apply(x);
+                }
+            }
         }
     };
 }

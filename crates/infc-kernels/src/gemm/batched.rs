@@ -56,7 +56,10 @@ pub fn sgemm_batched(
         || layout.b_strides.len() != rank
         || (epi.residual.is_some() && layout.residual_strides.len() != rank)
     {
-        return Err(bad_shape("sgemm_batched", format!("stride lists must have {rank} entries (the batch rank)")));
+        return Err(bad_shape(
+            "sgemm_batched",
+            format!("stride lists must have {rank} entries (the batch rank)"),
+        ));
     }
     let count: usize = layout.shape.iter().product();
     if count == 0 || m == 0 || n == 0 {
@@ -68,22 +71,40 @@ pub fn sgemm_batched(
     let b_max = max_off(layout.b_strides).ok_or_else(overflow)?;
     // Validate the last-reaching batch entry of each operand; all others lie below it.
     match a {
-        AOperand::Strided(mat) => MatRef { data: mat.data.get(a_max..).unwrap_or(&[]), ..mat }.check("A", m, k)?,
+        AOperand::Strided(mat) => MatRef {
+            data: mat.data.get(a_max..).unwrap_or(&[]),
+            ..mat
+        }
+        .check("A", m, k)?,
         AOperand::Packed(p) => check_len("A (packed)", p.len(), a_max + packed_a_len(m, k))?,
     }
     match b {
-        BOperand::Strided(mat) => MatRef { data: mat.data.get(b_max..).unwrap_or(&[]), ..mat }.check("B", k, n)?,
+        BOperand::Strided(mat) => MatRef {
+            data: mat.data.get(b_max..).unwrap_or(&[]),
+            ..mat
+        }
+        .check("B", k, n)?,
         BOperand::Packed(p) => check_len("B (packed)", p.len(), b_max + packed_b_len(k, n))?,
     }
     let c_extent = strided_extent(&[m, n], &[ldc, 1]).ok_or_else(overflow)?;
     check_c(m, n, c_extent, ldc)?;
     if count > 1 && layout.c_stride < c_extent {
-        return Err(bad_shape("C", format!("batch stride {} is smaller than one output ({c_extent})", layout.c_stride)));
+        return Err(bad_shape(
+            "C",
+            format!(
+                "batch stride {} is smaller than one output ({c_extent})",
+                layout.c_stride
+            ),
+        ));
     }
     check_len("C", c.len(), (count - 1) * layout.c_stride + c_extent)?;
     if let Some((r, ld)) = epi.residual {
         let r_max = max_off(layout.residual_strides).ok_or_else(overflow)?;
-        Epilogue { residual: Some((r.get(r_max..).unwrap_or(&[]), ld)), ..*epi }.check(m, n)?;
+        Epilogue {
+            residual: Some((r.get(r_max..).unwrap_or(&[]), ld)),
+            ..*epi
+        }
+        .check(m, n)?;
     }
     epi.check(m, n)?;
 
@@ -91,11 +112,17 @@ pub fn sgemm_batched(
         let ao = offset(idx, layout.shape, layout.a_strides);
         let bo = offset(idx, layout.shape, layout.b_strides);
         let a_src = match a {
-            AOperand::Strided(mat) => ASrc::Strided(MatRef { data: &mat.data[ao..], ..mat }),
+            AOperand::Strided(mat) => ASrc::Strided(MatRef {
+                data: &mat.data[ao..],
+                ..mat
+            }),
             AOperand::Packed(p) => ASrc::Packed(&p[ao..]),
         };
         let b_src = match b {
-            BOperand::Strided(mat) => BSrc::Strided(MatRef { data: &mat.data[bo..], ..mat }),
+            BOperand::Strided(mat) => BSrc::Strided(MatRef {
+                data: &mat.data[bo..],
+                ..mat
+            }),
             BOperand::Packed(p) => BSrc::Packed(&p[bo..]),
         };
         let residual = epi
@@ -107,9 +134,15 @@ pub fn sgemm_batched(
     if count == 1 {
         run_one(0, &mut c[..c_extent]);
     } else if rayon::current_num_threads() > 1 {
-        c.par_chunks_mut(layout.c_stride).take(count).enumerate().for_each(|(i, part)| run_one(i, part));
+        c.par_chunks_mut(layout.c_stride)
+            .take(count)
+            .enumerate()
+            .for_each(|(i, part)| run_one(i, part));
     } else {
-        c.chunks_mut(layout.c_stride).take(count).enumerate().for_each(|(i, part)| run_one(i, part));
+        c.chunks_mut(layout.c_stride)
+            .take(count)
+            .enumerate()
+            .for_each(|(i, part)| run_one(i, part));
     }
     Ok(())
 }

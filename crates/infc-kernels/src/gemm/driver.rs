@@ -95,18 +95,24 @@ pub(crate) fn gemm_unchecked(
     let m_units = m.div_ceil(A_PANEL);
     let n_units = n.div_ceil(2 * B_PANEL);
     let split_m = (m >= n && m_units >= 2) || n_units < 2;
-    let (units, unit) = if split_m { (m_units, A_PANEL) } else { (n_units, 2 * B_PANEL) };
+    let (units, unit) = if split_m {
+        (m_units, A_PANEL)
+    } else {
+        (n_units, 2 * B_PANEL)
+    };
     let parts = threads.min(units);
     let per = units.div_ceil(parts);
     (0..parts).into_par_iter().for_each(|p| {
         let lo = (p * per * unit).min(if split_m { m } else { n });
         let hi = ((p + 1) * per * unit).min(if split_m { m } else { n });
         if lo < hi {
-            let cp = cp;
+            // Bind the whole wrapper (a closure would otherwise capture only the raw-pointer field,
+            // which is not `Send`).
+            let part_c = cp;
             if split_m {
-                serial(mk, k, a, b, cp, ldc, epi, lo..hi, 0..n);
+                serial(mk, k, a, b, part_c, ldc, epi, lo..hi, 0..n);
             } else {
-                serial(mk, k, a, b, cp, ldc, epi, 0..m, lo..hi);
+                serial(mk, k, a, b, part_c, ldc, epi, 0..m, lo..hi);
             }
         }
     });
@@ -189,7 +195,10 @@ fn serial_with(
             let kc = KC.min(k - pc);
             let last = pc + kc == k;
             let (bptr, b_stride): (*const f32, usize) = match b {
-                BSrc::Packed(p) => (p[(jc / B_PANEL) * k * B_PANEL + pc * B_PANEL..].as_ptr(), k * B_PANEL),
+                BSrc::Packed(p) => (
+                    p[(jc / B_PANEL) * k * B_PANEL + pc * B_PANEL..].as_ptr(),
+                    k * B_PANEL,
+                ),
                 BSrc::Strided(mat) => {
                     let buf = bbuf.get(packed_b_len(kc, nc));
                     pack_b_block(&mat, pc, kc, jc, nc, buf);
@@ -205,7 +214,10 @@ fn serial_with(
             while ic < rows.end {
                 let mc = MC.min(rows.end - ic);
                 let (aptr, a_stride): (*const f32, usize) = match a {
-                    ASrc::Packed(p) => (p[(ic / A_PANEL) * k * A_PANEL + pc * A_PANEL..].as_ptr(), k * A_PANEL),
+                    ASrc::Packed(p) => (
+                        p[(ic / A_PANEL) * k * A_PANEL + pc * A_PANEL..].as_ptr(),
+                        k * A_PANEL,
+                    ),
                     ASrc::Strided(mat) => {
                         let buf = abuf.get(packed_a_len(mc, kc));
                         pack_a_block(&mat, ic, mc, pc, kc, buf);
@@ -221,7 +233,11 @@ fn serial_with(
                     while ir < mc {
                         let mrows = mk.mr.min(mc - ir);
                         let row = ic + ir;
-                        let tile_epi = if last { Some(tile_epilogue(epi, row, col)) } else { None };
+                        let tile_epi = if last {
+                            Some(tile_epilogue(epi, row, col))
+                        } else {
+                            None
+                        };
                         // The packed offsets below stay inside the buffers: `ir/A_PANEL < ceil(mc/12)`
                         // panels of `a_stride` floats, `jr/16 < ceil(nc/16)` panels of `b_stride`.
                         let tile = Tile {
@@ -270,5 +286,11 @@ fn tile_epilogue(epi: &Epilogue<'_>, row: usize, col: usize) -> TileEpilogue {
         Some((r, ld)) => (r[row * ld + col..].as_ptr(), ld),
         None => (null, 0),
     };
-    TileEpilogue { col_bias, row_bias, residual, ld_res, act: epi.activation }
+    TileEpilogue {
+        col_bias,
+        row_bias,
+        residual,
+        ld_res,
+        act: epi.activation,
+    }
 }

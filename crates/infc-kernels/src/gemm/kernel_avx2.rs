@@ -6,7 +6,11 @@ use super::{A_PANEL, B_PANEL};
 use crate::simd::avx2::{activate, tail_mask};
 use std::arch::x86_64::*;
 
-pub(crate) static KERNEL: MicroKernel = MicroKernel { mr: 6, np: 1, select };
+pub(crate) static KERNEL: MicroKernel = MicroKernel {
+    mr: 6,
+    np: 1,
+    select,
+};
 
 fn select(rows: usize, _panels: usize) -> TileFn {
     match rows {
@@ -49,7 +53,9 @@ unsafe fn tile<const MR: usize>(t: &Tile) {
         let mask = tail_mask(valid);
         let col_bias = match t.epi {
             // SAFETY: `col_bias[h*8 + j]` readable for valid columns; masked lanes are not read.
-            Some(e) if !e.col_bias.is_null() => unsafe { _mm256_maskload_ps(e.col_bias.add(h * 8), mask) },
+            Some(e) if !e.col_bias.is_null() => unsafe {
+                _mm256_maskload_ps(e.col_bias.add(h * 8), mask)
+            },
             _ => _mm256_setzero_ps(),
         };
         for (i, row) in acc.iter().enumerate() {
@@ -68,7 +74,8 @@ unsafe fn tile<const MR: usize>(t: &Tile) {
                 }
                 if !e.residual.is_null() {
                     // SAFETY: residual tile element `(i, h*8 + j)` readable for valid columns.
-                    let r = unsafe { _mm256_maskload_ps(e.residual.add(i * e.ld_res + h * 8), mask) };
+                    let r =
+                        unsafe { _mm256_maskload_ps(e.residual.add(i * e.ld_res + h * 8), mask) };
                     v = _mm256_add_ps(v, r);
                 }
                 v = activate(v, e.act);

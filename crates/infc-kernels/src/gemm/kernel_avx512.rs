@@ -6,7 +6,11 @@ use super::{A_PANEL, B_PANEL};
 use crate::simd::avx512::{activate, tail_mask};
 use std::arch::x86_64::*;
 
-pub(crate) static KERNEL: MicroKernel = MicroKernel { mr: 12, np: 2, select };
+pub(crate) static KERNEL: MicroKernel = MicroKernel {
+    mr: 12,
+    np: 2,
+    select,
+};
 
 fn select(rows: usize, panels: usize) -> TileFn {
     macro_rules! pick {
@@ -52,7 +56,11 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile) {
         // SAFETY: `b` addresses 16 readable floats of panel 0 at this k step.
         let b0 = unsafe { _mm512_loadu_ps(b) };
         // SAFETY: with two panels, `b + b_next` addresses panel 1 at this k step.
-        let b1 = if NP == 2 { unsafe { _mm512_loadu_ps(b.add(t.b_next)) } } else { zero };
+        let b1 = if NP == 2 {
+            unsafe { _mm512_loadu_ps(b.add(t.b_next)) }
+        } else {
+            zero
+        };
         macro_rules! step {
             ($i:literal) => {
                 if $i < MR {
@@ -78,7 +86,9 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile) {
         let mask = tail_mask(valid);
         let col_bias = match t.epi {
             // SAFETY: `col_bias[q*16 + j]` readable for `q*16 + j < n` (masked lanes not read).
-            Some(e) if !e.col_bias.is_null() => unsafe { _mm512_maskz_loadu_ps(mask, e.col_bias.add(q * B_PANEL)) },
+            Some(e) if !e.col_bias.is_null() => unsafe {
+                _mm512_maskz_loadu_ps(mask, e.col_bias.add(q * B_PANEL))
+            },
             _ => zero,
         };
         macro_rules! store {
@@ -101,7 +111,15 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile) {
 /// # Safety
 /// Row `i` and the masked columns of panel `q` are inside the tile (see [`Tile`]).
 #[inline(always)]
-unsafe fn store_row(t: &Tile, i: usize, q: usize, mask: __mmask16, col_bias: __m512, alpha: __m512, acc: __m512) {
+unsafe fn store_row(
+    t: &Tile,
+    i: usize,
+    q: usize,
+    mask: __mmask16,
+    col_bias: __m512,
+    alpha: __m512,
+    acc: __m512,
+) {
     // SAFETY: per the function contract.
     unsafe {
         let cp = t.c.add(i * t.ldc + q * B_PANEL);
@@ -115,7 +133,10 @@ unsafe fn store_row(t: &Tile, i: usize, q: usize, mask: __mmask16, col_bias: __m
                 v = _mm512_add_ps(v, _mm512_set1_ps(*e.row_bias.add(i)));
             }
             if !e.residual.is_null() {
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, e.residual.add(i * e.ld_res + q * B_PANEL)));
+                v = _mm512_add_ps(
+                    v,
+                    _mm512_maskz_loadu_ps(mask, e.residual.add(i * e.ld_res + q * B_PANEL)),
+                );
             }
             v = activate(v, e.act);
         }

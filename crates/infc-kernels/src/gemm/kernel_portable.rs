@@ -5,7 +5,11 @@ use super::tile::{MicroKernel, Tile, TileFn};
 use super::{Activation, A_PANEL, B_PANEL};
 use crate::math;
 
-pub(crate) static KERNEL: MicroKernel = MicroKernel { mr: 4, np: 1, select };
+pub(crate) static KERNEL: MicroKernel = MicroKernel {
+    mr: 4,
+    np: 1,
+    select,
+};
 
 fn select(rows: usize, _panels: usize) -> TileFn {
     match rows {

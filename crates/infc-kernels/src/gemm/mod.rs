@@ -14,22 +14,22 @@
 //! * Epilogue ([`Epilogue`]) is applied in the store of the last k-block:
 //!   `C = act(alpha·A·B + [C if accumulate] + bias + residual)`.
 
+mod batched;
 mod driver;
-mod kernel_portable;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx2;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx512;
+mod kernel_portable;
 mod pack;
 mod tile;
-mod batched;
 
 pub use batched::{sgemm_batched, BatchLayout};
-pub use pack::{pack_a, pack_b, packed_a_len, packed_b_len};
 pub(crate) use driver::{gemm_unchecked, ASrc, BSrc, PackB};
 #[cfg(test)]
 pub(crate) use kernel_portable::activate as kernel_activate;
 pub(crate) use pack::pack_a_block;
+pub use pack::{pack_a, pack_b, packed_a_len, packed_b_len};
 
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::Isa;
@@ -52,15 +52,27 @@ pub struct MatRef<'a> {
 impl<'a> MatRef<'a> {
     /// General strided view.
     pub fn new(data: &'a [f32], row_stride: usize, col_stride: usize) -> MatRef<'a> {
-        MatRef { data, row_stride, col_stride }
+        MatRef {
+            data,
+            row_stride,
+            col_stride,
+        }
     }
     /// Row-major view with leading dimension `ld`: `(i, j) → data[i*ld + j]`.
     pub fn row_major(data: &'a [f32], ld: usize) -> MatRef<'a> {
-        MatRef { data, row_stride: ld, col_stride: 1 }
+        MatRef {
+            data,
+            row_stride: ld,
+            col_stride: 1,
+        }
     }
     /// Column-major view (i.e. the transpose of a row-major buffer): `(i, j) → data[j*ld + i]`.
     pub fn col_major(data: &'a [f32], ld: usize) -> MatRef<'a> {
-        MatRef { data, row_stride: 1, col_stride: ld }
+        MatRef {
+            data,
+            row_stride: 1,
+            col_stride: ld,
+        }
     }
     /// Checks that a `rows × cols` matrix fits in `data`.
     pub(crate) fn check(&self, what: &'static str, rows: usize, cols: usize) -> Result<()> {
@@ -125,7 +137,13 @@ pub struct Epilogue<'a> {
 
 impl Default for Epilogue<'_> {
     fn default() -> Self {
-        Epilogue { alpha: 1.0, accumulate: false, bias: None, residual: None, activation: Activation::None }
+        Epilogue {
+            alpha: 1.0,
+            accumulate: false,
+            bias: None,
+            residual: None,
+            activation: Activation::None,
+        }
     }
 }
 
@@ -143,9 +161,13 @@ impl<'a> Epilogue<'a> {
         }
         if let Some((r, ld)) = self.residual {
             if ld < n && m > 1 {
-                return Err(bad_shape("residual", format!("ld {ld} is smaller than n {n}")));
+                return Err(bad_shape(
+                    "residual",
+                    format!("ld {ld} is smaller than n {n}"),
+                ));
             }
-            let need = strided_extent(&[m, n], &[ld, 1]).ok_or_else(|| bad_shape("residual", "overflow"))?;
+            let need = strided_extent(&[m, n], &[ld, 1])
+                .ok_or_else(|| bad_shape("residual", "overflow"))?;
             check_len("residual", r.len(), need)?;
         }
         Ok(())

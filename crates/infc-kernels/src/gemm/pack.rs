@@ -42,10 +42,17 @@ pub fn pack_b(
     transposed: bool,
     out: &mut [f32],
 ) -> Result<()> {
-    let mat = if transposed { MatRef::col_major(b, ldb) } else { MatRef::row_major(b, ldb) };
+    let mat = if transposed {
+        MatRef::col_major(b, ldb)
+    } else {
+        MatRef::row_major(b, ldb)
+    };
     let min_ld = if transposed { k } else { n };
     if ldb < min_ld && k > 0 && n > 0 {
-        return Err(bad_shape("pack_b", format!("ldb {ldb} is smaller than the row length {min_ld}")));
+        return Err(bad_shape(
+            "pack_b",
+            format!("ldb {ldb} is smaller than the row length {min_ld}"),
+        ));
     }
     mat.check("pack_b input", k, n)?;
     check_len("pack_b output", out.len(), packed_b_len(k, n))?;
@@ -65,10 +72,17 @@ pub fn pack_a(
     transposed: bool,
     out: &mut [f32],
 ) -> Result<()> {
-    let mat = if transposed { MatRef::col_major(a, lda) } else { MatRef::row_major(a, lda) };
+    let mat = if transposed {
+        MatRef::col_major(a, lda)
+    } else {
+        MatRef::row_major(a, lda)
+    };
     let min_ld = if transposed { m } else { k };
     if lda < min_ld && k > 0 && m > 0 {
-        return Err(bad_shape("pack_a", format!("lda {lda} is smaller than the row length {min_ld}")));
+        return Err(bad_shape(
+            "pack_a",
+            format!("lda {lda} is smaller than the row length {min_ld}"),
+        ));
     }
     mat.check("pack_a input", m, k)?;
     check_len("pack_a output", out.len(), packed_a_len(m, k))?;
@@ -79,12 +93,22 @@ pub fn pack_a(
 /// Packs rows `k0..k0+kc` × columns `j0..j0+nc` of `mat` into `ceil(nc/16)` B panels of `kc × 16`.
 /// The caller has checked that the block lies inside `mat` and `out` holds
 /// `packed_b_len(kc, nc)` floats.
-pub(crate) fn pack_b_block(mat: &MatRef<'_>, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut [f32]) {
+pub(crate) fn pack_b_block(
+    mat: &MatRef<'_>,
+    k0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    out: &mut [f32],
+) {
     if kc == 0 {
         return;
     }
     let (rs, cs) = (mat.row_stride, mat.col_stride);
-    for (p, panel) in out[..packed_b_len(kc, nc)].chunks_exact_mut(kc * B_PANEL).enumerate() {
+    for (p, panel) in out[..packed_b_len(kc, nc)]
+        .chunks_exact_mut(kc * B_PANEL)
+        .enumerate()
+    {
         let jb = j0 + p * B_PANEL;
         let w = (nc - p * B_PANEL).min(B_PANEL);
         if cs == 1 {
@@ -109,12 +133,22 @@ pub(crate) fn pack_b_block(mat: &MatRef<'_>, k0: usize, kc: usize, j0: usize, nc
 
 /// Packs rows `i0..i0+mc` × columns `k0..k0+kc` of `mat` into `ceil(mc/12)` A panels of `kc × 12`.
 /// The caller has checked bounds and that `out` holds `packed_a_len(mc, kc)` floats.
-pub(crate) fn pack_a_block(mat: &MatRef<'_>, i0: usize, mc: usize, k0: usize, kc: usize, out: &mut [f32]) {
+pub(crate) fn pack_a_block(
+    mat: &MatRef<'_>,
+    i0: usize,
+    mc: usize,
+    k0: usize,
+    kc: usize,
+    out: &mut [f32],
+) {
     if kc == 0 {
         return;
     }
     let (rs, cs) = (mat.row_stride, mat.col_stride);
-    for (q, panel) in out[..packed_a_len(mc, kc)].chunks_exact_mut(kc * A_PANEL).enumerate() {
+    for (q, panel) in out[..packed_a_len(mc, kc)]
+        .chunks_exact_mut(kc * A_PANEL)
+        .enumerate()
+    {
         let ib = i0 + q * A_PANEL;
         let h = (mc - q * A_PANEL).min(A_PANEL);
         if rs == 1 {

@@ -7,10 +7,14 @@ use proptest::prelude::*;
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub(crate) fn rand_vec(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -22,7 +26,8 @@ fn act64(v: f64, act: Activation) -> f64 {
         Activation::Relu => v.max(0.0),
         Activation::GeluErf => 0.5 * v * (1.0 + erf64(v / 2f64.sqrt())),
         Activation::GeluTanh => {
-            0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+            0.5 * v
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
         }
     }
 }
@@ -44,7 +49,8 @@ fn reference(
         for j in 0..n {
             let mut s = 0f64;
             for p in 0..k {
-                s += a.data[i * a.row_stride + p * a.col_stride] as f64 * b.data[p * b.row_stride + j * b.col_stride] as f64;
+                s += a.data[i * a.row_stride + p * a.col_stride] as f64
+                    * b.data[p * b.row_stride + j * b.col_stride] as f64;
             }
             let mut v = epi.alpha as f64 * s;
             if epi.accumulate {
@@ -68,7 +74,10 @@ fn assert_close(got: &[f32], want: &[f32], k: usize, what: &str) {
     let tol = 1e-5 * (k as f32 + 1.0).sqrt() * 4.0 + 1e-6;
     for (idx, (g, w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs() / w.abs().max(1.0);
-        assert!(err <= tol, "{what}: index {idx}: got {g}, want {w} (tol {tol})");
+        assert!(
+            err <= tol,
+            "{what}: index {idx}: got {g}, want {w} (tol {tol})"
+        );
     }
 }
 
@@ -84,11 +93,27 @@ struct Case {
 }
 
 fn run_case(isa: Isa, cs: Case, epi_kind: usize, seed: u64) {
-    let Case { m, n, k, trans_a, trans_b, packed_a, packed_b } = cs;
+    let Case {
+        m,
+        n,
+        k,
+        trans_a,
+        trans_b,
+        packed_a,
+        packed_b,
+    } = cs;
     let a_buf = rand_vec(m * k + 3, seed);
     let b_buf = rand_vec(k * n + 5, seed + 1);
-    let a = if trans_a { MatRef::col_major(&a_buf, m) } else { MatRef::row_major(&a_buf, k) };
-    let b = if trans_b { MatRef::col_major(&b_buf, k) } else { MatRef::row_major(&b_buf, n) };
+    let a = if trans_a {
+        MatRef::col_major(&a_buf, m)
+    } else {
+        MatRef::row_major(&a_buf, k)
+    };
+    let b = if trans_b {
+        MatRef::col_major(&b_buf, k)
+    } else {
+        MatRef::row_major(&b_buf, n)
+    };
     let ldc = n + 3;
     let c0 = rand_vec(m * ldc, seed + 2);
     let bias_c = rand_vec(n, seed + 3);
@@ -139,7 +164,11 @@ fn run_case(isa: Isa, cs: Case, epi_kind: usize, seed: u64) {
     // Padding columns of C (j ≥ n) must be untouched.
     for i in 0..m {
         for j in n..ldc {
-            assert_eq!(c[i * ldc + j], c0[i * ldc + j], "{isa} {cs:?}: wrote padding ({i},{j})");
+            assert_eq!(
+                c[i * ldc + j],
+                c0[i * ldc + j],
+                "{isa} {cs:?}: wrote padding ({i},{j})"
+            );
         }
     }
     assert_close(&c, &want, k, &format!("{isa} {cs:?} epi {epi_kind}"));
@@ -176,7 +205,15 @@ fn every_epilogue_on_edge_tiles() {
     for isa in Isa::supported() {
         for epi in 0..6 {
             for (m, n) in [(13, 31), (12, 32), (25, 47), (5, 16), (1, 1)] {
-                let cs = Case { m, n, k: 9, trans_a: false, trans_b: false, packed_a: false, packed_b: true };
+                let cs = Case {
+                    m,
+                    n,
+                    k: 9,
+                    trans_a: false,
+                    trans_b: false,
+                    packed_a: false,
+                    packed_b: true,
+                };
                 run_case(isa, cs, epi, (m * n + epi) as u64);
             }
         }
@@ -186,12 +223,28 @@ fn every_epilogue_on_edge_tiles() {
 #[test]
 fn blocking_boundaries_and_parallel_split() {
     // k > KC, m > MC, n > NC exercise every block loop; large enough to go parallel.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     for isa in Isa::supported() {
         for (m, n, k) in [(250, 70, 300), (30, 3100, 20), (61, 200, 520)] {
-            let cs = Case { m, n, k, trans_a: false, trans_b: false, packed_a: false, packed_b: true };
+            let cs = Case {
+                m,
+                n,
+                k,
+                trans_a: false,
+                trans_b: false,
+                packed_a: false,
+                packed_b: true,
+            };
             pool.install(|| run_case(isa, cs, 2, 7));
-            let cs = Case { packed_a: true, packed_b: false, trans_b: true, ..cs };
+            let cs = Case {
+                packed_a: true,
+                packed_b: false,
+                trans_b: true,
+                ..cs
+            };
             pool.install(|| run_case(isa, cs, 1, 8));
         }
     }
@@ -202,9 +255,23 @@ fn zero_k_applies_epilogue_only() {
     for isa in Isa::supported() {
         let bias = [1.0, -2.0, 3.0];
         let mut c = vec![9.0; 6];
-        let epi = Epilogue { bias: Some(Bias::PerColumn(&bias)), activation: Activation::Relu, ..Epilogue::none() };
-        sgemm(isa, 2, 3, 0, AOperand::Strided(MatRef::row_major(&[], 0)), BOperand::Packed(&[]), &mut c, 3, &epi)
-            .unwrap();
+        let epi = Epilogue {
+            bias: Some(Bias::PerColumn(&bias)),
+            activation: Activation::Relu,
+            ..Epilogue::none()
+        };
+        sgemm(
+            isa,
+            2,
+            3,
+            0,
+            AOperand::Strided(MatRef::row_major(&[], 0)),
+            BOperand::Packed(&[]),
+            &mut c,
+            3,
+            &epi,
+        )
+        .unwrap();
         assert_eq!(c, [1.0, 0.0, 3.0, 1.0, 0.0, 3.0]);
     }
 }
@@ -217,9 +284,22 @@ fn isas_agree_closely() {
     let mut outs = vec![];
     for isa in Isa::supported() {
         let mut c = vec![0.0; m * n];
-        let epi = Epilogue { activation: Activation::GeluErf, ..Epilogue::none() };
-        sgemm(isa, m, n, k, AOperand::Strided(MatRef::row_major(&a, k)), BOperand::Strided(MatRef::row_major(&b, n)), &mut c, n, &epi)
-            .unwrap();
+        let epi = Epilogue {
+            activation: Activation::GeluErf,
+            ..Epilogue::none()
+        };
+        sgemm(
+            isa,
+            m,
+            n,
+            k,
+            AOperand::Strided(MatRef::row_major(&a, k)),
+            BOperand::Strided(MatRef::row_major(&b, n)),
+            &mut c,
+            n,
+            &epi,
+        )
+        .unwrap();
         outs.push(c);
     }
     for o in &outs[1..] {
@@ -236,14 +316,40 @@ fn errors_name_the_operand() {
     let a_op = AOperand::Strided(MatRef::row_major(&a, 3));
     let b_op = BOperand::Strided(MatRef::row_major(&b, 2));
     let err = sgemm(isa, 3, 2, 3, a_op, b_op, &mut c, 2, &Epilogue::none()).unwrap_err();
-    assert_eq!(err.to_string(), "A: buffer holds 6 elements but the shape and strides need 9");
+    assert_eq!(
+        err.to_string(),
+        "A: buffer holds 6 elements but the shape and strides need 9"
+    );
     let err = sgemm(isa, 2, 2, 3, a_op, b_op, &mut c[..3], 2, &Epilogue::none()).unwrap_err();
-    assert_eq!(err.to_string(), "C: buffer holds 3 elements but the shape and strides need 4");
-    let err = sgemm(isa, 2, 2, 3, a_op, BOperand::Packed(&b), &mut c, 2, &Epilogue::none()).unwrap_err();
-    assert_eq!(err.to_string(), "B (packed): buffer holds 6 elements but the shape and strides need 48");
-    let epi = Epilogue { bias: Some(Bias::PerColumn(&[1.0])), ..Epilogue::none() };
+    assert_eq!(
+        err.to_string(),
+        "C: buffer holds 3 elements but the shape and strides need 4"
+    );
+    let err = sgemm(
+        isa,
+        2,
+        2,
+        3,
+        a_op,
+        BOperand::Packed(&b),
+        &mut c,
+        2,
+        &Epilogue::none(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "B (packed): buffer holds 6 elements but the shape and strides need 48"
+    );
+    let epi = Epilogue {
+        bias: Some(Bias::PerColumn(&[1.0])),
+        ..Epilogue::none()
+    };
     let err = sgemm(isa, 2, 2, 3, a_op, b_op, &mut c, 2, &epi).unwrap_err();
-    assert_eq!(err.to_string(), "bias (per column): buffer holds 1 elements but the shape and strides need 2");
+    assert_eq!(
+        err.to_string(),
+        "bias (per column): buffer holds 1 elements but the shape and strides need 2"
+    );
     let err = sgemm(isa, 2, 2, 3, a_op, b_op, &mut c, 1, &Epilogue::none()).unwrap_err();
     assert_eq!(err.to_string(), "C: ldc 1 is smaller than n 2");
 }
@@ -265,7 +371,11 @@ fn batched_with_broadcast_and_residual() {
             residual_strides: &[3 * m * n, m * n],
             c_stride: m * n,
         };
-        let epi = Epilogue { alpha: 0.5, residual: Some((&res, n)), ..Epilogue::none() };
+        let epi = Epilogue {
+            alpha: 0.5,
+            residual: Some((&res, n)),
+            ..Epilogue::none()
+        };
         sgemm_batched(
             isa,
             &layout,
@@ -282,12 +392,30 @@ fn batched_with_broadcast_and_residual() {
         for bi in 0..6 {
             let am = MatRef::row_major(&a[bi * m * k..], k);
             let bm = MatRef::col_major(&b[(bi % 3) * n * k..], k);
-            let e = Epilogue { alpha: 0.5, residual: Some((&res[bi * m * n..], n)), ..Epilogue::none() };
+            let e = Epilogue {
+                alpha: 0.5,
+                residual: Some((&res[bi * m * n..], n)),
+                ..Epilogue::none()
+            };
             let want = reference(m, n, k, &am, &bm, &vec![0.0; m * n], n, &e);
             assert_close(&c[bi * m * n..(bi + 1) * m * n], &want, k, "batched");
         }
-        let bad = BatchLayout { a_strides: &[3 * m * k], ..layout };
-        let err = sgemm_batched(isa, &bad, m, n, k, AOperand::Strided(MatRef::row_major(&a, k)), BOperand::Packed(&b), &mut c, n, &Epilogue::none());
+        let bad = BatchLayout {
+            a_strides: &[3 * m * k],
+            ..layout
+        };
+        let err = sgemm_batched(
+            isa,
+            &bad,
+            m,
+            n,
+            k,
+            AOperand::Strided(MatRef::row_major(&a, k)),
+            BOperand::Packed(&b),
+            &mut c,
+            n,
+            &Epilogue::none(),
+        );
         assert!(err.is_err());
     }
 }

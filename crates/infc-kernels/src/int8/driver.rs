@@ -12,6 +12,11 @@ use std::ops::Range;
 
 /// Bytes of A kept hot per row block (rows × k).
 const A_BLOCK_BYTES: usize = 192 * 1024;
+/// Most rows per row block: the C block (rows × n) is finished before the next one starts, which
+/// keeps the output's pages and lines hot when k is small and C is large (e.g. 3136 × 576).
+const MC_MAX: usize = 128;
+/// Packed-B bytes below which row tiles sweep all columns (see `serial`).
+const B_L2_BYTES: usize = 256 * 1024;
 
 /// Where the result goes (pointer validity checked by the caller).
 #[derive(Clone, Copy)]
@@ -86,35 +91,49 @@ fn serial(
     let k4 = k.div_ceil(4);
     let panel_bytes = k4 * GROUP_BYTES;
     let nr = mk.np * PANEL;
-    let mc = ((A_BLOCK_BYTES / (4 * k4).max(1)) / mk.mr).max(1) * mk.mr;
+    let mc = ((A_BLOCK_BYTES / (4 * k4).max(1)).min(MC_MAX) / mk.mr).max(1) * mk.mr;
+    // Loop order inside a row block: when all of this part's packed B fits in L2 (small k·n),
+    // sweep each row tile across every column block, so C is written row by row (sequential
+    // lines the prefetcher can follow — the 3136 × 64 × 576 case is bound by C's write traffic);
+    // otherwise keep a B micro-panel hot in L1 across the row tiles.
+    let b_bytes = cols.len().div_ceil(PANEL) * panel_bytes;
+    let rows_outer = b_bytes <= B_L2_BYTES;
     let mut ic = rows.start;
     while ic < rows.end {
         let mcur = mc.min(rows.end - ic);
-        let mut jr = cols.start;
-        while jr < cols.end {
+        let row_tiles = (ic..ic + mcur).step_by(mk.mr);
+        let col_blocks = (cols.start..cols.end).step_by(nr);
+        let mut run_tile = |ir: usize, jr: usize| {
+            let mrows = mk.mr.min(ic + mcur - ir);
             let ncols = nr.min(cols.end - jr);
-            let panels = ncols.div_ceil(PANEL);
-            let mut ir = ic;
-            while ir < ic + mcur {
-                let mrows = mk.mr.min(ic + mcur - ir);
-                let tile = Tile8 {
-                    k4,
-                    a: a.as_ptr().wrapping_add(ir * lda),
-                    lda,
-                    b: b.data().as_ptr().wrapping_add((jr / PANEL) * panel_bytes),
-                    b_next: panel_bytes,
-                    n: ncols,
-                    out: tile_out(&out, b, ir, mrows, jr),
-                };
-                let f = (mk.select)(mrows, panels);
-                // SAFETY: `mk` matches the capped ISA. The tile's rows `ir..ir+mrows` and columns
-                // `jr..jr+ncols` lie inside the checked `m × n` problem, so the A rows (`lda`
-                // stride, `4·k4` bytes each), the B panels (`panels` of `k4·64` bytes, zero-padded)
-                // and the output/epilogue pointers built by `tile_out` are in bounds.
-                unsafe { f(&tile) };
-                ir += mrows;
+            let tile = Tile8 {
+                k4,
+                a: a.as_ptr().wrapping_add(ir * lda),
+                lda,
+                b: b.data().as_ptr().wrapping_add((jr / PANEL) * panel_bytes),
+                b_next: panel_bytes,
+                n: ncols,
+                out: tile_out(&out, b, ir, mrows, jr),
+            };
+            let f = (mk.select)(mrows, ncols.div_ceil(PANEL));
+            // SAFETY: `mk` matches the capped ISA. The tile's rows `ir..ir+mrows` and columns
+            // `jr..jr+ncols` lie inside the checked `m × n` problem, so the A rows (`lda`
+            // stride, `4·k4` bytes each), the B panels (zero-padded, `k4·64` bytes each) and the
+            // output/epilogue pointers built by `tile_out` are in bounds.
+            unsafe { f(&tile) };
+        };
+        if rows_outer {
+            for ir in row_tiles {
+                for jr in col_blocks.clone() {
+                    run_tile(ir, jr);
+                }
             }
-            jr += ncols;
+        } else {
+            for jr in col_blocks {
+                for ir in row_tiles.clone() {
+                    run_tile(ir, jr);
+                }
+            }
         }
         ic += mcur;
     }

@@ -22,14 +22,26 @@ unsafe fn tile<const MR: usize>(t: &Tile8) {
     if t.k4 > 0 {
         // SAFETY: the B panel holds `k4` groups of 64 bytes.
         let b = unsafe { std::slice::from_raw_parts(t.b, t.k4 * GROUP_BYTES) };
-        for (i, row) in acc.iter_mut().enumerate() {
+        let rows: [&[u8]; MR] = std::array::from_fn(|i| {
             // SAFETY: row `i < rows` of A holds `4·k4` readable bytes at `a + i*lda`.
-            let a = unsafe { std::slice::from_raw_parts(t.a.add(i * t.lda), t.k4 * 4) };
-            for (a4, group) in a.chunks_exact(4).zip(b.chunks_exact(GROUP_BYTES)) {
-                for (c, w4) in row.iter_mut().zip(group.chunks_exact(4)) {
-                    let dot: i32 = a4.iter().zip(w4).map(|(&x, &w)| x as i32 * w as i32).sum();
-                    // Exact: |acc| ≤ k·255·127 < 2³¹ for k ≤ K_MAX (checked by the entry points).
-                    *c += dot;
+            unsafe { std::slice::from_raw_parts(t.a.add(i * t.lda), t.k4 * 4) }
+        });
+        for (g, group) in b.chunks_exact(GROUP_BYTES).enumerate() {
+            // Transpose the group once (shared by all rows) so the inner loop runs over 16
+            // contiguous columns and vectorises.
+            let mut w = [[0i32; PANEL]; 4];
+            for (j, w4) in group.chunks_exact(4).enumerate() {
+                for (t, &v) in w4.iter().enumerate() {
+                    w[t][j] = v as i32;
+                }
+            }
+            for (row, a) in acc.iter_mut().zip(&rows) {
+                for (t, wt) in w.iter().enumerate() {
+                    let av = a[4 * g + t] as i32;
+                    for (c, &wv) in row.iter_mut().zip(wt) {
+                        // Exact: |acc| ≤ k·255·127 < 2³¹ for k ≤ K_MAX (checked by the entry points).
+                        *c += av * wv;
+                    }
                 }
             }
         }

@@ -76,12 +76,13 @@ unsafe fn chains_avx2(iters: usize) {
 }
 
 fn chains_scalar(iters: usize) {
-    let a = black_box(3i32);
-    let b = black_box(-2i32);
-    let mut acc = [0i32; 16];
+    let a = black_box(1_103_515_245i32);
+    let b = black_box(12_345i32);
+    let mut acc: [i32; 16] = std::array::from_fn(|i| i as i32);
     for _ in 0..iters {
         for c in acc.iter_mut() {
-            *c = c.wrapping_add(a.wrapping_mul(b));
+            // A dependent multiply-add per chain (an LCG step) that cannot be folded away.
+            *c = c.wrapping_mul(a).wrapping_add(b);
         }
     }
     black_box(acc);

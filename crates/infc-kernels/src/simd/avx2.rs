@@ -24,7 +24,10 @@ pub(crate) fn tail_mask(n: usize) -> __m256i {
 #[target_feature(enable = "avx2,fma")]
 pub(crate) fn exp(x: __m256) -> __m256 {
     // `min_ps(c, x)` returns `x` when `x` is NaN, so NaN propagates through the clamps.
-    let xc = _mm256_max_ps(_mm256_set1_ps(EXP_LO), _mm256_min_ps(_mm256_set1_ps(EXP_HI), x));
+    let xc = _mm256_max_ps(
+        _mm256_set1_ps(EXP_LO),
+        _mm256_min_ps(_mm256_set1_ps(EXP_HI), x),
+    );
     let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
         xc,
         _mm256_set1_ps(LOG2E),
@@ -35,10 +38,17 @@ pub(crate) fn exp(x: __m256) -> __m256 {
     for &c in &EXP_P[1..] {
         p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
     }
-    let y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+    let y = _mm256_fmadd_ps(
+        p,
+        _mm256_mul_ps(r, r),
+        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+    );
     // 2^n built from the exponent bits; n ∈ [-126, 127] after the clamp (NaN lanes give garbage
     // bits here but `y` is NaN, and NaN·anything is NaN).
-    let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
+    let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    ));
     let y = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
     let over = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(EXP_OVERFLOW));
     let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_LO));
@@ -80,7 +90,10 @@ pub(crate) fn tanh(x: __m256) -> __m256 {
     let small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
     let e = exp(_mm256_add_ps(a, a));
     let one = _mm256_set1_ps(1.0);
-    let big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)));
+    let big = _mm256_sub_ps(
+        one,
+        _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)),
+    );
     let big = _mm256_or_ps(_mm256_andnot_ps(sign, big), _mm256_and_ps(sign, x));
     let is_small = _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(TANH_SMALL));
     _mm256_blendv_ps(big, small, is_small)

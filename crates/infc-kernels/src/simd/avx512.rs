@@ -22,18 +22,24 @@ pub(crate) fn tail_mask(n: usize) -> __mmask16 {
 #[target_feature(enable = "avx512f")]
 pub(crate) fn exp(x: __m512) -> __m512 {
     // `min_ps(c, x)` returns `x` when `x` is NaN, so NaN propagates through the clamps.
-    let xc = _mm512_max_ps(_mm512_set1_ps(EXP_LO), _mm512_min_ps(_mm512_set1_ps(EXP_HI), x));
-    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(
-        xc,
-        _mm512_set1_ps(LOG2E),
-    ));
+    let xc = _mm512_max_ps(
+        _mm512_set1_ps(EXP_LO),
+        _mm512_min_ps(_mm512_set1_ps(EXP_HI), x),
+    );
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(xc, _mm512_set1_ps(LOG2E)),
+    );
     let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), xc);
     let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
     let mut p = _mm512_set1_ps(EXP_P[0]);
     for &c in &EXP_P[1..] {
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
     }
-    let y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0)));
+    let y = _mm512_fmadd_ps(
+        p,
+        _mm512_mul_ps(r, r),
+        _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+    );
     let y = _mm512_scalef_ps(y, n);
     let over = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(EXP_OVERFLOW));
     let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_LO));
@@ -74,7 +80,10 @@ pub(crate) fn tanh(x: __m512) -> __m512 {
     let small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
     let e = exp(_mm512_add_ps(a, a));
     let one = _mm512_set1_ps(1.0);
-    let big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(e, one)));
+    let big = _mm512_sub_ps(
+        one,
+        _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(e, one)),
+    );
     // copysign(big, x): magnitude bits of `big`, sign bit of `x`.
     let sign = _mm512_set1_epi32(i32::MIN);
     let big = _mm512_castsi512_ps(_mm512_or_si512(
