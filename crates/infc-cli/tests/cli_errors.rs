@@ -23,7 +23,7 @@ fn infc(args: &[&str], tmp: Option<&Path>) -> (i32, String) {
 fn missing_model_file() {
     let (code, err) = infc(&["explain", "/nonexistent/model.onnx"], None);
     assert_eq!(code, 1);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("missing_model_file_1", err);
 }
 
 #[test]
@@ -40,7 +40,7 @@ fn truncated_model() {
     }
     let p = tmp.path().join("model.onnx");
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-    insta::assert_snapshot!(infc(&["explain", p.to_str().unwrap()], Some(tmp.path())).1, @"");
+    insta::assert_snapshot!("truncated_model_1", infc(&["explain", p.to_str().unwrap()], Some(tmp.path())).1);
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn random_bytes() {
     std::fs::write(&p, bytes).unwrap();
     let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
     assert_eq!(code, 1);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("random_bytes_1", err);
 }
 
 #[test]
@@ -69,14 +69,14 @@ fn missing_external_data_file() {
     let p = tmp.path().join("model.onnx");
     let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
     assert_eq!(code, 1);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("missing_external_data_file_1", err);
 }
 
 #[test]
 fn unsupported_ops_are_listed_together() {
     let (code, err) = infc(&["explain", fixture("errors/unsupported_ops.onnx").to_str().unwrap()], None);
     assert_eq!(code, 1);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("unsupported_ops_are_listed_together_1", err);
 }
 
 #[test]
@@ -84,9 +84,9 @@ fn bad_shape_flag_syntax() {
     let m = fixture("fixtures/gpt2_ts14/model.onnx");
     let (code, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids:1x8"], None);
     assert_eq!(code, 1);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("bad_shape_flag_syntax_1", err);
     let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1xeight"], None);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("bad_shape_flag_syntax_2", err);
 }
 
 #[test]
@@ -94,10 +94,10 @@ fn shape_that_contradicts_the_model() {
     let m = fixture("fixtures/resnet_ts14/model.onnx");
     let (code, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "pixel_values=1x4x32x32"], None);
     assert_eq!(code, 1);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("shape_that_contradicts_the_model_1", err);
     let m = fixture("fixtures/gpt2_ts14/model.onnx");
     let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8", "--shape", "attention_mask=2x8"], None);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("shape_that_contradicts_the_model_2", err);
     let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8x3"], None);
-    insta::assert_snapshot!(err, @"");
+    insta::assert_snapshot!("shape_that_contradicts_the_model_3", err);
 }

@@ -11,14 +11,17 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use infc_kernels::int8::peak::int8_peak_gops;
 use infc_kernels::int8::{
-    a_row_len, gemm_u8s8_f32, quantize_pack_b_s8, quantize_rows_u8, AQuant, Int8Isa, PackedB8, QParams,
-    QuantizedA,
+    a_row_len, gemm_u8s8_f32, quantize_pack_b_s8, quantize_rows_u8, AQuant, Int8Isa, PackedB8,
+    QParams, QuantizedA,
 };
 use infc_kernels::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, Isa, MatRef};
 use std::time::{Duration, Instant};
 
-const SHAPES: [(&str, usize, usize, usize); 3] =
-    [("128x768x768", 128, 768, 768), ("128x768x3072", 128, 768, 3072), ("3136x64x576", 3136, 64, 576)];
+const SHAPES: [(&str, usize, usize, usize); 3] = [
+    ("128x768x768", 128, 768, 768),
+    ("128x768x3072", 128, 768, 3072),
+    ("3136x64x576", 3136, 64, 576),
+];
 
 struct Problem {
     m: usize,
@@ -34,8 +37,12 @@ struct Problem {
 
 impl Problem {
     fn new(m: usize, k: usize, n: usize) -> Problem {
-        let x: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.01).collect();
-        let w: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01).collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.01)
+            .collect();
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.01)
+            .collect();
         let packed = quantize_pack_b_s8(k, n, &w, n, false).expect("pack s8");
         let mut packed_f32 = vec![0.0; packed_b_len(k, n)];
         pack_b(k, n, &w, n, false, &mut packed_f32).expect("pack f32");
@@ -55,12 +62,36 @@ impl Problem {
     }
     fn quantize(&mut self, isa: Int8Isa) {
         let (m, k) = (self.m, self.k);
-        quantize_rows_u8(isa, &self.x, m, k, k, &mut self.qa, a_row_len(k), &mut self.params).expect("quantize");
+        quantize_rows_u8(
+            isa,
+            &self.x,
+            m,
+            k,
+            k,
+            &mut self.qa,
+            a_row_len(k),
+            &mut self.params,
+        )
+        .expect("quantize");
     }
     fn gemm(&mut self, isa: Int8Isa) {
-        let a = QuantizedA { data: &self.qa, ld: a_row_len(self.k), params: AQuant::PerRow(&self.params) };
-        gemm_u8s8_f32(isa, self.m, self.n, self.k, &a, &self.packed.as_ref(), &mut self.c, self.n, &Epilogue::none())
-            .expect("int8 gemm");
+        let a = QuantizedA {
+            data: &self.qa,
+            ld: a_row_len(self.k),
+            params: AQuant::PerRow(&self.params),
+        };
+        gemm_u8s8_f32(
+            isa,
+            self.m,
+            self.n,
+            self.k,
+            &a,
+            &self.packed.as_ref(),
+            &mut self.c,
+            self.n,
+            &Epilogue::none(),
+        )
+        .expect("int8 gemm");
         black_box(&self.c);
     }
     fn quant_gemm(&mut self, isa: Int8Isa) {
@@ -69,8 +100,18 @@ impl Problem {
     }
     fn sgemm(&mut self, isa: Isa) {
         let a = AOperand::Strided(MatRef::row_major(&self.x, self.k));
-        sgemm(isa, self.m, self.n, self.k, a, BOperand::Packed(&self.packed_f32), &mut self.c, self.n, &Epilogue::none())
-            .expect("sgemm");
+        sgemm(
+            isa,
+            self.m,
+            self.n,
+            self.k,
+            a,
+            BOperand::Packed(&self.packed_f32),
+            &mut self.c,
+            self.n,
+            &Epilogue::none(),
+        )
+        .expect("sgemm");
         black_box(&self.c);
     }
     fn ops(&self) -> f64 {
@@ -91,7 +132,11 @@ fn best_gops(ops: f64, mut f: impl FnMut()) -> f64 {
 }
 
 fn single_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool").install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool")
+        .install(f)
 }
 
 fn bench(c: &mut Criterion) {
@@ -106,7 +151,10 @@ fn bench(c: &mut Criterion) {
     for isa in Int8Isa::supported() {
         let peak = single_thread(|| int8_peak_gops(isa, Duration::from_millis(300)));
         let mut group = c.benchmark_group(format!("gemm_int8_{isa}"));
-        group.sample_size(10).measurement_time(Duration::from_secs(1)).warm_up_time(Duration::from_millis(300));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(1))
+            .warm_up_time(Duration::from_millis(300));
         for (s, (name, m, k, n)) in SHAPES.into_iter().enumerate() {
             let mut p = Problem::new(m, k, n);
             let ops = p.ops();

@@ -90,13 +90,15 @@ const SKIP_LAYERNORM: Pass = Pass { name: "fuse-skip-layernorm", run: crate::fus
 const MATMUL_EPILOGUE: Pass = Pass { name: "fuse-matmul-epilogue", run: crate::fuse_matmul_epilogue };
 const CONV_EPILOGUE: Pass = Pass { name: "fuse-conv-epilogue", run: crate::fuse_conv_epilogue };
 const ATTENTION: Pass = Pass { name: "fuse-attention", run: crate::fuse_attention };
+const GLOBAL_POOL: Pass = Pass { name: "fuse-global-pool", run: crate::fuse_global_pool };
 
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
 /// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; SkipLayerNorm before the
 /// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul;
 /// attention before the matmul epilogue, whose reshape dropping would otherwise change the shape of
 /// the head-merge output the attention match looks for.
-const FUSIONS: [Pass; 7] = [CONV_BN, GELU, LAYERNORM, SKIP_LAYERNORM, ATTENTION, MATMUL_EPILOGUE, CONV_EPILOGUE];
+const FUSIONS: [Pass; 8] =
+    [CONV_BN, GELU, LAYERNORM, SKIP_LAYERNORM, ATTENTION, MATMUL_EPILOGUE, CONV_EPILOGUE, GLOBAL_POOL];
 
 /// Every pass by name (for `--print-after NAME` validation and filetests).
 pub fn pass_by_name(name: &str) -> Option<Pass> {

@@ -21,8 +21,16 @@ const B_L2_BYTES: usize = 256 * 1024;
 /// Where the result goes (pointer validity checked by the caller).
 #[derive(Clone, Copy)]
 pub(crate) enum Output<'a> {
-    Raw { c: *mut i32, ldc: usize },
-    Dequant { c: *mut f32, ldc: usize, a_params: AQuant<'a>, epi: &'a Epilogue<'a> },
+    Raw {
+        c: *mut i32,
+        ldc: usize,
+    },
+    Dequant {
+        c: *mut f32,
+        ldc: usize,
+        a_params: AQuant<'a>,
+        epi: &'a Epilogue<'a>,
+    },
 }
 
 // SAFETY: parallel parts write disjoint rectangles of C (see `run`); the pointer stays valid for
@@ -45,7 +53,16 @@ fn micro_kernel(isa: Int8Isa) -> &'static MicroKernel8 {
 /// `m` rows of `round_up(k,4)` bytes at stride `lda`, B is packed for `k × n`, C and the epilogue
 /// buffers cover `m × n`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run(isa: Int8Isa, m: usize, n: usize, k: usize, a: &[u8], lda: usize, b: &PackedB8Ref<'_>, out: Output<'_>) {
+pub(crate) fn run(
+    isa: Int8Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[u8],
+    lda: usize,
+    b: &PackedB8Ref<'_>,
+    out: Output<'_>,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -60,7 +77,11 @@ pub(crate) fn run(isa: Int8Isa, m: usize, n: usize, k: usize, a: &[u8], lda: usi
     let m_units = m.div_ceil(mk.mr);
     let n_units = n.div_ceil(nr);
     let split_m = (m >= n && m_units >= 2) || n_units < 2;
-    let (units, unit, len) = if split_m { (m_units, mk.mr, m) } else { (n_units, nr, n) };
+    let (units, unit, len) = if split_m {
+        (m_units, mk.mr, m)
+    } else {
+        (n_units, nr, n)
+    };
     let parts = threads.min(units);
     let per = units.div_ceil(parts);
     (0..parts).into_par_iter().for_each(|p| {
@@ -103,7 +124,7 @@ fn serial(
         let mcur = mc.min(rows.end - ic);
         let row_tiles = (ic..ic + mcur).step_by(mk.mr);
         let col_blocks = (cols.start..cols.end).step_by(nr);
-        let mut run_tile = |ir: usize, jr: usize| {
+        let run_tile = |ir: usize, jr: usize| {
             let mrows = mk.mr.min(ic + mcur - ir);
             let ncols = nr.min(cols.end - jr);
             let tile = Tile8 {
@@ -142,8 +163,16 @@ fn serial(
 /// Output pointers and per-row parameters offset to the tile at `(row, col)`.
 fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, rows: usize, col: usize) -> TileOut {
     match *out {
-        Output::Raw { c, ldc } => TileOut::Raw { c: c.wrapping_add(row * ldc + col), ldc },
-        Output::Dequant { c, ldc, a_params, epi } => {
+        Output::Raw { c, ldc } => TileOut::Raw {
+            c: c.wrapping_add(row * ldc + col),
+            ldc,
+        },
+        Output::Dequant {
+            c,
+            ldc,
+            a_params,
+            epi,
+        } => {
             let mut sa = [0f32; MAX_MR];
             let mut za = [0i32; MAX_MR];
             for i in 0..rows {

@@ -48,7 +48,10 @@ impl Int8Isa {
         match std::env::var(INT8_ISA_ENV_VAR) {
             Ok(v) if v.trim().is_empty() => Ok(None),
             Ok(v) => Int8Isa::parse(&v).map(Some).ok_or_else(|| {
-                bad_shape(INT8_ISA_ENV_VAR, format!("{v:?} is not one of portable, avx2, avx512vnni"))
+                bad_shape(
+                    INT8_ISA_ENV_VAR,
+                    format!("{v:?} is not one of portable, avx2, avx512vnni"),
+                )
             }),
             Err(_) => Ok(None),
         }
@@ -76,7 +79,10 @@ impl Int8Isa {
 
     /// All paths this CPU can run, lowest first (tests loop over these).
     pub fn supported() -> Vec<Int8Isa> {
-        Int8Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
+        Int8Isa::ALL
+            .into_iter()
+            .filter(|i| i.is_supported())
+            .collect()
     }
 
     /// Short lowercase name, as [`Int8Isa::parse`] accepts it.
@@ -93,7 +99,14 @@ impl Int8Isa {
         match self {
             Int8Isa::Portable => &[],
             Int8Isa::Avx2 => &["avx2", "fma"],
-            Int8Isa::Avx512Vnni => &["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni"],
+            Int8Isa::Avx512Vnni => &[
+                "avx2",
+                "fma",
+                "avx512f",
+                "avx512bw",
+                "avx512vl",
+                "avx512vnni",
+            ],
         }
     }
 }

@@ -15,7 +15,11 @@ use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut};
 use crate::simd::avx2::{activate, tail_mask};
 use std::arch::x86_64::*;
 
-pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 { mr: 3, np: 1, select };
+pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
+    mr: 3,
+    np: 1,
+    select,
+};
 
 fn select(rows: usize, _panels: usize) -> TileFn8 {
     match rows {
@@ -43,7 +47,8 @@ unsafe fn tile<const MR: usize>(t: &Tile8) {
         }
         for s in 0..4 {
             // SAFETY: the k-group holds 64 readable bytes; this reads bytes 16s..16s+16.
-            let bw = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.add(16 * s) as *const __m128i) });
+            let bw =
+                _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.add(16 * s) as *const __m128i) });
             for (row, &x) in acc.iter_mut().zip(&av) {
                 row[s] = _mm256_add_epi32(row[s], _mm256_madd_epi16(x, bw));
             }
@@ -82,14 +87,23 @@ unsafe fn tile<const MR: usize>(t: &Tile8) {
 /// The [`Dequant`] contract holds; `mask` selects the valid columns of this half.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dequant_half<const MR: usize>(d: &Dequant, cols: &[[__m256i; 2]; MR], h: usize, mask: __m256i) {
+unsafe fn dequant_half<const MR: usize>(
+    d: &Dequant,
+    cols: &[[__m256i; 2]; MR],
+    h: usize,
+    mask: __m256i,
+) {
     let off = 8 * h;
     // SAFETY: column sums and scales are padded to whole 16-column panels; bias reads are masked.
     let (col_sums, col_scales, col_bias) = unsafe {
         (
             _mm256_loadu_si256(d.col_sums.add(off) as *const __m256i),
             _mm256_loadu_ps(d.col_scales.add(off)),
-            if d.col_bias.is_null() { None } else { Some(_mm256_maskload_ps(d.col_bias.add(off), mask)) },
+            if d.col_bias.is_null() {
+                None
+            } else {
+                Some(_mm256_maskload_ps(d.col_bias.add(off), mask))
+            },
         )
     };
     let alpha = _mm256_set1_ps(d.alpha);
@@ -110,7 +124,9 @@ unsafe fn dequant_half<const MR: usize>(d: &Dequant, cols: &[[__m256i; 2]; MR], 
             v = _mm256_add_ps(v, _mm256_set1_ps(unsafe { *d.row_bias.add(i) }));
         }
         if !d.residual.is_null() {
-            v = _mm256_add_ps(v, unsafe { _mm256_maskload_ps(d.residual.add(i * d.ld_res + off), mask) });
+            v = _mm256_add_ps(v, unsafe {
+                _mm256_maskload_ps(d.residual.add(i * d.ld_res + off), mask)
+            });
         }
         v = activate(v, d.act);
         unsafe { _mm256_maskstore_ps(cp, mask, v) };

@@ -4,7 +4,11 @@
 use super::pack::{GROUP_BYTES, PANEL};
 use super::tile::{MicroKernel8, Tile8, TileFn8, TileOut};
 
-pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 { mr: 4, np: 1, select };
+pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
+    mr: 4,
+    np: 1,
+    select,
+};
 
 fn select(rows: usize, _panels: usize) -> TileFn8 {
     match rows {

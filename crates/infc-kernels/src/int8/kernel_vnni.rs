@@ -8,7 +8,11 @@ use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut};
 use crate::simd::avx512::{activate, tail_mask};
 use std::arch::x86_64::*;
 
-pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 { mr: 8, np: 3, select };
+pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
+    mr: 8,
+    np: 3,
+    select,
+};
 
 fn select(rows: usize, panels: usize) -> TileFn8 {
     macro_rules! pick {
@@ -71,14 +75,23 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
 /// The [`Dequant`] contract holds for the tile; `mask` selects the panel's valid columns.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
-unsafe fn dequant_panel<const MR: usize, const NP: usize>(d: &Dequant, acc: &[[__m512i; NP]; MR], q: usize, mask: __mmask16) {
+unsafe fn dequant_panel<const MR: usize, const NP: usize>(
+    d: &Dequant,
+    acc: &[[__m512i; NP]; MR],
+    q: usize,
+    mask: __mmask16,
+) {
     let off = q * PANEL;
     // SAFETY: column sums and scales are padded to whole panels; bias reads are masked.
     let (col_sums, col_scales, col_bias) = unsafe {
         (
             _mm512_loadu_si512(d.col_sums.add(off) as *const __m512i),
             _mm512_loadu_ps(d.col_scales.add(off)),
-            if d.col_bias.is_null() { None } else { Some(_mm512_maskz_loadu_ps(mask, d.col_bias.add(off))) },
+            if d.col_bias.is_null() {
+                None
+            } else {
+                Some(_mm512_maskz_loadu_ps(mask, d.col_bias.add(off)))
+            },
         )
     };
     let alpha = _mm512_set1_ps(d.alpha);
@@ -99,7 +112,9 @@ unsafe fn dequant_panel<const MR: usize, const NP: usize>(d: &Dequant, acc: &[[_
             v = _mm512_add_ps(v, _mm512_set1_ps(unsafe { *d.row_bias.add(i) }));
         }
         if !d.residual.is_null() {
-            v = _mm512_add_ps(v, unsafe { _mm512_maskz_loadu_ps(mask, d.residual.add(i * d.ld_res + off)) });
+            v = _mm512_add_ps(v, unsafe {
+                _mm512_maskz_loadu_ps(mask, d.residual.add(i * d.ld_res + off))
+            });
         }
         v = activate(v, d.act);
         unsafe { _mm512_mask_storeu_ps(cp, mask, v) };

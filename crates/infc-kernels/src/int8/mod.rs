@@ -72,22 +72,40 @@ pub struct QuantizedA<'a> {
 pub const PARALLEL_MIN_OPS: usize = 1 << 22;
 
 /// Checks the shape-independent operand constraints shared by both GEMM entry points.
-fn check_operands(m: usize, n: usize, k: usize, a: &[u8], lda: usize, b: &PackedB8Ref<'_>) -> Result<()> {
+fn check_operands(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[u8],
+    lda: usize,
+    b: &PackedB8Ref<'_>,
+) -> Result<()> {
     if k > K_MAX {
-        return Err(bad_shape("int8 gemm", format!("k = {k} exceeds K_MAX = {K_MAX} (i32 accumulators could overflow)")));
+        return Err(bad_shape(
+            "int8 gemm",
+            format!("k = {k} exceeds K_MAX = {K_MAX} (i32 accumulators could overflow)"),
+        ));
     }
     if b.k() != k || b.n() != n {
         return Err(bad_shape(
             "B (packed s8)",
-            format!("packed for k = {}, n = {} but the product needs k = {k}, n = {n}", b.k(), b.n()),
+            format!(
+                "packed for k = {}, n = {} but the product needs k = {k}, n = {n}",
+                b.k(),
+                b.n()
+            ),
         ));
     }
     let row = a_row_len(k);
     if m > 0 && k > 0 {
         if lda < row {
-            return Err(bad_shape("A (u8)", format!("lda {lda} is smaller than round_up(k, 4) = {row}")));
+            return Err(bad_shape(
+                "A (u8)",
+                format!("lda {lda} is smaller than round_up(k, 4) = {row}"),
+            ));
         }
-        let need = strided_extent(&[m, row], &[lda, 1]).ok_or_else(|| bad_shape("A (u8)", "overflow"))?;
+        let need =
+            strided_extent(&[m, row], &[lda, 1]).ok_or_else(|| bad_shape("A (u8)", "overflow"))?;
         check_len("A (u8)", a.len(), need)?;
     }
     Ok(())
@@ -111,7 +129,19 @@ pub fn gemm_u8s8_s32(
 ) -> Result<()> {
     check_operands(m, n, k, a, lda, b)?;
     check_c(m, n, c.len(), ldc)?;
-    driver::run(isa, m, n, k, a, lda, b, driver::Output::Raw { c: c.as_mut_ptr(), ldc });
+    driver::run(
+        isa,
+        m,
+        n,
+        k,
+        a,
+        lda,
+        b,
+        driver::Output::Raw {
+            c: c.as_mut_ptr(),
+            ldc,
+        },
+    );
     Ok(())
 }
 
@@ -137,7 +167,21 @@ pub fn gemm_u8s8_f32(
     }
     check_c(m, n, c.len(), ldc)?;
     epi.check(m, n)?;
-    driver::run(isa, m, n, k, a.data, a.ld, b, driver::Output::Dequant { c: c.as_mut_ptr(), ldc, a_params: a.params, epi });
+    driver::run(
+        isa,
+        m,
+        n,
+        k,
+        a.data,
+        a.ld,
+        b,
+        driver::Output::Dequant {
+            c: c.as_mut_ptr(),
+            ldc,
+            a_params: a.params,
+            epi,
+        },
+    );
     Ok(())
 }
 

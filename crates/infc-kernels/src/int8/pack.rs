@@ -50,7 +50,13 @@ pub struct PackedB8 {
 impl PackedB8 {
     /// Borrowed view used by the GEMM entry points.
     pub fn as_ref(&self) -> PackedB8Ref<'_> {
-        PackedB8Ref { k: self.k, n: self.n, data: &self.data, col_sums: &self.col_sums, scales: &self.scales }
+        PackedB8Ref {
+            k: self.k,
+            n: self.n,
+            data: &self.data,
+            col_sums: &self.col_sums,
+            scales: &self.scales,
+        }
     }
     pub fn k(&self) -> usize {
         self.k
@@ -94,21 +100,36 @@ pub struct PackedB8Ref<'a> {
 impl<'a> PackedB8Ref<'a> {
     /// Validates externally stored packed weights: lengths, no `−128`, zero padding, and column
     /// sums that match the data (one pass over the bytes; do it once at load).
-    pub fn new(k: usize, n: usize, data: &'a [i8], col_sums: &'a [i32], scales: &'a [f32]) -> Result<Self> {
+    pub fn new(
+        k: usize,
+        n: usize,
+        data: &'a [i8],
+        col_sums: &'a [i32],
+        scales: &'a [f32],
+    ) -> Result<Self> {
         check_len("packed s8 weights", data.len(), packed_b8_len(k, n))?;
         check_len("packed s8 column sums", col_sums.len(), packed_cols_len(n))?;
         check_len("packed s8 scales", scales.len(), packed_cols_len(n))?;
         let k4 = k.div_ceil(4);
         let mut sums = vec![0i32; packed_cols_len(n)];
-        for (p, panel) in data[..packed_b8_len(k, n)].chunks_exact(k4 * GROUP_BYTES).enumerate() {
+        for (p, panel) in data[..packed_b8_len(k, n)]
+            .chunks_exact(k4 * GROUP_BYTES)
+            .enumerate()
+        {
             for (g, group) in panel.chunks_exact(GROUP_BYTES).enumerate() {
                 for (idx, &v) in group.iter().enumerate() {
                     let (j, kk) = (p * PANEL + idx / 4, g * 4 + idx % 4);
                     if v == i8::MIN {
-                        return Err(bad_shape("packed s8 weights", format!("value -128 at k {kk}, column {j} (range is -127..=127)")));
+                        return Err(bad_shape(
+                            "packed s8 weights",
+                            format!("value -128 at k {kk}, column {j} (range is -127..=127)"),
+                        ));
                     }
                     if (j >= n || kk >= k) && v != 0 {
-                        return Err(bad_shape("packed s8 weights", format!("padding at k {kk}, column {j} is {v}, not 0")));
+                        return Err(bad_shape(
+                            "packed s8 weights",
+                            format!("padding at k {kk}, column {j} is {v}, not 0"),
+                        ));
                     }
                     sums[p * PANEL + idx / 4] += v as i32;
                 }
@@ -117,10 +138,19 @@ impl<'a> PackedB8Ref<'a> {
         if let Some(j) = (0..sums.len()).find(|&j| sums[j] != col_sums[j]) {
             return Err(bad_shape(
                 "packed s8 column sums",
-                format!("column {j} sum is {} but the weights sum to {}", col_sums[j], sums[j]),
+                format!(
+                    "column {j} sum is {} but the weights sum to {}",
+                    col_sums[j], sums[j]
+                ),
             ));
         }
-        Ok(PackedB8Ref { k, n, data, col_sums, scales })
+        Ok(PackedB8Ref {
+            k,
+            n,
+            data,
+            col_sums,
+            scales,
+        })
     }
     pub fn k(&self) -> usize {
         self.k
@@ -141,10 +171,20 @@ impl<'a> PackedB8Ref<'a> {
 
 /// Element accessor for a `k × n` matrix stored row-major (`W[kk, j] = w[kk*ld + j]`) or
 /// transposed (`W[kk, j] = w[j*ld + kk]`, the `nn.Linear` / `Gemm(transB=1)` layout).
-fn checked_index(what: &'static str, k: usize, n: usize, len: usize, ld: usize, transposed: bool) -> Result<impl Fn(usize, usize) -> usize> {
+fn checked_index(
+    what: &'static str,
+    k: usize,
+    n: usize,
+    len: usize,
+    ld: usize,
+    transposed: bool,
+) -> Result<impl Fn(usize, usize) -> usize> {
     let min_ld = if transposed { k } else { n };
     if ld < min_ld && k > 0 && n > 0 {
-        return Err(bad_shape(what, format!("ld {ld} is smaller than the row length {min_ld}")));
+        return Err(bad_shape(
+            what,
+            format!("ld {ld} is smaller than the row length {min_ld}"),
+        ));
     }
     let (rs, cs) = if transposed { (1, ld) } else { (ld, 1) };
     let need = strided_extent(&[k, n], &[rs, cs]).ok_or_else(|| bad_shape(what, "overflow"))?;
@@ -154,7 +194,13 @@ fn checked_index(what: &'static str, k: usize, n: usize, len: usize, ld: usize, 
 
 /// Quantizes f32 weights `W (k × n)` symmetrically per column and packs them (module docs).
 /// Non-finite weights are refused (they have no meaningful scale).
-pub fn quantize_pack_b_s8(k: usize, n: usize, w: &[f32], ld: usize, transposed: bool) -> Result<PackedB8> {
+pub fn quantize_pack_b_s8(
+    k: usize,
+    n: usize,
+    w: &[f32],
+    ld: usize,
+    transposed: bool,
+) -> Result<PackedB8> {
     let at = checked_index("quantize_pack_b_s8 input", k, n, w.len(), ld, transposed)?;
     let mut scales = vec![0f32; packed_cols_len(n)];
     for (j, s) in scales.iter_mut().enumerate().take(n) {
@@ -162,24 +208,46 @@ pub fn quantize_pack_b_s8(k: usize, n: usize, w: &[f32], ld: usize, transposed: 
         for kk in 0..k {
             let v = w[at(kk, j)];
             if !v.is_finite() {
-                return Err(bad_shape("quantize_pack_b_s8 input", format!("weight at k {kk}, column {j} is {v}")));
+                return Err(bad_shape(
+                    "quantize_pack_b_s8 input",
+                    format!("weight at k {kk}, column {j} is {v}"),
+                ));
             }
             amax = amax.max(v.abs());
         }
         *s = if amax == 0.0 { 1.0 } else { amax / 127.0 };
     }
-    Ok(pack_with(k, n, |kk, j| (w[at(kk, j)] / scales[j]).round_ties_even().clamp(-127.0, 127.0) as i8, scales.clone()))
+    Ok(pack_with(
+        k,
+        n,
+        |kk, j| {
+            (w[at(kk, j)] / scales[j])
+                .round_ties_even()
+                .clamp(-127.0, 127.0) as i8
+        },
+        scales.clone(),
+    ))
 }
 
 /// Packs already-quantized s8 weights (values in `−127..=127`, `−128` is refused) with their
 /// per-column `scales` (`len ≥ n`).
-pub fn pack_b_s8(k: usize, n: usize, q: &[i8], ld: usize, transposed: bool, scales: &[f32]) -> Result<PackedB8> {
+pub fn pack_b_s8(
+    k: usize,
+    n: usize,
+    q: &[i8],
+    ld: usize,
+    transposed: bool,
+    scales: &[f32],
+) -> Result<PackedB8> {
     let at = checked_index("pack_b_s8 input", k, n, q.len(), ld, transposed)?;
     check_len("pack_b_s8 scales", scales.len(), n)?;
     for j in 0..n {
         for kk in 0..k {
             if q[at(kk, j)] == i8::MIN {
-                return Err(bad_shape("pack_b_s8 input", format!("value -128 at k {kk}, column {j} (range is -127..=127)")));
+                return Err(bad_shape(
+                    "pack_b_s8 input",
+                    format!("value -128 at k {kk}, column {j} (range is -127..=127)"),
+                ));
             }
         }
     }
@@ -198,5 +266,11 @@ fn pack_with(k: usize, n: usize, get: impl Fn(usize, usize) -> i8, scales: Vec<f
             *sum += v as i32;
         }
     }
-    PackedB8 { k, n, data, col_sums, scales }
+    PackedB8 {
+        k,
+        n,
+        data,
+        col_sums,
+        scales,
+    }
 }

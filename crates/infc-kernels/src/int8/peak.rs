@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 /// Integer ops (2 per multiply-add) per iteration of the measuring loop (16 chains).
 fn ops_per_iter(isa: Int8Isa) -> usize {
-    16 * 2 * match isa {
-        Int8Isa::Avx512Vnni => 64,
-        Int8Isa::Avx2 => 16,
-        Int8Isa::Portable => 1,
-    }
+    16 * 2
+        * match isa {
+            Int8Isa::Avx512Vnni => 64,
+            Int8Isa::Avx2 => 16,
+            Int8Isa::Portable => 1,
+        }
 }
 
 /// Best-of-several GOP/s of the pure multiply-add loop on the (capped) path, for about `budget`.

@@ -31,7 +31,10 @@ impl QParams {
         let max = if max > 0.0 { max } else { 0.0 };
         let scale = if max == min { 1.0 } else { (max - min) / 255.0 };
         let zp = clamp_x86(-min / scale, 0.0, 255.0).round_ties_even();
-        QParams { scale, zero_point: zp as u8 }
+        QParams {
+            scale,
+            zero_point: zp as u8,
+        }
     }
 
     /// Quantizes one value (the scalar definition every path reproduces).
@@ -61,16 +64,32 @@ fn clamp_x86(v: f32, lo: f32, hi: f32) -> f32 {
 /// Rows with fewer elements in total than this are quantized on the calling thread.
 const PARALLEL_MIN_ELEMS: usize = 1 << 16;
 
-fn check_io(what: &'static str, x_len: usize, rows: usize, cols: usize, ld: usize, out_len: usize, ldo: usize) -> Result<()> {
+fn check_io(
+    what: &'static str,
+    x_len: usize,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+    out_len: usize,
+    ldo: usize,
+) -> Result<()> {
     if rows > 1 && ld < cols {
-        return Err(bad_shape(what, format!("input ld {ld} is smaller than cols {cols}")));
+        return Err(bad_shape(
+            what,
+            format!("input ld {ld} is smaller than cols {cols}"),
+        ));
     }
     if rows > 1 && ldo < cols {
-        return Err(bad_shape(what, format!("output ld {ldo} is smaller than cols {cols}")));
+        return Err(bad_shape(
+            what,
+            format!("output ld {ldo} is smaller than cols {cols}"),
+        ));
     }
-    let need_x = strided_extent(&[rows, cols], &[ld, 1]).ok_or_else(|| bad_shape(what, "overflow"))?;
+    let need_x =
+        strided_extent(&[rows, cols], &[ld, 1]).ok_or_else(|| bad_shape(what, "overflow"))?;
     check_len("quantize input", x_len, need_x)?;
-    let need_o = strided_extent(&[rows, cols], &[ldo, 1]).ok_or_else(|| bad_shape(what, "overflow"))?;
+    let need_o =
+        strided_extent(&[rows, cols], &[ldo, 1]).ok_or_else(|| bad_shape(what, "overflow"))?;
     check_len("quantize output", out_len, need_o)
 }
 
@@ -105,7 +124,11 @@ pub fn quantize_rows_u8(
         quantize_slice(isa, xr, &mut o[..cols], *p);
     };
     let ldo = ldo.max(cols);
-    let out_rows = out.chunks_mut(ldo).zip(params.iter_mut()).take(rows).enumerate();
+    let out_rows = out
+        .chunks_mut(ldo)
+        .zip(params.iter_mut())
+        .take(rows)
+        .enumerate();
     if rows * cols >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
         out.par_chunks_mut(ldo)
             .zip(params.par_iter_mut())
@@ -129,7 +152,15 @@ pub fn quantize_tensor_u8(
     out: &mut [u8],
     ldo: usize,
 ) -> Result<QParams> {
-    check_io("quantize_tensor_u8", x.len(), rows, cols, ld, out.len(), ldo)?;
+    check_io(
+        "quantize_tensor_u8",
+        x.len(),
+        rows,
+        cols,
+        ld,
+        out.len(),
+        ldo,
+    )?;
     if rows == 0 || cols == 0 {
         return Ok(QParams::from_range(0.0, 0.0));
     }
@@ -142,9 +173,14 @@ pub fn quantize_tensor_u8(
     }
     let p = QParams::from_range(mn, mx);
     let ldo = ldo.max(cols);
-    let one_row = |(i, o): (usize, &mut [u8])| quantize_slice(isa, &x[i * ld..i * ld + cols], &mut o[..cols], p);
+    let one_row = |(i, o): (usize, &mut [u8])| {
+        quantize_slice(isa, &x[i * ld..i * ld + cols], &mut o[..cols], p)
+    };
     if rows * cols >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
-        out.par_chunks_mut(ldo).take(rows).enumerate().for_each(one_row);
+        out.par_chunks_mut(ldo)
+            .take(rows)
+            .enumerate()
+            .for_each(one_row);
     } else {
         out.chunks_mut(ldo).take(rows).enumerate().for_each(one_row);
     }
@@ -250,7 +286,8 @@ mod x86 {
             let v = unsafe { _mm512_maskz_loadu_ps(mask, xc.as_ptr()) };
             let q = _mm512_div_ps(v, scale);
             let q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
-            let qi = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
+            let qi =
+                _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
             let qi = _mm512_add_epi32(qi, zp);
             // SAFETY: masked byte store of `oc.len() == xc.len()` lanes (values are 0..=255).
             unsafe { _mm512_mask_cvtepi32_storeu_epi8(oc.as_mut_ptr() as *mut i8, mask, qi) };
@@ -277,7 +314,8 @@ mod x86 {
             // first 4 bytes and q4..q7 in the high lane's; interleave the two 32-bit words.
             let w = _mm256_packs_epi32(qi, qi);
             let b = _mm256_packus_epi16(w, w);
-            let bytes = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+            let bytes =
+                _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
             let mut tmp = [0u8; 16];
             // SAFETY: 16-byte store into a 16-byte array.
             unsafe { _mm_storeu_si128(tmp.as_mut_ptr() as *mut __m128i, bytes) };

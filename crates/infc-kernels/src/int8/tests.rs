@@ -14,17 +14,24 @@ use proptest::prelude::*;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn u8s(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next() as u8).collect()
     }
     fn s8s(&mut self, len: usize) -> Vec<i8> {
-        (0..len).map(|_| ((self.next() % 255) as i32 - 127) as i8).collect()
+        (0..len)
+            .map(|_| ((self.next() % 255) as i32 - 127) as i8)
+            .collect()
     }
     fn f32s(&mut self, len: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..len).map(|_| lo + (hi - lo) * (self.next() as f32 / (1u64 << 31) as f32)).collect()
+        (0..len)
+            .map(|_| lo + (hi - lo) * (self.next() as f32 / (1u64 << 31) as f32))
+            .collect()
     }
 }
 
@@ -33,7 +40,9 @@ fn reference_s32(m: usize, n: usize, k: usize, a: &[u8], lda: usize, w: &[i8]) -
     let mut c = vec![0i32; m * n];
     for i in 0..m {
         for j in 0..n {
-            let s: i64 = (0..k).map(|kk| a[i * lda + kk] as i64 * w[kk * n + j] as i64).sum();
+            let s: i64 = (0..k)
+                .map(|kk| a[i * lda + kk] as i64 * w[kk * n + j] as i64)
+                .sum();
             c[i * n + j] = i32::try_from(s).expect("reference fits i32");
         }
     }
@@ -52,8 +61,16 @@ fn raw_case(isa: Int8Isa, m: usize, n: usize, k: usize, a: &[u8], lda: usize, w:
     gemm_u8s8_s32(isa, m, n, k, a, lda, &packed.as_ref(), &mut c, ldc).unwrap();
     let want = reference_s32(m, n, k, a, lda, w);
     for i in 0..m {
-        assert_eq!(&c[i * ldc..i * ldc + n], &want[i * n..(i + 1) * n], "{isa} m {m} n {n} k {k}: row {i}");
-        assert_eq!(&c[i * ldc + n..(i + 1) * ldc], &[i32::MIN; 2], "{isa}: wrote C padding");
+        assert_eq!(
+            &c[i * ldc..i * ldc + n],
+            &want[i * n..(i + 1) * n],
+            "{isa} m {m} n {n} k {k}: row {i}"
+        );
+        assert_eq!(
+            &c[i * ldc + n..(i + 1) * ldc],
+            &[i32::MIN; 2],
+            "{isa}: wrote C padding"
+        );
     }
 }
 
@@ -85,20 +102,29 @@ fn raw_extreme_values_up_to_k_max() {
                 let mut c = vec![0; m * n];
                 gemm_u8s8_s32(isa, m, n, k, &a, a_row_len(k), &packed.as_ref(), &mut c, n).unwrap();
                 let want = 255 * v as i64 * k as i64;
-                assert!(c.iter().all(|&x| x as i64 == want), "{isa} k {k} v {v}: {} != {want}", c[0]);
+                assert!(
+                    c.iter().all(|&x| x as i64 == want),
+                    "{isa} k {k} v {v}: {} != {want}",
+                    c[0]
+                );
             }
         }
         // Alternating signs within each 4-group and pair: exercises every lane pairing.
         let (m, n, k) = (5, 33, 67);
         let a = vec![255u8; m * a_row_len(k)];
-        let w: Vec<i8> = (0..k * n).map(|i| if (i / n + i % n) % 2 == 0 { 127 } else { -127 }).collect();
+        let w: Vec<i8> = (0..k * n)
+            .map(|i| if (i / n + i % n) % 2 == 0 { 127 } else { -127 })
+            .collect();
         raw_case(isa, m, n, k, &a, a_row_len(k), &w);
     }
 }
 
 #[test]
 fn raw_parallel_split_matches_reference() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     let mut rng = Lcg(7);
     for isa in Int8Isa::supported() {
         for &(m, n, k) in &[(300, 70, 130), (20, 700, 300), (1, 2000, 64)] {
@@ -119,8 +145,16 @@ fn zero_k_gives_zero_and_epilogue_only() {
         assert_eq!(c, [0; 6]);
         let bias = [1.0, -2.0, 3.0];
         let mut cf = vec![9.0; 6];
-        let epi = Epilogue { bias: Some(Bias::PerColumn(&bias)), activation: Activation::Relu, ..Epilogue::none() };
-        let qa = QuantizedA { data: &[], ld: 0, params: AQuant::PerTensor(QParams::from_range(-1.0, 1.0)) };
+        let epi = Epilogue {
+            bias: Some(Bias::PerColumn(&bias)),
+            activation: Activation::Relu,
+            ..Epilogue::none()
+        };
+        let qa = QuantizedA {
+            data: &[],
+            ld: 0,
+            params: AQuant::PerTensor(QParams::from_range(-1.0, 1.0)),
+        };
         gemm_u8s8_f32(isa, 2, 3, 0, &qa, &packed.as_ref(), &mut cf, 3, &epi).unwrap();
         assert_eq!(cf, [1.0, 0.0, 3.0, 1.0, 0.0, 3.0]);
     }
@@ -131,7 +165,10 @@ fn act64(v: f64, act: Activation) -> f64 {
         Activation::None => v,
         Activation::Relu => v.max(0.0),
         Activation::GeluErf => 0.5 * v * (1.0 + erf64(v / 2f64.sqrt())),
-        Activation::GeluTanh => 0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh()),
+        Activation::GeluTanh => {
+            0.5 * v
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+        }
     }
 }
 
@@ -147,9 +184,14 @@ fn dequant_epilogue_matches_formula_and_paths_agree() {
     let scales = rng.f32s(n, 0.001, 0.02);
     let packed = pack_b_s8(k, n, &w, n, false, &scales).unwrap();
     let raw = reference_s32(m, n, k, &a, lda, &w);
-    let colsum: Vec<i64> = (0..n).map(|j| (0..k).map(|kk| w[kk * n + j] as i64).sum()).collect();
+    let colsum: Vec<i64> = (0..n)
+        .map(|j| (0..k).map(|kk| w[kk * n + j] as i64).sum())
+        .collect();
     let row_params: Vec<QParams> = (0..m)
-        .map(|i| QParams { scale: 0.01 + i as f32 * 0.003, zero_point: [0u8, 255, 128, 3][i % 4] })
+        .map(|i| QParams {
+            scale: 0.01 + i as f32 * 0.003,
+            zero_point: [0u8, 255, 128, 3][i % 4],
+        })
         .collect();
     let bias_c = rng.f32s(n, -1.0, 1.0);
     let bias_r = rng.f32s(m, -1.0, 1.0);
@@ -159,8 +201,14 @@ fn dequant_epilogue_matches_formula_and_paths_agree() {
     for case in 0..8 {
         let params = match case % 3 {
             0 => AQuant::PerRow(&row_params),
-            1 => AQuant::PerTensor(QParams { scale: 0.02, zero_point: 255 }),
-            _ => AQuant::PerTensor(QParams { scale: 0.03, zero_point: 0 }),
+            1 => AQuant::PerTensor(QParams {
+                scale: 0.02,
+                zero_point: 255,
+            }),
+            _ => AQuant::PerTensor(QParams {
+                scale: 0.03,
+                zero_point: 0,
+            }),
         };
         let mut epi = Epilogue::none();
         match case {
@@ -186,7 +234,11 @@ fn dequant_epilogue_matches_formula_and_paths_agree() {
         let mut outs = vec![];
         for isa in Int8Isa::supported() {
             let mut c = c0.clone();
-            let qa = QuantizedA { data: &a, ld: lda, params };
+            let qa = QuantizedA {
+                data: &a,
+                ld: lda,
+                params,
+            };
             gemm_u8s8_f32(isa, m, n, k, &qa, &packed.as_ref(), &mut c, ldc, &epi).unwrap();
             for i in 0..m {
                 let p = match params {
@@ -209,7 +261,10 @@ fn dequant_epilogue_matches_formula_and_paths_agree() {
                     }
                     let want = act64(v, epi.activation);
                     let got = c[i * ldc + j] as f64;
-                    assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{isa} case {case} ({i},{j}): {got} vs {want}");
+                    assert!(
+                        (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                        "{isa} case {case} ({i},{j}): {got} vs {want}"
+                    );
                 }
                 assert_eq!(c[i * ldc + n], c0[i * ldc + n], "{isa}: wrote C padding");
             }
@@ -217,7 +272,10 @@ fn dequant_epilogue_matches_formula_and_paths_agree() {
         }
         if matches!(epi.activation, Activation::None | Activation::Relu) {
             for (isa, c) in &outs[1..] {
-                assert_eq!(c, &outs[0].1, "{isa} case {case}: not bit-identical to portable");
+                assert_eq!(
+                    c, &outs[0].1,
+                    "{isa} case {case}: not bit-identical to portable"
+                );
             }
         }
     }
@@ -244,8 +302,23 @@ fn end_to_end_error_within_quantization_bound() {
                 AQuant::PerTensor(quantize_tensor_u8(isa, &x, m, k, k, &mut qa, lda).unwrap())
             };
             let mut c = vec![0f32; m * n];
-            let a_op = QuantizedA { data: &qa, ld: lda, params: aq };
-            gemm_u8s8_f32(isa, m, n, k, &a_op, &packed.as_ref(), &mut c, n, &Epilogue::none()).unwrap();
+            let a_op = QuantizedA {
+                data: &qa,
+                ld: lda,
+                params: aq,
+            };
+            gemm_u8s8_f32(
+                isa,
+                m,
+                n,
+                k,
+                &a_op,
+                &packed.as_ref(),
+                &mut c,
+                n,
+                &Epilogue::none(),
+            )
+            .unwrap();
             for i in 0..m {
                 let sa = match aq {
                     AQuant::PerRow(p) => p[i].scale,
@@ -260,7 +333,10 @@ fn end_to_end_error_within_quantization_bound() {
                         bound += xv.abs() * sw / 2.0 + sa / 2.0 * wv.abs() + sa * sw / 4.0;
                     }
                     let err = (c[i * n + j] as f64 - exact).abs();
-                    assert!(err <= bound * 1.001 + 1e-5, "{isa} per_row {per_row} ({i},{j}): err {err} > bound {bound}");
+                    assert!(
+                        err <= bound * 1.001 + 1e-5,
+                        "{isa} per_row {per_row} ({i},{j}): err {err} > bound {bound}"
+                    );
                 }
             }
         }
@@ -282,9 +358,20 @@ fn quantizer_paths_bit_identical_to_portable() {
         }
         let mut want = vec![0u8; rows * cols];
         let mut want_p = vec![QParams::from_range(0.0, 0.0); rows];
-        quantize_rows_u8(Int8Isa::Portable, &x, rows, cols, cols, &mut want, cols, &mut want_p).unwrap();
+        quantize_rows_u8(
+            Int8Isa::Portable,
+            &x,
+            rows,
+            cols,
+            cols,
+            &mut want,
+            cols,
+            &mut want_p,
+        )
+        .unwrap();
         let mut want_t = vec![0u8; rows * cols];
-        let pt = quantize_tensor_u8(Int8Isa::Portable, &x, rows, cols, cols, &mut want_t, cols).unwrap();
+        let pt =
+            quantize_tensor_u8(Int8Isa::Portable, &x, rows, cols, cols, &mut want_t, cols).unwrap();
         for isa in Int8Isa::supported() {
             let mut got = vec![0u8; rows * cols];
             let mut got_p = want_p.clone();
@@ -292,7 +379,10 @@ fn quantizer_paths_bit_identical_to_portable() {
             assert_eq!(got, want, "{isa} cols {cols}");
             assert_eq!(got_p, want_p, "{isa} cols {cols}");
             let mut got_t = vec![0u8; rows * cols];
-            assert_eq!(quantize_tensor_u8(isa, &x, rows, cols, cols, &mut got_t, cols).unwrap(), pt);
+            assert_eq!(
+                quantize_tensor_u8(isa, &x, rows, cols, cols, &mut got_t, cols).unwrap(),
+                pt
+            );
             assert_eq!(got_t, want_t, "{isa} cols {cols} (per tensor)");
         }
     }
@@ -302,8 +392,25 @@ fn quantizer_paths_bit_identical_to_portable() {
 fn quantizer_ties_round_half_to_even_and_saturate() {
     // scale = 255/255 = 1 with min -100, max 155 → zp 100.
     let p = QParams::from_range(-100.0, 155.0);
-    assert_eq!(p, QParams { scale: 1.0, zero_point: 100 });
-    let x = [0.5f32, 1.5, 2.5, -0.5, -1.5, 155.0, 1000.0, -1000.0, f32::NAN, 154.5];
+    assert_eq!(
+        p,
+        QParams {
+            scale: 1.0,
+            zero_point: 100
+        }
+    );
+    let x = [
+        0.5f32,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        155.0,
+        1000.0,
+        -1000.0,
+        f32::NAN,
+        154.5,
+    ];
     let mut out = [0u8; 10];
     for (o, &v) in out.iter_mut().zip(&x) {
         *o = p.quantize(v);
@@ -316,8 +423,16 @@ fn quantizer_ties_round_half_to_even_and_saturate() {
     xs[7] = -100.0;
     for isa in Int8Isa::supported() {
         let mut o = vec![0u8; 12];
-        assert_eq!(quantize_tensor_u8(isa, &xs, 1, 12, 12, &mut o, 12).unwrap(), p, "{isa}");
-        assert_eq!(&o[..10], &[100, 102, 102, 100, 98, 255, 255, 0, 0, 254], "{isa}");
+        assert_eq!(
+            quantize_tensor_u8(isa, &xs, 1, 12, 12, &mut o, 12).unwrap(),
+            p,
+            "{isa}"
+        );
+        assert_eq!(
+            &o[..10],
+            &[100, 102, 102, 100, 98, 255, 255, 0, 0, 254],
+            "{isa}"
+        );
     }
     // The ONNX DynamicQuantizeLinear example [0, 2, -3, -2.5, 1.34, 0.5] → scale 5/255, zp 153.
     // onnxruntime 1.x returns 179 for 0.5 (f32 0.5/scale rounds to exactly 25.5, a tie → 26);
@@ -325,10 +440,19 @@ fn quantizer_ties_round_half_to_even_and_saturate() {
     let p = QParams::from_range(-3.0, 2.0);
     assert_eq!(p.zero_point, 153);
     assert!((p.scale - 0.019_607_844).abs() < 1e-9);
-    let q: Vec<u8> = [0.0, 2.0, -3.0, -2.5, 1.34, 0.5].iter().map(|&v| p.quantize(v)).collect();
+    let q: Vec<u8> = [0.0, 2.0, -3.0, -2.5, 1.34, 0.5]
+        .iter()
+        .map(|&v| p.quantize(v))
+        .collect();
     assert_eq!(q, [153, 255, 0, 26, 221, 179]);
     // All-zero input: scale 1, zp 0 (onnxruntime's rule for max == min).
-    assert_eq!(QParams::from_range(0.0, 0.0), QParams { scale: 1.0, zero_point: 0 });
+    assert_eq!(
+        QParams::from_range(0.0, 0.0),
+        QParams {
+            scale: 1.0,
+            zero_point: 0
+        }
+    );
     // Positive-only and negative-only ranges give zero points 0 and 255.
     assert_eq!(QParams::from_range(1.0, 5.1).zero_point, 0);
     assert_eq!(QParams::from_range(-4.0, -1.0).zero_point, 255);
@@ -350,7 +474,9 @@ fn weight_packing_layout_sums_and_transpose() {
         for kk in 0..k {
             let q = p.get(kk, j).unwrap();
             assert!((-127..=127).contains(&q));
-            assert!((q as f32 * p.scales()[j] - w[kk * n + j]).abs() <= p.scales()[j] / 2.0 * 1.0001);
+            assert!(
+                (q as f32 * p.scales()[j] - w[kk * n + j]).abs() <= p.scales()[j] / 2.0 * 1.0001
+            );
             sum += q as i32;
         }
         assert_eq!(p.col_sums()[j], sum);
@@ -362,7 +488,12 @@ fn weight_packing_layout_sums_and_transpose() {
     assert_eq!(p.data()[64 + 3], 0, "k pad (k 7) of column 0");
     for g in 0..2 {
         // Panel 1 (columns 16..32) starts at byte 128; its columns 19..32 are padding.
-        assert!(p.data()[128 + g * 64 + 3 * 4..128 + (g + 1) * 64].iter().all(|&v| v == 0), "column pad, group {g}");
+        assert!(
+            p.data()[128 + g * 64 + 3 * 4..128 + (g + 1) * 64]
+                .iter()
+                .all(|&v| v == 0),
+            "column pad, group {g}"
+        );
     }
     let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
     assert_eq!(quantize_pack_b_s8(k, n, &wt, k, true).unwrap(), p);
@@ -379,36 +510,73 @@ fn errors_name_the_operand() {
     let mut c = vec![0i32; 6];
     let isa = Int8Isa::Portable;
     let err = gemm_u8s8_s32(isa, 2, 3, 5, &a, 7, &b, &mut c, 3).unwrap_err();
-    assert_eq!(err.to_string(), "A (u8): lda 7 is smaller than round_up(k, 4) = 8");
+    assert_eq!(
+        err.to_string(),
+        "A (u8): lda 7 is smaller than round_up(k, 4) = 8"
+    );
     let err = gemm_u8s8_s32(isa, 3, 3, 5, &a, 8, &b, &mut c, 3).unwrap_err();
-    assert_eq!(err.to_string(), "A (u8): buffer holds 16 elements but the shape and strides need 24");
+    assert_eq!(
+        err.to_string(),
+        "A (u8): buffer holds 16 elements but the shape and strides need 24"
+    );
     let err = gemm_u8s8_s32(isa, 2, 3, 4, &a, 8, &b, &mut c, 3).unwrap_err();
-    assert_eq!(err.to_string(), "B (packed s8): packed for k = 5, n = 3 but the product needs k = 4, n = 3");
+    assert_eq!(
+        err.to_string(),
+        "B (packed s8): packed for k = 5, n = 3 but the product needs k = 4, n = 3"
+    );
     let err = gemm_u8s8_s32(isa, 2, 3, 5, &a, 8, &b, &mut c[..5], 3).unwrap_err();
-    assert_eq!(err.to_string(), "C: buffer holds 5 elements but the shape and strides need 6");
+    assert_eq!(
+        err.to_string(),
+        "C: buffer holds 5 elements but the shape and strides need 6"
+    );
     let big = pack_ones(K_MAX + 1, 1, &vec![0; K_MAX + 1]);
     let err = gemm_u8s8_s32(isa, 0, 1, K_MAX + 1, &[], 0, &big.as_ref(), &mut c, 1).unwrap_err();
-    assert_eq!(err.to_string(), "int8 gemm: k = 65537 exceeds K_MAX = 65536 (i32 accumulators could overflow)");
+    assert_eq!(
+        err.to_string(),
+        "int8 gemm: k = 65537 exceeds K_MAX = 65536 (i32 accumulators could overflow)"
+    );
     let err = pack_b_s8(1, 2, &[3, -128], 2, false, &[1.0, 1.0]).unwrap_err();
-    assert_eq!(err.to_string(), "pack_b_s8 input: value -128 at k 0, column 1 (range is -127..=127)");
+    assert_eq!(
+        err.to_string(),
+        "pack_b_s8 input: value -128 at k 0, column 1 (range is -127..=127)"
+    );
     let err = quantize_pack_b_s8(2, 1, &[1.0, f32::NAN], 1, false).unwrap_err();
-    assert_eq!(err.to_string(), "quantize_pack_b_s8 input: weight at k 1, column 0 is NaN");
+    assert_eq!(
+        err.to_string(),
+        "quantize_pack_b_s8 input: weight at k 1, column 0 is NaN"
+    );
     let mut sums = packed.col_sums().to_vec();
     sums[1] += 1;
     let err = PackedB8Ref::new(5, 3, packed.data(), &sums, packed.scales()).unwrap_err();
-    assert_eq!(err.to_string(), "packed s8 column sums: column 1 sum is 6 but the weights sum to 5");
+    assert_eq!(
+        err.to_string(),
+        "packed s8 column sums: column 1 sum is 6 but the weights sum to 5"
+    );
     let mut data = packed.data().to_vec();
     data[5] = -128;
     let err = PackedB8Ref::new(5, 3, &data, packed.col_sums(), packed.scales()).unwrap_err();
-    assert_eq!(err.to_string(), "packed s8 weights: value -128 at k 1, column 1 (range is -127..=127)");
+    assert_eq!(
+        err.to_string(),
+        "packed s8 weights: value -128 at k 1, column 1 (range is -127..=127)"
+    );
     let mut params = [QParams::from_range(0.0, 0.0); 1];
     let mut out = [0u8; 4];
     let err = quantize_rows_u8(isa, &[0.0; 4], 2, 2, 2, &mut out, 2, &mut params).unwrap_err();
-    assert_eq!(err.to_string(), "quantize params: buffer holds 1 elements but the shape and strides need 2");
-    let qa = QuantizedA { data: &a, ld: 8, params: AQuant::PerRow(&params) };
+    assert_eq!(
+        err.to_string(),
+        "quantize params: buffer holds 1 elements but the shape and strides need 2"
+    );
+    let qa = QuantizedA {
+        data: &a,
+        ld: 8,
+        params: AQuant::PerRow(&params),
+    };
     let mut cf = vec![0f32; 6];
     let err = gemm_u8s8_f32(isa, 2, 3, 5, &qa, &b, &mut cf, 3, &Epilogue::none()).unwrap_err();
-    assert_eq!(err.to_string(), "A quantization params (per row): buffer holds 1 elements but the shape and strides need 2");
+    assert_eq!(
+        err.to_string(),
+        "A quantization params (per row): buffer holds 1 elements but the shape and strides need 2"
+    );
 }
 
 proptest! {

@@ -25,7 +25,10 @@ pub(crate) struct Tile8 {
 /// Where the accumulators go.
 pub(crate) enum TileOut {
     /// `c[i*ldc + j] = acc[i][j]` for `i < rows`, `j < n`.
-    Raw { c: *mut i32, ldc: usize },
+    Raw {
+        c: *mut i32,
+        ldc: usize,
+    },
     Dequant(Dequant),
 }
 
