@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "infc", version, about = "Ahead-of-time compiler for CPU inference of ONNX models")]
+#[command(
+    name = "infc",
+    version,
+    about = "Ahead-of-time compiler for CPU inference of ONNX models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -11,9 +11,11 @@ pub fn run(args: CompileArgs) -> Result<()> {
     let (g, _log) = model::load(&args.model, |_, _, _| {})?;
     model::require_bound(&g)?;
     let opts = infc_compile::CompileOptions::default();
-    let plan = infc_compile::compile(&g, &opts).with_context(|| format!("compiling {}", args.model.model.display()))?;
+    let plan = infc_compile::compile(&g, &opts)
+        .with_context(|| format!("compiling {}", args.model.model.display()))?;
     let bytes = plan.encode();
-    std::fs::write(&args.output, &bytes).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     let mem = &plan.body.memory;
     eprintln!(
         "wrote {} ({} bytes): {} steps, {} bytes of constants, arena {} bytes (lower bound {}, {:.3}x; intermediates {}) in {:.2?}",

@@ -12,7 +12,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         return explain_plan(&args);
     }
     if args.memory {
-        bail!("--memory needs a plan file (from `infc compile`), {} is not one", args.model.model.display());
+        bail!(
+            "--memory needs a plan file (from `infc compile`), {} is not one",
+            args.model.model.display()
+        );
     }
     let mut out = String::new();
     let wanted = |name: &str| args.print_after_all || args.print_after.iter().any(|p| p == name);
@@ -54,14 +57,18 @@ fn render(g: &Graph, format: Format) -> String {
 fn is_plan_file(path: &std::path::Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"INFCPLAN"
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"INFCPLAN"
 }
 
 /// `infc explain PLAN [--memory]`: the decoded plan's memory map, or its step list.
 fn explain_plan(args: &ExplainArgs) -> Result<()> {
     let path = &args.model.model;
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let plan = infc_plan::decode(&bytes).with_context(|| format!("loading plan {}", path.display()))?;
+    let plan =
+        infc_plan::decode(&bytes).with_context(|| format!("loading plan {}", path.display()))?;
     if args.memory {
         print!("{}", plan.body.memory);
         return Ok(());
@@ -73,7 +80,13 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
     for io in &plan.body.outputs {
         println!("output {} {}{:?}", io.name, io.dtype, io.shape);
     }
-    for (i, (step, name)) in plan.body.steps.iter().zip(&plan.body.step_names).enumerate() {
+    for (i, (step, name)) in plan
+        .body
+        .steps
+        .iter()
+        .zip(&plan.body.step_names)
+        .enumerate()
+    {
         println!("{i:>5} {name:<40} {step:?}");
     }
     Ok(())

@@ -16,13 +16,21 @@ pub fn load(
         .with_context(|| format!("importing {}", args.model.display()))?;
     let mut cx = PassCx::new();
     if !args.shapes.is_empty() {
-        let bindings =
-            args.shapes.iter().map(|s| infc_passes::parse_shape_binding(s)).collect::<Result<Vec<_>, _>>()?;
+        let bindings = args
+            .shapes
+            .iter()
+            .map(|s| infc_passes::parse_shape_binding(s))
+            .collect::<Result<Vec<_>, _>>()?;
         infc_passes::bind_input_shapes(&mut g, &bindings)?;
         specialize(&mut g, &mut cx)?;
     }
     let level = OptLevel::from_digit(args.opt).context("optimisation level must be 0..3")?;
-    infc_passes::run_pipeline(&mut g, &infc_passes::pipeline(level), &mut cx, &mut after_pass)?;
+    infc_passes::run_pipeline(
+        &mut g,
+        &infc_passes::pipeline(level),
+        &mut cx,
+        &mut after_pass,
+    )?;
     Ok((g, cx.log))
 }
 
@@ -38,8 +46,12 @@ pub fn require_bound(g: &Graph) -> Result<()> {
     let left = infc_passes::unbound_symbols(g);
     if let Some((input, sym)) = left.first() {
         let ty = g.ty(g.input_by_name(input).expect("named by unbound_symbols"));
-        let example: Vec<String> =
-            ty.shape.dims().iter().map(|d| d.known().map_or_else(|| "N".to_string(), |k| k.to_string())).collect();
+        let example: Vec<String> = ty
+            .shape
+            .dims()
+            .iter()
+            .map(|d| d.known().map_or_else(|| "N".to_string(), |k| k.to_string()))
+            .collect();
         bail!(
             "input '{input}' has symbolic dim '{sym}' ({ty}); bind it with --shape {input}={} or --shape {sym}=N",
             example.join("x")

@@ -1,16 +1,21 @@
-//! Bad input never panics: each case runs the real `infc` binary and checks the exit status and the
-//! exact error message.
+//! Bad input never panics: each case runs the real `infc` binary and checks the exit status and that
+//! the error message names the thing at fault.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(name)
 }
 
 /// Run `infc args…`; return (exit code, stderr with the temp dir replaced by `$TMP`).
 fn infc(args: &[&str], tmp: Option<&Path>) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_infc")).args(args).output().expect("infc runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_infc"))
+        .args(args)
+        .output()
+        .expect("infc runs");
     let mut err = String::from_utf8_lossy(&out.stderr).into_owned();
     if let Some(t) = tmp {
         err = err.replace(&t.display().to_string(), "$TMP");
@@ -19,28 +24,49 @@ fn infc(args: &[&str], tmp: Option<&Path>) -> (i32, String) {
     (out.status.code().unwrap_or(-1), err.trim_end().to_string())
 }
 
+/// The message is an `error:` line, not a panic, and names every piece in `names`.
+fn assert_fault(err: &str, names: &[&str]) {
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in names {
+        assert!(err.contains(n), "message does not name {n:?}: {err}");
+    }
+}
+
 #[test]
 fn missing_model_file() {
     let (code, err) = infc(&["explain", "/nonexistent/model.onnx"], None);
     assert_eq!(code, 1);
-    insta::assert_snapshot!("missing_model_file_1", err);
+    assert_fault(&err, &["/nonexistent/model.onnx"]);
 }
 
 #[test]
 fn truncated_model() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(fixture("fixtures/resnet_ts14/model.onnx")).unwrap();
-    for cut in [1usize, 17, bytes.len() / 3, bytes.len() / 2, bytes.len() - 5] {
+    for cut in [
+        1usize,
+        17,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 5,
+    ] {
         let p = tmp.path().join("model.onnx");
         std::fs::write(&p, &bytes[..cut]).unwrap();
         let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
         assert_eq!(code, 1, "cut at {cut}: {err}");
-        assert!(err.starts_with("error: importing $TMP/model.onnx"), "cut at {cut}: {err}");
+        assert!(
+            err.starts_with("error: importing $TMP/model.onnx"),
+            "cut at {cut}: {err}"
+        );
         assert!(!err.contains("panicked"), "cut at {cut}: {err}");
     }
     let p = tmp.path().join("model.onnx");
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-    insta::assert_snapshot!("truncated_model_1", infc(&["explain", p.to_str().unwrap()], Some(tmp.path())).1);
+    assert_fault(
+        &infc(&["explain", p.to_str().unwrap()], Some(tmp.path())).1,
+        &["$TMP/model.onnx"],
+    );
 }
 
 #[test]
@@ -59,45 +85,103 @@ fn random_bytes() {
     std::fs::write(&p, bytes).unwrap();
     let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
     assert_eq!(code, 1);
-    insta::assert_snapshot!("random_bytes_1", err);
+    assert_fault(&err, &["$TMP/random.onnx"]);
 }
 
 #[test]
 fn missing_external_data_file() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture("fixtures/gpt2_dynamo18/model.onnx"), tmp.path().join("model.onnx")).unwrap();
+    std::fs::copy(
+        fixture("fixtures/gpt2_dynamo18/model.onnx"),
+        tmp.path().join("model.onnx"),
+    )
+    .unwrap();
     let p = tmp.path().join("model.onnx");
     let (code, err) = infc(&["explain", p.to_str().unwrap()], Some(tmp.path()));
     assert_eq!(code, 1);
-    insta::assert_snapshot!("missing_external_data_file_1", err);
+    assert_fault(&err, &["model.onnx.data"]);
 }
 
 #[test]
 fn unsupported_ops_are_listed_together() {
-    let (code, err) = infc(&["explain", fixture("errors/unsupported_ops.onnx").to_str().unwrap()], None);
+    let (code, err) = infc(
+        &[
+            "explain",
+            fixture("errors/unsupported_ops.onnx").to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(code, 1);
-    insta::assert_snapshot!("unsupported_ops_are_listed_together_1", err);
+    assert_fault(
+        &err,
+        &[
+            "Hardmax",
+            "hardmax0",
+            "Det",
+            "det0",
+            "CustomThing",
+            "custom0",
+        ],
+    );
 }
 
 #[test]
 fn bad_shape_flag_syntax() {
     let m = fixture("fixtures/gpt2_ts14/model.onnx");
-    let (code, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids:1x8"], None);
+    let (code, err) = infc(
+        &["explain", m.to_str().unwrap(), "--shape", "input_ids:1x8"],
+        None,
+    );
     assert_eq!(code, 1);
-    insta::assert_snapshot!("bad_shape_flag_syntax_1", err);
-    let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1xeight"], None);
-    insta::assert_snapshot!("bad_shape_flag_syntax_2", err);
+    assert_fault(&err, &["--shape 'input_ids:1x8': missing '='"]);
+    let (_, err) = infc(
+        &[
+            "explain",
+            m.to_str().unwrap(),
+            "--shape",
+            "input_ids=1xeight",
+        ],
+        None,
+    );
+    assert_fault(&err, &["'eight' is not a non-negative integer"]);
 }
 
 #[test]
 fn shape_that_contradicts_the_model() {
     let m = fixture("fixtures/resnet_ts14/model.onnx");
-    let (code, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "pixel_values=1x4x32x32"], None);
+    let (code, err) = infc(
+        &[
+            "explain",
+            m.to_str().unwrap(),
+            "--shape",
+            "pixel_values=1x4x32x32",
+        ],
+        None,
+    );
     assert_eq!(code, 1);
-    insta::assert_snapshot!("shape_that_contradicts_the_model_1", err);
+    assert_fault(&err, &["pixel_values=1x4x32x32", "dim 1 is fixed at 3"]);
     let m = fixture("fixtures/gpt2_ts14/model.onnx");
-    let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8", "--shape", "attention_mask=2x8"], None);
-    insta::assert_snapshot!("shape_that_contradicts_the_model_2", err);
-    let (_, err) = infc(&["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8x3"], None);
-    insta::assert_snapshot!("shape_that_contradicts_the_model_3", err);
+    let (_, err) = infc(
+        &[
+            "explain",
+            m.to_str().unwrap(),
+            "--shape",
+            "input_ids=1x8",
+            "--shape",
+            "attention_mask=2x8",
+        ],
+        None,
+    );
+    assert_fault(
+        &err,
+        &["dim 'batch' is bound to 1 by input_ids=1x8 and to 2 by attention_mask=2x8"],
+    );
+    let (_, err) = infc(
+        &["explain", m.to_str().unwrap(), "--shape", "input_ids=1x8x3"],
+        None,
+    );
+    assert_fault(
+        &err,
+        &["input 'input_ids' has rank 2", "the binding gives 3 dims"],
+    );
 }

@@ -53,7 +53,12 @@ impl Analysis {
 fn is_alias_op(op: &Op) -> bool {
     matches!(
         op,
-        Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } | Op::Identity | Op::Dropout
+        Op::Reshape { .. }
+            | Op::Flatten { .. }
+            | Op::Squeeze { .. }
+            | Op::Unsqueeze { .. }
+            | Op::Identity
+            | Op::Dropout
     )
 }
 
@@ -93,13 +98,19 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             let r = dims.len() as i64;
             let clamp = |x: i64| (if x < 0 { x + r } else { x }).clamp(0, r) as usize;
             let (s, e) = (clamp(*start), clamp(end.unwrap_or(r)));
-            let vals: Vec<u8> = dims[s..e.max(s)].iter().flat_map(|&d| (d as i64).to_le_bytes()).collect();
+            let vals: Vec<u8> = dims[s..e.max(s)]
+                .iter()
+                .flat_map(|&d| (d as i64).to_le_bytes())
+                .collect();
             let want = byte_size(g, node.outputs[0]) as usize;
             if vals.len() != want {
                 return Err(CompileError::Malformed {
                     node: node.name.clone(),
                     op: "Shape",
-                    msg: format!("computed {} bytes of shape, output type needs {want}", vals.len()),
+                    msg: format!(
+                        "computed {} bytes of shape, output type needs {want}",
+                        vals.len()
+                    ),
                 });
             }
             folded.insert(node.outputs[0].index(), vals);
@@ -127,7 +138,8 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     // 2. Liveness of roots.
     let mut def = vec![u32::MAX; nv];
     let mut last = vec![0u32; nv];
-    let is_buffer_root = |v: usize| g.values[ValueId::from_index(v)].konst.is_none() && !folded.contains_key(&v);
+    let is_buffer_root =
+        |v: usize| g.values[ValueId::from_index(v)].konst.is_none() && !folded.contains_key(&v);
     for &v in &g.inputs {
         def[v.index()] = 0;
     }
@@ -162,10 +174,16 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             let o = node.outputs[0];
             let oty = g.ty(o);
             for &slot in in_place_candidates(&node.op) {
-                let Some(&v) = node.inputs.get(slot) else { continue };
+                let Some(&v) = node.inputs.get(slot) else {
+                    continue;
+                };
                 let r = find(&parent, v.index());
                 let vty = g.ty(v);
-                let shared = node.inputs.iter().enumerate().any(|(k, &u)| k != slot && find(&parent, u.index()) == r);
+                let shared = node
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .any(|(k, &u)| k != slot && find(&parent, u.index()) == r);
                 let comparison = matches!(&node.op, Op::Binary(b) if b.is_comparison());
                 let ok = is_buffer_root(r)
                     && def[r] != u32::MAX
@@ -208,7 +226,11 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     let mut names = Vec::with_capacity(roots.len());
     for &r in &roots {
         let v = ValueId::from_index(r);
-        items.push(Interval { size: byte_size(g, v), first: def[r], last: last[r].max(def[r]) });
+        items.push(Interval {
+            size: byte_size(g, v),
+            first: def[r],
+            last: last[r].max(def[r]),
+        });
         names.push(g.values[v].name.clone());
     }
     let mut scratch_items = Vec::new();
@@ -217,7 +239,11 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             let bytes = attention_scratch_bytes(g, node);
             if bytes > 0 {
                 scratch_items.push((i, items.len()));
-                items.push(Interval { size: bytes, first: i as u32, last: i as u32 });
+                items.push(Interval {
+                    size: bytes,
+                    first: i as u32,
+                    last: i as u32,
+                });
                 names.push(format!("{}:scratch", node.name));
             }
         }
@@ -231,6 +257,20 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     for &(node, k) in &scratch_items {
         scratch[node] = Some((assignment.offsets[k], items[k].size));
     }
-    let buffers = names.into_iter().zip(items.iter().copied()).zip(assignment.offsets.iter().copied()).map(|((n, it), o)| (n, it, o)).collect();
-    Ok(Analysis { parent, folded, skip, fused_relu, offsets, scratch, buffers, assignment })
+    let buffers = names
+        .into_iter()
+        .zip(items.iter().copied())
+        .zip(assignment.offsets.iter().copied())
+        .map(|((n, it), o)| (n, it, o))
+        .collect();
+    Ok(Analysis {
+        parent,
+        folded,
+        skip,
+        fused_relu,
+        offsets,
+        scratch,
+        buffers,
+        assignment,
+    })
 }

@@ -5,11 +5,23 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CompileError {
     #[error("value '{value}' has symbolic dimension '{dim}' in {ty}: bind it (--shape) and fold constants before compiling")]
-    Symbolic { value: String, dim: String, ty: String },
+    Symbolic {
+        value: String,
+        dim: String,
+        ty: String,
+    },
     #[error("node '{node}' ({op}): {msg}")]
-    Unsupported { node: String, op: &'static str, msg: String },
+    Unsupported {
+        node: String,
+        op: &'static str,
+        msg: String,
+    },
     #[error("node '{node}' ({op}): malformed: {msg}")]
-    Malformed { node: String, op: &'static str, msg: String },
+    Malformed {
+        node: String,
+        op: &'static str,
+        msg: String,
+    },
     #[error("constant '{name}': {msg}")]
     Constant { name: String, msg: String },
     #[error("graph: {0}")]

@@ -47,10 +47,17 @@ fn check_known(g: &Graph) -> Result<(), CompileError> {
     let check = |v: ValueId| -> Result<(), CompileError> {
         let val = g.value(v);
         if let Some(Dim::Sym(s)) = val.ty.shape.dims().iter().find(|d| !d.is_known()) {
-            return Err(CompileError::Symbolic { value: val.name.clone(), dim: s.to_string(), ty: val.ty.to_string() });
+            return Err(CompileError::Symbolic {
+                value: val.name.clone(),
+                dim: s.to_string(),
+                ty: val.ty.to_string(),
+            });
         }
         if val.ty.byte_size().is_none() {
-            return Err(CompileError::Graph(format!("value '{}' of type {} is too large", val.name, val.ty)));
+            return Err(CompileError::Graph(format!(
+                "value '{}' of type {} is too large",
+                val.name, val.ty
+            )));
         }
         Ok(())
     };
@@ -72,7 +79,12 @@ pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
     let mut lw = lower::lower_graph(g, &an)?;
     let io = |v: ValueId, lw: &mut lower::Lowerer<'_>| -> Result<IoDesc, CompileError> {
         let val = g.value(v);
-        Ok(IoDesc { name: val.name.clone(), dtype: lower::plan_dtype(val.ty.dtype), shape: lw.shape(v), at: lw.at(v)? })
+        Ok(IoDesc {
+            name: val.name.clone(),
+            dtype: lower::plan_dtype(val.ty.dtype),
+            shape: lw.shape(v),
+            at: lw.at(v)?,
+        })
     };
     let mut inputs = Vec::with_capacity(g.inputs.len());
     for &v in &g.inputs {
@@ -117,7 +129,8 @@ pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
     };
     let consts = std::mem::take(&mut lw.blob);
     // Catch lowering bugs here rather than at load time.
-    infc_plan::validate(&body, consts.len() as u64)
-        .map_err(|e| CompileError::Graph(format!("internal error: lowered plan is invalid: {e}")))?;
+    infc_plan::validate(&body, consts.len() as u64).map_err(|e| {
+        CompileError::Graph(format!("internal error: lowered plan is invalid: {e}"))
+    })?;
     Ok(Plan { body, consts })
 }

@@ -62,7 +62,10 @@ pub fn assign_offsets(items: &[Interval]) -> Assignment {
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&items[a], &items[b]);
-        aligned(y.size).cmp(&aligned(x.size)).then(x.first.cmp(&y.first)).then(a.cmp(&b))
+        aligned(y.size)
+            .cmp(&aligned(x.size))
+            .then(x.first.cmp(&y.first))
+            .then(a.cmp(&b))
     });
     let mut offsets = vec![0u64; items.len()];
     let mut placed: Vec<usize> = Vec::with_capacity(items.len());
@@ -76,7 +79,10 @@ pub fn assign_offsets(items: &[Interval]) -> Assignment {
         }
         neighbours.clear();
         neighbours.extend(
-            placed.iter().filter(|&&j| overlaps(&items[j], it)).map(|&j| (offsets[j], offsets[j] + aligned(items[j].size))),
+            placed
+                .iter()
+                .filter(|&&j| overlaps(&items[j], it))
+                .map(|&j| (offsets[j], offsets[j] + aligned(items[j].size))),
         );
         neighbours.sort_unstable();
         let mut best: Option<(u64, u64)> = None; // (gap size, offset)
@@ -96,7 +102,12 @@ pub fn assign_offsets(items: &[Interval]) -> Assignment {
         placed.push(i);
     }
     let total = items.iter().map(|it| aligned(it.size)).sum();
-    Assignment { offsets, arena_bytes: arena, lower_bound: lower_bound(items), total }
+    Assignment {
+        offsets,
+        arena_bytes: arena,
+        lower_bound: lower_bound(items),
+        total,
+    }
 }
 
 #[cfg(test)]
@@ -112,7 +123,10 @@ mod tests {
                 if overlaps(&items[i], &items[j]) && items[i].size > 0 && items[j].size > 0 {
                     let (ai, bi) = (a.offsets[i], a.offsets[i] + aligned(items[i].size));
                     let (aj, bj) = (a.offsets[j], a.offsets[j] + aligned(items[j].size));
-                    assert!(bi <= aj || bj <= ai, "buffers {i} and {j} overlap: {ai}..{bi} vs {aj}..{bj}");
+                    assert!(
+                        bi <= aj || bj <= ai,
+                        "buffers {i} and {j} overlap: {ai}..{bi} vs {aj}..{bj}"
+                    );
                 }
             }
         }
@@ -123,7 +137,13 @@ mod tests {
     #[test]
     fn chain_reuses_two_slots() {
         // x0 -> x1 -> x2 -> x3, each live for two positions: only two buffers at once.
-        let items: Vec<Interval> = (0..4).map(|i| Interval { size: 1000, first: i, last: i + 1 }).collect();
+        let items: Vec<Interval> = (0..4)
+            .map(|i| Interval {
+                size: 1000,
+                first: i,
+                last: i + 1,
+            })
+            .collect();
         let a = assign_offsets(&items);
         check(&items, &a);
         assert_eq!(a.lower_bound, 2 * 1024);
@@ -134,10 +154,26 @@ mod tests {
     #[test]
     fn best_fit_prefers_the_tightest_gap() {
         let items = vec![
-            Interval { size: 128, first: 0, last: 9 },
-            Interval { size: 64, first: 0, last: 1 },
-            Interval { size: 256, first: 0, last: 1 },
-            Interval { size: 64, first: 5, last: 6 },
+            Interval {
+                size: 128,
+                first: 0,
+                last: 9,
+            },
+            Interval {
+                size: 64,
+                first: 0,
+                last: 1,
+            },
+            Interval {
+                size: 256,
+                first: 0,
+                last: 1,
+            },
+            Interval {
+                size: 64,
+                first: 5,
+                last: 6,
+            },
         ];
         let a = assign_offsets(&items);
         check(&items, &a);

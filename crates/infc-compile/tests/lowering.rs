@@ -16,7 +16,12 @@ fn reshape_family_is_free() {
     let r = b.one(Op::Reshape { allowzero: false }, &[x, shape]);
     let i = b.one(Op::Identity, &[r]);
     let u = b.one(Op::Unsqueeze { axes: vec![0] }, &[i]);
-    let s = b.one(Op::Squeeze { axes: Some(vec![0]) }, &[u]);
+    let s = b.one(
+        Op::Squeeze {
+            axes: Some(vec![0]),
+        },
+        &[u],
+    );
     let f = b.one(Op::Flatten { axis: 1 }, &[s]);
     let d = b.one(Op::Dropout, &[f]);
     let y = b.one(Op::Unary(UnaryOp::Exp), &[d]);
@@ -55,7 +60,10 @@ fn elementwise_chains_run_in_place() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    let no_reuse = unary_chain(&CompileOptions { in_place: false, ..CompileOptions::default() });
+    let no_reuse = unary_chain(&CompileOptions {
+        in_place: false,
+        ..CompileOptions::default()
+    });
     let m2 = &no_reuse.body.memory;
     assert_eq!(m2.arena_bytes, 2 * bytes, "{m2}");
     assert_eq!(m2.intermediates_bytes, 5 * bytes);
@@ -70,30 +78,54 @@ fn live_buffers_never_share_bytes() {
     let mut skips = Vec::new();
     for i in 0..6 {
         let w = b.f32c(&[4, 4, 3, 3], i);
-        let attrs = ConvAttrs { kernel: vec![3, 3], strides: vec![1, 1], pads: vec![1; 4], dilations: vec![1, 1], group: 1 };
+        let attrs = ConvAttrs {
+            kernel: vec![3, 3],
+            strides: vec![1, 1],
+            pads: vec![1; 4],
+            dilations: vec![1, 1],
+            group: 1,
+        };
         let c = b.one(Op::Conv(attrs), &[cur, w]);
         skips.push(c);
-        cur = if i % 2 == 1 { b.one(Op::Binary(BinaryOp::Add), &[c, skips[i as usize - 1]]) } else { c };
+        cur = if i % 2 == 1 {
+            b.one(Op::Binary(BinaryOp::Add), &[c, skips[i as usize - 1]])
+        } else {
+            c
+        };
     }
     b.output(cur);
     let plan = check(&b.g, &[f32_input(&[1, 4, 8, 8], 3)]);
     let mem = &plan.body.memory;
-    assert!(mem.arena_bytes >= mem.lower_bound_bytes && mem.arena_bytes <= mem.intermediates_bytes, "{mem}");
+    assert!(
+        mem.arena_bytes >= mem.lower_bound_bytes && mem.arena_bytes <= mem.intermediates_bytes,
+        "{mem}"
+    );
     for (i, p) in mem.entries.iter().enumerate() {
         for q in &mem.entries[..i] {
             let live = p.first_step <= q.last_step && q.first_step <= p.last_step;
             let overlap = p.offset < q.offset + q.size && q.offset < p.offset + p.size;
-            assert!(!(live && overlap), "{} and {} overlap while both live\n{mem}", p.name, q.name);
+            assert!(
+                !(live && overlap),
+                "{} and {} overlap while both live\n{mem}",
+                p.name,
+                q.name
+            );
         }
     }
     let text = mem.to_string();
-    assert!(text.starts_with(&format!("arena_bytes {}\nintermediates_bytes", mem.arena_bytes)));
+    assert!(text.starts_with(&format!(
+        "arena_bytes {}\nintermediates_bytes",
+        mem.arena_bytes
+    )));
 }
 
 #[test]
 fn symbolic_dims_are_named() {
     let mut b = B::new();
-    let x = b.g.add_input("x", TensorType::new(DType::F32, Shape(vec![Dim::sym("batch"), Dim::Known(4)])));
+    let x = b.g.add_input(
+        "x",
+        TensorType::new(DType::F32, Shape(vec![Dim::sym("batch"), Dim::Known(4)])),
+    );
     let y = b.one(Op::Unary(UnaryOp::Relu), &[x]);
     b.output(y);
     let err = compile(&b.g, &CompileOptions::default()).unwrap_err();
@@ -108,17 +140,30 @@ fn unsupported_ops_are_named() {
     let mut b = B::new();
     let x = b.input("x", DType::F32, &[1, 2, 4, 4, 4]);
     let w = b.f32c(&[2, 2, 1, 1, 1], 1);
-    let attrs = ConvAttrs { kernel: vec![1, 1, 1], strides: vec![1; 3], pads: vec![0; 6], dilations: vec![1; 3], group: 1 };
+    let attrs = ConvAttrs {
+        kernel: vec![1, 1, 1],
+        strides: vec![1; 3],
+        pads: vec![0; 6],
+        dilations: vec![1; 3],
+        group: 1,
+    };
     let y = b.one(Op::Conv(attrs), &[x, w]);
     b.output(y);
-    let err = compile(&b.g, &CompileOptions::default()).unwrap_err().to_string();
-    assert!(err.ends_with("(Conv): 3-D convolution (1-D and 2-D are supported)"), "{err}");
+    let err = compile(&b.g, &CompileOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("(Conv): 3-D convolution (1-D and 2-D are supported)"),
+        "{err}"
+    );
 
     let mut b = B::new();
     let x = b.input("x", DType::I64, &[4]);
     let y = b.one(Op::Unary(UnaryOp::Sqrt), &[x]);
     b.output(y);
-    let err = compile(&b.g, &CompileOptions::default()).unwrap_err().to_string();
+    let err = compile(&b.g, &CompileOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.ends_with("(Sqrt): Sqrt on i64 tensors"), "{err}");
 }
 
@@ -130,8 +175,12 @@ fn constant_weights_are_packed_and_64_byte_aligned() {
     let y = b.one(Op::MatMul, &[x, w]);
     b.output(y);
     let plan = check(&b.g, &[f32_input(&[3, 5], 4)]);
-    let Step::MatMul(m) = &plan.body.steps[0] else { panic!("expected a MatMul") };
-    let infc_plan::MatB::Packed(p) = &m.b else { panic!("B should be packed") };
+    let Step::MatMul(m) = &plan.body.steps[0] else {
+        panic!("expected a MatMul")
+    };
+    let infc_plan::MatB::Packed(p) = &m.b else {
+        panic!("B should be packed")
+    };
     assert_eq!(p.offset % 64, 0);
     assert_eq!(p.bytes as usize, infc_kernels::packed_b_len(5, 7) * 4);
 }

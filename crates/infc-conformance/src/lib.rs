@@ -39,11 +39,15 @@ impl Fixture {
     /// Import the model, bind every input to the shape of its saved array, fold the shape
     /// sub-graphs and drop dead code.
     pub fn bound_graph(&self) -> Result<Graph, String> {
-        let mut g = infc_onnx::import_file(&self.model_path(), &Default::default()).map_err(|e| e.to_string())?;
+        let mut g = infc_onnx::import_file(&self.model_path(), &Default::default())
+            .map_err(|e| e.to_string())?;
         let bindings: Vec<_> = self
             .inputs
             .iter()
-            .map(|(n, t)| infc_passes::ShapeBinding { name: n.clone(), dims: t.shape.clone() })
+            .map(|(n, t)| infc_passes::ShapeBinding {
+                name: n.clone(),
+                dims: t.shape.clone(),
+            })
             .collect();
         infc_passes::bind_input_shapes(&mut g, &bindings).map_err(|e| e.to_string())?;
         let mut cx = infc_passes::PassCx::new();
@@ -66,9 +70,14 @@ pub fn all_fixtures() -> Vec<Fixture> {
 /// Every fixture-layout directory under `root` (e.g. `models/variants`, `models/full`), sorted by name;
 /// empty when `root` does not exist.
 pub fn fixtures_in(root: &Path) -> Vec<Fixture> {
-    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
-    let mut dirs: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("meta.json").exists()).collect();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("meta.json").exists())
+        .collect();
     dirs.sort();
     dirs.iter().map(|d| load_fixture_dir(d)).collect()
 }
@@ -78,16 +87,33 @@ pub fn load_fixture(name: &str) -> Fixture {
 }
 
 pub fn load_fixture_dir(dir: &Path) -> Fixture {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let dir = dir.to_path_buf();
-    let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).expect("meta.json readable"))
-        .expect("meta.json parses");
+    let meta: Meta =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).expect("meta.json readable"))
+            .expect("meta.json parses");
     let load = |list: &[ArrayMeta]| -> Vec<(String, Tensor)> {
-        list.iter().map(|a| (a.name.clone(), read_npy(&dir.join(&a.file)).expect("npy readable"))).collect()
+        list.iter()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    read_npy(&dir.join(&a.file)).expect("npy readable"),
+                )
+            })
+            .collect()
     };
     let inputs = load(&meta.inputs);
     let expected = load(&meta.outputs);
-    Fixture { name, dir, meta, inputs, expected }
+    Fixture {
+        name,
+        dir,
+        meta,
+        inputs,
+        expected,
+    }
 }
 
 /// Read a `.npy` file as an IR tensor (f32, f16, i64, i32, i8, u8, bool).
@@ -97,21 +123,36 @@ pub fn read_npy(path: &Path) -> Result<Tensor, String> {
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let type_str = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),
-        other => return Err(format!("{}: unsupported npy dtype {}", path.display(), other.descr())),
+        other => {
+            return Err(format!(
+                "{}: unsupported npy dtype {}",
+                path.display(),
+                other.descr()
+            ))
+        }
     };
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     let t = match type_str.trim_start_matches(['<', '|', '=']) {
         "f4" => Tensor::from_vec(shape, npy.into_vec::<f32>().map_err(err)?),
         "f2" => Tensor::from_vec(
             shape,
-            npy.into_vec::<u16>().map_err(err)?.into_iter().map(half::f16::from_bits).collect::<Vec<_>>(),
+            npy.into_vec::<u16>()
+                .map_err(err)?
+                .into_iter()
+                .map(half::f16::from_bits)
+                .collect::<Vec<_>>(),
         ),
         "i8" => Tensor::from_vec(shape, npy.into_vec::<i64>().map_err(err)?),
         "i4" => Tensor::from_vec(shape, npy.into_vec::<i32>().map_err(err)?),
         "i1" => Tensor::from_vec(shape, npy.into_vec::<i8>().map_err(err)?),
         "u1" => Tensor::from_vec(shape, npy.into_vec::<u8>().map_err(err)?),
         "b1" => {
-            let v: Vec<bool> = npy.into_vec::<u8>().map_err(err)?.into_iter().map(|b| b != 0).collect();
+            let v: Vec<bool> = npy
+                .into_vec::<u8>()
+                .map_err(err)?
+                .into_iter()
+                .map(|b| b != 0)
+                .collect();
             Tensor::from_bools(shape, &v)
         }
         other => return Err(format!("{}: unsupported npy dtype {other}", path.display())),
@@ -122,10 +163,18 @@ pub fn read_npy(path: &Path) -> Result<Tensor, String> {
 /// Check `got` against `want` with the project tolerance; `Err` describes the worst element.
 pub fn compare(what: &str, got: &Tensor, want: &Tensor) -> Result<f64, String> {
     if got.shape != want.shape {
-        return Err(format!("{what}: shape {:?}, expected {:?}", got.shape, want.shape));
+        return Err(format!(
+            "{what}: shape {:?}, expected {:?}",
+            got.shape, want.shape
+        ));
     }
-    if (got.dtype == DType::Bool) != (want.dtype == DType::Bool) || got.dtype.is_float() != want.dtype.is_float() {
-        return Err(format!("{what}: dtype {}, expected {}", got.dtype, want.dtype));
+    if (got.dtype == DType::Bool) != (want.dtype == DType::Bool)
+        || got.dtype.is_float() != want.dtype.is_float()
+    {
+        return Err(format!(
+            "{what}: dtype {}, expected {}",
+            got.dtype, want.dtype
+        ));
     }
     let g = got.to_f64_vec().map_err(|e| e.to_string())?;
     let w = want.to_f64_vec().map_err(|e| e.to_string())?;
@@ -133,7 +182,11 @@ pub fn compare(what: &str, got: &Tensor, want: &Tensor) -> Result<f64, String> {
     let tol = 1e-4 + 1e-3 * max_ref;
     let (mut worst, mut at) = (0f64, 0usize);
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let d = if a.is_nan() && b.is_nan() { 0.0 } else { (a - b).abs() };
+        let d = if a.is_nan() && b.is_nan() {
+            0.0
+        } else {
+            (a - b).abs()
+        };
         if d > worst || d.is_nan() {
             worst = d;
             at = i;

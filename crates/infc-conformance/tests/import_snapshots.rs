@@ -5,7 +5,10 @@ use infc_conformance::all_fixtures;
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../../snapshots/import"));
+    s.set_snapshot_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../snapshots/import"
+    ));
     s.set_prepend_module_to_snapshot(false);
     s.set_omit_expression(true);
     s
@@ -18,7 +21,12 @@ fn imported_ir_of_every_fixture() {
         infc_ir::verify(&g).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         let text = infc_ir::print_graph(&g);
         let reparsed = infc_ir::parse_graph(&text).unwrap_or_else(|e| panic!("{}: {e}", f.name));
-        assert_eq!(infc_ir::print_graph(&reparsed), text, "{}: text round-trip", f.name);
+        assert_eq!(
+            infc_ir::print_graph(&reparsed),
+            text,
+            "{}: text round-trip",
+            f.name
+        );
         settings().bind(|| insta::assert_snapshot!(f.name.clone(), text));
         let bound = infc_ir::print_graph(&f.bound_graph().unwrap());
         settings().bind(|| insta::assert_snapshot!(format!("{}.bound", f.name), bound));

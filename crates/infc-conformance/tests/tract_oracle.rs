@@ -8,9 +8,12 @@ use tract_onnx::prelude::*;
 fn to_tract(t: &Tensor) -> TractResult<tract_onnx::prelude::Tensor> {
     let shape = t.shape.clone();
     Ok(match t.dtype {
-        DType::F32 => tract_ndarray::ArrayD::from_shape_vec(shape, t.view::<f32>()?.into_owned())?.into_tensor(),
-        DType::I64 => tract_ndarray::ArrayD::from_shape_vec(shape, t.view::<i64>()?.into_owned())?.into_tensor(),
-        DType::I32 => tract_ndarray::ArrayD::from_shape_vec(shape, t.view::<i32>()?.into_owned())?.into_tensor(),
+        DType::F32 => tract_ndarray::ArrayD::from_shape_vec(shape, t.view::<f32>()?.into_owned())?
+            .into_tensor(),
+        DType::I64 => tract_ndarray::ArrayD::from_shape_vec(shape, t.view::<i64>()?.into_owned())?
+            .into_tensor(),
+        DType::I32 => tract_ndarray::ArrayD::from_shape_vec(shape, t.view::<i32>()?.into_owned())?
+            .into_tensor(),
         other => anyhow::bail!("no tract conversion for {other}"),
     })
 }
@@ -39,7 +42,11 @@ fn run_tract(f: &Fixture) -> TractResult<Vec<Tensor>> {
         model = model.with_input_fact(i, fact.into())?;
     }
     let runnable = model.into_optimized()?.into_runnable()?;
-    let inputs: TVec<TValue> = f.inputs.iter().map(|(_, t)| to_tract(t).map(|t| t.into())).collect::<TractResult<_>>()?;
+    let inputs: TVec<TValue> = f
+        .inputs
+        .iter()
+        .map(|(_, t)| to_tract(t).map(|t| t.into()))
+        .collect::<TractResult<_>>()?;
     let outs = runnable.run(inputs)?;
     outs.iter().map(|o| from_tract(o)).collect()
 }
@@ -56,9 +63,16 @@ fn tract_agrees_with_reference_interpreter() {
                 continue;
             }
         };
-        let g = f.bound_graph().unwrap_or_else(|e| panic!("{}: {e}", f.name));
-        let inputs: Vec<_> = f.inputs.iter().map(|(n, t)| (n.as_str().into(), t.clone())).collect();
-        let ours = infc_reference::run_graph(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let g = f
+            .bound_graph()
+            .unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let inputs: Vec<_> = f
+            .inputs
+            .iter()
+            .map(|(n, t)| (n.as_str().into(), t.clone()))
+            .collect();
+        let ours =
+            infc_reference::run_graph(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         for (((name, _), got), want) in f.expected.iter().zip(&ours).zip(&tract_out) {
             if let Err(e) = compare(name, got, want) {
                 failures.push(format!("{}: vs tract: {e}", f.name));

@@ -18,7 +18,10 @@ impl<T> Idx<T> {
     /// If `index` does not fit in `u32 - 1` (an arena never grows that large: 4 billion values).
     pub fn from_index(index: usize) -> Self {
         let raw = u32::try_from(index + 1).expect("arena index overflows u32");
-        Idx { raw: NonZeroU32::new(raw).expect("index + 1 is never zero"), _ty: PhantomData }
+        Idx {
+            raw: NonZeroU32::new(raw).expect("index + 1 is never zero"),
+            _ty: PhantomData,
+        }
     }
 
     /// Position of the item in its arena.
@@ -101,7 +104,10 @@ impl<T> Arena<T> {
         id.index() < self.items.len()
     }
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (Idx<T>, &T)> + '_ {
-        self.items.iter().enumerate().map(|(i, t)| (Idx::from_index(i), t))
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (Idx::from_index(i), t))
     }
     pub fn ids(&self) -> impl ExactSizeIterator<Item = Idx<T>> {
         (0..self.items.len()).map(Idx::from_index)
@@ -129,7 +135,10 @@ pub struct SecondaryMap<K, V> {
 
 impl<K, V> Default for SecondaryMap<K, V> {
     fn default() -> Self {
-        SecondaryMap { slots: Vec::new(), _key: PhantomData }
+        SecondaryMap {
+            slots: Vec::new(),
+            _key: PhantomData,
+        }
     }
 }
 
@@ -140,7 +149,10 @@ impl<K, V> SecondaryMap<K, V> {
     pub fn with_capacity(n: usize) -> Self {
         let mut slots = Vec::with_capacity(n);
         slots.resize_with(n, || None);
-        SecondaryMap { slots, _key: PhantomData }
+        SecondaryMap {
+            slots,
+            _key: PhantomData,
+        }
     }
     pub fn insert(&mut self, key: Idx<K>, value: V) -> Option<V> {
         let i = key.index();
@@ -162,7 +174,10 @@ impl<K, V> SecondaryMap<K, V> {
         self.get(key).is_some()
     }
     pub fn iter(&self) -> impl Iterator<Item = (Idx<K>, &V)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|v| (Idx::from_index(i), v)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|v| (Idx::from_index(i), v)))
     }
 }
 

@@ -15,8 +15,15 @@ pub enum DType {
 }
 
 impl DType {
-    pub const ALL: [DType; 7] =
-        [DType::F32, DType::F16, DType::I64, DType::I32, DType::I8, DType::U8, DType::Bool];
+    pub const ALL: [DType; 7] = [
+        DType::F32,
+        DType::F16,
+        DType::I64,
+        DType::I32,
+        DType::I8,
+        DType::U8,
+        DType::Bool,
+    ];
 
     /// Bytes per element.
     pub fn size(self) -> usize {

@@ -54,12 +54,19 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Graph {
-        Graph { name: name.into(), ..Graph::default() }
+        Graph {
+            name: name.into(),
+            ..Graph::default()
+        }
     }
 
     /// New graph input.
     pub fn add_input(&mut self, name: impl Into<String>, ty: TensorType) -> ValueId {
-        let v = self.values.alloc(Value { name: name.into(), ty, konst: None });
+        let v = self.values.alloc(Value {
+            name: name.into(),
+            ty,
+            konst: None,
+        });
         self.inputs.push(v);
         v
     }
@@ -68,18 +75,40 @@ impl Graph {
     pub fn add_const(&mut self, name: impl Into<String>, tensor: Tensor) -> ValueId {
         let name = name.into();
         let ty = TensorType::known(tensor.dtype, &tensor.shape);
-        let c = self.consts.alloc(Const { name: name.clone(), tensor });
-        self.values.alloc(Value { name, ty, konst: Some(c) })
+        let c = self.consts.alloc(Const {
+            name: name.clone(),
+            tensor,
+        });
+        self.values.alloc(Value {
+            name,
+            ty,
+            konst: Some(c),
+        })
     }
 
     /// New value with no definition yet (an output for a node about to be pushed).
     pub fn add_value(&mut self, name: impl Into<String>, ty: TensorType) -> ValueId {
-        self.values.alloc(Value { name: name.into(), ty, konst: None })
+        self.values.alloc(Value {
+            name: name.into(),
+            ty,
+            konst: None,
+        })
     }
 
     /// Append a node whose output values were created with [`Graph::add_value`].
-    pub fn push_node(&mut self, name: impl Into<String>, op: Op, inputs: Vec<ValueId>, outputs: Vec<ValueId>) {
-        self.nodes.push(Node { name: name.into(), op, inputs, outputs });
+    pub fn push_node(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        inputs: Vec<ValueId>,
+        outputs: Vec<ValueId>,
+    ) {
+        self.nodes.push(Node {
+            name: name.into(),
+            op,
+            inputs,
+            outputs,
+        });
     }
 
     pub fn value(&self, v: ValueId) -> &Value {
@@ -112,7 +141,8 @@ impl Graph {
 
     /// For each value: the nodes reading it (a node reading it twice appears twice).
     pub fn uses(&self) -> SecondaryMap<Value, Vec<NodeIndex>> {
-        let mut m: SecondaryMap<Value, Vec<NodeIndex>> = SecondaryMap::with_capacity(self.values.len());
+        let mut m: SecondaryMap<Value, Vec<NodeIndex>> =
+            SecondaryMap::with_capacity(self.values.len());
         for (i, n) in self.nodes.iter().enumerate() {
             for &v in &n.inputs {
                 match m.get_mut(v) {
@@ -144,7 +174,10 @@ impl Graph {
 
     /// Find a graph input by source name.
     pub fn input_by_name(&self, name: &str) -> Option<ValueId> {
-        self.inputs.iter().copied().find(|&v| self.values[v].name == name)
+        self.inputs
+            .iter()
+            .copied()
+            .find(|&v| self.values[v].name == name)
     }
 
     /// Sort `nodes` topologically (stable: keeps the current order where it is already valid).
@@ -187,15 +220,26 @@ impl Graph {
                 }
             }
             if order.len() == before {
-                let stuck = self.nodes.iter().enumerate().find(|(i, _)| !done[*i]).map(|(_, n)| n.name.clone());
+                let stuck = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| !done[*i])
+                    .map(|(_, n)| n.name.clone());
                 return Err(IrError::Verify(format!(
                     "graph has a cycle through node '{}'",
                     stuck.unwrap_or_default()
                 )));
             }
         }
-        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
-        self.nodes = order.into_iter().map(|i| old[i].take().expect("each node placed once")).collect();
+        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.nodes = order
+            .into_iter()
+            .map(|i| old[i].take().expect("each node placed once"))
+            .collect();
         Ok(())
     }
 

@@ -77,7 +77,10 @@ impl BinaryOp {
     /// True for ops whose output is bool whatever the input type.
     pub fn is_comparison(self) -> bool {
         use BinaryOp::*;
-        matches!(self, Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor)
+        matches!(
+            self,
+            Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor
+        )
     }
 }
 
@@ -117,9 +120,15 @@ impl Epilogue {
     }
 
     pub fn from_name(s: &str) -> Option<Epilogue> {
-        [Epilogue::Bias, Epilogue::Residual, Epilogue::Relu, Epilogue::GeluErf, Epilogue::GeluTanh]
-            .into_iter()
-            .find(|e| e.name() == s)
+        [
+            Epilogue::Bias,
+            Epilogue::Residual,
+            Epilogue::Relu,
+            Epilogue::GeluErf,
+            Epilogue::GeluTanh,
+        ]
+        .into_iter()
+        .find(|e| e.name() == s)
     }
 
     /// True for stages that read an extra input.
@@ -178,11 +187,19 @@ pub enum Op {
     /// `(x) -> y`, NCHW.
     MaxPool(PoolAttrs),
     /// `(x) -> y`, NCHW, `count_include_pad` resolved at import.
-    AveragePool { attrs: PoolAttrs, count_include_pad: bool },
+    AveragePool {
+        attrs: PoolAttrs,
+        count_include_pad: bool,
+    },
     /// `(x) -> y` NCHW → NC11.
     GlobalAveragePool,
     /// `(a, b, c?) -> alpha·op(a)·op(b) + beta·c`, 2-D.
-    Gemm { alpha: Float, beta: Float, trans_a: bool, trans_b: bool },
+    Gemm {
+        alpha: Float,
+        beta: Float,
+        trans_a: bool,
+        trans_b: bool,
+    },
     /// `(a, b) -> y`, numpy matmul semantics (batched, broadcasting, 1-D promotion).
     MatMul,
     /// `(x) -> y` along `axis` (opset ≥ 13 semantics).
@@ -190,7 +207,11 @@ pub enum Op {
     /// `(x, scale, bias?) -> y`, normalising over dims `axis..`.
     LayerNorm { axis: i64, epsilon: Float },
     /// `(x) -> y`. `axes: None` reduces all axes (unless `noop_with_empty_axes`).
-    Reduce { op: ReduceOp, axes: Option<Vec<i64>>, keepdims: bool },
+    Reduce {
+        op: ReduceOp,
+        axes: Option<Vec<i64>>,
+        keepdims: bool,
+    },
 
     // ---- shape and data movement ----
     /// `(x, shape: i64[k]) -> y`.
@@ -229,7 +250,10 @@ pub enum Op {
     Gelu { tanh: bool },
     /// `(x, w, extras…) -> y`: Conv (no bias of its own), then `epilogue` stage by stage; each
     /// `Bias`/`Residual` stage consumes the next extra input, in order.
-    FusedConv { attrs: ConvAttrs, epilogue: Vec<Epilogue> },
+    FusedConv {
+        attrs: ConvAttrs,
+        epilogue: Vec<Epilogue>,
+    },
     /// `(a, b, extras…) -> y`: MatMul (numpy semantics), then `epilogue` as for `FusedConv`.
     FusedMatMul { epilogue: Vec<Epilogue> },
     /// `(x, skip, scale, bias) -> (y, sum)`: `sum = x + skip` (same shape), `y = LayerNorm(sum)` over the
@@ -240,7 +264,11 @@ pub enum Op {
     /// Per batch b and head h: `s = scale · q_h·k_hᵀ` (+ `mask`, an additive f32 tensor broadcastable
     /// to [B, H, Sq, Sk]); when `causal`, `s[i][j] = f32::MIN` for `j > i + (Sk − Sq)`; then softmax over
     /// the last axis and `· v_h`; heads are written back interleaved as [B, Sq, H·D].
-    Attention { num_heads: usize, scale: Float, causal: bool },
+    Attention {
+        num_heads: usize,
+        scale: Float,
+        causal: bool,
+    },
 }
 
 /// How many inputs a variant accepts (`min..=max`) and how many outputs it has.
@@ -334,7 +362,11 @@ impl Op {
 
     /// Input/output counts accepted by this variant.
     pub fn arity(&self) -> Arity {
-        let a = |min_inputs, max_inputs, outputs| Arity { min_inputs, max_inputs, outputs };
+        let a = |min_inputs, max_inputs, outputs| Arity {
+            min_inputs,
+            max_inputs,
+            outputs,
+        };
         match self {
             Op::Unary(_) | Op::Cast { .. } | Op::Identity | Op::Dropout => a(1, 1, 1),
             Op::Binary(_) => a(2, 2, 1),
@@ -349,9 +381,10 @@ impl Op {
             Op::LayerNorm { .. } => a(2, 3, 1),
             Op::Reduce { .. } => a(1, 1, 1),
             Op::Reshape { .. } | Op::Expand => a(2, 2, 1),
-            Op::Flatten { .. } | Op::Transpose { .. } | Op::Unsqueeze { .. } | Op::Squeeze { .. } => {
-                a(1, 1, 1)
-            }
+            Op::Flatten { .. }
+            | Op::Transpose { .. }
+            | Op::Unsqueeze { .. }
+            | Op::Squeeze { .. } => a(1, 1, 1),
             Op::Concat { .. } => a(1, usize::MAX, 1),
             Op::Split { splits, .. } => a(1, 1, splits.len()),
             Op::Slice => a(5, 5, 1),

@@ -64,7 +64,9 @@ impl Shape {
     }
     /// Element count if every dim is known.
     pub fn numel(&self) -> Option<usize> {
-        self.0.iter().try_fold(1usize, |acc, d| d.known().and_then(|n| acc.checked_mul(n)))
+        self.0
+            .iter()
+            .try_fold(1usize, |acc, d| d.known().and_then(|n| acc.checked_mul(n)))
     }
     /// Names of the symbolic dims, in order of first appearance.
     pub fn symbols(&self) -> Vec<Arc<str>> {
@@ -108,17 +110,25 @@ pub struct TensorType {
 
 impl TensorType {
     pub fn new(dtype: DType, shape: impl Into<Shape>) -> TensorType {
-        TensorType { dtype, shape: shape.into() }
+        TensorType {
+            dtype,
+            shape: shape.into(),
+        }
     }
     pub fn known(dtype: DType, dims: &[usize]) -> TensorType {
-        TensorType { dtype, shape: Shape::known(dims) }
+        TensorType {
+            dtype,
+            shape: Shape::known(dims),
+        }
     }
     pub fn rank(&self) -> usize {
         self.shape.rank()
     }
     /// Size in bytes if the shape is fully known.
     pub fn byte_size(&self) -> Option<usize> {
-        self.shape.numel().and_then(|n| n.checked_mul(self.dtype.size()))
+        self.shape
+            .numel()
+            .and_then(|n| n.checked_mul(self.dtype.size()))
     }
 }
 

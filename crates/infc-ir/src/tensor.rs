@@ -39,25 +39,47 @@ pub struct Bytes {
 impl Bytes {
     pub fn from_vec(v: Vec<u8>) -> Bytes {
         let len = v.len();
-        Bytes { storage: Arc::new(Storage::Owned(v)), start: 0, len }
+        Bytes {
+            storage: Arc::new(Storage::Owned(v)),
+            start: 0,
+            len,
+        }
     }
     /// Copy `data` into a 64-byte-aligned buffer.
     pub fn aligned_copy(data: &[u8]) -> Bytes {
         let mut blocks = vec![Align64([0; 64]); data.len().div_ceil(64)];
         bytemuck::cast_slice_mut::<Align64, u8>(&mut blocks)[..data.len()].copy_from_slice(data);
-        Bytes { storage: Arc::new(Storage::Aligned(blocks)), start: 0, len: data.len() }
+        Bytes {
+            storage: Arc::new(Storage::Aligned(blocks)),
+            start: 0,
+            len: data.len(),
+        }
     }
     pub fn from_mmap(m: memmap2::Mmap) -> Bytes {
         let len = m.len();
-        Bytes { storage: Arc::new(Storage::Mapped(m)), start: 0, len }
+        Bytes {
+            storage: Arc::new(Storage::Mapped(m)),
+            start: 0,
+            len,
+        }
     }
     /// Sub-range `start..start+len` of this range, sharing the storage.
     pub fn slice(&self, start: usize, len: usize) -> Result<Bytes, IrError> {
-        let end = start.checked_add(len).filter(|&e| e <= self.len).ok_or_else(|| {
-            IrError::Data(format!("byte range {start}+{len} outside buffer of {} bytes", self.len))
-        })?;
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e <= self.len)
+            .ok_or_else(|| {
+                IrError::Data(format!(
+                    "byte range {start}+{len} outside buffer of {} bytes",
+                    self.len
+                ))
+            })?;
         let _ = end;
-        Ok(Bytes { storage: self.storage.clone(), start: self.start + start, len })
+        Ok(Bytes {
+            storage: self.storage.clone(),
+            start: self.start + start,
+            len,
+        })
     }
     pub fn as_slice(&self) -> &[u8] {
         &self.storage.bytes()[self.start..self.start + self.len]
@@ -124,19 +146,29 @@ impl Tensor {
     /// Tensor over existing bytes; checks the byte length against dtype × shape.
     pub fn from_bytes(dtype: DType, shape: Vec<usize>, bytes: Bytes) -> Result<Tensor, IrError> {
         let numel = checked_numel(&shape)?;
-        let want = numel.checked_mul(dtype.size()).ok_or_else(|| IrError::Data("tensor too large".into()))?;
+        let want = numel
+            .checked_mul(dtype.size())
+            .ok_or_else(|| IrError::Data("tensor too large".into()))?;
         if bytes.len() != want {
             return Err(IrError::Data(format!(
                 "{dtype}{shape:?} needs {want} bytes, got {}",
                 bytes.len()
             )));
         }
-        Ok(Tensor { dtype, shape, data: TensorData::Bytes(bytes) })
+        Ok(Tensor {
+            dtype,
+            shape,
+            data: TensorData::Bytes(bytes),
+        })
     }
 
     /// Tensor owning a copy of `values` (64-byte aligned).
     pub fn from_vec<T: Element>(shape: Vec<usize>, values: Vec<T>) -> Result<Tensor, IrError> {
-        Tensor::from_bytes(T::DTYPE, shape, Bytes::aligned_copy(bytemuck::cast_slice(&values)))
+        Tensor::from_bytes(
+            T::DTYPE,
+            shape,
+            Bytes::aligned_copy(bytemuck::cast_slice(&values)),
+        )
     }
 
     /// Boolean tensor (stored one byte per element, 0 or 1).
@@ -150,7 +182,11 @@ impl Tensor {
     }
 
     pub fn opaque(dtype: DType, shape: Vec<usize>, fingerprint: u64) -> Tensor {
-        Tensor { dtype, shape, data: TensorData::Opaque { fingerprint } }
+        Tensor {
+            dtype,
+            shape,
+            data: TensorData::Opaque { fingerprint },
+        }
     }
 
     pub fn numel(&self) -> usize {
@@ -176,12 +212,21 @@ impl Tensor {
     /// Typed view: borrowed when the bytes are aligned for `T`, copied otherwise.
     pub fn view<T: Element>(&self) -> Result<Cow<'_, [T]>, IrError> {
         if self.dtype != T::DTYPE {
-            return Err(IrError::Data(format!("tensor is {}, read as {}", self.dtype, T::DTYPE)));
+            return Err(IrError::Data(format!(
+                "tensor is {}, read as {}",
+                self.dtype,
+                T::DTYPE
+            )));
         }
         let bytes = self.bytes()?;
         Ok(match bytemuck::try_cast_slice::<u8, T>(bytes) {
             Ok(s) => Cow::Borrowed(s),
-            Err(_) => Cow::Owned(bytes.chunks_exact(std::mem::size_of::<T>()).map(bytemuck::pod_read_unaligned).collect()),
+            Err(_) => Cow::Owned(
+                bytes
+                    .chunks_exact(std::mem::size_of::<T>())
+                    .map(bytemuck::pod_read_unaligned)
+                    .collect(),
+            ),
         })
     }
 
@@ -193,7 +238,10 @@ impl Tensor {
             DType::I8 => self.view::<i8>()?.iter().map(|&v| v as i64).collect(),
             DType::U8 | DType::Bool => self.bytes()?.iter().map(|&v| v as i64).collect(),
             DType::F32 | DType::F16 => {
-                return Err(IrError::Data(format!("expected an integer tensor, got {}", self.dtype)))
+                return Err(IrError::Data(format!(
+                    "expected an integer tensor, got {}",
+                    self.dtype
+                )))
             }
         })
     }
@@ -202,7 +250,11 @@ impl Tensor {
     pub fn to_f64_vec(&self) -> Result<Vec<f64>, IrError> {
         Ok(match self.dtype {
             DType::F32 => self.view::<f32>()?.iter().map(|&v| v as f64).collect(),
-            DType::F16 => self.view::<half::f16>()?.iter().map(|v| v.to_f64()).collect(),
+            DType::F16 => self
+                .view::<half::f16>()?
+                .iter()
+                .map(|v| v.to_f64())
+                .collect(),
             _ => self.to_i64_vec()?.into_iter().map(|v| v as f64).collect(),
         })
     }
@@ -280,6 +332,9 @@ mod tests {
     #[test]
     fn length_mismatch_is_an_error() {
         let err = Tensor::from_bytes(DType::F32, vec![3], Bytes::from_vec(vec![0; 8])).unwrap_err();
-        assert_eq!(err.to_string(), "bad tensor data: f32[3] needs 12 bytes, got 8");
+        assert_eq!(
+            err.to_string(),
+            "bad tensor data: f32[3] needs 12 bytes, got 8"
+        );
     }
 }

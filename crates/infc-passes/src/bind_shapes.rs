@@ -16,7 +16,11 @@ pub struct ShapeBinding {
 
 /// Parse `NAME=D0xD1x…` (e.g. `input_ids=1x128`, `input=1x3x224x224`, `batch=4`).
 pub fn parse_shape_binding(s: &str) -> Result<ShapeBinding, PassError> {
-    let bad = |why: &str| PassError::Binding(format!("'{s}': {why} (expected NAME=D0xD1x…, e.g. input=1x3x224x224)"));
+    let bad = |why: &str| {
+        PassError::Binding(format!(
+            "'{s}': {why} (expected NAME=D0xD1x…, e.g. input=1x3x224x224)"
+        ))
+    };
     let (name, dims) = s.rsplit_once('=').ok_or_else(|| bad("missing '='"))?;
     if name.is_empty() {
         return Err(bad("empty input name"));
@@ -26,9 +30,16 @@ pub fn parse_shape_binding(s: &str) -> Result<ShapeBinding, PassError> {
     }
     let dims = dims
         .split(['x', 'X'])
-        .map(|d| d.trim().parse::<usize>().map_err(|_| bad(&format!("'{d}' is not a non-negative integer"))))
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .map_err(|_| bad(&format!("'{d}' is not a non-negative integer")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ShapeBinding { name: name.to_string(), dims })
+    Ok(ShapeBinding {
+        name: name.to_string(),
+        dims,
+    })
 }
 
 /// Apply `bindings` to `g`: each binding names a graph input (full shape) or a symbolic dim
@@ -49,7 +60,12 @@ pub fn bind_input_shapes(g: &mut Graph, bindings: &[ShapeBinding]) -> Result<(),
     for b in bindings {
         if let Some(v) = g.input_by_name(&b.name) {
             let declared = g.ty(v).clone();
-            let shown = b.dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
+            let shown = b
+                .dims
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x");
             if declared.rank() != b.dims.len() {
                 return Err(PassError::Binding(format!(
                     "{}={shown}: input '{}' has rank {} ({declared}), the binding gives {} dims",
@@ -72,10 +88,17 @@ pub fn bind_input_shapes(g: &mut Graph, bindings: &[ShapeBinding]) -> Result<(),
                 }
             }
         } else if b.dims.len() == 1 && is_symbol_of_inputs(g, &b.name) {
-            set(&Arc::from(b.name.as_str()), b.dims[0], format!("{}={}", b.name, b.dims[0]))?;
+            set(
+                &Arc::from(b.name.as_str()),
+                b.dims[0],
+                format!("{}={}", b.name, b.dims[0]),
+            )?;
         } else {
-            let names: Vec<String> =
-                g.inputs.iter().map(|&v| format!("{}: {}", g.value(v).name, g.ty(v))).collect();
+            let names: Vec<String> = g
+                .inputs
+                .iter()
+                .map(|&v| format!("{}: {}", g.value(v).name, g.ty(v)))
+                .collect();
             return Err(PassError::Binding(format!(
                 "'{}' is neither a model input nor a symbolic dim of one; inputs are: {}",
                 b.name,
@@ -98,7 +121,9 @@ pub fn bind_input_shapes(g: &mut Graph, bindings: &[ShapeBinding]) -> Result<(),
 }
 
 fn is_symbol_of_inputs(g: &Graph, name: &str) -> bool {
-    g.inputs.iter().any(|&v| g.ty(v).shape.symbols().iter().any(|s| &**s == name))
+    g.inputs
+        .iter()
+        .any(|&v| g.ty(v).shape.symbols().iter().any(|s| &**s == name))
 }
 
 /// `(input name, symbol)` for every symbolic dim still left on a graph input.
@@ -119,9 +144,18 @@ mod tests {
 
     fn model() -> Graph {
         let mut g = Graph::new("m");
-        let x = g.add_input("input_ids", TensorType::new(DType::I64, vec![Dim::sym("batch"), Dim::sym("sequence")]));
-        let m = g.add_input("mask", TensorType::new(DType::I64, vec![Dim::sym("batch"), Dim::sym("sequence")]));
-        let img = g.add_input("image", TensorType::new(DType::F32, vec![Dim::sym("batch"), Dim::Known(3)]));
+        let x = g.add_input(
+            "input_ids",
+            TensorType::new(DType::I64, vec![Dim::sym("batch"), Dim::sym("sequence")]),
+        );
+        let m = g.add_input(
+            "mask",
+            TensorType::new(DType::I64, vec![Dim::sym("batch"), Dim::sym("sequence")]),
+        );
+        let img = g.add_input(
+            "image",
+            TensorType::new(DType::F32, vec![Dim::sym("batch"), Dim::Known(3)]),
+        );
         g.outputs = vec![x, m, img];
         g
     }
@@ -130,7 +164,10 @@ mod tests {
     fn parses_bindings() {
         assert_eq!(
             parse_shape_binding("input=1x3x224x224").unwrap(),
-            ShapeBinding { name: "input".into(), dims: vec![1, 3, 224, 224] }
+            ShapeBinding {
+                name: "input".into(),
+                dims: vec![1, 3, 224, 224]
+            }
         );
         assert_eq!(parse_shape_binding("batch=4").unwrap().dims, vec![4]);
     }
@@ -158,7 +195,10 @@ mod tests {
         let mut g = model();
         bind_input_shapes(&mut g, &[parse_shape_binding("batch=1").unwrap()]).unwrap();
         assert_eq!(g.ty(g.inputs[0]).to_string(), "i64[1,sequence]");
-        let left: Vec<_> = unbound_symbols(&g).into_iter().map(|(i, s)| format!("{i}:{s}")).collect();
+        let left: Vec<_> = unbound_symbols(&g)
+            .into_iter()
+            .map(|(i, s)| format!("{i}:{s}"))
+            .collect();
         assert_eq!(left, ["input_ids:sequence", "mask:sequence"]);
     }
 
@@ -166,7 +206,10 @@ mod tests {
     fn contradictions_are_errors() {
         let e = |flags: &[&str]| {
             let mut g = model();
-            let b: Vec<_> = flags.iter().map(|f| parse_shape_binding(f).unwrap()).collect();
+            let b: Vec<_> = flags
+                .iter()
+                .map(|f| parse_shape_binding(f).unwrap())
+                .collect();
             bind_input_shapes(&mut g, &b).unwrap_err().to_string()
         };
         insta::assert_snapshot!(e(&["image=1x4"]), @"--shape image=1x4: input 'image' is f32[batch,3], dim 1 is fixed at 3, the binding gives 4");

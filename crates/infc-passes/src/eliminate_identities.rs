@@ -14,7 +14,12 @@ pub fn eliminate_identities(g: &mut Graph, cx: &mut PassCx) -> Result<bool, Pass
         if node.outputs.len() != 1 || g.outputs.contains(&node.outputs[0]) || !is_noop(g, node) {
             continue;
         }
-        let (from, to, name, op) = (node.outputs[0], node.inputs[0], node.name.clone(), node.op.name());
+        let (from, to, name, op) = (
+            node.outputs[0],
+            node.inputs[0],
+            node.name.clone(),
+            node.op.name(),
+        );
         g.replace_uses(from, to);
         cx.log.record(rule_name(op), vec![name]);
         changed = true;
@@ -36,13 +41,16 @@ fn rule_name(op: &str) -> &'static str {
 }
 
 fn is_noop(g: &Graph, node: &Node) -> bool {
-    let same_type = || g.ty(node.inputs[0]) == g.ty(node.outputs[0]) && g.ty(node.inputs[0]).shape.is_known();
+    let same_type =
+        || g.ty(node.inputs[0]) == g.ty(node.outputs[0]) && g.ty(node.inputs[0]).shape.is_known();
     match &node.op {
         Op::Identity | Op::Dropout => true,
         Op::Cast { to } => g.ty(node.inputs[0]).dtype == *to,
-        Op::Reshape { .. } | Op::Expand | Op::Squeeze { .. } | Op::Unsqueeze { .. } | Op::Flatten { .. } => {
-            same_type()
-        }
+        Op::Reshape { .. }
+        | Op::Expand
+        | Op::Squeeze { .. }
+        | Op::Unsqueeze { .. }
+        | Op::Flatten { .. } => same_type(),
         Op::Transpose { perm } => perm.iter().enumerate().all(|(i, &p)| i == p),
         Op::Concat { .. } => node.inputs.len() == 1,
         Op::Slice => {
@@ -79,7 +87,10 @@ mod tests {
         let names: Vec<_> = g.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["relu", "drop"]);
         assert_eq!(g.nodes[0].inputs, vec![g.inputs[0]]);
-        assert_eq!(cx.log.counts(), vec![("remove-identity", 1), ("remove-noop-cast", 1)]);
+        assert_eq!(
+            cx.log.counts(),
+            vec![("remove-identity", 1), ("remove-noop-cast", 1)]
+        );
         assert!(!eliminate_identities(&mut g, &mut cx).unwrap());
     }
 
@@ -89,7 +100,12 @@ mod tests {
         let x = g.add_input("x", TensorType::known(DType::F32, &[2, 3]));
         let shape = g.add_const("shape", Tensor::from_vec(vec![1], vec![6i64]).unwrap());
         let r = g.add_value("r", TensorType::known(DType::F32, &[6]));
-        g.push_node("reshape", Op::Reshape { allowzero: false }, vec![x, shape], vec![r]);
+        g.push_node(
+            "reshape",
+            Op::Reshape { allowzero: false },
+            vec![x, shape],
+            vec![r],
+        );
         let c = g.add_value("c", TensorType::known(DType::I64, &[6]));
         g.push_node("cast", Op::Cast { to: DType::I64 }, vec![r], vec![c]);
         g.outputs = vec![c];

@@ -19,7 +19,12 @@ pub fn fold_constants(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError>
     for i in 0..g.nodes.len() {
         let (op, inputs, outputs, name) = {
             let n = &g.nodes[i];
-            (n.op.clone(), n.inputs.clone(), n.outputs.clone(), n.name.clone())
+            (
+                n.op.clone(),
+                n.inputs.clone(),
+                n.outputs.clone(),
+                n.name.clone(),
+            )
         };
         if outputs.iter().all(|&o| g.is_const(o)) {
             continue;
@@ -28,14 +33,21 @@ pub fn fold_constants(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError>
         for (&o, ty) in outputs.iter().zip(types) {
             g.values[o].ty = ty;
         }
-        let Some(results) = try_fold(g, &op, &inputs, &outputs, &name)? else { continue };
+        let Some(results) = try_fold(g, &op, &inputs, &outputs, &name)? else {
+            continue;
+        };
         for (&o, t) in outputs.iter().zip(results) {
             let expected = g.ty(o).clone();
-            if expected.dtype != t.dtype || expected.shape.as_known().as_deref() != Some(&t.shape[..]) {
+            if expected.dtype != t.dtype
+                || expected.shape.as_known().as_deref() != Some(&t.shape[..])
+            {
                 return Err(PassError::Fold {
                     node: name.clone(),
                     op: op.name(),
-                    msg: format!("evaluated to {}{:?} but inference says {expected}", t.dtype, t.shape),
+                    msg: format!(
+                        "evaluated to {}{:?} but inference says {expected}",
+                        t.dtype, t.shape
+                    ),
                 });
             }
             let vname = g.value(o).name.clone();
@@ -58,15 +70,27 @@ fn try_fold(
     outputs: &[ValueId],
     name: &str,
 ) -> Result<Option<Vec<Tensor>>, PassError> {
-    let fold_err = |msg: String| PassError::Fold { node: name.to_string(), op: op.name(), msg };
+    let fold_err = |msg: String| PassError::Fold {
+        node: name.to_string(),
+        op: op.name(),
+        msg,
+    };
     if let Op::Shape { start, end } = op {
-        let Some(dims) = g.ty(inputs[0]).shape.as_known() else { return Ok(None) };
+        let Some(dims) = g.ty(inputs[0]).shape.as_known() else {
+            return Ok(None);
+        };
         let r = dims.len() as i64;
         let clamp = |a: i64| if a < 0 { (a + r).max(0) } else { a.min(r) } as usize;
         let (s, e) = (clamp(*start), clamp(end.unwrap_or(r)));
-        let vals: Vec<i64> = if s < e { dims[s..e].iter().map(|&d| d as i64).collect() } else { vec![] };
+        let vals: Vec<i64> = if s < e {
+            dims[s..e].iter().map(|&d| d as i64).collect()
+        } else {
+            vec![]
+        };
         let n = vals.len();
-        return Tensor::from_vec(vec![n], vals).map(|t| Some(vec![t])).map_err(|e| fold_err(e.to_string()));
+        return Tensor::from_vec(vec![n], vals)
+            .map(|t| Some(vec![t]))
+            .map_err(|e| fold_err(e.to_string()));
     }
     let mut tensors = Vec::with_capacity(inputs.len());
     for &v in inputs {
@@ -82,5 +106,7 @@ fn try_fold(
             _ => return Ok(None),
         }
     }
-    infc_reference::eval_op(op, &tensors).map(Some).map_err(|e| fold_err(e.to_string()))
+    infc_reference::eval_op(op, &tensors)
+        .map(Some)
+        .map_err(|e| fold_err(e.to_string()))
 }

@@ -43,8 +43,15 @@ pub fn fuse_attention(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError>
     rewrite_sweeps(g, cx, fuse_at)
 }
 
-fn fuse_at(g: &mut Graph, m: &Matcher, pv: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
-    let Some(found) = match_attention(g, m, pv) else { return Ok(None) };
+fn fuse_at(
+    g: &mut Graph,
+    m: &Matcher,
+    pv: NodeIndex,
+    cx: &mut PassCx,
+) -> Result<Option<Vec<NodeIndex>>, PassError> {
+    let Some(found) = match_attention(g, m, pv) else {
+        return Ok(None);
+    };
     let names = node_names(g, &found.nodes);
     let mut inputs = vec![found.q, found.k, found.v];
     match found.mask {
@@ -55,7 +62,11 @@ fn fuse_at(g: &mut Graph, m: &Matcher, pv: NodeIndex, cx: &mut PassCx) -> Result
             inputs.push(g.add_const(name, t));
         }
     }
-    let op = Op::Attention { num_heads: found.heads, scale: Float::new(found.scale as f32), causal: found.causal };
+    let op = Op::Attention {
+        num_heads: found.heads,
+        scale: Float::new(found.scale as f32),
+        causal: found.causal,
+    };
     let name = g.nodes[pv].name.clone();
     replace_node(g, found.anchor, name, op, inputs);
     if let Some(reshape) = found.flattening_reshape {
@@ -68,7 +79,13 @@ fn fuse_at(g: &mut Graph, m: &Matcher, pv: NodeIndex, cx: &mut PassCx) -> Result
         g.nodes[reshape].inputs[0] = merged;
     }
     cx.log.record("attention", names);
-    Ok(Some(found.nodes.into_iter().filter(|&n| n != found.anchor).collect()))
+    Ok(Some(
+        found
+            .nodes
+            .into_iter()
+            .filter(|&n| n != found.anchor)
+            .collect(),
+    ))
 }
 
 enum Mask {
@@ -111,7 +128,9 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
     }
     let (p, vh) = (pv_node.inputs[0], pv_node.inputs[1]);
     let o_dims = g.ty(pv_node.outputs[0]).shape.as_known()?;
-    let &[b, heads, sq, d] = &o_dims[..] else { return None };
+    let &[b, heads, sq, d] = &o_dims[..] else {
+        return None;
+    };
     let mut nodes = vec![pv];
 
     // Softmax, possibly behind the NaN guard.
@@ -124,19 +143,31 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
     };
     let (softmax, s) = {
         let (n, node) = m.def_if(g, p, |op| matches!(op, Op::Softmax { .. }))?;
-        let Op::Softmax { axis } = node.op else { return None };
+        let Op::Softmax { axis } = node.op else {
+            return None;
+        };
         if axis != -1 && axis != 3 {
             return None;
         }
         (n, node.inputs[0])
     };
     nodes.push(softmax);
-    let scores = score_chain(g, m, s, Scores { scale: 1.0, ..Scores::default() })?;
+    let scores = score_chain(
+        g,
+        m,
+        s,
+        Scores {
+            scale: 1.0,
+            ..Scores::default()
+        },
+    )?;
     let qk = scores.qk?;
     nodes.extend(&scores.nodes);
     let (qh, kt) = (g.nodes[qk].inputs[0], g.nodes[qk].inputs[1]);
     let s_dims = g.ty(s).shape.as_known()?;
-    let &[_, _, _, sk] = &s_dims[..] else { return None };
+    let &[_, _, _, sk] = &s_dims[..] else {
+        return None;
+    };
 
     // Projections: each chain must be exactly the head split of a [B, S, H·D] value.
     let (q, q_scale, q_nodes) = projection(g, m, qh, Layout::Heads, b, sq, heads, d)?;
@@ -158,7 +189,19 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
     }
     let scale = scores.scale * q_scale * k_scale;
     let merged_dims = [b, sq, heads * d];
-    Some(Found { q, k, v, mask, heads, scale, causal, nodes, anchor, flattening_reshape, merged_dims })
+    Some(Found {
+        q,
+        k,
+        v,
+        mask,
+        heads,
+        scale,
+        causal,
+        nodes,
+        anchor,
+        flattening_reshape,
+        merged_dims,
+    })
 }
 
 /// `p = Where(IsNaN(x), 0, x)`: returns (x, [where, isnan]).
@@ -194,11 +237,18 @@ fn score_chain(g: &Graph, m: &Matcher, s: ValueId, mut acc: Scores) -> Option<Sc
         }
         Op::Binary(BinaryOp::Add) if !scaled && acc.additive.is_none() => {
             let out_ty = g.ty(node.outputs[0]);
-            for (x, mask) in [(node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])] {
+            for (x, mask) in [
+                (node.inputs[0], node.inputs[1]),
+                (node.inputs[1], node.inputs[0]),
+            ] {
                 if g.ty(x) != out_ty || g.ty(mask).dtype != DType::F32 || x == mask {
                     continue;
                 }
-                let mut next = Scores { scale: acc.scale, additive: Some(mask), ..Scores::default() };
+                let mut next = Scores {
+                    scale: acc.scale,
+                    additive: Some(mask),
+                    ..Scores::default()
+                };
                 next.wheres.clone_from(&acc.wheres);
                 next.nodes.clone_from(&acc.nodes);
                 next.nodes.push(n);
@@ -210,7 +260,8 @@ fn score_chain(g: &Graph, m: &Matcher, s: ValueId, mut acc: Scores) -> Option<Sc
         }
         Op::Where if !scaled => {
             let (c, a, bv) = (node.inputs[0], node.inputs[1], node.inputs[2]);
-            g.const_of(c).filter(|t| t.dtype == DType::Bool && !t.is_opaque())?;
+            g.const_of(c)
+                .filter(|t| t.dtype == DType::Bool && !t.is_opaque())?;
             let out_ty = g.ty(node.outputs[0]);
             let (x, fill, keep_where_true) = match (scalar_const(g, bv), scalar_const(g, a)) {
                 (Some(f), _) if f <= MASK_FILL_MAX && g.ty(a) == out_ty => (a, f, true),
@@ -243,7 +294,12 @@ fn resolve_masks(g: &Graph, scores: &Scores, [b, h, sq, sk]: [usize; 4]) -> Opti
         if !broadcasts_to(&t.shape, &[b, h, sq, sk]) {
             return None;
         }
-        let keep: Vec<bool> = t.bytes().ok()?.iter().map(|&x| (x != 0) == keep_where_true).collect();
+        let keep: Vec<bool> = t
+            .bytes()
+            .ok()?
+            .iter()
+            .map(|&x| (x != 0) == keep_where_true)
+            .collect();
         if is_causal(&t.shape, &keep, sq, sk) {
             causal = true;
             continue;
@@ -260,17 +316,28 @@ fn resolve_masks(g: &Graph, scores: &Scores, [b, h, sq, sk]: [usize; 4]) -> Opti
 
 /// True when `dims` broadcasts to `target` without changing it.
 fn broadcasts_to(dims: &[usize], target: &[usize]) -> bool {
-    dims.len() <= target.len() && dims.iter().rev().zip(target.iter().rev()).all(|(&d, &t)| d == 1 || d == t)
+    dims.len() <= target.len()
+        && dims
+            .iter()
+            .rev()
+            .zip(target.iter().rev())
+            .all(|(&d, &t)| d == 1 || d == t)
 }
 
 /// `keep` (shape `shape`, last two dims `[sq, sk]`) keeps exactly `j ≤ i + (sk − sq)` in every slice.
 fn is_causal(shape: &[usize], keep: &[bool], sq: usize, sk: usize) -> bool {
-    let [.., rows, cols] = shape else { return false };
+    let [.., rows, cols] = shape else {
+        return false;
+    };
     if (*rows, *cols) != (sq, sk) || sk < sq {
         return false;
     }
-    keep.chunks(sq * sk)
-        .all(|slice| slice.iter().enumerate().all(|(idx, &k)| k == (idx % sk <= idx / sk + (sk - sq))))
+    keep.chunks(sq * sk).all(|slice| {
+        slice
+            .iter()
+            .enumerate()
+            .all(|(idx, &k)| k == (idx % sk <= idx / sk + (sk - sq)))
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -297,12 +364,15 @@ fn is_movement(op: &Op) -> bool {
 /// A scalar Mul/Div on the chain: returns (data operand, factor).
 fn scale_op(g: &Graph, op: &Op, inputs: &[ValueId]) -> Option<(ValueId, f64)> {
     match op {
-        Op::Binary(BinaryOp::Mul) => match (scalar_const(g, inputs[1]), scalar_const(g, inputs[0])) {
+        Op::Binary(BinaryOp::Mul) => match (scalar_const(g, inputs[1]), scalar_const(g, inputs[0]))
+        {
             (Some(f), _) => Some((inputs[0], f)),
             (None, Some(f)) => Some((inputs[1], f)),
             _ => None,
         },
-        Op::Binary(BinaryOp::Div) => scalar_const(g, inputs[1]).filter(|&f| f != 0.0).map(|f| (inputs[0], 1.0 / f)),
+        Op::Binary(BinaryOp::Div) => scalar_const(g, inputs[1])
+            .filter(|&f| f != 0.0)
+            .map(|f| (inputs[0], 1.0 / f)),
         _ => None,
     }
 }
@@ -329,7 +399,10 @@ fn projection(
         }
         let node = &g.nodes[n];
         let (input, factor) = if is_movement(&node.op) {
-            if !node.inputs[1..].iter().all(|&v| g.const_of(v).is_some_and(|t| !t.is_opaque())) {
+            if !node.inputs[1..]
+                .iter()
+                .all(|&v| g.const_of(v).is_some_and(|t| !t.is_opaque()))
+            {
                 break;
             }
             (node.inputs[0], 1.0)
@@ -345,11 +418,15 @@ fn projection(
     let e = heads * d;
     for root_at in (0..chain.len()).rev() {
         let root = chain[root_at].1;
-        if g.ty(root).dtype != DType::F32 || g.ty(root).shape.as_known().as_deref() != Some(&[b, s, e][..]) {
+        if g.ty(root).dtype != DType::F32
+            || g.ty(root).shape.as_known().as_deref() != Some(&[b, s, e][..])
+        {
             continue;
         }
         let ops: Vec<NodeIndex> = chain[..=root_at].iter().rev().map(|&(n, _, _)| n).collect();
-        let Some(got) = replay(g, &ops, iota(&[b, s, e])?) else { continue };
+        let Some(got) = replay(g, &ops, iota(&[b, s, e])?) else {
+            continue;
+        };
         if got == head_split(layout, b, s, heads, d) {
             let scale = chain[..=root_at].iter().map(|&(_, _, f)| f).product();
             return Some((root, scale, ops));
@@ -379,7 +456,10 @@ fn output_chain(
         if !is_movement(&node.op) || node.inputs[0] != cur {
             return None;
         }
-        if !node.inputs[1..].iter().all(|&v| g.const_of(v).is_some_and(|t| !t.is_opaque())) {
+        if !node.inputs[1..]
+            .iter()
+            .all(|&v| g.const_of(v).is_some_and(|t| !t.is_opaque()))
+        {
             return None;
         }
         ops.push(u);
@@ -419,13 +499,22 @@ fn replay(g: &Graph, ops: &[NodeIndex], mut t: Tensor) -> Option<(Vec<usize>, Ve
         for &v in &node.inputs[1..] {
             inputs.push(g.const_of(v)?);
         }
-        t = infc_reference::eval_op(&node.op, &inputs).ok()?.into_iter().next()?;
+        t = infc_reference::eval_op(&node.op, &inputs)
+            .ok()?
+            .into_iter()
+            .next()?;
     }
     Some((t.shape.clone(), t.to_i64_vec().ok()?))
 }
 
 /// Expected replay result of splitting `[B,S,H·D]` into heads.
-fn head_split(layout: Layout, b: usize, s: usize, heads: usize, d: usize) -> (Vec<usize>, Vec<i64>) {
+fn head_split(
+    layout: Layout,
+    b: usize,
+    s: usize,
+    heads: usize,
+    d: usize,
+) -> (Vec<usize>, Vec<i64>) {
     let e = heads * d;
     let mut out = Vec::with_capacity(b * s * e);
     let at = |bi: usize, si: usize, hi: usize, di: usize| ((bi * s + si) * e + hi * d + di) as i64;

@@ -16,25 +16,46 @@ pub fn fuse_conv_bn(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     rewrite_sweeps(g, cx, fold_at)
 }
 
-fn fold_at(g: &mut Graph, m: &Matcher, bn: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
-    let Op::BatchNorm { epsilon } = g.nodes[bn].op else { return Ok(None) };
+fn fold_at(
+    g: &mut Graph,
+    m: &Matcher,
+    bn: NodeIndex,
+    cx: &mut PassCx,
+) -> Result<Option<Vec<NodeIndex>>, PassError> {
+    let Op::BatchNorm { epsilon } = g.nodes[bn].op else {
+        return Ok(None);
+    };
     let bn_inputs = g.nodes[bn].inputs.clone();
-    let Some((conv, conv_node)) = m.def_if(g, bn_inputs[0], |op| matches!(op, Op::Conv(_))) else { return Ok(None) };
-    let Op::Conv(attrs) = conv_node.op.clone() else { return Ok(None) };
+    let Some((conv, conv_node)) = m.def_if(g, bn_inputs[0], |op| matches!(op, Op::Conv(_))) else {
+        return Ok(None);
+    };
+    let Op::Conv(attrs) = conv_node.op.clone() else {
+        return Ok(None);
+    };
     let conv_inputs = conv_node.inputs.clone();
     if m.sole_user(bn_inputs[0]) != Some(bn) {
         return Ok(None);
     }
-    let Some(w_tensor) = g.const_of(conv_inputs[1]).cloned() else { return Ok(None) };
-    let Some(w) = f32_const(g, conv_inputs[1]) else { return Ok(None) };
+    let Some(w_tensor) = g.const_of(conv_inputs[1]).cloned() else {
+        return Ok(None);
+    };
+    let Some(w) = f32_const(g, conv_inputs[1]) else {
+        return Ok(None);
+    };
     let c_out = match w_tensor.shape.first() {
         Some(&c) if c > 0 => c,
         _ => return Ok(None),
     };
-    let per_channel = |v| f32_const(g, v).filter(|d| d.len() == c_out && g.const_of(v).is_some_and(|t| t.shape == [c_out]));
-    let (Some(gamma), Some(beta), Some(mean), Some(var)) =
-        (per_channel(bn_inputs[1]), per_channel(bn_inputs[2]), per_channel(bn_inputs[3]), per_channel(bn_inputs[4]))
-    else {
+    let per_channel = |v| {
+        f32_const(g, v)
+            .filter(|d| d.len() == c_out && g.const_of(v).is_some_and(|t| t.shape == [c_out]))
+    };
+    let (Some(gamma), Some(beta), Some(mean), Some(var)) = (
+        per_channel(bn_inputs[1]),
+        per_channel(bn_inputs[2]),
+        per_channel(bn_inputs[3]),
+        per_channel(bn_inputs[4]),
+    ) else {
         return Ok(None);
     };
     let bias = match conv_inputs.get(2) {
@@ -46,11 +67,18 @@ fn fold_at(g: &mut Graph, m: &Matcher, bn: NodeIndex, cx: &mut PassCx) -> Result
     };
 
     let eps = epsilon.get() as f64;
-    let scale: Vec<f64> = (0..c_out).map(|c| gamma[c] as f64 / (var[c] as f64 + eps).sqrt()).collect();
+    let scale: Vec<f64> = (0..c_out)
+        .map(|c| gamma[c] as f64 / (var[c] as f64 + eps).sqrt())
+        .collect();
     let per_out = w.len() / c_out;
-    let new_w: Vec<f32> = w.iter().enumerate().map(|(i, &x)| (x as f64 * scale[i / per_out]) as f32).collect();
-    let new_b: Vec<f32> =
-        (0..c_out).map(|c| ((bias[c] as f64 - mean[c] as f64) * scale[c] + beta[c] as f64) as f32).collect();
+    let new_w: Vec<f32> = w
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (x as f64 * scale[i / per_out]) as f32)
+        .collect();
+    let new_b: Vec<f32> = (0..c_out)
+        .map(|c| ((bias[c] as f64 - mean[c] as f64) * scale[c] + beta[c] as f64) as f32)
+        .collect();
 
     let names = node_names(g, &[conv, bn]);
     let w_name = format!("{}.folded_weight", g.nodes[conv].name);
@@ -58,7 +86,13 @@ fn fold_at(g: &mut Graph, m: &Matcher, bn: NodeIndex, cx: &mut PassCx) -> Result
     let w_val = add_f32_const(g, &w_name, w_tensor.shape.clone(), new_w)?;
     let b_val = add_f32_const(g, &b_name, vec![c_out], new_b)?;
     let name = g.nodes[conv].name.clone();
-    replace_node(g, bn, name, Op::Conv(attrs), vec![conv_inputs[0], w_val, b_val]);
+    replace_node(
+        g,
+        bn,
+        name,
+        Op::Conv(attrs),
+        vec![conv_inputs[0], w_val, b_val],
+    );
     cx.log.record("conv-bn", names);
     Ok(Some(vec![conv]))
 }

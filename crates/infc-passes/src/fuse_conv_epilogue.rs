@@ -13,8 +13,8 @@
 //! (invalidates value ids). Log rule: `conv-epilogue` (nodes listed conv first).
 
 use crate::pattern::{
-    add_f32_const, channel_vector, either_order, known_dims, node_names, replace_node, rewrite_sweeps,
-    same_known_type, ChannelAxis, Matcher,
+    add_f32_const, channel_vector, either_order, known_dims, node_names, replace_node,
+    rewrite_sweeps, same_known_type, ChannelAxis, Matcher,
 };
 use crate::{PassCx, PassError};
 use infc_ir::{BinaryOp, DType, Epilogue, Graph, NodeIndex, Op, UnaryOp, ValueId};
@@ -23,14 +23,25 @@ pub fn fuse_conv_epilogue(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassEr
     rewrite_sweeps(g, cx, fuse_at)
 }
 
-fn fuse_at(g: &mut Graph, m: &Matcher, root: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
+fn fuse_at(
+    g: &mut Graph,
+    m: &Matcher,
+    root: NodeIndex,
+    cx: &mut PassCx,
+) -> Result<Option<Vec<NodeIndex>>, PassError> {
     let node = &g.nodes[root];
     let (attrs, mut epilogue, mut extras) = match &node.op {
         Op::Conv(attrs) => {
-            let epilogue = if node.inputs.len() == 3 { vec![Epilogue::Bias] } else { vec![] };
+            let epilogue = if node.inputs.len() == 3 {
+                vec![Epilogue::Bias]
+            } else {
+                vec![]
+            };
             (attrs.clone(), epilogue, node.inputs[2..].to_vec())
         }
-        Op::FusedConv { attrs, epilogue } => (attrs.clone(), epilogue.clone(), node.inputs[2..].to_vec()),
+        Op::FusedConv { attrs, epilogue } => {
+            (attrs.clone(), epilogue.clone(), node.inputs[2..].to_vec())
+        }
         _ => return Ok(None),
     };
     let (x, w) = (node.inputs[0], node.inputs[1]);
@@ -38,7 +49,9 @@ fn fuse_at(g: &mut Graph, m: &Matcher, root: NodeIndex, cx: &mut PassCx) -> Resu
     if g.ty(out).dtype != DType::F32 {
         return Ok(None);
     }
-    let Some(channels) = known_dims(g, out).and_then(|d| d.get(1).copied()) else { return Ok(None) };
+    let Some(channels) = known_dims(g, out).and_then(|d| d.get(1).copied()) else {
+        return Ok(None);
+    };
     let mut nodes = vec![root];
     // A bias Add that must become a new [C] constant: (position in extras, name, data).
     let mut new_bias: Option<(usize, String, Vec<f32>)> = None;
@@ -53,7 +66,10 @@ fn fuse_at(g: &mut Graph, m: &Matcher, root: NodeIndex, cx: &mut PassCx) -> Resu
         }
         match &un.op {
             Op::Binary(BinaryOp::Add) if un.inputs[0] != un.inputs[1] => {
-                let Some((_, other)) = either_order(un.inputs[0], un.inputs[1], |v| v != out) else { break };
+                let Some((_, other)) = either_order(un.inputs[0], un.inputs[1], |v| v != out)
+                else {
+                    break;
+                };
                 if epilogue.is_empty() {
                     if let Some(data) = channel_vector(g, other, channels, ChannelAxis::Nchw) {
                         epilogue.push(Epilogue::Bias);

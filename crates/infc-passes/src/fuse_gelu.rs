@@ -24,17 +24,24 @@ const TANH_CUBIC: f64 = 0.044715;
 
 pub fn fuse_gelu(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     rewrite_sweeps(g, cx, |g, m, i, cx| {
-        let Some((x, tanh, pattern)) = match_gelu(g, m, i) else { return Ok(None) };
+        let Some((x, tanh, pattern)) = match_gelu(g, m, i) else {
+            return Ok(None);
+        };
         let names = node_names(g, &pattern);
         let name = g.nodes[i].name.clone();
         replace_node(g, i, name, Op::Gelu { tanh }, vec![x]);
-        cx.log.record(if tanh { "gelu-tanh" } else { "gelu-erf" }, names);
+        cx.log
+            .record(if tanh { "gelu-tanh" } else { "gelu-erf" }, names);
         Ok(Some(pattern.into_iter().filter(|&n| n != i).collect()))
     })
 }
 
 /// Match a GELU whose last node is `anchor`: returns `(x, tanh form?, pattern nodes)`.
-fn match_gelu(g: &Graph, m: &Matcher, anchor: NodeIndex) -> Option<(ValueId, bool, Vec<NodeIndex>)> {
+fn match_gelu(
+    g: &Graph,
+    m: &Matcher,
+    anchor: NodeIndex,
+) -> Option<(ValueId, bool, Vec<NodeIndex>)> {
     if g.nodes[anchor].op != Op::Binary(BinaryOp::Mul) {
         return None;
     }
@@ -46,9 +53,18 @@ fn match_gelu(g: &Graph, m: &Matcher, anchor: NodeIndex) -> Option<(ValueId, boo
     }
     // One leaf is `1 + erf(..)` or `1 + tanh(..)`; of the other two one is 0.5 and one is x.
     for (k, &leaf) in leaves.iter().enumerate() {
-        let Some((x, tanh, inner)) = match_one_plus(g, m, leaf) else { continue };
-        let rest: Vec<ValueId> = leaves.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, &v)| v).collect();
-        let Some((x_leaf, _)) = either_order(rest[0], rest[1], |v| is_scalar(g, v, 0.5)) else { continue };
+        let Some((x, tanh, inner)) = match_one_plus(g, m, leaf) else {
+            continue;
+        };
+        let rest: Vec<ValueId> = leaves
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != k)
+            .map(|(_, &v)| v)
+            .collect();
+        let Some((x_leaf, _)) = either_order(rest[0], rest[1], |v| is_scalar(g, v, 0.5)) else {
+            continue;
+        };
         if x_leaf != x {
             continue;
         }
@@ -67,7 +83,13 @@ fn match_gelu(g: &Graph, m: &Matcher, anchor: NodeIndex) -> Option<(ValueId, boo
 
 /// Flatten the Mul tree under node `n`: descend into a Mul operand when that Mul's output is read
 /// only by its parent; other operands are leaves. Stops early past 3 leaves.
-fn collect_product(g: &Graph, m: &Matcher, n: NodeIndex, pattern: &mut Vec<NodeIndex>, leaves: &mut Vec<ValueId>) {
+fn collect_product(
+    g: &Graph,
+    m: &Matcher,
+    n: NodeIndex,
+    pattern: &mut Vec<NodeIndex>,
+    leaves: &mut Vec<ValueId>,
+) {
     for &v in &g.nodes[n].inputs {
         if leaves.len() > 3 {
             return;
@@ -113,9 +135,15 @@ fn match_tanh_argument(g: &Graph, m: &Matcher, v: ValueId) -> Option<(ValueId, V
     let (add, a, b) = m.def_binary(g, sum, BinaryOp::Add)?;
     // One operand is x, the other 0.044715·x³; try both assignments.
     for (x, cubic) in [(a, b), (b, a)] {
-        let Some((mul, p, q)) = m.def_binary(g, cubic, BinaryOp::Mul) else { continue };
-        let Some((cube, _)) = either_order(p, q, |c| is_scalar(g, c, TANH_CUBIC)) else { continue };
-        let Some(cube_nodes) = match_cube(g, m, cube, x) else { continue };
+        let Some((mul, p, q)) = m.def_binary(g, cubic, BinaryOp::Mul) else {
+            continue;
+        };
+        let Some((cube, _)) = either_order(p, q, |c| is_scalar(g, c, TANH_CUBIC)) else {
+            continue;
+        };
+        let Some(cube_nodes) = match_cube(g, m, cube, x) else {
+            continue;
+        };
         let mut nodes = vec![scale, add, mul];
         nodes.extend(cube_nodes);
         return Some((x, nodes));

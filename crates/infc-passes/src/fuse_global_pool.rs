@@ -15,14 +15,29 @@ pub fn fuse_global_pool(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassErro
     rewrite_sweeps(g, cx, rewrite_at)
 }
 
-fn rewrite_at(g: &mut Graph, _m: &Matcher, i: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
+fn rewrite_at(
+    g: &mut Graph,
+    _m: &Matcher,
+    i: NodeIndex,
+    cx: &mut PassCx,
+) -> Result<Option<Vec<NodeIndex>>, PassError> {
     let node = &g.nodes[i];
-    let Op::Reduce { op: ReduceOp::Mean, axes: Some(axes), keepdims: true } = &node.op else { return Ok(None) };
+    let Op::Reduce {
+        op: ReduceOp::Mean,
+        axes: Some(axes),
+        keepdims: true,
+    } = &node.op
+    else {
+        return Ok(None);
+    };
     let ty = g.ty(node.inputs[0]);
     if ty.rank() != 4 || ty.dtype != DType::F32 {
         return Ok(None);
     }
-    let mut norm: Vec<i64> = axes.iter().map(|&a| if a < 0 { a + 4 } else { a }).collect();
+    let mut norm: Vec<i64> = axes
+        .iter()
+        .map(|&a| if a < 0 { a + 4 } else { a })
+        .collect();
     norm.sort_unstable();
     if norm != [2, 3] {
         return Ok(None);

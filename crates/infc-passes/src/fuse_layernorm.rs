@@ -14,19 +14,28 @@
 //! other nodes are left dead and removed by the final compaction, which invalidates value ids.
 //! Log rule: `layernorm`.
 
-use crate::pattern::{either_order, is_scalar, node_names, replace_node, rewrite_sweeps, scalar_const, Matcher};
+use crate::pattern::{
+    either_order, is_scalar, node_names, replace_node, rewrite_sweeps, scalar_const, Matcher,
+};
 use crate::{PassCx, PassError};
 use infc_ir::{BinaryOp, DType, Dim, Float, Graph, NodeIndex, Op, ReduceOp, UnaryOp, ValueId};
 
 pub fn fuse_layernorm(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     rewrite_sweeps(g, cx, |g, m, i, cx| {
-        let Some(found) = match_layernorm(g, m, i) else { return Ok(None) };
+        let Some(found) = match_layernorm(g, m, i) else {
+            return Ok(None);
+        };
         let names = node_names(g, &found.pattern);
         let name = g.nodes[i].name.clone();
-        let op = Op::LayerNorm { axis: -1, epsilon: Float::new(found.epsilon as f32) };
+        let op = Op::LayerNorm {
+            axis: -1,
+            epsilon: Float::new(found.epsilon as f32),
+        };
         replace_node(g, i, name, op, vec![found.x, found.gamma, found.beta]);
         cx.log.record("layernorm", names);
-        Ok(Some(found.pattern.into_iter().filter(|&n| n != i).collect()))
+        Ok(Some(
+            found.pattern.into_iter().filter(|&n| n != i).collect(),
+        ))
     })
 }
 
@@ -49,7 +58,8 @@ fn match_layernorm(g: &Graph, m: &Matcher, anchor: NodeIndex) -> Option<Found> {
         Some(Dim::Known(c)) => *c,
         _ => return None,
     };
-    let is_channel_vec = |v: ValueId| g.ty(v).dtype == DType::F32 && g.ty(v).shape.dims() == [Dim::Known(c)];
+    let is_channel_vec =
+        |v: ValueId| g.ty(v).dtype == DType::F32 && g.ty(v).shape.dims() == [Dim::Known(c)];
     // o = Add(y, β), y = Mul(n, γ)
     let (a, b) = (node.inputs[0], node.inputs[1]);
     let (mul, p, q, beta) = [(a, b), (b, a)].into_iter().find_map(|(y, beta)| {
@@ -85,13 +95,33 @@ fn match_layernorm(g: &Graph, m: &Matcher, anchor: NodeIndex) -> Option<Found> {
         return None;
     }
     let pattern = vec![mean1, sub, square, mean2, add_eps, sqrt, div, mul, anchor];
-    m.all_internal(g, &pattern, anchor).then_some(Found { x, gamma, beta, epsilon, pattern })
+    m.all_internal(g, &pattern, anchor).then_some(Found {
+        x,
+        gamma,
+        beta,
+        epsilon,
+        pattern,
+    })
 }
 
 /// `v = ReduceMean(x, [last axis], keepdims)`: returns (node, x).
 fn last_axis_mean(g: &Graph, m: &Matcher, v: ValueId) -> Option<(NodeIndex, ValueId)> {
-    let (n, node) = m.def_if(g, v, |op| matches!(op, Op::Reduce { op: ReduceOp::Mean, keepdims: true, .. }))?;
-    let Op::Reduce { axes: Some(axes), .. } = &node.op else { return None };
+    let (n, node) = m.def_if(g, v, |op| {
+        matches!(
+            op,
+            Op::Reduce {
+                op: ReduceOp::Mean,
+                keepdims: true,
+                ..
+            }
+        )
+    })?;
+    let Op::Reduce {
+        axes: Some(axes), ..
+    } = &node.op
+    else {
+        return None;
+    };
     let x = node.inputs[0];
     let rank = g.ty(x).rank() as i64;
     (rank > 0 && axes.len() == 1 && (axes[0] == -1 || axes[0] == rank - 1)).then_some((n, x))

@@ -21,8 +21,8 @@
 //! `matmul-epilogue` (nodes listed root first).
 
 use crate::pattern::{
-    add_f32_const, channel_vector, either_order, f32_const, known_dims, node_names, replace_node, rewrite_sweeps,
-    same_known_type, ChannelAxis, Matcher,
+    add_f32_const, channel_vector, either_order, f32_const, known_dims, node_names, replace_node,
+    rewrite_sweeps, same_known_type, ChannelAxis, Matcher,
 };
 use crate::{PassCx, PassError};
 use infc_ir::{BinaryOp, DType, Epilogue, Graph, NodeIndex, Op, UnaryOp, ValueId};
@@ -34,7 +34,11 @@ pub fn fuse_matmul_epilogue(g: &mut Graph, cx: &mut PassCx) -> Result<bool, Pass
 /// An operand of the fused node: an existing value, or a constant to create when the rule fires.
 enum Operand {
     Value(ValueId),
-    New { name: String, shape: Vec<usize>, data: Vec<f32> },
+    New {
+        name: String,
+        shape: Vec<usize>,
+        data: Vec<f32>,
+    },
 }
 
 impl Operand {
@@ -63,8 +67,15 @@ struct Chain {
     root_changes: bool,
 }
 
-fn fuse_at(g: &mut Graph, m: &Matcher, root: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
-    let Some(mut chain) = head(g, root) else { return Ok(None) };
+fn fuse_at(
+    g: &mut Graph,
+    m: &Matcher,
+    root: NodeIndex,
+    cx: &mut PassCx,
+) -> Result<Option<Vec<NodeIndex>>, PassError> {
+    let Some(mut chain) = head(g, root) else {
+        return Ok(None);
+    };
     let dropped_reshapes = drop_reshapes(g, m, &mut chain);
     let grown = extend(g, m, &mut chain);
     if !(chain.root_changes || dropped_reshapes || grown) {
@@ -78,9 +89,19 @@ fn fuse_at(g: &mut Graph, m: &Matcher, root: NodeIndex, cx: &mut PassCx) -> Resu
     for e in chain.extras {
         inputs.push(e.materialise(g)?);
     }
-    replace_node(g, anchor, name, Op::FusedMatMul { epilogue: chain.epilogue }, inputs);
+    replace_node(
+        g,
+        anchor,
+        name,
+        Op::FusedMatMul {
+            epilogue: chain.epilogue,
+        },
+        inputs,
+    );
     cx.log.record("matmul-epilogue", names);
-    Ok(Some(chain.nodes.into_iter().filter(|&n| n != anchor).collect()))
+    Ok(Some(
+        chain.nodes.into_iter().filter(|&n| n != anchor).collect(),
+    ))
 }
 
 /// The chain's root: a convertible Gemm, a MatMul with a constant 2-D f32 B, or a FusedMatMul.
@@ -108,13 +129,27 @@ fn head(g: &Graph, root: NodeIndex) -> Option<Chain> {
         Op::MatMul => {
             let b = node.inputs[1];
             let t = g.const_of(b)?;
-            (t.shape.len() == 2 && t.dtype == DType::F32).then(|| base(Operand::Value(b), vec![], vec![], false))
+            (t.shape.len() == 2 && t.dtype == DType::F32)
+                .then(|| base(Operand::Value(b), vec![], vec![], false))
         }
         Op::FusedMatMul { epilogue } => {
-            let extras = node.inputs[2..].iter().map(|&v| Operand::Value(v)).collect();
-            Some(base(Operand::Value(node.inputs[1]), extras, epilogue.clone(), false))
+            let extras = node.inputs[2..]
+                .iter()
+                .map(|&v| Operand::Value(v))
+                .collect();
+            Some(base(
+                Operand::Value(node.inputs[1]),
+                extras,
+                epilogue.clone(),
+                false,
+            ))
         }
-        Op::Gemm { alpha, beta, trans_a, trans_b } => {
+        Op::Gemm {
+            alpha,
+            beta,
+            trans_a,
+            trans_b,
+        } => {
             if *trans_a {
                 return None;
             }
@@ -139,7 +174,9 @@ fn gemm_b(g: &Graph, b: ValueId, alpha: f32, trans_b: bool, node: &str) -> Optio
     }
     let t = g.const_of(b)?;
     let data = f32_const(g, b)?;
-    let [rows, cols] = t.shape[..] else { return None };
+    let [rows, cols] = t.shape[..] else {
+        return None;
+    };
     let (shape, data) = if trans_b {
         let mut out = vec![0f32; data.len()];
         for r in 0..rows {
@@ -151,29 +188,61 @@ fn gemm_b(g: &Graph, b: ValueId, alpha: f32, trans_b: bool, node: &str) -> Optio
     } else {
         (vec![rows, cols], data.iter().map(|&x| x * alpha).collect())
     };
-    Some(Operand::New { name: format!("{node}.b"), shape, data })
+    Some(Operand::New {
+        name: format!("{node}.b"),
+        shape,
+        data,
+    })
 }
 
 /// Gemm's C as a `Bias` (per-column vector) or `Residual` (full output shape), scaled by beta.
-fn gemm_c(g: &Graph, c: ValueId, out: ValueId, n: usize, beta: f32, node: &str) -> Option<(Operand, Epilogue)> {
+fn gemm_c(
+    g: &Graph,
+    c: ValueId,
+    out: ValueId,
+    n: usize,
+    beta: f32,
+    node: &str,
+) -> Option<(Operand, Epilogue)> {
     let scaled = |data: Vec<f32>| data.into_iter().map(|x| x * beta).collect::<Vec<f32>>();
     if let Some(t) = g.const_of(c) {
         let data = f32_const(g, c)?;
         if t.numel() == 1 {
             let v = data[0] * beta;
-            return Some((Operand::New { name: format!("{node}.bias"), shape: vec![n], data: vec![v; n] }, Epilogue::Bias));
+            return Some((
+                Operand::New {
+                    name: format!("{node}.bias"),
+                    shape: vec![n],
+                    data: vec![v; n],
+                },
+                Epilogue::Bias,
+            ));
         }
         if channel_vector(g, c, n, ChannelAxis::Last).is_some() && t.shape.len() <= 2 {
             if beta == 1.0 && t.shape == [n] {
                 return Some((Operand::Value(c), Epilogue::Bias));
             }
-            return Some((Operand::New { name: format!("{node}.bias"), shape: vec![n], data: scaled(data) }, Epilogue::Bias));
+            return Some((
+                Operand::New {
+                    name: format!("{node}.bias"),
+                    shape: vec![n],
+                    data: scaled(data),
+                },
+                Epilogue::Bias,
+            ));
         }
         if same_known_type(g, c, out) {
             if beta == 1.0 {
                 return Some((Operand::Value(c), Epilogue::Residual));
             }
-            return Some((Operand::New { name: format!("{node}.c"), shape: t.shape.clone(), data: scaled(data) }, Epilogue::Residual));
+            return Some((
+                Operand::New {
+                    name: format!("{node}.c"),
+                    shape: t.shape.clone(),
+                    data: scaled(data),
+                },
+                Epilogue::Residual,
+            ));
         }
         return None;
     }
@@ -194,19 +263,31 @@ fn drop_reshapes(g: &Graph, m: &Matcher, chain: &mut Chain) -> bool {
         return false;
     }
     let root = chain.nodes[0];
-    let (Some(a_dims), Some(out_dims)) = (known_dims(g, chain.a), known_dims(g, chain.out)) else { return false };
-    let (&[rows, k], &[rows_out, n]) = (&a_dims[..], &out_dims[..]) else { return false };
+    let (Some(a_dims), Some(out_dims)) = (known_dims(g, chain.a), known_dims(g, chain.out)) else {
+        return false;
+    };
+    let (&[rows, k], &[rows_out, n]) = (&a_dims[..], &out_dims[..]) else {
+        return false;
+    };
     if rows != rows_out || m.sole_user(chain.a) != Some(root) {
         return false;
     }
-    let Some((r1, r1_node)) = m.def_if(g, chain.a, |op| matches!(op, Op::Reshape { .. })) else { return false };
+    let Some((r1, r1_node)) = m.def_if(g, chain.a, |op| matches!(op, Op::Reshape { .. })) else {
+        return false;
+    };
     let x = r1_node.inputs[0];
-    let Some(x_dims) = known_dims(g, x) else { return false };
-    let Some((&k_x, lead)) = x_dims.split_last() else { return false };
+    let Some(x_dims) = known_dims(g, x) else {
+        return false;
+    };
+    let Some((&k_x, lead)) = x_dims.split_last() else {
+        return false;
+    };
     if k_x != k || lead.is_empty() || lead.iter().product::<usize>() != rows {
         return false;
     }
-    let Some(r2) = m.sole_user(chain.out) else { return false };
+    let Some(r2) = m.sole_user(chain.out) else {
+        return false;
+    };
     let r2_node = &g.nodes[r2];
     if !matches!(r2_node.op, Op::Reshape { .. }) || r2_node.inputs[0] != chain.out {
         return false;
@@ -232,11 +313,18 @@ fn extend(g: &Graph, m: &Matcher, chain: &mut Chain) -> bool {
         if g.ty(out) != g.ty(chain.out) {
             break;
         }
-        let has_act = chain.epilogue.iter().any(|e| matches!(e, Epilogue::Relu | Epilogue::GeluErf | Epilogue::GeluTanh));
+        let has_act = chain
+            .epilogue
+            .iter()
+            .any(|e| matches!(e, Epilogue::Relu | Epilogue::GeluErf | Epilogue::GeluTanh));
         let has_residual = chain.epilogue.contains(&Epilogue::Residual);
         let (stage, extra) = match &node.op {
             Op::Binary(BinaryOp::Add) => {
-                let Some((_, other)) = either_order(node.inputs[0], node.inputs[1], |v| v != chain.out) else { break };
+                let Some((_, other)) =
+                    either_order(node.inputs[0], node.inputs[1], |v| v != chain.out)
+                else {
+                    break;
+                };
                 if node.inputs[0] == node.inputs[1] {
                     break;
                 }
@@ -245,7 +333,11 @@ fn extend(g: &Graph, m: &Matcher, chain: &mut Chain) -> bool {
                         let operand = if g.const_of(other).is_some_and(|t| t.shape == [chain.n]) {
                             Operand::Value(other)
                         } else {
-                            Operand::New { name: format!("{}.bias", node.name), shape: vec![chain.n], data }
+                            Operand::New {
+                                name: format!("{}.bias", node.name),
+                                shape: vec![chain.n],
+                                data,
+                            }
                         };
                         chain.epilogue.push(Epilogue::Bias);
                         chain.extras.push(operand);
@@ -261,9 +353,14 @@ fn extend(g: &Graph, m: &Matcher, chain: &mut Chain) -> bool {
                 (Epilogue::Residual, Some(other))
             }
             Op::Unary(UnaryOp::Relu) if !has_act && !has_residual => (Epilogue::Relu, None),
-            Op::Gelu { tanh } if !has_act && !has_residual => {
-                (if *tanh { Epilogue::GeluTanh } else { Epilogue::GeluErf }, None)
-            }
+            Op::Gelu { tanh } if !has_act && !has_residual => (
+                if *tanh {
+                    Epilogue::GeluTanh
+                } else {
+                    Epilogue::GeluErf
+                },
+                None,
+            ),
             _ => break,
         };
         chain.epilogue.push(stage);

@@ -17,8 +17,15 @@ pub fn fuse_skip_layernorm(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassE
     rewrite_sweeps(g, cx, fuse_at)
 }
 
-fn fuse_at(g: &mut Graph, m: &Matcher, ln: NodeIndex, cx: &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError> {
-    let Some((add, a, b, epsilon)) = match_skip(g, m, ln) else { return Ok(None) };
+fn fuse_at(
+    g: &mut Graph,
+    m: &Matcher,
+    ln: NodeIndex,
+    cx: &mut PassCx,
+) -> Result<Option<Vec<NodeIndex>>, PassError> {
+    let Some((add, a, b, epsilon)) = match_skip(g, m, ln) else {
+        return Ok(None);
+    };
     let node = &g.nodes[ln];
     let (s, gamma, beta) = (node.inputs[0], node.inputs[1], node.inputs[2]);
     let names = node_names(g, &[add, ln]);
@@ -27,16 +34,28 @@ fn fuse_at(g: &mut Graph, m: &Matcher, ln: NodeIndex, cx: &mut PassCx) -> Result
     let sum = g.add_value(s_name.clone(), g.ty(s).clone());
     g.values[s].name = format!("{s_name}.unfused");
     let name = g.nodes[ln].name.clone();
-    replace_node(g, ln, name, Op::SkipLayerNorm { epsilon }, vec![a, b, gamma, beta]);
+    replace_node(
+        g,
+        ln,
+        name,
+        Op::SkipLayerNorm { epsilon },
+        vec![a, b, gamma, beta],
+    );
     g.nodes[ln].outputs.push(sum);
     g.replace_uses(s, sum);
     cx.log.record("skip-layernorm", names);
     Ok(Some(vec![add]))
 }
 
-fn match_skip(g: &Graph, m: &Matcher, ln: NodeIndex) -> Option<(NodeIndex, ValueId, ValueId, Float)> {
+fn match_skip(
+    g: &Graph,
+    m: &Matcher,
+    ln: NodeIndex,
+) -> Option<(NodeIndex, ValueId, ValueId, Float)> {
     let node = &g.nodes[ln];
-    let Op::LayerNorm { axis, epsilon } = node.op else { return None };
+    let Op::LayerNorm { axis, epsilon } = node.op else {
+        return None;
+    };
     if node.inputs.len() != 3 {
         return None;
     }

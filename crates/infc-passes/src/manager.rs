@@ -62,7 +62,10 @@ pub struct PassCx {
 
 impl PassCx {
     pub fn new() -> PassCx {
-        PassCx { log: FusionLog::default(), verify_each: cfg!(debug_assertions) }
+        PassCx {
+            log: FusionLog::default(),
+            verify_each: cfg!(debug_assertions),
+        }
     }
 }
 
@@ -79,30 +82,77 @@ impl std::fmt::Debug for Pass {
     }
 }
 
-const FOLD: Pass = Pass { name: "fold-constants", run: crate::fold_constants };
-const DCE: Pass = Pass { name: "dce", run: crate::eliminate_dead_code };
-const IDENTITIES: Pass = Pass { name: "eliminate-identities", run: crate::eliminate_identities };
-const CSE: Pass = Pass { name: "cse", run: crate::eliminate_common_subexpressions };
-const CONV_BN: Pass = Pass { name: "fuse-conv-bn", run: crate::fuse_conv_bn };
-const GELU: Pass = Pass { name: "fuse-gelu", run: crate::fuse_gelu };
-const LAYERNORM: Pass = Pass { name: "fuse-layernorm", run: crate::fuse_layernorm };
-const SKIP_LAYERNORM: Pass = Pass { name: "fuse-skip-layernorm", run: crate::fuse_skip_layernorm };
-const MATMUL_EPILOGUE: Pass = Pass { name: "fuse-matmul-epilogue", run: crate::fuse_matmul_epilogue };
-const CONV_EPILOGUE: Pass = Pass { name: "fuse-conv-epilogue", run: crate::fuse_conv_epilogue };
-const ATTENTION: Pass = Pass { name: "fuse-attention", run: crate::fuse_attention };
-const GLOBAL_POOL: Pass = Pass { name: "fuse-global-pool", run: crate::fuse_global_pool };
+const FOLD: Pass = Pass {
+    name: "fold-constants",
+    run: crate::fold_constants,
+};
+const DCE: Pass = Pass {
+    name: "dce",
+    run: crate::eliminate_dead_code,
+};
+const IDENTITIES: Pass = Pass {
+    name: "eliminate-identities",
+    run: crate::eliminate_identities,
+};
+const CSE: Pass = Pass {
+    name: "cse",
+    run: crate::eliminate_common_subexpressions,
+};
+const CONV_BN: Pass = Pass {
+    name: "fuse-conv-bn",
+    run: crate::fuse_conv_bn,
+};
+const GELU: Pass = Pass {
+    name: "fuse-gelu",
+    run: crate::fuse_gelu,
+};
+const LAYERNORM: Pass = Pass {
+    name: "fuse-layernorm",
+    run: crate::fuse_layernorm,
+};
+const SKIP_LAYERNORM: Pass = Pass {
+    name: "fuse-skip-layernorm",
+    run: crate::fuse_skip_layernorm,
+};
+const MATMUL_EPILOGUE: Pass = Pass {
+    name: "fuse-matmul-epilogue",
+    run: crate::fuse_matmul_epilogue,
+};
+const CONV_EPILOGUE: Pass = Pass {
+    name: "fuse-conv-epilogue",
+    run: crate::fuse_conv_epilogue,
+};
+const ATTENTION: Pass = Pass {
+    name: "fuse-attention",
+    run: crate::fuse_attention,
+};
+const GLOBAL_POOL: Pass = Pass {
+    name: "fuse-global-pool",
+    run: crate::fuse_global_pool,
+};
 
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
 /// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; SkipLayerNorm before the
 /// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul;
 /// attention before the matmul epilogue, whose reshape dropping would otherwise change the shape of
 /// the head-merge output the attention match looks for.
-const FUSIONS: [Pass; 8] =
-    [CONV_BN, GELU, LAYERNORM, SKIP_LAYERNORM, ATTENTION, MATMUL_EPILOGUE, CONV_EPILOGUE, GLOBAL_POOL];
+const FUSIONS: [Pass; 8] = [
+    CONV_BN,
+    GELU,
+    LAYERNORM,
+    SKIP_LAYERNORM,
+    ATTENTION,
+    MATMUL_EPILOGUE,
+    CONV_EPILOGUE,
+    GLOBAL_POOL,
+];
 
 /// Every pass by name (for `--print-after NAME` validation and filetests).
 pub fn pass_by_name(name: &str) -> Option<Pass> {
-    [FOLD, DCE, IDENTITIES, CSE].into_iter().chain(FUSIONS).find(|p| p.name == name)
+    [FOLD, DCE, IDENTITIES, CSE]
+        .into_iter()
+        .chain(FUSIONS)
+        .find(|p| p.name == name)
 }
 
 /// The passes run at `level`, in order.
@@ -130,7 +180,10 @@ pub fn run_pipeline(
     for pass in passes {
         let changed = (pass.run)(g, cx)?;
         if cx.verify_each {
-            infc_ir::verify(g).map_err(|err| PassError::Verify { pass: pass.name, err })?;
+            infc_ir::verify(g).map_err(|err| PassError::Verify {
+                pass: pass.name,
+                err,
+            })?;
         }
         after(pass.name, g, changed);
     }

@@ -11,7 +11,9 @@
 //!   and is not a graph output ([`Matcher::internal`]).
 
 use crate::{PassCx, PassError};
-use infc_ir::{BinaryOp, DType, Graph, Node, NodeIndex, Op, SecondaryMap, Tensor, UnaryOp, Value, ValueId};
+use infc_ir::{
+    BinaryOp, DType, Graph, Node, NodeIndex, Op, SecondaryMap, Tensor, UnaryOp, Value, ValueId,
+};
 
 /// Relative tolerance used when comparing a constant against the value a pattern expects.
 pub const CONST_RTOL: f64 = 1e-4;
@@ -28,7 +30,11 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn new(g: &Graph) -> Matcher {
-        Matcher { producers: g.producers(), users: g.uses(), outputs: g.outputs.clone() }
+        Matcher {
+            producers: g.producers(),
+            users: g.uses(),
+            outputs: g.outputs.clone(),
+        }
     }
 
     /// The node defining `v` (None for graph inputs and constants).
@@ -61,21 +67,33 @@ impl Matcher {
 
     /// True when every output of every node of `pattern` except `anchor` is internal to `pattern`.
     pub fn all_internal(&self, g: &Graph, pattern: &[NodeIndex], anchor: NodeIndex) -> bool {
-        pattern
-            .iter()
-            .filter(|&&n| n != anchor)
-            .all(|&n| g.nodes[n].outputs.iter().all(|&o| self.internal(o, pattern)))
+        pattern.iter().filter(|&&n| n != anchor).all(|&n| {
+            g.nodes[n]
+                .outputs
+                .iter()
+                .all(|&o| self.internal(o, pattern))
+        })
     }
 
     /// The node defining `v` when its op satisfies `pred`.
-    pub fn def_if<'g>(&self, g: &'g Graph, v: ValueId, pred: impl Fn(&Op) -> bool) -> Option<(NodeIndex, &'g Node)> {
+    pub fn def_if<'g>(
+        &self,
+        g: &'g Graph,
+        v: ValueId,
+        pred: impl Fn(&Op) -> bool,
+    ) -> Option<(NodeIndex, &'g Node)> {
         let n = self.producer(v)?;
         let node = &g.nodes[n];
         pred(&node.op).then_some((n, node))
     }
 
     /// The node defining `v` when it is the binary op `op`; returns its two operands.
-    pub fn def_binary(&self, g: &Graph, v: ValueId, op: BinaryOp) -> Option<(NodeIndex, ValueId, ValueId)> {
+    pub fn def_binary(
+        &self,
+        g: &Graph,
+        v: ValueId,
+        op: BinaryOp,
+    ) -> Option<(NodeIndex, ValueId, ValueId)> {
         let (n, node) = self.def_if(g, v, |o| *o == Op::Binary(op))?;
         Some((n, node.inputs[0], node.inputs[1]))
     }
@@ -88,7 +106,11 @@ impl Matcher {
 }
 
 /// For a commutative operand pair: `(x, y)` ordered so that `pred(y)` holds, trying `(a, b)` first.
-pub fn either_order(a: ValueId, b: ValueId, pred: impl Fn(ValueId) -> bool) -> Option<(ValueId, ValueId)> {
+pub fn either_order(
+    a: ValueId,
+    b: ValueId,
+    pred: impl Fn(ValueId) -> bool,
+) -> Option<(ValueId, ValueId)> {
     if pred(b) {
         Some((a, b))
     } else if pred(a) {
@@ -128,14 +150,24 @@ pub fn f32_const(g: &Graph, v: ValueId) -> Option<Vec<f32>> {
 
 /// The elements of an f32 constant that holds one value per channel of a `channels`-wide axis:
 /// its shape is `[channels]` or that with leading/trailing 1s as given by `layout`.
-pub fn channel_vector(g: &Graph, v: ValueId, channels: usize, layout: ChannelAxis) -> Option<Vec<f32>> {
+pub fn channel_vector(
+    g: &Graph,
+    v: ValueId,
+    channels: usize,
+    layout: ChannelAxis,
+) -> Option<Vec<f32>> {
     let t = g.const_of(v)?;
     let ok_shape = match layout {
         // [.., 1, 1, N] style: only the last dim may differ from 1.
-        ChannelAxis::Last => t.shape.last() == Some(&channels) && t.shape[..t.shape.len() - 1].iter().all(|&d| d == 1),
+        ChannelAxis::Last => {
+            t.shape.last() == Some(&channels)
+                && t.shape[..t.shape.len() - 1].iter().all(|&d| d == 1)
+        }
         // [C,1,1] or [1,C,1,1] (a per-channel bias broadcast against [N,C,H,W]).
-        ChannelAxis::Nchw => matches!(&t.shape[..], [c, 1, 1] if *c == channels)
-            || matches!(&t.shape[..], [1, c, 1, 1] if *c == channels),
+        ChannelAxis::Nchw => {
+            matches!(&t.shape[..], [c, 1, 1] if *c == channels)
+                || matches!(&t.shape[..], [1, c, 1, 1] if *c == channels)
+        }
     };
     if !ok_shape {
         return None;
@@ -163,7 +195,12 @@ pub fn same_known_type(g: &Graph, a: ValueId, b: ValueId) -> bool {
 }
 
 /// Add a new f32 constant named after `base`.
-pub fn add_f32_const(g: &mut Graph, base: &str, shape: Vec<usize>, data: Vec<f32>) -> Result<ValueId, PassError> {
+pub fn add_f32_const(
+    g: &mut Graph,
+    base: &str,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+) -> Result<ValueId, PassError> {
     let t = Tensor::from_vec(shape, data)?;
     Ok(g.add_const(base, t))
 }
@@ -189,7 +226,12 @@ pub fn node_names(g: &Graph, nodes: &[NodeIndex]) -> Vec<String> {
 pub fn rewrite_sweeps(
     g: &mut Graph,
     cx: &mut PassCx,
-    mut rule: impl FnMut(&mut Graph, &Matcher, NodeIndex, &mut PassCx) -> Result<Option<Vec<NodeIndex>>, PassError>,
+    mut rule: impl FnMut(
+        &mut Graph,
+        &Matcher,
+        NodeIndex,
+        &mut PassCx,
+    ) -> Result<Option<Vec<NodeIndex>>, PassError>,
 ) -> Result<bool, PassError> {
     let mut changed_any = false;
     for _ in 0..MAX_ROUNDS {

@@ -16,12 +16,17 @@ fn pass_filetests() {
         let passes = passes_of(path, &text);
         let before = parse_graph(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut g = before.clone();
-        let mut cx = PassCx { verify_each: true, ..PassCx::new() };
-        run_pipeline(&mut g, &passes, &mut cx, |_, _, _| {}).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut cx = PassCx {
+            verify_each: true,
+            ..PassCx::new()
+        };
+        run_pipeline(&mut g, &passes, &mut cx, |_, _, _| {})
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let checked = match outputs_before_after(&before, &g) {
             Some((a, b)) => {
                 for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                    assert_close(x, y).unwrap_or_else(|e| panic!("{}: output {i}: {e}", path.display()));
+                    assert_close(x, y)
+                        .unwrap_or_else(|e| panic!("{}: output {i}: {e}", path.display()));
                 }
                 "outputs equal before and after on random inputs"
             }
@@ -33,7 +38,11 @@ fn pass_filetests() {
         for e in cx.log.entries.iter().filter(|e| e.rule != "fold-constant") {
             out.push_str(&format!("{}: {}\n", e.rule, e.nodes.join(", ")));
         }
-        let stem = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 file name").to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 file name")
+            .to_string();
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(path.parent().expect("case has a directory"));
         settings.set_prepend_module_to_snapshot(false);
@@ -51,7 +60,10 @@ fn passes_of(path: &Path, text: &str) -> Vec<Pass> {
         .unwrap_or_else(|| panic!("{}: first line must be `# passes: NAME, …`", path.display()));
     names
         .split(',')
-        .map(|n| pass_by_name(n.trim()).unwrap_or_else(|| panic!("{}: unknown pass '{}'", path.display(), n.trim())))
+        .map(|n| {
+            pass_by_name(n.trim())
+                .unwrap_or_else(|| panic!("{}: unknown pass '{}'", path.display(), n.trim()))
+        })
         .collect()
 }
 
@@ -75,7 +87,10 @@ fn outputs_before_after(before: &Graph, after: &Graph) -> Option<(Vec<Tensor>, V
                 (seed >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
             })
             .collect();
-        inputs.push((InputKey::Name(before.value(v).name.clone()), Tensor::from_vec(dims, data).ok()?));
+        inputs.push((
+            InputKey::Name(before.value(v).name.clone()),
+            Tensor::from_vec(dims, data).ok()?,
+        ));
     }
     let a = run_graph(before, &inputs).ok()?;
     let b = run_graph(after, &inputs).expect("the rewritten graph runs whenever the original does");
@@ -84,9 +99,15 @@ fn outputs_before_after(before: &Graph, after: &Graph) -> Option<(Vec<Tensor>, V
 
 fn assert_close(want: &Tensor, got: &Tensor) -> Result<(), String> {
     if want.shape != got.shape || want.dtype != got.dtype {
-        return Err(format!("{}{:?} became {}{:?}", want.dtype, want.shape, got.dtype, got.shape));
+        return Err(format!(
+            "{}{:?} became {}{:?}",
+            want.dtype, want.shape, got.dtype, got.shape
+        ));
     }
-    let (w, g) = (want.to_f64_vec().map_err(|e| e.to_string())?, got.to_f64_vec().map_err(|e| e.to_string())?);
+    let (w, g) = (
+        want.to_f64_vec().map_err(|e| e.to_string())?,
+        got.to_f64_vec().map_err(|e| e.to_string())?,
+    );
     for (i, (a, b)) in w.iter().zip(&g).enumerate() {
         if (a - b).abs() > 1e-4 * a.abs().max(1.0) {
             return Err(format!("element {i}: {b} instead of {a}"));

@@ -20,22 +20,39 @@ const FUSION_PASSES: [&str; 8] = [
 ];
 
 fn verified_cx() -> PassCx {
-    PassCx { verify_each: true, ..PassCx::new() }
+    PassCx {
+        verify_each: true,
+        ..PassCx::new()
+    }
 }
 
 fn at_level(fx: &Fixture, level: OptLevel) -> (Graph, PassCx) {
-    let mut g = fx.bound_graph().unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+    let mut g = fx
+        .bound_graph()
+        .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
     let mut cx = verified_cx();
-    run_pipeline(&mut g, &pipeline(level), &mut cx, |_, _, _| {}).unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+    run_pipeline(&mut g, &pipeline(level), &mut cx, |_, _, _| {})
+        .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
     (g, cx)
 }
 
 fn check_outputs(fx: &Fixture, g: &Graph, what: &str) {
-    let inputs: Vec<(InputKey, _)> = fx.inputs.iter().map(|(n, t)| (InputKey::Name(n.clone()), t.clone())).collect();
-    let got = run_graph(g, &inputs).unwrap_or_else(|e| panic!("{} {what}: reference run failed: {e}", fx.name));
-    assert_eq!(got.len(), fx.expected.len(), "{} {what}: output count", fx.name);
+    let inputs: Vec<(InputKey, _)> = fx
+        .inputs
+        .iter()
+        .map(|(n, t)| (InputKey::Name(n.clone()), t.clone()))
+        .collect();
+    let got = run_graph(g, &inputs)
+        .unwrap_or_else(|e| panic!("{} {what}: reference run failed: {e}", fx.name));
+    assert_eq!(
+        got.len(),
+        fx.expected.len(),
+        "{} {what}: output count",
+        fx.name
+    );
     for (t, (name, want)) in got.iter().zip(&fx.expected) {
-        compare(&format!("{} {what} output {name}", fx.name), t, want).unwrap_or_else(|e| panic!("{e}"));
+        compare(&format!("{} {what} output {name}", fx.name), t, want)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -47,7 +64,8 @@ fn each_fusion_pass_alone_keeps_fixture_outputs() {
             let pass: Pass = infc_passes::pass_by_name(name).expect("registered");
             let mut g = base.clone();
             let mut cx = verified_cx();
-            run_pipeline(&mut g, &[pass], &mut cx, |_, _, _| {}).unwrap_or_else(|e| panic!("{} {name}: {e}", fx.name));
+            run_pipeline(&mut g, &[pass], &mut cx, |_, _, _| {})
+                .unwrap_or_else(|e| panic!("{} {name}: {e}", fx.name));
             if !cx.log.entries.is_empty() {
                 check_outputs(&fx, &g, name);
             }
@@ -64,7 +82,10 @@ fn o2_pipeline_keeps_fixture_outputs() {
 }
 
 fn op_counts_text(g: &Graph) -> String {
-    g.op_counts().iter().map(|(op, n)| format!("{op} {n}\n")).collect()
+    g.op_counts()
+        .iter()
+        .map(|(op, n)| format!("{op} {n}\n"))
+        .collect()
 }
 
 #[test]
@@ -82,14 +103,33 @@ fn o2_op_counts_and_fusion_log() {
             .collect();
         insta::assert_snapshot!(
             format!("o2_{}", fx.name),
-            format!("# op counts\n{}\n# fusion rules\n{rules}", op_counts_text(&g))
+            format!(
+                "# op counts\n{}\n# fusion rules\n{rules}",
+                op_counts_text(&g)
+            )
         );
         // Structural goals that hold at -O2 for every fixture.
-        for gone in ["BatchNormalization", "ReduceMean", "Pow", "Sqrt", "Erf", "Tanh", "Softmax", "Transpose", "Shape", "Gemm"] {
+        for gone in [
+            "BatchNormalization",
+            "ReduceMean",
+            "Pow",
+            "Sqrt",
+            "Erf",
+            "Tanh",
+            "Softmax",
+            "Transpose",
+            "Shape",
+            "Gemm",
+        ] {
             assert_eq!(count(gone), 0, "{}: {gone} left after -O2", fx.name);
         }
         if fx.meta.family != "resnet" {
-            assert_eq!(count("Attention"), 2, "{}: one Attention per layer (2 layers)", fx.name);
+            assert_eq!(
+                count("Attention"),
+                2,
+                "{}: one Attention per layer (2 layers)",
+                fx.name
+            );
         }
         // Every Conv followed by a Relu carries it in its epilogue.
         let uses = g.uses();
@@ -97,7 +137,9 @@ fn o2_op_counts_and_fusion_log() {
             if matches!(node.op, infc_ir::Op::Conv(_)) {
                 let readers = uses.get(node.outputs[0]).cloned().unwrap_or_default();
                 assert!(
-                    !readers.iter().any(|&u| g.nodes[u].op == infc_ir::Op::Unary(infc_ir::UnaryOp::Relu)),
+                    !readers
+                        .iter()
+                        .any(|&u| g.nodes[u].op == infc_ir::Op::Unary(infc_ir::UnaryOp::Relu)),
                     "{}: Conv '{}' feeds a Relu",
                     fx.name,
                     node.name
@@ -113,7 +155,10 @@ fn o2_op_counts_and_fusion_log() {
 #[ignore]
 fn print_fixture_ir() {
     let name = std::env::var("FIXTURE").unwrap_or_else(|_| "gpt2_ts14".into());
-    let level = std::env::var("LEVEL").ok().and_then(|l| l.parse().ok()).and_then(OptLevel::from_digit);
+    let level = std::env::var("LEVEL")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .and_then(OptLevel::from_digit);
     let fx = infc_conformance::load_fixture(&name);
     let (g, cx) = at_level(&fx, level.unwrap_or(OptLevel::O2));
     println!("{}", infc_ir::print_graph(&g));

@@ -10,7 +10,12 @@ pub enum PlanError {
     #[error("unsupported plan format version {found} (this build reads version {supported})")]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("plan is truncated: {what} needs bytes {start}..{end} but the file has {len}")]
-    Truncated { what: String, start: u64, end: u64, len: u64 },
+    Truncated {
+        what: String,
+        start: u64,
+        end: u64,
+        len: u64,
+    },
     #[error("checksum mismatch: header says {stored:#018x}, contents hash to {computed:#018x}")]
     Checksum { stored: u64, computed: u64 },
     #[error("section table: {0}")]
@@ -18,9 +23,17 @@ pub enum PlanError {
     #[error("{section} section: {msg}")]
     Malformed { section: &'static str, msg: String },
     #[error("step {index} ({kind}): {msg}")]
-    Step { index: usize, kind: &'static str, msg: String },
+    Step {
+        index: usize,
+        kind: &'static str,
+        msg: String,
+    },
     #[error("{what} '{name}': {msg}")]
-    Io { what: &'static str, name: String, msg: String },
+    Io {
+        what: &'static str,
+        name: String,
+        msg: String,
+    },
     #[error("memory plan: {0}")]
     Memory(String),
     #[error("I/O error: {0}")]
@@ -29,6 +42,9 @@ pub enum PlanError {
 
 impl PlanError {
     pub(crate) fn malformed(section: &'static str, msg: impl Into<String>) -> PlanError {
-        PlanError::Malformed { section, msg: msg.into() }
+        PlanError::Malformed {
+            section,
+            msg: msg.into(),
+        }
     }
 }

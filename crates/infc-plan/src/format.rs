@@ -50,9 +50,25 @@ pub mod section {
     }
 }
 
-wire_struct!(IoDesc { name, dtype, shape, at });
-wire_struct!(MemoryEntry { name, offset, size, first_step, last_step });
-wire_struct!(MemoryPlan { arena_bytes, intermediates_bytes, lower_bound_bytes, entries });
+wire_struct!(IoDesc {
+    name,
+    dtype,
+    shape,
+    at
+});
+wire_struct!(MemoryEntry {
+    name,
+    offset,
+    size,
+    first_step,
+    last_step
+});
+wire_struct!(MemoryPlan {
+    arena_bytes,
+    intermediates_bytes,
+    lower_bound_bytes,
+    entries
+});
 
 /// Everything in a plan except the constants blob.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +101,9 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { verify_checksum: true }
+        DecodeOptions {
+            verify_checksum: true,
+        }
     }
 }
 
@@ -96,7 +114,11 @@ fn section_bytes(body: &PlanBody) -> [Vec<u8>; 3] {
     let mut steps = Writer::new();
     steps.u32(body.steps.len() as u32);
     for (i, s) in body.steps.iter().enumerate() {
-        body.step_names.get(i).cloned().unwrap_or_default().put(&mut steps);
+        body.step_names
+            .get(i)
+            .cloned()
+            .unwrap_or_default()
+            .put(&mut steps);
         s.put(&mut steps);
     }
     let mut memory = Writer::new();
@@ -107,7 +129,11 @@ fn section_bytes(body: &PlanBody) -> [Vec<u8>; 3] {
 /// Checksum of a whole file image (bytes 24..32 — the checksum itself — excluded).
 pub fn checksum(file: &[u8]) -> u64 {
     let head = &file[..24.min(file.len())];
-    let tail = if file.len() > 32 { &file[32..] } else { &[][..] };
+    let tail = if file.len() > 32 {
+        &file[32..]
+    } else {
+        &[][..]
+    };
     xxh64(tail, xxh64(head, 0))
 }
 
@@ -125,8 +151,12 @@ impl Plan {
         let [meta, steps, memory] = section_bytes(&self.body);
         let producer = self.body.producer.as_bytes();
         let producer = &producer[..producer.len().min(MAX_PRODUCER)];
-        let sections: [(u32, &[u8]); 4] =
-            [(section::META, &meta), (section::STEPS, &steps), (section::MEMORY, &memory), (section::CONSTS, &self.consts)];
+        let sections: [(u32, &[u8]); 4] = [
+            (section::META, &meta),
+            (section::STEPS, &steps),
+            (section::MEMORY, &memory),
+            (section::CONSTS, &self.consts),
+        ];
         let table_at = (FIXED_HEADER + producer.len()).next_multiple_of(8);
         let header_len = (table_at + SECTION_ENTRY * sections.len()).next_multiple_of(64);
         let mut offsets = Vec::with_capacity(sections.len());
@@ -135,7 +165,9 @@ impl Plan {
             offsets.push(at);
             at = (at + s.len()).next_multiple_of(64);
         }
-        let mut w = Writer { buf: Vec::with_capacity(at) };
+        let mut w = Writer {
+            buf: Vec::with_capacity(at),
+        };
         w.bytes(MAGIC);
         w.u32(FORMAT_VERSION);
         w.u32(sections.len() as u32);
@@ -163,14 +195,18 @@ impl Plan {
 
     /// Encode and write to `out`.
     pub fn write_to(&self, out: &mut impl std::io::Write) -> Result<(), PlanError> {
-        out.write_all(&self.encode()).map_err(|e| PlanError::Write(e.to_string()))
+        out.write_all(&self.encode())
+            .map_err(|e| PlanError::Write(e.to_string()))
     }
 }
 
 /// Decode and fully validate a plan, copying the constants blob.
 pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
     let (body, consts) = decode_borrowed(bytes, DecodeOptions::default())?;
-    Ok(Plan { body, consts: consts.to_vec() })
+    Ok(Plan {
+        body,
+        consts: consts.to_vec(),
+    })
 }
 
 /// Decode and fully validate a plan; the constants blob is returned as a slice of `bytes` (no copy).
@@ -178,19 +214,29 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     let file_len = bytes.len() as u64;
     let need = |what: &str, start: usize, end: usize| -> Result<(), PlanError> {
         if end > bytes.len() {
-            return Err(PlanError::Truncated { what: what.into(), start: start as u64, end: end as u64, len: file_len });
+            return Err(PlanError::Truncated {
+                what: what.into(),
+                start: start as u64,
+                end: end as u64,
+                len: file_len,
+            });
         }
         Ok(())
     };
     need("magic", 0, 8)?;
     if &bytes[..8] != MAGIC {
-        return Err(PlanError::BadMagic { found: bytes[..8].to_vec() });
+        return Err(PlanError::BadMagic {
+            found: bytes[..8].to_vec(),
+        });
     }
     need("header", 8, FIXED_HEADER)?;
     let mut h = Reader::new(&bytes[8..FIXED_HEADER], "header");
     let version = h.u32()?;
     if version != FORMAT_VERSION {
-        return Err(PlanError::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
+        return Err(PlanError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
     }
     let n_sections = h.u32()? as usize;
     let required_features = h.u64()?;
@@ -205,13 +251,19 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         }
     }
     if required_features & !cpu_features::KNOWN != 0 {
-        return Err(PlanError::Section(format!("unknown required CPU feature bits {required_features:#x}")));
+        return Err(PlanError::Section(format!(
+            "unknown required CPU feature bits {required_features:#x}"
+        )));
     }
     if producer_len > MAX_PRODUCER {
-        return Err(PlanError::Section(format!("producer string length {producer_len} exceeds {MAX_PRODUCER}")));
+        return Err(PlanError::Section(format!(
+            "producer string length {producer_len} exceeds {MAX_PRODUCER}"
+        )));
     }
     if n_sections != 4 {
-        return Err(PlanError::Section(format!("expected 4 sections, header says {n_sections}")));
+        return Err(PlanError::Section(format!(
+            "expected 4 sections, header says {n_sections}"
+        )));
     }
     need("producer string", FIXED_HEADER, FIXED_HEADER + producer_len)?;
     let producer = String::from_utf8(bytes[FIXED_HEADER..FIXED_HEADER + producer_len].to_vec())
@@ -233,24 +285,39 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         let len = t.u64()?;
         let slot = match kind {
             section::META..=section::CONSTS => (kind - 1) as usize,
-            _ => return Err(PlanError::Section(format!("entry {i}: unknown section kind {kind}"))),
+            _ => {
+                return Err(PlanError::Section(format!(
+                    "entry {i}: unknown section kind {kind}"
+                )))
+            }
         };
         let name = section::name(kind);
         if found[slot].is_some() {
             return Err(PlanError::Section(format!("section {name} appears twice")));
         }
-        let end = offset.checked_add(len).ok_or_else(|| PlanError::Section(format!("section {name}: offset {offset}+{len} overflows")))?;
+        let end = offset.checked_add(len).ok_or_else(|| {
+            PlanError::Section(format!("section {name}: offset {offset}+{len} overflows"))
+        })?;
         if offset < header_len || end > file_len {
-            return Err(PlanError::Truncated { what: format!("section {name}"), start: offset, end, len: file_len });
+            return Err(PlanError::Truncated {
+                what: format!("section {name}"),
+                start: offset,
+                end,
+                len: file_len,
+            });
         }
         if offset % 64 != 0 {
-            return Err(PlanError::Section(format!("section {name} starts at {offset}, not 64-byte aligned")));
+            return Err(PlanError::Section(format!(
+                "section {name} starts at {offset}, not 64-byte aligned"
+            )));
         }
         found[slot] = Some((offset, end));
     }
     let mut ranges: Vec<(u64, u64, u32)> = Vec::with_capacity(4);
     for (i, f) in found.iter().enumerate() {
-        let (s, e) = f.ok_or_else(|| PlanError::Section(format!("section {} missing", section::name(i as u32 + 1))))?;
+        let (s, e) = f.ok_or_else(|| {
+            PlanError::Section(format!("section {} missing", section::name(i as u32 + 1)))
+        })?;
         ranges.push((s, e, i as u32 + 1));
     }
     ranges.sort_unstable();
@@ -288,7 +355,15 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     r.finish()?;
 
     let consts = slice(3);
-    let body = PlanBody { producer, required_features, inputs, outputs, steps, step_names, memory };
+    let body = PlanBody {
+        producer,
+        required_features,
+        inputs,
+        outputs,
+        steps,
+        step_names,
+        memory,
+    };
     validate(&body, consts.len() as u64)?;
     Ok((body, consts))
 }

@@ -20,7 +20,9 @@ fn read_u32(b: &[u8]) -> u32 {
 }
 
 fn round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
+    acc.wrapping_add(input.wrapping_mul(P2))
+        .rotate_left(31)
+        .wrapping_mul(P1)
 }
 
 fn merge(acc: u64, val: u64) -> u64 {

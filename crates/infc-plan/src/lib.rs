@@ -15,10 +15,12 @@ mod wire;
 
 pub use error::PlanError;
 pub use format::{
-    checksum, decode, decode_borrowed, rewrite_checksum, section, DecodeOptions, Plan, PlanBody, FORMAT_VERSION,
-    MAGIC,
+    checksum, decode, decode_borrowed, rewrite_checksum, section, DecodeOptions, Plan, PlanBody,
+    FORMAT_VERSION, MAGIC,
 };
 pub use hash::xxh64;
 pub use step::*;
 pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
-pub use validate::{contiguous_strides, step_accesses, validate, Access, MAX_ARENA_BYTES, MAX_RANK};
+pub use validate::{
+    contiguous_strides, step_accesses, validate, Access, MAX_ARENA_BYTES, MAX_RANK,
+};

@@ -29,9 +29,14 @@ pub enum UnaryKind {
     GeluErf = 14,
     GeluTanh = 15,
 }
-wire_enum!(UnaryKind, "unary op", [
-    Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, IsNaN, Not, GeluErf, GeluTanh
-]);
+wire_enum!(
+    UnaryKind,
+    "unary op",
+    [
+        Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, IsNaN, Not,
+        GeluErf, GeluTanh
+    ]
+);
 
 /// Two-input elementwise operations (numpy broadcasting resolved into strides).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,9 +58,27 @@ pub enum BinaryKind {
     Or = 13,
     Xor = 14,
 }
-wire_enum!(BinaryKind, "binary op", [
-    Add, Sub, Mul, Div, Pow, Max, Min, Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor
-]);
+wire_enum!(
+    BinaryKind,
+    "binary op",
+    [
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Pow,
+        Max,
+        Min,
+        Equal,
+        Less,
+        LessOrEqual,
+        Greater,
+        GreaterOrEqual,
+        And,
+        Or,
+        Xor
+    ]
+);
 
 impl BinaryKind {
     /// Ops whose output is bool.
@@ -185,7 +208,10 @@ impl Wire for MatB {
     fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
         match r.u8()? {
             0 => Ok(MatB::Packed(PackedRef::get(r)?)),
-            1 => Ok(MatB::Plain { at: TensorRef::get(r)?, trans: bool::get(r)? }),
+            1 => Ok(MatB::Plain {
+                at: TensorRef::get(r)?,
+                trans: bool::get(r)?,
+            }),
             c => Err(r.err(format!("unknown matmul B kind {c}"))),
         }
     }
@@ -209,7 +235,13 @@ pub struct UnaryStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(UnaryStep { op, dtype, len, x, y });
+wire_struct!(UnaryStep {
+    op,
+    dtype,
+    len,
+    x,
+    y
+});
 
 /// `y[i] = a[i·a_strides] op b[i·b_strides]` over `shape`; `y` contiguous. `dtype` is the input type.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,7 +255,16 @@ pub struct BinaryStep {
     pub b_strides: Vec<u64>,
     pub y: TensorRef,
 }
-wire_struct!(BinaryStep { op, dtype, shape, a, a_strides, b, b_strides, y });
+wire_struct!(BinaryStep {
+    op,
+    dtype,
+    shape,
+    a,
+    a_strides,
+    b,
+    b_strides,
+    y
+});
 
 /// `y = cond ? a : b` with broadcasting; `cond` is bool, `a`/`b`/`y` are `dtype`.
 #[derive(Clone, Debug, PartialEq)]
@@ -238,7 +279,17 @@ pub struct WhereStep {
     pub b_strides: Vec<u64>,
     pub y: TensorRef,
 }
-wire_struct!(WhereStep { dtype, shape, cond, cond_strides, a, a_strides, b, b_strides, y });
+wire_struct!(WhereStep {
+    dtype,
+    shape,
+    cond,
+    cond_strides,
+    a,
+    a_strides,
+    b,
+    b_strides,
+    y
+});
 
 /// Element type conversion (ONNX Cast semantics: float→int truncates, →bool is `!= 0`).
 #[derive(Clone, Debug, PartialEq)]
@@ -249,7 +300,13 @@ pub struct CastStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(CastStep { from, to, len, x, y });
+wire_struct!(CastStep {
+    from,
+    to,
+    len,
+    x,
+    y
+});
 
 /// f32 clamp with compile-time bounds.
 #[derive(Clone, Debug, PartialEq)]
@@ -260,7 +317,13 @@ pub struct ClipStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(ClipStep { len, min, max, x, y });
+wire_struct!(ClipStep {
+    len,
+    min,
+    max,
+    x,
+    y
+});
 
 /// Fill `len` elements with one value (its little-endian bits in the low `dtype.size()` bytes).
 #[derive(Clone, Debug, PartialEq)]
@@ -270,7 +333,12 @@ pub struct FillStep {
     pub value: u64,
     pub y: TensorRef,
 }
-wire_struct!(FillStep { dtype, len, value, y });
+wire_struct!(FillStep {
+    dtype,
+    len,
+    value,
+    y
+});
 
 /// `y[i] = start + i · delta` (start and delta are one-element tensors of `dtype`).
 #[derive(Clone, Debug, PartialEq)]
@@ -281,7 +349,13 @@ pub struct RangeStep {
     pub delta: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(RangeStep { dtype, len, start, delta, y });
+wire_struct!(RangeStep {
+    dtype,
+    len,
+    start,
+    delta,
+    y
+});
 
 /// Strided copy: `dst[i·dst_strides] = src[i·src_strides]` over `shape`. Transpose, slice (negative
 /// strides for negative steps), expand (zero source strides), concat and split parts all lower to it.
@@ -294,7 +368,14 @@ pub struct CopyStep {
     pub dst: TensorRef,
     pub dst_strides: Vec<i64>,
 }
-wire_struct!(CopyStep { dtype, shape, src, src_strides, dst, dst_strides });
+wire_struct!(CopyStep {
+    dtype,
+    shape,
+    src,
+    src_strides,
+    dst,
+    dst_strides
+});
 
 /// Batched f32 matmul: for every index `i` of `batch_shape`,
 /// `y[i] = act(alpha · op(a[i]) · op(b[i]) + beta · bias)` with `a[i]` an `m × k` matrix
@@ -318,7 +399,20 @@ pub struct MatMulStep {
     pub y: TensorRef,
 }
 wire_struct!(MatMulStep {
-    batch_shape, a_batch_strides, b_batch_strides, m, n, k, a, trans_a, b, alpha, bias, residual, act, y
+    batch_shape,
+    a_batch_strides,
+    b_batch_strides,
+    m,
+    n,
+    k,
+    a,
+    trans_a,
+    b,
+    alpha,
+    bias,
+    residual,
+    act,
+    y
 });
 
 /// 2-D NCHW convolution (1-D convs run with `h = kh = 1`). Weights are prepacked for the conv
@@ -347,7 +441,24 @@ pub struct ConvStep {
     pub y: TensorRef,
 }
 wire_struct!(ConvStep {
-    n, c_in, h, w, c_out, group, kernel, strides, pads, dilations, oh, ow, x, weights, bias, residual, act, y
+    n,
+    c_in,
+    h,
+    w,
+    c_out,
+    group,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    oh,
+    ow,
+    x,
+    weights,
+    bias,
+    residual,
+    act,
+    y
 });
 
 /// 2-D NCHW max/average pooling.
@@ -367,7 +478,21 @@ pub struct PoolStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(PoolStep { kind, n, c, h, w, kernel, strides, pads, dilations, oh, ow, x, y });
+wire_struct!(PoolStep {
+    kind,
+    n,
+    c,
+    h,
+    w,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    oh,
+    ow,
+    x,
+    y
+});
 
 /// Mean over the `hw` trailing elements of each of `nc` rows.
 #[derive(Clone, Debug, PartialEq)]
@@ -393,7 +518,18 @@ pub struct BatchNormStep {
     pub var: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(BatchNormStep { n, c, inner, epsilon, x, scale, bias, mean, var, y });
+wire_struct!(BatchNormStep {
+    n,
+    c,
+    inner,
+    epsilon,
+    x,
+    scale,
+    bias,
+    mean,
+    var,
+    y
+});
 
 /// Softmax over the middle axis of `[outer, axis, inner]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -404,7 +540,13 @@ pub struct SoftmaxStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(SoftmaxStep { outer, axis, inner, x, y });
+wire_struct!(SoftmaxStep {
+    outer,
+    axis,
+    inner,
+    x,
+    y
+});
 
 /// Layer norm of each `cols`-long row; `scale`/`bias` have `cols` elements.
 #[derive(Clone, Debug, PartialEq)]
@@ -417,7 +559,15 @@ pub struct LayerNormStep {
     pub bias: Option<TensorRef>,
     pub y: TensorRef,
 }
-wire_struct!(LayerNormStep { rows, cols, epsilon, x, scale, bias, y });
+wire_struct!(LayerNormStep {
+    rows,
+    cols,
+    epsilon,
+    x,
+    scale,
+    bias,
+    y
+});
 
 /// Strided reduction: `y[o] = reduce_r x[o·out_strides + r·red_strides]`, `y` contiguous over `out_shape`.
 #[derive(Clone, Debug, PartialEq)]
@@ -431,7 +581,16 @@ pub struct ReduceStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(ReduceStep { op, dtype, out_shape, out_strides, red_shape, red_strides, x, y });
+wire_struct!(ReduceStep {
+    op,
+    dtype,
+    out_shape,
+    out_strides,
+    red_shape,
+    red_strides,
+    x,
+    y
+});
 
 /// `y[o, i, r] = data[o, idx[i], r]` for data `[outer, axis_len, inner]`; negative indices wrap,
 /// out-of-range indices are a run-time error.
@@ -447,7 +606,17 @@ pub struct GatherStep {
     pub indices: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(GatherStep { dtype, idx_dtype, outer, axis_len, inner, n_idx, data, indices, y });
+wire_struct!(GatherStep {
+    dtype,
+    idx_dtype,
+    outer,
+    axis_len,
+    inner,
+    n_idx,
+    data,
+    indices,
+    y
+});
 
 /// ONNX GatherND: for each of `batch` groups and `n_per_batch` index tuples of depth
 /// `index_dims.len()`, copy a `slice_len` slice of data (`[batch, index_dims.., slice_len]`).
@@ -463,7 +632,17 @@ pub struct GatherNdStep {
     pub indices: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(GatherNdStep { dtype, idx_dtype, batch, n_per_batch, index_dims, slice_len, data, indices, y });
+wire_struct!(GatherNdStep {
+    dtype,
+    idx_dtype,
+    batch,
+    n_per_batch,
+    index_dims,
+    slice_len,
+    data,
+    indices,
+    y
+});
 
 /// Keep the upper (or lower) triangle of each `rows × cols` matrix; diagonal offset `k`, or read
 /// from the one-element i64 tensor `k_at` when present.
@@ -479,7 +658,17 @@ pub struct TriluStep {
     pub x: TensorRef,
     pub y: TensorRef,
 }
-wire_struct!(TriluStep { dtype, upper, k, k_at, batch, rows, cols, x, y });
+wire_struct!(TriluStep {
+    dtype,
+    upper,
+    k,
+    k_at,
+    batch,
+    rows,
+    cols,
+    x,
+    y
+});
 
 /// Multi-head attention without materialised head transposes. `q`: `[batch, sq, heads·d]`, `k` and
 /// `v`: `[batch, sk, heads·d]`, `y` like `q`. Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`,
@@ -503,7 +692,22 @@ pub struct AttentionStep {
     pub y: TensorRef,
     pub scratch: TensorRef,
 }
-wire_struct!(AttentionStep { batch, heads, sq, sk, d, scale, causal, q, k, v, mask, mask_strides, y, scratch });
+wire_struct!(AttentionStep {
+    batch,
+    heads,
+    sq,
+    sk,
+    d,
+    scale,
+    causal,
+    q,
+    k,
+    v,
+    mask,
+    mask_strides,
+    y,
+    scratch
+});
 
 /// One kernel call.
 #[derive(Clone, Debug, PartialEq)]

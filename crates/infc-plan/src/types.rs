@@ -18,7 +18,15 @@ pub enum DType {
 }
 
 impl DType {
-    pub const ALL: [DType; 7] = [DType::F32, DType::F16, DType::I64, DType::I32, DType::I8, DType::U8, DType::Bool];
+    pub const ALL: [DType; 7] = [
+        DType::F32,
+        DType::F16,
+        DType::I64,
+        DType::I32,
+        DType::I8,
+        DType::U8,
+        DType::Bool,
+    ];
 
     pub fn from_code(code: u8) -> Option<DType> {
         DType::ALL.into_iter().find(|d| *d as u8 == code)
@@ -81,10 +89,16 @@ pub struct TensorRef {
 
 impl TensorRef {
     pub fn arena(offset: u64) -> TensorRef {
-        TensorRef { region: Region::Arena, offset }
+        TensorRef {
+            region: Region::Arena,
+            offset,
+        }
     }
     pub fn konst(offset: u64) -> TensorRef {
-        TensorRef { region: Region::Const, offset }
+        TensorRef {
+            region: Region::Const,
+            offset,
+        }
     }
 }
 
@@ -107,7 +121,9 @@ pub struct IoDesc {
 impl IoDesc {
     /// Byte length, `None` on overflow.
     pub fn byte_len(&self) -> Option<u64> {
-        self.shape.iter().try_fold(self.dtype.size() as u64, |a, &d| a.checked_mul(d))
+        self.shape
+            .iter()
+            .try_fold(self.dtype.size() as u64, |a, &d| a.checked_mul(d))
     }
 }
 
@@ -139,9 +155,17 @@ impl fmt::Display for MemoryPlan {
         writeln!(f, "arena_bytes {}", self.arena_bytes)?;
         writeln!(f, "intermediates_bytes {}", self.intermediates_bytes)?;
         writeln!(f, "lower_bound_bytes {}", self.lower_bound_bytes)?;
-        writeln!(f, "{:<40} {:>12} {:>12} {:>6} {:>6}", "tensor", "offset", "size", "first", "last")?;
+        writeln!(
+            f,
+            "{:<40} {:>12} {:>12} {:>6} {:>6}",
+            "tensor", "offset", "size", "first", "last"
+        )?;
         for e in &self.entries {
-            writeln!(f, "{:<40} {:>12} {:>12} {:>6} {:>6}", e.name, e.offset, e.size, e.first_step, e.last_step)?;
+            writeln!(
+                f,
+                "{:<40} {:>12} {:>12} {:>6} {:>6}",
+                e.name, e.offset, e.size, e.first_step, e.last_step
+            )?;
         }
         Ok(())
     }
@@ -160,7 +184,16 @@ pub mod cpu_features {
 
     /// Names of the set bits, for error messages.
     pub fn names(bits: u64) -> Vec<&'static str> {
-        let all = [(AVX2, "avx2"), (FMA, "fma"), (AVX512F, "avx512f"), (AVX512VNNI, "avx512vnni"), (AMX, "amx")];
-        all.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect()
+        let all = [
+            (AVX2, "avx2"),
+            (FMA, "fma"),
+            (AVX512F, "avx512f"),
+            (AVX512VNNI, "avx512vnni"),
+            (AMX, "amx"),
+        ];
+        all.iter()
+            .filter(|(b, _)| bits & b != 0)
+            .map(|(_, n)| *n)
+            .collect()
     }
 }

@@ -47,7 +47,11 @@ fn numel(shape: &[u64]) -> Option<u64> {
 
 impl Ctx {
     fn err(&self, msg: impl Into<String>) -> PlanError {
-        PlanError::Step { index: self.index, kind: self.kind, msg: msg.into() }
+        PlanError::Step {
+            index: self.index,
+            kind: self.kind,
+            msg: msg.into(),
+        }
     }
 
     fn region_len(&self, r: Region) -> u64 {
@@ -77,7 +81,10 @@ impl Ctx {
         identity: bool,
     ) -> Result<(), PlanError> {
         if t.offset % esize != 0 {
-            return Err(self.err(format!("{role} offset {} is not aligned to its {esize}-byte elements", t.offset)));
+            return Err(self.err(format!(
+                "{role} offset {} is not aligned to its {esize}-byte elements",
+                t.offset
+            )));
         }
         let rlen = self.region_len(t.region);
         let start = t.offset as i128 + lo * esize as i128;
@@ -93,24 +100,56 @@ impl Ctx {
         if write && t.region != Region::Arena {
             return Err(self.err(format!("{role} writes into the {} region", t.region.name())));
         }
-        self.acc.push(Access { role, region: t.region, start: start as u64, end: end as u64, write, identity });
+        self.acc.push(Access {
+            role,
+            region: t.region,
+            start: start as u64,
+            end: end as u64,
+            write,
+            identity,
+        });
         Ok(())
     }
 
-    fn contiguous(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64, write: bool) -> Result<(), PlanError> {
+    fn contiguous(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        dtype: DType,
+        len: u64,
+        write: bool,
+    ) -> Result<(), PlanError> {
         self.range(role, t, dtype.size() as u64, 0, len as i128, write, false)
     }
 
-    fn read(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64) -> Result<(), PlanError> {
+    fn read(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        dtype: DType,
+        len: u64,
+    ) -> Result<(), PlanError> {
         self.contiguous(role, t, dtype, len, false)
     }
 
     /// An elementwise input read element-for-element with the output (may be updated in place).
-    fn read_identity(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64) -> Result<(), PlanError> {
+    fn read_identity(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        dtype: DType,
+        len: u64,
+    ) -> Result<(), PlanError> {
         self.range(role, t, dtype.size() as u64, 0, len as i128, false, true)
     }
 
-    fn write(&mut self, role: &'static str, t: TensorRef, dtype: DType, len: u64) -> Result<(), PlanError> {
+    fn write(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        dtype: DType,
+        len: u64,
+    ) -> Result<(), PlanError> {
         self.contiguous(role, t, dtype, len, true)
     }
 
@@ -125,10 +164,17 @@ impl Ctx {
         write: bool,
     ) -> Result<(), PlanError> {
         if strides.len() != shape.len() {
-            return Err(self.err(format!("{role} has {} strides for rank {}", strides.len(), shape.len())));
+            return Err(self.err(format!(
+                "{role} has {} strides for rank {}",
+                strides.len(),
+                shape.len()
+            )));
         }
         if shape.len() > MAX_RANK {
-            return Err(self.err(format!("rank {} exceeds the maximum {MAX_RANK}", shape.len())));
+            return Err(self.err(format!(
+                "rank {} exceeds the maximum {MAX_RANK}",
+                shape.len()
+            )));
         }
         if shape.contains(&0) {
             return Ok(());
@@ -143,13 +189,27 @@ impl Ctx {
             }
         }
         let contiguous = contiguous_strides(shape);
-        let identity = !write && strides.iter().zip(&contiguous).all(|(&s, &c)| s == c as i64);
+        let identity = !write
+            && strides
+                .iter()
+                .zip(&contiguous)
+                .all(|(&s, &c)| s == c as i64);
         self.range(role, t, dtype.size() as u64, lo, hi + 1, write, identity)
     }
 
     /// Unsigned-stride read (broadcasting inputs); identity when the strides are the contiguous ones.
-    fn broadcast(&mut self, role: &'static str, t: TensorRef, dtype: DType, shape: &[u64], strides: &[u64]) -> Result<(), PlanError> {
-        let signed: Vec<i64> = strides.iter().map(|&s| i64::try_from(s).unwrap_or(i64::MAX)).collect();
+    fn broadcast(
+        &mut self,
+        role: &'static str,
+        t: TensorRef,
+        dtype: DType,
+        shape: &[u64],
+        strides: &[u64],
+    ) -> Result<(), PlanError> {
+        let signed: Vec<i64> = strides
+            .iter()
+            .map(|&s| i64::try_from(s).unwrap_or(i64::MAX))
+            .collect();
         if signed.contains(&i64::MAX) {
             return Err(self.err(format!("{role} stride out of range")));
         }
@@ -166,7 +226,11 @@ impl Ctx {
         mat: u64,
     ) -> Result<(), PlanError> {
         if batch.len() != strides.len() {
-            return Err(self.err(format!("{role} has {} batch strides for batch rank {}", strides.len(), batch.len())));
+            return Err(self.err(format!(
+                "{role} has {} batch strides for batch rank {}",
+                strides.len(),
+                batch.len()
+            )));
         }
         if batch.contains(&0) || mat == 0 {
             return Ok(());
@@ -180,20 +244,41 @@ impl Ctx {
 
     fn packed(&mut self, role: &'static str, p: PackedRef) -> Result<(), PlanError> {
         if p.offset % 64 != 0 {
-            return Err(self.err(format!("{role} packed weights at {} are not 64-byte aligned", p.offset)));
+            return Err(self.err(format!(
+                "{role} packed weights at {} are not 64-byte aligned",
+                p.offset
+            )));
         }
-        let end = p.offset.checked_add(p.bytes).ok_or_else(|| self.err(format!("{role} range overflows")))?;
+        let end = p
+            .offset
+            .checked_add(p.bytes)
+            .ok_or_else(|| self.err(format!("{role} range overflows")))?;
         if end > self.consts {
-            return Err(self.err(format!("{role} {}+{} exceeds constants of {} bytes", p.offset, p.bytes, self.consts)));
+            return Err(self.err(format!(
+                "{role} {}+{} exceeds constants of {} bytes",
+                p.offset, p.bytes, self.consts
+            )));
         }
-        self.acc.push(Access { role, region: Region::Const, start: p.offset, end, write: false, identity: false });
+        self.acc.push(Access {
+            role,
+            region: Region::Const,
+            start: p.offset,
+            end,
+            write: false,
+            identity: false,
+        });
         Ok(())
     }
 
     fn check_overlaps(&self, in_place_ok: bool) -> Result<(), PlanError> {
         for w in self.acc.iter().filter(|a| a.write) {
-            for r in self.acc.iter().filter(|a| !std::ptr::eq(*a, w) && a.region == w.region) {
-                let disjoint = r.end <= w.start || w.end <= r.start || r.start == r.end || w.start == w.end;
+            for r in self
+                .acc
+                .iter()
+                .filter(|a| !std::ptr::eq(*a, w) && a.region == w.region)
+            {
+                let disjoint =
+                    r.end <= w.start || w.end <= r.start || r.start == r.end || w.start == w.end;
                 if disjoint {
                     continue;
                 }
@@ -232,18 +317,46 @@ fn window_out(len: u64, pad: u64, kernel: u64, stride: u64, dil: u64, ceil: bool
     let padded = len.checked_add(pad)?;
     let span = dil.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
     let room = padded.checked_sub(span)?;
-    Some(if ceil { room.div_ceil(stride) } else { room / stride } + 1)
+    Some(
+        if ceil {
+            room.div_ceil(stride)
+        } else {
+            room / stride
+        } + 1,
+    )
 }
 
-fn check_window(c: &Ctx, what: &str, dims: [u64; 2], kernel: [u64; 2], strides: [u64; 2], pads: [u64; 4], dil: [u64; 2], out: [u64; 2], exact: bool) -> Result<(), PlanError> {
+fn check_window(
+    c: &Ctx,
+    what: &str,
+    dims: [u64; 2],
+    kernel: [u64; 2],
+    strides: [u64; 2],
+    pads: [u64; 4],
+    dil: [u64; 2],
+    out: [u64; 2],
+    exact: bool,
+) -> Result<(), PlanError> {
     for ax in 0..2 {
-        need(c, kernel[ax] >= 1 && strides[ax] >= 1 && dil[ax] >= 1, || {
-            format!("{what} kernel/stride/dilation must be ≥ 1, got {kernel:?}/{strides:?}/{dil:?}")
-        })?;
-        let pad = pads[ax].checked_add(pads[ax + 2]).ok_or_else(|| c.err("padding overflows"))?;
+        need(
+            c,
+            kernel[ax] >= 1 && strides[ax] >= 1 && dil[ax] >= 1,
+            || {
+                format!(
+                    "{what} kernel/stride/dilation must be ≥ 1, got {kernel:?}/{strides:?}/{dil:?}"
+                )
+            },
+        )?;
+        let pad = pads[ax]
+            .checked_add(pads[ax + 2])
+            .ok_or_else(|| c.err("padding overflows"))?;
         let floor = window_out(dims[ax], pad, kernel[ax], strides[ax], dil[ax], false);
         let ceil = window_out(dims[ax], pad, kernel[ax], strides[ax], dil[ax], true);
-        let ok = if exact { floor == Some(out[ax]) } else { floor == Some(out[ax]) || ceil == Some(out[ax]) };
+        let ok = if exact {
+            floor == Some(out[ax])
+        } else {
+            floor == Some(out[ax]) || ceil == Some(out[ax])
+        };
         need(c, ok || (dims[ax] == 0 && out[ax] == 0), || {
             format!("{what} output size {} on spatial axis {ax} does not follow from input {} (kernel {}, stride {}, pads {}+{}, dilation {})",
                 out[ax], dims[ax], kernel[ax], strides[ax], pads[ax], pads[ax + 2], dil[ax])
@@ -257,7 +370,11 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
     let mut in_place_ok = false;
     match step {
         Step::Unary(s) => {
-            let out = if s.op == UnaryKind::IsNaN { Bool } else { s.dtype };
+            let out = if s.op == UnaryKind::IsNaN {
+                Bool
+            } else {
+                s.dtype
+            };
             c.read_identity("x", s.x, s.dtype, s.len)?;
             c.write("y", s.y, out, s.len)?;
             in_place_ok = out.size() == s.dtype.size();
@@ -289,9 +406,11 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             in_place_ok = true;
         }
         Step::Fill(s) => {
-            need(c, s.dtype.size() == 8 || s.value >> (8 * s.dtype.size()) == 0, || {
-                format!("fill value {:#x} does not fit {}", s.value, s.dtype)
-            })?;
+            need(
+                c,
+                s.dtype.size() == 8 || s.value >> (8 * s.dtype.size()) == 0,
+                || format!("fill value {:#x} does not fit {}", s.value, s.dtype),
+            )?;
             c.write("y", s.y, s.dtype, s.len)?;
         }
         Step::Range(s) => {
@@ -304,12 +423,16 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             c.strided("dst", s.dst, s.dtype, &s.shape, &s.dst_strides, true)?;
         }
         Step::MatMul(s) => {
-            need(c, s.batch_shape.len() <= MAX_RANK, || format!("batch rank {} exceeds {MAX_RANK}", s.batch_shape.len()))?;
+            need(c, s.batch_shape.len() <= MAX_RANK, || {
+                format!("batch rank {} exceeds {MAX_RANK}", s.batch_shape.len())
+            })?;
             let mk = c.mul("a matrix", s.m, s.k)?;
             c.batched("a", s.a, &s.batch_shape, &s.a_batch_strides, mk)?;
             match &s.b {
                 MatB::Packed(p) => {
-                    need(c, s.b_batch_strides.iter().all(|&v| v == 0), || "packed B cannot vary over the batch".into())?;
+                    need(c, s.b_batch_strides.iter().all(|&v| v == 0), || {
+                        "packed B cannot vary over the batch".into()
+                    })?;
                     c.packed("b", *p)?;
                 }
                 MatB::Plain { at, .. } => {
@@ -318,7 +441,10 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 }
             }
             if let Some(b) = &s.bias {
-                let len = b.kind.len(s.m, s.n).ok_or_else(|| c.err("bias size overflows"))?;
+                let len = b
+                    .kind
+                    .len(s.m, s.n)
+                    .ok_or_else(|| c.err("bias size overflows"))?;
                 c.read("bias", b.at, F32, len)?;
             }
             let batch = c.product("batch shape", &s.batch_shape)?;
@@ -330,10 +456,27 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             c.write("y", s.y, F32, total)?;
         }
         Step::Conv(s) => {
-            need(c, s.group >= 1 && s.c_in % s.group == 0 && s.c_out % s.group == 0, || {
-                format!("group {} must divide c_in {} and c_out {}", s.group, s.c_in, s.c_out)
-            })?;
-            check_window(c, "conv", [s.h, s.w], s.kernel, s.strides, s.pads, s.dilations, [s.oh, s.ow], true)?;
+            need(
+                c,
+                s.group >= 1 && s.c_in % s.group == 0 && s.c_out % s.group == 0,
+                || {
+                    format!(
+                        "group {} must divide c_in {} and c_out {}",
+                        s.group, s.c_in, s.c_out
+                    )
+                },
+            )?;
+            check_window(
+                c,
+                "conv",
+                [s.h, s.w],
+                s.kernel,
+                s.strides,
+                s.pads,
+                s.dilations,
+                [s.oh, s.ow],
+                true,
+            )?;
             let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
             c.packed("weights", s.weights)?;
@@ -347,7 +490,17 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             c.write("y", s.y, F32, yn)?;
         }
         Step::Pool(s) => {
-            check_window(c, "pool", [s.h, s.w], s.kernel, s.strides, s.pads, s.dilations, [s.oh, s.ow], false)?;
+            check_window(
+                c,
+                "pool",
+                [s.h, s.w],
+                s.kernel,
+                s.strides,
+                s.pads,
+                s.dilations,
+                [s.oh, s.ow],
+                false,
+            )?;
             let xin = c.product("input", &[s.n, s.c, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
             let yn = c.product("output", &[s.n, s.c, s.oh, s.ow])?;
@@ -361,7 +514,12 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
         Step::BatchNorm(s) => {
             let n = c.product("input", &[s.n, s.c, s.inner])?;
             c.read_identity("x", s.x, F32, n)?;
-            for (role, t) in [("scale", s.scale), ("bias", s.bias), ("mean", s.mean), ("var", s.var)] {
+            for (role, t) in [
+                ("scale", s.scale),
+                ("bias", s.bias),
+                ("mean", s.mean),
+                ("var", s.var),
+            ] {
                 c.read(role, t, F32, s.c)?;
             }
             c.write("y", s.y, F32, n)?;
@@ -382,20 +540,27 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             c.write("y", s.y, F32, n)?;
         }
         Step::Reduce(s) => {
-            need(c, s.out_shape.len() + s.red_shape.len() <= MAX_RANK, || format!("rank exceeds {MAX_RANK}"))?;
+            need(c, s.out_shape.len() + s.red_shape.len() <= MAX_RANK, || {
+                format!("rank exceeds {MAX_RANK}")
+            })?;
             let mut shape = s.out_shape.clone();
             shape.extend_from_slice(&s.red_shape);
             let mut strides = s.out_strides.clone();
             strides.extend_from_slice(&s.red_strides);
-            need(c, s.out_strides.len() == s.out_shape.len() && s.red_strides.len() == s.red_shape.len(), || {
-                "stride/shape rank mismatch".into()
-            })?;
+            need(
+                c,
+                s.out_strides.len() == s.out_shape.len()
+                    && s.red_strides.len() == s.red_shape.len(),
+                || "stride/shape rank mismatch".into(),
+            )?;
             c.broadcast("x", s.x, s.dtype, &shape, &strides)?;
             let n = c.product("output", &s.out_shape)?;
             c.write("y", s.y, s.dtype, n)?;
         }
         Step::Gather(s) => {
-            need(c, matches!(s.idx_dtype, I64 | I32), || format!("indices must be i64 or i32, got {}", s.idx_dtype))?;
+            need(c, matches!(s.idx_dtype, I64 | I32), || {
+                format!("indices must be i64 or i32, got {}", s.idx_dtype)
+            })?;
             let dn = c.product("data", &[s.outer, s.axis_len, s.inner])?;
             c.read("data", s.data, s.dtype, dn)?;
             c.read("indices", s.indices, s.idx_dtype, s.n_idx)?;
@@ -403,8 +568,12 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             c.write("y", s.y, s.dtype, yn)?;
         }
         Step::GatherNd(s) => {
-            need(c, matches!(s.idx_dtype, I64 | I32), || format!("indices must be i64 or i32, got {}", s.idx_dtype))?;
-            need(c, s.index_dims.len() <= MAX_RANK, || format!("index depth exceeds {MAX_RANK}"))?;
+            need(c, matches!(s.idx_dtype, I64 | I32), || {
+                format!("indices must be i64 or i32, got {}", s.idx_dtype)
+            })?;
+            need(c, s.index_dims.len() <= MAX_RANK, || {
+                format!("index depth exceeds {MAX_RANK}")
+            })?;
             let mut dims = vec![s.batch];
             dims.extend_from_slice(&s.index_dims);
             dims.push(s.slice_len);
@@ -444,8 +613,19 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
 }
 
 /// The byte ranges a step touches, after validating it against regions of the given sizes.
-pub fn step_accesses(index: usize, step: &Step, arena_bytes: u64, consts_bytes: u64) -> Result<Vec<Access>, PlanError> {
-    let mut c = Ctx { index, kind: step.kind(), arena: arena_bytes, consts: consts_bytes, acc: Vec::new() };
+pub fn step_accesses(
+    index: usize,
+    step: &Step,
+    arena_bytes: u64,
+    consts_bytes: u64,
+) -> Result<Vec<Access>, PlanError> {
+    let mut c = Ctx {
+        index,
+        kind: step.kind(),
+        arena: arena_bytes,
+        consts: consts_bytes,
+        acc: Vec::new(),
+    };
     validate_step(&mut c, step)?;
     Ok(c.acc)
 }
@@ -454,38 +634,65 @@ pub fn step_accesses(index: usize, step: &Step, arena_bytes: u64, consts_bytes: 
 pub fn validate(body: &PlanBody, consts_len: u64) -> Result<(), PlanError> {
     let arena = body.memory.arena_bytes;
     if arena > MAX_ARENA_BYTES {
-        return Err(PlanError::Memory(format!("arena of {arena} bytes exceeds the {MAX_ARENA_BYTES}-byte limit")));
+        return Err(PlanError::Memory(format!(
+            "arena of {arena} bytes exceeds the {MAX_ARENA_BYTES}-byte limit"
+        )));
     }
     if body.step_names.len() != body.steps.len() {
-        return Err(PlanError::malformed("steps", format!("{} names for {} steps", body.step_names.len(), body.steps.len())));
+        return Err(PlanError::malformed(
+            "steps",
+            format!(
+                "{} names for {} steps",
+                body.step_names.len(),
+                body.steps.len()
+            ),
+        ));
     }
     for (i, step) in body.steps.iter().enumerate() {
         step_accesses(i, step, arena, consts_len)?;
     }
     for (what, list) in [("input", &body.inputs), ("output", &body.outputs)] {
         for (i, io) in list.iter().enumerate() {
-            let bad = |msg: String| PlanError::Io { what, name: io.name.clone(), msg };
+            let bad = |msg: String| PlanError::Io {
+                what,
+                name: io.name.clone(),
+                msg,
+            };
             if list[..i].iter().any(|o| o.name == io.name) {
                 return Err(bad("name appears twice".into()));
             }
             if io.shape.len() > 32 {
                 return Err(bad(format!("rank {} is not plausible", io.shape.len())));
             }
-            let len = io.byte_len().ok_or_else(|| bad(format!("shape {:?} overflows", io.shape)))?;
+            let len = io
+                .byte_len()
+                .ok_or_else(|| bad(format!("shape {:?} overflows", io.shape)))?;
             if what == "input" && io.at.region != Region::Arena {
                 return Err(bad("inputs must live in the arena".into()));
             }
-            let rlen = if io.at.region == Region::Arena { arena } else { consts_len };
+            let rlen = if io.at.region == Region::Arena {
+                arena
+            } else {
+                consts_len
+            };
             if io.at.offset % io.dtype.size() as u64 != 0 {
-                return Err(bad(format!("offset {} is not aligned for {}", io.at.offset, io.dtype)));
+                return Err(bad(format!(
+                    "offset {} is not aligned for {}",
+                    io.at.offset, io.dtype
+                )));
             }
             if io.at.offset.checked_add(len).is_none_or(|e| e > rlen) {
-                return Err(bad(format!("{}+{len} exceeds {} of {rlen} bytes", io.at.offset, io.at.region.name())));
+                return Err(bad(format!(
+                    "{}+{len} exceeds {} of {rlen} bytes",
+                    io.at.offset,
+                    io.at.region.name()
+                )));
             }
         }
     }
     for e in &body.memory.entries {
-        if e.offset.checked_add(e.size).is_none_or(|end| end > arena) || e.first_step > e.last_step {
+        if e.offset.checked_add(e.size).is_none_or(|end| end > arena) || e.first_step > e.last_step
+        {
             return Err(PlanError::Memory(format!(
                 "entry '{}' {}+{} (steps {}..={}) is outside the arena of {arena} bytes or has an empty lifetime",
                 e.name, e.offset, e.size, e.first_step, e.last_step

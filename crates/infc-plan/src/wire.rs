@@ -43,17 +43,27 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8], section: &'static str) -> Reader<'a> {
-        Reader { data, pos: 0, section }
+        Reader {
+            data,
+            pos: 0,
+            section,
+        }
     }
     pub fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
     pub fn err(&self, msg: impl Into<String>) -> PlanError {
-        PlanError::malformed(self.section, format!("at byte {}: {}", self.pos, msg.into()))
+        PlanError::malformed(
+            self.section,
+            format!("at byte {}: {}", self.pos, msg.into()),
+        )
     }
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], PlanError> {
         if n > self.remaining() {
-            return Err(self.err(format!("needs {n} more bytes, only {} left", self.remaining())));
+            return Err(self.err(format!(
+                "needs {n} more bytes, only {} left",
+                self.remaining()
+            )));
         }
         let s = &self.data[self.pos..self.pos + n];
         self.pos += n;
@@ -77,7 +87,10 @@ impl<'a> Reader<'a> {
     pub fn count(&mut self, min_item_bytes: usize) -> Result<usize, PlanError> {
         let n = self.u32()? as usize;
         if n.saturating_mul(min_item_bytes.max(1)) > self.remaining() {
-            return Err(self.err(format!("count {n} exceeds the {} bytes left", self.remaining())));
+            return Err(self.err(format!(
+                "count {n} exceeds the {} bytes left",
+                self.remaining()
+            )));
         }
         Ok(n)
     }

@@ -18,14 +18,27 @@ fn sample_plan() -> Plan {
             k: 4,
             a: TensorRef::arena(0),
             trans_a: false,
-            b: MatB::Packed(PackedRef { offset: 64, bytes: 64 }),
+            b: MatB::Packed(PackedRef {
+                offset: 64,
+                bytes: 64,
+            }),
             alpha: 1.0,
-            bias: Some(Bias { at: TensorRef::konst(0), kind: BiasKind::Row, beta: 1.0 }),
+            bias: Some(Bias {
+                at: TensorRef::konst(0),
+                kind: BiasKind::Row,
+                beta: 1.0,
+            }),
             residual: None,
             act: Activation::Relu,
             y: TensorRef::arena(64),
         }),
-        Step::Unary(UnaryStep { op: UnaryKind::Tanh, dtype: DType::F32, len: 8, x: TensorRef::arena(64), y: TensorRef::arena(64) }),
+        Step::Unary(UnaryStep {
+            op: UnaryKind::Tanh,
+            dtype: DType::F32,
+            len: 8,
+            x: TensorRef::arena(64),
+            y: TensorRef::arena(64),
+        }),
         Step::Binary(BinaryStep {
             op: BinaryKind::Add,
             dtype: DType::F32,
@@ -44,20 +57,42 @@ fn sample_plan() -> Plan {
             dst: TensorRef::arena(128),
             dst_strides: vec![2, 1],
         }),
-        Step::Softmax(SoftmaxStep { outer: 4, axis: 2, inner: 1, x: TensorRef::arena(128), y: TensorRef::arena(192) }),
+        Step::Softmax(SoftmaxStep {
+            outer: 4,
+            axis: 2,
+            inner: 1,
+            x: TensorRef::arena(128),
+            y: TensorRef::arena(192),
+        }),
     ];
     let body = PlanBody {
         producer: "infc test".into(),
         required_features: 0,
-        inputs: vec![IoDesc { name: "x".into(), dtype: DType::F32, shape: vec![2, 4], at: TensorRef::arena(0) }],
-        outputs: vec![IoDesc { name: "y".into(), dtype: DType::F32, shape: vec![4, 2], at: TensorRef::arena(192) }],
+        inputs: vec![IoDesc {
+            name: "x".into(),
+            dtype: DType::F32,
+            shape: vec![2, 4],
+            at: TensorRef::arena(0),
+        }],
+        outputs: vec![IoDesc {
+            name: "y".into(),
+            dtype: DType::F32,
+            shape: vec![4, 2],
+            at: TensorRef::arena(192),
+        }],
         step_names: (0..steps.len()).map(|i| format!("node{i}")).collect(),
         steps,
         memory: MemoryPlan {
             arena_bytes: 256,
             intermediates_bytes: 320,
             lower_bound_bytes: 192,
-            entries: vec![MemoryEntry { name: "x".into(), offset: 0, size: 64, first_step: 0, last_step: 0 }],
+            entries: vec![MemoryEntry {
+                name: "x".into(),
+                offset: 0,
+                size: 64,
+                first_step: 0,
+                last_step: 0,
+            }],
         },
     };
     Plan { body, consts }
@@ -89,7 +124,10 @@ fn truncation_anywhere_is_an_error() {
         // Even with the checksum fixed up, structure checks must catch it.
         let mut t = bytes[..cut].to_vec();
         rewrite_checksum(&mut t);
-        assert!(decode(&t).is_err(), "truncated at {cut} with fixed checksum decoded");
+        assert!(
+            decode(&t).is_err(),
+            "truncated at {cut} with fixed checksum decoded"
+        );
     }
 }
 
@@ -118,11 +156,20 @@ fn flipped_bytes_behind_a_valid_checksum_never_panic() {
             // Unchecked-checksum decoding of the unfixed image reaches the same validators.
             let mut c = bytes.clone();
             c[i] ^= mask;
-            let _ = decode_borrowed(&c, DecodeOptions { verify_checksum: false });
+            let _ = decode_borrowed(
+                &c,
+                DecodeOptions {
+                    verify_checksum: false,
+                },
+            );
         }
     }
     // Padding and float payloads may flip harmlessly; structure bytes must not.
-    assert!(rejected > bytes.len() / 2, "only {rejected} of {} corruptions rejected", bytes.len() * 3);
+    assert!(
+        rejected > bytes.len() / 2,
+        "only {rejected} of {} corruptions rejected",
+        bytes.len() * 3
+    );
 }
 
 #[test]
@@ -140,11 +187,17 @@ fn wrong_version_is_named() {
 fn bad_magic_and_checksum_are_named() {
     let mut bytes = sample_plan().encode();
     bytes[0] = b'X';
-    assert!(decode(&bytes).unwrap_err().to_string().starts_with("not a plan file: bad magic"));
+    assert!(decode(&bytes)
+        .unwrap_err()
+        .to_string()
+        .starts_with("not a plan file: bad magic"));
     let mut bytes = sample_plan().encode();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    assert!(decode(&bytes).unwrap_err().to_string().starts_with("checksum mismatch"));
+    assert!(decode(&bytes)
+        .unwrap_err()
+        .to_string()
+        .starts_with("checksum mismatch"));
 }
 
 #[test]
@@ -154,17 +207,26 @@ fn offset_past_the_arena_is_named() {
         m.y = TensorRef::arena(240);
     }
     let err = decode(&plan.encode()).unwrap_err();
-    assert_eq!(err.to_string(), "step 0 (MatMul): y 240+32 exceeds arena of 256 bytes");
+    assert_eq!(
+        err.to_string(),
+        "step 0 (MatMul): y 240+32 exceeds arena of 256 bytes"
+    );
 }
 
 #[test]
 fn packed_weights_past_the_constants_are_named() {
     let mut plan = sample_plan();
     if let Step::MatMul(m) = &mut plan.body.steps[0] {
-        m.b = MatB::Packed(PackedRef { offset: 192, bytes: 128 });
+        m.b = MatB::Packed(PackedRef {
+            offset: 192,
+            bytes: 128,
+        });
     }
     let err = decode(&plan.encode()).unwrap_err();
-    assert_eq!(err.to_string(), "step 0 (MatMul): b 192+128 exceeds constants of 256 bytes");
+    assert_eq!(
+        err.to_string(),
+        "step 0 (MatMul): b 192+128 exceeds constants of 256 bytes"
+    );
 }
 
 #[test]
@@ -174,14 +236,20 @@ fn overlapping_output_is_rejected_but_exact_in_place_is_fine() {
         s.y = TensorRef::arena(144);
     }
     let err = decode(&plan.encode()).unwrap_err();
-    assert_eq!(err.to_string(), "step 4 (Softmax): y 144..176 overlaps x 128..160");
+    assert_eq!(
+        err.to_string(),
+        "step 4 (Softmax): y 144..176 overlaps x 128..160"
+    );
     // Step 1 (Tanh) is in place and valid; a shifted in-place update is not.
     let mut plan = sample_plan();
     if let Step::Unary(u) = &mut plan.body.steps[1] {
         u.y = TensorRef::arena(68);
     }
     let err = decode(&plan.encode()).unwrap_err();
-    assert_eq!(err.to_string(), "step 1 (Unary): y 68..100 overlaps x 64..96");
+    assert_eq!(
+        err.to_string(),
+        "step 1 (Unary): y 68..100 overlaps x 64..96"
+    );
 }
 
 #[test]
@@ -193,7 +261,10 @@ fn overflowing_shapes_are_errors() {
         b.b_strides = vec![0, 0];
     }
     let err = decode(&plan.encode()).unwrap_err();
-    assert!(err.to_string().starts_with("step 2 (Binary): shape"), "{err}");
+    assert!(
+        err.to_string().starts_with("step 2 (Binary): shape"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -210,17 +281,26 @@ fn misaligned_elements_and_const_writes_are_errors() {
     if let Step::Unary(u) = &mut plan.body.steps[1] {
         u.y = TensorRef::konst(0);
     }
-    assert_eq!(decode(&plan.encode()).unwrap_err().to_string(), "step 1 (Unary): y writes into the constants region");
+    assert_eq!(
+        decode(&plan.encode()).unwrap_err().to_string(),
+        "step 1 (Unary): y writes into the constants region"
+    );
 }
 
 #[test]
 fn io_descriptors_are_checked() {
     let mut plan = sample_plan();
     plan.body.inputs[0].at = TensorRef::arena(240);
-    assert_eq!(decode(&plan.encode()).unwrap_err().to_string(), "input 'x': 240+32 exceeds arena of 256 bytes");
+    assert_eq!(
+        decode(&plan.encode()).unwrap_err().to_string(),
+        "input 'x': 240+32 exceeds arena of 256 bytes"
+    );
     let mut plan = sample_plan();
     plan.body.outputs.push(plan.body.outputs[0].clone());
-    assert_eq!(decode(&plan.encode()).unwrap_err().to_string(), "output 'y': name appears twice");
+    assert_eq!(
+        decode(&plan.encode()).unwrap_err().to_string(),
+        "output 'y': name appears twice"
+    );
 }
 
 #[test]
@@ -242,7 +322,10 @@ fn conv_geometry_is_checked() {
         oh: 6,
         ow: 5,
         x: TensorRef::arena(0),
-        weights: PackedRef { offset: 0, bytes: 4 * 2 * 9 * 4 },
+        weights: PackedRef {
+            offset: 0,
+            bytes: 4 * 2 * 9 * 4,
+        },
         bias: None,
         residual: None,
         act: Activation::None,
@@ -250,7 +333,10 @@ fn conv_geometry_is_checked() {
     })];
     plan.body.step_names = vec!["conv".into()];
     let err = decode(&plan.encode()).unwrap_err().to_string();
-    assert!(err.starts_with("step 0 (Conv): conv output size 6 on spatial axis 0"), "{err}");
+    assert!(
+        err.starts_with("step 0 (Conv): conv output size 6 on spatial axis 0"),
+        "{err}"
+    );
     if let Step::Conv(c) = &mut plan.body.steps[0] {
         c.oh = 5;
     }
@@ -260,6 +346,9 @@ fn conv_geometry_is_checked() {
 #[test]
 fn memory_report_display() {
     let text = sample_plan().body.memory.to_string();
-    assert!(text.starts_with("arena_bytes 256\nintermediates_bytes 320\nlower_bound_bytes 192\n"), "{text}");
+    assert!(
+        text.starts_with("arena_bytes 256\nintermediates_bytes 320\nlower_bound_bytes 192\n"),
+        "{text}"
+    );
     assert!(text.contains("x "));
 }

@@ -32,7 +32,12 @@ fn main() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["name"].as_str().unwrap().into(), read_npy(&dir.join(i["file"].as_str().unwrap()))))
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().into(),
+                read_npy(&dir.join(i["file"].as_str().unwrap())),
+            )
+        })
         .collect();
     let t1 = Instant::now();
     let (outs, stats) = run_graph_with_stats(&g, &inputs).unwrap();
@@ -50,7 +55,14 @@ fn main() {
         let want = read_npy(&dir.join(o["file"].as_str().unwrap()));
         let (g, w) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
         let max_ref = w.iter().fold(0f64, |m, v| m.max(v.abs()));
-        let err = g.iter().zip(&w).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
-        println!("  {}: max abs err {err:.3e} (tol {:.3e})", o["name"], 1e-4 + 1e-3 * max_ref);
+        let err = g
+            .iter()
+            .zip(&w)
+            .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        println!(
+            "  {}: max abs err {err:.3e} (tol {:.3e})",
+            o["name"],
+            1e-4 + 1e-3 * max_ref
+        );
     }
 }

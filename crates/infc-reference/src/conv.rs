@@ -99,7 +99,8 @@ pub(crate) fn conv(
                                     let row = &plane[(id * ah.input + ih) * aw.input..][..aw.input];
                                     let acc_row =
                                         &mut acc[(od * ah.output + oh) * aw.output..][..aw.output];
-                                    for (ow, a) in acc_row.iter_mut().enumerate().take(hi).skip(lo) {
+                                    for (ow, a) in acc_row.iter_mut().enumerate().take(hi).skip(lo)
+                                    {
                                         let iw = ow * aw.stride + kw * aw.dilation - aw.pad_begin;
                                         *a += wv * row[iw] as f64;
                                     }

@@ -165,13 +165,29 @@ mod tests {
     #[test]
     fn arity_and_opaque_errors_name_the_op() {
         let x = f32t(&[2], &[1., 2.]);
-        assert_eq!(msg(eval_op(&Op::MatMul, &[&x])), "MatMul: expects 2 inputs, got 1");
-        assert_eq!(msg(eval_op(&Op::Concat { axis: 0 }, &[])), "Concat: expects at least 1 inputs, got 0");
-        assert_eq!(msg(eval_op(&Op::Trilu { upper: true }, &[&x, &x, &x])), "Trilu: expects 1 to 2 inputs, got 3");
+        assert_eq!(
+            msg(eval_op(&Op::MatMul, &[&x])),
+            "MatMul: expects 2 inputs, got 1"
+        );
+        assert_eq!(
+            msg(eval_op(&Op::Concat { axis: 0 }, &[])),
+            "Concat: expects at least 1 inputs, got 0"
+        );
+        assert_eq!(
+            msg(eval_op(&Op::Trilu { upper: true }, &[&x, &x, &x])),
+            "Trilu: expects 1 to 2 inputs, got 3"
+        );
         let opaque = Tensor::opaque(DType::F32, vec![2, 3], 1);
         let e = msg(eval_op(&Op::Binary(BinaryOp::Add), &[&x, &opaque]));
         assert_eq!(e, "Add: input 1 has no data (opaque constant)");
-        let s = eval_op(&Op::Shape { start: 0, end: None }, &[&opaque]).unwrap();
+        let s = eval_op(
+            &Op::Shape {
+                start: 0,
+                end: None,
+            },
+            &[&opaque],
+        )
+        .unwrap();
         assert_eq!(i64s(&s[0]), vec![2, 3]);
         let e = msg(eval_op(&Op::Gather { axis: 0 }, &[&x, &i64t(&[1], &[2])]));
         assert_eq!(e, "Gather: index 2 is out of range for axis 0 of size 2");
@@ -183,7 +199,11 @@ mod tests {
 
     fn f16s(t: &Tensor) -> Vec<f32> {
         assert_eq!(t.dtype, DType::F16);
-        t.view::<f16>().unwrap().iter().map(|v| v.to_f32()).collect()
+        t.view::<f16>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_f32())
+            .collect()
     }
 
     #[test]
@@ -202,9 +222,23 @@ mod tests {
         assert_eq!(boolv(&y[0]), vec![false, false]);
         // f32 data with an f16 parameter stays f32.
         let x = f32t(&[1, 2], &[1., 2.]);
-        let y = eval_op(&Op::LayerNorm { axis: -1, epsilon: Float::new(0.0) }, &[&x, &f16t(&[1.0, 1.0])]).unwrap();
+        let y = eval_op(
+            &Op::LayerNorm {
+                axis: -1,
+                epsilon: Float::new(0.0),
+            },
+            &[&x, &f16t(&[1.0, 1.0])],
+        )
+        .unwrap();
         assert_eq!(y[0].dtype, DType::F32);
-        let y = eval_op(&Op::Shape { start: 0, end: None }, &[&a]).unwrap();
+        let y = eval_op(
+            &Op::Shape {
+                start: 0,
+                end: None,
+            },
+            &[&a],
+        )
+        .unwrap();
         assert_eq!(i64s(&y[0]), vec![2]);
     }
 
@@ -213,25 +247,57 @@ mod tests {
         let x = f32t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
         let w = f32t(&[1, 1, 1, 1], &[2.]);
         let b = f32t(&[1], &[0.5]);
-        let conv = Op::Conv(ConvAttrs { kernel: vec![1, 1], strides: vec![], pads: vec![], dilations: vec![], group: 1 });
-        assert_eq!(f32s(&eval_op(&conv, &[&x, &w, &b]).unwrap()[0]), vec![2.5, 4.5, 6.5, 8.5]);
-        assert_eq!(f32s(&eval_op(&conv, &[&x, &w]).unwrap()[0]), vec![2., 4., 6., 8.]);
+        let conv = Op::Conv(ConvAttrs {
+            kernel: vec![1, 1],
+            strides: vec![],
+            pads: vec![],
+            dilations: vec![],
+            group: 1,
+        });
+        assert_eq!(
+            f32s(&eval_op(&conv, &[&x, &w, &b]).unwrap()[0]),
+            vec![2.5, 4.5, 6.5, 8.5]
+        );
+        assert_eq!(
+            f32s(&eval_op(&conv, &[&x, &w]).unwrap()[0]),
+            vec![2., 4., 6., 8.]
+        );
         let m = f32t(&[2, 2], &[1., 2., 3., 4.]);
-        let gemm = Op::Gemm { alpha: Float::new(1.0), beta: Float::new(1.0), trans_a: false, trans_b: true };
-        assert_eq!(f32s(&eval_op(&gemm, &[&m, &m, &f32t(&[], &[1.])]).unwrap()[0]), vec![6., 12., 12., 26.]);
-        let split = Op::Split { axis: 0, splits: vec![1, 1] };
+        let gemm = Op::Gemm {
+            alpha: Float::new(1.0),
+            beta: Float::new(1.0),
+            trans_a: false,
+            trans_b: true,
+        };
+        assert_eq!(
+            f32s(&eval_op(&gemm, &[&m, &m, &f32t(&[], &[1.])]).unwrap()[0]),
+            vec![6., 12., 12., 26.]
+        );
+        let split = Op::Split {
+            axis: 0,
+            splits: vec![1, 1],
+        };
         let parts = eval_op(&split, &[&m]).unwrap();
-        assert_eq!((f32s(&parts[0]), f32s(&parts[1])), (vec![1., 2.], vec![3., 4.]));
+        assert_eq!(
+            (f32s(&parts[0]), f32s(&parts[1])),
+            (vec![1., 2.], vec![3., 4.])
+        );
         let clip = eval_op(&Op::Clip, &[&m, &f32t(&[], &[2.]), &f32t(&[], &[3.])]).unwrap();
         assert_eq!(f32s(&clip[0]), vec![2., 2., 3., 3.]);
         let one = i64t(&[1], &[1]);
         let sl = eval_op(&Op::Slice, &[&m, &one, &i64t(&[1], &[2]), &one, &one]).unwrap();
         assert_eq!(f32s(&sl[0]), vec![2., 4.]);
-        let mean = Op::Reduce { op: ReduceOp::Mean, axes: Some(vec![-1]), keepdims: false };
+        let mean = Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: Some(vec![-1]),
+            keepdims: false,
+        };
         assert_eq!(f32s(&eval_op(&mean, &[&m]).unwrap()[0]), vec![1.5, 3.5]);
         let tri = eval_op(&Op::Trilu { upper: false }, &[&m, &i64t(&[], &[-1])]).unwrap();
         assert_eq!(f32s(&tri[0]), vec![0., 0., 3., 0.]);
-        let skip = Op::SkipLayerNorm { epsilon: Float::new(0.0) };
+        let skip = Op::SkipLayerNorm {
+            epsilon: Float::new(0.0),
+        };
         let two = f32t(&[2], &[1., 1.]);
         let outs = eval_op(&skip, &[&m, &m, &two, &f32t(&[2], &[0., 0.])]).unwrap();
         assert_eq!(outs.len(), 2);

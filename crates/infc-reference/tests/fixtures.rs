@@ -8,7 +8,9 @@ use infc_reference::{run_graph, InputKey};
 use std::path::{Path, PathBuf};
 
 fn models_dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(sub)
 }
 
 /// Read a little-endian, C-order `.npy` of f32 / i64 / i32 / bool into a tensor.
@@ -28,29 +30,45 @@ pub fn read_npy(path: &Path) -> Tensor {
 
 /// Run one fixture directory; returns a description of the worst output error.
 fn check(dir: &Path) -> Result<String, String> {
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    let g = infc_onnx::import_file(&dir.join("model.onnx"), &Default::default()).map_err(|e| format!("import: {e}"))?;
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("meta.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let g = infc_onnx::import_file(&dir.join("model.onnx"), &Default::default())
+        .map_err(|e| format!("import: {e}"))?;
     let inputs: Vec<(InputKey, Tensor)> = meta["inputs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["name"].as_str().unwrap().into(), read_npy(&dir.join(i["file"].as_str().unwrap()))))
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().into(),
+                read_npy(&dir.join(i["file"].as_str().unwrap())),
+            )
+        })
         .collect();
     let outs = run_graph(&g, &inputs).map_err(|e| format!("run: {e}"))?;
     let mut report = String::new();
     for (o, got) in meta["outputs"].as_array().unwrap().iter().zip(&outs) {
         let want = read_npy(&dir.join(o["file"].as_str().unwrap()));
         if got.shape != want.shape {
-            return Err(format!("output {}: shape {:?}, want {:?}", o["name"], got.shape, want.shape));
+            return Err(format!(
+                "output {}: shape {:?}, want {:?}",
+                o["name"], got.shape, want.shape
+            ));
         }
         let (g, w) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
         let max_ref = w.iter().fold(0f64, |m, v| m.max(v.abs()));
-        let err = g.iter().zip(&w).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        let err = g
+            .iter()
+            .zip(&w)
+            .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
         let tol = 1e-4 + 1e-3 * max_ref;
         if err.is_nan() || err > tol {
-            return Err(format!("output {}: max abs err {err:e} > tol {tol:e}", o["name"]));
+            return Err(format!(
+                "output {}: max abs err {err:e} > tol {tol:e}",
+                o["name"]
+            ));
         }
         report += &format!("{} err {err:.2e} (tol {tol:.2e}) ", o["name"]);
     }
@@ -73,7 +91,13 @@ fn check_all(sub: &str) {
             Err(e) => failures.push(format!("{name}: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), dirs.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -17,7 +17,12 @@ pub enum RuntimeError {
     #[error("constants blob is not 64-byte aligned in memory (address {0:#x})")]
     Misaligned(usize),
     #[error("step {index} ({kind}, node '{node}'): {msg}")]
-    Step { index: usize, kind: &'static str, node: String, msg: String },
+    Step {
+        index: usize,
+        kind: &'static str,
+        node: String,
+        msg: String,
+    },
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },
     #[error("output '{name}': {msg}")]

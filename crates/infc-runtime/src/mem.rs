@@ -23,15 +23,33 @@ pub(crate) fn rd(at: TensorRef, len: usize) -> Rd {
 }
 
 /// An absent optional input.
-pub(crate) const NONE: Rd = Rd { at: TensorRef { region: Region::Const, offset: 0 }, len: 0 };
+pub(crate) const NONE: Rd = Rd {
+    at: TensorRef {
+        region: Region::Const,
+        offset: 0,
+    },
+    len: 0,
+};
 
 impl Mem<'_> {
     /// Split out the write range `out` (arena) and the reads.
-    pub fn io<const N: usize>(&mut self, out: (u64, usize), reads: [Rd; N]) -> Result<(&mut [u8], [Option<&[u8]>; N]), String> {
+    pub fn io<const N: usize>(
+        &mut self,
+        out: (u64, usize),
+        reads: [Rd; N],
+    ) -> Result<(&mut [u8], [Option<&[u8]>; N]), String> {
         let (ws, wl) = (out.0 as usize, out.1);
-        let we = ws.checked_add(wl).filter(|&e| e <= self.arena.len()).ok_or_else(|| {
-            format!("output {}+{} outside the arena of {} bytes", ws, wl, self.arena.len())
-        })?;
+        let we = ws
+            .checked_add(wl)
+            .filter(|&e| e <= self.arena.len())
+            .ok_or_else(|| {
+                format!(
+                    "output {}+{} outside the arena of {} bytes",
+                    ws,
+                    wl,
+                    self.arena.len()
+                )
+            })?;
         let (left, rest) = self.arena.split_at_mut(ws);
         let (outb, right) = rest.split_at_mut(wl);
         let (left, right): (&[u8], &[u8]) = (left, right);
@@ -40,14 +58,19 @@ impl Mem<'_> {
             let (s, l) = (r.at.offset as usize, r.len);
             let e = s.checked_add(l).ok_or("read range overflows")?;
             *slot = Some(match r.at.region {
-                Region::Const => self.consts.get(s..e).ok_or_else(|| format!("read {s}+{l} outside the constants"))?,
+                Region::Const => self
+                    .consts
+                    .get(s..e)
+                    .ok_or_else(|| format!("read {s}+{l} outside the constants"))?,
                 Region::Arena if l == 0 => &[][..],
                 Region::Arena if s == ws && l == wl => {
                     *slot = None;
                     continue;
                 }
                 Region::Arena if e <= ws => left.get(s..e).ok_or("read outside the arena")?,
-                Region::Arena if s >= we => right.get(s - we..e - we).ok_or("read outside the arena")?,
+                Region::Arena if s >= we => {
+                    right.get(s - we..e - we).ok_or("read outside the arena")?
+                }
                 Region::Arena => return Err(format!("read {s}+{l} overlaps the output {ws}+{wl}")),
             });
         }
@@ -84,15 +107,24 @@ impl Mem<'_> {
             let (s, l) = (r.at.offset as usize, r.len);
             let e = s.checked_add(l).ok_or("read range overflows")?;
             *slot = Some(match r.at.region {
-                Region::Const => self.consts.get(s..e).ok_or_else(|| format!("read {s}+{l} outside the constants"))?,
+                Region::Const => self
+                    .consts
+                    .get(s..e)
+                    .ok_or_else(|| format!("read {s}+{l} outside the constants"))?,
                 Region::Arena if l == 0 => &[][..],
                 Region::Arena if e <= lo.0 => &p0[s..e],
                 Region::Arena if s >= lo.1 && e <= hi.0 => &p2[s - lo.1..e - lo.1],
-                Region::Arena if s >= hi.1 => p4.get(s - hi.1..e - hi.1).ok_or("read outside the arena")?,
+                Region::Arena if s >= hi.1 => {
+                    p4.get(s - hi.1..e - hi.1).ok_or("read outside the arena")?
+                }
                 Region::Arena => return Err(format!("read {s}+{l} overlaps an output")),
             });
         }
-        Ok(if swap { (w_hi, w_lo, res) } else { (w_lo, w_hi, res) })
+        Ok(if swap {
+            (w_hi, w_lo, res)
+        } else {
+            (w_lo, w_hi, res)
+        })
     }
 }
 
@@ -109,7 +141,12 @@ pub(crate) fn extent(shape: &[u64], strides: &[u64]) -> usize {
     if shape.contains(&0) {
         return 0;
     }
-    shape.iter().zip(strides).map(|(&d, &s)| (d as usize - 1) * s as usize).sum::<usize>() + 1
+    shape
+        .iter()
+        .zip(strides)
+        .map(|(&d, &s)| (d as usize - 1) * s as usize)
+        .sum::<usize>()
+        + 1
 }
 
 /// `(lo, hi)` element index range reached by a strided walk with signed strides.
@@ -131,7 +168,11 @@ pub(crate) fn signed_extent(shape: &[u64], strides: &[i64]) -> (i64, i64) {
 
 /// Calls `row(out_index, offsets, inner_len)` for every innermost row of a walk over `shape`
 /// (row-major), with per-operand element offsets of the row start. No allocation.
-pub(crate) fn for_rows<const K: usize>(shape: &[u64], strides: [&[i64]; K], mut row: impl FnMut(usize, [i64; K], usize)) {
+pub(crate) fn for_rows<const K: usize>(
+    shape: &[u64],
+    strides: [&[i64]; K],
+    mut row: impl FnMut(usize, [i64; K], usize),
+) {
     let rank = shape.len();
     if shape.contains(&0) {
         return;

@@ -74,9 +74,15 @@ impl Session {
         Session::load_with(path, SessionOptions::default())
     }
 
-    pub fn load_with(path: impl AsRef<Path>, opts: SessionOptions) -> Result<Session, RuntimeError> {
+    pub fn load_with(
+        path: impl AsRef<Path>,
+        opts: SessionOptions,
+    ) -> Result<Session, RuntimeError> {
         let path = path.as_ref();
-        let io = |e: std::io::Error| RuntimeError::Io { path: path.display().to_string(), msg: e.to_string() };
+        let io = |e: std::io::Error| RuntimeError::Io {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        };
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: the mapping is read-only and private to this process; the plan is validated
         // before use. A plan file modified while mapped is outside this API's contract.
@@ -103,7 +109,9 @@ impl Session {
         let consts = start..start + consts.len();
         let missing = body.required_features & !cpu_feature_bits();
         if missing != 0 {
-            return Err(RuntimeError::CpuFeatures { needed: cpu_features::names(missing) });
+            return Err(RuntimeError::CpuFeatures {
+                needed: cpu_features::names(missing),
+            });
         }
         let isa = match opts.isa {
             Some(i) => i.capped(),
@@ -116,8 +124,15 @@ impl Session {
         for (i, step) in body.steps.iter().enumerate() {
             prepare(step).map_err(|msg| step_error(&body, i, msg))?;
         }
-        usize::try_from(body.memory.arena_bytes).map_err(|_| RuntimeError::Alloc(body.memory.arena_bytes))?;
-        Ok(Session { bytes, consts, body, isa, arenas: Mutex::new(Vec::with_capacity(4)) })
+        usize::try_from(body.memory.arena_bytes)
+            .map_err(|_| RuntimeError::Alloc(body.memory.arena_bytes))?;
+        Ok(Session {
+            bytes,
+            consts,
+            body,
+            isa,
+            arenas: Mutex::new(Vec::with_capacity(4)),
+        })
     }
 
     /// The ISA every kernel call uses.
@@ -139,7 +154,10 @@ impl Session {
     }
 
     /// Run and return owned outputs (in plan order).
-    pub fn run(&self, inputs: &[(InputKey<'_>, TensorView<'_>)]) -> Result<Vec<Tensor>, RuntimeError> {
+    pub fn run(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+    ) -> Result<Vec<Tensor>, RuntimeError> {
         let mut outs: Vec<Tensor> = self
             .body
             .outputs
@@ -152,7 +170,8 @@ impl Session {
             })
             .collect();
         {
-            let mut slots: Vec<&mut [u8]> = outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
+            let mut slots: Vec<&mut [u8]> =
+                outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
             self.run_into(inputs, &mut slots)?;
         }
         Ok(outs)
@@ -160,12 +179,20 @@ impl Session {
 
     /// Run writing each output into the caller's buffer (plan order, exact byte length). Inputs
     /// are matched by name or index; each plan input must be given exactly once.
-    pub fn run_into(&self, inputs: &[(InputKey<'_>, TensorView<'_>)], outputs: &mut [&mut [u8]]) -> Result<(), RuntimeError> {
+    pub fn run_into(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<(), RuntimeError> {
         self.check_inputs(inputs)?;
         if outputs.len() != self.body.outputs.len() {
             return Err(RuntimeError::Output {
                 name: "*".into(),
-                msg: format!("{} output buffers given, the plan has {} outputs", outputs.len(), self.body.outputs.len()),
+                msg: format!(
+                    "{} output buffers given, the plan has {} outputs",
+                    outputs.len(),
+                    self.body.outputs.len()
+                ),
             });
         }
         for (o, buf) in self.body.outputs.iter().zip(outputs.iter()) {
@@ -173,13 +200,20 @@ impl Session {
             if buf.len() != want {
                 return Err(RuntimeError::Output {
                     name: o.name.clone(),
-                    msg: format!("buffer of {} bytes given, {} needs {want}", buf.len(), io_str(o)),
+                    msg: format!(
+                        "buffer of {} bytes given, {} needs {want}",
+                        buf.len(),
+                        io_str(o)
+                    ),
                 });
             }
         }
         let mut arena = self.take_arena()?;
         let result = self.run_in(arena.bytes_mut(), inputs, outputs);
-        self.arenas.lock().unwrap_or_else(|p| p.into_inner()).push(arena);
+        self.arenas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(arena);
         result
     }
 
@@ -191,15 +225,23 @@ impl Session {
         }
     }
 
-    fn run_in(&self, arena: &mut [u8], inputs: &[(InputKey<'_>, TensorView<'_>)], outputs: &mut [&mut [u8]]) -> Result<(), RuntimeError> {
+    fn run_in(
+        &self,
+        arena: &mut [u8],
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<(), RuntimeError> {
         for (key, view) in inputs {
             let i = self.input_index(key).unwrap_or(0);
             let desc = &self.body.inputs[i];
             let at = desc.at.offset as usize;
-            let dst = arena.get_mut(at..at + view.data.len()).ok_or_else(|| RuntimeError::Input {
-                name: desc.name.clone(),
-                msg: "lies outside the arena".into(),
-            })?;
+            let dst =
+                arena
+                    .get_mut(at..at + view.data.len())
+                    .ok_or_else(|| RuntimeError::Input {
+                        name: desc.name.clone(),
+                        msg: "lies outside the arena".into(),
+                    })?;
             dst.copy_from_slice(view.data);
         }
         let consts = &self.bytes.bytes()[self.consts.clone()];
@@ -211,7 +253,10 @@ impl Session {
                 infc_plan::Region::Arena => mem.arena.get(at..at + buf.len()),
                 infc_plan::Region::Const => consts.get(at..at + buf.len()),
             };
-            let src = src.ok_or_else(|| RuntimeError::Output { name: o.name.clone(), msg: "lies outside its region".into() })?;
+            let src = src.ok_or_else(|| RuntimeError::Output {
+                name: o.name.clone(),
+                msg: "lies outside its region".into(),
+            })?;
             buf.copy_from_slice(src);
         }
         Ok(())
@@ -234,29 +279,51 @@ impl Session {
                     InputKey::Name(n) => n.to_string(),
                     InputKey::Index(i) => format!("#{i}"),
                 };
-                return Err(RuntimeError::Input { name, msg: format!("no such input (the plan has {known:?})") });
+                return Err(RuntimeError::Input {
+                    name,
+                    msg: format!("no such input (the plan has {known:?})"),
+                });
             };
             let d = &self.body.inputs[i];
-            let shape_ok = d.shape.len() == view.shape.len() && d.shape.iter().zip(view.shape).all(|(&a, &b)| a == b as u64);
+            let shape_ok = d.shape.len() == view.shape.len()
+                && d.shape.iter().zip(view.shape).all(|(&a, &b)| a == b as u64);
             if d.dtype != view.dtype || !shape_ok {
                 return Err(RuntimeError::Input {
                     name: d.name.clone(),
-                    msg: format!("expected {}, given {}", io_str(d), dims_str(view.dtype, view.shape)),
+                    msg: format!(
+                        "expected {}, given {}",
+                        io_str(d),
+                        dims_str(view.dtype, view.shape)
+                    ),
                 });
             }
             let want = d.byte_len().unwrap_or(0) as usize;
             if view.data.len() != want {
                 return Err(RuntimeError::Input {
                     name: d.name.clone(),
-                    msg: format!("{} needs {want} bytes, given {}", io_str(d), view.data.len()),
+                    msg: format!(
+                        "{} needs {want} bytes, given {}",
+                        io_str(d),
+                        view.data.len()
+                    ),
                 });
             }
         }
         for (i, d) in self.body.inputs.iter().enumerate() {
-            let count = inputs.iter().filter(|(k, _)| self.input_index(k) == Some(i)).count();
+            let count = inputs
+                .iter()
+                .filter(|(k, _)| self.input_index(k) == Some(i))
+                .count();
             if count != 1 {
-                let msg = if count == 0 { "not given".to_string() } else { format!("given {count} times") };
-                return Err(RuntimeError::Input { name: d.name.clone(), msg: format!("{msg} (expected {})", io_str(d)) });
+                let msg = if count == 0 {
+                    "not given".to_string()
+                } else {
+                    format!("given {count} times")
+                };
+                return Err(RuntimeError::Input {
+                    name: d.name.clone(),
+                    msg: format!("{msg} (expected {})", io_str(d)),
+                });
             }
         }
         Ok(())

@@ -17,7 +17,9 @@ impl AlignedBuf {
     pub fn try_zeroed(len: usize) -> Result<AlignedBuf, RuntimeError> {
         let n = len.div_ceil(64);
         let mut blocks = Vec::new();
-        blocks.try_reserve_exact(n).map_err(|_| RuntimeError::Alloc(len as u64))?;
+        blocks
+            .try_reserve_exact(n)
+            .map_err(|_| RuntimeError::Alloc(len as u64))?;
         blocks.resize(n, Block([0; 64]));
         Ok(AlignedBuf { blocks, len })
     }

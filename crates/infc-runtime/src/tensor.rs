@@ -16,13 +16,25 @@ impl<'a> TensorView<'a> {
         TensorView { dtype, shape, data }
     }
     pub fn f32(shape: &'a [usize], data: &'a [f32]) -> TensorView<'a> {
-        TensorView { dtype: DType::F32, shape, data: bytemuck::cast_slice(data) }
+        TensorView {
+            dtype: DType::F32,
+            shape,
+            data: bytemuck::cast_slice(data),
+        }
     }
     pub fn i64(shape: &'a [usize], data: &'a [i64]) -> TensorView<'a> {
-        TensorView { dtype: DType::I64, shape, data: bytemuck::cast_slice(data) }
+        TensorView {
+            dtype: DType::I64,
+            shape,
+            data: bytemuck::cast_slice(data),
+        }
     }
     pub fn i32(shape: &'a [usize], data: &'a [i32]) -> TensorView<'a> {
-        TensorView { dtype: DType::I32, shape, data: bytemuck::cast_slice(data) }
+        TensorView {
+            dtype: DType::I32,
+            shape,
+            data: bytemuck::cast_slice(data),
+        }
     }
 }
 
@@ -41,8 +53,14 @@ impl Tensor {
     pub fn to_f32_vec(&self) -> Vec<f32> {
         let b = &self.data;
         match self.dtype {
-            DType::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            DType::F16 => b.chunks_exact(2).map(|c| crate::exec::cast::f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
+            DType::F32 => b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            DType::F16 => b
+                .chunks_exact(2)
+                .map(|c| crate::exec::cast::f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
             _ => self.to_i64_vec().into_iter().map(|v| v as f32).collect(),
         }
     }
@@ -51,8 +69,14 @@ impl Tensor {
     pub fn to_i64_vec(&self) -> Vec<i64> {
         let b = &self.data;
         match self.dtype {
-            DType::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-            DType::I32 => b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
+            DType::I64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            DType::I32 => b
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                .collect(),
             DType::I8 => b.iter().map(|&v| v as i8 as i64).collect(),
             DType::U8 | DType::Bool => b.iter().map(|&v| v as i64).collect(),
             DType::F32 | DType::F16 => self.to_f32_vec().into_iter().map(|v| v as i64).collect(),

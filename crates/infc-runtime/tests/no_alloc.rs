@@ -51,16 +51,28 @@ fn run_into_does_not_allocate_after_the_first_call() {
     let inputs = [("x".into(), TensorView::f32(&shape, &x))];
     let mut y = vec![0u8; 4 * 16 * 4];
     let mut t = vec![0u8; 8 * 4 * 4];
-    session.run_into(&inputs, &mut [&mut y[..], &mut t[..]]).unwrap();
+    session
+        .run_into(&inputs, &mut [&mut y[..], &mut t[..]])
+        .unwrap();
     let before = ALLOCS.load(Ordering::SeqCst);
     COUNTING.with(|c| c.set(true));
     for _ in 0..10 {
-        session.run_into(&inputs, &mut [&mut y[..], &mut t[..]]).unwrap();
+        session
+            .run_into(&inputs, &mut [&mut y[..], &mut t[..]])
+            .unwrap();
     }
     COUNTING.with(|c| c.set(false));
     let after = ALLOCS.load(Ordering::SeqCst);
-    assert_eq!(after - before, 0, "run_into allocated {} times in 10 runs", after - before);
-    let y: Vec<f32> = y.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    assert_eq!(
+        after - before,
+        0,
+        "run_into allocated {} times in 10 runs",
+        after - before
+    );
+    let y: Vec<f32> = y
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     let want = common::expected(&x).0;
     assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
 }

@@ -37,9 +37,13 @@ fn loads_from_a_file_via_mmap() {
     let s = Session::load(&path).unwrap();
     let x = common::input();
     let shape = [4usize, 8];
-    let out = s.run(&[(0usize.into(), TensorView::f32(&shape, &x))]).unwrap();
+    let out = s
+        .run(&[(0usize.into(), TensorView::f32(&shape, &x))])
+        .unwrap();
     close(&out[0].to_f32_vec(), &common::expected(&x).0);
-    let err = Session::load(dir.path().join("missing.plan")).err().unwrap();
+    let err = Session::load(dir.path().join("missing.plan"))
+        .err()
+        .unwrap();
     assert!(err.to_string().starts_with("cannot read plan"), "{err}");
 }
 
@@ -48,29 +52,60 @@ fn input_errors_name_the_input_expected_and_given() {
     let s = Session::from_bytes(&common::plan().encode()).unwrap();
     let x = common::input();
     let bad_shape = [8usize, 4];
-    let err = s.run(&[("x".into(), TensorView::f32(&bad_shape, &x))]).unwrap_err();
-    assert_eq!(err.to_string(), "input 'x': expected f32[4,8], given f32[8,4]");
+    let err = s
+        .run(&[("x".into(), TensorView::f32(&bad_shape, &x))])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input 'x': expected f32[4,8], given f32[8,4]"
+    );
     let ints = vec![0i64; 32];
     let shape = [4usize, 8];
-    let err = s.run(&[("x".into(), TensorView::i64(&shape, &ints))]).unwrap_err();
-    assert_eq!(err.to_string(), "input 'x': expected f32[4,8], given i64[4,8]");
-    let err = s.run(&[("nope".into(), TensorView::f32(&shape, &x))]).unwrap_err();
-    assert_eq!(err.to_string(), "input 'nope': no such input (the plan has [\"x\"])");
+    let err = s
+        .run(&[("x".into(), TensorView::i64(&shape, &ints))])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input 'x': expected f32[4,8], given i64[4,8]"
+    );
+    let err = s
+        .run(&[("nope".into(), TensorView::f32(&shape, &x))])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input 'nope': no such input (the plan has [\"x\"])"
+    );
     let err = s.run(&[]).unwrap_err();
     assert_eq!(err.to_string(), "input 'x': not given (expected f32[4,8])");
-    let err = s.run(&[("x".into(), TensorView::new(DType::F32, &shape, &[0u8; 12]))]).unwrap_err();
-    assert_eq!(err.to_string(), "input 'x': f32[4,8] needs 128 bytes, given 12");
+    let err = s
+        .run(&[("x".into(), TensorView::new(DType::F32, &shape, &[0u8; 12]))])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input 'x': f32[4,8] needs 128 bytes, given 12"
+    );
     let mut small = [0u8; 4];
     let mut other = [0u8; 128];
-    let err = s.run_into(&[("x".into(), TensorView::f32(&shape, &x))], &mut [&mut small[..], &mut other[..]]).unwrap_err();
-    assert_eq!(err.to_string(), "output 'y': buffer of 4 bytes given, f32[4,16] needs 256");
+    let err = s
+        .run_into(
+            &[("x".into(), TensorView::f32(&shape, &x))],
+            &mut [&mut small[..], &mut other[..]],
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "output 'y': buffer of 4 bytes given, f32[4,16] needs 256"
+    );
 }
 
 #[test]
 fn corrupt_plans_are_rejected_at_load() {
     let bytes = common::plan().encode();
     for cut in [0, 10, 100, bytes.len() - 1] {
-        assert!(matches!(Session::from_bytes(&bytes[..cut]), Err(RuntimeError::Plan(_))));
+        assert!(matches!(
+            Session::from_bytes(&bytes[..cut]),
+            Err(RuntimeError::Plan(_))
+        ));
     }
     // A packed B whose size does not match the kernel layout passes format validation but not
     // the runtime's load-time check.
@@ -79,12 +114,19 @@ fn corrupt_plans_are_rejected_at_load() {
         m.n = 17;
     }
     let err = Session::from_bytes(&plan.encode()).err().unwrap();
-    assert!(err.to_string().starts_with("step 0 (MatMul, node 'mm'): packed B has"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("step 0 (MatMul, node 'mm'): packed B has"),
+        "{err}"
+    );
     let mut plan = common::plan();
     plan.body.required_features = infc_plan::cpu_features::AMX;
     // The runtime has no AMX path yet, so it never reports the feature as usable.
     let err = Session::from_bytes(&plan.encode()).err().unwrap();
-    assert_eq!(err.to_string(), "plan needs CPU features [\"amx\"] that this CPU lacks");
+    assert_eq!(
+        err.to_string(),
+        "plan needs CPU features [\"amx\"] that this CPU lacks"
+    );
 }
 
 #[test]

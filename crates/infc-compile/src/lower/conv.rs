@@ -5,19 +5,37 @@ use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, PoolAttrs};
 use infc_kernels::{pack_conv_weights, packed_conv_weights_len, Conv2dParams};
-use infc_plan::{Activation, BatchNormStep, ConvStep, GlobalAvgPoolStep, PackedRef, PoolKind, PoolStep, Step, TensorRef};
+use infc_plan::{
+    Activation, BatchNormStep, ConvStep, GlobalAvgPoolStep, PackedRef, PoolKind, PoolStep, Step,
+    TensorRef,
+};
 
 /// 2-D geometry: `[kh, kw]`, `[sh, sw]`, `[t, l, b, r]`, `[dh, dw]`, or `None` for other ranks.
-fn geometry(kernel: &[usize], strides: &[usize], pads: &[usize], dil: &[usize]) -> Option<([u64; 2], [u64; 2], [u64; 4], [u64; 2])> {
+fn geometry(
+    kernel: &[usize],
+    strides: &[usize],
+    pads: &[usize],
+    dil: &[usize],
+) -> Option<([u64; 2], [u64; 2], [u64; 4], [u64; 2])> {
     let at = |v: &[usize], i: usize, d: usize| v.get(i).copied().unwrap_or(d) as u64;
     match kernel.len() {
         2 => Some((
             [at(kernel, 0, 1), at(kernel, 1, 1)],
             [at(strides, 0, 1), at(strides, 1, 1)],
-            [at(pads, 0, 0), at(pads, 1, 0), at(pads, 2, 0), at(pads, 3, 0)],
+            [
+                at(pads, 0, 0),
+                at(pads, 1, 0),
+                at(pads, 2, 0),
+                at(pads, 3, 0),
+            ],
             [at(dil, 0, 1), at(dil, 1, 1)],
         )),
-        1 => Some(([1, at(kernel, 0, 1)], [1, at(strides, 0, 1)], [0, at(pads, 0, 0), 0, at(pads, 1, 0)], [1, at(dil, 0, 1)])),
+        1 => Some((
+            [1, at(kernel, 0, 1)],
+            [1, at(strides, 0, 1)],
+            [0, at(pads, 0, 0), 0, at(pads, 1, 0)],
+            [1, at(dil, 0, 1)],
+        )),
         _ => None,
     }
 }
@@ -31,10 +49,17 @@ fn nchw(shape: &[u64]) -> Option<[u64; 4]> {
     }
 }
 
-
 pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), CompileError> {
-    let bias = if lw.has_input(2) { Some(lw.input(2)?) } else { None };
-    let act = if lw.an.fused_relu[lw.node] { Activation::Relu } else { Activation::None };
+    let bias = if lw.has_input(2) {
+        Some(lw.input(2)?)
+    } else {
+        None
+    };
+    let act = if lw.an.fused_relu[lw.node] {
+        Activation::Relu
+    } else {
+        Activation::None
+    };
     conv_with(lw, attrs, bias, None, act)
 }
 
@@ -48,11 +73,18 @@ pub(crate) fn conv_with(
 ) -> Result<(), CompileError> {
     let (x, w, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     if lw.ir_dtype(x) != DType::F32 {
-        return Err(lw.unsupported(format!("{} input (only f32 conv is supported)", lw.ir_dtype(x))));
+        return Err(lw.unsupported(format!(
+            "{} input (only f32 conv is supported)",
+            lw.ir_dtype(x)
+        )));
     }
-    let Some((kernel, strides, pads, dilations)) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+    let Some((kernel, strides, pads, dilations)) =
+        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
     else {
-        return Err(lw.unsupported(format!("{}-D convolution (1-D and 2-D are supported)", attrs.kernel.len())));
+        return Err(lw.unsupported(format!(
+            "{}-D convolution (1-D and 2-D are supported)",
+            attrs.kernel.len()
+        )));
     };
     let (Some(xs), Some(ys)) = (nchw(&lw.shape(x)), nchw(&lw.shape(y))) else {
         return Err(lw.malformed("input and output must be NCHW or NCL"));
@@ -60,12 +92,19 @@ pub(crate) fn conv_with(
     let group = attrs.group as u64;
     let (c_in, c_out) = (xs[1], ys[1]);
     if group == 0 || c_in % group != 0 || c_out % group != 0 {
-        return Err(lw.malformed(format!("group {group} does not divide channels {c_in} → {c_out}")));
+        return Err(lw.malformed(format!(
+            "group {group} does not divide channels {c_in} → {c_out}"
+        )));
     }
-    let Some(wt) = lw.const_tensor(w).filter(|t| t.dtype == DType::F32 && !t.is_opaque()) else {
+    let Some(wt) = lw
+        .const_tensor(w)
+        .filter(|t| t.dtype == DType::F32 && !t.is_opaque())
+    else {
         return Err(lw.unsupported("non-constant (or non-f32) conv weights"));
     };
-    let wdata = wt.view::<f32>().map_err(|e| lw.malformed(format!("weights: {e}")))?;
+    let wdata = wt
+        .view::<f32>()
+        .map_err(|e| lw.malformed(format!("weights: {e}")))?;
     let params = Conv2dParams {
         batch: xs[0] as usize,
         in_channels: c_in as usize,
@@ -86,10 +125,14 @@ pub(crate) fn conv_with(
     };
     let expected = params.out_channels * params.k_per_group();
     if wdata.len() != expected {
-        return Err(lw.malformed(format!("weights have {} elements, expected {expected}", wdata.len())));
+        return Err(lw.malformed(format!(
+            "weights have {} elements, expected {expected}",
+            wdata.len()
+        )));
     }
     let mut packed = vec![0f32; packed_conv_weights_len(&params)];
-    pack_conv_weights(&params, &wdata, &mut packed).map_err(|e| lw.malformed(format!("packing weights: {e}")))?;
+    pack_conv_weights(&params, &wdata, &mut packed)
+        .map_err(|e| lw.malformed(format!("packing weights: {e}")))?;
     let offset = lw.push_f32(&packed);
     let bias = match bias {
         Some(b) => Some(lw.at(b)?),
@@ -113,7 +156,10 @@ pub(crate) fn conv_with(
         oh: ys[2],
         ow: ys[3],
         x: lw.at(x)?,
-        weights: PackedRef { offset, bytes: packed.len() as u64 * 4 },
+        weights: PackedRef {
+            offset,
+            bytes: packed.len() as u64 * 4,
+        },
         bias,
         residual,
         act,
@@ -123,14 +169,25 @@ pub(crate) fn conv_with(
     Ok(())
 }
 
-pub(crate) fn pool(lw: &mut Lowerer<'_>, attrs: &PoolAttrs, kind: PoolKind) -> Result<(), CompileError> {
+pub(crate) fn pool(
+    lw: &mut Lowerer<'_>,
+    attrs: &PoolAttrs,
+    kind: PoolKind,
+) -> Result<(), CompileError> {
     let (x, y) = (lw.input(0)?, lw.output(0)?);
     if lw.ir_dtype(x) != DType::F32 {
-        return Err(lw.unsupported(format!("{} input (only f32 pooling is supported)", lw.ir_dtype(x))));
+        return Err(lw.unsupported(format!(
+            "{} input (only f32 pooling is supported)",
+            lw.ir_dtype(x)
+        )));
     }
-    let Some((kernel, strides, pads, dilations)) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+    let Some((kernel, strides, pads, dilations)) =
+        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
     else {
-        return Err(lw.unsupported(format!("{}-D pooling (1-D and 2-D are supported)", attrs.kernel.len())));
+        return Err(lw.unsupported(format!(
+            "{}-D pooling (1-D and 2-D are supported)",
+            attrs.kernel.len()
+        )));
     };
     let (Some(xs), Some(ys)) = (nchw(&lw.shape(x)), nchw(&lw.shape(y))) else {
         return Err(lw.malformed("input and output must be NCHW or NCL"));
@@ -160,7 +217,12 @@ pub(crate) fn global_avg_pool(lw: &mut Lowerer<'_>) -> Result<(), CompileError> 
     if s.len() < 2 || lw.ir_dtype(x) != DType::F32 {
         return Err(lw.unsupported(format!("input {} (need f32 with rank ≥ 2)", lw.g.ty(x))));
     }
-    let step = GlobalAvgPoolStep { nc: s[0] * s[1], hw: s[2..].iter().product(), x: lw.at(x)?, y: lw.at(y)? };
+    let step = GlobalAvgPoolStep {
+        nc: s[0] * s[1],
+        hw: s[2..].iter().product(),
+        x: lw.at(x)?,
+        y: lw.at(y)?,
+    };
     lw.emit(Step::GlobalAvgPool(step));
     Ok(())
 }
@@ -176,7 +238,12 @@ pub(crate) fn batch_norm(lw: &mut Lowerer<'_>, epsilon: f32) -> Result<(), Compi
     for (i, p) in params.iter_mut().enumerate() {
         let v = lw.input(i + 1)?;
         if lw.numel(v) != s[1] || lw.ir_dtype(v) != DType::F32 {
-            return Err(lw.malformed(format!("parameter {} is {}, expected f32[{}]", i + 1, lw.g.ty(v), s[1])));
+            return Err(lw.malformed(format!(
+                "parameter {} is {}, expected f32[{}]",
+                i + 1,
+                lw.g.ty(v),
+                s[1]
+            )));
         }
         *p = lw.at(v)?;
     }

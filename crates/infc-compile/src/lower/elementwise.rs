@@ -5,7 +5,9 @@ use super::strides::{broadcast, contiguous, simplify, unsigned};
 use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{BinaryOp, DType, UnaryOp};
-use infc_plan::{BinaryKind, BinaryStep, CastStep, ClipStep, Step, UnaryKind, UnaryStep, WhereStep, MAX_RANK};
+use infc_plan::{
+    BinaryKind, BinaryStep, CastStep, ClipStep, Step, UnaryKind, UnaryStep, WhereStep, MAX_RANK,
+};
 
 pub(crate) fn unary_kind(u: UnaryOp) -> UnaryKind {
     match u {
@@ -50,7 +52,9 @@ fn unary_supported(u: UnaryOp, d: DType) -> bool {
     match u {
         UnaryOp::Not => d == DType::Bool,
         UnaryOp::IsNaN => d == DType::F32,
-        UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu => matches!(d, DType::F32 | DType::I64 | DType::I32 | DType::I8),
+        UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu => {
+            matches!(d, DType::F32 | DType::I64 | DType::I32 | DType::I8)
+        }
         _ => d == DType::F32,
     }
 }
@@ -70,7 +74,13 @@ pub(crate) fn unary(lw: &mut Lowerer<'_>, u: UnaryOp) -> Result<(), CompileError
     if !unary_supported(u, d) {
         return Err(lw.unsupported(format!("{} on {d} tensors", lw.cur().op.name())));
     }
-    let step = UnaryStep { op: unary_kind(u), dtype: lw.dtype(x), len: lw.numel(y), x: lw.at(x)?, y: lw.at(y)? };
+    let step = UnaryStep {
+        op: unary_kind(u),
+        dtype: lw.dtype(x),
+        len: lw.numel(y),
+        x: lw.at(x)?,
+        y: lw.at(y)?,
+    };
     lw.emit(Step::Unary(step));
     Ok(())
 }
@@ -88,9 +98,19 @@ pub(crate) fn emit_binary(
         return Err(lw.unsupported(format!("{op:?} on {d} and {} tensors", lw.ir_dtype(b))));
     }
     let out = lw.shape(y);
-    let (shape, s) = simplify(&out, &[broadcast(&lw.shape(a), &out), broadcast(&lw.shape(b), &out), contiguous(&out)]);
+    let (shape, s) = simplify(
+        &out,
+        &[
+            broadcast(&lw.shape(a), &out),
+            broadcast(&lw.shape(b), &out),
+            contiguous(&out),
+        ],
+    );
     if shape.len() > MAX_RANK {
-        return Err(lw.unsupported(format!("broadcast needs rank {} (max {MAX_RANK})", shape.len())));
+        return Err(lw.unsupported(format!(
+            "broadcast needs rank {} (max {MAX_RANK})",
+            shape.len()
+        )));
     }
     let step = BinaryStep {
         op: binary_kind(op),
@@ -119,10 +139,18 @@ pub(crate) fn where_(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
     let out = lw.shape(y);
     let (shape, s) = simplify(
         &out,
-        &[broadcast(&lw.shape(c), &out), broadcast(&lw.shape(a), &out), broadcast(&lw.shape(b), &out), contiguous(&out)],
+        &[
+            broadcast(&lw.shape(c), &out),
+            broadcast(&lw.shape(a), &out),
+            broadcast(&lw.shape(b), &out),
+            contiguous(&out),
+        ],
     );
     if shape.len() > MAX_RANK {
-        return Err(lw.unsupported(format!("broadcast needs rank {} (max {MAX_RANK})", shape.len())));
+        return Err(lw.unsupported(format!(
+            "broadcast needs rank {} (max {MAX_RANK})",
+            shape.len()
+        )));
     }
     let step = WhereStep {
         dtype: lw.dtype(y),
@@ -141,8 +169,13 @@ pub(crate) fn where_(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
 
 pub(crate) fn cast(lw: &mut Lowerer<'_>, to: DType) -> Result<(), CompileError> {
     let (x, y) = (lw.input(0)?, lw.output(0)?);
-    let step =
-        CastStep { from: lw.dtype(x), to: super::plan_dtype(to), len: lw.numel(y), x: lw.at(x)?, y: lw.at(y)? };
+    let step = CastStep {
+        from: lw.dtype(x),
+        to: super::plan_dtype(to),
+        len: lw.numel(y),
+        x: lw.at(x)?,
+        y: lw.at(y)?,
+    };
     lw.emit(Step::Cast(step));
     Ok(())
 }
@@ -153,7 +186,13 @@ pub(crate) fn clip(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
     let scalar = |v: Option<Vec<f32>>| v.filter(|v| v.len() == 1).map(|v| v[0]);
     if lw.ir_dtype(x) == DType::F32 {
         if let (Some(min), Some(max)) = (scalar(lw.const_f32(lo)?), scalar(lw.const_f32(hi)?)) {
-            let step = ClipStep { len: lw.numel(y), min, max, x: lw.at(x)?, y: lw.at(y)? };
+            let step = ClipStep {
+                len: lw.numel(y),
+                min,
+                max,
+                x: lw.at(x)?,
+                y: lw.at(y)?,
+            };
             lw.emit(Step::Clip(step));
             return Ok(());
         }

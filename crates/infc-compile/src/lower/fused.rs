@@ -7,7 +7,8 @@ use super::{conv, linalg, Lowerer};
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, Epilogue, ValueId};
 use infc_plan::{
-    Activation, AttentionStep, BinaryKind, BinaryStep, LayerNormStep, Step, TensorRef, UnaryKind, UnaryStep,
+    Activation, AttentionStep, BinaryKind, BinaryStep, LayerNormStep, Step, TensorRef, UnaryKind,
+    UnaryStep,
 };
 
 pub(crate) fn gelu(lw: &mut Lowerer<'_>, tanh: bool) -> Result<(), CompileError> {
@@ -15,8 +16,18 @@ pub(crate) fn gelu(lw: &mut Lowerer<'_>, tanh: bool) -> Result<(), CompileError>
     if lw.ir_dtype(x) != DType::F32 {
         return Err(lw.unsupported(format!("{} input (only f32)", lw.ir_dtype(x))));
     }
-    let op = if tanh { UnaryKind::GeluTanh } else { UnaryKind::GeluErf };
-    let step = UnaryStep { op, dtype: infc_plan::DType::F32, len: lw.numel(y), x: lw.at(x)?, y: lw.at(y)? };
+    let op = if tanh {
+        UnaryKind::GeluTanh
+    } else {
+        UnaryKind::GeluErf
+    };
+    let step = UnaryStep {
+        op,
+        dtype: infc_plan::DType::F32,
+        len: lw.numel(y),
+        x: lw.at(x)?,
+        y: lw.at(y)?,
+    };
     lw.emit(Step::Unary(step));
     Ok(())
 }
@@ -38,7 +49,12 @@ struct Split {
 /// Map epilogue stages onto `act(acc + bias + residual)`; the first stage out of that order and
 /// everything after it run as separate steps.
 fn split_epilogue(lw: &Lowerer<'_>, stages: &[Epilogue]) -> Result<Split, CompileError> {
-    let mut sp = Split { bias: None, residual: None, act: Activation::None, post: Vec::new() };
+    let mut sp = Split {
+        bias: None,
+        residual: None,
+        act: Activation::None,
+        post: Vec::new(),
+    };
     let mut extra = 2;
     let mut phase = 0;
     let mut spilled = false;
@@ -80,13 +96,24 @@ fn split_epilogue(lw: &Lowerer<'_>, stages: &[Epilogue]) -> Result<Split, Compil
 
 /// Emit post stages in place on `y`. `channels_inner` is `(channels, inner)`: the bias dimension
 /// and how many contiguous elements share one bias value (conv: hw; matmul: 1).
-fn emit_post(lw: &mut Lowerer<'_>, post: &[Post], channels: u64, inner: u64) -> Result<(), CompileError> {
+fn emit_post(
+    lw: &mut Lowerer<'_>,
+    post: &[Post],
+    channels: u64,
+    inner: u64,
+) -> Result<(), CompileError> {
     let y = lw.output(0)?;
     let len = lw.numel(y);
     let yat = lw.at(y)?;
     for p in post {
         let step = match p {
-            Post::Act(op) => Step::Unary(UnaryStep { op: *op, dtype: infc_plan::DType::F32, len, x: yat, y: yat }),
+            Post::Act(op) => Step::Unary(UnaryStep {
+                op: *op,
+                dtype: infc_plan::DType::F32,
+                len,
+                x: yat,
+                y: yat,
+            }),
             Post::Residual(r) => {
                 if lw.numel(*r) != len {
                     return Err(lw.malformed("residual must have the output's shape"));
@@ -121,7 +148,11 @@ fn emit_post(lw: &mut Lowerer<'_>, post: &[Post], channels: u64, inner: u64) -> 
     Ok(())
 }
 
-pub(crate) fn fused_conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs, stages: &[Epilogue]) -> Result<(), CompileError> {
+pub(crate) fn fused_conv(
+    lw: &mut Lowerer<'_>,
+    attrs: &ConvAttrs,
+    stages: &[Epilogue],
+) -> Result<(), CompileError> {
     let sp = split_epilogue(lw, stages)?;
     if let Some(r) = sp.residual {
         if lw.numel(r) != lw.numel(lw.output(0)?) {
@@ -151,7 +182,11 @@ pub(crate) fn skip_layer_norm(lw: &mut Lowerer<'_>, epsilon: f32) -> Result<(), 
     let (y, sum) = (lw.output(0)?, lw.output(1)?);
     let s = lw.shape(x);
     if lw.shape(skip) != s || lw.ir_dtype(x) != DType::F32 {
-        return Err(lw.malformed(format!("x {} and skip {} must be the same f32 shape", lw.g.ty(x), lw.g.ty(skip))));
+        return Err(lw.malformed(format!(
+            "x {} and skip {} must be the same f32 shape",
+            lw.g.ty(x),
+            lw.g.ty(skip)
+        )));
     }
     let cols = *s.last().unwrap_or(&1);
     if lw.numel(scale) != cols || lw.numel(bias) != cols {
@@ -183,15 +218,25 @@ pub(crate) fn skip_layer_norm(lw: &mut Lowerer<'_>, epsilon: f32) -> Result<(), 
     Ok(())
 }
 
-pub(crate) fn attention(lw: &mut Lowerer<'_>, heads: usize, scale: f32, causal: bool) -> Result<(), CompileError> {
+pub(crate) fn attention(
+    lw: &mut Lowerer<'_>,
+    heads: usize,
+    scale: f32,
+    causal: bool,
+) -> Result<(), CompileError> {
     let (q, k, v, y) = (lw.input(0)?, lw.input(1)?, lw.input(2)?, lw.output(0)?);
     let (qs, ks) = (lw.shape(q), lw.shape(k));
     let heads = heads as u64;
     let (&[b, sq, hd], &[bk, sk, hdk]) = (qs.as_slice(), ks.as_slice()) else {
-        return Err(lw.malformed(format!("q {qs:?} and k {ks:?} must be [batch, seq, heads·d]")));
+        return Err(lw.malformed(format!(
+            "q {qs:?} and k {ks:?} must be [batch, seq, heads·d]"
+        )));
     };
     if heads == 0 || hd % heads != 0 || bk != b || hdk != hd || lw.shape(v) != ks {
-        return Err(lw.malformed(format!("q {qs:?}, k {ks:?}, v {:?} do not fit {heads} heads", lw.shape(v))));
+        return Err(lw.malformed(format!(
+            "q {qs:?}, k {ks:?}, v {:?} do not fit {heads} heads",
+            lw.shape(v)
+        )));
     }
     for t in [q, k, v] {
         if lw.ir_dtype(t) != DType::F32 {
@@ -202,14 +247,18 @@ pub(crate) fn attention(lw: &mut Lowerer<'_>, heads: usize, scale: f32, causal: 
         let m = lw.input(3)?;
         let ms = lw.shape(m);
         if ms.len() > 4 || lw.ir_dtype(m) != DType::F32 {
-            return Err(lw.malformed(format!("mask {} must be f32 broadcastable to [B, H, Sq, Sk]", lw.g.ty(m))));
+            return Err(lw.malformed(format!(
+                "mask {} must be f32 broadcastable to [B, H, Sq, Sk]",
+                lw.g.ty(m)
+            )));
         }
         let st = unsigned(&broadcast(&ms, &[b, heads, sq, sk]));
         (Some(lw.at(m)?), [st[0], st[1], st[2], st[3]])
     } else {
         (None, [0; 4])
     };
-    let (scratch, _) = lw.an.scratch[lw.node].ok_or_else(|| lw.malformed("attention scratch was not planned"))?;
+    let (scratch, _) =
+        lw.an.scratch[lw.node].ok_or_else(|| lw.malformed("attention scratch was not planned"))?;
     let step = AttentionStep {
         batch: b,
         heads,
@@ -232,7 +281,9 @@ pub(crate) fn attention(lw: &mut Lowerer<'_>, heads: usize, scale: f32, causal: 
 
 /// Scratch bytes of an Attention node: one `sq × sk` score matrix per batch and head.
 pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) -> u64 {
-    let infc_ir::Op::Attention { num_heads, .. } = node.op else { return 0 };
+    let infc_ir::Op::Attention { num_heads, .. } = node.op else {
+        return 0;
+    };
     let dims = |v: ValueId| g.ty(v).shape.as_known().unwrap_or_default();
     let (q, k) = (dims(node.inputs[0]), dims(node.inputs[1]));
     match (q.as_slice(), k.as_slice()) {

@@ -9,12 +9,21 @@ use infc_plan::{FillStep, RangeStep, Step};
 pub(crate) fn range(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
     let (start, delta, y) = (lw.input(0)?, lw.input(2)?, lw.output(0)?);
     if !matches!(lw.ir_dtype(y), DType::F32 | DType::I64 | DType::I32) {
-        return Err(lw.unsupported(format!("{} range (f32, i64 and i32 are supported)", lw.ir_dtype(y))));
+        return Err(lw.unsupported(format!(
+            "{} range (f32, i64 and i32 are supported)",
+            lw.ir_dtype(y)
+        )));
     }
     if lw.ir_dtype(start) != lw.ir_dtype(y) || lw.ir_dtype(delta) != lw.ir_dtype(y) {
         return Err(lw.malformed("start, delta and output dtypes differ"));
     }
-    let step = RangeStep { dtype: lw.dtype(y), len: lw.numel(y), start: lw.at(start)?, delta: lw.at(delta)?, y: lw.at(y)? };
+    let step = RangeStep {
+        dtype: lw.dtype(y),
+        len: lw.numel(y),
+        start: lw.at(start)?,
+        delta: lw.at(delta)?,
+        y: lw.at(y)?,
+    };
     lw.emit(Step::Range(step));
     Ok(())
 }
@@ -61,7 +70,11 @@ fn f32_to_f16_bits(v: f32) -> u16 {
     }
 }
 
-pub(crate) fn constant_of_shape(lw: &mut Lowerer<'_>, dtype: DType, value_bits: u64) -> Result<(), CompileError> {
+pub(crate) fn constant_of_shape(
+    lw: &mut Lowerer<'_>,
+    dtype: DType,
+    value_bits: u64,
+) -> Result<(), CompileError> {
     let y = lw.output(0)?;
     let step = FillStep {
         dtype: super::plan_dtype(dtype),

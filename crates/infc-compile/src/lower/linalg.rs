@@ -7,7 +7,9 @@ use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{DType, ValueId};
 use infc_kernels::gemm::{pack_b, packed_b_len};
-use infc_plan::{Activation, Bias, BiasKind, MatB, MatMulStep, PackedRef, Step, TensorRef, MAX_RANK};
+use infc_plan::{
+    Activation, Bias, BiasKind, MatB, MatMulStep, PackedRef, Step, TensorRef, MAX_RANK,
+};
 
 fn activation(lw: &Lowerer<'_>) -> Activation {
     if lw.an.fused_relu[lw.node] {
@@ -18,45 +20,85 @@ fn activation(lw: &Lowerer<'_>) -> Activation {
 }
 
 /// Pack a constant `k × n` B (given row-major, or `n × k` when `trans`) into the constants blob.
-fn packed_b(lw: &mut Lowerer<'_>, b: ValueId, k: u64, n: u64, trans: bool) -> Result<Option<MatB>, CompileError> {
-    let Some(t) = lw.const_tensor(b) else { return Ok(None) };
+fn packed_b(
+    lw: &mut Lowerer<'_>,
+    b: ValueId,
+    k: u64,
+    n: u64,
+    trans: bool,
+) -> Result<Option<MatB>, CompileError> {
+    let Some(t) = lw.const_tensor(b) else {
+        return Ok(None);
+    };
     if t.dtype != DType::F32 || t.is_opaque() {
         return Ok(None);
     }
-    let data = t.view::<f32>().map_err(|e| lw.malformed(format!("B constant: {e}")))?;
+    let data = t
+        .view::<f32>()
+        .map_err(|e| lw.malformed(format!("B constant: {e}")))?;
     let (k, n) = (k as usize, n as usize);
     let mut packed = vec![0f32; packed_b_len(k, n)];
     let ldb = if trans { k } else { n };
-    pack_b(k, n, &data[..(k * n).min(data.len())], ldb, trans, &mut packed)
-        .map_err(|e| lw.malformed(format!("packing B: {e}")))?;
+    pack_b(
+        k,
+        n,
+        &data[..(k * n).min(data.len())],
+        ldb,
+        trans,
+        &mut packed,
+    )
+    .map_err(|e| lw.malformed(format!("packing B: {e}")))?;
     let offset = lw.push_f32(&packed);
-    Ok(Some(MatB::Packed(PackedRef { offset, bytes: packed.len() as u64 * 4 })))
+    Ok(Some(MatB::Packed(PackedRef {
+        offset,
+        bytes: packed.len() as u64 * 4,
+    })))
 }
 
 fn require_f32(lw: &Lowerer<'_>, vs: &[ValueId]) -> Result<(), CompileError> {
     for &v in vs {
         if lw.ir_dtype(v) != DType::F32 {
-            return Err(lw.unsupported(format!("{} operands (only f32 matmul is supported)", lw.ir_dtype(v))));
+            return Err(lw.unsupported(format!(
+                "{} operands (only f32 matmul is supported)",
+                lw.ir_dtype(v)
+            )));
         }
     }
     Ok(())
 }
 
-pub(crate) fn gemm(lw: &mut Lowerer<'_>, alpha: f32, beta: f32, trans_a: bool, trans_b: bool) -> Result<(), CompileError> {
+pub(crate) fn gemm(
+    lw: &mut Lowerer<'_>,
+    alpha: f32,
+    beta: f32,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<(), CompileError> {
     let (a, b, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     require_f32(lw, &[a, b])?;
     let (sa, sb) = (lw.shape(a), lw.shape(b));
     if sa.len() != 2 || sb.len() != 2 {
         return Err(lw.malformed(format!("Gemm operands must be 2-D, got {sa:?} and {sb:?}")));
     }
-    let (m, k) = if trans_a { (sa[1], sa[0]) } else { (sa[0], sa[1]) };
-    let (kb, n) = if trans_b { (sb[1], sb[0]) } else { (sb[0], sb[1]) };
+    let (m, k) = if trans_a {
+        (sa[1], sa[0])
+    } else {
+        (sa[0], sa[1])
+    };
+    let (kb, n) = if trans_b {
+        (sb[1], sb[0])
+    } else {
+        (sb[0], sb[1])
+    };
     if k != kb {
         return Err(lw.malformed(format!("inner dims differ: {k} vs {kb}")));
     }
     let bm = match packed_b(lw, b, k, n, trans_b)? {
         Some(p) => p,
-        None => MatB::Plain { at: lw.at(b)?, trans: trans_b },
+        None => MatB::Plain {
+            at: lw.at(b)?,
+            trans: trans_b,
+        },
     };
     let mut bias = None;
     if lw.has_input(2) && beta != 0.0 {
@@ -70,7 +112,11 @@ pub(crate) fn gemm(lw: &mut Lowerer<'_>, alpha: f32, beta: f32, trans_a: bool, t
             [1, x] if *x == n => BiasKind::Row,
             [x, 1] if *x == m => BiasKind::Col,
             [x, z] if *x == m && *z == n => BiasKind::Full,
-            _ => return Err(lw.malformed(format!("bias shape {sc:?} does not broadcast to [{m}, {n}]"))),
+            _ => {
+                return Err(lw.malformed(format!(
+                    "bias shape {sc:?} does not broadcast to [{m}, {n}]"
+                )))
+            }
         };
         let (at, beta) = match lw.const_f32(c)? {
             Some(vals) if beta != 1.0 => {
@@ -132,7 +178,11 @@ pub(crate) fn matmul_with(
     }
     let (ba, bb) = (&sa[..sa.len() - 2], &sb[..sb.len() - 2]);
     let rank = ba.len().max(bb.len());
-    let pad = |s: &[u64]| -> Vec<u64> { std::iter::repeat_n(1, rank - s.len()).chain(s.iter().copied()).collect() };
+    let pad = |s: &[u64]| -> Vec<u64> {
+        std::iter::repeat_n(1, rank - s.len())
+            .chain(s.iter().copied())
+            .collect()
+    };
     let (ba, bb) = (pad(ba), pad(bb));
     let mut batch = Vec::with_capacity(rank);
     for (&x, &z) in ba.iter().zip(&bb) {
@@ -145,11 +195,18 @@ pub(crate) fn matmul_with(
     }
     let strides_for = |dims: &[u64], mat: u64| -> Vec<i64> {
         let c = contiguous(dims);
-        dims.iter().zip(&batch).zip(c).map(|((&d, &o), s)| if d == 1 && o != 1 { 0 } else { s * mat as i64 }).collect()
+        dims.iter()
+            .zip(&batch)
+            .zip(c)
+            .map(|((&d, &o), s)| if d == 1 && o != 1 { 0 } else { s * mat as i64 })
+            .collect()
     };
     let a_s = strides_for(&ba, m * k);
     let b_s = strides_for(&bb, k * n);
-    let y_s: Vec<i64> = contiguous(&batch).into_iter().map(|s| s * (m * n) as i64).collect();
+    let y_s: Vec<i64> = contiguous(&batch)
+        .into_iter()
+        .map(|s| s * (m * n) as i64)
+        .collect();
     let (mut batch, s) = simplify(&batch, &[a_s, b_s, y_s]);
     let (mut a_s, mut b_s) = (unsigned(&s[0]), unsigned(&s[1]));
     let mut m_eff = m;
@@ -173,7 +230,10 @@ pub(crate) fn matmul_with(
     }
     let bm = match bm {
         Some(p) => p,
-        None => MatB::Plain { at: lw.at(b)?, trans: false },
+        None => MatB::Plain {
+            at: lw.at(b)?,
+            trans: false,
+        },
     };
     let step = MatMulStep {
         batch_shape: batch,
@@ -189,9 +249,15 @@ pub(crate) fn matmul_with(
         bias: match bias {
             Some(v) => {
                 if lw.numel(v) != n {
-                    return Err(lw.malformed(format!("bias has {} elements, expected {n}", lw.numel(v))));
+                    return Err(
+                        lw.malformed(format!("bias has {} elements, expected {n}", lw.numel(v)))
+                    );
                 }
-                Some(Bias { at: lw.at(v)?, kind: BiasKind::Row, beta: 1.0 })
+                Some(Bias {
+                    at: lw.at(v)?,
+                    kind: BiasKind::Row,
+                    beta: 1.0,
+                })
             }
             None => None,
         },

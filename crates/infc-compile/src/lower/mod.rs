@@ -63,21 +63,37 @@ impl<'g> Lowerer<'g> {
 
     pub fn unsupported(&self, msg: impl Into<String>) -> CompileError {
         let n = self.cur();
-        CompileError::Unsupported { node: n.name.clone(), op: n.op.name(), msg: msg.into() }
+        CompileError::Unsupported {
+            node: n.name.clone(),
+            op: n.op.name(),
+            msg: msg.into(),
+        }
     }
 
     pub fn malformed(&self, msg: impl Into<String>) -> CompileError {
         let n = self.cur();
-        CompileError::Malformed { node: n.name.clone(), op: n.op.name(), msg: msg.into() }
+        CompileError::Malformed {
+            node: n.name.clone(),
+            op: n.op.name(),
+            msg: msg.into(),
+        }
     }
 
     /// Input `i` of the current node, or a malformed-node error.
     pub fn input(&self, i: usize) -> Result<ValueId, CompileError> {
-        self.cur().inputs.get(i).copied().ok_or_else(|| self.malformed(format!("missing input {i}")))
+        self.cur()
+            .inputs
+            .get(i)
+            .copied()
+            .ok_or_else(|| self.malformed(format!("missing input {i}")))
     }
 
     pub fn output(&self, i: usize) -> Result<ValueId, CompileError> {
-        self.cur().outputs.get(i).copied().ok_or_else(|| self.malformed(format!("missing output {i}")))
+        self.cur()
+            .outputs
+            .get(i)
+            .copied()
+            .ok_or_else(|| self.malformed(format!("missing output {i}")))
     }
 
     pub fn has_input(&self, i: usize) -> bool {
@@ -86,7 +102,14 @@ impl<'g> Lowerer<'g> {
 
     /// Known dims of `v` (all shapes were checked to be known before lowering).
     pub fn shape(&self, v: ValueId) -> Vec<u64> {
-        self.g.ty(v).shape.as_known().unwrap_or_default().into_iter().map(|d| d as u64).collect()
+        self.g
+            .ty(v)
+            .shape
+            .as_known()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d as u64)
+            .collect()
     }
 
     pub fn numel(&self, v: ValueId) -> u64 {
@@ -124,20 +147,32 @@ impl<'g> Lowerer<'g> {
     pub fn const_i64(&self, v: ValueId) -> Result<Option<Vec<i64>>, CompileError> {
         let r = self.an.find(v.index());
         if let Some(bytes) = self.an.folded.get(&r) {
-            return Ok(Some(bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()));
+            return Ok(Some(
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect(),
+            ));
         }
         match self.const_tensor(v) {
             None => Ok(None),
-            Some(t) => t.to_i64_vec().map(Some).map_err(|e| self.malformed(format!("constant input: {e}"))),
+            Some(t) => t
+                .to_i64_vec()
+                .map(Some)
+                .map_err(|e| self.malformed(format!("constant input: {e}"))),
         }
     }
 
     /// Constant contents of `v` as f32 (any numeric dtype).
     pub fn const_f32(&self, v: ValueId) -> Result<Option<Vec<f32>>, CompileError> {
         match self.const_tensor(v) {
-            None => Ok(self.const_i64(v)?.map(|x| x.into_iter().map(|i| i as f32).collect())),
+            None => Ok(self
+                .const_i64(v)?
+                .map(|x| x.into_iter().map(|i| i as f32).collect())),
             Some(t) => {
-                let vals = t.to_f64_vec().map_err(|e| self.malformed(format!("constant input: {e}")))?;
+                let vals = t
+                    .to_f64_vec()
+                    .map_err(|e| self.malformed(format!("constant input: {e}")))?;
                 Ok(Some(vals.into_iter().map(|x| x as f32).collect()))
             }
         }
@@ -157,10 +192,16 @@ impl<'g> Lowerer<'g> {
             b.clone()
         } else if let Some(t) = self.g.const_of(rv) {
             t.bytes()
-                .map_err(|e| CompileError::Constant { name: self.g.values[rv].name.clone(), msg: e.to_string() })?
+                .map_err(|e| CompileError::Constant {
+                    name: self.g.values[rv].name.clone(),
+                    msg: e.to_string(),
+                })?
                 .to_vec()
         } else {
-            return Err(CompileError::Graph(format!("value '{}' has no buffer (nothing defines it)", self.g.values[v].name)));
+            return Err(CompileError::Graph(format!(
+                "value '{}' has no buffer (nothing defines it)",
+                self.g.values[v].name
+            )));
         };
         let off = self.push_bytes(&bytes);
         self.const_at.insert(r, off);
@@ -196,23 +237,41 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         Op::Where => elementwise::where_(lw),
         Op::Cast { to } => elementwise::cast(lw, *to),
         Op::Clip => elementwise::clip(lw),
-        Op::Identity | Op::Dropout | Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } => {
-            Err(lw.malformed("alias op reached lowering"))
-        }
+        Op::Identity
+        | Op::Dropout
+        | Op::Reshape { .. }
+        | Op::Flatten { .. }
+        | Op::Squeeze { .. }
+        | Op::Unsqueeze { .. } => Err(lw.malformed("alias op reached lowering")),
         Op::Conv(attrs) => conv::conv(lw, attrs),
         Op::BatchNorm { epsilon } => conv::batch_norm(lw, epsilon.get()),
         Op::MaxPool(attrs) => conv::pool(lw, attrs, infc_plan::PoolKind::Max),
-        Op::AveragePool { attrs, count_include_pad } => {
-            let kind =
-                if *count_include_pad { infc_plan::PoolKind::AvgIncludePad } else { infc_plan::PoolKind::AvgExcludePad };
+        Op::AveragePool {
+            attrs,
+            count_include_pad,
+        } => {
+            let kind = if *count_include_pad {
+                infc_plan::PoolKind::AvgIncludePad
+            } else {
+                infc_plan::PoolKind::AvgExcludePad
+            };
             conv::pool(lw, attrs, kind)
         }
         Op::GlobalAveragePool => conv::global_avg_pool(lw),
-        Op::Gemm { alpha, beta, trans_a, trans_b } => linalg::gemm(lw, alpha.get(), beta.get(), *trans_a, *trans_b),
+        Op::Gemm {
+            alpha,
+            beta,
+            trans_a,
+            trans_b,
+        } => linalg::gemm(lw, alpha.get(), beta.get(), *trans_a, *trans_b),
         Op::MatMul => linalg::matmul(lw),
         Op::Softmax { axis } => norm::softmax(lw, *axis),
         Op::LayerNorm { axis, epsilon } => norm::layer_norm(lw, *axis, epsilon.get()),
-        Op::Reduce { op, axes, keepdims: _ } => norm::reduce(lw, *op, axes.as_deref()),
+        Op::Reduce {
+            op,
+            axes,
+            keepdims: _,
+        } => norm::reduce(lw, *op, axes.as_deref()),
         Op::Transpose { perm } => movement::transpose(lw, perm),
         Op::Concat { axis } => movement::concat(lw, *axis),
         Op::Split { axis, splits } => movement::split(lw, *axis, splits),
@@ -223,12 +282,18 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         Op::Trilu { upper } => movement::trilu(lw, *upper),
         Op::Shape { .. } => Err(lw.malformed("Shape should have been folded")),
         Op::Range => generate::range(lw),
-        Op::ConstantOfShape { dtype, value_bits } => generate::constant_of_shape(lw, *dtype, *value_bits),
+        Op::ConstantOfShape { dtype, value_bits } => {
+            generate::constant_of_shape(lw, *dtype, *value_bits)
+        }
         Op::Gelu { tanh } => fused::gelu(lw, *tanh),
         Op::FusedConv { attrs, epilogue } => fused::fused_conv(lw, attrs, epilogue),
         Op::FusedMatMul { epilogue } => fused::fused_matmul(lw, epilogue),
         Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(lw, epsilon.get()),
-        Op::Attention { num_heads, scale, causal } => fused::attention(lw, *num_heads, scale.get(), *causal),
+        Op::Attention {
+            num_heads,
+            scale,
+            causal,
+        } => fused::attention(lw, *num_heads, scale.get(), *causal),
     }
 }
 

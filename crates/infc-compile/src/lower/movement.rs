@@ -9,7 +9,10 @@ use infc_ir::DType;
 use infc_plan::{CopyStep, GatherNdStep, GatherStep, Step, TensorRef, TriluStep, MAX_RANK};
 
 fn shifted(t: TensorRef, bytes: i64) -> TensorRef {
-    TensorRef { region: t.region, offset: (t.offset as i64 + bytes) as u64 }
+    TensorRef {
+        region: t.region,
+        offset: (t.offset as i64 + bytes) as u64,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -28,7 +31,14 @@ fn emit_copy(
     }
     let mut s = s.into_iter();
     let (src_strides, dst_strides) = (s.next().unwrap_or_default(), s.next().unwrap_or_default());
-    lw.emit(Step::Copy(CopyStep { dtype, shape, src, src_strides, dst, dst_strides }));
+    lw.emit(Step::Copy(CopyStep {
+        dtype,
+        shape,
+        src,
+        src_strides,
+        dst,
+        dst_strides,
+    }));
     Ok(())
 }
 
@@ -42,7 +52,15 @@ pub(crate) fn transpose(lw: &mut Lowerer<'_>, perm: &[usize]) -> Result<(), Comp
     let shape: Vec<u64> = perm.iter().map(|&p| s[p]).collect();
     let src_strides: Vec<i64> = perm.iter().map(|&p| xs[p]).collect();
     let (src, dst) = (lw.at(x)?, lw.at(y)?);
-    emit_copy(lw, lw.dtype(x), &shape, src, src_strides, dst, contiguous(&shape))
+    emit_copy(
+        lw,
+        lw.dtype(x),
+        &shape,
+        src,
+        src_strides,
+        dst,
+        contiguous(&shape),
+    )
 }
 
 pub(crate) fn concat(lw: &mut Lowerer<'_>, axis: i64) -> Result<(), CompileError> {
@@ -57,16 +75,31 @@ pub(crate) fn concat(lw: &mut Lowerer<'_>, axis: i64) -> Result<(), CompileError
         let x = lw.input(i)?;
         let s = lw.shape(x);
         if s.len() != ys.len() {
-            return Err(lw.malformed(format!("input {i} has rank {}, output {}", s.len(), ys.len())));
+            return Err(lw.malformed(format!(
+                "input {i} has rank {}, output {}",
+                s.len(),
+                ys.len()
+            )));
         }
         if s.iter().product::<u64>() > 0 {
             let src = lw.at(x)?;
-            emit_copy(lw, lw.dtype(y), &s, src, contiguous(&s), shifted(dst, along * ystr[a] * esize), ystr.clone())?;
+            emit_copy(
+                lw,
+                lw.dtype(y),
+                &s,
+                src,
+                contiguous(&s),
+                shifted(dst, along * ystr[a] * esize),
+                ystr.clone(),
+            )?;
         }
         along += s[a] as i64;
     }
     if along as u64 != ys[a] {
-        return Err(lw.malformed(format!("parts sum to {along} along axis {a}, output has {}", ys[a])));
+        return Err(lw.malformed(format!(
+            "parts sum to {along} along axis {a}, output has {}",
+            ys[a]
+        )));
     }
     Ok(())
 }
@@ -83,11 +116,21 @@ pub(crate) fn split(lw: &mut Lowerer<'_>, axis: i64, splits: &[usize]) -> Result
         let y = lw.output(i)?;
         let s = lw.shape(y);
         if s.len() != xs.len() || s[a] != len as u64 {
-            return Err(lw.malformed(format!("output {i} shape {s:?} does not match split {len} on axis {a}")));
+            return Err(lw.malformed(format!(
+                "output {i} shape {s:?} does not match split {len} on axis {a}"
+            )));
         }
         if s.iter().product::<u64>() > 0 {
             let dst = lw.at(y)?;
-            emit_copy(lw, lw.dtype(x), &s, shifted(src, along * xstr[a] * esize), xstr.clone(), dst, contiguous(&s))?;
+            emit_copy(
+                lw,
+                lw.dtype(x),
+                &s,
+                shifted(src, along * xstr[a] * esize),
+                xstr.clone(),
+                dst,
+                contiguous(&s),
+            )?;
         }
         along += len as i64;
     }
@@ -103,7 +146,11 @@ pub(crate) fn slice(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
     for i in 1..5 {
         match lw.const_i64(lw.input(i)?)? {
             Some(v) => params.push(v),
-            None => return Err(lw.unsupported(format!("non-constant Slice input {i} (fold constants first)"))),
+            None => {
+                return Err(lw.unsupported(format!(
+                    "non-constant Slice input {i} (fold constants first)"
+                )))
+            }
         }
     }
     let (starts, ends, axes, steps) = (&params[0], &params[1], &params[2], &params[3]);
@@ -121,7 +168,13 @@ pub(crate) fn slice(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         if step == 0 {
             return Err(lw.malformed(format!("step for axis {a} is 0")));
         }
-        let fix = |v: i64| if (v as i128) < 0 { v as i128 + dim } else { v as i128 };
+        let fix = |v: i64| {
+            if (v as i128) < 0 {
+                v as i128 + dim
+            } else {
+                v as i128
+            }
+        };
         let (start, end, count) = if step > 0 {
             let s = fix(starts[i]).clamp(0, dim);
             let e = fix(ends[i]).clamp(0, dim);
@@ -129,7 +182,15 @@ pub(crate) fn slice(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         } else {
             let s = fix(starts[i]).clamp(0, dim - 1);
             let e = fix(ends[i]).clamp(-1, dim - 1);
-            (s, e, if s > e { (s - e + (-step) - 1) / (-step) } else { 0 })
+            (
+                s,
+                e,
+                if s > e {
+                    (s - e + (-step) - 1) / (-step)
+                } else {
+                    0
+                },
+            )
         };
         let _ = end;
         shape[a] = count as u64;
@@ -139,14 +200,24 @@ pub(crate) fn slice(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         src_strides[a] = xstr[a] * step as i64;
     }
     if shape != ys {
-        return Err(lw.malformed(format!("slice gives shape {shape:?}, output type says {ys:?}")));
+        return Err(lw.malformed(format!(
+            "slice gives shape {shape:?}, output type says {ys:?}"
+        )));
     }
     if shape.iter().product::<u64>() == 0 {
         return Ok(());
     }
     let esize = lw.dtype(x).size() as i64;
     let (src, dst) = (lw.at(x)?, lw.at(y)?);
-    emit_copy(lw, lw.dtype(x), &shape, shifted(src, offset * esize), src_strides, dst, contiguous(&shape))
+    emit_copy(
+        lw,
+        lw.dtype(x),
+        &shape,
+        shifted(src, offset * esize),
+        src_strides,
+        dst,
+        contiguous(&shape),
+    )
 }
 
 pub(crate) fn expand(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
@@ -159,7 +230,15 @@ pub(crate) fn expand(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         return Ok(());
     }
     let (src, dst) = (lw.at(x)?, lw.at(y)?);
-    emit_copy(lw, lw.dtype(x), &ys, src, broadcast(&xs, &ys), dst, contiguous(&ys))
+    emit_copy(
+        lw,
+        lw.dtype(x),
+        &ys,
+        src,
+        broadcast(&xs, &ys),
+        dst,
+        contiguous(&ys),
+    )
 }
 
 fn index_dtype(lw: &Lowerer<'_>, v: infc_ir::ValueId) -> Result<infc_plan::DType, CompileError> {
@@ -191,9 +270,13 @@ pub(crate) fn gather(lw: &mut Lowerer<'_>, axis: i64) -> Result<(), CompileError
 pub(crate) fn gather_nd(lw: &mut Lowerer<'_>, batch_dims: usize) -> Result<(), CompileError> {
     let (data, idx, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     let (ds, is) = (lw.shape(data), lw.shape(idx));
-    let depth = *is.last().ok_or_else(|| lw.malformed("indices must have rank ≥ 1"))? as usize;
+    let depth = *is
+        .last()
+        .ok_or_else(|| lw.malformed("indices must have rank ≥ 1"))? as usize;
     if batch_dims + depth > ds.len() || batch_dims >= is.len() {
-        return Err(lw.malformed(format!("batch_dims {batch_dims} and depth {depth} do not fit data {ds:?}, indices {is:?}")));
+        return Err(lw.malformed(format!(
+            "batch_dims {batch_dims} and depth {depth} do not fit data {ds:?}, indices {is:?}"
+        )));
     }
     let step = GatherNdStep {
         dtype: lw.dtype(data),

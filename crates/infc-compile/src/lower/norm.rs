@@ -30,7 +30,11 @@ pub(crate) fn softmax(lw: &mut Lowerer<'_>, axis: i64) -> Result<(), CompileErro
 }
 
 /// A per-column parameter of `cols` elements: the value itself, or a broadcast constant expanded.
-fn row_param(lw: &mut Lowerer<'_>, v: ValueId, norm_shape: &[u64]) -> Result<TensorRef, CompileError> {
+fn row_param(
+    lw: &mut Lowerer<'_>,
+    v: ValueId,
+    norm_shape: &[u64],
+) -> Result<TensorRef, CompileError> {
     let cols: u64 = norm_shape.iter().product();
     if lw.ir_dtype(v) != DType::F32 {
         return Err(lw.unsupported(format!("{} scale/bias (only f32)", lw.ir_dtype(v))));
@@ -39,11 +43,16 @@ fn row_param(lw: &mut Lowerer<'_>, v: ValueId, norm_shape: &[u64]) -> Result<Ten
         return lw.at(v);
     }
     let Some(vals) = lw.const_f32(v)? else {
-        return Err(lw.unsupported(format!("non-constant scale/bias of shape {:?} broadcast to {norm_shape:?}", lw.shape(v))));
+        return Err(lw.unsupported(format!(
+            "non-constant scale/bias of shape {:?} broadcast to {norm_shape:?}",
+            lw.shape(v)
+        )));
     };
     let vs = lw.shape(v);
     if vs.len() > norm_shape.len() {
-        return Err(lw.malformed(format!("scale/bias shape {vs:?} does not broadcast to {norm_shape:?}")));
+        return Err(lw.malformed(format!(
+            "scale/bias shape {vs:?} does not broadcast to {norm_shape:?}"
+        )));
     }
     let strides = broadcast(&vs, norm_shape);
     let out_strides = contiguous(norm_shape);
@@ -55,12 +64,20 @@ fn row_param(lw: &mut Lowerer<'_>, v: ValueId, norm_shape: &[u64]) -> Result<Ten
             src += (rem / os) * is;
             rem %= os;
         }
-        expanded.push(*vals.get(src as usize).ok_or_else(|| lw.malformed("scale/bias broadcast out of range"))?);
+        expanded.push(
+            *vals
+                .get(src as usize)
+                .ok_or_else(|| lw.malformed("scale/bias broadcast out of range"))?,
+        );
     }
     Ok(TensorRef::konst(lw.push_f32(&expanded)))
 }
 
-pub(crate) fn layer_norm(lw: &mut Lowerer<'_>, axis: i64, epsilon: f32) -> Result<(), CompileError> {
+pub(crate) fn layer_norm(
+    lw: &mut Lowerer<'_>,
+    axis: i64,
+    epsilon: f32,
+) -> Result<(), CompileError> {
     let (x, scale, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     if lw.ir_dtype(x) != DType::F32 {
         return Err(lw.unsupported(format!("{} input (only f32)", lw.ir_dtype(x))));
@@ -69,7 +86,11 @@ pub(crate) fn layer_norm(lw: &mut Lowerer<'_>, axis: i64, epsilon: f32) -> Resul
     let a = norm_axis(lw, axis, s.len())?;
     let norm_shape = s[a..].to_vec();
     let scale = row_param(lw, scale, &norm_shape)?;
-    let bias = if lw.has_input(2) { Some(row_param(lw, lw.input(2)?, &norm_shape)?) } else { None };
+    let bias = if lw.has_input(2) {
+        Some(row_param(lw, lw.input(2)?, &norm_shape)?)
+    } else {
+        None
+    };
     let step = LayerNormStep {
         rows: s[..a].iter().product(),
         cols: norm_shape.iter().product(),
@@ -83,10 +104,17 @@ pub(crate) fn layer_norm(lw: &mut Lowerer<'_>, axis: i64, epsilon: f32) -> Resul
     Ok(())
 }
 
-pub(crate) fn reduce(lw: &mut Lowerer<'_>, op: ReduceOp, axes: Option<&[i64]>) -> Result<(), CompileError> {
+pub(crate) fn reduce(
+    lw: &mut Lowerer<'_>,
+    op: ReduceOp,
+    axes: Option<&[i64]>,
+) -> Result<(), CompileError> {
     let (x, y) = (lw.input(0)?, lw.output(0)?);
     if !matches!(lw.ir_dtype(x), DType::F32 | DType::I64) {
-        return Err(lw.unsupported(format!("{} input (f32 and i64 reductions are supported)", lw.ir_dtype(x))));
+        return Err(lw.unsupported(format!(
+            "{} input (f32 and i64 reductions are supported)",
+            lw.ir_dtype(x)
+        )));
     }
     let s = lw.shape(x);
     let mut reduced = vec![axes.is_none(); s.len()];
@@ -94,7 +122,8 @@ pub(crate) fn reduce(lw: &mut Lowerer<'_>, op: ReduceOp, axes: Option<&[i64]>) -
         reduced[norm_axis(lw, a, s.len())?] = true;
     }
     let xs = contiguous(&s);
-    let (mut out_shape, mut out_strides, mut red_shape, mut red_strides) = (vec![], vec![], vec![], vec![]);
+    let (mut out_shape, mut out_strides, mut red_shape, mut red_strides) =
+        (vec![], vec![], vec![], vec![]);
     for i in 0..s.len() {
         if reduced[i] {
             red_shape.push(s[i]);
@@ -108,7 +137,10 @@ pub(crate) fn reduce(lw: &mut Lowerer<'_>, op: ReduceOp, axes: Option<&[i64]>) -
     let (out_shape, os) = simplify(&out_shape, &[out_strides, yc]);
     let (red_shape, rs) = simplify(&red_shape, &[red_strides]);
     if out_shape.len() + red_shape.len() > MAX_RANK {
-        return Err(lw.unsupported(format!("reduction needs rank {} (max {MAX_RANK})", out_shape.len() + red_shape.len())));
+        return Err(lw.unsupported(format!(
+            "reduction needs rank {} (max {MAX_RANK})",
+            out_shape.len() + red_shape.len()
+        )));
     }
     let kind = match op {
         ReduceOp::Mean => ReduceKind::Mean,

@@ -44,7 +44,10 @@ pub fn simplify(shape: &[u64], strides: &[Vec<i64>]) -> (Vec<u64>, Vec<Vec<i64>>
             continue;
         }
         let mergeable = !out_shape.is_empty()
-            && strides.iter().zip(&out).all(|(s, o)| *o.last().unwrap_or(&0) == s[d] * n as i64);
+            && strides
+                .iter()
+                .zip(&out)
+                .all(|(s, o)| *o.last().unwrap_or(&0) == s[d] * n as i64);
         if mergeable {
             *out_shape.last_mut().unwrap_or(&mut 0) *= n;
             for (s, o) in strides.iter().zip(out.iter_mut()) {

@@ -150,7 +150,9 @@ fn window(
     let k = kernel.len();
     for (name, len) in [("strides", strides.len()), ("dilations", dilations.len())] {
         if len != k {
-            return Err(format!("`{name}` has length {len} but `kernel` has length {k}"));
+            return Err(format!(
+                "`{name}` has length {len} but `kernel` has length {k}"
+            ));
         }
     }
     if pads.len() != 2 * k {

@@ -67,7 +67,9 @@ fn load(d: DType, b: &[u8]) -> Val {
     match d {
         DType::F32 => Val::F(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
         DType::F16 => Val::F(f16_to_f32(u16::from_le_bytes([b[0], b[1]])) as f64),
-        DType::I64 => Val::I(i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        DType::I64 => Val::I(i64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ])),
         DType::I32 => Val::I(i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64),
         DType::I8 => Val::I(b[0] as i8 as i64),
         DType::U8 => Val::I(b[0] as i64),
@@ -131,10 +133,21 @@ mod tests {
 
     #[test]
     fn half_round_trip() {
-        for v in [0.0f32, 1.0, -2.5, 65504.0, 6.1035156e-5, 5.9604645e-8, 0.333] {
+        for v in [
+            0.0f32,
+            1.0,
+            -2.5,
+            65504.0,
+            6.1035156e-5,
+            5.9604645e-8,
+            0.333,
+        ] {
             let h = f32_to_f16(v);
             let back = f16_to_f32(h);
-            assert!((back - v).abs() <= v.abs() * 1e-3 + 1e-7, "{v} -> {h:#x} -> {back}");
+            assert!(
+                (back - v).abs() <= v.abs() * 1e-3 + 1e-7,
+                "{v} -> {h:#x} -> {back}"
+            );
         }
         assert!(f16_to_f32(f32_to_f16(f32::NAN)).is_nan());
         assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);

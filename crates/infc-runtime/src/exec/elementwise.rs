@@ -4,7 +4,9 @@
 use super::ke;
 use crate::mem::{extent, for_rows, rd, signed, Mem};
 use infc_kernels::Isa;
-use infc_plan::{BinaryKind, BinaryStep, ClipStep, DType, FillStep, RangeStep, UnaryKind, UnaryStep, WhereStep};
+use infc_plan::{
+    BinaryKind, BinaryStep, ClipStep, DType, FillStep, RangeStep, UnaryKind, UnaryStep, WhereStep,
+};
 
 fn kernel_unary(op: UnaryKind) -> Option<infc_kernels::UnaryKind> {
     use infc_kernels::UnaryKind as K;
@@ -70,7 +72,12 @@ fn cast_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T], String> {
 }
 
 /// `y[i] = f(x[i])` or in place.
-fn map<T: bytemuck::Pod, O: bytemuck::Pod>(x: Option<&[u8]>, y: &mut [u8], f: impl Fn(T) -> O, back: impl Fn(O) -> T) -> Result<(), String> {
+fn map<T: bytemuck::Pod, O: bytemuck::Pod>(
+    x: Option<&[u8]>,
+    y: &mut [u8],
+    f: impl Fn(T) -> O,
+    back: impl Fn(O) -> T,
+) -> Result<(), String> {
     let y: &mut [O] = cast_mut(y)?;
     match x {
         Some(x) => {
@@ -90,7 +97,11 @@ fn map<T: bytemuck::Pod, O: bytemuck::Pod>(x: Option<&[u8]>, y: &mut [u8], f: im
 
 pub(crate) fn unary(s: &UnaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
     let n = s.len as usize;
-    let out_size = if s.op == UnaryKind::IsNaN { 1 } else { s.dtype.size() };
+    let out_size = if s.op == UnaryKind::IsNaN {
+        1
+    } else {
+        s.dtype.size()
+    };
     let (y, [x]) = m.io((s.y.offset, n * out_size), [rd(s.x, n * s.dtype.size())])?;
     match (s.dtype, kernel_unary(s.op)) {
         (DType::F32, Some(k)) => {
@@ -135,7 +146,11 @@ fn bin_loop<T: bytemuck::Pod, O: bytemuck::Pod>(
     let y: &mut [O] = cast_mut(y)?;
     let r = s.shape.len();
     let (sa, sb) = (signed(&s.a_strides), signed(&s.b_strides));
-    let (ia, ib) = if r == 0 { (0, 0) } else { (sa[r - 1], sb[r - 1]) };
+    let (ia, ib) = if r == 0 {
+        (0, 0)
+    } else {
+        (sa[r - 1], sb[r - 1])
+    };
     let mut bad = false;
     for_rows(&s.shape, [&sa[..r], &sb[..r]], |out, [oa, ob], len| {
         for j in 0..len {
@@ -238,21 +253,45 @@ pub(crate) fn binary(s: &BinaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
     let es = s.dtype.size();
     let total: usize = s.shape.iter().product::<u64>() as usize;
     let out_size = if s.op.is_comparison() { 1 } else { es };
-    let reads = [rd(s.a, extent(&s.shape, &s.a_strides) * es), rd(s.b, extent(&s.shape, &s.b_strides) * es)];
+    let reads = [
+        rd(s.a, extent(&s.shape, &s.a_strides) * es),
+        rd(s.b, extent(&s.shape, &s.b_strides) * es),
+    ];
     let (y, [a, b]) = m.io((s.y.offset, total * out_size), reads)?;
     let op = s.op;
     match s.dtype {
         DType::F32 => match (f32_op(op), a, b) {
-            (Some(k), Some(a), Some(b)) => {
-                infc_kernels::binary(isa, k, us(&s.shape)?, cast(a)?, us(&s.a_strides)?, cast(b)?, us(&s.b_strides)?, cast_mut(y)?)
-                    .map_err(ke)
-            }
+            (Some(k), Some(a), Some(b)) => infc_kernels::binary(
+                isa,
+                k,
+                us(&s.shape)?,
+                cast(a)?,
+                us(&s.a_strides)?,
+                cast(b)?,
+                us(&s.b_strides)?,
+                cast_mut(y)?,
+            )
+            .map_err(ke),
             (Some(_), a, b) => bin_loop(s, a, b, y, |x: f32, z: f32| f32_scalar(op, x, z), |v| v),
             (None, a, b) => bin_loop(s, a, b, y, |x: f32, z: f32| cmp(op, x, z), |_| 0.0),
         },
-        DType::I64 if !op.is_comparison() => bin_loop(s, a, b, y, |x: i64, z: i64| int_arith!(i64)(op, x, z), |v| v),
+        DType::I64 if !op.is_comparison() => bin_loop(
+            s,
+            a,
+            b,
+            y,
+            |x: i64, z: i64| int_arith!(i64)(op, x, z),
+            |v| v,
+        ),
         DType::I64 => bin_loop(s, a, b, y, |x: i64, z: i64| cmp(op, x, z), |_| 0),
-        DType::I32 if !op.is_comparison() => bin_loop(s, a, b, y, |x: i32, z: i32| int_arith!(i32)(op, x, z), |v| v),
+        DType::I32 if !op.is_comparison() => bin_loop(
+            s,
+            a,
+            b,
+            y,
+            |x: i32, z: i32| int_arith!(i32)(op, x, z),
+            |v| v,
+        ),
         DType::I32 => bin_loop(s, a, b, y, |x: i32, z: i32| cmp(op, x, z), |_| 0),
         DType::Bool => bin_loop(
             s,
@@ -285,25 +324,39 @@ pub(crate) fn where_(s: &WhereStep, m: &mut Mem<'_>) -> Result<(), String> {
     let (y, [c, a, b]) = m.io((s.y.offset, total * es), reads)?;
     let c = c.ok_or("condition cannot be the output")?;
     let r = s.shape.len();
-    let (sc, sa, sb) = (signed(&s.cond_strides), signed(&s.a_strides), signed(&s.b_strides));
+    let (sc, sa, sb) = (
+        signed(&s.cond_strides),
+        signed(&s.a_strides),
+        signed(&s.b_strides),
+    );
     let inner = |v: &[i64; infc_plan::MAX_RANK]| if r == 0 { 0 } else { v[r - 1] };
     let (ic, ia, ib) = (inner(&sc), inner(&sa), inner(&sb));
     let mut bad = false;
-    for_rows(&s.shape, [&sc[..r], &sa[..r], &sb[..r]], |out, [oc, oa, ob], len| {
-        for j in 0..len {
-            let o = (out + j) * es;
-            let pick = c.get((oc + j as i64 * ic) as usize).is_some_and(|&v| v != 0);
-            let (src, idx) = if pick { (a, oa + j as i64 * ia) } else { (b, ob + j as i64 * ib) };
-            // `None` means the chosen operand is the output itself: the value is already there.
-            if let Some(src) = src {
-                let at = idx as usize * es;
-                match (src.get(at..at + es), y.get_mut(o..o + es)) {
-                    (Some(v), Some(dst)) => dst.copy_from_slice(v),
-                    _ => bad = true,
+    for_rows(
+        &s.shape,
+        [&sc[..r], &sa[..r], &sb[..r]],
+        |out, [oc, oa, ob], len| {
+            for j in 0..len {
+                let o = (out + j) * es;
+                let pick = c
+                    .get((oc + j as i64 * ic) as usize)
+                    .is_some_and(|&v| v != 0);
+                let (src, idx) = if pick {
+                    (a, oa + j as i64 * ia)
+                } else {
+                    (b, ob + j as i64 * ib)
+                };
+                // `None` means the chosen operand is the output itself: the value is already there.
+                if let Some(src) = src {
+                    let at = idx as usize * es;
+                    match (src.get(at..at + es), y.get_mut(o..o + es)) {
+                        (Some(v), Some(dst)) => dst.copy_from_slice(v),
+                        _ => bad = true,
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     if bad {
         return Err("strided access out of range".into());
     }
@@ -318,7 +371,11 @@ pub(crate) fn clip(s: &ClipStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String
         Some(x) => infc_kernels::clip(isa, cast(x)?, s.min, s.max, y).map_err(ke),
         None => {
             for v in y.iter_mut() {
-                *v = if v.is_nan() { *v } else { v.max(s.min).min(s.max) };
+                *v = if v.is_nan() {
+                    *v
+                } else {
+                    v.max(s.min).min(s.max)
+                };
             }
             Ok(())
         }
@@ -339,7 +396,10 @@ pub(crate) fn range(s: &RangeStep, m: &mut Mem<'_>) -> Result<(), String> {
     let es = s.dtype.size();
     let n = s.len as usize;
     let (y, [start, delta]) = m.io((s.y.offset, n * es), [rd(s.start, es), rd(s.delta, es)])?;
-    let (start, delta) = (start.ok_or("start aliases the output")?, delta.ok_or("delta aliases the output")?);
+    let (start, delta) = (
+        start.ok_or("start aliases the output")?,
+        delta.ok_or("delta aliases the output")?,
+    );
     match s.dtype {
         DType::F32 => {
             let (a, d) = (cast::<f32>(start)?[0], cast::<f32>(delta)?[0]);

@@ -5,8 +5,9 @@
 use super::ke;
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::{
-    conv2d, packed_b_len, packed_conv_weights_len, sgemm, sgemm_batched, unary_inplace, AOperand, Activation as KAct,
-    BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue, Isa, MatRef, UnaryKind,
+    conv2d, packed_b_len, packed_conv_weights_len, sgemm, sgemm_batched, unary_inplace, AOperand,
+    Activation as KAct, BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue, Isa, MatRef,
+    UnaryKind,
 };
 use infc_plan::{Activation, AttentionStep, BiasKind, ConvStep, MatB, MatMulStep, MAX_RANK};
 
@@ -32,7 +33,10 @@ pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), String> {
     if let MatB::Packed(p) = &s.b {
         let want = packed_b_len(s.k as usize, s.n as usize) as u64 * 4;
         if p.bytes != want {
-            return Err(format!("packed B has {} bytes, the kernel layout for k={} n={} needs {want}", p.bytes, s.k, s.n));
+            return Err(format!(
+                "packed B has {} bytes, the kernel layout for k={} n={} needs {want}",
+                p.bytes, s.k, s.n
+            ));
         }
     }
     Ok(())
@@ -49,7 +53,12 @@ fn batch_extent(shape: &[u64], strides: &[u64], mat: usize) -> usize {
     if shape.contains(&0) || mat == 0 {
         return 0;
     }
-    shape.iter().zip(strides).map(|(&d, &s)| (d as usize - 1) * s as usize).sum::<usize>() + mat
+    shape
+        .iter()
+        .zip(strides)
+        .map(|(&d, &s)| (d as usize - 1) * s as usize)
+        .sum::<usize>()
+        + mat
 }
 
 pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
@@ -59,7 +68,10 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
     let a_len = batch_extent(&s.batch_shape, &s.a_batch_strides, m * k) * 4;
     let b_read = match &s.b {
         MatB::Packed(p) => rd(infc_plan::TensorRef::konst(p.offset), p.bytes as usize),
-        MatB::Plain { at, .. } => rd(*at, batch_extent(&s.batch_shape, &s.b_batch_strides, k * n) * 4),
+        MatB::Plain { at, .. } => rd(
+            *at,
+            batch_extent(&s.batch_shape, &s.b_batch_strides, k * n) * 4,
+        ),
     };
     let bias_read = match &s.bias {
         Some(b) => rd(b.at, b.kind.len(s.m, s.n).unwrap_or(0) as usize * 4),
@@ -69,8 +81,14 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
         Some(r) => rd(r, total * 4),
         None => NONE,
     };
-    let (y, [a, b, bias, res]) = mem.io((s.y.offset, total * 4), [rd(s.a, a_len), b_read, bias_read, res_read])?;
-    let (a, b) = (f32s(a.ok_or("A aliases the output")?)?, f32s(b.ok_or("B aliases the output")?)?);
+    let (y, [a, b, bias, res]) = mem.io(
+        (s.y.offset, total * 4),
+        [rd(s.a, a_len), b_read, bias_read, res_read],
+    )?;
+    let (a, b) = (
+        f32s(a.ok_or("A aliases the output")?)?,
+        f32s(b.ok_or("B aliases the output")?)?,
+    );
     let y = f32s_mut(y)?;
     let bias = match bias {
         Some(b) if s.bias.is_some() => Some(f32s(b)?),
@@ -81,14 +99,23 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
         Some(_) => None,
         None => return Err("residual aliases the output".into()),
     };
-    let a_op = if s.trans_a { AOperand::Strided(MatRef::col_major(a, m)) } else { AOperand::Strided(MatRef::row_major(a, k)) };
+    let a_op = if s.trans_a {
+        AOperand::Strided(MatRef::col_major(a, m))
+    } else {
+        AOperand::Strided(MatRef::row_major(a, k))
+    };
     let b_op = match &s.b {
         MatB::Packed(_) => BOperand::Packed(b),
         MatB::Plain { trans: true, .. } => BOperand::Strided(MatRef::col_major(b, k)),
         MatB::Plain { trans: false, .. } => BOperand::Strided(MatRef::row_major(b, n)),
     };
     // Bias forms the kernel fuses; anything else is added after the product.
-    let mut epi = Epilogue { alpha: s.alpha, residual: res.map(|r| (r, n)), activation: act(s.act), ..Epilogue::default() };
+    let mut epi = Epilogue {
+        alpha: s.alpha,
+        residual: res.map(|r| (r, n)),
+        activation: act(s.act),
+        ..Epilogue::default()
+    };
     let mut post_bias = None;
     if let (Some(bv), Some(bd)) = (bias, &s.bias) {
         match bd.kind {
@@ -103,7 +130,12 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
     if s.batch_shape.is_empty() {
         sgemm(isa, m, n, k, a_op, b_op, y, n, &epi).map_err(ke)?;
     } else {
-        let (mut shape, mut sa, mut sb, mut sr) = ([0usize; MAX_RANK], [0usize; MAX_RANK], [0usize; MAX_RANK], [0usize; MAX_RANK]);
+        let (mut shape, mut sa, mut sb, mut sr) = (
+            [0usize; MAX_RANK],
+            [0usize; MAX_RANK],
+            [0usize; MAX_RANK],
+            [0usize; MAX_RANK],
+        );
         let r = usizes(&s.batch_shape, &mut shape);
         usizes(&s.a_batch_strides, &mut sa);
         usizes(&s.b_batch_strides, &mut sb);
@@ -162,11 +194,20 @@ pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
     };
     p.validate().map_err(ke)?;
     if (p.out_h(), p.out_w()) != (s.oh as usize, s.ow as usize) {
-        return Err(format!("kernel computes a {}×{} output, plan says {}×{}", p.out_h(), p.out_w(), s.oh, s.ow));
+        return Err(format!(
+            "kernel computes a {}×{} output, plan says {}×{}",
+            p.out_h(),
+            p.out_w(),
+            s.oh,
+            s.ow
+        ));
     }
     let want = packed_conv_weights_len(&p) as u64 * 4;
     if s.weights.bytes != want {
-        return Err(format!("packed weights have {} bytes, the kernel layout needs {want}", s.weights.bytes));
+        return Err(format!(
+            "packed weights have {} bytes, the kernel layout needs {want}",
+            s.weights.bytes
+        ));
     }
     Ok(p)
 }
@@ -177,8 +218,12 @@ pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), Stri
     let yn = (s.n * s.c_out * s.oh * s.ow) as usize * 4;
     let bias_read = s.bias.map(|b| rd(b, s.c_out as usize * 4)).unwrap_or(NONE);
     let res_read = s.residual.map(|r| rd(r, yn)).unwrap_or(NONE);
-    let w_read = rd(infc_plan::TensorRef::konst(s.weights.offset), s.weights.bytes as usize);
-    let (y, [x, w, bias, res]) = mem.io((s.y.offset, yn), [rd(s.x, xn), w_read, bias_read, res_read])?;
+    let w_read = rd(
+        infc_plan::TensorRef::konst(s.weights.offset),
+        s.weights.bytes as usize,
+    );
+    let (y, [x, w, bias, res]) =
+        mem.io((s.y.offset, yn), [rd(s.x, xn), w_read, bias_read, res_read])?;
     let x = f32s(x.ok_or("input aliases the output")?)?;
     let w = f32s(w.ok_or("weights alias the output")?)?;
     let bias = match bias {
@@ -194,7 +239,13 @@ pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), Stri
 }
 
 pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
-    let (b, h, sq, sk, d) = (s.batch as usize, s.heads as usize, s.sq as usize, s.sk as usize, s.d as usize);
+    let (b, h, sq, sk, d) = (
+        s.batch as usize,
+        s.heads as usize,
+        s.sq as usize,
+        s.sk as usize,
+        s.d as usize,
+    );
     let hd = h * d;
     let ms = s.mask_strides.map(|v| v as usize);
     let mask_len = if s.mask.is_some() && b * h * sq * sk > 0 {
@@ -209,9 +260,16 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
         s.mask.map(|m| rd(m, mask_len * 4)).unwrap_or(NONE),
     ];
     let scores_bytes = b * h * sq * sk * 4;
-    let (y, scores, [q, k, v, mask]) =
-        mem.io2((s.y.offset, b * sq * hd * 4), (s.scratch.offset, scores_bytes), reads)?;
-    let (q, k, v) = (f32s(q.ok_or("q aliases y")?)?, f32s(k.ok_or("k aliases y")?)?, f32s(v.ok_or("v aliases y")?)?);
+    let (y, scores, [q, k, v, mask]) = mem.io2(
+        (s.y.offset, b * sq * hd * 4),
+        (s.scratch.offset, scores_bytes),
+        reads,
+    )?;
+    let (q, k, v) = (
+        f32s(q.ok_or("q aliases y")?)?,
+        f32s(k.ok_or("k aliases y")?)?,
+        f32s(v.ok_or("v aliases y")?)?,
+    );
     let mask = match mask {
         Some(m) if s.mask.is_some() => Some(f32s(m)?),
         _ => None,
@@ -226,7 +284,10 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
             let ko = bi * sk * hd + hi * d;
             let a_op = AOperand::Strided(MatRef::row_major(&q[qo..], hd));
             let b_op = BOperand::Strided(MatRef::col_major(&k[ko..], hd));
-            let epi = Epilogue { alpha: s.scale, ..Epilogue::default() };
+            let epi = Epilogue {
+                alpha: s.scale,
+                ..Epilogue::default()
+            };
             sgemm(isa, sq, sk, d, a_op, b_op, scores, sk, &epi).map_err(ke)?;
             for i in 0..sq {
                 let row = &mut scores[i * sk..(i + 1) * sk];
@@ -248,7 +309,18 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
             let a_op = AOperand::Strided(MatRef::row_major(scores, sk));
             let b_op = BOperand::Strided(MatRef::row_major(&v[ko..], hd));
             let yo = bi * sq * hd + hi * d;
-            sgemm(isa, sq, d, sk, a_op, b_op, &mut y[yo..], hd, &Epilogue::default()).map_err(ke)?;
+            sgemm(
+                isa,
+                sq,
+                d,
+                sk,
+                a_op,
+                b_op,
+                &mut y[yo..],
+                hd,
+                &Epilogue::default(),
+            )
+            .map_err(ke)?;
         }
     }
     Ok(())

@@ -5,8 +5,12 @@ use crate::mem::{for_rows, rd, signed_extent, Mem};
 use infc_plan::{CopyStep, DType, GatherNdStep, GatherStep, TensorRef, TriluStep};
 
 fn shifted(t: TensorRef, bytes: i64) -> Result<TensorRef, String> {
-    let offset = u64::try_from(t.offset as i64 + bytes).map_err(|_| "negative offset".to_string())?;
-    Ok(TensorRef { region: t.region, offset })
+    let offset =
+        u64::try_from(t.offset as i64 + bytes).map_err(|_| "negative offset".to_string())?;
+    Ok(TensorRef {
+        region: t.region,
+        offset,
+    })
 }
 
 pub(crate) fn copy(s: &CopyStep, m: &mut Mem<'_>) -> Result<(), String> {
@@ -18,29 +22,40 @@ pub(crate) fn copy(s: &CopyStep, m: &mut Mem<'_>) -> Result<(), String> {
     let (dlo, dhi) = signed_extent(&s.shape, &s.dst_strides);
     let src = shifted(s.src, slo * es as i64)?;
     let dst = shifted(s.dst, dlo * es as i64)?;
-    let (y, [x]) = m.io((dst.offset, (dhi - dlo) as usize * es), [rd(src, (shi - slo) as usize * es)])?;
+    let (y, [x]) = m.io(
+        (dst.offset, (dhi - dlo) as usize * es),
+        [rd(src, (shi - slo) as usize * es)],
+    )?;
     let x = x.ok_or("copy source is its destination")?;
     let r = s.shape.len();
-    let (is, id) = if r == 0 { (1, 1) } else { (s.src_strides[r - 1], s.dst_strides[r - 1]) };
+    let (is, id) = if r == 0 {
+        (1, 1)
+    } else {
+        (s.src_strides[r - 1], s.dst_strides[r - 1])
+    };
     let mut bad = false;
-    for_rows(&s.shape, [&s.src_strides[..], &s.dst_strides[..]], |_, [os, od], len| {
-        let (os, od) = (os - slo, od - dlo);
-        if is == 1 && id == 1 {
-            let (a, b) = (os as usize * es, od as usize * es);
-            match (x.get(a..a + len * es), y.get_mut(b..b + len * es)) {
-                (Some(src), Some(dst)) => dst.copy_from_slice(src),
-                _ => bad = true,
-            }
-        } else {
-            for j in 0..len as i64 {
-                let (a, b) = ((os + j * is) as usize * es, (od + j * id) as usize * es);
-                match (x.get(a..a + es), y.get_mut(b..b + es)) {
+    for_rows(
+        &s.shape,
+        [&s.src_strides[..], &s.dst_strides[..]],
+        |_, [os, od], len| {
+            let (os, od) = (os - slo, od - dlo);
+            if is == 1 && id == 1 {
+                let (a, b) = (os as usize * es, od as usize * es);
+                match (x.get(a..a + len * es), y.get_mut(b..b + len * es)) {
                     (Some(src), Some(dst)) => dst.copy_from_slice(src),
                     _ => bad = true,
                 }
+            } else {
+                for j in 0..len as i64 {
+                    let (a, b) = ((os + j * is) as usize * es, (od + j * id) as usize * es);
+                    match (x.get(a..a + es), y.get_mut(b..b + es)) {
+                        (Some(src), Some(dst)) => dst.copy_from_slice(src),
+                        _ => bad = true,
+                    }
+                }
             }
-        }
-    });
+        },
+    );
     if bad {
         return Err("strided access out of range".into());
     }
@@ -49,8 +64,12 @@ pub(crate) fn copy(s: &CopyStep, m: &mut Mem<'_>) -> Result<(), String> {
 
 fn index(idx: &[u8], dtype: DType, i: usize) -> Option<i64> {
     match dtype {
-        DType::I64 => idx.get(i * 8..i * 8 + 8).map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
-        DType::I32 => idx.get(i * 4..i * 4 + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64),
+        DType::I64 => idx
+            .get(i * 8..i * 8 + 8)
+            .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        DType::I32 => idx
+            .get(i * 4..i * 4 + 4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64),
         _ => None,
     }
 }
@@ -60,18 +79,31 @@ fn resolve(i: i64, len: u64, at: usize) -> Result<usize, String> {
     let len = len as i64;
     let j = if i < 0 { i + len } else { i };
     if j < 0 || j >= len {
-        return Err(format!("index {i} at position {at} is out of bounds for axis of length {len}"));
+        return Err(format!(
+            "index {i} at position {at} is out of bounds for axis of length {len}"
+        ));
     }
     Ok(j as usize)
 }
 
 pub(crate) fn gather(s: &GatherStep, m: &mut Mem<'_>) -> Result<(), String> {
     let es = s.dtype.size();
-    let (outer, axis, inner, n) = (s.outer as usize, s.axis_len as usize, s.inner as usize, s.n_idx as usize);
+    let (outer, axis, inner, n) = (
+        s.outer as usize,
+        s.axis_len as usize,
+        s.inner as usize,
+        s.n_idx as usize,
+    );
     let row = inner * es;
-    let reads = [rd(s.data, outer * axis * row), rd(s.indices, n * s.idx_dtype.size())];
+    let reads = [
+        rd(s.data, outer * axis * row),
+        rd(s.indices, n * s.idx_dtype.size()),
+    ];
     let (y, [data, idx]) = m.io((s.y.offset, outer * n * row), reads)?;
-    let (data, idx) = (data.ok_or("data aliases the output")?, idx.ok_or("indices alias the output")?);
+    let (data, idx) = (
+        data.ok_or("data aliases the output")?,
+        idx.ok_or("indices alias the output")?,
+    );
     for o in 0..outer {
         for i in 0..n {
             let raw = index(idx, s.idx_dtype, i).ok_or("bad index dtype")?;
@@ -91,10 +123,20 @@ pub(crate) fn gather_nd(s: &GatherNdStep, m: &mut Mem<'_>) -> Result<(), String>
     let es = s.dtype.size();
     let depth = s.index_dims.len();
     let per_batch: usize = s.index_dims.iter().product::<u64>() as usize;
-    let (batch, n, slice) = (s.batch as usize, s.n_per_batch as usize, s.slice_len as usize * es);
-    let reads = [rd(s.data, batch * per_batch * slice), rd(s.indices, batch * n * depth * s.idx_dtype.size())];
+    let (batch, n, slice) = (
+        s.batch as usize,
+        s.n_per_batch as usize,
+        s.slice_len as usize * es,
+    );
+    let reads = [
+        rd(s.data, batch * per_batch * slice),
+        rd(s.indices, batch * n * depth * s.idx_dtype.size()),
+    ];
     let (y, [data, idx]) = m.io((s.y.offset, batch * n * slice), reads)?;
-    let (data, idx) = (data.ok_or("data aliases the output")?, idx.ok_or("indices alias the output")?);
+    let (data, idx) = (
+        data.ok_or("data aliases the output")?,
+        idx.ok_or("indices alias the output")?,
+    );
     for b in 0..batch {
         for i in 0..n {
             let mut flat = 0usize;

@@ -4,9 +4,13 @@
 
 use super::ke;
 use crate::mem::{extent, f32s, f32s_mut, for_rows, rd, signed, Mem};
-use infc_kernels::{avg_pool2d, global_avg_pool as gap, layer_norm as ln, max_pool2d, reduce_last_axis, Isa, Pool2dParams};
+use infc_kernels::{
+    avg_pool2d, global_avg_pool as gap, layer_norm as ln, max_pool2d, reduce_last_axis, Isa,
+    Pool2dParams,
+};
 use infc_plan::{
-    BatchNormStep, DType, GlobalAvgPoolStep, LayerNormStep, PoolKind, PoolStep, ReduceKind, ReduceStep, SoftmaxStep,
+    BatchNormStep, DType, GlobalAvgPoolStep, LayerNormStep, PoolKind, PoolStep, ReduceKind,
+    ReduceStep, SoftmaxStep,
 };
 
 /// Kernel parameters for a pool step; `ceil_mode` is whichever rounding reproduces the planned
@@ -34,7 +38,13 @@ pub(crate) fn pool_params(s: &PoolStep) -> Result<Pool2dParams, String> {
     if (p.out_h(), p.out_w()) != want {
         p.ceil_mode = true;
         if (p.out_h(), p.out_w()) != want {
-            return Err(format!("kernel computes a {}×{} output, plan says {}×{}", p.out_h(), p.out_w(), s.oh, s.ow));
+            return Err(format!(
+                "kernel computes a {}×{} output, plan says {}×{}",
+                p.out_h(),
+                p.out_w(),
+                s.oh,
+                s.ow
+            ));
         }
     }
     Ok(p)
@@ -54,10 +64,21 @@ pub(crate) fn pool(s: &PoolStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String
     .map_err(ke)
 }
 
-pub(crate) fn global_avg_pool(s: &GlobalAvgPoolStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn global_avg_pool(
+    s: &GlobalAvgPoolStep,
+    m: &mut Mem<'_>,
+    isa: Isa,
+) -> Result<(), String> {
     let (nc, hw) = (s.nc as usize, s.hw as usize);
     let (y, [x]) = m.io((s.y.offset, nc * 4), [rd(s.x, nc * hw * 4)])?;
-    gap(isa, nc, hw, f32s(x.ok_or("input aliases the output")?)?, f32s_mut(y)?).map_err(ke)
+    gap(
+        isa,
+        nc,
+        hw,
+        f32s(x.ok_or("input aliases the output")?)?,
+        f32s_mut(y)?,
+    )
+    .map_err(ke)
 }
 
 fn param(v: Option<&[u8]>) -> Result<&[f32], String> {
@@ -68,7 +89,10 @@ pub(crate) fn batch_norm(s: &BatchNormStep, m: &mut Mem<'_>) -> Result<(), Strin
     let (n, c, inner) = (s.n as usize, s.c as usize, s.inner as usize);
     let total = n * c * inner * 4;
     let p = |t| rd(t, c * 4);
-    let (y, [x, sc, bi, me, va]) = m.io((s.y.offset, total), [rd(s.x, total), p(s.scale), p(s.bias), p(s.mean), p(s.var)])?;
+    let (y, [x, sc, bi, me, va]) = m.io(
+        (s.y.offset, total),
+        [rd(s.x, total), p(s.scale), p(s.bias), p(s.mean), p(s.var)],
+    )?;
     let (sc, bi, me, va) = (param(sc)?, param(bi)?, param(me)?, param(va)?);
     let x = x.map(f32s).transpose()?;
     let y = f32s_mut(y)?;
@@ -99,14 +123,25 @@ pub(crate) fn softmax(s: &SoftmaxStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), 
     let total = (s.outer * s.axis * s.inner) as usize * 4;
     let (y, [x]) = m.io((s.y.offset, total), [rd(s.x, total)])?;
     let x = f32s(x.ok_or("input aliases the output")?)?;
-    infc_kernels::softmax(isa, x, f32s_mut(y)?, s.outer as usize, s.axis as usize, s.inner as usize).map_err(ke)
+    infc_kernels::softmax(
+        isa,
+        x,
+        f32s_mut(y)?,
+        s.outer as usize,
+        s.axis as usize,
+        s.inner as usize,
+    )
+    .map_err(ke)
 }
 
 pub(crate) fn layer_norm(s: &LayerNormStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
     let (rows, cols) = (s.rows as usize, s.cols as usize);
     let total = rows * cols * 4;
     let bias_read = s.bias.map(|b| rd(b, cols * 4)).unwrap_or(crate::mem::NONE);
-    let (y, [x, scale, bias]) = m.io((s.y.offset, total), [rd(s.x, total), rd(s.scale, cols * 4), bias_read])?;
+    let (y, [x, scale, bias]) = m.io(
+        (s.y.offset, total),
+        [rd(s.x, total), rd(s.scale, cols * 4), bias_read],
+    )?;
     let x = f32s(x.ok_or("input aliases the output")?)?;
     let scale = f32s(scale.ok_or("scale aliases the output")?)?;
     let bias = match bias {
@@ -130,8 +165,12 @@ pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
     let es = s.dtype.size();
     let out_n: usize = s.out_shape.iter().product::<u64>() as usize;
     let red_n: usize = s.red_shape.iter().product::<u64>() as usize;
-    let x_len = extent(&s.out_shape, &s.out_strides).max(1) - 1 + extent(&s.red_shape, &s.red_strides);
-    let (y, [x]) = m.io((s.y.offset, out_n * es), [rd(s.x, if red_n == 0 { 0 } else { x_len * es })])?;
+    let x_len =
+        extent(&s.out_shape, &s.out_strides).max(1) - 1 + extent(&s.red_shape, &s.red_strides);
+    let (y, [x]) = m.io(
+        (s.y.offset, out_n * es),
+        [rd(s.x, if red_n == 0 { 0 } else { x_len * es })],
+    )?;
     let x = x.ok_or("input aliases the output")?;
     // Trailing contiguous reduction of a contiguous input: rows × cols.
     let trailing = s.red_strides.len() <= 1
@@ -139,9 +178,15 @@ pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
         && s.out_strides.last().is_none_or(|&v| v as usize == red_n)
         && s.out_shape.len() <= 1;
     match s.dtype {
-        DType::F32 if trailing && red_n > 0 => {
-            reduce_last_axis(isa, kernel_reduce(s.op), out_n, red_n, &f32s(x)?[..out_n * red_n], f32s_mut(y)?).map_err(ke)
-        }
+        DType::F32 if trailing && red_n > 0 => reduce_last_axis(
+            isa,
+            kernel_reduce(s.op),
+            out_n,
+            red_n,
+            &f32s(x)?[..out_n * red_n],
+            f32s_mut(y)?,
+        )
+        .map_err(ke),
         DType::F32 => generic(s, f32s(x)?, f32s_mut(y)?, |v| v as f64, |v| v as f32),
         DType::I64 => {
             let x: &[i64] = bytemuck::try_cast_slice(x).map_err(|e| format!("{e:?}"))?;
@@ -153,7 +198,13 @@ pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
 }
 
 /// Odometer reduction in f64.
-fn generic<T: Copy>(s: &ReduceStep, x: &[T], y: &mut [T], to: impl Fn(T) -> f64, from: impl Fn(f64) -> T) -> Result<(), String> {
+fn generic<T: Copy>(
+    s: &ReduceStep,
+    x: &[T],
+    y: &mut [T],
+    to: impl Fn(T) -> f64,
+    from: impl Fn(f64) -> T,
+) -> Result<(), String> {
     let (os, rs) = (signed(&s.out_strides), signed(&s.red_strides));
     let (ro, rr) = (s.out_shape.len(), s.red_shape.len());
     let red_n: usize = s.red_shape.iter().product::<u64>() as usize;

@@ -10,7 +10,9 @@ pub const K: u64 = 8;
 pub const N: u64 = 16;
 
 pub fn weights() -> (Vec<f32>, Vec<f32>) {
-    let w: Vec<f32> = (0..K * N).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
+    let w: Vec<f32> = (0..K * N)
+        .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+        .collect();
     let b: Vec<f32> = (0..N).map(|i| i as f32 / 16.0 - 0.5).collect();
     (w, b)
 }
@@ -38,15 +40,34 @@ pub fn plan() -> Plan {
             k: K,
             a: TensorRef::arena(x_at),
             trans_a: false,
-            b: MatB::Packed(PackedRef { offset: packed_at, bytes: packed.len() as u64 * 4 }),
+            b: MatB::Packed(PackedRef {
+                offset: packed_at,
+                bytes: packed.len() as u64 * 4,
+            }),
             alpha: 1.0,
-            bias: Some(Bias { at: TensorRef::konst(0), kind: BiasKind::Row, beta: 1.0 }),
+            bias: Some(Bias {
+                at: TensorRef::konst(0),
+                kind: BiasKind::Row,
+                beta: 1.0,
+            }),
             residual: None,
             act: Activation::None,
             y: TensorRef::arena(h_at),
         }),
-        Step::Unary(UnaryStep { op: UnaryKind::Relu, dtype: DType::F32, len: M * N, x: TensorRef::arena(h_at), y: TensorRef::arena(h_at) }),
-        Step::Softmax(SoftmaxStep { outer: M, axis: N, inner: 1, x: TensorRef::arena(h_at), y: TensorRef::arena(y_at) }),
+        Step::Unary(UnaryStep {
+            op: UnaryKind::Relu,
+            dtype: DType::F32,
+            len: M * N,
+            x: TensorRef::arena(h_at),
+            y: TensorRef::arena(h_at),
+        }),
+        Step::Softmax(SoftmaxStep {
+            outer: M,
+            axis: N,
+            inner: 1,
+            x: TensorRef::arena(h_at),
+            y: TensorRef::arena(y_at),
+        }),
         Step::Copy(CopyStep {
             dtype: DType::F32,
             shape: vec![K, M],
@@ -59,14 +80,39 @@ pub fn plan() -> Plan {
     let body = PlanBody {
         producer: "runtime test".into(),
         required_features: 0,
-        inputs: vec![IoDesc { name: "x".into(), dtype: DType::F32, shape: vec![M, K], at: TensorRef::arena(x_at) }],
+        inputs: vec![IoDesc {
+            name: "x".into(),
+            dtype: DType::F32,
+            shape: vec![M, K],
+            at: TensorRef::arena(x_at),
+        }],
         outputs: vec![
-            IoDesc { name: "y".into(), dtype: DType::F32, shape: vec![M, N], at: TensorRef::arena(y_at) },
-            IoDesc { name: "xt".into(), dtype: DType::F32, shape: vec![K, M], at: TensorRef::arena(t_at) },
+            IoDesc {
+                name: "y".into(),
+                dtype: DType::F32,
+                shape: vec![M, N],
+                at: TensorRef::arena(y_at),
+            },
+            IoDesc {
+                name: "xt".into(),
+                dtype: DType::F32,
+                shape: vec![K, M],
+                at: TensorRef::arena(t_at),
+            },
         ],
-        step_names: vec!["mm".into(), "relu".into(), "softmax".into(), "transpose".into()],
+        step_names: vec![
+            "mm".into(),
+            "relu".into(),
+            "softmax".into(),
+            "transpose".into(),
+        ],
         steps,
-        memory: MemoryPlan { arena_bytes: 768, intermediates_bytes: 768, lower_bound_bytes: 768, entries: vec![] },
+        memory: MemoryPlan {
+            arena_bytes: 768,
+            intermediates_bytes: 768,
+            lower_bound_bytes: 768,
+            entries: vec![],
+        },
     };
     Plan { body, consts }
 }
