@@ -380,8 +380,11 @@ fn reduce(name: &str) -> Option<ReduceOp> {
     })
 }
 
+/// `(kernel, strides, pads, dilations)` of a conv or pool.
+type Window = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+
 /// Kernel, strides, pads and dilations; everything but the kernel defaults as in ONNX.
-fn window(a: &mut AttrReader) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>), String> {
+fn window(a: &mut AttrReader) -> Result<Window, String> {
     let kernel = a.usizes("kernel", None)?;
     let n = kernel.len();
     let strides = a.usizes("strides", Some(vec![1; n]))?;
