@@ -2,6 +2,7 @@
 //! seeded inputs and onnxruntime's outputs as `.npy`), converts arrays to IR tensors, prepares a
 //! bound graph, and compares outputs with the project tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
 
+pub mod goals;
 pub mod plan;
 
 use infc_ir::{DType, Graph, Tensor};

@@ -3,10 +3,55 @@
 //! --variants models/variants`) and `models/full/` (`--full`). Ignored by default because the files
 //! are generated locally; run with `cargo test --release -p infc-conformance --test real_exports -- --ignored`.
 
-use infc_conformance::{compare, fixtures_in};
+use infc_conformance::plan::{optimise, run_plan};
+use infc_conformance::{compare, fixtures_in, goals, Fixture};
+use infc_passes::OptLevel;
 use std::path::Path;
 
-fn check_dir(sub: &str) {
+/// How a fixture directory is checked.
+#[derive(Clone, Copy)]
+enum Check {
+    /// The reference interpreter on the bound graph.
+    Reference,
+    /// The -O3 pipeline (structural goals), compiled and run with the best ISA.
+    PlanO3,
+}
+
+fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
+    let mut g = f.bound_graph()?;
+    let outs = match check {
+        Check::Reference => {
+            let inputs: Vec<_> = f
+                .inputs
+                .iter()
+                .map(|(n, t)| (n.as_str().into(), t.clone()))
+                .collect();
+            infc_reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?
+        }
+        Check::PlanO3 => {
+            optimise(&mut g, OptLevel::O3)?;
+            let bad = goals::violations(&g, &f.meta.family);
+            if !bad.is_empty() {
+                return Err(format!("-O3 structure: {}", bad.join("; ")));
+            }
+            let plan = infc_compile::compile(&g, &Default::default()).map_err(|e| e.to_string())?;
+            run_plan(&plan, infc_runtime::Isa::detect(), &f.inputs)?
+        }
+    };
+    if outs.len() != f.expected.len() {
+        return Err(format!(
+            "{} outputs, expected {}",
+            outs.len(),
+            f.expected.len()
+        ));
+    }
+    for ((name, want), got) in f.expected.iter().zip(&outs) {
+        compare(name, got, want)?;
+    }
+    Ok(())
+}
+
+fn check_dir(sub: &str, check: Check) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../models")
         .join(sub);
@@ -19,19 +64,7 @@ fn check_dir(sub: &str) {
     let mut failures = Vec::new();
     for f in &fixtures {
         let start = std::time::Instant::now();
-        let result = (|| -> Result<(), String> {
-            let g = f.bound_graph()?;
-            let inputs: Vec<_> = f
-                .inputs
-                .iter()
-                .map(|(n, t)| (n.as_str().into(), t.clone()))
-                .collect();
-            let outs = infc_reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?;
-            for ((name, want), got) in f.expected.iter().zip(&outs) {
-                compare(name, got, want)?;
-            }
-            Ok(())
-        })();
+        let result = check_one(f, check);
         eprintln!(
             "{:<40} {:>8.2}s {}",
             f.name,
@@ -48,11 +81,23 @@ fn check_dir(sub: &str) {
 #[test]
 #[ignore = "needs models/variants (python3 models/export.py --variants models/variants)"]
 fn variants_match_onnxruntime() {
-    check_dir("variants");
+    check_dir("variants", Check::Reference);
+}
+
+#[test]
+#[ignore = "needs models/variants (python3 models/export.py --variants models/variants)"]
+fn variants_compiled_at_o3_meet_goals_and_match_onnxruntime() {
+    check_dir("variants", Check::PlanO3);
 }
 
 #[test]
 #[ignore = "needs models/full (python3 models/export.py --full)"]
 fn full_size_models_match_onnxruntime() {
-    check_dir("full");
+    check_dir("full", Check::Reference);
+}
+
+#[test]
+#[ignore = "needs models/full (python3 models/export.py --full)"]
+fn full_size_models_compiled_at_o3_meet_goals_and_match_onnxruntime() {
+    check_dir("full", Check::PlanO3);
 }
