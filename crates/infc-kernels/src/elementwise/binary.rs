@@ -94,7 +94,14 @@ pub fn binary(
         b.len(),
         strided_extent(out_shape, b_strides).ok_or_else(ovf)?,
     )?;
-    let dims = coalesce(out_shape, a_strides, b_strides);
+    if rank > MAX_BINARY_RANK {
+        return Err(bad_shape(
+            "binary",
+            format!("rank {rank} exceeds {MAX_BINARY_RANK}"),
+        ));
+    }
+    let coalesced = coalesce(out_shape, a_strides, b_strides);
+    let dims = coalesced.as_slice();
     let (inner, sa, sb) = dims.last().copied().unwrap_or((1, 0, 0));
     let outer = &dims[..dims.len().saturating_sub(1)];
     let rows = total / inner;
@@ -116,21 +123,42 @@ pub fn binary(
     Ok(())
 }
 
-/// `(len, a_stride, b_stride)` per dim after merging contiguous neighbours and dropping 1-dims.
-fn coalesce(shape: &[usize], sa: &[usize], sb: &[usize]) -> Vec<(usize, usize, usize)> {
-    let mut out: Vec<(usize, usize, usize)> = Vec::with_capacity(shape.len());
+/// Highest output rank `binary` accepts (plans use at most 8).
+pub const MAX_BINARY_RANK: usize = 8;
+
+/// `(len, a_stride, b_stride)` per dim after merging contiguous neighbours and dropping 1-dims,
+/// in a fixed array: the run loop must not allocate.
+struct Coalesced {
+    dims: [(usize, usize, usize); MAX_BINARY_RANK],
+    len: usize,
+}
+
+impl Coalesced {
+    fn as_slice(&self) -> &[(usize, usize, usize)] {
+        &self.dims[..self.len]
+    }
+}
+
+/// Requires `shape.len() <= MAX_BINARY_RANK` (checked by the caller).
+fn coalesce(shape: &[usize], sa: &[usize], sb: &[usize]) -> Coalesced {
+    let mut out = Coalesced {
+        dims: [(0, 0, 0); MAX_BINARY_RANK],
+        len: 0,
+    };
     for d in 0..shape.len() {
         if shape[d] == 1 {
             continue;
         }
         let cur = (shape[d], sa[d], sb[d]);
-        if let Some(prev) = out.last_mut() {
+        if out.len > 0 {
+            let prev = &mut out.dims[out.len - 1];
             if prev.1 == cur.1 * cur.0 && prev.2 == cur.2 * cur.0 {
                 *prev = (prev.0 * cur.0, cur.1, cur.2);
                 continue;
             }
         }
-        out.push(cur);
+        out.dims[out.len] = cur;
+        out.len += 1;
     }
     out
 }

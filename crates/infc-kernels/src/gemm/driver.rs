@@ -133,7 +133,11 @@ impl AlignedBuf {
 }
 
 thread_local! {
-    static PACK_BUFS: RefCell<(AlignedBuf, AlignedBuf)> = RefCell::new(Default::default());
+    /// Packing buffers of this thread, a stack: a thread that re-enters `serial` (rayon steals a
+    /// GEMM task while this thread waits inside a parallel region, e.g. batched attention GEMMs
+    /// whose inner GEMM is parallel too) takes the next free pair. Buffers go back on the stack
+    /// after use, so in steady state (same shapes every run) no call allocates.
+    static PACK_BUFS: RefCell<Vec<(AlignedBuf, AlignedBuf)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The single-threaded blocked loop over the `rows × cols` rectangle of C. `rows.start` is a
@@ -150,26 +154,23 @@ fn serial(
     rows: Range<usize>,
     cols: Range<usize>,
 ) {
-    PACK_BUFS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut bufs) => {
-            let (abuf, bbuf) = &mut *bufs;
-            serial_with(mk, k, a, b, c, ldc, epi, rows, cols, abuf, bbuf)
-        }
-        // Re-entered on this thread (cannot happen with the current callers): use fresh buffers.
-        Err(_) => serial_with(
-            mk,
-            k,
-            a,
-            b,
-            c,
-            ldc,
-            epi,
-            rows,
-            cols,
-            &mut AlignedBuf::default(),
-            &mut AlignedBuf::default(),
-        ),
-    })
+    let mut bufs = PACK_BUFS
+        .with(|cell| cell.borrow_mut().pop())
+        .unwrap_or_default();
+    serial_with(
+        mk,
+        k,
+        a,
+        b,
+        c,
+        ldc,
+        epi,
+        rows,
+        cols,
+        &mut bufs.0,
+        &mut bufs.1,
+    );
+    PACK_BUFS.with(|cell| cell.borrow_mut().push(bufs));
 }
 
 #[allow(clippy::too_many_arguments)]

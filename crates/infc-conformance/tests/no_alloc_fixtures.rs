@@ -1,0 +1,81 @@
+//! No heap allocation inside `Session::run_into` after the first call, on real fixture plans
+//! (ResNet, GPT-2, DistilBERT at -O3), counted on every thread of the process: the calling thread
+//! and the kernels' rayon workers. This file holds a single test so nothing else in the process
+//! allocates while it counts.
+
+use infc_conformance::load_fixture;
+use infc_conformance::plan::{compile_fixture, runtime_dtype};
+use infc_passes::OptLevel;
+use infc_runtime::{Session, TensorView};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+fn note() {
+    if COUNTING.load(Ordering::SeqCst) {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn fixture_plans_run_without_allocating_after_the_first_call() {
+    // Two rayon workers even on a one-core CI box, so the parallel kernel paths are exercised.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build_global();
+    for name in ["resnet_ts17", "gpt2_ts17", "distilbert_ts17"] {
+        let f = load_fixture(name);
+        let plan = compile_fixture(&f, OptLevel::O3).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let session = Session::from_bytes(&plan.encode()).unwrap();
+        let views: Vec<_> = f
+            .inputs
+            .iter()
+            .map(|(n, t)| {
+                (
+                    n.as_str().into(),
+                    TensorView::new(runtime_dtype(t.dtype), &t.shape, t.bytes().unwrap()),
+                )
+            })
+            .collect();
+        let mut storage: Vec<Vec<u8>> = session
+            .outputs()
+            .iter()
+            .map(|o| vec![0u8; o.byte_len().unwrap() as usize])
+            .collect();
+        let mut slots: Vec<&mut [u8]> = storage.iter_mut().map(|o| o.as_mut_slice()).collect();
+        // The first call may set up the arena; later calls must not allocate.
+        session.run_into(&views, &mut slots).unwrap();
+        let before = ALLOCS.load(Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        for _ in 0..5 {
+            session.run_into(&views, &mut slots).unwrap();
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        let n = ALLOCS.load(Ordering::SeqCst) - before;
+        assert_eq!(n, 0, "{name}: run_into allocated {n} times in 5 runs");
+    }
+}
