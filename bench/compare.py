@@ -237,10 +237,25 @@ def from_report(rec: dict, proc: Proc, what: str) -> dict:
     return rec
 
 
+_INT8_SUPPORT: dict[str, bool] = {}
+
+
+def infc_has_int8(infc: Path) -> bool:
+    """Whether this infc binary's `compile --help` lists `--int8` (checked once per binary)."""
+    key = str(infc)
+    if key not in _INT8_SUPPORT:
+        proc = run_proc([str(infc), "compile", "--help"], 60)
+        _INT8_SUPPORT[key] = proc.rc == 0 and "--int8" in proc.stdout
+    return _INT8_SUPPORT[key]
+
+
 def run_infc(ctx: dict, rec: dict, int8: bool) -> dict:
     infc = ctx["binaries"]["infc"]
     if not isinstance(infc, Path):
         rec.update(status="unavailable", error=infc)
+        return rec
+    if int8 and not infc_has_int8(infc):
+        rec.update(status="unavailable", error="this infc has no `compile --int8` yet")
         return rec
     model_dir, batch, inputs = ctx["model_dir"], rec["batch"], ctx["inputs"]
     plan = CACHE / "plans" / model_dir.name / f"bs{batch}_{'int8' if int8 else 'fp32'}.plan"
@@ -269,7 +284,27 @@ def run_infc(ctx: dict, rec: dict, int8: bool) -> dict:
     if rec["status"] != "ok":
         rec["status"] = "unavailable"
         rec["error"] = f"infc run: {rec['error']}"
+        return rec
+    if ctx.get("profile_iters", 0) > 0:
+        rec["profile"] = profile_infc(ctx, infc, plan, inputs)
     return rec
+
+
+def profile_infc(ctx: dict, infc: Path, plan: Path, inputs: list[tuple[str, Path]]) -> dict:
+    """`infc run --profile` of the plan just benchmarked: runtime overhead and the top five op kinds."""
+    prof_json = plan.with_suffix(".profile.json")
+    cmd = [str(infc), "run", str(plan), "--profile", "--warmup", "2", "--iters", str(ctx["profile_iters"]),
+           "--threads", str(ctx["threads"]), "--json", str(prof_json)]
+    for name, path in inputs:
+        cmd += ["--input", f"{name}={path}"]
+    proc = run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"]))
+    if proc.rc != 0 or not prof_json.exists():
+        return {"error": proc.error(), "cmd": shlex.join(cmd)}
+    prof = json.loads(prof_json.read_text())
+    top = [{"kind": k["kind"], "mean_ms": k["mean_ms"], "share_pct": k["share_pct"],
+            "gflops_per_s": k.get("gflops_per_s")} for k in prof.get("kinds", [])[:5]]
+    return {"cmd": shlex.join(cmd), "file": str(prof_json), "latency_ms": prof.get("latency_ms"),
+            "steps_total_ms": prof.get("steps_total_ms"), "overhead_pct": prof.get("overhead_pct"), "top_kinds": top}
 
 
 def run_tract(ctx: dict, rec: dict) -> dict:
@@ -340,6 +375,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--system-python", action="store_true", help="use this interpreter, no bench/.venv")
     p.add_argument("--no-build", action="store_true", help="do not run cargo build; use target/release as is")
     p.add_argument("--infc", type=Path, default=None, help="use this infc binary instead of building target/release/infc")
+    p.add_argument("--profile-iters", type=int, default=10,
+                   help="after each infc benchmark, profile this many runs (infc run --profile); 0 skips")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per engine process (and per build)")
     p.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md", help="markdown file to write")
     p.add_argument("--out", type=Path, default=OUT, help="directory for results.json and the SVG charts")
@@ -403,7 +440,8 @@ def main(argv: list[str]) -> int:
         for batch in args.batch_list:
             inputs = batch_inputs(model_dir, meta, batch, args.seq)
             ctx = {"model_dir": model_dir, "inputs": inputs, "threads": args.threads, "warmup": args.warmup,
-                   "iters": args.iters, "timeout": args.timeout, "binaries": binaries, "int8_model": int8_model}
+                   "iters": args.iters, "timeout": args.timeout, "binaries": binaries, "int8_model": int8_model,
+                   "profile_iters": args.profile_iters}
             for engine in args.engine_list:
                 rec = {"model": model, "model_dir": model_dir.name, "batch": batch, "engine": engine,
                        "threads": 1 if engine == "tract" else args.threads, "warmup": args.warmup,

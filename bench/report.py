@@ -222,6 +222,32 @@ def svg_chart(records: list[dict], model: str, title: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def profile_table(records: list[dict], model: str) -> list[str]:
+    """Top five infc op kinds by time per (batch, engine), from `infc run --profile`; empty when none ran."""
+    rows = [r for r in records if r["model"] == model and ok(r) and isinstance(r.get("profile"), dict)]
+    if not rows:
+        return []
+    lines = [f"Where infc spends its time (`infc run --profile`, mean of the profiled runs; runtime overhead = run "
+             "latency minus the sum of step times):", "",
+             "| batch | engine | top op kinds (share of the run, GFLOP/s) | runtime overhead |", "|---:|---|---|---:|"]
+    for r in rows:
+        prof = r["profile"]
+        if "error" in prof:
+            lines.append(f"| {r['batch']} | {ENGINES.get(r['engine'], r['engine'])} | "
+                         f"profile failed: {_cell(prof['error'])} | - |")
+            continue
+        kinds = []
+        for k in prof.get("top_kinds", []):
+            g = k.get("gflops_per_s")
+            rate = f", {g:.1f}" if isinstance(g, (int, float)) else ""
+            kinds.append(f"{k['kind']} {k['share_pct']:.1f}%{rate}")
+        over = prof.get("overhead_pct")
+        over_cell = f"{over:.2f}%" if isinstance(over, (int, float)) else "-"
+        lines.append(f"| {r['batch']} | {ENGINES.get(r['engine'], r['engine'])} | {'; '.join(kinds)} | "
+                     f"{over_cell} |")
+    return lines + [""]
+
+
 def _shown(path: Path, repo: Path) -> str:
     """`path` relative to the repo root when it is inside it (links in BENCHMARKS.md), else absolute."""
     path = Path(path).resolve()
@@ -276,4 +302,5 @@ def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
         if svg is not None:
             lines += [f"![{model} P50 latency by batch size]({_shown(svg, repo)})", ""]
         lines += model_table(records, model) + [""]
+        lines += profile_table(records, model)
     return "\n".join(lines).rstrip() + "\n"

@@ -21,6 +21,11 @@ pub enum Command {
     /// Print a model's IR (after import, shape binding and the -O pipeline), op counts, DOT or JSON;
     /// or, given a plan file, its memory map and steps.
     Explain(ExplainArgs),
+    /// Run a plan: inputs from .npy files (others generated, seeded); writes DIR/<output>.npy; or
+    /// --bench (latency, throughput, peak RSS) or --profile (per-step and per-op-kind times).
+    Run(RunArgs),
+    /// Compare two `infc run --profile --json` files per op kind.
+    Profile(ProfileArgs),
 }
 
 #[derive(Args, Debug)]
@@ -30,6 +35,26 @@ pub struct CompileArgs {
     /// Where to write the plan.
     #[arg(short = 'o', long = "output", value_name = "PLAN")]
     pub output: PathBuf,
+    /// INT8 dynamic quantization: MatMul/Gemm/Conv weights s8 per output channel, activations u8
+    /// quantized at run time inside the consuming step.
+    #[arg(long)]
+    pub int8: bool,
+    /// With --int8: print each quantized layer's relative error vs f32 on seeded inputs, and the
+    /// model's cosine similarity and top-1 agreement vs the f32 plan.
+    #[arg(long, requires = "int8")]
+    pub report: bool,
+    /// With --int8: keep these layers (node names) in f32.
+    #[arg(long = "int8-exclude", value_name = "NAME", num_args = 1.., requires = "int8")]
+    pub int8_exclude: Vec<String>,
+    /// With --int8: keep layers whose relative error exceeds X in f32 (and say which).
+    #[arg(long = "int8-budget", value_name = "X", requires = "int8")]
+    pub int8_budget: Option<f64>,
+    /// With --int8: quantize matmul activations with one scale per tensor instead of per row.
+    #[arg(long = "int8-per-tensor", requires = "int8")]
+    pub int8_per_tensor: bool,
+    /// Seed of the inputs --report and --int8-budget measure with.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// Options that turn an ONNX file into optimised IR; shared by `compile` and `explain`.
@@ -68,10 +93,59 @@ pub struct ExplainArgs {
     /// Print the IR after the named pass (repeatable).
     #[arg(long, value_name = "PASS")]
     pub print_after: Vec<String>,
+    /// Print a unified diff of the text IR for every pass that changed the graph.
+    #[arg(long)]
+    pub diff: bool,
     /// Print the fusion log: one line per rule with its count, then every rewrite.
     #[arg(long)]
     pub fusion_log: bool,
     /// For a plan file: print arena_bytes, intermediates_bytes, lower_bound_bytes and the offset map.
     #[arg(long)]
     pub memory: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The plan file (from `infc compile`).
+    pub plan: PathBuf,
+    /// An input array (NAME=FILE.npy). Repeatable; inputs not given are generated from --seed.
+    #[arg(long = "input", value_name = "NAME=FILE.npy")]
+    pub inputs: Vec<String>,
+    /// Directory for <output>.npy files (default: the current directory; with --bench or
+    /// --profile, outputs are written only when this is given).
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Threads of the global rayon pool (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Seed of generated inputs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Benchmark: --warmup untimed runs, then --iters timed runs; prints P50/P99/mean latency,
+    /// throughput, peak RSS and plan load time.
+    #[arg(long)]
+    pub bench: bool,
+    /// Profile: per-step and per-op-kind mean time over --iters runs, GFLOP/s, runtime overhead.
+    #[arg(long, conflicts_with = "bench")]
+    pub profile: bool,
+    /// Untimed runs before --bench / --profile measurements.
+    #[arg(long, default_value_t = 20)]
+    pub warmup: usize,
+    /// Timed runs of --bench / --profile.
+    #[arg(long, default_value_t = 100)]
+    pub iters: usize,
+    /// With --bench or --profile: print JSON instead of text, or with FILE write JSON there
+    /// (and text to stdout).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub json: Option<Option<PathBuf>>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    /// Two profiles from `infc run --profile --json FILE`: per op kind, old vs new time.
+    #[arg(long, num_args = 2, value_names = ["OLD.json", "NEW.json"], required = true)]
+    pub compare: Vec<PathBuf>,
+    /// Changes smaller than this percentage are reported as unchanged.
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold: f64,
 }

@@ -2,15 +2,32 @@
 //! (steps, constants, arena vs lower bound, compile time).
 
 use crate::cli::CompileArgs;
-use crate::model;
+use crate::{int8, model};
 use anyhow::{Context, Result};
 use std::time::Instant;
 
 pub fn run(args: CompileArgs) -> Result<()> {
     let start = Instant::now();
-    let (g, _log) = model::load(&args.model, |_, _, _| {})?;
+    let mut model_args = args.model.clone();
+    if args.int8 && model_args.opt > 2 {
+        // The NCHWc layout of -O3 would take the convs the int8 steps quantize (NCHW).
+        eprintln!("note: --int8 uses the -O2 pipeline (quantized convs run NCHW, not NCHWc)");
+        model_args.opt = 2;
+    }
+    let (g, _log) = model::load(&model_args, |_, _, _| {})?;
     model::require_bound(&g)?;
-    let opts = infc_compile::CompileOptions::default();
+    let opts = if args.int8 {
+        let req = int8::Int8Request {
+            exclude: args.int8_exclude.clone(),
+            budget: args.int8_budget,
+            report: args.report,
+            per_row: !args.int8_per_tensor,
+            seed: args.seed,
+        };
+        int8::plan_options(&g, &req)?
+    } else {
+        infc_compile::CompileOptions::default()
+    };
     let plan = infc_compile::compile(&g, &opts)
         .with_context(|| format!("compiling {}", args.model.model.display()))?;
     let bytes = plan.encode();
@@ -29,5 +46,12 @@ pub fn run(args: CompileArgs) -> Result<()> {
         mem.intermediates_bytes,
         start.elapsed()
     );
+    if args.int8 && args.report {
+        let fp32 = infc_compile::compile(&g, &infc_compile::CompileOptions::default())
+            .context("compiling the f32 plan to compare with")?;
+        for line in int8::model_report(&fp32, &plan, args.seed)? {
+            println!("{line}");
+        }
+    }
     Ok(())
 }

@@ -19,7 +19,23 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     }
     let mut out = String::new();
     let wanted = |name: &str| args.print_after_all || args.print_after.iter().any(|p| p == name);
+    let mut before = String::new();
     let (g, log) = model::load(&args.model, |pass, g, changed| {
+        if args.diff {
+            let after = infc_ir::print_graph(g);
+            if pass != "import" && changed && after != before {
+                let _ = writeln!(out, "// ----- diff after {pass} -----");
+                let diff = similar::TextDiff::from_lines(&before, &after);
+                let _ = write!(
+                    out,
+                    "{}",
+                    diff.unified_diff()
+                        .context_radius(1)
+                        .header("before", pass)
+                );
+            }
+            before = after;
+        }
         if wanted(pass) {
             let note = if changed { "" } else { " (no change)" };
             let _ = writeln!(out, "// ----- IR after {pass}{note} -----");
@@ -40,7 +56,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         for (op, n) in g.op_counts() {
             println!("{op} {n}");
         }
-    } else if !args.print_after_all && args.print_after.is_empty() {
+    } else if !args.print_after_all && args.print_after.is_empty() && !args.diff {
         print!("{}", render(&g, args.format));
     }
     Ok(())

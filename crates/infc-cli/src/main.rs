@@ -3,15 +3,34 @@
 mod cli;
 mod cmd_compile;
 mod cmd_explain;
+mod cmd_profile;
+mod cmd_run;
+mod int8;
 mod model;
+mod npy_io;
+mod run_inputs;
 
 use clap::Parser;
 
+/// Restore the default SIGPIPE action so `infc explain … | head` ends quietly like other Unix
+/// tools, instead of `print!` panicking on a closed pipe (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; it only resets one signal
+    // disposition to the OS default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    default_sigpipe();
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Compile(a) => cmd_compile::run(a),
         cli::Command::Explain(a) => cmd_explain::run(a),
+        cli::Command::Run(a) => cmd_run::run(a),
+        cli::Command::Profile(a) => cmd_profile::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

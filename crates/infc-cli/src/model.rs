@@ -7,7 +7,8 @@ use infc_ir::Graph;
 use infc_passes::{FusionLog, OptLevel, PassCx};
 
 /// Import `args.model`, bind its shapes and run the pipeline for `args.opt`.
-/// `after_pass` sees the graph after each pass.
+/// `after_pass` sees the graph after import (and shape binding), as pass "import", then after
+/// each pass.
 pub fn load(
     args: &ModelArgs,
     mut after_pass: impl FnMut(&'static str, &Graph, bool),
@@ -24,6 +25,7 @@ pub fn load(
         infc_passes::bind_input_shapes(&mut g, &bindings)?;
         specialize(&mut g, &mut cx)?;
     }
+    after_pass("import", &g, true);
     let level = OptLevel::from_digit(args.opt).context("optimisation level must be 0..3")?;
     infc_passes::run_pipeline(
         &mut g,

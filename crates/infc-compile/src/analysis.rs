@@ -33,6 +33,10 @@ pub(crate) struct Analysis {
     pub fused_relu: Vec<bool>,
     /// Arena offset of each buffer root (value index).
     pub offsets: HashMap<usize, u64>,
+    /// Nodes lowered to quantized INT8 steps (from [`CompileOptions::int8`]).
+    pub int8: Vec<bool>,
+    /// Quantize matmul activations per row (else per tensor).
+    pub int8_per_row: bool,
     /// Scratch `(offset, bytes)` per node.
     pub scratch: Vec<Option<(u64, u64)>>,
     /// Buffers in planning order: `(name, interval in node positions, offset)`.
@@ -234,9 +238,21 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         names.push(g.values[v].name.clone());
     }
     let mut scratch_items = Vec::new();
+    let mut int8 = vec![false; nn];
+    if let Some(q) = &opts.int8 {
+        for &i in &q.nodes {
+            if i < nn && !skip[i] {
+                int8[i] = true;
+            }
+        }
+    }
     for (i, node) in g.nodes.iter().enumerate() {
-        if matches!(node.op, Op::Attention { .. }) {
-            let bytes = attention_scratch_bytes(g, node);
+        if matches!(node.op, Op::Attention { .. }) || int8[i] {
+            let bytes = if int8[i] {
+                crate::lower::quant::scratch_bytes(g, node)
+            } else {
+                attention_scratch_bytes(g, node)
+            };
             if bytes > 0 {
                 scratch_items.push((i, items.len()));
                 items.push(Interval {
@@ -268,6 +284,8 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         folded,
         skip,
         fused_relu,
+        int8,
+        int8_per_row: opts.int8.as_ref().is_some_and(|q| q.per_row),
         offsets,
         scratch,
         buffers,

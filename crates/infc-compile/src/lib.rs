@@ -29,6 +29,18 @@ pub struct CompileOptions {
     pub in_place: bool,
     /// `cpu_features` bits to record as required (0: the plan runs on any CPU).
     pub required_features: u64,
+    /// INT8 dynamic quantization of the listed nodes (`None`: everything f32).
+    pub int8: Option<Int8Lowering>,
+}
+
+/// Which nodes lower to quantized INT8 steps (chosen by `infc_passes::select_int8_layers`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Int8Lowering {
+    /// Positions in `Graph::nodes` of the MatMul/Gemm/Conv (fused or not) nodes to quantize.
+    pub nodes: std::collections::BTreeSet<usize>,
+    /// Quantize matmul activations with one scale per row (else one per tensor). Conv inputs are
+    /// always quantized per tensor.
+    pub per_row: bool,
 }
 
 impl Default for CompileOptions {
@@ -38,6 +50,7 @@ impl Default for CompileOptions {
             fuse_activations: true,
             in_place: true,
             required_features: 0,
+            int8: None,
         }
     }
 }

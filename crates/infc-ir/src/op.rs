@@ -269,6 +269,27 @@ pub enum Op {
         scale: Float,
         causal: bool,
     },
+
+    // ---- channel-blocked (NCHWc) layout, made by the -O3 layout pass ----
+    /// `(x) -> y` layout conversion. `to_blocked`: x f32[N, channels, H, W] → y f32[N,
+    /// ceil(channels/block), H, W, block] with the padding channels zero; otherwise the inverse
+    /// (x blocked, y plain with `channels` channels).
+    Reorder {
+        to_blocked: bool,
+        block: usize,
+        channels: usize,
+    },
+    /// `(x, w, extras…) -> y`: `FusedConv` (group 1) writing a blocked y f32[N, ceil(C_out/block),
+    /// OH, OW, block]. x is blocked f32[N, ceil(C_in/block), H, W, block], or plain f32[N, C_in, H,
+    /// W] (a stem conv reading the image); w keeps the ONNX layout [C_out, C_in, kh, kw]; a `Bias`
+    /// extra is f32[C_out], a `Residual` extra is blocked like y.
+    NchwcConv {
+        attrs: ConvAttrs,
+        epilogue: Vec<Epilogue>,
+        block: usize,
+    },
+    /// `(x) -> y`: MaxPool on blocked f32[N, CB, H, W, c] → f32[N, CB, OH, OW, c].
+    NchwcMaxPool(PoolAttrs),
 }
 
 /// How many inputs a variant accepts (`min..=max`) and how many outputs it has.
@@ -357,6 +378,9 @@ impl Op {
             Op::FusedMatMul { .. } => "FusedMatMul",
             Op::SkipLayerNorm { .. } => "SkipLayerNorm",
             Op::Attention { .. } => "Attention",
+            Op::Reorder { .. } => "Reorder",
+            Op::NchwcConv { .. } => "NchwcConv",
+            Op::NchwcMaxPool(_) => "NchwcMaxPool",
         }
     }
 
@@ -394,7 +418,10 @@ impl Op {
             Op::ConstantOfShape { .. } => a(1, 1, 1),
             Op::Trilu { .. } => a(1, 2, 1),
             Op::Gelu { .. } => a(1, 1, 1),
-            Op::FusedConv { epilogue, .. } | Op::FusedMatMul { epilogue } => {
+            Op::Reorder { .. } | Op::NchwcMaxPool(_) => a(1, 1, 1),
+            Op::FusedConv { epilogue, .. }
+            | Op::FusedMatMul { epilogue }
+            | Op::NchwcConv { epilogue, .. } => {
                 let n = 2 + epilogue.iter().filter(|e| e.takes_input()).count();
                 a(n, n, 1)
             }

@@ -181,6 +181,20 @@ fn op() -> BoxedStrategy<Op> {
                 causal,
             })
             .boxed(),
+        (any::<bool>(), 1usize..64, 1usize..4096)
+            .prop_map(|(to_blocked, block, channels)| Op::Reorder {
+                to_blocked,
+                block,
+                channels,
+            })
+            .boxed(),
+        (conv_attrs(), epilogue(), 1usize..64)
+            .prop_map(|(attrs, epilogue, block)| Op::NchwcConv {
+                attrs,
+                epilogue,
+                block,
+            })
+            .boxed(),
     ];
     Union::new(arms).boxed()
 }

@@ -13,6 +13,8 @@
 //!   [`pack_a`]); packed layouts are ISA-independent.
 //! * [`conv`]: NCHW 2-D convolution (groups, strides, pads, dilations) as im2col + GEMM with
 //!   pre-packed weights and bias/residual/activation epilogue.
+//! * [`conv_nchwc`]: direct convolution on channel-blocked (NCHWc) activations with fused
+//!   epilogue, its weight packing, reorders and blocked max pooling (the -O3 conv path).
 //! * [`pool`]: max/average pooling (pads, `ceil_mode`, dilations) and global average pooling.
 //! * [`elementwise`]: broadcasting binary ops, unary ops, clip, per-channel affine (batch norm).
 //! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`].
@@ -24,6 +26,7 @@
 //! and grow-only, so repeated calls do not allocate after the first.
 
 pub mod conv;
+pub mod conv_nchwc;
 pub mod elementwise;
 pub mod error;
 pub mod gather;
@@ -40,6 +43,10 @@ pub mod softmax;
 pub mod transpose;
 
 pub use conv::{conv2d, pack_conv_weights, packed_conv_weights_len, Conv2dParams};
+pub use conv_nchwc::{
+    blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, pack_nchwc_weights,
+    packed_nchwc_weights_len, to_blocked, NchwcConvParams,
+};
 pub use elementwise::{
     affine_channels, binary, broadcast_strides, clip, unary, unary_inplace, BinaryKind, UnaryKind,
 };

@@ -16,8 +16,10 @@ mod fuse_global_pool;
 mod fuse_layernorm;
 mod fuse_matmul_epilogue;
 mod fuse_skip_layernorm;
+mod layout_nchwc;
 mod manager;
 pub mod pattern;
+mod quantize;
 
 pub use bind_shapes::{bind_input_shapes, parse_shape_binding, unbound_symbols, ShapeBinding};
 pub use cse::eliminate_common_subexpressions;
@@ -33,4 +35,8 @@ pub use fuse_global_pool::fuse_global_pool;
 pub use fuse_layernorm::fuse_layernorm;
 pub use fuse_matmul_epilogue::fuse_matmul_epilogue;
 pub use fuse_skip_layernorm::fuse_skip_layernorm;
+pub use layout_nchwc::{layout_nchwc, DEFAULT_NCHWC_BLOCK};
 pub use manager::{pass_by_name, pipeline, run_pipeline, FusionLog, OptLevel, Pass, PassCx};
+pub use quantize::{
+    select_int8_layers, Int8Kind, Int8Layer, Int8Options, Int8Selection, INT8_K_MAX, INT8_MIN_MACS,
+};

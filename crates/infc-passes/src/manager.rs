@@ -58,6 +58,8 @@ pub struct PassCx {
     pub log: FusionLog,
     /// Verify the graph after every pass (on by default in debug builds and tests).
     pub verify_each: bool,
+    /// Channel block of the -O3 NCHWc layout (8 or 16); `None` = [`crate::DEFAULT_NCHWC_BLOCK`].
+    pub nchwc_block: Option<usize>,
 }
 
 impl PassCx {
@@ -65,6 +67,7 @@ impl PassCx {
         PassCx {
             log: FusionLog::default(),
             verify_each: cfg!(debug_assertions),
+            nchwc_block: None,
         }
     }
 }
@@ -131,6 +134,11 @@ const GLOBAL_POOL: Pass = Pass {
     run: crate::fuse_global_pool,
 };
 
+const LAYOUT_NCHWC: Pass = Pass {
+    name: "layout-nchwc",
+    run: crate::layout_nchwc,
+};
+
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
 /// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; SkipLayerNorm before the
 /// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul;
@@ -152,6 +160,7 @@ pub fn pass_by_name(name: &str) -> Option<Pass> {
     [FOLD, DCE, IDENTITIES, CSE]
         .into_iter()
         .chain(FUSIONS)
+        .chain([LAYOUT_NCHWC])
         .find(|p| p.name == name)
 }
 
@@ -164,6 +173,10 @@ pub fn pipeline(level: OptLevel) -> Vec<Pass> {
             let mut passes = vec![FOLD, IDENTITIES, CSE, DCE];
             passes.extend(FUSIONS);
             passes.push(DCE);
+            if level == OptLevel::O3 {
+                // After every fusion: the layout pass converts the fused convs' epilogues as is.
+                passes.push(LAYOUT_NCHWC);
+            }
             passes
         }
     }

@@ -709,7 +709,260 @@ wire_struct!(AttentionStep {
     scratch
 });
 
+/// Bytes of the quantized-A scratch of a [`QuantMatMulStep`] / one image of a [`QuantConvStep`]:
+/// `rows` rows of `round_up(k, 4)` u8 (the integer kernels read A four bytes at a time).
+pub fn quant_a_bytes(rows: u64, k: u64) -> Option<u64> {
+    rows.checked_mul(k.div_ceil(4).checked_mul(4)?)
+}
+
+/// Bytes of packed s8 weights for one `k × n` matrix in the layout of `infc_kernels::int8::pack`:
+/// the s8 panels (`ceil(n/16)·ceil(k/4)·64` bytes), then `ceil(n/16)·16` i32 column sums, then as
+/// many f32 column scales. Every part is a multiple of 64 bytes, so each stays 64-byte aligned.
+pub fn quant_weights_bytes(k: u64, n: u64) -> Option<u64> {
+    let panels = n.div_ceil(16);
+    let data = panels.checked_mul(k.div_ceil(4))?.checked_mul(64)?;
+    data.checked_add(panels.checked_mul(16 * 4 * 2)?)
+}
+
+/// Dynamically quantized matmul `y = act(deq(quant_u8(a) · w_s8) + bias + residual)`: `a` is an
+/// f32 `m × k` row-major matrix, quantized at run time to u8 (asymmetric; one scale per row when
+/// `per_row`, else one for the whole matrix) into `scratch` (`quant_a_bytes(m, k)` arena bytes);
+/// `weights` holds s8 weights quantized symmetrically per output column at compile time
+/// (`quant_weights_bytes(k, n)`). `bias` has `n` elements, `residual` is shaped like `y` (`m × n`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantMatMulStep {
+    pub m: u64,
+    pub n: u64,
+    pub k: u64,
+    pub a: TensorRef,
+    pub weights: PackedRef,
+    pub per_row: bool,
+    pub bias: Option<TensorRef>,
+    pub residual: Option<TensorRef>,
+    pub act: Activation,
+    pub y: TensorRef,
+    pub scratch: TensorRef,
+}
+wire_struct!(QuantMatMulStep {
+    m,
+    n,
+    k,
+    a,
+    weights,
+    per_row,
+    bias,
+    residual,
+    act,
+    y,
+    scratch
+});
+
+/// Dynamically quantized 2-D NCHW convolution (geometry as [`ConvStep`]): the input is quantized
+/// to u8 with one scale for the whole tensor, copied to NHWC, unfolded (im2col with rows ordered
+/// `(ky, kx, channel)`, padding = the zero point) and multiplied per group by s8 weights (`group`
+/// consecutive `quant_weights_bytes(kh·kw·c_in/group, c_out/group)` blocks whose reduction index
+/// is `(ky·kw + kx)·c_in/group + channel`), then dequantized with bias, residual and activation
+/// into `y`. `scratch` layout: see [`QuantConvStep::scratch_layout`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantConvStep {
+    pub n: u64,
+    pub c_in: u64,
+    pub h: u64,
+    pub w: u64,
+    pub c_out: u64,
+    pub group: u64,
+    pub kernel: [u64; 2],
+    pub strides: [u64; 2],
+    /// top, left, bottom, right.
+    pub pads: [u64; 4],
+    pub dilations: [u64; 2],
+    pub oh: u64,
+    pub ow: u64,
+    pub x: TensorRef,
+    pub weights: PackedRef,
+    pub bias: Option<TensorRef>,
+    pub residual: Option<TensorRef>,
+    pub act: Activation,
+    pub y: TensorRef,
+    pub scratch: TensorRef,
+}
+wire_struct!(QuantConvStep {
+    n,
+    c_in,
+    h,
+    w,
+    c_out,
+    group,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    oh,
+    ow,
+    x,
+    weights,
+    bias,
+    residual,
+    act,
+    y,
+    scratch
+});
+
+/// Byte offsets inside a [`QuantConvStep`]'s scratch, each 64-byte aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuantConvScratch {
+    /// The whole input quantized to u8, NCHW (`n·c_in·h·w` bytes).
+    pub xq: u64,
+    /// The same bytes NHWC with each pixel's channels padded to `round_up(c_in, 4)`.
+    pub xt: u64,
+    /// One group's unfolded input for one image: `oh·ow` rows of `round_up(kh·kw·c_in/group, 4)`
+    /// u8, each row ordered `(ky, kx, channel)`.
+    pub cols: u64,
+    /// One group's product for one image, `oh·ow × c_out/group` f32 (pixel-major, transposed
+    /// into `y`).
+    pub tmp: u64,
+    /// Total bytes.
+    pub bytes: u64,
+}
+
+impl QuantConvStep {
+    /// Reduction length and output channels of one group (`None` on a zero group).
+    pub fn group_dims(&self) -> Option<(u64, u64)> {
+        let cig = self.c_in.checked_div(self.group)?;
+        let cog = self.c_out.checked_div(self.group)?;
+        Some((
+            cig.checked_mul(self.kernel[0])?.checked_mul(self.kernel[1])?,
+            cog,
+        ))
+    }
+
+    /// Where the parts of the scratch live (`None` when a size overflows).
+    pub fn scratch_layout(&self) -> Option<QuantConvScratch> {
+        let up = |x: u64| x.checked_next_multiple_of(64);
+        let (kg, cog) = self.group_dims()?;
+        let pixels = self.oh.checked_mul(self.ow)?;
+        let images = self.n.checked_mul(self.h)?.checked_mul(self.w)?;
+        let xq_len = images.checked_mul(self.c_in)?;
+        let xt = up(xq_len)?;
+        let cols = xt.checked_add(up(quant_a_bytes(images, self.c_in)?)?)?;
+        let tmp = cols.checked_add(up(quant_a_bytes(pixels, kg)?)?)?;
+        let bytes = tmp.checked_add(pixels.checked_mul(cog)?.checked_mul(4)?)?;
+        Some(QuantConvScratch {
+            xq: 0,
+            xt,
+            cols,
+            tmp,
+            bytes,
+        })
+    }
+}
+
 /// One kernel call.
+/// Direct 2-D convolution on channel-blocked activations (`infc_kernels::conv2d_nchwc`): x is
+/// `[n][c_in/block][h][w][block]` (or plain NCHW when `!input_blocked`), y and residual are
+/// `[n][c_out/block][oh][ow][block]` (channel counts rounded up to the block), group 1. Weights are
+/// prepacked by `infc_kernels::pack_nchwc_weights`; `act` is `None` or `Relu`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NchwcConvStep {
+    pub n: u64,
+    pub c_in: u64,
+    pub h: u64,
+    pub w: u64,
+    pub c_out: u64,
+    pub block: u64,
+    pub input_blocked: bool,
+    pub kernel: [u64; 2],
+    pub strides: [u64; 2],
+    /// top, left, bottom, right.
+    pub pads: [u64; 4],
+    pub dilations: [u64; 2],
+    pub oh: u64,
+    pub ow: u64,
+    pub x: TensorRef,
+    pub weights: PackedRef,
+    pub bias: Option<TensorRef>,
+    pub residual: Option<TensorRef>,
+    pub act: Activation,
+    pub y: TensorRef,
+}
+wire_struct!(NchwcConvStep {
+    n,
+    c_in,
+    h,
+    w,
+    c_out,
+    block,
+    input_blocked,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    oh,
+    ow,
+    x,
+    weights,
+    bias,
+    residual,
+    act,
+    y
+});
+
+/// Layout conversion between plain `[n][c][hw]` and blocked `[n][c/block][hw][block]`
+/// (`to_blocked` says which way; padding channels are written as zero).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReorderStep {
+    pub to_blocked: bool,
+    pub n: u64,
+    pub c: u64,
+    pub hw: u64,
+    pub block: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(ReorderStep {
+    to_blocked,
+    n,
+    c,
+    hw,
+    block,
+    x,
+    y
+});
+
+/// 2-D max pooling of a blocked `[n][c/block][h][w][block]` tensor (ceil mode is implied by the
+/// output size).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NchwcMaxPoolStep {
+    pub n: u64,
+    pub c: u64,
+    pub h: u64,
+    pub w: u64,
+    pub block: u64,
+    pub kernel: [u64; 2],
+    pub strides: [u64; 2],
+    pub pads: [u64; 4],
+    pub dilations: [u64; 2],
+    pub oh: u64,
+    pub ow: u64,
+    pub x: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(NchwcMaxPoolStep {
+    n,
+    c,
+    h,
+    w,
+    block,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    oh,
+    ow,
+    x,
+    y
+});
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     Unary(UnaryStep),
@@ -732,6 +985,11 @@ pub enum Step {
     GatherNd(GatherNdStep),
     Trilu(TriluStep),
     Attention(AttentionStep),
+    QuantMatMul(QuantMatMulStep),
+    QuantConv(QuantConvStep),
+    NchwcConv(NchwcConvStep),
+    Reorder(ReorderStep),
+    NchwcMaxPool(NchwcMaxPoolStep),
 }
 
 impl Step {
@@ -758,6 +1016,11 @@ impl Step {
             Step::GatherNd(_) => "GatherNd",
             Step::Trilu(_) => "Trilu",
             Step::Attention(_) => "Attention",
+            Step::QuantMatMul(_) => "QuantMatMul",
+            Step::QuantConv(_) => "QuantConv",
+            Step::NchwcConv(_) => "NchwcConv",
+            Step::Reorder(_) => "Reorder",
+            Step::NchwcMaxPool(_) => "NchwcMaxPool",
         }
     }
 
@@ -783,6 +1046,11 @@ impl Step {
             Step::GatherNd(_) => 17,
             Step::Trilu(_) => 18,
             Step::Attention(_) => 19,
+            Step::QuantMatMul(_) => 30,
+            Step::QuantConv(_) => 31,
+            Step::NchwcConv(_) => 40,
+            Step::Reorder(_) => 41,
+            Step::NchwcMaxPool(_) => 42,
         }
     }
 }
@@ -812,6 +1080,11 @@ impl Wire for Step {
             Step::GatherNd(s) => s.put(w),
             Step::Trilu(s) => s.put(w),
             Step::Attention(s) => s.put(w),
+            Step::QuantMatMul(s) => s.put(w),
+            Step::QuantConv(s) => s.put(w),
+            Step::NchwcConv(s) => s.put(w),
+            Step::Reorder(s) => s.put(w),
+            Step::NchwcMaxPool(s) => s.put(w),
         }
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
@@ -836,6 +1109,11 @@ impl Wire for Step {
             17 => Step::GatherNd(Wire::get(r)?),
             18 => Step::Trilu(Wire::get(r)?),
             19 => Step::Attention(Wire::get(r)?),
+            30 => Step::QuantMatMul(Wire::get(r)?),
+            31 => Step::QuantConv(Wire::get(r)?),
+            40 => Step::NchwcConv(Wire::get(r)?),
+            41 => Step::Reorder(Wire::get(r)?),
+            42 => Step::NchwcMaxPool(Wire::get(r)?),
             t => return Err(r.err(format!("unknown step tag {t}"))),
         })
     }

@@ -608,8 +608,167 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             let sn = c.product("scores", &[s.batch, s.heads, s.sq, s.sk])?;
             c.write("scratch", s.scratch, F32, sn)?;
         }
+        Step::QuantMatMul(s) => {
+            let mk = c.mul("a matrix", s.m, s.k)?;
+            c.read("a", s.a, F32, mk)?;
+            let wb = quant_weights_bytes(s.k, s.n)
+                .ok_or_else(|| c.err("quantized weights size overflows"))?;
+            need(c, s.weights.bytes == wb, || {
+                format!(
+                    "quantized weights have {} bytes, k={} n={} needs {wb}",
+                    s.weights.bytes, s.k, s.n
+                )
+            })?;
+            c.packed("weights", s.weights)?;
+            if let Some(b) = s.bias {
+                c.read("bias", b, F32, s.n)?;
+            }
+            let mn = c.mul("output", s.m, s.n)?;
+            if let Some(r) = s.residual {
+                c.read("residual", r, F32, mn)?;
+            }
+            c.write("y", s.y, F32, mn)?;
+            let sb = quant_a_bytes(s.m, s.k).ok_or_else(|| c.err("scratch size overflows"))?;
+            need(c, s.scratch.region == Region::Arena, || {
+                "scratch must live in the arena".into()
+            })?;
+            c.write("scratch", s.scratch, U8, sb)?;
+        }
+        Step::QuantConv(s) => {
+            need(
+                c,
+                s.group >= 1 && s.c_in % s.group == 0 && s.c_out % s.group == 0,
+                || {
+                    format!(
+                        "group {} must divide c_in {} and c_out {}",
+                        s.group, s.c_in, s.c_out
+                    )
+                },
+            )?;
+            check_window(
+                c,
+                "conv",
+                [s.h, s.w],
+                s.kernel,
+                s.strides,
+                s.pads,
+                s.dilations,
+                [s.oh, s.ow],
+                true,
+            )?;
+            let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
+            c.read("x", s.x, F32, xin)?;
+            let (kg, cog) = s.group_dims().ok_or_else(|| c.err("group size overflows"))?;
+            let wb = quant_weights_bytes(kg, cog)
+                .and_then(|b| b.checked_mul(s.group))
+                .ok_or_else(|| c.err("quantized weights size overflows"))?;
+            need(c, s.weights.bytes == wb, || {
+                format!(
+                    "quantized weights have {} bytes, {} groups of k={kg} n={cog} need {wb}",
+                    s.weights.bytes, s.group
+                )
+            })?;
+            c.packed("weights", s.weights)?;
+            if let Some(b) = s.bias {
+                c.read("bias", b, F32, s.c_out)?;
+            }
+            let yn = c.product("output", &[s.n, s.c_out, s.oh, s.ow])?;
+            if let Some(r) = s.residual {
+                c.read("residual", r, F32, yn)?;
+            }
+            c.write("y", s.y, F32, yn)?;
+            let layout = s
+                .scratch_layout()
+                .ok_or_else(|| c.err("scratch size overflows"))?;
+            need(
+                c,
+                s.scratch.region == Region::Arena && s.scratch.offset % 64 == 0,
+                || "scratch must be 64-byte aligned in the arena".into(),
+            )?;
+            c.write("scratch", s.scratch, U8, layout.bytes)?;
+        }
+        Step::NchwcConv(s) => {
+            need(c, s.block == 8 || s.block == 16, || {
+                format!("block {} is not 8 or 16", s.block)
+            })?;
+            need(c, matches!(s.act, Activation::None | Activation::Relu), || {
+                format!("activation {:?} (only none or relu)", s.act)
+            })?;
+            check_window(
+                c,
+                "conv",
+                [s.h, s.w],
+                s.kernel,
+                s.strides,
+                s.pads,
+                s.dilations,
+                [s.oh, s.ow],
+                true,
+            )?;
+            let c_in = if s.input_blocked {
+                blocked_channels(c, s.c_in, s.block)?
+            } else {
+                s.c_in
+            };
+            let xin = c.product("input", &[s.n, c_in, s.h, s.w])?;
+            c.read("x", s.x, F32, xin)?;
+            c.packed("weights", s.weights)?;
+            if let Some(b) = s.bias {
+                c.read("bias", b, F32, s.c_out)?;
+            }
+            let c_out = blocked_channels(c, s.c_out, s.block)?;
+            let yn = c.product("output", &[s.n, c_out, s.oh, s.ow])?;
+            if let Some(r) = s.residual {
+                c.read("residual", r, F32, yn)?;
+            }
+            c.write("y", s.y, F32, yn)?;
+        }
+        Step::Reorder(s) => {
+            need(c, s.block == 8 || s.block == 16, || {
+                format!("block {} is not 8 or 16", s.block)
+            })?;
+            let plain = c.product("plain tensor", &[s.n, s.c, s.hw])?;
+            let cb = blocked_channels(c, s.c, s.block)?;
+            let blocked = c.product("blocked tensor", &[s.n, cb, s.hw])?;
+            let (xn, yn) = if s.to_blocked {
+                (plain, blocked)
+            } else {
+                (blocked, plain)
+            };
+            c.read("x", s.x, F32, xn)?;
+            c.write("y", s.y, F32, yn)?;
+        }
+        Step::NchwcMaxPool(s) => {
+            need(c, s.block == 8 || s.block == 16, || {
+                format!("block {} is not 8 or 16", s.block)
+            })?;
+            check_window(
+                c,
+                "pool",
+                [s.h, s.w],
+                s.kernel,
+                s.strides,
+                s.pads,
+                s.dilations,
+                [s.oh, s.ow],
+                false,
+            )?;
+            let cb = blocked_channels(c, s.c, s.block)?;
+            let xin = c.product("input", &[s.n, cb, s.h, s.w])?;
+            c.read("x", s.x, F32, xin)?;
+            let yn = c.product("output", &[s.n, cb, s.oh, s.ow])?;
+            c.write("y", s.y, F32, yn)?;
+        }
     }
     c.check_overlaps(in_place_ok)
+}
+
+/// `channels` rounded up to a multiple of `block` (the channel extent of a blocked tensor).
+fn blocked_channels(c: &Ctx, channels: u64, block: u64) -> Result<u64, PlanError> {
+    channels
+        .div_ceil(block.max(1))
+        .checked_mul(block)
+        .ok_or_else(|| c.err("blocked channel count overflows"))
 }
 
 /// The byte ranges a step touches, after validating it against regions of the given sizes.

@@ -6,7 +6,8 @@ use crate::access::OpResult;
 use crate::cast::cast;
 use crate::RefError;
 use crate::{
-    conv, elementwise as ew, fused, gather, generate, matmul, norm, pool, reduce, shape_ops as sh,
+    conv, elementwise as ew, fused, gather, generate, matmul, nchwc, norm, pool, reduce,
+    shape_ops as sh,
 };
 use infc_ir::{DType, Op, Tensor};
 
@@ -148,6 +149,22 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
             scale,
             causal,
         } => one(fused::attention(*num_heads, scale.get(), *causal, x)),
+        Op::Reorder {
+            to_blocked: true,
+            block,
+            ..
+        } => one(nchwc::to_blocked(x[0], *block)),
+        Op::Reorder {
+            to_blocked: false,
+            channels,
+            ..
+        } => one(nchwc::from_blocked(x[0], *channels)),
+        Op::NchwcConv {
+            attrs,
+            epilogue,
+            block,
+        } => one(nchwc::conv(attrs, epilogue, *block, x)),
+        Op::NchwcMaxPool(attrs) => one(nchwc::max_pool(attrs, x[0])),
     }
 }
 

@@ -29,6 +29,7 @@ mod fused;
 mod gather;
 mod generate;
 mod matmul;
+mod nchwc;
 mod norm;
 mod num;
 mod pool;

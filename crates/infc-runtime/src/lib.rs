@@ -8,12 +8,15 @@
 mod error;
 mod exec;
 mod mem;
+mod profile;
 mod session;
 mod storage;
 mod tensor;
 
 pub use error::RuntimeError;
+pub use infc_kernels::int8::Int8Isa;
 pub use infc_kernels::Isa;
+pub use profile::{step_flops, step_op_kind, StepTimes};
 pub use session::{Session, SessionOptions};
 pub use tensor::{DType, InputKey, Tensor, TensorView};
 

@@ -16,6 +16,7 @@ use crate::mem::Mem;
 use crate::storage::{AlignedBuf, PlanBytes};
 use crate::tensor::{InputKey, Tensor, TensorView};
 use crate::RuntimeError;
+use infc_kernels::int8::Int8Isa;
 use infc_kernels::Isa;
 use infc_plan::{cpu_features, decode_borrowed, DecodeOptions, IoDesc, PlanBody};
 use std::ops::Range;
@@ -30,11 +31,17 @@ pub struct SessionOptions {
     pub isa: Option<Isa>,
 }
 
+/// A run loop over a plan's steps (see [`Session::run_into_with`]).
+pub(crate) type StepLoop<'a> =
+    &'a mut dyn FnMut(&PlanBody, &mut Mem<'_>) -> Result<(), RuntimeError>;
+
 pub struct Session {
     bytes: PlanBytes,
     consts: Range<usize>,
     body: PlanBody,
     isa: Isa,
+    /// Path of the integer kernels (`INFC_INT8_ISA` if set, else the best; see [`Session::with_int8_isa`]).
+    int8_isa: Int8Isa,
     arenas: Mutex<Vec<AlignedBuf>>,
 }
 
@@ -121,8 +128,13 @@ impl Session {
                 Err(e) => return Err(RuntimeError::Isa(e.to_string())),
             },
         };
+        let int8_isa = match Int8Isa::from_env() {
+            Ok(Some(i)) => i.capped(),
+            Ok(None) => Int8Isa::detect(),
+            Err(e) => return Err(RuntimeError::Isa(e.to_string())),
+        };
         for (i, step) in body.steps.iter().enumerate() {
-            prepare(step).map_err(|msg| step_error(&body, i, msg))?;
+            prepare(step, &data[consts.clone()]).map_err(|msg| step_error(&body, i, msg))?;
         }
         usize::try_from(body.memory.arena_bytes)
             .map_err(|_| RuntimeError::Alloc(body.memory.arena_bytes))?;
@@ -131,8 +143,20 @@ impl Session {
             consts,
             body,
             isa,
+            int8_isa,
             arenas: Mutex::new(Vec::with_capacity(4)),
         })
+    }
+
+    /// Force the integer-kernel path of quantized steps (capped to what the CPU supports).
+    pub fn with_int8_isa(mut self, isa: Int8Isa) -> Session {
+        self.int8_isa = isa.capped();
+        self
+    }
+
+    /// The path quantized steps use.
+    pub fn int8_isa(&self) -> Int8Isa {
+        self.int8_isa
     }
 
     /// The ISA every kernel call uses.
@@ -184,6 +208,20 @@ impl Session {
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         outputs: &mut [&mut [u8]],
     ) -> Result<(), RuntimeError> {
+        let (isa, int8) = (self.isa, self.int8_isa);
+        self.run_into_with(inputs, outputs, &mut |body, mem| {
+            run_steps(body, isa, int8, mem)
+        })
+    }
+
+    /// [`Session::run_into`] with the step loop supplied by the caller (the plain loop, or the
+    /// timed one of `profile.rs`): input checks, arena, input and output copies stay here.
+    pub(crate) fn run_into_with(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        outputs: &mut [&mut [u8]],
+        step_loop: StepLoop<'_>,
+    ) -> Result<(), RuntimeError> {
         self.check_inputs(inputs)?;
         if outputs.len() != self.body.outputs.len() {
             return Err(RuntimeError::Output {
@@ -209,7 +247,7 @@ impl Session {
             }
         }
         let mut arena = self.take_arena()?;
-        let result = self.run_in(arena.bytes_mut(), inputs, outputs);
+        let result = self.run_in(arena.bytes_mut(), inputs, outputs, step_loop);
         self.arenas
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -230,6 +268,7 @@ impl Session {
         arena: &mut [u8],
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         outputs: &mut [&mut [u8]],
+        step_loop: StepLoop<'_>,
     ) -> Result<(), RuntimeError> {
         for (key, view) in inputs {
             let i = self.input_index(key).unwrap_or(0);
@@ -246,7 +285,7 @@ impl Session {
         }
         let consts = &self.bytes.bytes()[self.consts.clone()];
         let mut mem = Mem { arena, consts };
-        run_steps(&self.body, self.isa, &mut mem)?;
+        step_loop(&self.body, &mut mem)?;
         for (o, buf) in self.body.outputs.iter().zip(outputs.iter_mut()) {
             let at = o.at.offset as usize;
             let src = match o.at.region {

@@ -11,7 +11,7 @@ use infc_plan::{
 };
 
 /// 2-D geometry: `[kh, kw]`, `[sh, sw]`, `[t, l, b, r]`, `[dh, dw]`, or `None` for other ranks.
-fn geometry(
+pub(crate) fn geometry(
     kernel: &[usize],
     strides: &[usize],
     pads: &[usize],
@@ -41,7 +41,7 @@ fn geometry(
 }
 
 /// `[n, c, h, w]` of an NCHW (or NCL) shape.
-fn nchw(shape: &[u64]) -> Option<[u64; 4]> {
+pub(crate) fn nchw(shape: &[u64]) -> Option<[u64; 4]> {
     match *shape {
         [n, c, h, w] => Some([n, c, h, w]),
         [n, c, l] => Some([n, c, 1, l]),

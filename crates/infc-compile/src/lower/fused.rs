@@ -33,22 +33,22 @@ pub(crate) fn gelu(lw: &mut Lowerer<'_>, tanh: bool) -> Result<(), CompileError>
 }
 
 /// A stage that runs after the main kernel, in place on the output.
-enum Post {
+pub(crate) enum Post {
     Bias(ValueId),
     Residual(ValueId),
     Act(UnaryKind),
 }
 
-struct Split {
-    bias: Option<ValueId>,
-    residual: Option<ValueId>,
-    act: Activation,
-    post: Vec<Post>,
+pub(crate) struct Split {
+    pub bias: Option<ValueId>,
+    pub residual: Option<ValueId>,
+    pub act: Activation,
+    pub post: Vec<Post>,
 }
 
 /// Map epilogue stages onto `act(acc + bias + residual)`; the first stage out of that order and
 /// everything after it run as separate steps.
-fn split_epilogue(lw: &Lowerer<'_>, stages: &[Epilogue]) -> Result<Split, CompileError> {
+pub(crate) fn split_epilogue(lw: &Lowerer<'_>, stages: &[Epilogue]) -> Result<Split, CompileError> {
     let mut sp = Split {
         bias: None,
         residual: None,
@@ -96,7 +96,7 @@ fn split_epilogue(lw: &Lowerer<'_>, stages: &[Epilogue]) -> Result<Split, Compil
 
 /// Emit post stages in place on `y`. `channels_inner` is `(channels, inner)`: the bias dimension
 /// and how many contiguous elements share one bias value (conv: hw; matmul: 1).
-fn emit_post(
+pub(crate) fn emit_post(
     lw: &mut Lowerer<'_>,
     post: &[Post],
     channels: u64,

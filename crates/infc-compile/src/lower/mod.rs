@@ -9,7 +9,9 @@ pub(crate) mod fused;
 mod generate;
 mod linalg;
 mod movement;
+mod nchwc;
 mod norm;
+pub(crate) mod quant;
 pub(crate) mod strides;
 
 use crate::analysis::Analysis;
@@ -223,6 +225,10 @@ pub(crate) fn lower_graph<'g>(g: &'g Graph, an: &'g Analysis) -> Result<Lowerer<
         if an.skip[i] {
             continue;
         }
+        if an.int8[i] {
+            quant::lower(&mut lw, an.int8_per_row)?;
+            continue;
+        }
         lower_node(&mut lw)?;
     }
     lw.node_first_step.push(lw.steps.len());
@@ -294,6 +300,17 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
             scale,
             causal,
         } => fused::attention(lw, *num_heads, scale.get(), *causal),
+        Op::NchwcConv {
+            attrs,
+            epilogue,
+            block,
+        } => nchwc::conv(lw, attrs, epilogue, *block),
+        Op::Reorder {
+            to_blocked,
+            block,
+            channels,
+        } => nchwc::reorder(lw, *to_blocked, *block, *channels),
+        Op::NchwcMaxPool(attrs) => nchwc::max_pool(lw, attrs),
     }
 }
 

@@ -16,6 +16,7 @@ mod elementwise;
 mod fused;
 mod gather;
 mod generate;
+mod nchwc;
 mod nn;
 mod reduce;
 mod shape_ops;
@@ -108,6 +109,17 @@ fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
         Op::FusedMatMul { epilogue } => fused::fused_matmul(cx, epilogue),
         Op::SkipLayerNorm { .. } => fused::skip_layer_norm(cx),
         Op::Attention { num_heads, .. } => fused::attention(cx, *num_heads),
+        Op::Reorder {
+            to_blocked,
+            block,
+            channels,
+        } => nchwc::reorder(cx, *to_blocked, *block, *channels),
+        Op::NchwcConv {
+            attrs,
+            epilogue,
+            block,
+        } => nchwc::conv(cx, attrs, epilogue, *block),
+        Op::NchwcMaxPool(a) => nchwc::max_pool(cx, a),
     }
 }
 

@@ -41,7 +41,7 @@ fn window_out(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn spatial(
+pub(super) fn spatial(
     cx: &Cx,
     x: &TensorType,
     kernel: &[usize],

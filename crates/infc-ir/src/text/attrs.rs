@@ -132,6 +132,31 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
             ("scale", scale.to_string()),
             ("causal", causal.to_string()),
         ],
+        Op::Reorder {
+            to_blocked,
+            block,
+            channels,
+        } => vec![
+            ("to_blocked", to_blocked.to_string()),
+            ("block", block.to_string()),
+            ("channels", channels.to_string()),
+        ],
+        Op::NchwcConv {
+            attrs: c,
+            epilogue,
+            block,
+        } => {
+            let mut v = conv_like(&c.kernel, &c.strides, &c.pads, &c.dilations);
+            v.push(("group", c.group.to_string()));
+            v.push(("epilogue", epilogue_list(epilogue)));
+            v.push(("block", block.to_string()));
+            v
+        }
+        Op::NchwcMaxPool(p) => {
+            let mut v = conv_like(&p.kernel, &p.strides, &p.pads, &p.dilations);
+            v.push(("ceil_mode", p.ceil_mode.to_string()));
+            v
+        }
     }
 }
 
@@ -531,6 +556,27 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
             scale: a.float("scale", None)?,
             causal: a.bool("causal", Some(false))?,
         },
+        "Reorder" => Op::Reorder {
+            to_blocked: a.bool("to_blocked", None)?,
+            block: a.usize("block", None)?,
+            channels: a.usize("channels", None)?,
+        },
+        "NchwcConv" => {
+            let (kernel, strides, pads, dilations) = window(a)?;
+            let group = a.usize("group", Some(1))?;
+            Op::NchwcConv {
+                attrs: ConvAttrs {
+                    kernel,
+                    strides,
+                    pads,
+                    dilations,
+                    group,
+                },
+                epilogue: a.epilogue("epilogue")?,
+                block: a.usize("block", None)?,
+            }
+        }
+        "NchwcMaxPool" => Op::NchwcMaxPool(pool(a)?),
         _ => return Err(format!("unknown op `{name}`")),
     })
 }

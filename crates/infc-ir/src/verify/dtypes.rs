@@ -200,7 +200,14 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             outputs_like_input0(cx)
         }
         Op::Gelu { .. } => float_in_out(cx, &[0]),
-        Op::FusedConv { .. } | Op::SkipLayerNorm { .. } | Op::Attention { .. } => {
+        Op::Reorder { .. } | Op::NchwcMaxPool(_) => {
+            input_is(cx, 0, DType::F32)?;
+            outputs_are(cx, DType::F32)
+        }
+        Op::FusedConv { .. }
+        | Op::SkipLayerNorm { .. }
+        | Op::Attention { .. }
+        | Op::NchwcConv { .. } => {
             let all: Vec<usize> = (0..cx.n_in()).collect();
             float_in_out(cx, &all)
         }

@@ -563,5 +563,26 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
         }
         Op::SkipLayerNorm { .. } => skip_layer_norm(cx),
         Op::Attention { num_heads, .. } => attention(cx, *num_heads),
+        Op::Reorder {
+            to_blocked, block, ..
+        } => {
+            let (rin, rout) = if *to_blocked { (4, 5) } else { (5, 4) };
+            expect_rank(cx.in_desc(0), cx.ty_in(0), rin)?;
+            out_rank(cx, 0, rout)?;
+            let (desc, ty) = if *to_blocked {
+                (cx.out_desc(0), cx.ty_out(0))
+            } else {
+                (cx.in_desc(0), cx.ty_in(0))
+            };
+            dim_matches(&desc, ty, 4, &Dim::Known(*block))
+        }
+        Op::NchwcConv { block, .. } => {
+            out_rank(cx, 0, 5)?;
+            dim_matches(&cx.out_desc(0), cx.ty_out(0), 4, &Dim::Known(*block))
+        }
+        Op::NchwcMaxPool(_) => {
+            expect_rank(cx.in_desc(0), cx.ty_in(0), 5)?;
+            out_rank(cx, 0, 5)
+        }
     }
 }

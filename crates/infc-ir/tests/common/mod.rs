@@ -119,7 +119,7 @@ pub fn epilogue_index(e: Epilogue) -> usize {
     }
 }
 
-pub const OP_VARIANTS: usize = 37;
+pub const OP_VARIANTS: usize = 40;
 
 /// Index of the `Op` variant (ignoring payload).
 pub fn variant_index(op: &Op) -> usize {
@@ -161,6 +161,9 @@ pub fn variant_index(op: &Op) -> usize {
         Op::FusedMatMul { .. } => 34,
         Op::SkipLayerNorm { .. } => 35,
         Op::Attention { .. } => 36,
+        Op::Reorder { .. } => 37,
+        Op::NchwcConv { .. } => 38,
+        Op::NchwcMaxPool(_) => 39,
     }
 }
 
@@ -327,6 +330,28 @@ pub fn sample_ops() -> Vec<Op> {
             scale: Float::new(0.35355338),
             causal: false,
         },
+        Op::Reorder {
+            to_blocked: true,
+            block: 16,
+            channels: 3,
+        },
+        Op::Reorder {
+            to_blocked: false,
+            block: 8,
+            channels: 2048,
+        },
+        Op::NchwcConv {
+            attrs: ConvAttrs {
+                kernel: vec![7, 7],
+                strides: vec![2, 2],
+                pads: vec![3; 4],
+                dilations: vec![1, 1],
+                group: 1,
+            },
+            epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::Relu],
+            block: 16,
+        },
+        Op::NchwcMaxPool(pool_attrs(false)),
     ]);
     ops
 }

@@ -23,7 +23,7 @@ fn select(rows: usize, panels: usize) -> TileFn8 {
             }
         };
     }
-    pick!(1 2 3 4 5 6 7)
+    pick!(1 2 3 4 5 6 7 8)
 }
 
 /// # Safety

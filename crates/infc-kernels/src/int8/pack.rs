@@ -152,6 +152,28 @@ impl<'a> PackedB8Ref<'a> {
             scales,
         })
     }
+    /// Borrows packed weights whose values were already checked once with [`PackedB8Ref::new`]
+    /// (e.g. when a plan is loaded), so a run pays nothing per call: only the lengths are checked.
+    /// Weights that would fail `new` cannot make the kernels read out of bounds, only compute
+    /// wrong results.
+    pub fn from_checked_parts(
+        k: usize,
+        n: usize,
+        data: &'a [i8],
+        col_sums: &'a [i32],
+        scales: &'a [f32],
+    ) -> Result<Self> {
+        check_len("packed s8 weights", data.len(), packed_b8_len(k, n))?;
+        check_len("packed s8 column sums", col_sums.len(), packed_cols_len(n))?;
+        check_len("packed s8 scales", scales.len(), packed_cols_len(n))?;
+        Ok(PackedB8Ref {
+            k,
+            n,
+            data,
+            col_sums,
+            scales,
+        })
+    }
     pub fn k(&self) -> usize {
         self.k
     }

@@ -1,6 +1,5 @@
 //! MatMul (kernel `sgemm` / `sgemm_batched` with prepacked or strided B and a fused
-//! bias/residual/activation epilogue), Conv (kernel `conv2d`) and Attention (two GEMMs per batch
-//! and head over strided views of q/k/v, mask, causal mask and an in-place row softmax).
+//! bias/residual/activation epilogue) and Conv (kernel `conv2d`).
 
 use super::ke;
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
@@ -9,7 +8,7 @@ use infc_kernels::{
     Activation as KAct, BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue, Isa, MatRef,
     UnaryKind,
 };
-use infc_plan::{Activation, AttentionStep, BiasKind, ConvStep, MatB, MatMulStep, MAX_RANK};
+use infc_plan::{Activation, BiasKind, ConvStep, MatB, MatMulStep, MAX_RANK};
 
 fn act(a: Activation) -> KAct {
     match a {
@@ -236,105 +235,4 @@ pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), Stri
         None => return Err("residual aliases the output".into()),
     };
     conv2d(isa, &p, x, w, bias, res, act(s.act), f32s_mut(y)?).map_err(ke)
-}
-
-pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
-    let (b, h, sq, sk, d) = (
-        s.batch as usize,
-        s.heads as usize,
-        s.sq as usize,
-        s.sk as usize,
-        s.d as usize,
-    );
-    let hd = h * d;
-    let ms = s.mask_strides.map(|v| v as usize);
-    let mask_len = if s.mask.is_some() && b * h * sq * sk > 0 {
-        (b - 1) * ms[0] + (h - 1) * ms[1] + (sq - 1) * ms[2] + (sk - 1) * ms[3] + 1
-    } else {
-        0
-    };
-    let reads = [
-        rd(s.q, b * sq * hd * 4),
-        rd(s.k, b * sk * hd * 4),
-        rd(s.v, b * sk * hd * 4),
-        s.mask.map(|m| rd(m, mask_len * 4)).unwrap_or(NONE),
-    ];
-    let scores_bytes = b * h * sq * sk * 4;
-    let (y, scores, [q, k, v, mask]) = mem.io2(
-        (s.y.offset, b * sq * hd * 4),
-        (s.scratch.offset, scores_bytes),
-        reads,
-    )?;
-    let (q, k, v) = (
-        f32s(q.ok_or("q aliases y")?)?,
-        f32s(k.ok_or("k aliases y")?)?,
-        f32s(v.ok_or("v aliases y")?)?,
-    );
-    let mask = match mask {
-        Some(m) if s.mask.is_some() => Some(f32s(m)?),
-        _ => None,
-    };
-    let y = f32s_mut(y)?;
-    let scores = f32s_mut(scores)?;
-    let scores = scores.get_mut(..sq * sk).ok_or("scratch too small")?;
-    let shift = sk as i64 - sq as i64;
-    for bi in 0..b {
-        for hi in 0..h {
-            let qo = bi * sq * hd + hi * d;
-            let ko = bi * sk * hd + hi * d;
-            let a_op = AOperand::Strided(MatRef::row_major(&q[qo..], hd));
-            let b_op = BOperand::Strided(MatRef::col_major(&k[ko..], hd));
-            let epi = Epilogue {
-                alpha: s.scale,
-                ..Epilogue::default()
-            };
-            sgemm(isa, sq, sk, d, a_op, b_op, scores, sk, &epi).map_err(ke)?;
-            for i in 0..sq {
-                let row = &mut scores[i * sk..(i + 1) * sk];
-                if let Some(mk) = mask {
-                    let base = bi * ms[0] + hi * ms[1] + i * ms[2];
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v += mk[base + j * ms[3]];
-                    }
-                }
-                if s.causal {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        if j as i64 > i as i64 + shift {
-                            *v = f32::MIN;
-                        }
-                    }
-                }
-                softmax_row(row);
-            }
-            let a_op = AOperand::Strided(MatRef::row_major(scores, sk));
-            let b_op = BOperand::Strided(MatRef::row_major(&v[ko..], hd));
-            let yo = bi * sq * hd + hi * d;
-            sgemm(
-                isa,
-                sq,
-                d,
-                sk,
-                a_op,
-                b_op,
-                &mut y[yo..],
-                hd,
-                &Epilogue::default(),
-            )
-            .map_err(ke)?;
-        }
-    }
-    Ok(())
-}
-
-fn softmax_row(row: &mut [f32]) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    let mut sum = 0.0f32;
-    for v in row.iter_mut() {
-        *v = infc_kernels::math::exp(*v - max);
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    for v in row.iter_mut() {
-        *v *= inv;
-    }
 }

@@ -1,0 +1,264 @@
+//! `infc run PLAN`: load a plan, take inputs from `.npy` files or generate them, run once and write
+//! `DIR/<output>.npy` per output; or `--bench` (warmup + timed iterations: P50/P99/mean latency,
+//! throughput, peak RSS, plan load time, as text or JSON); or `--profile` (see `cmd_profile`).
+
+use crate::cli::RunArgs;
+use crate::npy_io::write_npy;
+use crate::run_inputs::{parse_input_args, prepare_inputs, RunInput};
+use anyhow::{bail, Context, Result};
+use infc_runtime::{InputKey, Session, TensorView};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub fn run(args: RunArgs) -> Result<()> {
+    if args.json.is_some() && !args.bench && !args.profile {
+        bail!("--json needs --bench or --profile");
+    }
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .with_context(|| format!("--threads {n}: cannot build the thread pool"))?;
+    }
+    let given = parse_input_args(&args.inputs)?;
+    let start = Instant::now();
+    let session = Session::load(&args.plan)
+        .with_context(|| format!("loading plan '{}'", args.plan.display()))?;
+    let load_ms = start.elapsed().as_secs_f64() * 1e3;
+    let inputs = prepare_inputs(session.plan(), &given, args.seed)?;
+    for i in inputs
+        .iter()
+        .filter(|i| !given.iter().any(|(n, _)| n == &i.name))
+    {
+        eprintln!("input '{}': {}", i.name, i.origin);
+    }
+    let runner = Runner::new(&session, &inputs);
+    let mut outputs = runner.output_buffers();
+    if args.profile {
+        crate::cmd_profile::profile_run(&args, &runner, &mut outputs, load_ms)?;
+    } else if args.bench {
+        let report = bench(&runner, &mut outputs, args.warmup, args.iters, load_ms)?;
+        print_bench(&args, &report)?;
+    } else {
+        runner.run(&mut outputs)?;
+    }
+    let out_dir = match (&args.output_dir, args.bench || args.profile) {
+        (Some(d), _) => Some(d.clone()),
+        (None, false) => Some(PathBuf::from(".")),
+        (None, true) => None,
+    };
+    if let Some(dir) = out_dir {
+        write_outputs(&session, &outputs, &dir)?;
+    }
+    Ok(())
+}
+
+/// A session plus its prepared inputs: runs with no allocation per run (outputs preallocated).
+pub struct Runner<'a> {
+    pub session: &'a Session,
+    views: Vec<(InputKey<'a>, TensorView<'a>)>,
+    /// First dimension of the first input (1 for scalar or input-less plans).
+    pub batch: usize,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(session: &'a Session, inputs: &'a [RunInput]) -> Runner<'a> {
+        let batch = inputs
+            .first()
+            .and_then(|i| i.shape.first().copied())
+            .unwrap_or(1)
+            .max(1);
+        Runner {
+            session,
+            views: inputs.iter().map(|i| i.view()).collect(),
+            batch,
+        }
+    }
+
+    pub fn inputs(&self) -> &[(InputKey<'a>, TensorView<'a>)] {
+        &self.views
+    }
+
+    pub fn output_buffers(&self) -> Vec<Vec<u8>> {
+        self.session
+            .outputs()
+            .iter()
+            .map(|o| vec![0u8; o.byte_len().unwrap_or(0) as usize])
+            .collect()
+    }
+
+    pub fn run(&self, outputs: &mut [Vec<u8>]) -> Result<()> {
+        let mut slots: Vec<&mut [u8]> = outputs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        self.session.run_into(&self.views, &mut slots)?;
+        Ok(())
+    }
+}
+
+fn write_outputs(session: &Session, outputs: &[Vec<u8>], dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
+    for (desc, data) in session.outputs().iter().zip(outputs) {
+        let file: String = desc
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{file}.npy"));
+        let shape: Vec<usize> = desc.shape.iter().map(|&d| d as usize).collect();
+        write_npy(&path, desc.dtype, &shape, data)?;
+        eprintln!("output '{}': wrote {}", desc.name, path.display());
+    }
+    Ok(())
+}
+
+/// Latency statistics of a benchmark run.
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    pub min_ms: f64,
+    pub throughput_per_s: f64,
+    pub peak_rss_bytes: Option<u64>,
+    pub load_ms: f64,
+    pub iters: usize,
+    pub warmup: usize,
+    pub threads: usize,
+    pub batch: usize,
+}
+
+impl BenchReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "mean_ms": self.mean_ms,
+            "min_ms": self.min_ms,
+            "throughput_per_s": self.throughput_per_s,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "load_ms": self.load_ms,
+            "iters": self.iters,
+            "warmup": self.warmup,
+            "threads": self.threads,
+            "batch": self.batch,
+        })
+    }
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Peak resident set size of this process (VmHWM), `None` where /proc is unavailable.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Run `warmup` untimed then `iters` timed iterations.
+pub fn bench(
+    runner: &Runner<'_>,
+    outputs: &mut [Vec<u8>],
+    warmup: usize,
+    iters: usize,
+    load_ms: f64,
+) -> Result<BenchReport> {
+    if iters == 0 {
+        bail!("--iters must be at least 1");
+    }
+    let mut slots: Vec<&mut [u8]> = outputs.iter_mut().map(|b| b.as_mut_slice()).collect();
+    for _ in 0..warmup {
+        runner.session.run_into(runner.inputs(), &mut slots)?;
+    }
+    let mut ms = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        runner.session.run_into(runner.inputs(), &mut slots)?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let mean_ms = ms.iter().sum::<f64>() / iters as f64;
+    ms.sort_by(f64::total_cmp);
+    Ok(BenchReport {
+        p50_ms: percentile(&ms, 50.0),
+        p99_ms: percentile(&ms, 99.0),
+        mean_ms,
+        min_ms: ms[0],
+        throughput_per_s: runner.batch as f64 * 1e3 / mean_ms.max(1e-9),
+        peak_rss_bytes: peak_rss_bytes(),
+        load_ms,
+        iters,
+        warmup,
+        threads: rayon::current_num_threads(),
+        batch: runner.batch,
+    })
+}
+
+fn print_bench(args: &RunArgs, r: &BenchReport) -> Result<()> {
+    let json = serde_json::to_string_pretty(&r.to_json())?;
+    match &args.json {
+        Some(None) => {
+            println!("{json}");
+            return Ok(());
+        }
+        Some(Some(file)) => std::fs::write(file, json + "\n")
+            .with_context(|| format!("cannot write '{}'", file.display()))?,
+        None => {}
+    }
+    println!("plan        {}", args.plan.display());
+    println!("load        {:.2} ms", r.load_ms);
+    println!(
+        "latency     p50 {:.3} ms  p99 {:.3} ms  mean {:.3} ms  min {:.3} ms  ({} iterations after {} warmup)",
+        r.p50_ms, r.p99_ms, r.mean_ms, r.min_ms, r.iters, r.warmup
+    );
+    println!(
+        "throughput  {:.2} /s (batch {}, {} threads)",
+        r.throughput_per_s, r.batch, r.threads
+    );
+    match r.peak_rss_bytes {
+        Some(b) => println!("peak RSS    {:.1} MiB", b as f64 / 1048576.0),
+        None => println!("peak RSS    unavailable (no /proc/self/status)"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).map(|i| i as f64).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[3.0], 99.0), 3.0);
+        assert_eq!(percentile(&[1.0, 2.0, 3.0], 50.0), 2.0);
+    }
+
+    #[test]
+    fn peak_rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let rss = peak_rss_bytes().expect("VmHWM");
+            assert!(rss > 1 << 20, "{rss}");
+        }
+    }
+}

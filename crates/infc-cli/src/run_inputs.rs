@@ -1,0 +1,310 @@
+//! The inputs of `infc run`: arrays given with `--input NAME=FILE.npy` (checked against the plan's
+//! name, dtype and shape, the error naming the input, expected and given) and seeded arrays for
+//! every input not given: floats N(0,1); integers within the row count of the embedding table the
+//! plan gathers from with them; inputs whose name contains "mask" all ones.
+
+use crate::npy_io::{read_npy, type_string};
+use anyhow::{bail, Context, Result};
+use infc_plan::{IoDesc, PlanBody, Region, Step, TensorRef};
+use infc_runtime::{DType, InputKey, TensorView};
+use std::path::PathBuf;
+
+/// One plan input, ready to pass to `Session::run_into`.
+#[derive(Debug)]
+pub struct RunInput {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Little-endian element bytes.
+    pub data: Vec<u8>,
+    /// Where the values came from (a file, or how they were generated).
+    pub origin: String,
+}
+
+impl RunInput {
+    pub fn view(&self) -> (InputKey<'_>, TensorView<'_>) {
+        (
+            InputKey::Name(&self.name),
+            TensorView::new(self.dtype, &self.shape, &self.data),
+        )
+    }
+}
+
+/// Parse `NAME=FILE` arguments.
+pub fn parse_input_args(args: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for a in args {
+        let Some((name, file)) = a.split_once('=') else {
+            bail!("--input '{a}': expected NAME=FILE.npy");
+        };
+        if name.is_empty() || file.is_empty() {
+            bail!("--input '{a}': expected NAME=FILE.npy");
+        }
+        if out.iter().any(|(n, _)| n == name) {
+            bail!("input '{name}': given more than once");
+        }
+        out.push((name.to_string(), PathBuf::from(file)));
+    }
+    Ok(out)
+}
+
+fn io_shape(io: &IoDesc) -> Vec<usize> {
+    io.shape.iter().map(|&d| d as usize).collect()
+}
+
+/// Every plan input in plan order: read from the given files or generated from `seed`.
+pub fn prepare_inputs(
+    plan: &PlanBody,
+    given: &[(String, PathBuf)],
+    seed: u64,
+) -> Result<Vec<RunInput>> {
+    for (name, _) in given {
+        if !plan.inputs.iter().any(|d| &d.name == name) {
+            let known: Vec<&str> = plan.inputs.iter().map(|d| d.name.as_str()).collect();
+            bail!("input '{name}': no such input (the plan has {known:?})");
+        }
+    }
+    plan.inputs
+        .iter()
+        .map(|desc| match given.iter().find(|(n, _)| n == &desc.name) {
+            Some((_, path)) => load_input(desc, path),
+            None => Ok(generate_input(plan, desc, seed)),
+        })
+        .collect()
+}
+
+fn load_input(desc: &IoDesc, path: &std::path::Path) -> Result<RunInput> {
+    let arr = read_npy(path).with_context(|| format!("input '{}'", desc.name))?;
+    let shape = io_shape(desc);
+    if arr.dtype != Some(desc.dtype) || arr.shape != shape {
+        bail!(
+            "input '{}': expected {}, got {} (from '{}')",
+            desc.name,
+            type_string(desc.dtype.name(), &shape),
+            arr.type_string(),
+            path.display()
+        );
+    }
+    Ok(RunInput {
+        name: desc.name.clone(),
+        dtype: desc.dtype,
+        shape,
+        data: arr.data,
+        origin: path.display().to_string(),
+    })
+}
+
+/// SplitMix64: small, seedable, good enough for test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, name: &str) -> Rng {
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        Rng(seed ^ h)
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box–Muller).
+    fn normal(&mut self) -> f32 {
+        let (u, v) = (self.unit(), self.unit());
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// f32 → IEEE half bits, round to nearest even; values beyond the half range saturate to ±inf,
+/// values below its normal range flush to ±0 (generated inputs are N(0,1), far from both).
+fn f32_to_f16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
+    let man = b & 0x7f_ffff;
+    if exp >= 31 {
+        return sign | 0x7c00;
+    }
+    if exp <= 0 {
+        return sign;
+    }
+    let mut h = ((exp as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
+        h += 1;
+    }
+    sign | h as u16
+}
+
+fn generate_input(plan: &PlanBody, desc: &IoDesc, seed: u64) -> RunInput {
+    let shape = io_shape(desc);
+    let n: usize = shape.iter().product();
+    let mut rng = Rng::new(seed, &desc.name);
+    let is_mask = desc.name.to_ascii_lowercase().contains("mask");
+    let rows = index_bound(plan, desc);
+    let int_value = |rng: &mut Rng| -> i64 {
+        match (is_mask, rows) {
+            (true, _) => 1,
+            (false, Some(r)) => rng.below(r) as i64,
+            (false, None) => 0,
+        }
+    };
+    let (data, origin): (Vec<u8>, String) = match desc.dtype {
+        DType::F32 => (
+            (0..n).flat_map(|_| rng.normal().to_le_bytes()).collect(),
+            "generated N(0,1)".into(),
+        ),
+        DType::F16 => (
+            (0..n)
+                .flat_map(|_| f32_to_f16_bits(rng.normal()).to_le_bytes())
+                .collect(),
+            "generated N(0,1)".into(),
+        ),
+        int => {
+            let origin = match (is_mask, rows) {
+                (true, _) => "generated: all ones (a mask)".to_string(),
+                (false, Some(r)) => {
+                    format!("generated uniform in [0, {r}) (the rows of the table it indexes)")
+                }
+                (false, None) => "generated: zeros (no Gather reads it)".to_string(),
+            };
+            let mut data = Vec::with_capacity(n * int.size());
+            for _ in 0..n {
+                let v = int_value(&mut rng);
+                match int {
+                    DType::I64 => data.extend_from_slice(&v.to_le_bytes()),
+                    DType::I32 => data.extend_from_slice(&(v as i32).to_le_bytes()),
+                    DType::I8 => data.push(v as i8 as u8),
+                    DType::U8 => data.push(v as u8),
+                    _ => data.push(u8::from(v != 0)),
+                }
+            }
+            (data, origin)
+        }
+    };
+    RunInput {
+        name: desc.name.clone(),
+        dtype: desc.dtype,
+        shape,
+        data,
+        origin,
+    }
+}
+
+/// A live buffer holding (a copy or cast of) the input: arena offset and inclusive step range.
+#[derive(Clone, Copy)]
+struct Tracked {
+    offset: u64,
+    first: usize,
+    last: usize,
+}
+
+/// The exclusive upper bound of valid values for an integer input: the smallest row count of the
+/// tables that `Gather` steps index with it (directly, or through Copy/Cast steps). `None` when no
+/// Gather reads it.
+pub fn index_bound(plan: &PlanBody, input: &IoDesc) -> Option<u64> {
+    let entries = &plan.memory.entries;
+    let live_range = |offset: u64, step: usize| -> Tracked {
+        let found = entries
+            .iter()
+            .filter(|e| e.offset == offset)
+            .filter(|e| e.first_step as usize <= step && step <= e.last_step as usize)
+            .min_by_key(|e| (e.first_step as usize != step, e.last_step));
+        match found {
+            Some(e) => Tracked {
+                offset,
+                first: step,
+                last: e.last_step as usize,
+            },
+            None => Tracked {
+                offset,
+                first: step,
+                last: step,
+            },
+        }
+    };
+    let start = match entries.iter().find(|e| e.name == input.name) {
+        Some(e) => Tracked {
+            offset: e.offset,
+            first: 0,
+            last: e.last_step as usize,
+        },
+        None => Tracked {
+            offset: input.at.offset,
+            first: 0,
+            last: usize::MAX,
+        },
+    };
+    let mut tracked = vec![start];
+    let mut bound: Option<u64> = None;
+    for (i, step) in plan.steps.iter().enumerate() {
+        let reads = |r: &TensorRef, tracked: &[Tracked]| {
+            r.region == Region::Arena
+                && tracked
+                    .iter()
+                    .any(|t| t.offset == r.offset && t.first <= i && i <= t.last)
+        };
+        let derived = match step {
+            Step::Gather(g) if reads(&g.indices, &tracked) => {
+                bound = Some(bound.map_or(g.axis_len, |b| b.min(g.axis_len)));
+                None
+            }
+            Step::Cast(c) if reads(&c.x, &tracked) => Some(c.y),
+            Step::Copy(c) if reads(&c.src, &tracked) => Some(c.dst),
+            _ => None,
+        };
+        if let Some(y) = derived.filter(|y| y.region == Region::Arena) {
+            tracked.push(live_range(y.offset, i));
+        }
+    }
+    bound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_conversion_rounds_and_saturates() {
+        assert_eq!(f32_to_f16_bits(1.0), 0x3c00);
+        assert_eq!(f32_to_f16_bits(-2.0), 0xc000);
+        assert_eq!(f32_to_f16_bits(0.0), 0);
+        assert_eq!(f32_to_f16_bits(1e6), 0x7c00);
+        assert_eq!(f32_to_f16_bits(0.333_333_34), 0x3555);
+    }
+
+    #[test]
+    fn the_generator_is_seeded_and_differs_per_input() {
+        let a: Vec<u64> = (0..4).map(|_| Rng::new(7, "x").next_u64()).collect();
+        assert!(a.windows(2).all(|w| w[0] == w[1]));
+        let mut x = Rng::new(7, "x");
+        let mut y = Rng::new(7, "y");
+        assert_ne!(x.next_u64(), y.next_u64());
+        let mut r = Rng::new(1, "n");
+        let vals: Vec<f32> = (0..4000).map(|_| r.normal()).collect();
+        let mean = vals.iter().sum::<f32>() / vals.len() as f32;
+        let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / vals.len() as f32;
+        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "{mean} {var}");
+    }
+
+    #[test]
+    fn input_arguments_need_a_name_and_a_file_once() {
+        assert!(parse_input_args(&["a=b.npy".into()]).is_ok());
+        for bad in ["ab.npy", "=b.npy", "a="] {
+            let e = parse_input_args(&[bad.into()]).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("NAME=FILE"), "{e}");
+        }
+        let e = parse_input_args(&["a=1.npy".into(), "a=2.npy".into()]).unwrap_err();
+        assert!(e.to_string().contains("'a'"), "{e}");
+    }
+}

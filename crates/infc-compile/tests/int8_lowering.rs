@@ -1,0 +1,181 @@
+//! INT8 lowering on small graphs: quantized MatMul (bias + residual + relu epilogue, per row and
+//! per tensor) and Conv (grouped 3×3 strided padded through im2col; 1×1 through the direct NHWC
+//! path) against the reference interpreter on every integer path; and load-time rejection of
+//! hostile quantized steps (wrong weight size, scratch overlapping the output, a −128 weight).
+
+mod common;
+
+use common::{rand_f32, B};
+use infc_compile::{compile, CompileOptions, Int8Lowering, Plan};
+use infc_ir::{ConvAttrs, DType, Epilogue, Graph, Op, Tensor};
+use infc_plan::Step;
+use infc_runtime::{Int8Isa, Session, TensorView};
+
+fn int8_opts(g: &Graph, per_row: bool) -> CompileOptions {
+    CompileOptions {
+        int8: Some(Int8Lowering {
+            nodes: (0..g.nodes.len()).collect(),
+            per_row,
+        }),
+        ..CompileOptions::default()
+    }
+}
+
+fn run(plan: &Plan, isa: Int8Isa, inputs: &[Tensor]) -> Result<Vec<Vec<f32>>, String> {
+    let s = Session::from_bytes(&plan.encode())
+        .map_err(|e| e.to_string())?
+        .with_int8_isa(isa);
+    let views: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                i.into(),
+                TensorView::new(infc_runtime::DType::F32, &t.shape, t.bytes().unwrap()),
+            )
+        })
+        .collect();
+    let outs = s.run(&views).map_err(|e| e.to_string())?;
+    Ok(outs
+        .iter()
+        .map(|o| {
+            o.data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+        .collect())
+}
+
+/// Quantized outputs within 3% (of the largest reference magnitude) of the reference, every path.
+fn check_close(g: &Graph, inputs: &[Tensor]) {
+    let named: Vec<_> = g
+        .inputs
+        .iter()
+        .zip(inputs)
+        .map(|(&v, t)| (g.value(v).name.as_str().into(), t.clone()))
+        .collect();
+    let want = infc_reference::run_graph(g, &named).expect("reference runs");
+    for per_row in [true, false] {
+        let plan = compile(g, &int8_opts(g, per_row)).expect("compiles");
+        let quant_steps = plan
+            .body
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::QuantMatMul(_) | Step::QuantConv(_)))
+            .count();
+        assert_eq!(
+            quant_steps,
+            g.nodes.len(),
+            "every node lowers to a quantized step"
+        );
+        for isa in Int8Isa::supported() {
+            let got = run(&plan, isa, inputs).expect("runs");
+            for (w, gv) in want.iter().zip(&got) {
+                let wv = w.to_f64_vec().unwrap();
+                let scale = wv.iter().fold(0f64, |m, v| m.max(v.abs()));
+                let worst = wv
+                    .iter()
+                    .zip(gv)
+                    .map(|(a, &b)| (a - b as f64).abs())
+                    .fold(0f64, f64::max);
+                assert!(
+                    worst <= 0.03 * scale,
+                    "{} per_row={per_row}: max err {worst} vs scale {scale}",
+                    isa.name()
+                );
+            }
+        }
+    }
+}
+
+fn matmul_graph() -> (Graph, Vec<Tensor>) {
+    let mut b = B::new();
+    let x = b.input("x", DType::F32, &[2, 3, 40]);
+    let r = b.input("r", DType::F32, &[2, 3, 24]);
+    let w = b.f32c(&[40, 24], 7);
+    let bias = b.f32c(&[24], 8);
+    let op = Op::FusedMatMul {
+        epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::Relu],
+    };
+    let y = b.one(op, &[x, w, bias, r]);
+    b.output(y);
+    let inputs = vec![
+        Tensor::from_vec(vec![2, 3, 40], rand_f32(240, 1)).unwrap(),
+        Tensor::from_vec(vec![2, 3, 24], rand_f32(144, 2)).unwrap(),
+    ];
+    (b.g, inputs)
+}
+
+#[test]
+fn quantized_matmul_with_epilogue_matches_reference() {
+    let (g, inputs) = matmul_graph();
+    check_close(&g, &inputs);
+}
+
+#[test]
+fn quantized_convs_match_reference() {
+    let mut b = B::new();
+    let x = b.input("x", DType::F32, &[2, 6, 9, 9]);
+    let w = b.f32c(&[8, 3, 3, 3], 3);
+    let bias = b.f32c(&[8], 4);
+    let attrs = ConvAttrs {
+        kernel: vec![3, 3],
+        strides: vec![2, 2],
+        pads: vec![1, 1, 1, 1],
+        dilations: vec![1, 1],
+        group: 2,
+    };
+    let op = Op::FusedConv {
+        attrs,
+        epilogue: vec![Epilogue::Bias, Epilogue::Relu],
+    };
+    let y = b.one(op, &[x, w, bias]);
+    let w1 = b.f32c(&[5, 8, 1, 1], 5);
+    let pointwise = ConvAttrs {
+        kernel: vec![1, 1],
+        strides: vec![1, 1],
+        pads: vec![0, 0, 0, 0],
+        dilations: vec![1, 1],
+        group: 1,
+    };
+    let z = b.one(Op::Conv(pointwise), &[y, w1]);
+    b.output(z);
+    let inputs = vec![Tensor::from_vec(vec![2, 6, 9, 9], rand_f32(972, 9)).unwrap()];
+    check_close(&b.g, &inputs);
+}
+
+fn load_err(plan: &Plan) -> String {
+    match Session::from_bytes(&plan.encode()) {
+        Ok(_) => "loaded".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn hostile_quantized_steps_are_rejected_at_load() {
+    let (g, _) = matmul_graph();
+    let plan = compile(&g, &int8_opts(&g, true)).expect("compiles");
+    let Step::QuantMatMul(step) = plan.body.steps[0].clone() else {
+        panic!("expected a QuantMatMul, got {:?}", plan.body.steps[0]);
+    };
+
+    let mut short = plan.clone();
+    if let Step::QuantMatMul(s) = &mut short.body.steps[0] {
+        s.weights.bytes -= 64;
+    }
+    let e = load_err(&short);
+    assert!(e.contains("quantized weights"), "{e}");
+
+    let mut overlap = plan.clone();
+    if let Step::QuantMatMul(s) = &mut overlap.body.steps[0] {
+        s.scratch = s.y;
+    }
+    let e = load_err(&overlap);
+    assert!(e.contains("overlaps"), "{e}");
+
+    let mut bad_value = plan.clone();
+    bad_value.consts[step.weights.offset as usize] = 0x80;
+    let e = load_err(&bad_value);
+    assert!(e.contains("-128"), "{e}");
+}

@@ -1,0 +1,178 @@
+//! `--int8` on every committed fixture: the -O2 graph with its weight layers quantized (the
+//! quantization pass's selection) is compiled, run with every integer-kernel path this CPU has
+//! (forced, per-row activations) and once per tensor, and each output must have cosine
+//! similarity ≥ 0.99 with the f32 plan's output and with onnxruntime's committed output.
+
+use infc_compile::{compile, CompileOptions, Int8Lowering, Plan};
+use infc_conformance::plan::{optimise, run_plan, runtime_dtype};
+use infc_conformance::{all_fixtures, Fixture};
+use infc_ir::Tensor;
+use infc_passes::{select_int8_layers, Int8Options, OptLevel};
+use infc_runtime::{Int8Isa, Isa, Session, SessionOptions, TensorView};
+
+const MIN_COSINE: f64 = 0.99;
+
+fn cosine(a: &Tensor, b: &Tensor) -> Result<f64, String> {
+    let (x, y) = (
+        a.to_f64_vec().map_err(|e| e.to_string())?,
+        b.to_f64_vec().map_err(|e| e.to_string())?,
+    );
+    if x.len() != y.len() {
+        return Err(format!("{} vs {} elements", x.len(), y.len()));
+    }
+    let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+    let nx: f64 = x.iter().map(|p| p * p).sum::<f64>().sqrt();
+    let ny: f64 = y.iter().map(|q| q * q).sum::<f64>().sqrt();
+    if nx == 0.0 && ny == 0.0 {
+        return Ok(1.0);
+    }
+    Ok(dot / (nx * ny).max(f64::MIN_POSITIVE))
+}
+
+/// Compile `f` at -O2 with every selected layer quantized; returns the plan and how many layers.
+fn int8_plan(f: &Fixture, per_row: bool) -> Result<(Plan, usize), String> {
+    let mut g = f.bound_graph()?;
+    optimise(&mut g, OptLevel::O2)?;
+    let sel = select_int8_layers(&g, &Int8Options::default());
+    let opts = CompileOptions {
+        int8: Some(Int8Lowering {
+            nodes: sel.nodes(),
+            per_row,
+        }),
+        ..CompileOptions::default()
+    };
+    let plan = compile(&g, &opts).map_err(|e| format!("compile: {e}"))?;
+    Ok((plan, sel.quantize.len()))
+}
+
+/// Run `plan` with the integer kernels forced to `int8`.
+fn run_int8(
+    plan: &Plan,
+    int8: Int8Isa,
+    inputs: &[(String, Tensor)],
+) -> Result<Vec<Tensor>, String> {
+    let bytes = plan.encode();
+    let session = Session::from_bytes_with(
+        &bytes,
+        SessionOptions {
+            isa: Some(Isa::detect()),
+        },
+    )
+    .map_err(|e| format!("load: {e}"))?
+    .with_int8_isa(int8);
+    let raw: Vec<(&str, infc_runtime::DType, &[u8])> = inputs
+        .iter()
+        .map(|(n, t)| {
+            Ok((
+                n.as_str(),
+                runtime_dtype(t.dtype),
+                t.bytes().map_err(|e| e.to_string())?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let views: Vec<_> = raw
+        .iter()
+        .zip(inputs)
+        .map(|((n, d, b), (_, t))| ((*n).into(), TensorView::new(*d, &t.shape, b)))
+        .collect();
+    let outs = session.run(&views).map_err(|e| format!("run: {e}"))?;
+    outs.into_iter()
+        .map(|o| {
+            let dtype = infc_conformance::plan::ir_dtype(o.dtype);
+            Tensor::from_bytes(dtype, o.shape, infc_ir::Bytes::from_vec(o.data))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+fn check_fixture(f: &Fixture) -> Result<Vec<String>, String> {
+    let mut g = f.bound_graph()?;
+    optimise(&mut g, OptLevel::O2)?;
+    let fp32 = compile(&g, &CompileOptions::default()).map_err(|e| e.to_string())?;
+    let want_fp32 = run_plan(&fp32, Isa::detect(), &f.inputs)?;
+    let mut lines = Vec::new();
+    let mut runs: Vec<(String, Vec<Tensor>)> = Vec::new();
+    let (plan, layers) = int8_plan(f, true)?;
+    if layers == 0 {
+        return Err("no layer was quantized".into());
+    }
+    let steps = plan
+        .body
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind(), "QuantMatMul" | "QuantConv"))
+        .count();
+    if steps != layers {
+        return Err(format!(
+            "{layers} layers selected but {steps} quantized steps"
+        ));
+    }
+    for isa in Int8Isa::supported() {
+        runs.push((
+            format!("per-row/{}", isa.name()),
+            run_int8(&plan, isa, &f.inputs)?,
+        ));
+    }
+    let (tensor_plan, _) = int8_plan(f, false)?;
+    runs.push((
+        "per-tensor".into(),
+        run_int8(&tensor_plan, Int8Isa::detect(), &f.inputs)?,
+    ));
+    for (what, outs) in &runs {
+        for (i, got) in outs.iter().enumerate() {
+            if !got.dtype.is_float() {
+                continue;
+            }
+            let (name, ort) = &f.expected[i];
+            let c_fp32 = cosine(got, &want_fp32[i])?;
+            let c_ort = cosine(got, ort)?;
+            lines.push(format!(
+                "{} {what} {name}: cosine vs f32 {c_fp32:.5}, vs onnxruntime {c_ort:.5} ({layers} layers)",
+                f.name
+            ));
+            if c_fp32 < MIN_COSINE || c_ort < MIN_COSINE {
+                return Err(lines.pop().unwrap_or_default());
+            }
+        }
+    }
+    Ok(lines)
+}
+
+#[test]
+fn every_fixture_under_int8_keeps_cosine_099() {
+    let fixtures = all_fixtures();
+    assert!(!fixtures.is_empty(), "no fixtures found");
+    let mut failures = Vec::new();
+    for f in &fixtures {
+        match check_fixture(f) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => failures.push(format!("{}: {e}", f.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn integer_paths_agree_on_a_quantized_plan() {
+    // The integer product is exact on every path; only the f32 epilogue may round differently.
+    let f = infc_conformance::load_fixture("resnet_ts17");
+    let (plan, _) = int8_plan(&f, true).expect("int8 plan");
+    let base = run_int8(&plan, Int8Isa::Portable, &f.inputs).expect("portable run");
+    for isa in Int8Isa::supported() {
+        let got = run_int8(&plan, isa, &f.inputs).expect("run");
+        for (a, b) in got.iter().zip(&base) {
+            let (x, y) = (a.to_f64_vec().unwrap(), b.to_f64_vec().unwrap());
+            let scale = y.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-6);
+            let worst = x
+                .iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f64, f64::max);
+            assert!(
+                worst <= 1e-4 * scale,
+                "{}: max diff {worst:e} vs portable (scale {scale:e})",
+                isa.name()
+            );
+        }
+    }
+}

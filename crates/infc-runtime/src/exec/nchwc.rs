@@ -1,0 +1,139 @@
+//! Executors of the channel-blocked (NCHWc) steps: the direct blocked conv with fused
+//! bias/residual/ReLU, the layout reorders and blocked max pooling. Kernel parameters are checked
+//! once at load ([`nchwc_conv_params`], [`max_pool_params`]).
+
+use super::ke;
+use super::nn::pool_params;
+use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
+use infc_kernels::{
+    blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, packed_nchwc_weights_len,
+    to_blocked, Conv2dParams, Isa, NchwcConvParams, Pool2dParams,
+};
+use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, PoolKind, PoolStep, ReorderStep};
+
+/// Kernel parameters of a blocked conv step, checked against the planned output size, the
+/// packed weight size and the supported activations.
+pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, String> {
+    let p = NchwcConvParams {
+        conv: Conv2dParams {
+            batch: s.n as usize,
+            in_channels: s.c_in as usize,
+            in_h: s.h as usize,
+            in_w: s.w as usize,
+            out_channels: s.c_out as usize,
+            kernel_h: s.kernel[0] as usize,
+            kernel_w: s.kernel[1] as usize,
+            stride_h: s.strides[0] as usize,
+            stride_w: s.strides[1] as usize,
+            pad_top: s.pads[0] as usize,
+            pad_left: s.pads[1] as usize,
+            pad_bottom: s.pads[2] as usize,
+            pad_right: s.pads[3] as usize,
+            dilation_h: s.dilations[0] as usize,
+            dilation_w: s.dilations[1] as usize,
+            groups: 1,
+        },
+        block: s.block as usize,
+        input_blocked: s.input_blocked,
+    };
+    p.validate().map_err(ke)?;
+    if (p.conv.out_h(), p.conv.out_w()) != (s.oh as usize, s.ow as usize) {
+        return Err(format!(
+            "kernel computes a {}×{} output, plan says {}×{}",
+            p.conv.out_h(),
+            p.conv.out_w(),
+            s.oh,
+            s.ow
+        ));
+    }
+    let want = packed_nchwc_weights_len(&p) as u64 * 4;
+    if s.weights.bytes != want {
+        return Err(format!(
+            "packed weights have {} bytes, the kernel needs {want}",
+            s.weights.bytes
+        ));
+    }
+    if !matches!(s.act, Activation::None | Activation::Relu) {
+        return Err(format!(
+            "activation {:?} is not fused by this kernel",
+            s.act
+        ));
+    }
+    Ok(p)
+}
+
+pub(crate) fn conv(s: &NchwcConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let p = nchwc_conv_params(s)?;
+    let (xn, yn) = (p.input_len() * 4, p.output_len() * 4);
+    let bias_read = s.bias.map(|b| rd(b, s.c_out as usize * 4)).unwrap_or(NONE);
+    let res_read = s.residual.map(|r| rd(r, yn)).unwrap_or(NONE);
+    let w_read = rd(
+        infc_plan::TensorRef::konst(s.weights.offset),
+        s.weights.bytes as usize,
+    );
+    let (y, [x, w, bias, res]) =
+        mem.io((s.y.offset, yn), [rd(s.x, xn), w_read, bias_read, res_read])?;
+    let x = f32s(x.ok_or("input aliases the output")?)?;
+    let w = f32s(w.ok_or("weights alias the output")?)?;
+    let bias = match bias {
+        Some(b) if s.bias.is_some() => Some(f32s(b)?),
+        _ => None,
+    };
+    let res = match res {
+        Some(r) if s.residual.is_some() => Some(f32s(r)?),
+        Some(_) => None,
+        None => return Err("residual aliases the output".into()),
+    };
+    let relu = s.act == Activation::Relu;
+    conv2d_nchwc(isa, &p, x, w, bias, res, relu, f32s_mut(y)?).map_err(ke)
+}
+
+pub(crate) fn reorder(s: &ReorderStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let (n, c, hw, b) = (s.n as usize, s.c as usize, s.hw as usize, s.block as usize);
+    let (plain, blocked) = (n * c * hw * 4, blocked_len(n, c, hw, b) * 4);
+    let (xn, yn) = if s.to_blocked {
+        (plain, blocked)
+    } else {
+        (blocked, plain)
+    };
+    let (y, [x]) = mem.io((s.y.offset, yn), [rd(s.x, xn)])?;
+    let (x, y) = (f32s(x.ok_or("input aliases the output")?)?, f32s_mut(y)?);
+    if s.to_blocked {
+        to_blocked(isa, n, c, hw, b, x, y)
+    } else {
+        from_blocked(isa, n, c, hw, b, x, y)
+    }
+    .map_err(ke)
+}
+
+/// Kernel parameters of a blocked max pool (the plain pool's rules, with `c` the lane count).
+pub(crate) fn max_pool_params(s: &NchwcMaxPoolStep) -> Result<Pool2dParams, String> {
+    if s.block != 8 && s.block != 16 {
+        return Err(format!("block {} is not 8 or 16", s.block));
+    }
+    pool_params(&PoolStep {
+        kind: PoolKind::Max,
+        n: s.n,
+        c: s.c,
+        h: s.h,
+        w: s.w,
+        kernel: s.kernel,
+        strides: s.strides,
+        pads: s.pads,
+        dilations: s.dilations,
+        oh: s.oh,
+        ow: s.ow,
+        x: s.x,
+        y: s.y,
+    })
+}
+
+pub(crate) fn max_pool(s: &NchwcMaxPoolStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let p = max_pool_params(s)?;
+    let b = s.block as usize;
+    let xn = blocked_len(p.batch, p.channels, p.in_h * p.in_w, b) * 4;
+    let yn = blocked_len(p.batch, p.channels, p.out_h() * p.out_w(), b) * 4;
+    let (y, [x]) = mem.io((s.y.offset, yn), [rd(s.x, xn)])?;
+    let (x, y) = (f32s(x.ok_or("input aliases the output")?)?, f32s_mut(y)?);
+    max_pool2d_nchwc(isa, &p, b, x, y).map_err(ke)
+}
