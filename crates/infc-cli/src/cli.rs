@@ -68,6 +68,10 @@ pub struct ModelArgs {
     /// Optimisation level 0..3 (-O0 none; -O1 cleanup; -O2 fusions; -O3 layout and everything).
     #[arg(short = 'O', value_name = "LEVEL", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
     pub opt: u8,
+    /// Leave the named pass out of the -O pipeline (repeatable), e.g. `--disable fuse-attention`
+    /// to measure what one fusion family is worth.
+    #[arg(long = "disable", value_name = "PASS")]
+    pub disable: Vec<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

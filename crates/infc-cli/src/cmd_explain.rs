@@ -29,9 +29,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
                 let _ = write!(
                     out,
                     "{}",
-                    diff.unified_diff()
-                        .context_radius(1)
-                        .header("before", pass)
+                    diff.unified_diff().context_radius(1).header("before", pass)
                 );
             }
             before = after;

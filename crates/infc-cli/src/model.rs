@@ -27,12 +27,14 @@ pub fn load(
     }
     after_pass("import", &g, true);
     let level = OptLevel::from_digit(args.opt).context("optimisation level must be 0..3")?;
-    infc_passes::run_pipeline(
-        &mut g,
-        &infc_passes::pipeline(level),
-        &mut cx,
-        &mut after_pass,
-    )?;
+    let mut passes = infc_passes::pipeline(level);
+    for name in &args.disable {
+        if infc_passes::pass_by_name(name).is_none() {
+            bail!("--disable {name}: no such pass");
+        }
+        passes.retain(|p| p.name != name.as_str());
+    }
+    infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
     Ok((g, cx.log))
 }
 
