@@ -81,7 +81,10 @@ fn budget_keeps_layers_over_it_in_f32_and_names_them() {
 fn exclude_keeps_a_layer_and_unknown_names_are_errors() {
     let (code, out, err) = compile(&["--report", "--int8-exclude", "/fc/Gemm"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("/fc/Gemm: excluded by --int8-exclude"), "{out}");
+    assert!(
+        out.contains("/fc/Gemm: excluded by --int8-exclude"),
+        "{out}"
+    );
     let (code, _, err) = compile(&["--int8-exclude", "no_such_layer"]);
     assert_eq!(code, 1);
     assert!(err.starts_with("error: "), "{err}");

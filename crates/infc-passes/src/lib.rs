@@ -20,6 +20,7 @@ mod layout_nchwc;
 mod manager;
 pub mod pattern;
 mod quantize;
+mod simplify_reshape_transpose;
 
 pub use bind_shapes::{bind_input_shapes, parse_shape_binding, unbound_symbols, ShapeBinding};
 pub use cse::eliminate_common_subexpressions;
@@ -40,3 +41,4 @@ pub use manager::{pass_by_name, pipeline, run_pipeline, FusionLog, OptLevel, Pas
 pub use quantize::{
     select_int8_layers, Int8Kind, Int8Layer, Int8Options, Int8Selection, INT8_K_MAX, INT8_MIN_MACS,
 };
+pub use simplify_reshape_transpose::simplify_reshape_transpose;

@@ -134,6 +134,12 @@ const GLOBAL_POOL: Pass = Pass {
     run: crate::fuse_global_pool,
 };
 
+/// Runs after the fusions: attention matching expects the exporters' own transpose pairs.
+const SIMPLIFY_CHAINS: Pass = Pass {
+    name: "simplify-reshape-transpose",
+    run: crate::simplify_reshape_transpose,
+};
+
 const LAYOUT_NCHWC: Pass = Pass {
     name: "layout-nchwc",
     run: crate::layout_nchwc,
@@ -160,7 +166,7 @@ pub fn pass_by_name(name: &str) -> Option<Pass> {
     [FOLD, DCE, IDENTITIES, CSE]
         .into_iter()
         .chain(FUSIONS)
-        .chain([LAYOUT_NCHWC])
+        .chain([SIMPLIFY_CHAINS, LAYOUT_NCHWC])
         .find(|p| p.name == name)
 }
 
@@ -172,6 +178,7 @@ pub fn pipeline(level: OptLevel) -> Vec<Pass> {
         OptLevel::O2 | OptLevel::O3 => {
             let mut passes = vec![FOLD, IDENTITIES, CSE, DCE];
             passes.extend(FUSIONS);
+            passes.push(SIMPLIFY_CHAINS);
             passes.push(DCE);
             if level == OptLevel::O3 {
                 // After every fusion: the layout pass converts the fused convs' epilogues as is.

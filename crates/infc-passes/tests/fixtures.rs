@@ -166,3 +166,22 @@ fn print_fixture_ir() {
         println!("{}: {}", e.rule, e.nodes.join(", "));
     }
 }
+
+/// Pipeline snapshots: op counts, then the whole IR, of every fixture after -O1, -O2 and -O3
+/// (`tests/snapshots/fixtures__pipeline_o<level>_<fixture>.snap`).
+#[test]
+fn pipeline_ir_snapshots_per_level() {
+    for fx in all_fixtures() {
+        for (digit, level) in [(1, OptLevel::O1), (2, OptLevel::O2), (3, OptLevel::O3)] {
+            let (g, _) = at_level(&fx, level);
+            insta::assert_snapshot!(
+                format!("pipeline_o{digit}_{}", fx.name),
+                format!(
+                    "# op counts\n{}\n# IR\n{}",
+                    op_counts_text(&g),
+                    infc_ir::print_graph(&g)
+                )
+            );
+        }
+    }
+}

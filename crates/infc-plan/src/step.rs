@@ -831,7 +831,8 @@ impl QuantConvStep {
         let cig = self.c_in.checked_div(self.group)?;
         let cog = self.c_out.checked_div(self.group)?;
         Some((
-            cig.checked_mul(self.kernel[0])?.checked_mul(self.kernel[1])?,
+            cig.checked_mul(self.kernel[0])?
+                .checked_mul(self.kernel[1])?,
             cog,
         ))
     }

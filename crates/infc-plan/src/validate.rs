@@ -70,6 +70,7 @@ impl Ctx {
     }
 
     /// Record a byte range `[t.offset + lo·esize, t.offset + hi·esize)` (element indices lo ≤ hi).
+    #[allow(clippy::too_many_arguments)]
     fn range(
         &mut self,
         role: &'static str,
@@ -80,7 +81,7 @@ impl Ctx {
         write: bool,
         identity: bool,
     ) -> Result<(), PlanError> {
-        if t.offset % esize != 0 {
+        if !t.offset.is_multiple_of(esize) {
             return Err(self.err(format!(
                 "{role} offset {} is not aligned to its {esize}-byte elements",
                 t.offset
@@ -243,7 +244,7 @@ impl Ctx {
     }
 
     fn packed(&mut self, role: &'static str, p: PackedRef) -> Result<(), PlanError> {
-        if p.offset % 64 != 0 {
+        if !p.offset.is_multiple_of(64) {
             return Err(self.err(format!(
                 "{role} packed weights at {} are not 64-byte aligned",
                 p.offset
@@ -326,6 +327,7 @@ fn window_out(len: u64, pad: u64, kernel: u64, stride: u64, dil: u64, ceil: bool
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_window(
     c: &Ctx,
     what: &str,
@@ -658,7 +660,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             )?;
             let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
-            let (kg, cog) = s.group_dims().ok_or_else(|| c.err("group size overflows"))?;
+            let (kg, cog) = s
+                .group_dims()
+                .ok_or_else(|| c.err("group size overflows"))?;
             let wb = quant_weights_bytes(kg, cog)
                 .and_then(|b| b.checked_mul(s.group))
                 .ok_or_else(|| c.err("quantized weights size overflows"))?;
@@ -691,9 +695,11 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             need(c, s.block == 8 || s.block == 16, || {
                 format!("block {} is not 8 or 16", s.block)
             })?;
-            need(c, matches!(s.act, Activation::None | Activation::Relu), || {
-                format!("activation {:?} (only none or relu)", s.act)
-            })?;
+            need(
+                c,
+                matches!(s.act, Activation::None | Activation::Relu),
+                || format!("activation {:?} (only none or relu)", s.act),
+            )?;
             check_window(
                 c,
                 "conv",

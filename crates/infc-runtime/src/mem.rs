@@ -31,13 +31,16 @@ pub(crate) const NONE: Rd = Rd {
     len: 0,
 };
 
+/// The output slice and the input slices (`None` where a read is absent) of one step.
+pub type Io<'m, const N: usize> = (&'m mut [u8], [Option<&'m [u8]>; N]);
+
 impl Mem<'_> {
     /// Split out the write range `out` (arena) and the reads.
     pub fn io<const N: usize>(
         &mut self,
         out: (u64, usize),
         reads: [Rd; N],
-    ) -> Result<(&mut [u8], [Option<&[u8]>; N]), String> {
+    ) -> Result<Io<'_, N>, String> {
         let (ws, wl) = (out.0 as usize, out.1);
         let we = ws
             .checked_add(wl)

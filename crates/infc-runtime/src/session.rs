@@ -110,7 +110,7 @@ impl Session {
         let data = bytes.bytes();
         let (body, consts) = decode_borrowed(data, DecodeOptions::default())?;
         let start = consts.as_ptr() as usize - data.as_ptr() as usize;
-        if consts.as_ptr() as usize % 64 != 0 {
+        if !(consts.as_ptr() as usize).is_multiple_of(64) {
             return Err(RuntimeError::Misaligned(consts.as_ptr() as usize));
         }
         let consts = start..start + consts.len();

@@ -49,8 +49,8 @@ fn run_into_does_not_allocate_after_the_first_call() {
     let x = common::input();
     let shape = [4usize, 8];
     let inputs = [("x".into(), TensorView::f32(&shape, &x))];
-    let mut y = vec![0u8; 4 * 16 * 4];
-    let mut t = vec![0u8; 8 * 4 * 4];
+    let mut y = [0u8; 4 * 16 * 4];
+    let mut t = [0u8; 8 * 4 * 4];
     session
         .run_into(&inputs, &mut [&mut y[..], &mut t[..]])
         .unwrap();

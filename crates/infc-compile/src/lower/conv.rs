@@ -10,13 +10,16 @@ use infc_plan::{
     TensorRef,
 };
 
+/// `(kernel, strides, pads [top, left, bottom, right], dilations)` of a 2-D window.
+pub(crate) type Geometry = ([u64; 2], [u64; 2], [u64; 4], [u64; 2]);
+
 /// 2-D geometry: `[kh, kw]`, `[sh, sw]`, `[t, l, b, r]`, `[dh, dw]`, or `None` for other ranks.
 pub(crate) fn geometry(
     kernel: &[usize],
     strides: &[usize],
     pads: &[usize],
     dil: &[usize],
-) -> Option<([u64; 2], [u64; 2], [u64; 4], [u64; 2])> {
+) -> Option<Geometry> {
     let at = |v: &[usize], i: usize, d: usize| v.get(i).copied().unwrap_or(d) as u64;
     match kernel.len() {
         2 => Some((

@@ -237,7 +237,7 @@ pub fn sample_ops() -> Vec<Op> {
         Op::Softmax { axis: -1 },
         Op::LayerNorm {
             axis: -2,
-            epsilon: Float::new(9.999999747378752e-6),
+            epsilon: Float::new(1e-5),
         },
         Op::Reshape { allowzero: true },
         Op::Flatten { axis: 0 },

@@ -292,11 +292,8 @@ fn interior(out: usize, input: usize, pad: usize, k: usize, s: usize, d: usize) 
 /// `n` pixels split into the fewest tiles of at most `max`, of near-equal sizes: `(start, len)`.
 fn balanced(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     let tiles = n.div_ceil(max.max(1));
-    let (base, extra) = if tiles == 0 {
-        (0, 0)
-    } else {
-        (n / tiles, n % tiles)
-    };
+    let base = n.checked_div(tiles).unwrap_or(0);
+    let extra = n.checked_rem(tiles).unwrap_or(0);
     (0..tiles).map(move |t| (t * base + t.min(extra), base + usize::from(t < extra)))
 }
 
