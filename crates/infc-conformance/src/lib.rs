@@ -203,3 +203,21 @@ pub fn compare(what: &str, got: &Tensor, want: &Tensor) -> Result<f64, String> {
     }
     Ok(worst)
 }
+
+/// Cosine similarity of two tensors' elements (1 when both are all zeros); the INT8 accuracy metric.
+pub fn cosine(a: &Tensor, b: &Tensor) -> Result<f64, String> {
+    let (x, y) = (
+        a.to_f64_vec().map_err(|e| e.to_string())?,
+        b.to_f64_vec().map_err(|e| e.to_string())?,
+    );
+    if x.len() != y.len() {
+        return Err(format!("{} vs {} elements", x.len(), y.len()));
+    }
+    let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+    let nx: f64 = x.iter().map(|p| p * p).sum::<f64>().sqrt();
+    let ny: f64 = y.iter().map(|q| q * q).sum::<f64>().sqrt();
+    if nx == 0.0 && ny == 0.0 {
+        return Ok(1.0);
+    }
+    Ok(dot / (nx * ny).max(f64::MIN_POSITIVE))
+}

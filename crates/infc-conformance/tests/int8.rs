@@ -5,29 +5,12 @@
 
 use infc_compile::{compile, CompileOptions, Int8Lowering, Plan};
 use infc_conformance::plan::{optimise, run_plan, runtime_dtype};
-use infc_conformance::{all_fixtures, Fixture};
+use infc_conformance::{all_fixtures, cosine, Fixture};
 use infc_ir::Tensor;
 use infc_passes::{select_int8_layers, Int8Options, OptLevel};
 use infc_runtime::{Int8Isa, Isa, Session, SessionOptions, TensorView};
 
 const MIN_COSINE: f64 = 0.99;
-
-fn cosine(a: &Tensor, b: &Tensor) -> Result<f64, String> {
-    let (x, y) = (
-        a.to_f64_vec().map_err(|e| e.to_string())?,
-        b.to_f64_vec().map_err(|e| e.to_string())?,
-    );
-    if x.len() != y.len() {
-        return Err(format!("{} vs {} elements", x.len(), y.len()));
-    }
-    let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
-    let nx: f64 = x.iter().map(|p| p * p).sum::<f64>().sqrt();
-    let ny: f64 = y.iter().map(|q| q * q).sum::<f64>().sqrt();
-    if nx == 0.0 && ny == 0.0 {
-        return Ok(1.0);
-    }
-    Ok(dot / (nx * ny).max(f64::MIN_POSITIVE))
-}
 
 /// Compile `f` at -O2 with every selected layer quantized; returns the plan and how many layers.
 fn int8_plan(f: &Fixture, per_row: bool) -> Result<(Plan, usize), String> {

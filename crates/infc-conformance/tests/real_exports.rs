@@ -4,7 +4,7 @@
 //! are generated locally; run with `cargo test --release -p infc-conformance --test real_exports -- --ignored`.
 
 use infc_conformance::plan::{optimise, run_plan};
-use infc_conformance::{compare, fixtures_in, goals, Fixture};
+use infc_conformance::{compare, cosine, fixtures_in, goals, Fixture};
 use infc_passes::OptLevel;
 use std::path::Path;
 
@@ -15,6 +15,9 @@ enum Check {
     Reference,
     /// The -O3 pipeline (structural goals), compiled and run with the best ISA.
     PlanO3,
+    /// `--int8` (-O2, the quantization pass's selection, per-row activations): cosine ≥ 0.99
+    /// with onnxruntime's FP32 outputs instead of the FP32 tolerance.
+    Int8,
 }
 
 fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
@@ -36,6 +39,30 @@ fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
             }
             let plan = infc_compile::compile(&g, &Default::default()).map_err(|e| e.to_string())?;
             run_plan(&plan, infc_runtime::Isa::detect(), &f.inputs)?
+        }
+        Check::Int8 => {
+            optimise(&mut g, OptLevel::O2)?;
+            let sel = infc_passes::select_int8_layers(&g, &Default::default());
+            let opts = infc_compile::CompileOptions {
+                int8: Some(infc_compile::Int8Lowering {
+                    nodes: sel.nodes(),
+                    per_row: true,
+                }),
+                ..Default::default()
+            };
+            let plan = infc_compile::compile(&g, &opts).map_err(|e| e.to_string())?;
+            let outs = run_plan(&plan, infc_runtime::Isa::detect(), &f.inputs)?;
+            for ((name, want), got) in f.expected.iter().zip(&outs) {
+                let c = cosine(got, want)?;
+                eprintln!(
+                    "  {name}: cosine {c:.5} vs onnxruntime FP32 ({} layers int8)",
+                    sel.quantize.len()
+                );
+                if c < 0.99 {
+                    return Err(format!("{name}: cosine {c:.5} < 0.99"));
+                }
+            }
+            return Ok(());
         }
     };
     if outs.len() != f.expected.len() {
@@ -88,6 +115,18 @@ fn variants_match_onnxruntime() {
 #[ignore = "needs models/variants (python3 models/export.py --variants models/variants)"]
 fn variants_compiled_at_o3_meet_goals_and_match_onnxruntime() {
     check_dir("variants", Check::PlanO3);
+}
+
+#[test]
+#[ignore = "needs models/variants (python3 models/export.py --variants models/variants)"]
+fn variants_int8_stay_close_to_onnxruntime_fp32() {
+    check_dir("variants", Check::Int8);
+}
+
+#[test]
+#[ignore = "needs models/full (python3 models/export.py --full)"]
+fn full_size_models_int8_stay_close_to_onnxruntime_fp32() {
+    check_dir("full", Check::Int8);
 }
 
 #[test]
