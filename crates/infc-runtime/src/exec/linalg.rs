@@ -8,7 +8,7 @@ use infc_kernels::{
     Activation as KAct, BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue, Isa, MatRef,
     UnaryKind,
 };
-use infc_plan::{Activation, BiasKind, ConvStep, MatB, MatMulStep, MAX_RANK};
+use infc_plan::{Activation, BiasKind, ConvStep, MatB, MatMulStep, PackedRef, TensorRef, MAX_RANK};
 
 fn act(a: Activation) -> KAct {
     match a {
@@ -211,28 +211,69 @@ pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
     Ok(p)
 }
 
-pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
-    let p = conv_params(s)?;
-    let xn = (s.n * s.c_in * s.h * s.w) as usize * 4;
-    let yn = (s.n * s.c_out * s.oh * s.ow) as usize * 4;
-    let bias_read = s.bias.map(|b| rd(b, s.c_out as usize * 4)).unwrap_or(NONE);
-    let res_read = s.residual.map(|r| rd(r, yn)).unwrap_or(NONE);
-    let w_read = rd(
-        infc_plan::TensorRef::konst(s.weights.offset),
-        s.weights.bytes as usize,
-    );
-    let (y, [x, w, bias, res]) =
-        mem.io((s.y.offset, yn), [rd(s.x, xn), w_read, bias_read, res_read])?;
+/// Where a conv step's operands live (plain and NCHWc convs share this), with byte lengths of the
+/// input and output and the output channel count (bias length).
+pub(crate) struct ConvRefs {
+    pub x: TensorRef,
+    pub x_bytes: usize,
+    pub weights: PackedRef,
+    pub bias: Option<TensorRef>,
+    pub residual: Option<TensorRef>,
+    pub c_out: usize,
+    pub y: TensorRef,
+    pub y_bytes: usize,
+}
+
+/// A conv step's operands as f32 slices: input, packed weights, optional bias and residual, output.
+pub(crate) struct ConvIo<'m> {
+    pub x: &'m [f32],
+    pub w: &'m [f32],
+    pub bias: Option<&'m [f32]>,
+    pub res: Option<&'m [f32]>,
+    pub y: &'m mut [f32],
+}
+
+/// Split the arena and constants into a conv step's operands; errors when one aliases the output.
+pub(crate) fn conv_io<'m>(r: &ConvRefs, mem: &'m mut Mem<'_>) -> Result<ConvIo<'m>, String> {
+    let bias_read = r.bias.map(|b| rd(b, r.c_out * 4)).unwrap_or(NONE);
+    let res_read = r.residual.map(|t| rd(t, r.y_bytes)).unwrap_or(NONE);
+    let w_read = rd(TensorRef::konst(r.weights.offset), r.weights.bytes as usize);
+    let (y, [x, w, bias, res]) = mem.io(
+        (r.y.offset, r.y_bytes),
+        [rd(r.x, r.x_bytes), w_read, bias_read, res_read],
+    )?;
     let x = f32s(x.ok_or("input aliases the output")?)?;
     let w = f32s(w.ok_or("weights alias the output")?)?;
     let bias = match bias {
-        Some(b) if s.bias.is_some() => Some(f32s(b)?),
+        Some(b) if r.bias.is_some() => Some(f32s(b)?),
         _ => None,
     };
     let res = match res {
-        Some(r) if s.residual.is_some() => Some(f32s(r)?),
+        Some(t) if r.residual.is_some() => Some(f32s(t)?),
         Some(_) => None,
         None => return Err("residual aliases the output".into()),
     };
-    conv2d(isa, &p, x, w, bias, res, act(s.act), f32s_mut(y)?).map_err(ke)
+    Ok(ConvIo {
+        x,
+        w,
+        bias,
+        res,
+        y: f32s_mut(y)?,
+    })
+}
+
+pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+    let p = conv_params(s)?;
+    let refs = ConvRefs {
+        x: s.x,
+        x_bytes: (s.n * s.c_in * s.h * s.w) as usize * 4,
+        weights: s.weights,
+        bias: s.bias,
+        residual: s.residual,
+        c_out: s.c_out as usize,
+        y: s.y,
+        y_bytes: (s.n * s.c_out * s.oh * s.ow) as usize * 4,
+    };
+    let io = conv_io(&refs, mem)?;
+    conv2d(isa, &p, io.x, io.w, io.bias, io.res, act(s.act), io.y).map_err(ke)
 }

@@ -3,8 +3,9 @@
 //! once at load ([`nchwc_conv_params`], [`max_pool_params`]).
 
 use super::ke;
+use super::linalg::{conv_io, ConvRefs};
 use super::nn::pool_params;
-use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
+use crate::mem::{f32s, f32s_mut, rd, Mem};
 use infc_kernels::{
     blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, packed_nchwc_weights_len,
     to_blocked, Conv2dParams, Isa, NchwcConvParams, Pool2dParams,
@@ -64,28 +65,19 @@ pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, St
 
 pub(crate) fn conv(s: &NchwcConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
     let p = nchwc_conv_params(s)?;
-    let (xn, yn) = (p.input_len() * 4, p.output_len() * 4);
-    let bias_read = s.bias.map(|b| rd(b, s.c_out as usize * 4)).unwrap_or(NONE);
-    let res_read = s.residual.map(|r| rd(r, yn)).unwrap_or(NONE);
-    let w_read = rd(
-        infc_plan::TensorRef::konst(s.weights.offset),
-        s.weights.bytes as usize,
-    );
-    let (y, [x, w, bias, res]) =
-        mem.io((s.y.offset, yn), [rd(s.x, xn), w_read, bias_read, res_read])?;
-    let x = f32s(x.ok_or("input aliases the output")?)?;
-    let w = f32s(w.ok_or("weights alias the output")?)?;
-    let bias = match bias {
-        Some(b) if s.bias.is_some() => Some(f32s(b)?),
-        _ => None,
+    let refs = ConvRefs {
+        x: s.x,
+        x_bytes: p.input_len() * 4,
+        weights: s.weights,
+        bias: s.bias,
+        residual: s.residual,
+        c_out: s.c_out as usize,
+        y: s.y,
+        y_bytes: p.output_len() * 4,
     };
-    let res = match res {
-        Some(r) if s.residual.is_some() => Some(f32s(r)?),
-        Some(_) => None,
-        None => return Err("residual aliases the output".into()),
-    };
+    let io = conv_io(&refs, mem)?;
     let relu = s.act == Activation::Relu;
-    conv2d_nchwc(isa, &p, x, w, bias, res, relu, f32s_mut(y)?).map_err(ke)
+    conv2d_nchwc(isa, &p, io.x, io.w, io.bias, io.res, relu, io.y).map_err(ke)
 }
 
 pub(crate) fn reorder(s: &ReorderStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
