@@ -2,7 +2,8 @@
 """Side-by-side benchmark: infc FP32/INT8 vs onnxruntime FP32/INT8 vs tract vs PyTorch eager.
 
     python3 bench/compare.py [--models resnet50,gpt2,distilbert] [--batches 1,4,8,16] [--warmup 20]
-                             [--iters 100] [--threads 2] [--quick] [--system-python]
+                             [--iters 100] [--threads 2] [--budget SECONDS] [--estimate] [--quick]
+                             [--system-python]
 
 Steps: (1) unless --system-python, create bench/.venv and install bench/requirements.txt into it, then re-run
 itself inside it; (2) export the full-size models with models/export.py --full if missing; (3) build
@@ -12,6 +13,10 @@ thread count; (5) write bench/out/results.json, bench/out/<model>.svg and BENCHM
 
 An engine that cannot run (infc not built yet, a compile error, a model tract rejects, a timeout) is
 recorded with its error in the table instead of stopping the run.
+
+--budget SECONDS caps each engine's warmup + timed iterations per (model, batch) (and each infc --profile run)
+to what fits in that time, estimated from one iteration (bench/budget.py); the table shows the counts run.
+--estimate prints the expected duration (from the last results.json) and exits; it is also printed at start.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import budget  # noqa: E402  (bench/budget.py, stdlib only)
+
 REPO = BENCH.parent
 VENV = BENCH / ".venv"
 CACHE = BENCH / ".cache"  # generated inputs, INT8 models, infc plans (gitignored)
@@ -36,6 +45,8 @@ MODELS_FULL = REPO / "models" / "full"
 FAMILY_VOCAB = {"gpt2": 50257, "distilbert": 30522}  # GPT2Config() / DistilBertConfig() defaults
 ALL_ENGINES = ["infc-fp32", "infc-int8", "ort-fp32", "ort-int8", "tract", "torch"]
 IN_VENV_ENV = "INFC_BENCH_IN_VENV"
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"  # PyTorch's CPU-only wheels
+TORCH_INDEX_ENV = "INFC_BENCH_TORCH_INDEX"
 
 
 def log(msg: str) -> None:
@@ -47,8 +58,47 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def ensure_venv(argv: list[str]) -> None:
-    """Create bench/.venv, install requirements when they changed, and re-exec this script inside it."""
+def requirement_specs(req: Path, names: set[str]) -> list[str]:
+    """The requirement lines of requirements.txt whose project is one of names (e.g. `torch>=2.5`)."""
+    import re
+
+    out = []
+    for line in req.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = re.match(r"([A-Za-z0-9_.-]+)", line)
+        if match and not line.startswith("-") and match.group(1).lower() in names:
+            out.append(line)
+    return out
+
+
+def torch_index_reachable(py: Path, url: str, timeout_s: float = 20) -> bool:
+    """Whether pip (with this machine's pip configuration: proxy, certificates) can list torch on the index at
+    url, asked once with a short timeout and no retries. An unreachable index otherwise costs every package
+    lookup pip's retries (about 6 s each when the host does not resolve; 5 × --timeout when packets are
+    dropped), and a half-reachable one can stall the install for hours."""
+    cmd = [str(py), "-m", "pip", "index", "versions", "torch", "--index-url", url, "--timeout", "10",
+           "--retries", "0", "--disable-pip-version-check"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
+def pip_install(py: Path, args: list[str]) -> None:
+    """pip install without pip's wheel cache: the venv is installed once, and the cache would keep a second
+    copy of the multi-GB PyTorch wheels."""
+    cmd = [str(py), "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", *args]
+    log("  " + shlex.join(cmd[1:]))
+    subprocess.run(cmd, check=True)
+
+
+def ensure_venv(argv: list[str], torch_index: str) -> None:
+    """Create bench/.venv, install requirements when they changed, and re-exec this script inside it.
+
+    PyTorch comes from torch_index (the CPU-only wheel index by default) when pip can reach it, so the venv
+    holds the ~200 MB CPU build; when it cannot (an offline mirror, a firewall) or torch_index is "pypi", from
+    PyPI, whose Linux x86-64 torch pulls the CUDA runtime wheels as well (several GB, unused here)."""
     py = VENV / "bin" / "python"
     req = BENCH / "requirements.txt"
     stamp = VENV / f".installed-{hashlib.sha256(req.read_bytes()).hexdigest()[:16]}"
@@ -56,10 +106,27 @@ def ensure_venv(argv: list[str]) -> None:
         log(f"creating {VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     if not stamp.exists():
-        log(f"installing {req.relative_to(REPO)} into {VENV.relative_to(REPO)} (first run only)")
-        subprocess.run([str(py), "-m", "pip", "install", "--upgrade", "pip"], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-r", str(req)], check=True)
-        stamp.touch()
+        started = time.perf_counter()
+        log(f"installing {req.relative_to(REPO)} into {VENV} (first run only)")
+        pip_install(py, ["--upgrade", "pip"])
+        torch_specs = requirement_specs(req, {"torch", "torchvision"})
+        source = "PyPI"
+        if torch_index != "pypi" and torch_specs:
+            why = "is not reachable from here"
+            if torch_index_reachable(py, torch_index):
+                try:
+                    pip_install(py, ["--index-url", torch_index, *torch_specs])
+                    source = torch_index
+                except subprocess.CalledProcessError as exc:
+                    why = f"has no usable {' '.join(torch_specs)} (pip exit code {exc.returncode})"
+            if source == "PyPI":
+                log(f"  {torch_index} {why}: installing PyTorch from PyPI instead (on Linux x86-64 that is the "
+                    "CUDA build with its nvidia-* wheels, several GB; pass --torch-index to use a mirror of the "
+                    "CPU wheels)")
+        pip_install(py, ["-r", str(req)])
+        elapsed = time.perf_counter() - started
+        stamp.write_text(f"torch from {source}; installed in {elapsed:.0f} s\n")
+        log(f"installed {req.relative_to(REPO)} in {elapsed:.0f} s (PyTorch from {source})")
     env = dict(os.environ, **{IN_VENV_ENV: "1"})
     os.execve(str(py), [str(py), str(Path(__file__).resolve()), *argv], env)
 
@@ -234,7 +301,27 @@ def from_report(rec: dict, proc: Proc, what: str) -> dict:
                reported_peak_rss_bytes=rep.get("peak_rss_bytes"), wait4_maxrss_bytes=proc.maxrss,
                peak_rss_bytes=rep.get("peak_rss_bytes") or proc.maxrss,
                threads=rep.get("threads"), wall_s=proc.wall_s)
+    for key in ("warmup", "iters"):  # the counts actually run (fewer than requested under --budget)
+        if isinstance(rep.get(key), int):
+            rec[key] = rep[key]
+    if isinstance(rep.get("first_iter_ms"), (int, float)):
+        rec["first_iter_ms"] = rep["first_iter_ms"]
     return rec
+
+
+def budgeted_counts(ctx: dict, rec: dict, probe_cmd: list[str], env: dict, what: str) -> tuple[int, int] | str:
+    """(warmup, iters) for an engine timed by its own binary (infc, tract): the requested counts without a
+    budget; with one, what fits after a one-iteration probe run of probe_cmd (`--warmup 0 --iters 1 --json`),
+    or the probe's error."""
+    if ctx["budget"] is None:
+        return ctx["warmup"], ctx["iters"]
+    proc = run_proc(probe_cmd, ctx["timeout"], env=env)
+    probe = from_report({}, proc, f"{what} (budget probe)")
+    if probe["status"] != "ok":
+        return probe["error"]
+    rec["first_iter_ms"] = probe["mean_ms"]
+    rec["probe_wall_s"] = proc.wall_s
+    return budget.plan_runs(probe["mean_ms"] / 1e3, ctx["warmup"], ctx["iters"], ctx["budget"])
 
 
 _INT8_SUPPORT: dict[str, bool] = {}
@@ -274,10 +361,13 @@ def run_infc(ctx: dict, rec: dict, int8: bool) -> dict:
         rec.update(status="unavailable", error=f"infc compile: {proc.error()}")
         return rec
     rec["compile_ms"] = proc.wall_s * 1e3
-    cmd = [str(infc), "run", str(plan), "--bench", "--warmup", str(ctx["warmup"]), "--iters", str(ctx["iters"]),
-           "--json", "--threads", str(ctx["threads"])]
-    for name, path in inputs:
-        cmd += ["--input", f"{name}={path}"]
+    feeds = [arg for name, path in inputs for arg in ("--input", f"{name}={path}")]
+    run = [str(infc), "run", str(plan), "--bench", "--json", "--threads", str(ctx["threads"]), *feeds]
+    counts = budgeted_counts(ctx, rec, [*run, "--warmup", "0", "--iters", "1"], child_env(ctx["threads"]), "infc run")
+    if isinstance(counts, str):
+        rec.update(status="unavailable", error=f"infc run: {counts}")
+        return rec
+    cmd = [*run[:4], "--warmup", str(counts[0]), "--iters", str(counts[1]), *run[4:]]
     rec["run_cmd"] = shlex.join(cmd)
     proc = run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"]))
     rec = from_report(rec, proc, "infc run")
@@ -286,14 +376,18 @@ def run_infc(ctx: dict, rec: dict, int8: bool) -> dict:
         rec["error"] = f"infc run: {rec['error']}"
         return rec
     if ctx.get("profile_iters", 0) > 0:
-        rec["profile"] = profile_infc(ctx, infc, plan, inputs)
+        rec["profile"] = profile_infc(dict(ctx, per_iter_s=rec["mean_ms"] / 1e3), infc, plan, inputs)
     return rec
 
 
 def profile_infc(ctx: dict, infc: Path, plan: Path, inputs: list[tuple[str, Path]]) -> dict:
     """`infc run --profile` of the plan just benchmarked: runtime overhead and the top five op kinds."""
     prof_json = plan.with_suffix(".profile.json")
-    cmd = [str(infc), "run", str(plan), "--profile", "--warmup", "2", "--iters", str(ctx["profile_iters"]),
+    prof_json.unlink(missing_ok=True)  # a stale file from an earlier run must not pass for this one
+    # `infc run --profile` does min(iters, 20) unprofiled runs besides the profiled ones: plan at twice the cost.
+    warmup, iters = budget.plan_runs(2 * ctx["per_iter_s"], budget.PROFILE_WARMUP, ctx["profile_iters"],
+                                     ctx["budget"], budget.PROFILE_MIN_TIMED)
+    cmd = [str(infc), "run", str(plan), "--profile", "--warmup", str(warmup), "--iters", str(iters),
            "--threads", str(ctx["threads"]), "--json", str(prof_json)]
     for name, path in inputs:
         cmd += ["--input", f"{name}={path}"]
@@ -303,7 +397,8 @@ def profile_infc(ctx: dict, infc: Path, plan: Path, inputs: list[tuple[str, Path
     prof = json.loads(prof_json.read_text())
     top = [{"kind": k["kind"], "mean_ms": k["mean_ms"], "share_pct": k["share_pct"],
             "gflops_per_s": k.get("gflops_per_s")} for k in prof.get("kinds", [])[:5]]
-    return {"cmd": shlex.join(cmd), "file": str(prof_json), "latency_ms": prof.get("latency_ms"),
+    return {"cmd": shlex.join(cmd), "file": str(prof_json), "warmup": warmup, "iters": iters,
+            "latency_ms": prof.get("latency_ms"),
             "steps_total_ms": prof.get("steps_total_ms"), "overhead_pct": prof.get("overhead_pct"), "top_kinds": top}
 
 
@@ -312,10 +407,13 @@ def run_tract(ctx: dict, rec: dict) -> dict:
     if not isinstance(binary, Path):
         rec.update(status="unavailable", error=binary)
         return rec
-    cmd = [str(binary), str(ctx["model_dir"] / "model.onnx"), "--warmup", str(ctx["warmup"]), "--iters",
-           str(ctx["iters"]), "--json"]
-    for name, path in ctx["inputs"]:
-        cmd += ["--input", f"{name}={path}"]
+    run = [str(binary), str(ctx["model_dir"] / "model.onnx"), "--json"]
+    run += [arg for name, path in ctx["inputs"] for arg in ("--input", f"{name}={path}")]
+    counts = budgeted_counts(ctx, rec, [*run, "--warmup", "0", "--iters", "1"], child_env(1), "infc-tract-bench")
+    if isinstance(counts, str):
+        rec.update(status="failed", error=counts)
+        return rec
+    cmd = [*run, "--warmup", str(counts[0]), "--iters", str(counts[1])]
     rec["run_cmd"] = shlex.join(cmd)
     return from_report(rec, run_proc(cmd, ctx["timeout"], env=child_env(1)), "infc-tract-bench")
 
@@ -323,6 +421,8 @@ def run_tract(ctx: dict, rec: dict) -> dict:
 def run_python(ctx: dict, rec: dict, kind: str, target: Path) -> dict:
     cmd = [sys.executable, str(BENCH / "worker.py"), kind, str(target), "--threads", str(ctx["threads"]),
            "--warmup", str(ctx["warmup"]), "--iters", str(ctx["iters"])]
+    if ctx["budget"] is not None:
+        cmd += ["--budget", str(ctx["budget"])]
     for name, path in ctx["inputs"]:
         cmd += ["--input", f"{name}={path}"]
     rec["run_cmd"] = shlex.join(cmd)
@@ -373,10 +473,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="which models/full export to use (ts17 or dynamo18)")
     p.add_argument("--quick", action="store_true", help="smoke test: batch 1, 3 warmup, 10 iterations")
     p.add_argument("--system-python", action="store_true", help="use this interpreter, no bench/.venv")
+    p.add_argument("--torch-index", default=os.environ.get(TORCH_INDEX_ENV, CPU_TORCH_INDEX),
+                   help="pip index for PyTorch when creating bench/.venv (falls back to PyPI when unreachable; "
+                        f"'pypi' = PyPI only; default ${TORCH_INDEX_ENV} or %(default)s)")
     p.add_argument("--no-build", action="store_true", help="do not run cargo build; use target/release as is")
     p.add_argument("--infc", type=Path, default=None, help="use this infc binary instead of building target/release/infc")
     p.add_argument("--profile-iters", type=int, default=10,
                    help="after each infc benchmark, profile this many runs (infc run --profile); 0 skips")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="per engine and (model, batch): run only the warmup and timed iterations that fit in this "
+                        f"time (at least {budget.MIN_TIMED} timed), estimated from one iteration; also caps each "
+                        "infc --profile run. Default: no budget, exactly --warmup and --iters")
+    p.add_argument("--estimate", action="store_true",
+                   help="print the expected duration of this run (from the last results.json) and exit")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per engine process (and per build)")
     p.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md", help="markdown file to write")
     p.add_argument("--out", type=Path, default=OUT, help="directory for results.json and the SVG charts")
@@ -396,18 +505,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.model_list = csv_list(args.models)
     if args.iters < 1 or args.warmup < 0 or args.threads < 1:
         p.error("--iters and --threads must be >= 1, --warmup >= 0")
+    if args.budget is not None and not args.budget > 0:
+        p.error(f"--budget {args.budget}: expected a positive number of seconds")
     return args
+
+
+def history_records(out_dir: Path) -> list[dict]:
+    """The records of earlier runs' results.json (the --out directory's and bench/out*/), for the estimate."""
+    files = {(out_dir / "results.json").resolve(), *(f.resolve() for f in BENCH.glob("out*/results.json"))}
+    records = []
+    for f in sorted(files):
+        try:
+            records += json.loads(f.read_text()).get("records", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+    return records
+
+
+def estimate_message(args: argparse.Namespace) -> str:
+    configs = [{"model": m, "batch": b, "engine": e} for m in args.model_list for b in args.batch_list
+               for e in args.engine_list]
+    seconds, informed = budget.estimate_seconds(configs, history_records(args.out), args.budget, args.warmup,
+                                                args.iters, args.profile_iters)
+    how = (f"budget {args.budget:g} s per engine and configuration" if args.budget is not None
+           else "no --budget")
+    unknown = len(configs) - informed
+    note = "" if not unknown else (f"; {unknown} not in any earlier results.json, counted as "
+                                   f"{budget.DEFAULT_OVERHEAD_S:.0f} s + the budget each" if args.budget is not None
+                                   else f"; {unknown} not in any earlier results.json and, without a budget, "
+                                   "counted as their start-up only")
+    duration = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (f"expected duration: about {duration} for {len(configs)} engine configurations ({how}; "
+            f"{args.warmup} warmup + {args.iters} iterations requested; {informed} estimated from earlier "
+            f"results{note}); model exports, builds and the venv install not included")
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.estimate:
+        print(estimate_message(args))
+        return 0
     if not args.system_python and os.environ.get(IN_VENV_ENV) != "1":
-        ensure_venv(argv)  # does not return
+        ensure_venv(argv, args.torch_index)  # does not return
 
     import machine
     import report
 
     started = time.perf_counter()
+    log(estimate_message(args))
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     tag = "ts17" if args.exporter == "torchscript" else "dynamo18"
     model_dirs = {m: MODELS_FULL / f"{m}_{tag}" for m in args.model_list}
@@ -441,7 +586,7 @@ def main(argv: list[str]) -> int:
             inputs = batch_inputs(model_dir, meta, batch, args.seq)
             ctx = {"model_dir": model_dir, "inputs": inputs, "threads": args.threads, "warmup": args.warmup,
                    "iters": args.iters, "timeout": args.timeout, "binaries": binaries, "int8_model": int8_model,
-                   "profile_iters": args.profile_iters}
+                   "profile_iters": args.profile_iters, "budget": args.budget}
             for engine in args.engine_list:
                 rec = {"model": model, "model_dir": model_dir.name, "batch": batch, "engine": engine,
                        "threads": 1 if engine == "tract" else args.threads, "warmup": args.warmup,
@@ -450,7 +595,8 @@ def main(argv: list[str]) -> int:
                 rec = run_engine(engine, ctx, rec)
                 if rec["status"] == "ok":
                     log(f"  P50 {rec['p50_ms']:.2f} ms  P99 {rec['p99_ms']:.2f} ms  "
-                        f"{rec['throughput_per_s']:.2f}/s  RSS {(rec['peak_rss_bytes'] or 0) / 1048576:.0f} MiB")
+                        f"{rec['throughput_per_s']:.2f}/s  RSS {(rec['peak_rss_bytes'] or 0) / 1048576:.0f} MiB  "
+                        f"({rec['warmup']} warmup + {rec['iters']} timed, {rec['wall_s']:.0f} s)")
                 else:
                     log(f"  {rec['status']}: {rec['error']}")
                 records.append(rec)
@@ -463,6 +609,8 @@ def main(argv: list[str]) -> int:
         "config": {"command": command.strip(), "models": list(model_dirs),
                    "model_dirs": {m: d.name for m, d in model_dirs.items()}, "batches": args.batch_list,
                    "engines": args.engine_list, "warmup": args.warmup, "iters": args.iters, "threads": args.threads,
+                   "budget_s": args.budget, "min_timed": budget.MIN_TIMED, "profile_iters": args.profile_iters,
+                   "profile_min_timed": budget.PROFILE_MIN_TIMED,
                    "seq": args.seq, "quick": args.quick, "exporter": args.exporter,
                    "results_json": str(args.out.resolve() / "results.json")},
         "machine": machine.describe(),
@@ -482,5 +630,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(BENCH))
     sys.exit(main(sys.argv[1:]))

@@ -86,9 +86,15 @@ def ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None or b <= 0 else f"{a / b:.2f}×"
 
 
+def runs_cell(r: dict) -> str:
+    """Warmup + timed iterations this row actually ran (fewer than requested under --budget)."""
+    w, n = r.get("warmup"), r.get("iters")
+    return "-" if not isinstance(n, int) else f"{w if isinstance(w, int) else '?'} + {n}"
+
+
 def model_table(records: list[dict], model: str) -> list[str]:
-    lines = ["| batch | engine | P50 | P99 | mean | throughput (samples/s) | peak RSS (MiB) | load / compile "
-             "| P50 / ORT FP32 |", "|---:|---|---:|---:|---:|---:|---:|---|---:|"]
+    lines = ["| batch | engine | P50 | P99 | mean | throughput (samples/s) | peak RSS (MiB) | runs (warmup + timed) "
+             "| load / compile | P50 / ORT FP32 |", "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     rows = [r for r in records if r["model"] == model]
     batches = sorted({r["batch"] for r in rows})
     for batch in batches:
@@ -98,11 +104,12 @@ def model_table(records: list[dict], model: str) -> list[str]:
                 label = ENGINES[engine]
                 if not ok(r):
                     msg = _cell(f"{r['status']}: {r.get('error') or 'no detail'}")
-                    lines.append(f"| {batch} | {label} | {msg} | - | - | - | - | - | - |")
+                    lines.append(f"| {batch} | {label} | {msg} | - | - | - | - | - | - | - |")
                     continue
                 lines.append(
                     f"| {batch} | {label} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | {fmt_ms(r['mean_ms'])} "
-                    f"| {fmt_num(r['throughput_per_s'])} | {fmt_mib(r.get('peak_rss_bytes'))} | {load_cell(r)} "
+                    f"| {fmt_num(r['throughput_per_s'])} | {fmt_mib(r.get('peak_rss_bytes'))} | {runs_cell(r)} "
+                    f"| {load_cell(r)} "
                     f"| {ratio(r['p50_ms'], ort)} |")
     return lines
 
@@ -229,12 +236,13 @@ def profile_table(records: list[dict], model: str) -> list[str]:
         return []
     lines = [f"Where infc spends its time (`infc run --profile`, mean of the profiled runs; runtime overhead = run "
              "latency minus the sum of step times):", "",
-             "| batch | engine | top op kinds (share of the run, GFLOP/s) | runtime overhead |", "|---:|---|---|---:|"]
+             "| batch | engine | top op kinds (share of the run, GFLOP/s) | runtime overhead | runs (warmup + profiled) |",
+             "|---:|---|---|---:|---:|"]
     for r in rows:
         prof = r["profile"]
         if "error" in prof:
             lines.append(f"| {r['batch']} | {ENGINES.get(r['engine'], r['engine'])} | "
-                         f"profile failed: {_cell(prof['error'])} | - |")
+                         f"profile failed: {_cell(prof['error'])} | - | - |")
             continue
         kinds = []
         for k in prof.get("top_kinds", []):
@@ -244,7 +252,7 @@ def profile_table(records: list[dict], model: str) -> list[str]:
         over = prof.get("overhead_pct")
         over_cell = f"{over:.2f}%" if isinstance(over, (int, float)) else "-"
         lines.append(f"| {r['batch']} | {ENGINES.get(r['engine'], r['engine'])} | {'; '.join(kinds)} | "
-                     f"{over_cell} |")
+                     f"{over_cell} | {runs_cell(prof)} |")
     return lines + [""]
 
 
@@ -257,6 +265,24 @@ def _shown(path: Path, repo: Path) -> str:
         return path.as_posix()
 
 
+def iterations_method(cfg: dict) -> list[str]:
+    """The Method bullet on iteration counts: fixed, or capped by the --budget time budget."""
+    budget_s = cfg.get("budget_s")
+    if budget_s is None:
+        return [f"- {cfg['warmup']} untimed warmup iterations, then {cfg['iters']} timed iterations, for every "
+                "engine and configuration."]
+    min_timed = cfg.get("min_timed", 5)
+    return [f"- Time budget {budget_s:g} s per engine and (model, batch): up to {cfg['warmup']} untimed warmup and "
+            f"{cfg['iters']} timed iterations, cut to what fits in {budget_s:g} s at the latency of one iteration "
+            "(the first warmup iteration for onnxruntime and PyTorch, which re-plan the timed part from the last "
+            "warmup one; a separate one-iteration probe process for infc and tract), keeping the requested "
+            f"warmup : timed proportion, at least one warmup and at least {min_timed} timed iterations however "
+            "slow the engine (those rows overrun the budget). The **runs** column gives the counts each row "
+            "actually ran; rows with few timed iterations have a less reliable P99 (nearest rank = the maximum "
+            "below 100 samples). The infc `--profile` runs have the same budget (at least "
+            f"{cfg.get('profile_min_timed', 3)} profiled runs)."]
+
+
 def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
     cfg = results["config"]
     records = results["records"]
@@ -266,8 +292,8 @@ def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
              "This file is overwritten by every run of the harness (see bench/README.md); raw numbers are in "
              f"`{_shown(Path(cfg['results_json']), repo)}`.", ""]
     if cfg["quick"]:
-        lines += ["> **Quick smoke run** (batch 1, 3 warmup / 10 timed iterations): numbers are indicative only. "
-                  "Run without `--quick` for the full comparison.", ""]
+        lines += ["> **Quick smoke run** (batch 1, up to 3 warmup / 10 timed iterations): numbers are indicative "
+                  "only. Run without `--quick` for the full comparison.", ""]
     lines += ["## Machine", ""] + machine.markdown(results["machine"])
     load = results.get("load_average")
     if load:
@@ -283,9 +309,10 @@ def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
               f"- Every engine gets the same input arrays and {cfg['threads']} intra-op thread(s), except tract, which "
               "runs single-threaded (tract-onnx has no multithreaded build enabled here). Engines run one after "
               "another for each (model, batch), each in a fresh process.",
-              f"- {cfg['warmup']} untimed warmup iterations, then {cfg['iters']} timed iterations; latency per "
-              "iteration is wall-clock (`time.perf_counter` in-process for Python engines, the engine's own timer "
-              "for infc and tract). P50/P99 are nearest-rank percentiles; throughput = batch / mean latency.",
+              *iterations_method(cfg),
+              "- Latency per iteration is wall-clock (`time.perf_counter` in-process for Python engines, the "
+              "engine's own timer for infc and tract). P50/P99 are nearest-rank percentiles; throughput = batch / "
+              "mean latency.",
               "- Peak RSS is the engine process's own `VmHWM` as it reports it (`ru_maxrss` from `wait4` when it "
               "reports none), so it includes the interpreter and libraries for the Python engines (the PyTorch "
               "worker also imports onnx/onnxruntime through models/export.py).",

@@ -6,13 +6,16 @@ engine alone. It prints one JSON object with the same fields as `infc run --benc
 (p50_ms, p99_ms, mean_ms, throughput_per_s, peak_rss_bytes, load_ms, iters, warmup, threads) plus
 "engine" and "batch".
 
-    worker.py ort    MODEL.onnx --input NAME=FILE.npy... --threads T --warmup W --iters N
-    worker.py torch  MODEL_DIR  --input NAME=FILE.npy... --threads T --warmup W --iters N
+    worker.py ort    MODEL.onnx --input NAME=FILE.npy... --threads T --warmup W --iters N [--budget S]
+    worker.py torch  MODEL_DIR  --input NAME=FILE.npy... --threads T --warmup W --iters N [--budget S]
     worker.py quantize SRC.onnx DST.onnx     (onnxruntime quantize_dynamic, QInt8 weights)
 
 For `ort`, MODEL.onnx may be the FP32 export or the cached quantize_dynamic INT8 file. For `torch`,
 MODEL_DIR is a models/full/<name>/ directory: the model is rebuilt from models/export.py's builders with
 the same seed (identical weights to the ONNX export), in eval mode.
+
+With --budget S, the warmup and timed counts are cut to what fits in S seconds (bench/budget.py), estimated
+from the first warmup iteration; "warmup" and "iters" in the JSON are the counts actually run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import budget  # noqa: E402  (bench/budget.py)
 
 
 def nearest_rank(sorted_ms: list[float], p: float) -> float:
@@ -57,18 +63,22 @@ def peak_rss_bytes() -> int | None:
         return None
 
 
-def time_loop(run, warmup: int, iters: int) -> list[float]:
-    for _ in range(warmup):
-        run()
-    out = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        run()
-        out.append((time.perf_counter() - t0) * 1e3)
-    return out
+class Loop:
+    """Requested iteration counts and budget; after `time(run)`, the counts actually run and the estimate."""
+
+    def __init__(self, warmup: int, iters: int, budget_s: float | None):
+        self.warmup, self.iters, self.budget_s = warmup, iters, budget_s
+        self.first_ms: float | None = None
+
+    def time(self, run) -> list[float]:
+        latencies, self.warmup, first_s = budget.budget_loop(run, self.warmup, self.iters, self.budget_s,
+                                                             time.perf_counter)
+        self.iters = len(latencies)
+        self.first_ms = None if first_s is None else first_s * 1e3
+        return latencies
 
 
-def bench_ort(model: Path, inputs: dict, threads: int, warmup: int, iters: int) -> tuple[float, list[float]]:
+def bench_ort(model: Path, inputs: dict, threads: int, loop: Loop) -> tuple[float, list[float]]:
     import onnxruntime as ort
 
     t0 = time.perf_counter()
@@ -82,10 +92,10 @@ def bench_ort(model: Path, inputs: dict, threads: int, warmup: int, iters: int) 
     names = {i.name for i in sess.get_inputs()}
     if names != set(inputs):
         raise SystemExit(f"{model}: model inputs {sorted(names)} but given {sorted(inputs)}")
-    return load_ms, time_loop(lambda: sess.run(None, inputs), warmup, iters)
+    return load_ms, loop.time(lambda: sess.run(None, inputs))
 
 
-def bench_torch(model_dir: Path, inputs: dict, threads: int, warmup: int, iters: int) -> tuple[float, list[float]]:
+def bench_torch(model_dir: Path, inputs: dict, threads: int, loop: Loop) -> tuple[float, list[float]]:
     import torch
 
     torch.set_num_threads(threads)
@@ -110,7 +120,7 @@ def bench_torch(model_dir: Path, inputs: dict, threads: int, warmup: int, iters:
         with torch.inference_mode():
             model(*args)
 
-    return load_ms, time_loop(run, warmup, iters)
+    return load_ms, loop.time(run)
 
 
 def quantize(src: Path, dst: Path) -> int:
@@ -138,9 +148,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                        help="run only the warmup and timed iterations that fit (see bench/budget.py)")
     args = parser.parse_args()
-    if args.iters < 1:
-        parser.error("--iters must be at least 1")
+    if args.iters < 1 or args.warmup < 0:
+        parser.error("--iters must be at least 1 and --warmup at least 0")
+    if args.budget is not None and not args.budget > 0:
+        parser.error(f"--budget {args.budget}: expected a positive number of seconds")
 
     import numpy as np
 
@@ -153,10 +167,11 @@ def main() -> int:
     batch = int(next(iter(inputs.values())).shape[0]) if inputs else 1
 
     bench = bench_ort if args.engine == "ort" else bench_torch
-    load_ms, latencies = bench(args.model, inputs, args.threads, args.warmup, args.iters)
+    loop = Loop(args.warmup, args.iters, args.budget)
+    load_ms, latencies = bench(args.model, inputs, args.threads, loop)
     result = {"engine": args.engine, **summarise(latencies, batch), "peak_rss_bytes": peak_rss_bytes(),
-              "load_ms": load_ms, "iters": args.iters, "warmup": args.warmup, "threads": args.threads,
-              "batch": batch}
+              "load_ms": load_ms, "iters": loop.iters, "warmup": loop.warmup, "threads": args.threads,
+              "batch": batch, "budget_s": args.budget, "first_iter_ms": loop.first_ms}
     print(json.dumps(result))
     return 0
 
