@@ -72,6 +72,17 @@ pub struct ModelArgs {
     /// to measure what one fusion family is worth.
     #[arg(long = "disable", value_name = "PASS")]
     pub disable: Vec<String>,
+    /// Channel block of the -O3 NCHWc layout: 8 or 16 (default: 16 when this machine has
+    /// AVX-512, else 8).
+    #[arg(long = "nchwc-block", value_name = "8|16", value_parser = parse_nchwc_block)]
+    pub nchwc_block: Option<usize>,
+}
+
+fn parse_nchwc_block(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(b @ (8 | 16)) => Ok(b),
+        _ => Err(format!("'{s}' is not a channel block: use 8 or 16")),
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,13 +8,9 @@ use std::time::Instant;
 
 pub fn run(args: CompileArgs) -> Result<()> {
     let start = Instant::now();
-    let mut model_args = args.model.clone();
-    if args.int8 && model_args.opt > 2 {
-        // The NCHWc layout of -O3 would take the convs the int8 steps quantize (NCHW).
-        eprintln!("note: --int8 uses the -O2 pipeline (quantized convs run NCHW, not NCHWc)");
-        model_args.opt = 2;
-    }
-    let (g, _log) = model::load(&model_args, |_, _, _| {})?;
+    // Under -O3 the layout pass blocks the convs first; the quantization pass then picks the
+    // blocked convs (INT8 NCHW16c kernel), so --int8 keeps the NCHWc layout.
+    let (g, _log) = model::load(&args.model, |_, _, _| {})?;
     model::require_bound(&g)?;
     let opts = if args.int8 {
         let req = int8::Int8Request {

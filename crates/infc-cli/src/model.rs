@@ -1,5 +1,6 @@
 //! Loading a model for the CLI: ONNX import, `--shape` binding with constant folding of the shape
-//! sub-graphs, then the `-O` pipeline with an observer for per-pass dumps.
+//! sub-graphs, then the `-O` pipeline (NCHWc block from `--nchwc-block` or the machine) with an
+//! observer for per-pass dumps.
 
 use crate::cli::ModelArgs;
 use anyhow::{bail, Context, Result};
@@ -16,6 +17,7 @@ pub fn load(
     let mut g = infc_onnx::import_file(&args.model, &infc_onnx::ImportOptions::default())
         .with_context(|| format!("importing {}", args.model.display()))?;
     let mut cx = PassCx::new();
+    cx.nchwc_block = Some(args.nchwc_block.unwrap_or_else(default_nchwc_block));
     if !args.shapes.is_empty() {
         let bindings = args
             .shapes
@@ -36,6 +38,16 @@ pub fn load(
     }
     infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
     Ok((g, cx.log))
+}
+
+/// NCHWc block when `--nchwc-block` is not given: 16 (one AVX-512 register of f32) when this
+/// machine has AVX-512, else 8 (one AVX2 register).
+fn default_nchwc_block() -> usize {
+    if infc_runtime::Isa::detect() == infc_runtime::Isa::Avx512 {
+        16
+    } else {
+        8
+    }
 }
 
 /// Fold the shape computations a binding made constant and drop what they leave dead.

@@ -354,12 +354,16 @@ fn fused_ops_from_passes() {
     let fm = b.one(
         Op::FusedMatMul {
             epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::GeluErf],
+            trans_a: false,
+            trans_b: false,
         },
         &[x, w, bias, x],
     );
     let fm2 = b.one(
         Op::FusedMatMul {
             epilogue: vec![Epilogue::GeluTanh, Epilogue::Bias],
+            trans_a: false,
+            trans_b: false,
         },
         &[fm, w, bias],
     );

@@ -97,6 +97,8 @@ fn matmul_graph() -> (Graph, Vec<Tensor>) {
     let bias = b.f32c(&[24], 8);
     let op = Op::FusedMatMul {
         epilogue: vec![Epilogue::Bias, Epilogue::Residual, Epilogue::Relu],
+        trans_a: false,
+        trans_b: false,
     };
     let y = b.one(op, &[x, w, bias, r]);
     b.output(y);

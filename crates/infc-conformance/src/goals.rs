@@ -34,7 +34,7 @@ pub fn violations(g: &Graph, family: &str) -> Vec<String> {
             .nodes
             .iter()
             .filter(|n| match &n.op {
-                Op::FusedMatMul { epilogue } => epilogue
+                Op::FusedMatMul { epilogue, .. } => epilogue
                     .iter()
                     .any(|e| matches!(e, Epilogue::GeluErf | Epilogue::GeluTanh)),
                 _ => false,

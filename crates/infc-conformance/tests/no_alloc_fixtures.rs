@@ -1,5 +1,5 @@
 //! No heap allocation inside `Session::run_into` after the first call, on real fixture plans
-//! (ResNet, GPT-2, DistilBERT at -O3), counted on every thread of the process: the calling thread
+//! (ResNet, GPT-2, DistilBERT at -O3, and ResNet at -O3 --int8), counted on every thread of the process: the calling thread
 //! and the kernels' rayon workers. This file holds a single test so nothing else in the process
 //! allocates while it counts.
 
@@ -41,15 +41,40 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The fixture at -O3 with the quantization pass's selection lowered to INT8 (blocked convs run
+/// as `QuantNchwcConv`, whose quantized input lives in planned arena scratch).
+fn int8_o3_plan(f: &infc_conformance::Fixture) -> infc_compile::Plan {
+    let mut g = f.bound_graph().unwrap();
+    infc_conformance::plan::optimise(&mut g, OptLevel::O3).unwrap();
+    let sel = infc_passes::select_int8_layers(&g, &infc_passes::Int8Options::default());
+    let opts = infc_compile::CompileOptions {
+        int8: Some(infc_compile::Int8Lowering {
+            nodes: sel.nodes(),
+            per_row: true,
+        }),
+        ..infc_compile::CompileOptions::default()
+    };
+    infc_compile::compile(&g, &opts).unwrap()
+}
+
 #[test]
 fn fixture_plans_run_without_allocating_after_the_first_call() {
     // Two rayon workers even on a one-core CI box, so the parallel kernel paths are exercised.
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build_global();
-    for name in ["resnet_ts17", "gpt2_ts17", "distilbert_ts17"] {
+    for (name, int8) in [
+        ("resnet_ts17", false),
+        ("gpt2_ts17", false),
+        ("distilbert_ts17", false),
+        ("resnet_ts17", true),
+    ] {
         let f = load_fixture(name);
-        let plan = compile_fixture(&f, OptLevel::O3).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let plan = if int8 {
+            int8_o3_plan(&f)
+        } else {
+            compile_fixture(&f, OptLevel::O3).unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
         let session = Session::from_bytes(&plan.encode()).unwrap();
         let views: Vec<_> = f
             .inputs
@@ -76,6 +101,9 @@ fn fixture_plans_run_without_allocating_after_the_first_call() {
         }
         COUNTING.store(false, Ordering::SeqCst);
         let n = ALLOCS.load(Ordering::SeqCst) - before;
-        assert_eq!(n, 0, "{name}: run_into allocated {n} times in 5 runs");
+        assert_eq!(
+            n, 0,
+            "{name} (int8 {int8}): run_into allocated {n} times in 5 runs"
+        );
     }
 }

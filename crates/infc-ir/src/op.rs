@@ -255,7 +255,13 @@ pub enum Op {
         epilogue: Vec<Epilogue>,
     },
     /// `(a, b, extras…) -> y`: MatMul (numpy semantics), then `epilogue` as for `FusedConv`.
-    FusedMatMul { epilogue: Vec<Epilogue> },
+    /// `trans_a` / `trans_b`: the operand is stored with its last two axes swapped (rank ≥ 2) and
+    /// is read transposed, as if a `Transpose` of those axes preceded the product.
+    FusedMatMul {
+        epilogue: Vec<Epilogue>,
+        trans_a: bool,
+        trans_b: bool,
+    },
     /// `(x, skip, scale, bias) -> (y, sum)`: `sum = x + skip` (same shape), `y = LayerNorm(sum)` over the
     /// last axis with `scale`/`bias` of that axis' size.
     SkipLayerNorm { epsilon: Float },
@@ -420,7 +426,7 @@ impl Op {
             Op::Gelu { .. } => a(1, 1, 1),
             Op::Reorder { .. } | Op::NchwcMaxPool(_) => a(1, 1, 1),
             Op::FusedConv { epilogue, .. }
-            | Op::FusedMatMul { epilogue }
+            | Op::FusedMatMul { epilogue, .. }
             | Op::NchwcConv { epilogue, .. } => {
                 let n = 2 + epilogue.iter().filter(|e| e.takes_input()).count();
                 a(n, n, 1)

@@ -168,8 +168,12 @@ fn op() -> BoxedStrategy<Op> {
         (conv_attrs(), epilogue())
             .prop_map(|(attrs, epilogue)| Op::FusedConv { attrs, epilogue })
             .boxed(),
-        epilogue()
-            .prop_map(|epilogue| Op::FusedMatMul { epilogue })
+        (epilogue(), any::<bool>(), any::<bool>())
+            .prop_map(|(epilogue, trans_a, trans_b)| Op::FusedMatMul {
+                epilogue,
+                trans_a,
+                trans_b,
+            })
             .boxed(),
         float()
             .prop_map(|epsilon| Op::SkipLayerNorm { epsilon })

@@ -27,7 +27,7 @@ fn samples_cover_every_variant() {
             Op::Unary(u) => unary[unary_index(*u)] = true,
             Op::Binary(b) => binary[binary_index(*b)] = true,
             Op::Reduce { op, .. } => reduce[reduce_index(*op)] = true,
-            Op::FusedConv { epilogue: e, .. } | Op::FusedMatMul { epilogue: e } => {
+            Op::FusedConv { epilogue: e, .. } | Op::FusedMatMul { epilogue: e, .. } => {
                 e.iter().for_each(|&s| epilogue[epilogue_index(s)] = true)
             }
             _ => {}

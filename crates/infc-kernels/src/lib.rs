@@ -53,8 +53,8 @@ pub use elementwise::{
 pub use error::{KernelError, Result};
 pub use gather::gather;
 pub use gemm::{
-    pack_a, pack_b, packed_a_len, packed_b_len, sgemm, sgemm_batched, AOperand, Activation,
-    BOperand, BatchLayout, Bias, Epilogue, MatRef,
+    pack_a, pack_b, packed_a_len, packed_b_len, reserve_pack_buffers, sgemm, sgemm_batched,
+    AOperand, Activation, BOperand, BatchLayout, Bias, Epilogue, MatRef,
 };
 pub use isa::Isa;
 pub use layernorm::layer_norm;

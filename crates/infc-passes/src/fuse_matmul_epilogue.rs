@@ -95,6 +95,8 @@ fn fuse_at(
         name,
         Op::FusedMatMul {
             epilogue: chain.epilogue,
+            trans_a: false,
+            trans_b: false,
         },
         inputs,
     );
@@ -132,7 +134,12 @@ fn head(g: &Graph, root: NodeIndex) -> Option<Chain> {
             (t.shape.len() == 2 && t.dtype == DType::F32)
                 .then(|| base(Operand::Value(b), vec![], vec![], false))
         }
-        Op::FusedMatMul { epilogue } => {
+        // Transposed operands stay as they are: the chain rewrites only untransposed matmuls.
+        Op::FusedMatMul {
+            epilogue,
+            trans_a: false,
+            trans_b: false,
+        } => {
             let extras = node.inputs[2..]
                 .iter()
                 .map(|&v| Operand::Value(v))

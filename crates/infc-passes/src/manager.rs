@@ -140,6 +140,13 @@ const SIMPLIFY_CHAINS: Pass = Pass {
     run: crate::simplify_reshape_transpose,
 };
 
+/// After the fusions and chain simplification: attention matching consumes its own `Kᵀ`
+/// transposes, and composed transpose chains may end in a last-two-axes swap this pass can fold.
+const TRANSPOSE_MATMUL: Pass = Pass {
+    name: "fold-transpose-matmul",
+    run: crate::fold_transpose_matmul,
+};
+
 const LAYOUT_NCHWC: Pass = Pass {
     name: "layout-nchwc",
     run: crate::layout_nchwc,
@@ -166,7 +173,7 @@ pub fn pass_by_name(name: &str) -> Option<Pass> {
     [FOLD, DCE, IDENTITIES, CSE]
         .into_iter()
         .chain(FUSIONS)
-        .chain([SIMPLIFY_CHAINS, LAYOUT_NCHWC])
+        .chain([SIMPLIFY_CHAINS, TRANSPOSE_MATMUL, LAYOUT_NCHWC])
         .find(|p| p.name == name)
 }
 
@@ -179,6 +186,7 @@ pub fn pipeline(level: OptLevel) -> Vec<Pass> {
             let mut passes = vec![FOLD, IDENTITIES, CSE, DCE];
             passes.extend(FUSIONS);
             passes.push(SIMPLIFY_CHAINS);
+            passes.push(TRANSPOSE_MATMUL);
             passes.push(DCE);
             if level == OptLevel::O3 {
                 // After every fusion: the layout pass converts the fused convs' epilogues as is.

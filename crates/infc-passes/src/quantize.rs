@@ -5,7 +5,9 @@
 //!
 //! Candidates: `MatMul`, `FusedMatMul` and `Gemm` (alpha = beta = 1, no transA) whose right-hand
 //! side is a constant f32 matrix (2-D, so attention's activation×activation products stay f32),
-//! and `Conv`/`FusedConv` (1-D or 2-D) with constant f32 weights. A layer is kept in f32 when it
+//! and `Conv`/`FusedConv` (1-D or 2-D) with constant f32 weights, and the -O3 layout pass's
+//! `NchwcConv` (block 16, group 1, constant weights and bias: lowered to the INT8 blocked conv,
+//! so an `-O3 --int8` network stays in NCHW16c). A layer is kept in f32 when it
 //! is named in [`Int8Options::exclude`], when its reduction is longer than the integer kernels
 //! accept, or when it is too small for quantization to pay off. Preconditions: shapes bound (run
 //! after the `-O` pipeline, on the graph that is compiled). Node positions refer to that graph, so
@@ -101,6 +103,9 @@ fn classify(g: &Graph, node: &Node) -> Result<(Int8Kind, usize, u64), Option<Str
                     return Err(Some("Gemm with transA or alpha/beta ≠ 1".into()));
                 }
             }
+            if matches!(node.op, Op::FusedMatMul { trans_a: true, .. }) {
+                return Err(Some("FusedMatMul reading A transposed".into()));
+            }
             let (a, b) = (node.inputs[0], node.inputs[1]);
             if !const_f32(g, b) {
                 return Err(None);
@@ -112,7 +117,10 @@ fn classify(g: &Graph, node: &Node) -> Result<(Int8Kind, usize, u64), Option<Str
                 return Err(Some(format!("operands {sa:?} × {sb:?} are not f32 × 2-D")));
             }
             let k = *sa.last().unwrap_or(&0);
-            let n = if matches!(node.op, Op::Gemm { trans_b: true, .. }) {
+            let n = if matches!(
+                node.op,
+                Op::Gemm { trans_b: true, .. } | Op::FusedMatMul { trans_b: true, .. }
+            ) {
                 sb[0]
             } else {
                 sb[1]
@@ -141,8 +149,73 @@ fn classify(g: &Graph, node: &Node) -> Result<(Int8Kind, usize, u64), Option<Str
             let macs = sy.iter().product::<usize>() * k;
             Ok((Int8Kind::Conv, k, macs as u64))
         }
+        Op::NchwcConv {
+            attrs,
+            epilogue,
+            block,
+        } => classify_nchwc(g, node, attrs, epilogue, *block),
         _ => Err(None),
     }
+}
+
+/// Block of the INT8 blocked conv kernel (`infc_kernels::int8::QCONV_BLOCK`).
+const INT8_NCHWC_BLOCK: usize = 16;
+
+/// A blocked conv from the -O3 layout pass runs as an INT8 blocked conv when it has block 16,
+/// group 1, constant f32 weights and bias, and a plain input of at most 16 channels (the stem)
+/// or a blocked one. The reduction is counted with the kernel's channel padding.
+fn classify_nchwc(
+    g: &Graph,
+    node: &Node,
+    attrs: &infc_ir::ConvAttrs,
+    epilogue: &[infc_ir::Epilogue],
+    block: usize,
+) -> Result<(Int8Kind, usize, u64), Option<String>> {
+    if block != INT8_NCHWC_BLOCK || attrs.group != 1 || attrs.kernel.len() != 2 {
+        return Err(Some(format!(
+            "blocked conv with block {block}, group {} (int8 needs block 16, group 1, 2-D)",
+            attrs.group
+        )));
+    }
+    if !const_f32(g, node.inputs[1]) {
+        return Err(Some("weights are not a constant f32 tensor".into()));
+    }
+    let extras = epilogue.iter().filter(|s| s.takes_input());
+    for (st, &v) in extras.zip(&node.inputs[2..]) {
+        if *st == infc_ir::Epilogue::Bias && !const_f32(g, v) {
+            return Err(Some("bias is not a constant f32 tensor".into()));
+        }
+    }
+    let (Some(sx), Some(sw), Some(sy)) = (
+        known(g, node.inputs[0]),
+        known(g, node.inputs[1]),
+        known(g, node.outputs[0]),
+    ) else {
+        return Err(Some("shapes not bound".into()));
+    };
+    let (&[c_out, c_in, kh, kw], &[n, _, oh, ow, _]) = (sw.as_slice(), sy.as_slice()) else {
+        return Err(Some(format!(
+            "weights {sw:?} / output {sy:?} not 2-D blocked"
+        )));
+    };
+    let lanes = match sx.len() {
+        5 => c_in.div_ceil(INT8_NCHWC_BLOCK) * INT8_NCHWC_BLOCK,
+        4 if c_in <= INT8_NCHWC_BLOCK => c_in.div_ceil(4) * 4,
+        _ => {
+            return Err(Some(format!(
+                "plain input {sx:?} with more than 16 channels"
+            )))
+        }
+    };
+    if node
+        .inputs
+        .first()
+        .is_none_or(|&v| g.ty(v).dtype != DType::F32)
+    {
+        return Err(Some("input is not f32".into()));
+    }
+    let macs = (n * c_out * oh * ow * c_in * kh * kw) as u64;
+    Ok((Int8Kind::Conv, lanes * kh * kw, macs))
 }
 
 /// Choose the layers of `g` to quantize.
@@ -158,7 +231,10 @@ pub fn select_int8_layers(g: &Graph, opts: &Int8Options) -> Int8Selection {
         match classify(g, node) {
             Err(None) => {}
             Err(Some(reason)) => {
-                let kind = if matches!(node.op, Op::Conv(_) | Op::FusedConv { .. }) {
+                let kind = if matches!(
+                    node.op,
+                    Op::Conv(_) | Op::FusedConv { .. } | Op::NchwcConv { .. }
+                ) {
                     Int8Kind::Conv
                 } else {
                     Int8Kind::MatMul

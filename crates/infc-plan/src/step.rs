@@ -908,6 +908,110 @@ wire_struct!(NchwcConvStep {
     y
 });
 
+/// Dynamically quantized direct 2-D convolution on channel-blocked activations
+/// (`infc_kernels::int8::qconv_nchwc`), group 1, block 16: x is `[n][c_in/16][h][w][16]` f32 (or
+/// plain NCHW with `c_in ≤ 16` when `!input_blocked`), y and residual `[n][c_out/16][oh][ow][16]`.
+/// The step quantizes x per tensor to u8 into `scratch` (the zero-point-padded buffer of
+/// [`QuantNchwcConvStep::scratch_bytes`]), multiplies by the s8 weights packed at compile time
+/// (`weights`: [`QuantNchwcConvStep::weights_bytes`] bytes `[s8 | i32 sums | f32 scales | f32
+/// bias]`, bias folded in) and writes `act(deq(acc) + bias + residual)` with `act` none or ReLU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantNchwcConvStep {
+    pub n: u64,
+    pub c_in: u64,
+    pub h: u64,
+    pub w: u64,
+    pub c_out: u64,
+    pub input_blocked: bool,
+    pub kernel: [u64; 2],
+    pub strides: [u64; 2],
+    /// top, left, bottom, right.
+    pub pads: [u64; 4],
+    pub dilations: [u64; 2],
+    pub oh: u64,
+    pub ow: u64,
+    pub x: TensorRef,
+    pub weights: PackedRef,
+    pub residual: Option<TensorRef>,
+    pub act: Activation,
+    pub y: TensorRef,
+    pub scratch: TensorRef,
+}
+wire_struct!(QuantNchwcConvStep {
+    n,
+    c_in,
+    h,
+    w,
+    c_out,
+    input_blocked,
+    kernel,
+    strides,
+    pads,
+    dilations,
+    oh,
+    ow,
+    x,
+    weights,
+    residual,
+    act,
+    y,
+    scratch
+});
+
+impl QuantNchwcConvStep {
+    /// Channel block of the blocked tensors.
+    pub const BLOCK: u64 = 16;
+
+    /// Bytes per pixel of one input block in the quantized buffer (16, or `round_up(c_in, 4)`
+    /// for a plain input).
+    pub fn lanes(&self) -> u64 {
+        if self.input_blocked {
+            Self::BLOCK
+        } else {
+            self.c_in.div_ceil(4) * 4
+        }
+    }
+
+    /// Input channel blocks (1 for a plain input).
+    pub fn in_blocks(&self) -> u64 {
+        if self.input_blocked {
+            self.c_in.div_ceil(Self::BLOCK)
+        } else {
+            1
+        }
+    }
+
+    /// Bytes of the zero-point-padded u8 input `[n][in_blocks][h+pt+pb][w+pl+pr][lanes]`.
+    pub fn scratch_bytes(&self) -> Option<u64> {
+        let ph = self
+            .h
+            .checked_add(self.pads[0])?
+            .checked_add(self.pads[2])?;
+        let pw = self
+            .w
+            .checked_add(self.pads[1])?
+            .checked_add(self.pads[3])?;
+        self.n
+            .checked_mul(self.in_blocks())?
+            .checked_mul(ph)?
+            .checked_mul(pw)?
+            .checked_mul(self.lanes())
+    }
+
+    /// Bytes of the packed weights: `c_out/16` blocks of `in_blocks·kh·kw·lanes·16` s8, then
+    /// `round_up(c_out, 16)` i32 sums, f32 scales and f32 bias.
+    pub fn weights_bytes(&self) -> Option<u64> {
+        let blocks = self.c_out.div_ceil(Self::BLOCK);
+        let k = self
+            .in_blocks()
+            .checked_mul(self.kernel[0])?
+            .checked_mul(self.kernel[1])?
+            .checked_mul(self.lanes())?;
+        let data = blocks.checked_mul(k)?.checked_mul(Self::BLOCK)?;
+        data.checked_add(blocks.checked_mul(Self::BLOCK * 12)?)
+    }
+}
+
 /// Layout conversion between plain `[n][c][hw]` and blocked `[n][c/block][hw][block]`
 /// (`to_blocked` says which way; padding channels are written as zero).
 #[derive(Clone, Debug, PartialEq)]
@@ -988,6 +1092,7 @@ pub enum Step {
     Attention(AttentionStep),
     QuantMatMul(QuantMatMulStep),
     QuantConv(QuantConvStep),
+    QuantNchwcConv(QuantNchwcConvStep),
     NchwcConv(NchwcConvStep),
     Reorder(ReorderStep),
     NchwcMaxPool(NchwcMaxPoolStep),
@@ -1019,6 +1124,7 @@ impl Step {
             Step::Attention(_) => "Attention",
             Step::QuantMatMul(_) => "QuantMatMul",
             Step::QuantConv(_) => "QuantConv",
+            Step::QuantNchwcConv(_) => "QuantNchwcConv",
             Step::NchwcConv(_) => "NchwcConv",
             Step::Reorder(_) => "Reorder",
             Step::NchwcMaxPool(_) => "NchwcMaxPool",
@@ -1049,6 +1155,7 @@ impl Step {
             Step::Attention(_) => 19,
             Step::QuantMatMul(_) => 30,
             Step::QuantConv(_) => 31,
+            Step::QuantNchwcConv(_) => 32,
             Step::NchwcConv(_) => 40,
             Step::Reorder(_) => 41,
             Step::NchwcMaxPool(_) => 42,
@@ -1083,6 +1190,7 @@ impl Wire for Step {
             Step::Attention(s) => s.put(w),
             Step::QuantMatMul(s) => s.put(w),
             Step::QuantConv(s) => s.put(w),
+            Step::QuantNchwcConv(s) => s.put(w),
             Step::NchwcConv(s) => s.put(w),
             Step::Reorder(s) => s.put(w),
             Step::NchwcMaxPool(s) => s.put(w),
@@ -1112,6 +1220,7 @@ impl Wire for Step {
             19 => Step::Attention(Wire::get(r)?),
             30 => Step::QuantMatMul(Wire::get(r)?),
             31 => Step::QuantConv(Wire::get(r)?),
+            32 => Step::QuantNchwcConv(Wire::get(r)?),
             40 => Step::NchwcConv(Wire::get(r)?),
             41 => Step::Reorder(Wire::get(r)?),
             42 => Step::NchwcMaxPool(Wire::get(r)?),

@@ -691,6 +691,61 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             )?;
             c.write("scratch", s.scratch, U8, layout.bytes)?;
         }
+        Step::QuantNchwcConv(s) => {
+            need(
+                c,
+                matches!(s.act, Activation::None | Activation::Relu),
+                || format!("activation {:?} (only none or relu)", s.act),
+            )?;
+            need(c, s.c_in >= 1 && s.c_out >= 1, || "zero channels".into())?;
+            need(
+                c,
+                s.input_blocked || s.c_in <= QuantNchwcConvStep::BLOCK,
+                || format!("plain input with {} channels (at most 16)", s.c_in),
+            )?;
+            check_window(
+                c,
+                "conv",
+                [s.h, s.w],
+                s.kernel,
+                s.strides,
+                s.pads,
+                s.dilations,
+                [s.oh, s.ow],
+                true,
+            )?;
+            let block = QuantNchwcConvStep::BLOCK;
+            let c_in = if s.input_blocked {
+                blocked_channels(c, s.c_in, block)?
+            } else {
+                s.c_in
+            };
+            let xin = c.product("input", &[s.n, c_in, s.h, s.w])?;
+            c.read("x", s.x, F32, xin)?;
+            let wb = s
+                .weights_bytes()
+                .ok_or_else(|| c.err("quantized weights size overflows"))?;
+            need(c, s.weights.bytes == wb, || {
+                format!(
+                    "quantized weights have {} bytes, the geometry needs {wb}",
+                    s.weights.bytes
+                )
+            })?;
+            c.packed("weights", s.weights)?;
+            let c_out = blocked_channels(c, s.c_out, block)?;
+            let yn = c.product("output", &[s.n, c_out, s.oh, s.ow])?;
+            if let Some(r) = s.residual {
+                c.read("residual", r, F32, yn)?;
+            }
+            c.write("y", s.y, F32, yn)?;
+            let sb = s
+                .scratch_bytes()
+                .ok_or_else(|| c.err("scratch size overflows"))?;
+            need(c, s.scratch.region == Region::Arena, || {
+                "scratch must live in the arena".into()
+            })?;
+            c.write("scratch", s.scratch, U8, sb)?;
+        }
         Step::NchwcConv(s) => {
             need(c, s.block == 8 || s.block == 16, || {
                 format!("block {} is not 8 or 16", s.block)

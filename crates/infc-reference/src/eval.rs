@@ -142,7 +142,11 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
         Op::Trilu { upper } => one(generate::trilu(*upper, x[0], opt(1))),
         Op::Gelu { tanh } => one(fused::gelu(*tanh, x[0])),
         Op::FusedConv { attrs, epilogue } => one(fused::fused_conv(attrs, epilogue, x)),
-        Op::FusedMatMul { epilogue } => one(fused::fused_matmul(epilogue, x)),
+        Op::FusedMatMul {
+            epilogue,
+            trans_a,
+            trans_b,
+        } => one(fused::fused_matmul(epilogue, *trans_a, *trans_b, x)),
         Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(epsilon.get(), x),
         Op::Attention {
             num_heads,

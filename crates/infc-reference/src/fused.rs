@@ -88,8 +88,37 @@ pub(crate) fn fused_conv(
     apply_epilogue(y, epilogue, &x[2..], 1)
 }
 
-pub(crate) fn fused_matmul(epilogue: &[Epilogue], x: &[&Tensor]) -> OpResult<Tensor> {
-    let y = matmul::matmul(x[0], x[1])?;
+/// `x` with its last two axes swapped (a `Transpose`), for operands a FusedMatMul reads transposed.
+fn swap_last_two(x: &Tensor, which: &str) -> OpResult<Tensor> {
+    let r = x.shape.len();
+    if r < 2 {
+        return Err(format!(
+            "{which} is read transposed, so it needs rank ≥ 2, got {:?}",
+            x.shape
+        ));
+    }
+    let mut perm: Vec<usize> = (0..r).collect();
+    perm.swap(r - 2, r - 1);
+    sh::transpose(&perm, x)
+}
+
+pub(crate) fn fused_matmul(
+    epilogue: &[Epilogue],
+    trans_a: bool,
+    trans_b: bool,
+    x: &[&Tensor],
+) -> OpResult<Tensor> {
+    let a = if trans_a {
+        std::borrow::Cow::Owned(swap_last_two(x[0], "A")?)
+    } else {
+        std::borrow::Cow::Borrowed(x[0])
+    };
+    let b = if trans_b {
+        std::borrow::Cow::Owned(swap_last_two(x[1], "B")?)
+    } else {
+        std::borrow::Cow::Borrowed(x[1])
+    };
+    let y = matmul::matmul(&a, &b)?;
     let last = y
         .shape
         .len()
@@ -242,9 +271,31 @@ mod tests {
         let a = f32t(&[1, 2], &[1., 2.]);
         let b = f32t(&[2, 2], &[1., 0., 0., -1.]);
         let bias = f32t(&[2], &[1., 0.]);
-        let y = fused_matmul(&[Epilogue::Bias, Epilogue::GeluErf], &[&a, &b, &bias]).unwrap();
+        let y = fused_matmul(
+            &[Epilogue::Bias, Epilogue::GeluErf],
+            false,
+            false,
+            &[&a, &b, &bias],
+        )
+        .unwrap();
         let plain = gelu(false, &f32t(&[1, 2], &[2., -2.])).unwrap();
         assert_eq!(f32s(&y), f32s(&plain));
+    }
+
+    #[test]
+    fn fused_matmul_reads_transposed_operands() {
+        // a = [[1, 2, 3]] (1×3), b = [[1, 0], [0, 1], [1, 1]] (3×2): a·b = [[4, 5]].
+        let a_t = f32t(&[1, 3, 1], &[1., 2., 3.]);
+        let b_t = f32t(&[2, 3], &[1., 0., 1., 0., 1., 1.]);
+        let y = fused_matmul(&[], true, true, &[&a_t, &b_t]).unwrap();
+        assert_eq!(y.shape, vec![1, 1, 2]);
+        assert_eq!(f32s(&y), vec![4., 5.]);
+        let a = f32t(&[1, 3], &[1., 2., 3.]);
+        let y = fused_matmul(&[], false, true, &[&a, &b_t]).unwrap();
+        assert_eq!(f32s(&y), vec![4., 5.]);
+        let v = f32t(&[3], &[1., 2., 3.]);
+        let err = fused_matmul(&[], true, false, &[&v, &b_t]).unwrap_err();
+        assert!(err.contains("A is read transposed"), "{err}");
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub fn step_flops(step: &Step) -> Option<u64> {
             [s.oh, s.ow],
         )),
         Step::NchwcConv(s) => Some(conv_flops(s.n, s.c_in, s.c_out, 1, s.kernel, [s.oh, s.ow])),
+        Step::QuantNchwcConv(s) => {
+            Some(conv_flops(s.n, s.c_in, s.c_out, 1, s.kernel, [s.oh, s.ow]))
+        }
         Step::Attention(s) => Some(
             4u64.saturating_mul(s.batch)
                 .saturating_mul(s.heads)

@@ -43,6 +43,8 @@ pub struct Session {
     /// Path of the integer kernels (`INFC_INT8_ISA` if set, else the best; see [`Session::with_int8_isa`]).
     int8_isa: Int8Isa,
     arenas: Mutex<Vec<AlignedBuf>>,
+    /// Set once the GEMM packing buffers of every worker of the pool were reserved (first run).
+    pack_buffers_reserved: std::sync::atomic::AtomicBool,
 }
 
 fn cpu_feature_bits() -> u64 {
@@ -145,6 +147,7 @@ impl Session {
             isa,
             int8_isa,
             arenas: Mutex::new(Vec::with_capacity(4)),
+            pack_buffers_reserved: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -245,6 +248,13 @@ impl Session {
                     ),
                 });
             }
+        }
+        if !self
+            .pack_buffers_reserved
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            rayon::broadcast(|_| infc_kernels::reserve_pack_buffers());
+            infc_kernels::reserve_pack_buffers();
         }
         let mut arena = self.take_arena()?;
         let result = self.run_in(arena.bytes_mut(), inputs, outputs, step_loop);

@@ -165,14 +165,18 @@ pub(crate) fn fused_conv(
     emit_post(lw, &sp.post, channels, ys.iter().skip(2).product())
 }
 
-pub(crate) fn fused_matmul(lw: &mut Lowerer<'_>, stages: &[Epilogue]) -> Result<(), CompileError> {
+pub(crate) fn fused_matmul(
+    lw: &mut Lowerer<'_>,
+    stages: &[Epilogue],
+    trans: linalg::Transposed,
+) -> Result<(), CompileError> {
     let sp = split_epilogue(lw, stages)?;
     if let Some(r) = sp.residual {
         if lw.numel(r) != lw.numel(lw.output(0)?) {
             return Err(lw.malformed("residual must have the output's shape"));
         }
     }
-    linalg::matmul_with(lw, sp.bias, sp.residual, sp.act)?;
+    linalg::matmul_with(lw, trans, sp.bias, sp.residual, sp.act)?;
     let ys = lw.shape(lw.output(0)?);
     emit_post(lw, &sp.post, ys.last().copied().unwrap_or(1), 1)
 }

@@ -1,6 +1,8 @@
-//! Gemm and MatMul → `MatMul` steps. A constant right-hand side without batch dims is packed at
-//! compile time with `infc_kernels::gemm::pack_b` (and the batch folded into `m`); otherwise B is
-//! read in place (transposed views cost nothing). Batch broadcasting becomes per-operand strides.
+//! Gemm, MatMul and FusedMatMul's product → `MatMul` steps. A constant right-hand side without
+//! batch dims is packed at compile time with `infc_kernels::gemm::pack_b` (transposed when read
+//! transposed; the batch folded into `m` when A allows it); otherwise B is read in place
+//! (transposed operands are column-major views and cost nothing). Batch broadcasting becomes
+//! per-operand strides.
 
 use super::strides::{contiguous, simplify, unsigned};
 use super::Lowerer;
@@ -149,19 +151,54 @@ pub(crate) fn gemm(
 
 pub(crate) fn matmul(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
     let act = activation(lw);
-    matmul_with(lw, None, None, act)
+    let plain = Transposed { a: false, b: false };
+    matmul_with(lw, plain, None, None, act)
+}
+
+/// Which MatMul operands are stored with their last two axes swapped (read transposed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Transposed {
+    pub a: bool,
+    pub b: bool,
+}
+
+/// Shape of an operand as the product sees it: the stored shape with the last two axes swapped
+/// when it is read transposed.
+fn logical_shape(
+    lw: &Lowerer<'_>,
+    v: ValueId,
+    trans: bool,
+    what: &str,
+) -> Result<Vec<u64>, CompileError> {
+    let mut s = lw.shape(v);
+    if trans {
+        let r = s.len();
+        if r < 2 {
+            return Err(lw.malformed(format!(
+                "{what} is read transposed but has shape {s:?} (rank < 2)"
+            )));
+        }
+        s.swap(r - 2, r - 1);
+    }
+    Ok(s)
 }
 
 /// MatMul (numpy semantics) of inputs 0 and 1, `y = act(a·b + bias + residual)`; bias is per column.
+/// A transposed operand is read through a column-major view (a constant B is packed transposed),
+/// so no transpose is materialised.
 pub(crate) fn matmul_with(
     lw: &mut Lowerer<'_>,
+    trans: Transposed,
     bias: Option<ValueId>,
     residual: Option<ValueId>,
     act: Activation,
 ) -> Result<(), CompileError> {
     let (a, b, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
     require_f32(lw, &[a, b])?;
-    let (mut sa, mut sb) = (lw.shape(a), lw.shape(b));
+    let (mut sa, mut sb) = (
+        logical_shape(lw, a, trans.a, "A")?,
+        logical_shape(lw, b, trans.b, "B")?,
+    );
     if sa.is_empty() || sb.is_empty() {
         return Err(lw.malformed("MatMul operands must have rank ≥ 1"));
     }
@@ -213,9 +250,10 @@ pub(crate) fn matmul_with(
     let b_has_batch = b_s.iter().any(|&v| v != 0);
     let mut bm = None;
     if !b_has_batch {
-        bm = packed_b(lw, b, k, n, false)?;
-        // A's batch entries follow each other like the output's: fold the batch into m.
-        let folds = batch.len() <= 1 && a_s.iter().all(|&v| v == m * k);
+        bm = packed_b(lw, b, k, n, trans.b)?;
+        // A's batch entries follow each other like the output's: fold the batch into m (not for
+        // a transposed A, whose rows are not contiguous across batch entries).
+        let folds = batch.len() <= 1 && !trans.a && a_s.iter().all(|&v| v == m * k);
         if bm.is_some() && folds {
             m_eff = m * batch.iter().product::<u64>();
             batch.clear();
@@ -232,7 +270,7 @@ pub(crate) fn matmul_with(
         Some(p) => p,
         None => MatB::Plain {
             at: lw.at(b)?,
-            trans: false,
+            trans: trans.b,
         },
     };
     let step = MatMulStep {
@@ -243,7 +281,7 @@ pub(crate) fn matmul_with(
         n,
         k,
         a: lw.at(a)?,
-        trans_a: false,
+        trans_a: trans.a,
         b: bm,
         alpha: 1.0,
         bias: match bias {

@@ -12,6 +12,7 @@ mod movement;
 mod nchwc;
 mod norm;
 pub(crate) mod quant;
+mod quant_nchwc;
 pub(crate) mod strides;
 
 use crate::analysis::Analysis;
@@ -293,7 +294,17 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         }
         Op::Gelu { tanh } => fused::gelu(lw, *tanh),
         Op::FusedConv { attrs, epilogue } => fused::fused_conv(lw, attrs, epilogue),
-        Op::FusedMatMul { epilogue } => fused::fused_matmul(lw, epilogue),
+        Op::FusedMatMul {
+            epilogue,
+            trans_a,
+            trans_b,
+        } => {
+            let trans = linalg::Transposed {
+                a: *trans_a,
+                b: *trans_b,
+            };
+            fused::fused_matmul(lw, epilogue, trans)
+        }
         Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(lw, epsilon.get()),
         Op::Attention {
             num_heads,

@@ -1,6 +1,6 @@
 //! INT8 lowering of the nodes chosen by the quantization pass (`CompileOptions::int8`): MatMul,
 //! FusedMatMul and Gemm with a constant 2-D right-hand side → `QuantMatMul`; Conv and FusedConv with
-//! constant weights → `QuantConv`. Weights are quantized here, symmetric s8 per output channel,
+//! constant weights → `QuantConv`; blocked `NchwcConv` → `QuantNchwcConv` (module `quant_nchwc`). Weights are quantized here, symmetric s8 per output channel,
 //! and packed with their column sums and scales (`infc_kernels::int8::quantize_pack_b_s8`) into
 //! the constants blob as `[s8 panels | i32 column sums | f32 scales]`. Activations are quantized
 //! by the step at run time into a scratch buffer the memory planner reserves for the node
@@ -61,9 +61,16 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, per_row: bool) -> Result<(), CompileEr
             };
             matmul(lw, bias, None, relu, *trans_b, per_row)
         }
-        Op::FusedMatMul { epilogue } => {
+        Op::FusedMatMul {
+            epilogue,
+            trans_a,
+            trans_b,
+        } => {
+            if *trans_a {
+                return Err(lw.unsupported("int8 FusedMatMul reading A transposed"));
+            }
             let sp = split_epilogue(lw, epilogue)?;
-            matmul(lw, sp.bias, sp.residual, sp.act, false, per_row)?;
+            matmul(lw, sp.bias, sp.residual, sp.act, *trans_b, per_row)?;
             let ys = lw.shape(lw.output(0)?);
             emit_post(lw, &sp.post, ys.last().copied().unwrap_or(1), 1)
         }
@@ -82,6 +89,11 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, per_row: bool) -> Result<(), CompileEr
             let channels = ys.get(1).copied().unwrap_or(1);
             emit_post(lw, &sp.post, channels, ys.iter().skip(2).product())
         }
+        Op::NchwcConv {
+            attrs,
+            epilogue,
+            block,
+        } => super::quant_nchwc::conv(lw, attrs, epilogue, *block),
         _ => Err(lw.unsupported("int8 lowering handles MatMul, Gemm and Conv only")),
     }
 }
@@ -90,7 +102,10 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, per_row: bool) -> Result<(), CompileEr
 fn matmul_dims(g: &Graph, node: &Node) -> Option<(u64, u64, u64)> {
     let dims = |v: ValueId| g.ty(v).shape.as_known();
     let (a, b) = (dims(*node.inputs.first()?)?, dims(*node.inputs.get(1)?)?);
-    let trans_b = matches!(node.op, Op::Gemm { trans_b: true, .. });
+    let trans_b = matches!(
+        node.op,
+        Op::Gemm { trans_b: true, .. } | Op::FusedMatMul { trans_b: true, .. }
+    );
     let (&k, [b0, b1]) = (a.last()?, b.as_slice()) else {
         return None;
     };
@@ -298,6 +313,7 @@ pub(crate) fn scratch_bytes(g: &Graph, node: &Node) -> u64 {
         Op::Conv(attrs) | Op::FusedConv { attrs, .. } => conv_shape(g, node, attrs)
             .and_then(|s| s.scratch_layout())
             .map_or(0, |l| l.bytes),
+        Op::NchwcConv { .. } => super::quant_nchwc::scratch_bytes(g, node),
         _ => 0,
     }
 }

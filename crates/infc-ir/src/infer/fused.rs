@@ -1,5 +1,6 @@
 //! Inference for ops made by fusion passes: Gelu, FusedConv / FusedMatMul (base op then epilogue
-//! stages, each Bias/Residual stage reading the next extra input), SkipLayerNorm and Attention.
+//! stages, each Bias/Residual stage reading the next extra input; FusedMatMul operands may be read
+//! with their last two axes swapped), SkipLayerNorm and Attention.
 
 use super::{nn, unify_dim, Cx};
 use crate::{ConvAttrs, Dim, Epilogue, IrError, TensorType};
@@ -69,8 +70,13 @@ pub(super) fn fused_conv(
     Ok(y)
 }
 
-pub(super) fn fused_matmul(cx: &Cx, stages: &[Epilogue]) -> Result<Vec<TensorType>, IrError> {
-    let y = nn::matmul(cx)?;
+pub(super) fn fused_matmul(
+    cx: &Cx,
+    stages: &[Epilogue],
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Vec<TensorType>, IrError> {
+    let y = nn::matmul_transposed(cx, trans_a, trans_b)?;
     let r = y[0].rank();
     if r == 0 && stages.contains(&Epilogue::Bias) {
         return Err(cx.err("bias epilogue on a scalar matmul result"));
@@ -152,18 +158,39 @@ mod tests {
             .input("f32[3072]");
         assert_eq!(
             b.one(Op::FusedMatMul {
-                epilogue: vec![Epilogue::Bias, Epilogue::GeluErf]
+                epilogue: vec![Epilogue::Bias, Epilogue::GeluErf],
+                trans_a: false,
+                trans_b: false,
             }),
             "f32[b,s,3072]"
         );
         assert!(b
             .one(Op::FusedMatMul {
-                epilogue: vec![Epilogue::Residual]
+                epilogue: vec![Epilogue::Residual],
+                trans_a: false,
+                trans_b: false,
             })
             .contains("does not fit"));
         assert!(b
-            .one(Op::FusedMatMul { epilogue: vec![] })
+            .one(Op::FusedMatMul {
+                epilogue: vec![],
+                trans_a: false,
+                trans_b: false,
+            })
             .contains("takes 2 inputs, got 3"));
+        // Transposed operands: a is [k, m] per batch, b is [n, k].
+        let t = Builder::new().input("f32[2,5,3]").input("f32[5,4]");
+        let fm = |trans_a, trans_b| Op::FusedMatMul {
+            epilogue: vec![],
+            trans_a,
+            trans_b,
+        };
+        assert_eq!(t.one(fm(true, false)), "f32[2,3,4]");
+        assert!(t.one(fm(false, false)).contains("inner dims differ"));
+        let t = Builder::new().input("f32[2,3,5]").input("f32[4,5]");
+        assert_eq!(t.one(fm(false, true)), "f32[2,3,4]");
+        let t = Builder::new().input("f32[5]").input("f32[4,5]");
+        assert!(t.one(fm(true, true)).contains("needs rank ≥ 2"));
         let conv = ConvAttrs {
             kernel: vec![1, 1],
             strides: vec![1, 1],

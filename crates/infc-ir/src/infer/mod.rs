@@ -106,7 +106,11 @@ fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
         Op::ConstantOfShape { dtype, .. } => generate::constant_of_shape(cx, *dtype),
         Op::Gelu { .. } => fused::gelu(cx),
         Op::FusedConv { attrs, epilogue } => fused::fused_conv(cx, attrs, epilogue),
-        Op::FusedMatMul { epilogue } => fused::fused_matmul(cx, epilogue),
+        Op::FusedMatMul {
+            epilogue,
+            trans_a,
+            trans_b,
+        } => fused::fused_matmul(cx, epilogue, *trans_a, *trans_b),
         Op::SkipLayerNorm { .. } => fused::skip_layer_norm(cx),
         Op::Attention { num_heads, .. } => fused::attention(cx, *num_heads),
         Op::Reorder {

@@ -198,8 +198,36 @@ pub(super) fn gemm(cx: &Cx, trans_a: bool, trans_b: bool) -> Result<Vec<TensorTy
 }
 
 pub(super) fn matmul(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
+    matmul_transposed(cx, false, false)
+}
+
+/// The last two axes of operand `i` swapped when `trans` (the operand must then have rank ≥ 2).
+fn operand_dims(cx: &Cx, i: usize, trans: bool) -> Result<Vec<Dim>, IrError> {
+    let mut dims = cx.ty(i).shape.0.clone();
+    if trans {
+        let r = dims.len();
+        if r < 2 {
+            return Err(cx.err(format!(
+                "a transposed operand needs rank ≥ 2, input {i} is {}",
+                cx.ty(i)
+            )));
+        }
+        dims.swap(r - 2, r - 1);
+    }
+    Ok(dims)
+}
+
+/// MatMul (numpy semantics) reading input 0 and/or input 1 with their last two axes swapped.
+pub(super) fn matmul_transposed(
+    cx: &Cx,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Vec<TensorType>, IrError> {
     let dtype = cx.same_dtype(0, 1)?;
-    let (a, b) = (&cx.ty(0).shape.0, &cx.ty(1).shape.0);
+    let (a, b) = (
+        &operand_dims(cx, 0, trans_a)?,
+        &operand_dims(cx, 1, trans_b)?,
+    );
     if a.is_empty() || b.is_empty() {
         return Err(cx.err("MatMul inputs must have rank ≥ 1"));
     }

@@ -2,9 +2,10 @@
 //! `key=value` text, and [`build_op`] turns an op name plus parsed attributes back into an `Op`.
 //!
 //! Both are exhaustive over the closed `Op` enum (no wildcard arm), so a new variant does not compile
-//! until it prints and parses. The printer writes every attribute; the parser also accepts omitted
-//! attributes that have an ONNX default (`group=1`, `keepdims=true`, …) so hand-written filetests
-//! stay short.
+//! until it prints and parses. The printer writes every attribute (except `FusedMatMul`'s
+//! `trans_a`/`trans_b`, written only when set, so untransposed fused matmuls print as before); the
+//! parser also accepts omitted attributes that have an ONNX default (`group=1`, `keepdims=true`, …)
+//! so hand-written filetests stay short.
 
 use crate::{BinaryOp, ConvAttrs, DType, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp};
 use std::fmt::Display;
@@ -121,7 +122,19 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
             v.push(("epilogue", epilogue_list(epilogue)));
             v
         }
-        Op::FusedMatMul { epilogue } => vec![("epilogue", epilogue_list(epilogue))],
+        Op::FusedMatMul {
+            epilogue,
+            trans_a,
+            trans_b,
+        } => {
+            let mut v = vec![("epilogue", epilogue_list(epilogue))];
+            for (key, set) in [("trans_a", trans_a), ("trans_b", trans_b)] {
+                if *set {
+                    v.push((key, "true".to_string()));
+                }
+            }
+            v
+        }
         Op::SkipLayerNorm { epsilon } => vec![("epsilon", epsilon.to_string())],
         Op::Attention {
             num_heads,
@@ -547,6 +560,8 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
         }
         "FusedMatMul" => Op::FusedMatMul {
             epilogue: a.epilogue("epilogue")?,
+            trans_a: a.bool("trans_a", Some(false))?,
+            trans_b: a.bool("trans_b", Some(false))?,
         },
         "SkipLayerNorm" => Op::SkipLayerNorm {
             epsilon: a.float("epsilon", Some(1e-5))?,

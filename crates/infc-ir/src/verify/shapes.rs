@@ -286,13 +286,28 @@ fn pool(cx: &NodeCx, p: &PoolAttrs) -> Result<(), String> {
     dim_matches(&cx.out_desc(0), y, 1, &x.shape.dims()[1])
 }
 
-fn matmul(cx: &NodeCx) -> Result<(), String> {
+/// MatMul inner dims; `trans_a`/`trans_b` read that operand with its last two axes swapped.
+fn matmul(cx: &NodeCx, trans_a: bool, trans_b: bool) -> Result<(), String> {
     let (a, b) = (cx.ty_in(0), cx.ty_in(1));
     if a.rank() == 0 || b.rank() == 0 {
         return Err(format!("MatMul inputs must have rank ≥ 1, got {a} and {b}"));
     }
-    let ka = &a.shape.dims()[a.rank() - 1];
-    let kb = &b.shape.dims()[if b.rank() >= 2 { b.rank() - 2 } else { 0 }];
+    for (i, t, trans) in [(0, a, trans_a), (1, b, trans_b)] {
+        if trans && t.rank() < 2 {
+            return Err(format!(
+                "{} is read transposed, so it needs rank ≥ 2, got {t}",
+                cx.in_desc(i)
+            ));
+        }
+    }
+    let ka = &a.shape.dims()[a.rank() - 1 - usize::from(trans_a)];
+    let kb = &b.shape.dims()[if trans_b {
+        b.rank() - 1
+    } else if b.rank() >= 2 {
+        b.rank() - 2
+    } else {
+        0
+    }];
     if dims_conflict(ka, kb) {
         return Err(format!(
             "inner dims differ: {} is {a}, {} is {b}",
@@ -453,7 +468,7 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             expect_rank(cx.in_desc(1), cx.ty_in(1), 2)?;
             out_rank(cx, 0, 2)
         }
-        Op::MatMul => matmul(cx),
+        Op::MatMul => matmul(cx, false, false),
         Op::Softmax { axis } => {
             axis_in(*axis, rank_in(cx, 0), "`axis`")?;
             same_shape(cx, 0, 0)
@@ -556,10 +571,15 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             conv(cx, attrs)?;
             epilogue(cx, stages, &cx.ty_in(1).shape.dims()[0])
         }
-        Op::FusedMatMul { epilogue: stages } => {
-            matmul(cx)?;
+        Op::FusedMatMul {
+            epilogue: stages,
+            trans_a,
+            trans_b,
+        } => {
+            matmul(cx, *trans_a, *trans_b)?;
             let b = cx.ty_in(1);
-            epilogue(cx, stages, &b.shape.dims()[b.rank() - 1])
+            let n_axis = b.rank() - 1 - usize::from(*trans_b);
+            epilogue(cx, stages, &b.shape.dims()[n_axis])
         }
         Op::SkipLayerNorm { .. } => skip_layer_norm(cx),
         Op::Attention { num_heads, .. } => attention(cx, *num_heads),

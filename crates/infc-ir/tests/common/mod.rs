@@ -313,9 +313,18 @@ pub fn sample_ops() -> Vec<Op> {
         },
         Op::FusedMatMul {
             epilogue: vec![Epilogue::Bias, Epilogue::GeluErf],
+            trans_a: false,
+            trans_b: false,
         },
         Op::FusedMatMul {
             epilogue: vec![Epilogue::GeluTanh, Epilogue::Residual],
+            trans_a: false,
+            trans_b: true,
+        },
+        Op::FusedMatMul {
+            epilogue: vec![],
+            trans_a: true,
+            trans_b: false,
         },
         Op::SkipLayerNorm {
             epsilon: Float::new(1e-12),

@@ -140,6 +140,25 @@ thread_local! {
     static PACK_BUFS: RefCell<Vec<(AlignedBuf, AlignedBuf)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Grows this thread's packing buffers to the largest size any GEMM asks for, two levels deep (a
+/// thread can re-enter the driver through a rayon steal), so no later GEMM on this thread allocates.
+/// The runtime calls it once per session on every worker of the pool (`rayon::broadcast`) before the
+/// first run: without it, a worker that happens to run its first GEMM part in the third run of a plan
+/// allocates then.
+pub fn reserve_pack_buffers() {
+    PACK_BUFS.with(|cell| {
+        let mut stack = cell.borrow_mut();
+        stack.reserve(4);
+        while stack.len() < 2 {
+            stack.push(Default::default());
+        }
+        for (a, b) in stack.iter_mut() {
+            a.get(packed_a_len(MC, KC));
+            b.get(packed_b_len(KC, NC));
+        }
+    });
+}
+
 /// The single-threaded blocked loop over the `rows × cols` rectangle of C. `rows.start` is a
 /// multiple of `A_PANEL` and `cols.start` a multiple of `2*B_PANEL` (so packed panels line up).
 #[allow(clippy::too_many_arguments)]

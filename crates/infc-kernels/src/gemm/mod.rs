@@ -25,6 +25,7 @@ mod pack;
 mod tile;
 
 pub use batched::{sgemm_batched, BatchLayout};
+pub use driver::reserve_pack_buffers;
 pub(crate) use driver::{gemm_unchecked, ASrc, BSrc, PackB};
 #[cfg(test)]
 pub(crate) use kernel_portable::activate as kernel_activate;

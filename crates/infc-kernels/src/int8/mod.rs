@@ -9,6 +9,7 @@
 //!   sums and scales ([`PackedB8`], layout in module [`pack`]).
 //! * [`gemm_u8s8_s32`]: the raw integer product `C_s32 = A_u8 · B_s8` (tests compare every path
 //!   against an exact reference bit for bit).
+//! * [`qconv_nchwc`]: direct INT8 convolution on NCHW16c activations (module [`qconv_nchwc`]).
 //! * [`gemm_u8s8_f32`]: the product with the dequantize epilogue
 //!   `C[i,j] = act(alpha·(acc[i,j] − za_i·colsum_j)·sa_i·sw_j + [C] + bias + residual)`
 //!   (the same [`Epilogue`] type as the f32 GEMM, so lowering can share it).
@@ -32,11 +33,20 @@ mod kernel_portable;
 mod kernel_vnni;
 pub mod pack;
 pub mod peak;
+pub mod qconv_nchwc;
+#[cfg(target_arch = "x86_64")]
+mod qconv_nchwc_avx2;
+#[cfg(target_arch = "x86_64")]
+mod qconv_nchwc_vnni;
 pub mod quantize;
 mod tile;
 
 pub use isa::{Int8Isa, INT8_ISA_ENV_VAR};
 pub use pack::{pack_b_s8, quantize_pack_b_s8, PackedB8, PackedB8Ref};
+pub use qconv_nchwc::{
+    pack_qconv_nchwc, qconv_nchwc, quantize_input_qconv, PackedQConv, QConvNchwcParams,
+    QConvWeights, QCONV_BLOCK,
+};
 pub use quantize::{quantize_rows_u8, quantize_tensor_u8, QParams};
 
 use crate::error::{bad_shape, check_len, strided_extent, Result};
@@ -185,5 +195,7 @@ pub fn gemm_u8s8_f32(
     Ok(())
 }
 
+#[cfg(test)]
+mod qconv_nchwc_tests;
 #[cfg(test)]
 mod tests;

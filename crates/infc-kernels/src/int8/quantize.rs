@@ -188,7 +188,7 @@ pub fn quantize_tensor_u8(
 }
 
 /// `(min(0, min x), max(0, max x))`, NaN ignored. Exact, so every path agrees.
-fn min_max(isa: Int8Isa, x: &[f32]) -> (f32, f32) {
+pub(super) fn min_max(isa: Int8Isa, x: &[f32]) -> (f32, f32) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX-512F is present.
@@ -210,7 +210,7 @@ fn min_max_portable(x: &[f32]) -> (f32, f32) {
 }
 
 /// Quantizes `x` into `out` (same length) with `p`.
-fn quantize_slice(isa: Int8Isa, x: &[f32], out: &mut [u8], p: QParams) {
+pub(super) fn quantize_slice(isa: Int8Isa, x: &[f32], out: &mut [u8], p: QParams) {
     debug_assert_eq!(x.len(), out.len());
     match isa {
         #[cfg(target_arch = "x86_64")]

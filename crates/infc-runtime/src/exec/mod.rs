@@ -10,6 +10,7 @@ mod movement;
 mod nchwc;
 mod nn;
 mod quant;
+mod quant_nchwc;
 
 use crate::mem::Mem;
 use crate::RuntimeError;
@@ -62,6 +63,7 @@ pub(crate) fn run_step(
         Step::Trilu(s) => movement::trilu(s, mem),
         Step::QuantMatMul(s) => quant::matmul(s, mem, int8),
         Step::QuantConv(s) => quant::conv(s, mem, int8, isa),
+        Step::QuantNchwcConv(s) => quant_nchwc::conv(s, mem, int8),
         Step::NchwcConv(s) => nchwc::conv(s, mem, isa),
         Step::Reorder(s) => nchwc::reorder(s, mem, isa),
         Step::NchwcMaxPool(s) => nchwc::max_pool(s, mem, isa),
@@ -84,6 +86,7 @@ pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), String> {
     match step {
         Step::QuantMatMul(s) => quant::check_matmul(s, consts),
         Step::QuantConv(s) => quant::check_conv(s, consts),
+        Step::QuantNchwcConv(s) => quant_nchwc::check(s, consts),
         Step::Unary(s) => elementwise::check_unary(s),
         Step::Binary(s) => elementwise::check_binary(s),
         Step::MatMul(s) => linalg::check_matmul(s),

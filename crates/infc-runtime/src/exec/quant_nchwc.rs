@@ -1,0 +1,129 @@
+//! Executor of `QuantNchwcConv`: the dynamically quantized direct conv on NCHW16c activations.
+//! The step quantizes its f32 input per tensor into its arena scratch (the zero-point-padded u8
+//! buffer of `infc_kernels::int8::quantize_input_qconv`), then runs
+//! `infc_kernels::int8::qconv_nchwc` with the compile-time packed s8 weights; dequantize, bias,
+//! residual and ReLU happen in the kernel's store. Packed weights are validated once at load
+//! ([`check`]); runs only check lengths.
+
+use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
+use infc_kernels::int8::{
+    qconv_nchwc, quantize_input_qconv, Int8Isa, QConvNchwcParams, QConvWeights,
+};
+use infc_kernels::Conv2dParams;
+use infc_plan::{Activation, QuantNchwcConvStep, TensorRef};
+
+fn ke(e: infc_kernels::KernelError) -> String {
+    e.to_string()
+}
+
+/// Kernel parameters of the step, checked against its output size, packed weight and scratch
+/// sizes and the supported activations.
+pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, String> {
+    let p = QConvNchwcParams {
+        conv: Conv2dParams {
+            batch: s.n as usize,
+            in_channels: s.c_in as usize,
+            in_h: s.h as usize,
+            in_w: s.w as usize,
+            out_channels: s.c_out as usize,
+            kernel_h: s.kernel[0] as usize,
+            kernel_w: s.kernel[1] as usize,
+            stride_h: s.strides[0] as usize,
+            stride_w: s.strides[1] as usize,
+            pad_top: s.pads[0] as usize,
+            pad_left: s.pads[1] as usize,
+            pad_bottom: s.pads[2] as usize,
+            pad_right: s.pads[3] as usize,
+            dilation_h: s.dilations[0] as usize,
+            dilation_w: s.dilations[1] as usize,
+            groups: 1,
+        },
+        input_blocked: s.input_blocked,
+    };
+    p.validate().map_err(ke)?;
+    if (p.conv.out_h(), p.conv.out_w()) != (s.oh as usize, s.ow as usize) {
+        return Err(format!(
+            "kernel computes a {}×{} output, plan says {}×{}",
+            p.conv.out_h(),
+            p.conv.out_w(),
+            s.oh,
+            s.ow
+        ));
+    }
+    if s.weights.bytes != p.packed_bytes() as u64 {
+        return Err(format!(
+            "packed weights have {} bytes, the kernel needs {}",
+            s.weights.bytes,
+            p.packed_bytes()
+        ));
+    }
+    if s.scratch_bytes() != Some(p.quant_input_len() as u64) {
+        return Err(format!(
+            "scratch of {:?} bytes, the kernel needs {}",
+            s.scratch_bytes(),
+            p.quant_input_len()
+        ));
+    }
+    if !matches!(s.act, Activation::None | Activation::Relu) {
+        return Err(format!(
+            "activation {:?} is not fused by this kernel",
+            s.act
+        ));
+    }
+    Ok(p)
+}
+
+/// View packed bytes `[s8 data | i32 sums | f32 scales | f32 bias]` (lengths from `p`).
+fn weights<'a>(bytes: &'a [u8], p: &QConvNchwcParams) -> Result<QConvWeights<'a>, String> {
+    let dl = p.out_blocks() * p.weight_block_bytes();
+    let cl = p.channel_len() * 4;
+    if bytes.len() != dl + 3 * cl {
+        return Err(format!(
+            "quantized weights have {} bytes, the kernel needs {}",
+            bytes.len(),
+            dl + 3 * cl
+        ));
+    }
+    let cast = |e: bytemuck::PodCastError| format!("quantized weights: {e:?}");
+    Ok(QConvWeights {
+        data: bytemuck::try_cast_slice(&bytes[..dl]).map_err(cast)?,
+        sums: bytemuck::try_cast_slice(&bytes[dl..dl + cl]).map_err(cast)?,
+        scales: bytemuck::try_cast_slice(&bytes[dl + cl..dl + 2 * cl]).map_err(cast)?,
+        bias: bytemuck::try_cast_slice(&bytes[dl + 2 * cl..]).map_err(cast)?,
+    })
+}
+
+/// Load-time validation: geometry, and the packed weight sums against the weights.
+pub(crate) fn check(s: &QuantNchwcConvStep, consts: &[u8]) -> Result<(), String> {
+    let p = params(s)?;
+    let start = s.weights.offset as usize;
+    let bytes = consts
+        .get(start..start + s.weights.bytes as usize)
+        .ok_or("quantized weights lie outside the constants")?;
+    weights(bytes, &p)?.validate(&p).map_err(ke)
+}
+
+pub(crate) fn conv(s: &QuantNchwcConvStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Result<(), String> {
+    let p = params(s)?;
+    let y_bytes = p.output_len() * 4;
+    let (y, scratch, [x, w, res]) = mem.io2(
+        (s.y.offset, y_bytes),
+        (s.scratch.offset, p.quant_input_len()),
+        [
+            rd(s.x, p.input_len() * 4),
+            rd(TensorRef::konst(s.weights.offset), p.packed_bytes()),
+            s.residual.map_or(NONE, |r| rd(r, y_bytes)),
+        ],
+    )?;
+    let x = f32s(x.ok_or("x aliases an output")?)?;
+    let w = weights(w.ok_or("weights alias an output")?, &p)?;
+    let res = match (s.residual, res) {
+        (Some(_), Some(r)) => Some(f32s(r)?),
+        (Some(_), None) => return Err("residual aliases an output".into()),
+        _ => None,
+    };
+    let y = f32s_mut(y)?;
+    let qp = quantize_input_qconv(isa, &p, x, scratch).map_err(ke)?;
+    let relu = s.act == Activation::Relu;
+    qconv_nchwc(isa, &p, scratch, qp, &w, res, relu, y).map_err(ke)
+}
