@@ -37,6 +37,39 @@ pub struct Conv2dParams {
 }
 
 impl Conv2dParams {
+    /// Builds the parameters from the fields of a conv plan step: input `[n, c_in, h, w]`, `c_out`,
+    /// `[kh, kw]`, `[sh, sw]`, pads `[top, left, bottom, right]`, `[dh, dw]` and the group count.
+    /// Callers still [`validate`](Self::validate) the result.
+    pub fn from_step_fields(
+        input: [u64; 4],
+        out_channels: u64,
+        kernel: [u64; 2],
+        strides: [u64; 2],
+        pads: [u64; 4],
+        dilations: [u64; 2],
+        groups: u64,
+    ) -> Conv2dParams {
+        let u = |v: u64| v as usize;
+        Conv2dParams {
+            batch: u(input[0]),
+            in_channels: u(input[1]),
+            in_h: u(input[2]),
+            in_w: u(input[3]),
+            out_channels: u(out_channels),
+            kernel_h: u(kernel[0]),
+            kernel_w: u(kernel[1]),
+            stride_h: u(strides[0]),
+            stride_w: u(strides[1]),
+            pad_top: u(pads[0]),
+            pad_left: u(pads[1]),
+            pad_bottom: u(pads[2]),
+            pad_right: u(pads[3]),
+            dilation_h: u(dilations[0]),
+            dilation_w: u(dilations[1]),
+            groups: u(groups),
+        }
+    }
+
     /// Checks the attributes: non-zero strides/dilations/kernel/groups, channels divisible by
     /// groups, and a window that fits the padded input.
     pub fn validate(&self) -> Result<()> {

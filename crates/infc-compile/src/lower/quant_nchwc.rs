@@ -62,24 +62,15 @@ fn step_shape(g: &Graph, node: &Node) -> Option<QuantNchwcConvStep> {
 
 fn kernel_params(s: &QuantNchwcConvStep) -> QConvNchwcParams {
     QConvNchwcParams {
-        conv: Conv2dParams {
-            batch: s.n as usize,
-            in_channels: s.c_in as usize,
-            in_h: s.h as usize,
-            in_w: s.w as usize,
-            out_channels: s.c_out as usize,
-            kernel_h: s.kernel[0] as usize,
-            kernel_w: s.kernel[1] as usize,
-            stride_h: s.strides[0] as usize,
-            stride_w: s.strides[1] as usize,
-            pad_top: s.pads[0] as usize,
-            pad_left: s.pads[1] as usize,
-            pad_bottom: s.pads[2] as usize,
-            pad_right: s.pads[3] as usize,
-            dilation_h: s.dilations[0] as usize,
-            dilation_w: s.dilations[1] as usize,
-            groups: 1,
-        },
+        conv: Conv2dParams::from_step_fields(
+            [s.n, s.c_in, s.h, s.w],
+            s.c_out,
+            s.kernel,
+            s.strides,
+            s.pads,
+            s.dilations,
+            1,
+        ),
         input_blocked: s.input_blocked,
     }
 }

@@ -16,24 +16,15 @@ use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, PoolKind, PoolStep,
 /// packed weight size and the supported activations.
 pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, String> {
     let p = NchwcConvParams {
-        conv: Conv2dParams {
-            batch: s.n as usize,
-            in_channels: s.c_in as usize,
-            in_h: s.h as usize,
-            in_w: s.w as usize,
-            out_channels: s.c_out as usize,
-            kernel_h: s.kernel[0] as usize,
-            kernel_w: s.kernel[1] as usize,
-            stride_h: s.strides[0] as usize,
-            stride_w: s.strides[1] as usize,
-            pad_top: s.pads[0] as usize,
-            pad_left: s.pads[1] as usize,
-            pad_bottom: s.pads[2] as usize,
-            pad_right: s.pads[3] as usize,
-            dilation_h: s.dilations[0] as usize,
-            dilation_w: s.dilations[1] as usize,
-            groups: 1,
-        },
+        conv: Conv2dParams::from_step_fields(
+            [s.n, s.c_in, s.h, s.w],
+            s.c_out,
+            s.kernel,
+            s.strides,
+            s.pads,
+            s.dilations,
+            1,
+        ),
         block: s.block as usize,
         input_blocked: s.input_blocked,
     };
