@@ -172,6 +172,18 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
     Ok(())
 }
 
+/// Checks that the kernel's output size for `p` is the `oh × ow` the plan recorded.
+pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<(), String> {
+    if (p.out_h(), p.out_w()) != (oh as usize, ow as usize) {
+        return Err(format!(
+            "kernel computes a {}×{} output, plan says {oh}×{ow}",
+            p.out_h(),
+            p.out_w()
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
     let p = Conv2dParams::from_step_fields(
         [s.n, s.c_in, s.h, s.w],
@@ -183,15 +195,7 @@ pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
         s.group,
     );
     p.validate().map_err(ke)?;
-    if (p.out_h(), p.out_w()) != (s.oh as usize, s.ow as usize) {
-        return Err(format!(
-            "kernel computes a {}×{} output, plan says {}×{}",
-            p.out_h(),
-            p.out_w(),
-            s.oh,
-            s.ow
-        ));
-    }
+    check_conv_output(&p, s.oh, s.ow)?;
     let want = packed_conv_weights_len(&p) as u64 * 4;
     if s.weights.bytes != want {
         return Err(format!(

@@ -29,15 +29,7 @@ pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, St
         input_blocked: s.input_blocked,
     };
     p.validate().map_err(ke)?;
-    if (p.conv.out_h(), p.conv.out_w()) != (s.oh as usize, s.ow as usize) {
-        return Err(format!(
-            "kernel computes a {}×{} output, plan says {}×{}",
-            p.conv.out_h(),
-            p.conv.out_w(),
-            s.oh,
-            s.ow
-        ));
-    }
+    super::linalg::check_conv_output(&p.conv, s.oh, s.ow)?;
     let want = packed_nchwc_weights_len(&p) as u64 * 4;
     if s.weights.bytes != want {
         return Err(format!(

@@ -32,15 +32,7 @@ pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, String>
         input_blocked: s.input_blocked,
     };
     p.validate().map_err(ke)?;
-    if (p.conv.out_h(), p.conv.out_w()) != (s.oh as usize, s.ow as usize) {
-        return Err(format!(
-            "kernel computes a {}×{} output, plan says {}×{}",
-            p.conv.out_h(),
-            p.conv.out_w(),
-            s.oh,
-            s.ow
-        ));
-    }
+    super::linalg::check_conv_output(&p.conv, s.oh, s.ow)?;
     if s.weights.bytes != p.packed_bytes() as u64 {
         return Err(format!(
             "packed weights have {} bytes, the kernel needs {}",
