@@ -17,6 +17,8 @@
 //!   epilogue, its weight packing, reorders and blocked max pooling (the -O3 conv path).
 //! * [`pool`]: max/average pooling (pads, `ceil_mode`, dilations) and global average pooling.
 //! * [`elementwise`]: broadcasting binary ops, unary ops, clip, per-channel affine (batch norm).
+//! * [`attention`]: fused multi-head attention on strided per-head views (K/V packed once per head,
+//!   masked/causal softmax, causal blocks skip hidden keys).
 //! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`].
 //! * [`peak`]: measured single-core FMA peak per ISA (for GFLOP/s reports).
 //! * [`math`]: scalar `exp`/`erf`/`tanh`/GELU approximations (vector twins inside).
@@ -25,6 +27,7 @@
 //! thread count); small problems stay on the calling thread. GEMM packing buffers are thread-local
 //! and grow-only, so repeated calls do not allocate after the first.
 
+pub mod attention;
 pub mod conv;
 pub mod conv_nchwc;
 pub mod elementwise;
@@ -42,6 +45,7 @@ mod simd;
 pub mod softmax;
 pub mod transpose;
 
+pub use attention::{attention, attention_scratch_len, AttentionMask, AttentionShape};
 pub use conv::{conv2d, pack_conv_weights, packed_conv_weights_len, Conv2dParams};
 pub use conv_nchwc::{
     blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, pack_nchwc_weights,

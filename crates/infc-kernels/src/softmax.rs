@@ -4,17 +4,13 @@
 
 use crate::elementwise::{unary_inplace, UnaryKind};
 use crate::error::{check_len, Result};
-use crate::simd::{multiversion, PARALLEL_MIN_ELEMS};
+use crate::simd::{lanes, multiversion, PARALLEL_MIN_ELEMS};
 use crate::Isa;
 use rayon::prelude::*;
 
 multiversion! {
     fn row_max(x: &[f32], out: &mut f32) {
-        let mut m = f32::NEG_INFINITY;
-        for &v in x {
-            m = if v > m { v } else { m };
-        }
-        *out = m;
+        *out = lanes::max(x);
     }
 }
 
@@ -29,11 +25,7 @@ multiversion! {
 
 multiversion! {
     fn sum_scale(y: &mut [f32]) {
-        let mut s = 0f32;
-        for &v in y.iter() {
-            s += v;
-        }
-        let inv = 1.0 / s;
+        let inv = 1.0 / lanes::sum(y);
         for v in y.iter_mut() {
             *v *= inv;
         }

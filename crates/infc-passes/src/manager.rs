@@ -153,17 +153,18 @@ const LAYOUT_NCHWC: Pass = Pass {
 };
 
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
-/// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; SkipLayerNorm before the
-/// matmul epilogue so residual Adds feeding a LayerNorm go to the norm, the rest to the matmul;
-/// attention before the matmul epilogue, whose reshape dropping would otherwise change the shape of
-/// the head-merge output the attention match looks for.
+/// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; attention before the
+/// matmul epilogue, whose reshape dropping would otherwise change the shape of the head-merge output
+/// the attention match looks for; the matmul epilogue before SkipLayerNorm, so a residual Add after
+/// a projection is done in the GEMM's store (no extra pass over the activations) and only the Adds
+/// of other producers (the embeddings) become SkipLayerNorm.
 const FUSIONS: [Pass; 8] = [
     CONV_BN,
     GELU,
     LAYERNORM,
-    SKIP_LAYERNORM,
     ATTENTION,
     MATMUL_EPILOGUE,
+    SKIP_LAYERNORM,
     CONV_EPILOGUE,
     GLOBAL_POOL,
 ];

@@ -674,7 +674,8 @@ wire_struct!(TriluStep {
 /// `v`: `[batch, sk, heads·d]`, `y` like `q`. Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`,
 /// causal masking (`j > i + sk − sq` → −∞) when `causal`, softmax over keys, then `· v_h`.
 /// `mask` is an f32 tensor read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
-/// `scratch` holds `batch · heads · sq · sk` f32 scores.
+/// `scratch` holds [`AttentionStep::scratch_floats`] f32: every head's packed `kᵀ` and `v`, then one
+/// `sq × sk` score matrix per batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttentionStep {
     pub batch: u64,
@@ -692,6 +693,26 @@ pub struct AttentionStep {
     pub y: TensorRef,
     pub scratch: TensorRef,
 }
+impl AttentionStep {
+    /// Width of a packed GEMM B panel (`infc_kernels::gemm::B_PANEL`); the runtime's kernel checks
+    /// the scratch against its own need, and a runtime test keeps the two formulas equal.
+    const B_PANEL: u64 = 16;
+
+    /// Floats of scratch the attention kernel needs: per (batch, head) `kᵀ` packed as `d × sk`
+    /// and `v` as `sk × d` (column counts rounded up to whole 16-wide panels), plus `batch · sq · sk`
+    /// scores. `None` on overflow.
+    pub fn scratch_floats(&self) -> Option<u64> {
+        let panels = |n: u64| n.div_ceil(Self::B_PANEL).checked_mul(Self::B_PANEL);
+        let kt = panels(self.sk)?.checked_mul(self.d)?;
+        let v = panels(self.d)?.checked_mul(self.sk)?;
+        let packs = self
+            .batch
+            .checked_mul(self.heads)?
+            .checked_mul(kt.checked_add(v)?)?;
+        packs.checked_add(self.batch.checked_mul(self.sq)?.checked_mul(self.sk)?)
+    }
+}
+
 wire_struct!(AttentionStep {
     batch,
     heads,

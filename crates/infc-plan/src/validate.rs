@@ -607,7 +607,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 c.broadcast("mask", m, F32, &dims, &s.mask_strides)?;
             }
             c.write("y", s.y, F32, qn)?;
-            let sn = c.product("scores", &[s.batch, s.heads, s.sq, s.sk])?;
+            let sn = s
+                .scratch_floats()
+                .ok_or_else(|| c.err("attention scratch size overflows"))?;
             c.write("scratch", s.scratch, F32, sn)?;
         }
         Step::QuantMatMul(s) => {

@@ -283,7 +283,8 @@ pub(crate) fn attention(
     Ok(())
 }
 
-/// Scratch bytes of an Attention node: one `sq × sk` score matrix per batch and head.
+/// Scratch bytes of an Attention node: what [`infc_kernels::attention`] needs (every head's packed
+/// `kᵀ` and `v`, one `sq × sk` score matrix per batch).
 pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) -> u64 {
     let infc_ir::Op::Attention { num_heads, .. } = node.op else {
         return 0;
@@ -291,7 +292,21 @@ pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) 
     let dims = |v: ValueId| g.ty(v).shape.as_known().unwrap_or_default();
     let (q, k) = (dims(node.inputs[0]), dims(node.inputs[1]));
     match (q.as_slice(), k.as_slice()) {
-        ([b, sq, _], [_, sk, _]) => (b * num_heads * sq * sk * 4) as u64,
+        ([b, sq, hd], [_, sk, _]) if num_heads > 0 => {
+            let shape = infc_kernels::AttentionShape {
+                batch: *b,
+                heads: num_heads,
+                sq: *sq,
+                sk: *sk,
+                d: *hd / num_heads,
+                scale: 1.0,
+                causal: false,
+            };
+            // On overflow no scratch is planned, and lowering reports the node as malformed.
+            infc_kernels::attention_scratch_len(&shape)
+                .and_then(|f| (f as u64).checked_mul(4))
+                .unwrap_or(0)
+        }
         _ => 0,
     }
 }

@@ -85,6 +85,19 @@ pub fn sgemm_batched(
         }
         .check("B", k, n)?,
         BOperand::Packed(p) => check_len("B (packed)", p.len(), b_max + packed_b_len(k, n))?,
+        BOperand::PackedPrefix { data, depth } => {
+            if depth < k {
+                return Err(bad_shape(
+                    "B (packed prefix)",
+                    format!("packed depth {depth} is smaller than k {k}"),
+                ));
+            }
+            check_len(
+                "B (packed prefix)",
+                data.len(),
+                b_max + packed_b_len(depth, n),
+            )?
+        }
     }
     let c_extent = strided_extent(&[m, n], &[ldc, 1]).ok_or_else(overflow)?;
     check_c(m, n, c_extent, ldc)?;
@@ -123,7 +136,8 @@ pub fn sgemm_batched(
                 data: &mat.data[bo..],
                 ..mat
             }),
-            BOperand::Packed(p) => BSrc::Packed(&p[bo..]),
+            BOperand::Packed(p) => BSrc::Packed(&p[bo..], k),
+            BOperand::PackedPrefix { data, depth } => BSrc::Packed(&data[bo..], depth),
         };
         let residual = epi
             .residual

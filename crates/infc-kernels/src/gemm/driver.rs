@@ -40,7 +40,8 @@ pub(crate) enum ASrc<'a> {
 /// Validated B operand.
 #[derive(Clone, Copy)]
 pub(crate) enum BSrc<'a> {
-    Packed(&'a [f32]),
+    /// Packed B and the depth it was packed for (`≥ k`; panels are `depth × 16` apart).
+    Packed(&'a [f32], usize),
     Strided(MatRef<'a>),
     Custom(&'a dyn PackB),
 }
@@ -215,9 +216,9 @@ fn serial_with(
             let kc = KC.min(k - pc);
             let last = pc + kc == k;
             let (bptr, b_stride): (*const f32, usize) = match b {
-                BSrc::Packed(p) => (
-                    p[(jc / B_PANEL) * k * B_PANEL + pc * B_PANEL..].as_ptr(),
-                    k * B_PANEL,
+                BSrc::Packed(p, depth) => (
+                    p[(jc / B_PANEL) * depth * B_PANEL + pc * B_PANEL..].as_ptr(),
+                    depth * B_PANEL,
                 ),
                 BSrc::Strided(mat) => {
                     let buf = bbuf.get(packed_b_len(kc, nc));

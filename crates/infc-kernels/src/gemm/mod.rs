@@ -100,6 +100,10 @@ pub enum BOperand<'a> {
     /// B pre-packed with [`pack_b`] (length ≥ [`packed_b_len`]`(k, n)`), e.g. weights.
     /// 64-byte alignment of the buffer is recommended (unaligned works, slower).
     Packed(&'a [f32]),
+    /// The first `k` rows of a B packed with [`pack_b`] for `depth ≥ k` rows (length ≥
+    /// [`packed_b_len`]`(depth, n)`): a k-prefix without repacking, e.g. the keys a causal
+    /// attention block can see of a head's packed V.
+    PackedPrefix { data: &'a [f32], depth: usize },
 }
 
 /// Activation applied last in the epilogue.
@@ -208,7 +212,17 @@ pub fn sgemm(
         }
         BOperand::Packed(p) => {
             check_len("B (packed)", p.len(), packed_b_len(k, n))?;
-            BSrc::Packed(p)
+            BSrc::Packed(p, k)
+        }
+        BOperand::PackedPrefix { data, depth } => {
+            if depth < k {
+                return Err(bad_shape(
+                    "B (packed prefix)",
+                    format!("packed depth {depth} is smaller than k {k}"),
+                ));
+            }
+            check_len("B (packed prefix)", data.len(), packed_b_len(depth, n))?;
+            BSrc::Packed(data, depth)
         }
     };
     check_c(m, n, c.len(), ldc)?;

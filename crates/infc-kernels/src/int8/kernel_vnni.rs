@@ -8,6 +8,9 @@ use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut};
 use crate::simd::avx512::{activate, tail_mask};
 use std::arch::x86_64::*;
 
+/// How many 64-byte k-groups ahead the B panels are prefetched.
+const PREFETCH_GROUPS: usize = 8;
+
 pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 8,
     np: 3,
@@ -35,6 +38,14 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
     let mut b = t.b;
     for _ in 0..t.k4 {
         let mut bv = [_mm512_setzero_si512(); NP];
+        // Software prefetch of every panel `PREFETCH_GROUPS` k-groups ahead: on the first row tile
+        // of a column block the packed weights stream from DRAM/L3, and the panels are
+        // `k4·64` bytes apart, too far for the hardware prefetcher to follow all of them.
+        for q in 0..NP {
+            _mm_prefetch::<_MM_HINT_T0>(
+                b.wrapping_add(q * t.b_next + PREFETCH_GROUPS * GROUP_BYTES),
+            );
+        }
         for (q, v) in bv.iter_mut().enumerate() {
             // SAFETY: panel `q` holds 64 readable bytes at this k-group.
             *v = unsafe { _mm512_loadu_si512(b.add(q * t.b_next) as *const __m512i) };

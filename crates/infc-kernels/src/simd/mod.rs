@@ -8,6 +8,7 @@
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+pub(crate) mod lanes;
 
 /// Defines `fn $name(isa: Isa, args…)` whose body is compiled three times — for AVX-512, for
 /// AVX2+FMA and portably — and dispatched on `isa.capped()`. For simple loops the compiler

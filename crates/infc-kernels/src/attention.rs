@@ -1,0 +1,239 @@
+//! Fused multi-head attention: `y[b, i, h·d..] = softmax(scale·q_h k_hᵀ + mask (+ causal)) · v_h`,
+//! with q/k/v read as strided per-head views of their `[batch, seq, heads·d]` buffers, so the head
+//! split/merge transposes never exist.
+//!
+//! Schedule, in two parallel phases over one caller-provided scratch buffer
+//! ([`attention_scratch_len`] floats, nothing allocated):
+//! 1. per (batch, head): pack `k_hᵀ` (`d × sk`) and `v_h` (`sk × d`) once into packed-B panels, so
+//!    the GEMMs below never repack them (packing per query block was most of the old step's time);
+//! 2. per (batch, block of query rows), every head: the score GEMM against packed `k_hᵀ`, mask add,
+//!    causal limit and a vectorised row softmax, then the GEMM against packed `v_h` into the head's
+//!    columns of `y`. A task owns its rows of `y` and its rows of the score scratch, so tasks never
+//!    share a byte. Under a causal mask a block only computes the keys its last row can see
+//!    (half the work for a full-sequence GPT-2 pass).
+
+use crate::elementwise::{unary_inplace, UnaryKind};
+use crate::error::{bad_shape, check_len, strided_extent, Result};
+use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
+use crate::simd::{lanes, multiversion};
+use crate::Isa;
+use rayon::prelude::*;
+
+/// Sizes and flags of one attention call.
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionShape {
+    pub batch: usize,
+    pub heads: usize,
+    /// Query rows.
+    pub sq: usize,
+    /// Key/value rows.
+    pub sk: usize,
+    /// Head dimension.
+    pub d: usize,
+    pub scale: f32,
+    /// Key `j` is hidden from query `i` when `j > i + sk − sq`.
+    pub causal: bool,
+}
+
+/// An additive f32 mask read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionMask<'a> {
+    pub data: &'a [f32],
+    pub strides: [usize; 4],
+}
+
+impl AttentionShape {
+    fn packed_k_len(&self) -> usize {
+        packed_b_len(self.d, self.sk)
+    }
+    fn packed_v_len(&self) -> usize {
+        packed_b_len(self.sk, self.d)
+    }
+}
+
+/// Floats of scratch [`attention`] needs: packed `k_hᵀ` and `v_h` for every (batch, head), then
+/// one `sq × sk` score matrix per batch. `None` on overflow.
+pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
+    let per_head = s.packed_k_len().checked_add(s.packed_v_len())?;
+    let packs = s.batch.checked_mul(s.heads)?.checked_mul(per_head)?;
+    let scores = s.batch.checked_mul(s.sq)?.checked_mul(s.sk)?;
+    packs.checked_add(scores)
+}
+
+/// Query rows per task: about 4 tasks per thread, a whole number of GEMM row panels (12).
+fn rows_per_task(batch: usize, sq: usize) -> usize {
+    let tasks_wanted = rayon::current_num_threads() * 4;
+    let per_batch = tasks_wanted.div_ceil(batch.max(1)).max(1);
+    sq.div_ceil(per_batch)
+        .next_multiple_of(A_PANEL)
+        .min(sq.max(1))
+}
+
+/// Runs attention (see the module docs). `q`, `y`: `batch·sq·heads·d` floats; `k`, `v`:
+/// `batch·sk·heads·d`; `scratch`: at least [`attention_scratch_len`]. Errors name the buffer at
+/// fault; nothing is written to `y` then.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    isa: Isa,
+    s: &AttentionShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    mask: Option<AttentionMask<'_>>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    let (b, h, sq, sk, d) = (s.batch, s.heads, s.sq, s.sk, s.d);
+    let overflow = || bad_shape("attention", "sizes overflow usize");
+    let hd = h.checked_mul(d).ok_or_else(overflow)?;
+    let qn = strided_extent(&[b, sq, hd], &[sq * hd, hd, 1]).ok_or_else(overflow)?;
+    let kn = strided_extent(&[b, sk, hd], &[sk * hd, hd, 1]).ok_or_else(overflow)?;
+    check_len("attention q", q.len(), qn)?;
+    check_len("attention k", k.len(), kn)?;
+    check_len("attention v", v.len(), kn)?;
+    check_len("attention y", y.len(), qn)?;
+    let need = attention_scratch_len(s).ok_or_else(overflow)?;
+    check_len("attention scratch", scratch.len(), need)?;
+    if let Some(m) = mask {
+        let ext = strided_extent(&[b, h, sq, sk], &m.strides).ok_or_else(overflow)?;
+        check_len("attention mask", m.data.len(), ext)?;
+    }
+    if qn == 0 {
+        return Ok(());
+    }
+    if sk == 0 || d == 0 {
+        return Err(bad_shape("attention", "no keys or an empty head dimension"));
+    }
+    let (pk, pv) = (s.packed_k_len(), s.packed_v_len());
+    let (packs, scores) = scratch[..need].split_at_mut(b * h * (pk + pv));
+
+    // Phase 1: pack every head's kᵀ and v once.
+    packs
+        .par_chunks_mut(pk + pv)
+        .enumerate()
+        .try_for_each(|(bh, buf)| {
+            let (bi, hi) = (bh / h, bh % h);
+            let off = bi * sk * hd + hi * d;
+            let (kt, vp) = buf.split_at_mut(pk);
+            pack_b(d, sk, &k[off..], hd, true, kt)?;
+            pack_b(sk, d, &v[off..], hd, false, vp)
+        })?;
+
+    // Phase 2: query blocks.
+    let rows = rows_per_task(b, sq);
+    let packs = &*packs;
+    let task = |bi: usize, i0: usize, yc: &mut [f32], sc: &mut [f32]| -> Result<()> {
+        let n = yc.len() / hd;
+        let shift = sk as i64 - sq as i64;
+        // Keys this block computes: all, or under a causal mask those its last row can see (a
+        // block whose first row sees nothing keeps them all, so that row comes out uniform as
+        // with an explicit −∞ mask).
+        let keys = if s.causal && i0 as i64 + shift + 1 > 0 {
+            ((i0 + n) as i64 + shift).clamp(1, sk as i64) as usize
+        } else {
+            sk
+        };
+        let sc = &mut sc[..n * keys];
+        for hi in 0..h {
+            let head = &packs[(bi * h + hi) * (pk + pv)..][..pk + pv];
+            let (kt, vp) = head.split_at(pk);
+            let epi = Epilogue {
+                alpha: s.scale,
+                ..Epilogue::default()
+            };
+            let qo = (bi * sq + i0) * hd + hi * d;
+            sgemm(
+                isa,
+                n,
+                keys,
+                d,
+                AOperand::Strided(MatRef::row_major(&q[qo..], hd)),
+                BOperand::Packed(kt),
+                sc,
+                keys,
+                &epi,
+            )?;
+            for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
+                let i = i0 + r;
+                if let Some(m) = mask {
+                    let base = bi * m.strides[0] + hi * m.strides[1] + i * m.strides[2];
+                    if m.strides[3] == 1 {
+                        add_row(isa, row, &m.data[base..base + keys]);
+                    } else {
+                        for (j, v) in row.iter_mut().enumerate() {
+                            *v += m.data[base + j * m.strides[3]];
+                        }
+                    }
+                }
+                if s.causal {
+                    let first_hidden = (i as i64 + shift + 1).clamp(0, keys as i64) as usize;
+                    row[first_hidden..].fill(f32::MIN);
+                }
+                softmax_row(isa, row);
+            }
+            sgemm(
+                isa,
+                n,
+                d,
+                keys,
+                AOperand::Strided(MatRef::row_major(sc, keys)),
+                BOperand::PackedPrefix {
+                    data: vp,
+                    depth: sk,
+                },
+                &mut yc[hi * d..],
+                hd,
+                &Epilogue::default(),
+            )?;
+        }
+        Ok(())
+    };
+    y[..qn]
+        .par_chunks_mut(sq * hd)
+        .zip(scores.par_chunks_mut(sq * sk))
+        .enumerate()
+        .try_for_each(|(bi, (yb, sb))| {
+            yb.par_chunks_mut(rows * hd)
+                .zip(sb.par_chunks_mut(rows * sk))
+                .enumerate()
+                .try_for_each(|(blk, (yc, sc))| task(bi, blk * rows, yc, sc))
+        })
+}
+
+multiversion! {
+    fn add_row(row: &mut [f32], add: &[f32]) {
+        let add = &add[..row.len()];
+        for (v, a) in row.iter_mut().zip(add) {
+            *v += a;
+        }
+    }
+}
+
+multiversion! {
+    fn sub_max(row: &mut [f32]) {
+        let m = lanes::max(row);
+        for v in row.iter_mut() {
+            *v -= m;
+        }
+    }
+}
+
+multiversion! {
+    fn normalize(row: &mut [f32]) {
+        let inv = 1.0 / lanes::sum(row);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+/// In-place softmax of one score row. A row of only `f32::MIN` (everything masked) comes out
+/// uniform, as onnxruntime's does.
+fn softmax_row(isa: Isa, row: &mut [f32]) {
+    sub_max(isa, row);
+    unary_inplace(isa, UnaryKind::Exp, row);
+    normalize(isa, row);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+use super::*;
+use crate::gemm::tests::rand_vec;
+
+/// Straightforward f64 attention with the same mask/causal semantics.
+fn reference(
+    s: &AttentionShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    mask: Option<AttentionMask<'_>>,
+) -> Vec<f32> {
+    let (b, h, sq, sk, d) = (s.batch, s.heads, s.sq, s.sk, s.d);
+    let hd = h * d;
+    let mut y = vec![0f32; b * sq * hd];
+    let shift = sk as i64 - sq as i64;
+    for bi in 0..b {
+        for hi in 0..h {
+            for i in 0..sq {
+                let mut row: Vec<f64> = (0..sk)
+                    .map(|j| {
+                        let mut acc = 0f64;
+                        for c in 0..d {
+                            acc += q[(bi * sq + i) * hd + hi * d + c] as f64
+                                * k[(bi * sk + j) * hd + hi * d + c] as f64;
+                        }
+                        let mut x = acc * s.scale as f64;
+                        if let Some(m) = mask {
+                            let st = m.strides;
+                            x += m.data[bi * st[0] + hi * st[1] + i * st[2] + j * st[3]] as f64;
+                        }
+                        if s.causal && j as i64 > i as i64 + shift {
+                            x = f32::MIN as f64;
+                        }
+                        x
+                    })
+                    .collect();
+                let mx = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                row.iter_mut().for_each(|x| *x = (*x - mx).exp());
+                let sum: f64 = row.iter().sum();
+                for c in 0..d {
+                    let acc: f64 = (0..sk)
+                        .map(|j| row[j] / sum * v[(bi * sk + j) * hd + hi * d + c] as f64)
+                        .sum();
+                    y[(bi * sq + i) * hd + hi * d + c] = acc as f32;
+                }
+            }
+        }
+    }
+    y
+}
+
+fn check(s: AttentionShape, with_mask: bool) {
+    let hd = s.heads * s.d;
+    let q = rand_vec(s.batch * s.sq * hd, 1);
+    let k = rand_vec(s.batch * s.sk * hd, 2);
+    let v = rand_vec(s.batch * s.sk * hd, 3);
+    // A [batch, 1, 1, sk] padding mask hiding the last two keys of batch 0.
+    let mask_data: Vec<f32> = (0..s.batch * s.sk)
+        .map(|i| {
+            if i < s.sk && i + 2 >= s.sk && s.sk > 2 {
+                f32::MIN
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = with_mask.then_some(AttentionMask {
+        data: &mask_data,
+        strides: [s.sk, 0, 0, 1],
+    });
+    let want = reference(&s, &q, &k, &v, mask);
+    for isa in Isa::supported() {
+        let mut y = vec![f32::NAN; want.len()];
+        let mut scratch = vec![f32::NAN; attention_scratch_len(&s).unwrap()];
+        attention(isa, &s, &q, &k, &v, mask, &mut y, &mut scratch).unwrap();
+        for (i, (g, w)) in y.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-4 * w.abs().max(1.0),
+                "{isa} {s:?} mask {with_mask} at {i}: {g} vs {w}"
+            );
+        }
+    }
+}
+
+fn shape(
+    batch: usize,
+    heads: usize,
+    sq: usize,
+    sk: usize,
+    d: usize,
+    causal: bool,
+) -> AttentionShape {
+    AttentionShape {
+        batch,
+        heads,
+        sq,
+        sk,
+        d,
+        scale: 1.0 / (d as f32).sqrt(),
+        causal,
+    }
+}
+
+#[test]
+fn attention_matches_reference_every_isa() {
+    for causal in [false, true] {
+        for with_mask in [false, true] {
+            check(shape(1, 2, 7, 7, 8, causal), with_mask);
+            check(shape(2, 3, 30, 30, 16, causal), with_mask);
+            check(shape(1, 2, 64, 64, 64, causal), with_mask);
+            // Fewer queries than keys (a decode step with past keys).
+            check(shape(2, 2, 3, 20, 5, causal), with_mask);
+            // More queries than keys: under a causal mask the first rows see no key at all.
+            check(shape(1, 1, 9, 4, 3, causal), with_mask);
+        }
+    }
+}
+
+#[test]
+fn fully_hidden_rows_are_uniform() {
+    let s = shape(1, 1, 3, 2, 1, true);
+    let (q, k) = (vec![1.0; 3], vec![1.0; 2]);
+    let v = vec![2.0, 4.0];
+    let mut y = vec![0.0; 3];
+    let mut scratch = vec![0.0; attention_scratch_len(&s).unwrap()];
+    attention(Isa::best(), &s, &q, &k, &v, None, &mut y, &mut scratch).unwrap();
+    // Row 0 sees no key: uniform over both (3.0). Row 1 sees key 0, row 2 both.
+    assert_eq!(y, vec![3.0, 2.0, 3.0]);
+}
+
+#[test]
+fn short_buffers_are_named() {
+    let s = shape(1, 2, 4, 4, 8, false);
+    let buf = vec![0.0; 64];
+    let mut y = vec![0.0; 64];
+    let mut scratch = vec![0.0; attention_scratch_len(&s).unwrap() - 1];
+    let err = attention(
+        Isa::best(),
+        &s,
+        &buf,
+        &buf,
+        &buf,
+        None,
+        &mut y,
+        &mut scratch,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("attention scratch"), "{err}");
+    let mut scratch = vec![0.0; attention_scratch_len(&s).unwrap()];
+    let err = attention(
+        Isa::best(),
+        &s,
+        &buf[..63],
+        &buf,
+        &buf,
+        None,
+        &mut y,
+        &mut scratch,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("attention q"), "{err}");
+    let mask = AttentionMask {
+        data: &buf[..3],
+        strides: [0, 0, 0, 1],
+    };
+    let err = attention(
+        Isa::best(),
+        &s,
+        &buf,
+        &buf,
+        &buf,
+        Some(mask),
+        &mut y,
+        &mut scratch,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("attention mask"), "{err}");
+}
