@@ -133,58 +133,13 @@ pub fn attention(
         } else {
             sk
         };
-        let sc = &mut sc[..n * keys];
         for hi in 0..h {
             let head = &packs[(bi * h + hi) * (pk + pv)..][..pk + pv];
-            let (kt, vp) = head.split_at(pk);
-            let epi = Epilogue {
-                alpha: s.scale,
-                ..Epilogue::default()
-            };
-            let qo = (bi * sq + i0) * hd + hi * d;
-            sgemm(
-                isa,
-                n,
-                keys,
-                d,
-                AOperand::Strided(MatRef::row_major(&q[qo..], hd)),
-                BOperand::Packed(kt),
-                sc,
-                keys,
-                &epi,
-            )?;
-            for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
-                let i = i0 + r;
-                if let Some(m) = mask {
-                    let base = bi * m.strides[0] + hi * m.strides[1] + i * m.strides[2];
-                    if m.strides[3] == 1 {
-                        add_row(isa, row, &m.data[base..base + keys]);
-                    } else {
-                        for (j, v) in row.iter_mut().enumerate() {
-                            *v += m.data[base + j * m.strides[3]];
-                        }
-                    }
-                }
-                if s.causal {
-                    let first_hidden = (i as i64 + shift + 1).clamp(0, keys as i64) as usize;
-                    row[first_hidden..].fill(f32::MIN);
-                }
-                softmax_row(isa, row);
+            // A row whose visible keys are all masked to the fill (≤ f32::MIN) would tie with the
+            // hidden keys the block skipped; such a block is redone over every key.
+            if !head_block(isa, s, mask, q, head, pk, bi, hi, i0, keys, sc, yc)? {
+                head_block(isa, s, mask, q, head, pk, bi, hi, i0, sk, sc, yc)?;
             }
-            sgemm(
-                isa,
-                n,
-                d,
-                keys,
-                AOperand::Strided(MatRef::row_major(sc, keys)),
-                BOperand::PackedPrefix {
-                    data: vp,
-                    depth: sk,
-                },
-                &mut yc[hi * d..],
-                hd,
-                &Epilogue::default(),
-            )?;
         }
         Ok(())
     };
@@ -200,6 +155,88 @@ pub fn attention(
         })
 }
 
+/// One head of one query block over the first `keys` keys: scores against the packed `kᵀ`, mask,
+/// causal limit, softmax, then `· v` into the head's columns of `yc`. Returns `false` (and writes
+/// nothing to `yc`) when `keys < sk` and some row has no key above `f32::MIN`, so the caller must
+/// redo the block over all keys.
+#[allow(clippy::too_many_arguments)]
+fn head_block(
+    isa: Isa,
+    s: &AttentionShape,
+    mask: Option<AttentionMask<'_>>,
+    q: &[f32],
+    head: &[f32],
+    pk: usize,
+    bi: usize,
+    hi: usize,
+    i0: usize,
+    keys: usize,
+    sc: &mut [f32],
+    yc: &mut [f32],
+) -> Result<bool> {
+    let (sq, sk, d) = (s.sq, s.sk, s.d);
+    let hd = s.heads * d;
+    let n = yc.len() / hd;
+    let shift = sk as i64 - sq as i64;
+    let (kt, vp) = head.split_at(pk);
+    let sc = &mut sc[..n * keys];
+    let epi = Epilogue {
+        alpha: s.scale,
+        ..Epilogue::default()
+    };
+    let qo = (bi * sq + i0) * hd + hi * d;
+    sgemm(
+        isa,
+        n,
+        keys,
+        d,
+        AOperand::Strided(MatRef::row_major(&q[qo..], hd)),
+        BOperand::Packed(kt),
+        sc,
+        keys,
+        &epi,
+    )?;
+    for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
+        let i = i0 + r;
+        if let Some(m) = mask {
+            let base = bi * m.strides[0] + hi * m.strides[1] + i * m.strides[2];
+            if m.strides[3] == 1 {
+                add_row(isa, row, &m.data[base..base + keys]);
+            } else {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v += m.data[base + j * m.strides[3]];
+                }
+            }
+        }
+        if s.causal {
+            let first_hidden = (i as i64 + shift + 1).clamp(0, keys as i64) as usize;
+            row[first_hidden..].fill(f32::MIN);
+        }
+        let mut max = f32::NEG_INFINITY;
+        sub_max(isa, row, &mut max);
+        if keys < sk && max <= f32::MIN {
+            return Ok(false);
+        }
+        unary_inplace(isa, UnaryKind::Exp, row);
+        normalize(isa, row);
+    }
+    sgemm(
+        isa,
+        n,
+        d,
+        keys,
+        AOperand::Strided(MatRef::row_major(sc, keys)),
+        BOperand::PackedPrefix {
+            data: vp,
+            depth: sk,
+        },
+        &mut yc[hi * d..],
+        hd,
+        &Epilogue::default(),
+    )?;
+    Ok(true)
+}
+
 multiversion! {
     fn add_row(row: &mut [f32], add: &[f32]) {
         let add = &add[..row.len()];
@@ -210,11 +247,13 @@ multiversion! {
 }
 
 multiversion! {
-    fn sub_max(row: &mut [f32]) {
+    /// Subtracts the row's maximum, which it reports in `max`.
+    fn sub_max(row: &mut [f32], max: &mut f32) {
         let m = lanes::max(row);
         for v in row.iter_mut() {
             *v -= m;
         }
+        *max = m;
     }
 }
 
@@ -225,14 +264,6 @@ multiversion! {
             *v *= inv;
         }
     }
-}
-
-/// In-place softmax of one score row. A row of only `f32::MIN` (everything masked) comes out
-/// uniform, as onnxruntime's does.
-fn softmax_row(isa: Isa, row: &mut [f32]) {
-    sub_max(isa, row);
-    unary_inplace(isa, UnaryKind::Exp, row);
-    normalize(isa, row);
 }
 
 #[cfg(test)]

@@ -315,7 +315,7 @@ fn resolve_masks(g: &Graph, scores: &Scores, [b, h, sq, sk]: [usize; 4]) -> Opti
 }
 
 /// True when `dims` broadcasts to `target` without changing it.
-fn broadcasts_to(dims: &[usize], target: &[usize]) -> bool {
+pub(crate) fn broadcasts_to(dims: &[usize], target: &[usize]) -> bool {
     dims.len() <= target.len()
         && dims
             .iter()
@@ -325,7 +325,7 @@ fn broadcasts_to(dims: &[usize], target: &[usize]) -> bool {
 }
 
 /// `keep` (shape `shape`, last two dims `[sq, sk]`) keeps exactly `j ≤ i + (sk − sq)` in every slice.
-fn is_causal(shape: &[usize], keep: &[bool], sq: usize, sk: usize) -> bool {
+pub(crate) fn is_causal(shape: &[usize], keep: &[bool], sq: usize, sk: usize) -> bool {
     let [.., rows, cols] = shape else {
         return false;
     };

@@ -22,6 +22,7 @@ mod manager;
 pub mod pattern;
 mod quantize;
 mod simplify_reshape_transpose;
+mod split_causal_mask;
 
 pub use bind_shapes::{bind_input_shapes, parse_shape_binding, unbound_symbols, ShapeBinding};
 pub use cse::eliminate_common_subexpressions;
@@ -44,3 +45,4 @@ pub use quantize::{
     select_int8_layers, Int8Kind, Int8Layer, Int8Options, Int8Selection, INT8_K_MAX, INT8_MIN_MACS,
 };
 pub use simplify_reshape_transpose::simplify_reshape_transpose;
+pub use split_causal_mask::split_causal_mask;

@@ -129,6 +129,10 @@ const ATTENTION: Pass = Pass {
     name: "fuse-attention",
     run: crate::fuse_attention,
 };
+const CAUSAL_MASK: Pass = Pass {
+    name: "split-causal-mask",
+    run: crate::split_causal_mask,
+};
 const GLOBAL_POOL: Pass = Pass {
     name: "fuse-global-pool",
     run: crate::fuse_global_pool,
@@ -155,14 +159,16 @@ const LAYOUT_NCHWC: Pass = Pass {
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
 /// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; attention before the
 /// matmul epilogue, whose reshape dropping would otherwise change the shape of the head-merge output
-/// the attention match looks for; the matmul epilogue before SkipLayerNorm, so a residual Add after
+/// the attention match looks for; splitting a combined causal+padding mask right after it; the matmul
+/// epilogue before SkipLayerNorm, so a residual Add after
 /// a projection is done in the GEMM's store (no extra pass over the activations) and only the Adds
 /// of other producers (the embeddings) become SkipLayerNorm.
-const FUSIONS: [Pass; 8] = [
+const FUSIONS: [Pass; 9] = [
     CONV_BN,
     GELU,
     LAYERNORM,
     ATTENTION,
+    CAUSAL_MASK,
     MATMUL_EPILOGUE,
     SKIP_LAYERNORM,
     CONV_EPILOGUE,

@@ -49,22 +49,30 @@ fn reference(
     y
 }
 
-fn check(s: AttentionShape, with_mask: bool) {
+/// Which `[batch, 1, 1, sk]` padding mask a case uses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum MaskKind {
+    None,
+    /// Hides the last two keys of batch 0 with `f32::MIN`.
+    RightPad,
+    /// Hides the first two keys of batch 0 with this fill: under a causal mask the first rows then
+    /// see no key at all (left padding).
+    LeftPad(f32),
+}
+
+fn check(s: AttentionShape, kind: MaskKind) {
     let hd = s.heads * s.d;
     let q = rand_vec(s.batch * s.sq * hd, 1);
     let k = rand_vec(s.batch * s.sk * hd, 2);
     let v = rand_vec(s.batch * s.sk * hd, 3);
-    // A [batch, 1, 1, sk] padding mask hiding the last two keys of batch 0.
     let mask_data: Vec<f32> = (0..s.batch * s.sk)
-        .map(|i| {
-            if i < s.sk && i + 2 >= s.sk && s.sk > 2 {
-                f32::MIN
-            } else {
-                0.0
-            }
+        .map(|i| match kind {
+            MaskKind::RightPad if i < s.sk && i + 2 >= s.sk && s.sk > 2 => f32::MIN,
+            MaskKind::LeftPad(fill) if i < 2.min(s.sk - 1) => fill,
+            _ => 0.0,
         })
         .collect();
-    let mask = with_mask.then_some(AttentionMask {
+    let mask = (kind != MaskKind::None).then_some(AttentionMask {
         data: &mask_data,
         strides: [s.sk, 0, 0, 1],
     });
@@ -76,7 +84,7 @@ fn check(s: AttentionShape, with_mask: bool) {
         for (i, (g, w)) in y.iter().zip(&want).enumerate() {
             assert!(
                 (g - w).abs() <= 1e-4 * w.abs().max(1.0),
-                "{isa} {s:?} mask {with_mask} at {i}: {g} vs {w}"
+                "{isa} {s:?} mask {kind:?} at {i}: {g} vs {w}"
             );
         }
     }
@@ -103,15 +111,24 @@ fn shape(
 
 #[test]
 fn attention_matches_reference_every_isa() {
+    let kinds = [
+        MaskKind::None,
+        MaskKind::RightPad,
+        MaskKind::LeftPad(f32::MIN),
+        MaskKind::LeftPad(f32::NEG_INFINITY),
+    ];
     for causal in [false, true] {
-        for with_mask in [false, true] {
-            check(shape(1, 2, 7, 7, 8, causal), with_mask);
-            check(shape(2, 3, 30, 30, 16, causal), with_mask);
-            check(shape(1, 2, 64, 64, 64, causal), with_mask);
+        for kind in kinds {
+            if kind == MaskKind::LeftPad(f32::NEG_INFINITY) && !causal {
+                continue; // rows of only −∞ are NaN by definition
+            }
+            check(shape(1, 2, 7, 7, 8, causal), kind);
+            check(shape(2, 3, 30, 30, 16, causal), kind);
+            check(shape(1, 2, 64, 64, 64, causal), kind);
             // Fewer queries than keys (a decode step with past keys).
-            check(shape(2, 2, 3, 20, 5, causal), with_mask);
+            check(shape(2, 2, 3, 20, 5, causal), kind);
             // More queries than keys: under a causal mask the first rows see no key at all.
-            check(shape(1, 1, 9, 4, 3, causal), with_mask);
+            check(shape(1, 1, 9, 4, 3, causal), kind);
         }
     }
 }

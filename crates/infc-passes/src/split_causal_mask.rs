@@ -1,0 +1,138 @@
+//! Splits the causal part out of an attention mask that HuggingFace builds as one tensor:
+//!
+//! ```text
+//! m = Where(And(tril, pad), 0, f32::MIN)          (tril: a constant lower-triangular bool [.., Sq, Sk])
+//! Attention[causal=false](q, k, v, m)  →  Attention[causal=true](q, k, v, Where(pad, 0, f32::MIN))
+//! ```
+//!
+//! GPT-2's exports (TorchScript and dynamo) combine the causal triangle with the padding mask this
+//! way, which hides from the kernel that half of every score matrix is masked. With `causal` set the
+//! kernel skips the hidden keys, and the new mask is `[.., 1, Sk]` instead of `[.., Sq, Sk]`.
+//!
+//! Exactness: for a hidden key (`j > i + Sk − Sq`) the original score is `s + f32::MIN`, which
+//! rounds to `f32::MIN` for any `|s| < 10³¹`; the causal op writes `f32::MIN` there. Visible keys
+//! get the same `s + (pad ? 0 : f32::MIN)`. So the rewrite requires the fill to be exactly
+//! `f32::MIN` (with `−∞` or `−1e30` the fully padded rows would differ) and the true value 0.
+//!
+//! Preconditions: types inferred with known shapes. One new `Where` per distinct mask, named after
+//! the old one with `.padding`; the old Where/And are left for DCE when nothing else reads them.
+//! Log rule: `causal-mask` (the attention node).
+
+use crate::fuse_attention::{broadcasts_to, is_causal};
+use crate::pattern::scalar_const;
+use crate::{PassCx, PassError};
+use infc_ir::{BinaryOp, DType, Graph, NodeIndex, Op, TensorType, ValueId};
+use std::collections::HashMap;
+
+pub fn split_causal_mask(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
+    let producers = g.producers();
+    let mut made: HashMap<ValueId, ValueId> = HashMap::new();
+    let mut changed = false;
+    for i in 0..g.nodes.len() {
+        let node = &g.nodes[i];
+        let Op::Attention {
+            num_heads,
+            scale,
+            causal: false,
+        } = node.op
+        else {
+            continue;
+        };
+        let (Some(&mask), Some(qd), Some(kd)) = (
+            node.inputs.get(3),
+            g.ty(node.inputs[0]).shape.as_known(),
+            g.ty(node.inputs[1]).shape.as_known(),
+        ) else {
+            continue;
+        };
+        let (&[b, sq, _], &[_, sk, _]) = (qd.as_slice(), kd.as_slice()) else {
+            continue;
+        };
+        let padding = match made.get(&mask) {
+            Some(&v) => v,
+            None => {
+                let Some((pad, zero, fill, at)) =
+                    causal_where(g, &producers, mask, [b, num_heads, sq, sk])
+                else {
+                    continue;
+                };
+                // The scalars broadcast into `pad`'s shape unless they have more dims.
+                let Some(dims) = g.ty(pad).shape.as_known() else {
+                    continue;
+                };
+                if g.ty(zero).rank() > dims.len() || g.ty(fill).rank() > dims.len() {
+                    continue;
+                }
+                let name = format!("{}.padding", g.nodes[at].name);
+                let out = g.add_value(
+                    format!("{}.padding", g.value(mask).name),
+                    TensorType::known(DType::F32, &dims),
+                );
+                g.push_node(name, Op::Where, vec![pad, zero, fill], vec![out]);
+                made.insert(mask, out);
+                out
+            }
+        };
+        let node = &mut g.nodes[i];
+        node.inputs[3] = padding;
+        node.op = Op::Attention {
+            num_heads,
+            scale,
+            causal: true,
+        };
+        cx.log.record("causal-mask", vec![node.name.clone()]);
+        changed = true;
+    }
+    if changed {
+        g.toposort()?;
+    }
+    Ok(changed)
+}
+
+/// `mask = Where(And(tril, pad), 0, f32::MIN)` with `tril` a causal constant for `[sq, sk]` and
+/// `pad` a bool broadcastable to `[b, h, sq, sk]`: returns `(pad, zero, fill, where node)`.
+fn causal_where(
+    g: &Graph,
+    producers: &infc_ir::SecondaryMap<infc_ir::Value, (NodeIndex, usize)>,
+    mask: ValueId,
+    target: [usize; 4],
+) -> Option<(ValueId, ValueId, ValueId, NodeIndex)> {
+    let &(w, _) = producers.get(mask)?;
+    let wn = &g.nodes[w];
+    if wn.op != Op::Where {
+        return None;
+    }
+    let (cond, zero, fill) = (wn.inputs[0], wn.inputs[1], wn.inputs[2]);
+    if scalar_const(g, zero) != Some(0.0) || scalar_const(g, fill) != Some(f32::MIN as f64) {
+        return None;
+    }
+    if g.ty(zero).dtype != DType::F32 || g.ty(fill).dtype != DType::F32 {
+        return None;
+    }
+    let &(a, _) = producers.get(cond)?;
+    let an = &g.nodes[a];
+    if an.op != Op::Binary(BinaryOp::And) {
+        return None;
+    }
+    let [sq, sk] = [target[2], target[3]];
+    for (tril, pad) in [(an.inputs[0], an.inputs[1]), (an.inputs[1], an.inputs[0])] {
+        let Some(t) = g.const_of(tril) else {
+            continue;
+        };
+        if t.dtype != DType::Bool || t.is_opaque() || !broadcasts_to(&t.shape, &target) {
+            continue;
+        }
+        let Ok(bytes) = t.bytes() else {
+            continue;
+        };
+        let keep: Vec<bool> = bytes.iter().map(|&x| x != 0).collect();
+        let pad_dims = g.ty(pad).shape.as_known()?;
+        if g.ty(pad).dtype == DType::Bool
+            && broadcasts_to(&pad_dims, &target)
+            && is_causal(&t.shape, &keep, sq, sk)
+        {
+            return Some((pad, zero, fill, w));
+        }
+    }
+    None
+}
