@@ -3,6 +3,9 @@
 //! 1. *Aliases*: Reshape/Flatten/Squeeze/Unsqueeze/Identity/Dropout outputs share their input's
 //!    buffer (no step, no copy); a Relu fused into the Conv/Gemm/MatMul that feeds it becomes an
 //!    alias too. `Shape` outputs are folded into constants.
+//!    A *view split* — a Split along the last axis whose every output is read only as q, k or v of
+//!    Attention nodes (a fused QKV projection) — emits no step either: its outputs alias its input
+//!    at a column offset ([`Analysis::views`]) and attention reads them with the input's row stride.
 //! 2. *Liveness* per buffer over node positions: from the defining node (graph inputs: 0) to the
 //!    last node reading any alias of it; graph outputs stay live to the end (position `n_nodes`).
 //! 3. *In place*: an elementwise node whose input buffer dies at that node, has the output's exact
@@ -31,6 +34,9 @@ pub(crate) struct Analysis {
     pub skip: Vec<bool>,
     /// Activation fused into a Conv/Gemm/MatMul node.
     pub fused_relu: Vec<bool>,
+    /// Outputs of view splits, keyed by value index: `(column offset, row stride)` in elements
+    /// inside their root buffer.
+    pub views: HashMap<usize, (u64, u64)>,
     /// Arena offset of each buffer root (value index).
     pub offsets: HashMap<usize, u64>,
     /// Nodes lowered to quantized INT8 steps (from [`CompileOptions::int8`]).
@@ -77,6 +83,53 @@ fn in_place_candidates(op: &Op) -> &'static [usize] {
     }
 }
 
+/// Column offsets of the outputs of a Split along the last axis of a computed f32 tensor whose
+/// outputs are read only as q/k/v of Attention nodes (never graph outputs); `None` otherwise.
+fn view_split_columns(
+    g: &Graph,
+    node: &infc_ir::Node,
+    uses: &infc_ir::SecondaryMap<infc_ir::Value, Vec<infc_ir::NodeIndex>>,
+    is_output: &dyn Fn(ValueId) -> bool,
+) -> Option<Vec<u64>> {
+    let Op::Split { axis, splits } = &node.op else {
+        return None;
+    };
+    let x = *node.inputs.first()?;
+    let dims = g.ty(x).shape.as_known()?;
+    let rank = dims.len() as i64;
+    let last = *axis == rank - 1 || *axis == -1;
+    if !last || rank < 2 || g.ty(x).dtype != infc_ir::DType::F32 || g.const_of(x).is_some() {
+        return None;
+    }
+    if splits.len() != node.outputs.len() || splits.iter().sum::<usize>() != dims[dims.len() - 1] {
+        return None;
+    }
+    for &o in &node.outputs {
+        let readers = uses.get(o).map(Vec::as_slice).unwrap_or_default();
+        if is_output(o) || readers.is_empty() {
+            return None;
+        }
+        for &u in readers {
+            let n = &g.nodes[u];
+            let as_qkv = matches!(n.op, Op::Attention { .. })
+                && n.inputs
+                    .iter()
+                    .enumerate()
+                    .all(|(slot, &v)| v != o || slot < 3);
+            if !as_qkv {
+                return None;
+            }
+        }
+    }
+    let mut offsets = Vec::with_capacity(splits.len());
+    let mut at = 0u64;
+    for &w in splits {
+        offsets.push(at);
+        at += w as u64;
+    }
+    Some(offsets)
+}
+
 fn byte_size(g: &Graph, v: ValueId) -> u64 {
     g.ty(v).byte_size().unwrap_or(0) as u64
 }
@@ -91,11 +144,20 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     let uses = g.uses();
     let producers = g.producers();
     let is_output = |v: ValueId| g.outputs.contains(&v);
+    let mut views = HashMap::new();
 
     // 1. Aliases, fusions and folded shapes.
     for (i, node) in g.nodes.iter().enumerate() {
         if is_alias_op(&node.op) {
             parent[node.outputs[0].index()] = node.inputs[0].index() as u32;
+            skip[i] = true;
+        } else if let Some(cols) = view_split_columns(g, node, &uses, &is_output) {
+            let row = g.ty(node.inputs[0]).shape.as_known().unwrap_or_default();
+            let stride = row.last().copied().unwrap_or(0) as u64;
+            for (&o, c) in node.outputs.iter().zip(cols) {
+                parent[o.index()] = node.inputs[0].index() as u32;
+                views.insert(o.index(), (c, stride));
+            }
             skip[i] = true;
         } else if let Op::Shape { start, end } = &node.op {
             let dims = g.ty(node.inputs[0]).shape.as_known().unwrap_or_default();
@@ -284,6 +346,7 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         folded,
         skip,
         fused_relu,
+        views,
         int8,
         int8_per_row: opts.int8.as_ref().is_some_and(|q| q.per_row),
         offsets,

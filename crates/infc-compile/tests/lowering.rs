@@ -184,3 +184,54 @@ fn constant_weights_are_packed_and_64_byte_aligned() {
     assert_eq!(p.offset % 64, 0);
     assert_eq!(p.bytes as usize, infc_kernels::packed_b_len(5, 7) * 4);
 }
+
+/// A fused QKV projection `[2, 5, 3·8]` split along its last axis for attention: the Split emits
+/// no step (q/k/v are strided views of the projection), unless one of its outputs has a reader
+/// other than attention, which needs it materialised.
+#[test]
+fn qkv_split_for_attention_is_a_view() {
+    for tapped in [false, true] {
+        let mut b = B::new();
+        let x = b.input("x", DType::F32, &[2, 5, 8]);
+        let w = b.f32c(&[8, 24], 3);
+        let qkv = b.one(Op::MatMul, &[x, w]);
+        let parts = b.node(
+            Op::Split {
+                axis: 2,
+                splits: vec![8, 8, 8],
+            },
+            &[qkv],
+        );
+        let attention = Op::Attention {
+            num_heads: 2,
+            scale: 0.5.into(),
+            causal: true,
+        };
+        let y = b.one(attention, &[parts[0], parts[1], parts[2]]);
+        b.output(y);
+        if tapped {
+            let t = b.one(Op::Unary(UnaryOp::Exp), &[parts[1]]);
+            b.output(t);
+        }
+        let plan = check(&b.g, &[f32_input(&[2, 5, 8], 4)]);
+        let attn = plan
+            .body
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Attention(a) => Some(a.clone()),
+                _ => None,
+            })
+            .expect("an attention step");
+        let copies = plan.body.steps.len() - if tapped { 3 } else { 2 };
+        if tapped {
+            assert_eq!(attn.qkv_row_strides, [8; 3]);
+            assert!(copies > 0, "the split is materialised");
+        } else {
+            assert_eq!(attn.qkv_row_strides, [24; 3]);
+            assert_eq!(copies, 0, "no step for the split: {:?}", plan.body.steps);
+            assert_eq!(attn.k.offset, attn.q.offset + 8 * 4);
+            assert_eq!(attn.v.offset, attn.q.offset + 16 * 4);
+        }
+    }
+}

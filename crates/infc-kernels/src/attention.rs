@@ -1,6 +1,8 @@
 //! Fused multi-head attention: `y[b, i, h·d..] = softmax(scale·q_h k_hᵀ + mask (+ causal)) · v_h`,
 //! with q/k/v read as strided per-head views of their `[batch, seq, heads·d]` buffers, so the head
-//! split/merge transposes never exist.
+//! split/merge transposes never exist. Their rows may be further apart than `heads·d`
+//! ([`AttentionShape::row_strides`]): q, k and v can be column ranges of one fused QKV projection
+//! output, so its Split never copies.
 //!
 //! Schedule, in two parallel phases over one caller-provided scratch buffer
 //! ([`attention_scratch_len`] floats, nothing allocated):
@@ -33,6 +35,9 @@ pub struct AttentionShape {
     pub scale: f32,
     /// Key `j` is hidden from query `i` when `j > i + sk − sq`.
     pub causal: bool,
+    /// Elements between consecutive sequence rows of q, k and v (each `≥ heads·d`; `heads·d` when
+    /// dense). `y` is always dense.
+    pub row_strides: [usize; 3],
 }
 
 /// An additive f32 mask read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
@@ -69,8 +74,9 @@ fn rows_per_task(batch: usize, sq: usize) -> usize {
         .min(sq.max(1))
 }
 
-/// Runs attention (see the module docs). `q`, `y`: `batch·sq·heads·d` floats; `k`, `v`:
-/// `batch·sk·heads·d`; `scratch`: at least [`attention_scratch_len`]. Errors name the buffer at
+/// Runs attention (see the module docs). `q`: `batch·sq` rows at `row_strides[0]`; `k`, `v`:
+/// `batch·sk` rows at `row_strides[1]`, `row_strides[2]` (each row `heads·d` floats); `y`:
+/// `batch·sq·heads·d`; `scratch`: at least [`attention_scratch_len`]. Errors name the buffer at
 /// fault; nothing is written to `y` then.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
@@ -86,11 +92,24 @@ pub fn attention(
     let (b, h, sq, sk, d) = (s.batch, s.heads, s.sq, s.sk, s.d);
     let overflow = || bad_shape("attention", "sizes overflow usize");
     let hd = h.checked_mul(d).ok_or_else(overflow)?;
-    let qn = strided_extent(&[b, sq, hd], &[sq * hd, hd, 1]).ok_or_else(overflow)?;
-    let kn = strided_extent(&[b, sk, hd], &[sk * hd, hd, 1]).ok_or_else(overflow)?;
-    check_len("attention q", q.len(), qn)?;
-    check_len("attention k", k.len(), kn)?;
-    check_len("attention v", v.len(), kn)?;
+    let [ldq, ldk, ldv] = s.row_strides;
+    if ldq < hd || ldk < hd || ldv < hd {
+        return Err(bad_shape(
+            "attention",
+            format!("row strides {:?} below heads·d = {hd}", s.row_strides),
+        ));
+    }
+    let extent = |rows: usize, ld: usize| {
+        let n = b.checked_mul(rows)?;
+        strided_extent(&[n, hd], &[ld, 1])
+    };
+    let qn = extent(sq, hd).ok_or_else(overflow)?;
+    let q_ext = extent(sq, ldq).ok_or_else(overflow)?;
+    let k_ext = extent(sk, ldk).ok_or_else(overflow)?;
+    let v_ext = extent(sk, ldv).ok_or_else(overflow)?;
+    check_len("attention q", q.len(), q_ext)?;
+    check_len("attention k", k.len(), k_ext)?;
+    check_len("attention v", v.len(), v_ext)?;
     check_len("attention y", y.len(), qn)?;
     let need = attention_scratch_len(s).ok_or_else(overflow)?;
     check_len("attention scratch", scratch.len(), need)?;
@@ -113,10 +132,9 @@ pub fn attention(
         .enumerate()
         .try_for_each(|(bh, buf)| {
             let (bi, hi) = (bh / h, bh % h);
-            let off = bi * sk * hd + hi * d;
             let (kt, vp) = buf.split_at_mut(pk);
-            pack_b(d, sk, &k[off..], hd, true, kt)?;
-            pack_b(sk, d, &v[off..], hd, false, vp)
+            pack_b(d, sk, &k[bi * sk * ldk + hi * d..], ldk, true, kt)?;
+            pack_b(sk, d, &v[bi * sk * ldv + hi * d..], ldv, false, vp)
         })?;
 
     // Phase 2: query blocks.
@@ -184,13 +202,14 @@ fn head_block(
         alpha: s.scale,
         ..Epilogue::default()
     };
-    let qo = (bi * sq + i0) * hd + hi * d;
+    let ldq = s.row_strides[0];
+    let qo = (bi * sq + i0) * ldq + hi * d;
     sgemm(
         isa,
         n,
         keys,
         d,
-        AOperand::Strided(MatRef::row_major(&q[qo..], hd)),
+        AOperand::Strided(MatRef::row_major(&q[qo..], ldq)),
         BOperand::Packed(kt),
         sc,
         keys,

@@ -133,6 +133,10 @@ const CAUSAL_MASK: Pass = Pass {
     name: "split-causal-mask",
     run: crate::split_causal_mask,
 };
+const QKV_PROJECTION: Pass = Pass {
+    name: "fuse-qkv-projection",
+    run: crate::fuse_qkv_projection,
+};
 const GLOBAL_POOL: Pass = Pass {
     name: "fuse-global-pool",
     run: crate::fuse_global_pool,
@@ -180,7 +184,12 @@ pub fn pass_by_name(name: &str) -> Option<Pass> {
     [FOLD, DCE, IDENTITIES, CSE]
         .into_iter()
         .chain(FUSIONS)
-        .chain([SIMPLIFY_CHAINS, TRANSPOSE_MATMUL, LAYOUT_NCHWC])
+        .chain([
+            SIMPLIFY_CHAINS,
+            TRANSPOSE_MATMUL,
+            QKV_PROJECTION,
+            LAYOUT_NCHWC,
+        ])
         .find(|p| p.name == name)
 }
 
@@ -194,6 +203,8 @@ pub fn pipeline(level: OptLevel) -> Vec<Pass> {
             passes.extend(FUSIONS);
             passes.push(SIMPLIFY_CHAINS);
             passes.push(TRANSPOSE_MATMUL);
+            // After the transposes settle: the merged weights keep each member's `trans_b`.
+            passes.push(QKV_PROJECTION);
             passes.push(DCE);
             if level == OptLevel::O3 {
                 // After every fusion: the layout pass converts the fused convs' epilogues as is.

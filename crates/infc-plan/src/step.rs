@@ -671,7 +671,8 @@ wire_struct!(TriluStep {
 });
 
 /// Multi-head attention without materialised head transposes. `q`: `[batch, sq, heads·d]`, `k` and
-/// `v`: `[batch, sk, heads·d]`, `y` like `q`. Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`,
+/// `v`: `[batch, sk, heads·d]`, each with its sequence rows `qkv_row_strides` elements apart
+/// (`≥ heads·d`; larger when they are column ranges of one fused QKV output), `y` dense like `q`. Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`,
 /// causal masking (`j > i + sk − sq` → −∞) when `causal`, softmax over keys, then `· v_h`.
 /// `mask` is an f32 tensor read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
 /// `scratch` holds [`AttentionStep::scratch_floats`] f32: every head's packed `kᵀ` and `v`, then one
@@ -688,6 +689,7 @@ pub struct AttentionStep {
     pub q: TensorRef,
     pub k: TensorRef,
     pub v: TensorRef,
+    pub qkv_row_strides: [u64; 3],
     pub mask: Option<TensorRef>,
     pub mask_strides: [u64; 4],
     pub y: TensorRef,
@@ -724,6 +726,7 @@ wire_struct!(AttentionStep {
     q,
     k,
     v,
+    qkv_row_strides,
     mask,
     mask_strides,
     y,

@@ -598,10 +598,21 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
         Step::Attention(s) => {
             let hd = c.mul("heads·d", s.heads, s.d)?;
             let qn = c.product("q", &[s.batch, s.sq, hd])?;
-            let kn = c.product("k", &[s.batch, s.sk, hd])?;
-            c.read("q", s.q, F32, qn)?;
-            c.read("k", s.k, F32, kn)?;
-            c.read("v", s.v, F32, kn)?;
+            let [ldq, ldk, ldv] = s.qkv_row_strides;
+            need(c, ldq >= hd && ldk >= hd && ldv >= hd, || {
+                format!(
+                    "q/k/v row strides {:?} below heads·d = {hd}",
+                    s.qkv_row_strides
+                )
+            })?;
+            for (name, t, rows, ld) in [
+                ("q", s.q, s.sq, ldq),
+                ("k", s.k, s.sk, ldk),
+                ("v", s.v, s.sk, ldv),
+            ] {
+                let dims = [c.mul(name, s.batch, rows)?, hd];
+                c.broadcast(name, t, F32, &dims, &[ld, 1])?;
+            }
             if let Some(m) = s.mask {
                 let dims = [s.batch, s.heads, s.sq, s.sk];
                 c.broadcast("mask", m, F32, &dims, &s.mask_strides)?;

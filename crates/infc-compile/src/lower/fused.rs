@@ -263,6 +263,7 @@ pub(crate) fn attention(
     };
     let (scratch, _) =
         lw.an.scratch[lw.node].ok_or_else(|| lw.malformed("attention scratch was not planned"))?;
+    let ((q_at, ldq), (k_at, ldk), (v_at, ldv)) = (lw.rows_at(q)?, lw.rows_at(k)?, lw.rows_at(v)?);
     let step = AttentionStep {
         batch: b,
         heads,
@@ -271,9 +272,10 @@ pub(crate) fn attention(
         d: hd / heads,
         scale,
         causal,
-        q: lw.at(q)?,
-        k: lw.at(k)?,
-        v: lw.at(v)?,
+        q: q_at,
+        k: k_at,
+        v: v_at,
+        qkv_row_strides: [ldq, ldk, ldv],
         mask,
         mask_strides,
         y: lw.at(y)?,
@@ -301,6 +303,7 @@ pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) 
                 d: *hd / num_heads,
                 scale: 1.0,
                 causal: false,
+                row_strides: [*hd; 3],
             };
             // On overflow no scratch is planned, and lowering reports the node as malformed.
             infc_kernels::attention_scratch_len(&shape)

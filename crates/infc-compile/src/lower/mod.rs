@@ -182,6 +182,23 @@ impl<'g> Lowerer<'g> {
     }
 
     /// Where `v`'s bytes are: arena buffer, or constants blob (appended on first use).
+    /// Where the rows of a `[.., cols]` f32 value start and how many elements apart they are: its
+    /// own buffer with stride `cols`, or for a view-split output (see [`Analysis::views`]) its
+    /// column range inside the split input.
+    pub fn rows_at(&mut self, v: ValueId) -> Result<(TensorRef, u64), CompileError> {
+        let t = self.at(v)?;
+        match self.an.views.get(&v.index()) {
+            Some(&(col, stride)) => Ok((
+                TensorRef {
+                    offset: t.offset + col * 4,
+                    ..t
+                },
+                stride,
+            )),
+            None => Ok((t, self.shape(v).last().copied().unwrap_or(0))),
+        }
+    }
+
     pub fn at(&mut self, v: ValueId) -> Result<TensorRef, CompileError> {
         let r = self.an.find(v.index());
         if let Some(&off) = self.an.offsets.get(&r) {

@@ -23,10 +23,13 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
     } else {
         0
     };
+    let ld = s.qkv_row_strides.map(|v| v as usize);
+    // Floats spanned by `rows` rows `ld` apart, the last one `hd` long (validated at load).
+    let span = |rows: usize, ld: usize| if rows == 0 { 0 } else { (rows - 1) * ld + hd };
     let reads = [
-        rd(s.q, b * sq * hd * 4),
-        rd(s.k, b * sk * hd * 4),
-        rd(s.v, b * sk * hd * 4),
+        rd(s.q, span(b * sq, ld[0]) * 4),
+        rd(s.k, span(b * sk, ld[1]) * 4),
+        rd(s.v, span(b * sk, ld[2]) * 4),
         s.mask.map(|m| rd(m, mask_len * 4)).unwrap_or(NONE),
     ];
     let scratch_floats = s
@@ -57,6 +60,7 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
         d,
         scale: s.scale,
         causal: s.causal,
+        row_strides: ld,
     };
     infc_kernels::attention(isa, &shape, q, k, v, mask, f32s_mut(y)?, f32s_mut(scratch)?)
         .map_err(ke)
@@ -87,6 +91,7 @@ mod tests {
                 q: TensorRef::arena(0),
                 k: TensorRef::arena(0),
                 v: TensorRef::arena(0),
+                qkv_row_strides: [heads * d; 3],
                 mask: None,
                 mask_strides: [0; 4],
                 y: TensorRef::arena(0),
@@ -100,6 +105,7 @@ mod tests {
                 d: d as usize,
                 scale: 1.0,
                 causal: false,
+                row_strides: [(heads * d) as usize; 3],
             };
             assert_eq!(
                 step.scratch_floats(),
