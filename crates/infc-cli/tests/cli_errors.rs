@@ -31,6 +31,17 @@ fn assert_fault(err: &str, names: &[&str]) {
     for n in names {
         assert!(err.contains(n), "message does not name {n:?}: {err}");
     }
+    // Each cause is said once (an error that both prints and chains its source repeats it).
+    let parts: Vec<&str> = err.lines().next().unwrap_or("").split(": ").collect();
+    for w in parts.windows(2) {
+        assert!(
+            w[0] != w[1] || w[0].is_empty(),
+            "repeated cause {:?}: {err}",
+            w[0]
+        );
+    }
+    let os = err.matches("(os error").count();
+    assert!(os <= 1, "the OS error is repeated: {err}");
 }
 
 #[test]
@@ -184,4 +195,14 @@ fn shape_that_contradicts_the_model() {
         &err,
         &["input 'input_ids' has rank 2", "the binding gives 3 dims"],
     );
+}
+
+#[test]
+fn truncated_plan_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("bad.plan");
+    std::fs::write(&plan, b"garbage").unwrap();
+    let (code, err) = infc(&["run", plan.to_str().unwrap()], Some(tmp.path()));
+    assert_eq!(code, 1);
+    assert_fault(&err, &["$TMP/bad.plan", "truncated"]);
 }

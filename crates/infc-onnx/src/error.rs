@@ -42,10 +42,12 @@ fn list_unsupported(ops: &[UnsupportedOp]) -> String {
 
 #[derive(Debug, Error)]
 pub enum OnnxError {
-    #[error("cannot read '{}': {source}", path.display())]
+    /// The message already ends with the I/O error, so it is not also reported as the `source`
+    /// (an error chain would print it twice).
+    #[error("cannot read '{}': {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("not a valid ONNX model: {0}")]
     Decode(String),

@@ -36,9 +36,9 @@ pub struct ImportOptions {
 /// resolved relative to the model's directory.
 pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, OnnxError> {
     let _ = opts;
-    let io = |source| OnnxError::Io {
+    let io = |error| OnnxError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let data = tensor::map_file(path).map_err(io)?;
     let base = match path.parent() {

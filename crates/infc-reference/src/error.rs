@@ -8,13 +8,10 @@ pub enum RefError {
     /// An op could not be evaluated on the given tensors (bad shape, dtype, index, attribute…).
     #[error("{op}: {msg}")]
     Op { op: &'static str, msg: String },
-    /// An op failed while running a graph: which node.
-    #[error("node '{node}': {source}")]
-    Node {
-        node: String,
-        #[source]
-        source: Box<RefError>,
-    },
+    /// An op failed while running a graph: which node. The message includes the op's error, which
+    /// is therefore not also the `source` (an error chain would print it twice).
+    #[error("node '{node}': {error}")]
+    Node { node: String, error: Box<RefError> },
     /// A graph input was missing, duplicated, or did not match the input's declared type.
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },

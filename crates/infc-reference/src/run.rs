@@ -136,7 +136,7 @@ pub fn run_graph_with_stats(
 fn in_node(node: &str, e: RefError) -> RefError {
     RefError::Node {
         node: node.to_string(),
-        source: Box::new(e),
+        error: Box::new(e),
     }
 }
 

@@ -8,8 +8,9 @@ use thiserror::Error;
 pub enum RuntimeError {
     #[error("cannot read plan '{path}': {msg}")]
     Io { path: String, msg: String },
+    /// Not the error's `source`: the message already includes it (a chain would repeat it).
     #[error("invalid plan: {0}")]
-    Plan(#[from] PlanError),
+    Plan(PlanError),
     #[error("plan needs CPU features {needed:?} that this CPU lacks")]
     CpuFeatures { needed: Vec<&'static str> },
     #[error("{0}")]
@@ -29,4 +30,10 @@ pub enum RuntimeError {
     Output { name: String, msg: String },
     #[error("cannot allocate the {0}-byte arena")]
     Alloc(u64),
+}
+
+impl From<PlanError> for RuntimeError {
+    fn from(e: PlanError) -> Self {
+        RuntimeError::Plan(e)
+    }
 }
