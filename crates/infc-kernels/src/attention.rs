@@ -17,7 +17,8 @@
 use crate::elementwise::{unary_inplace, UnaryKind};
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
-use crate::simd::{lanes, multiversion};
+use crate::simd::multiversion;
+use crate::softmax::{row_max, sum_scale};
 use crate::Isa;
 use rayon::prelude::*;
 
@@ -232,12 +233,13 @@ fn head_block(
             row[first_hidden..].fill(f32::MIN);
         }
         let mut max = f32::NEG_INFINITY;
-        sub_max(isa, row, &mut max);
+        row_max(isa, row, &mut max);
         if keys < sk && max <= f32::MIN {
             return Ok(false);
         }
+        sub_inplace(isa, row, max);
         unary_inplace(isa, UnaryKind::Exp, row);
-        normalize(isa, row);
+        sum_scale(isa, row);
     }
     sgemm(
         isa,
@@ -266,21 +268,9 @@ multiversion! {
 }
 
 multiversion! {
-    /// Subtracts the row's maximum, which it reports in `max`.
-    fn sub_max(row: &mut [f32], max: &mut f32) {
-        let m = lanes::max(row);
+    fn sub_inplace(row: &mut [f32], s: f32) {
         for v in row.iter_mut() {
-            *v -= m;
-        }
-        *max = m;
-    }
-}
-
-multiversion! {
-    fn normalize(row: &mut [f32]) {
-        let inv = 1.0 / lanes::sum(row);
-        for v in row.iter_mut() {
-            *v *= inv;
+            *v -= s;
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::Isa;
 use rayon::prelude::*;
 
 multiversion! {
-    fn row_max(x: &[f32], out: &mut f32) {
+    pub(crate) fn row_max(x: &[f32], out: &mut f32) {
         *out = lanes::max(x);
     }
 }
@@ -24,7 +24,8 @@ multiversion! {
 }
 
 multiversion! {
-    fn sum_scale(y: &mut [f32]) {
+    /// Scales `y` to sum to 1.
+    pub(crate) fn sum_scale(y: &mut [f32]) {
         let inv = 1.0 / lanes::sum(y);
         for v in y.iter_mut() {
             *v *= inv;
