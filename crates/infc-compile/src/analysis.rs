@@ -89,7 +89,6 @@ fn view_split_columns(
     g: &Graph,
     node: &infc_ir::Node,
     uses: &infc_ir::SecondaryMap<infc_ir::Value, Vec<infc_ir::NodeIndex>>,
-    is_output: &dyn Fn(ValueId) -> bool,
 ) -> Option<Vec<u64>> {
     let Op::Split { axis, splits } = &node.op else {
         return None;
@@ -104,22 +103,12 @@ fn view_split_columns(
     if splits.len() != node.outputs.len() || splits.iter().sum::<usize>() != dims[dims.len() - 1] {
         return None;
     }
-    for &o in &node.outputs {
-        let readers = uses.get(o).map(Vec::as_slice).unwrap_or_default();
-        if is_output(o) || readers.is_empty() {
-            return None;
-        }
-        for &u in readers {
-            let n = &g.nodes[u];
-            let as_qkv = matches!(n.op, Op::Attention { .. })
-                && n.inputs
-                    .iter()
-                    .enumerate()
-                    .all(|(slot, &v)| v != o || slot < 3);
-            if !as_qkv {
-                return None;
-            }
-        }
+    if !node
+        .outputs
+        .iter()
+        .all(|&o| g.read_only_as_attention_qkv(uses, o))
+    {
+        return None;
     }
     let mut offsets = Vec::with_capacity(splits.len());
     let mut at = 0u64;
@@ -151,7 +140,7 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         if is_alias_op(&node.op) {
             parent[node.outputs[0].index()] = node.inputs[0].index() as u32;
             skip[i] = true;
-        } else if let Some(cols) = view_split_columns(g, node, &uses, &is_output) {
+        } else if let Some(cols) = view_split_columns(g, node, &uses) {
             let row = g.ty(node.inputs[0]).shape.as_known().unwrap_or_default();
             let stride = row.last().copied().unwrap_or(0) as u64;
             for (&o, c) in node.outputs.iter().zip(cols) {

@@ -156,6 +156,27 @@ impl Graph {
         m
     }
 
+    /// True when `v` has readers, is not a graph output, and every reader is an `Attention` node
+    /// using it only as q, k or v (inputs 0–2): reads that lowering can serve from a strided view
+    /// of a larger buffer. `uses` is [`Graph::uses`].
+    pub fn read_only_as_attention_qkv(
+        &self,
+        uses: &SecondaryMap<Value, Vec<NodeIndex>>,
+        v: ValueId,
+    ) -> bool {
+        let readers = uses.get(v).map(Vec::as_slice).unwrap_or_default();
+        !self.outputs.contains(&v)
+            && !readers.is_empty()
+            && readers.iter().all(|&u| {
+                let n = &self.nodes[u];
+                matches!(n.op, Op::Attention { .. })
+                    && n.inputs
+                        .iter()
+                        .enumerate()
+                        .all(|(slot, &x)| x != v || slot < 3)
+            })
+    }
+
     /// Replace every use of `old` (node inputs and graph outputs) by `new`.
     pub fn replace_uses(&mut self, old: ValueId, new: ValueId) {
         for n in &mut self.nodes {

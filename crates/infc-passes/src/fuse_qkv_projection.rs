@@ -36,19 +36,6 @@ type GroupKey = (ValueId, bool, bool, usize);
 
 pub fn fuse_qkv_projection(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     let uses = g.uses();
-    let only_attention_qkv = |v: ValueId| {
-        let readers = uses.get(v).map(Vec::as_slice).unwrap_or_default();
-        !g.outputs.contains(&v)
-            && !readers.is_empty()
-            && readers.iter().all(|&u| {
-                let n = &g.nodes[u];
-                matches!(n.op, Op::Attention { .. })
-                    && n.inputs
-                        .iter()
-                        .enumerate()
-                        .all(|(slot, &x)| x != v || slot < 3)
-            })
-    };
     // Groups keyed by (A, trans_b, has bias, K), in node order.
     let mut groups: Vec<(GroupKey, Vec<Member>)> = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
@@ -71,7 +58,7 @@ pub fn fuse_qkv_projection(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassE
         if bias && !bias_v.is_some_and(|b| is_vector(g, b, n)) {
             continue;
         }
-        if g.ty(a).dtype != DType::F32 || !only_attention_qkv(y) {
+        if g.ty(a).dtype != DType::F32 || !g.read_only_as_attention_qkv(&uses, y) {
             continue;
         }
         let member = Member {
