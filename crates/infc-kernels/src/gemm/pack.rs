@@ -161,11 +161,19 @@ pub(crate) fn pack_a_block(
             if h < A_PANEL {
                 panel.fill(0.0);
             }
+            // Row-major A: 4×4 blocks transposed in registers, the rest one by one.
+            let (i4, k4) = if cs == 1 {
+                transpose_rows_4x4(mat.data, (ib, h), rs, (k0, kc), panel)
+            } else {
+                (0, 0)
+            };
             for i in 0..h {
                 let row = &mat.data[(ib + i) * rs..];
                 if cs == 1 {
-                    for (kk, &v) in row[k0..k0 + kc].iter().enumerate() {
-                        panel[kk * A_PANEL + i] = v;
+                    // Rows below `i4` were packed up to column `k4` already.
+                    let from = if i < i4 { k4 } else { 0 };
+                    for (kk, &v) in row[k0 + from..k0 + kc].iter().enumerate() {
+                        panel[(from + kk) * A_PANEL + i] = v;
                     }
                 } else {
                     for kk in 0..kc {
@@ -177,9 +185,85 @@ pub(crate) fn pack_a_block(
     }
 }
 
+/// Packs the first `i4 = 4·⌊h/4⌋` rows × `k4 = 4·⌊kc/4⌋` columns of a row-major block (rows
+/// `ib..ib+h` at stride `rs`, columns `k0..k0+kc`) into `panel` (`panel[kk*12 + i]`), one 4×4
+/// register transpose per block instead of sixteen scalar stores. Returns `(i4, k4)`; the caller
+/// packs the rest. Off x86-64 it packs nothing.
+fn transpose_rows_4x4(
+    data: &[f32],
+    (ib, h): (usize, usize),
+    rs: usize,
+    (k0, kc): (usize, usize),
+    panel: &mut [f32],
+) -> (usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let (i4, k4) = (h / 4 * 4, kc / 4 * 4);
+        for i in (0..i4).step_by(4) {
+            let row = |r: usize| &data[(ib + i + r) * rs + k0..][..k4];
+            let rows = [row(0), row(1), row(2), row(3)];
+            for kk in (0..k4).step_by(4) {
+                // SAFETY: each `rows[r][kk..kk + 4]` and `panel[(kk + c)*12 + i..][..4]` is a
+                // bounds-checked slice of 4 floats; SSE is part of the x86-64 baseline.
+                unsafe {
+                    let [a, b, c, d] = rows.map(|r| _mm_loadu_ps(r[kk..kk + 4].as_ptr()));
+                    let (t0, t1) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(c, d));
+                    let (t2, t3) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(c, d));
+                    let cols = [
+                        _mm_movelh_ps(t0, t1),
+                        _mm_movehl_ps(t1, t0),
+                        _mm_movelh_ps(t2, t3),
+                        _mm_movehl_ps(t3, t2),
+                    ];
+                    for (c, v) in cols.into_iter().enumerate() {
+                        let dst = &mut panel[(kk + c) * A_PANEL + i..][..4];
+                        _mm_storeu_ps(dst.as_mut_ptr(), v);
+                    }
+                }
+            }
+        }
+        (i4, k4)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (data, ib, h, rs, k0, kc, panel);
+        (0, 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Row-major blocks of every height and width around the 4×4 transpose's edges, at a k offset
+    /// and a row stride wider than the block, pack exactly as the element-wise definition says.
+    #[test]
+    fn row_major_a_blocks_pack_like_the_definition() {
+        let (rows, ld) = (30, 23);
+        let data: Vec<f32> = (0..rows * ld).map(|v| v as f32 * 0.5 - 7.0).collect();
+        let mat = MatRef::row_major(&data, ld);
+        for (i0, mc) in [(0, 12), (1, 11), (2, 7), (0, 24), (5, 3), (6, 22), (0, 1)] {
+            for (k0, kc) in [(0, 16), (3, 13), (1, 4), (2, 3), (0, 23), (7, 9)] {
+                let mut out = vec![f32::NAN; packed_a_len(mc, kc)];
+                pack_a_block(&mat, i0, mc, k0, kc, &mut out);
+                for (q, panel) in out.chunks_exact(kc * A_PANEL).enumerate() {
+                    for kk in 0..kc {
+                        for i in 0..A_PANEL {
+                            let r = q * A_PANEL + i;
+                            let want = if r < mc {
+                                data[(i0 + r) * ld + k0 + kk]
+                            } else {
+                                0.0
+                            };
+                            let got = panel[kk * A_PANEL + i];
+                            assert_eq!(got, want, "rows {i0}+{mc} cols {k0}+{kc} at {kk},{r}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn pack_b_layout_is_panel_major_and_zero_padded() {
