@@ -83,13 +83,14 @@ fn in_place_candidates(op: &Op) -> &'static [usize] {
     }
 }
 
-/// Column offsets of the outputs of a Split along the last axis of a computed f32 tensor whose
-/// outputs are read only as q/k/v of Attention nodes (never graph outputs); `None` otherwise.
+/// `(column offset, row stride)` of each output of a Split along the last axis of a computed f32
+/// tensor whose outputs are read only as q/k/v of Attention nodes (never graph outputs); `None`
+/// otherwise.
 fn view_split_columns(
     g: &Graph,
     node: &infc_ir::Node,
     uses: &infc_ir::SecondaryMap<infc_ir::Value, Vec<infc_ir::NodeIndex>>,
-) -> Option<Vec<u64>> {
+) -> Option<Vec<(u64, u64)>> {
     let Op::Split { axis, splits } = &node.op else {
         return None;
     };
@@ -110,13 +111,14 @@ fn view_split_columns(
     {
         return None;
     }
-    let mut offsets = Vec::with_capacity(splits.len());
+    let stride = dims[dims.len() - 1] as u64;
+    let mut views = Vec::with_capacity(splits.len());
     let mut at = 0u64;
     for &w in splits {
-        offsets.push(at);
+        views.push((at, stride));
         at += w as u64;
     }
-    Some(offsets)
+    Some(views)
 }
 
 fn byte_size(g: &Graph, v: ValueId) -> u64 {
@@ -141,11 +143,9 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             parent[node.outputs[0].index()] = node.inputs[0].index() as u32;
             skip[i] = true;
         } else if let Some(cols) = view_split_columns(g, node, &uses) {
-            let row = g.ty(node.inputs[0]).shape.as_known().unwrap_or_default();
-            let stride = row.last().copied().unwrap_or(0) as u64;
-            for (&o, c) in node.outputs.iter().zip(cols) {
+            for (&o, view) in node.outputs.iter().zip(cols) {
                 parent[o.index()] = node.inputs[0].index() as u32;
-                views.insert(o.index(), (c, stride));
+                views.insert(o.index(), view);
             }
             skip[i] = true;
         } else if let Op::Shape { start, end } = &node.op {

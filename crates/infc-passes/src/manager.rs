@@ -163,10 +163,10 @@ const LAYOUT_NCHWC: Pass = Pass {
 /// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
 /// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; attention before the
 /// matmul epilogue, whose reshape dropping would otherwise change the shape of the head-merge output
-/// the attention match looks for; splitting a combined causal+padding mask right after it; the matmul
-/// epilogue before SkipLayerNorm, so a residual Add after
-/// a projection is done in the GEMM's store (no extra pass over the activations) and only the Adds
-/// of other producers (the embeddings) become SkipLayerNorm.
+/// the attention match looks for; splitting a combined causal+padding mask right after it; the
+/// matmul epilogue before SkipLayerNorm, so a residual Add after a projection is done in the GEMM's
+/// store (no extra pass over the activations) and only the Adds of other producers (the embeddings)
+/// become SkipLayerNorm.
 const FUSIONS: [Pass; 9] = [
     CONV_BN,
     GELU,

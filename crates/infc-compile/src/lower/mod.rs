@@ -181,7 +181,6 @@ impl<'g> Lowerer<'g> {
         }
     }
 
-    /// Where `v`'s bytes are: arena buffer, or constants blob (appended on first use).
     /// Where the rows of a `[.., cols]` f32 value start and how many elements apart they are: its
     /// own buffer with stride `cols`, or for a view-split output (see [`Analysis::views`]) its
     /// column range inside the split input.
@@ -199,6 +198,7 @@ impl<'g> Lowerer<'g> {
         }
     }
 
+    /// Where `v`'s bytes are: arena buffer, or constants blob (appended on first use).
     pub fn at(&mut self, v: ValueId) -> Result<TensorRef, CompileError> {
         let r = self.an.find(v.index());
         if let Some(&off) = self.an.offsets.get(&r) {
