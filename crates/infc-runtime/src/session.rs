@@ -32,8 +32,21 @@ pub struct SessionOptions {
 }
 
 /// A run loop over a plan's steps (see [`Session::run_into_with`]).
+/// Runs `f` on a worker of the current rayon pool (directly when already on one). The step loop
+/// runs there so each step's parallel region is a fork from a worker: the other workers steal
+/// their parts while the forking thread starts on its own, and the caller blocks once per run
+/// instead of once per region. A one-thread pool runs nothing in parallel, so `f` stays on the
+/// caller (the hand-over would be pure cost).
+fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() || rayon::current_num_threads() <= 1 {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
 pub(crate) type StepLoop<'a> =
-    &'a mut dyn FnMut(&PlanBody, &mut Mem<'_>) -> Result<(), RuntimeError>;
+    &'a mut (dyn FnMut(&PlanBody, &mut Mem<'_>) -> Result<(), RuntimeError> + Send);
 
 pub struct Session {
     bytes: PlanBytes,
@@ -257,7 +270,7 @@ impl Session {
             infc_kernels::reserve_pack_buffers();
         }
         let mut arena = self.take_arena()?;
-        let result = self.run_in(arena.bytes_mut(), inputs, outputs, step_loop);
+        let result = on_pool_worker(|| self.run_in(arena.bytes_mut(), inputs, outputs, step_loop));
         self.arenas
             .lock()
             .unwrap_or_else(|p| p.into_inner())

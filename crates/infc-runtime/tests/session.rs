@@ -147,3 +147,31 @@ fn concurrent_runs_share_one_session() {
         }
     });
 }
+
+/// A run called from outside the pool hands its step loop to a pool worker; one called on a worker
+/// (or with a one-thread pool) runs it in place. Every way gives the same bits.
+#[test]
+fn runs_from_inside_and_outside_the_pool_agree() {
+    let s = Session::from_bytes(&common::plan().encode()).unwrap();
+    let x = common::input();
+    let shape = [4usize, 8];
+    let run = || {
+        s.run(&[("x".into(), TensorView::f32(&shape, &x))])
+            .unwrap()
+            .remove(0)
+            .to_f32_vec()
+    };
+    let outside = run();
+    close(&outside, &common::expected(&x).0);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(run),
+            outside,
+            "{threads} thread(s), on a worker"
+        );
+    }
+}
