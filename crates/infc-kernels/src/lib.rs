@@ -28,6 +28,7 @@
 //! and grow-only, so repeated calls do not allocate after the first.
 
 pub mod attention;
+mod claim;
 pub mod conv;
 pub mod conv_nchwc;
 pub mod elementwise;

@@ -1,13 +1,14 @@
-//! The integer GEMM driver: splits the problem over threads (M or N), walks row blocks sized so
-//! the A block stays in L2, and calls the ISA's microkernel on each register tile over the full
+//! The integer GEMM driver: splits the problem into units (row blocks, cut into column blocks when
+//! the columns are split) that threads claim one at a time ([`Split`], [`crate::claim`]), walks
+//! row blocks sized so the A block stays in L2, and calls the ISA's microkernel on each register tile over the full
 //! reduction (no k-blocking: the i32 accumulators stay in registers and the epilogue runs once).
 //! All bounds were checked by the public entry points.
 
 use super::pack::{PackedB8Ref, GROUP_BYTES, PANEL};
 use super::tile::{Dequant, MicroKernel8, Tile8, TileOut, MAX_MR};
 use super::{AQuant, Int8Isa, PARALLEL_MIN_OPS};
+use crate::claim::{self, Phase};
 use crate::gemm::{Bias, Epilogue};
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// Bytes of A kept hot per row block (rows × k).
@@ -49,6 +50,95 @@ fn micro_kernel(isa: Int8Isa) -> &'static MicroKernel8 {
     }
 }
 
+/// How a product is split into units of work for a claiming region ([`crate::claim`]): row blocks
+/// of at most `mc` rows, each either whole (when the rows are split, `m ≥ n`) or cut into column
+/// blocks of one register tile's width (when the columns are split). Units are numbered row block
+/// first, so the threads work through one A block together.
+#[derive(Clone, Copy)]
+pub(crate) struct Units {
+    mk: &'static MicroKernel8,
+    m: usize,
+    n: usize,
+    /// Rows and columns per unit.
+    rows: usize,
+    cols: usize,
+}
+
+impl Units {
+    pub(crate) fn new(isa: Int8Isa, m: usize, n: usize, k: usize) -> Units {
+        let mk = micro_kernel(isa);
+        let nr = mk.np * PANEL;
+        let block = row_block(mk, k);
+        let split_m = (m >= n && m > block) || n <= nr;
+        // Split rows: about four units per thread, so claiming evens out the last ones.
+        let rows = if split_m {
+            let quarter = m.div_ceil(4 * rayon::current_num_threads());
+            block.min(quarter.next_multiple_of(mk.mr))
+        } else {
+            block
+        };
+        Units {
+            mk,
+            m,
+            n,
+            rows,
+            cols: if split_m { n.max(1) } else { nr },
+        }
+    }
+
+    fn col_units(&self) -> usize {
+        self.n.div_ceil(self.cols)
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.m.div_ceil(self.rows) * self.col_units()
+    }
+
+    /// Rows and columns of unit `u`; distinct units cover disjoint rectangles.
+    fn rect(&self, u: usize) -> (Range<usize>, Range<usize>) {
+        let (rb, cb) = (u / self.col_units(), u % self.col_units());
+        let (r0, c0) = (rb * self.rows, cb * self.cols);
+        (
+            r0..(r0 + self.rows).min(self.m),
+            c0..(c0 + self.cols).min(self.n),
+        )
+    }
+}
+
+/// A product ready to run unit by unit (see [`Units`]). Preconditions as [`run`].
+pub(crate) struct Split<'a> {
+    pub units: Units,
+    pub k: usize,
+    pub a: &'a [u8],
+    pub lda: usize,
+    pub b: &'a PackedB8Ref<'a>,
+    pub out: Output<'a>,
+}
+
+impl Split<'_> {
+    /// Computes unit `u` (`< units.count()`).
+    pub(crate) fn run_unit(&self, u: usize) {
+        let (rows, cols) = self.units.rect(u);
+        self.run_rect(rows, cols);
+    }
+
+    /// The whole product on the calling thread.
+    pub(crate) fn run_serial(&self) {
+        self.run_rect(0..self.units.m, 0..self.units.n);
+    }
+
+    fn run_rect(&self, rows: Range<usize>, cols: Range<usize>) {
+        let mk = self.units.mk;
+        serial(mk, self.k, self.a, self.lda, self.b, self.out, rows, cols);
+    }
+}
+
+/// Whether a product of `m × n × k` is worth splitting over threads.
+pub(crate) fn parallel(m: usize, n: usize, k: usize) -> bool {
+    let ops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    rayon::current_num_threads() > 1 && ops >= PARALLEL_MIN_OPS
+}
+
 /// Runs the product over the whole `m × n` output. Preconditions (checked by callers): A holds
 /// `m` rows of `round_up(k,4)` bytes at stride `lda`, B is packed for `k × n`, C and the epilogue
 /// buffers cover `m × n`.
@@ -66,35 +156,28 @@ pub(crate) fn run(
     if m == 0 || n == 0 {
         return;
     }
-    let mk = micro_kernel(isa);
-    let threads = rayon::current_num_threads();
-    let ops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    if threads <= 1 || ops < PARALLEL_MIN_OPS {
-        serial(mk, k, a, lda, b, out, 0..m, 0..n);
+    let split = Split {
+        units: Units::new(isa, m, n, k),
+        k,
+        a,
+        lda,
+        b,
+        out,
+    };
+    if !parallel(m, n, k) {
+        split.run_serial();
         return;
     }
-    let nr = mk.np * PANEL;
-    let m_units = m.div_ceil(mk.mr);
-    let n_units = n.div_ceil(nr);
-    let split_m = (m >= n && m_units >= 2) || n_units < 2;
-    let (units, unit, len) = if split_m {
-        (m_units, mk.mr, m)
-    } else {
-        (n_units, nr, n)
-    };
-    let parts = threads.min(units);
-    let per = units.div_ceil(parts);
-    (0..parts).into_par_iter().for_each(|p| {
-        let lo = (p * per * unit).min(len);
-        let hi = ((p + 1) * per * unit).min(len);
-        if lo < hi {
-            if split_m {
-                serial(mk, k, a, lda, b, out, lo..hi, 0..n);
-            } else {
-                serial(mk, k, a, lda, b, out, 0..m, lo..hi);
-            }
-        }
-    });
+    let units = split.units.count();
+    let phase = Phase::new(units, claim::region_threads(units));
+    claim::region(units, |part| phase.work(part, |u| split.run_unit(u)));
+}
+
+/// Rows per row block: the A block (rows × k bytes) stays in L2, at most [`MC_MAX`], a multiple of
+/// the microkernel's rows.
+fn row_block(mk: &MicroKernel8, k: usize) -> usize {
+    let k4 = k.div_ceil(4);
+    ((A_BLOCK_BYTES / (4 * k4).max(1)).min(MC_MAX) / mk.mr).max(1) * mk.mr
 }
 
 /// Single-threaded loop over the `rows × cols` rectangle (`cols.start` a multiple of 16).
@@ -112,7 +195,7 @@ fn serial(
     let k4 = k.div_ceil(4);
     let panel_bytes = k4 * GROUP_BYTES;
     let nr = mk.np * PANEL;
-    let mc = ((A_BLOCK_BYTES / (4 * k4).max(1)).min(MC_MAX) / mk.mr).max(1) * mk.mr;
+    let mc = row_block(mk, k);
     // Loop order inside a row block: when all of this part's packed B fits in L2 (small k·n),
     // sweep each row tile across every column block, so C is written row by row (sequential
     // lines the prefetcher can follow — the 3136 × 64 × 576 case is bound by C's write traffic);

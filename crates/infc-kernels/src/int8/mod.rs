@@ -13,6 +13,8 @@
 //! * [`gemm_u8s8_f32`]: the product with the dequantize epilogue
 //!   `C[i,j] = act(alpha·(acc[i,j] − za_i·colsum_j)·sa_i·sw_j + [C] + bias + residual)`
 //!   (the same [`Epilogue`] type as the f32 GEMM, so lowering can share it).
+//! * [`quantize_rows_gemm_u8s8_f32`]: per-row quantization of f32 A and that product in one
+//!   parallel region (module [`quant_gemm`]), bit-identical to the two calls in sequence.
 //!
 //! **Operand A** (activations, `m × k`) is row-major u8 with leading dimension
 //! `lda ≥ round_up(k, 4)` ([`a_row_len`]); the bytes between `k` and `round_up(k, 4)` must exist but
@@ -38,6 +40,7 @@ pub mod qconv_nchwc;
 mod qconv_nchwc_avx2;
 #[cfg(target_arch = "x86_64")]
 mod qconv_nchwc_vnni;
+pub mod quant_gemm;
 pub mod quantize;
 mod tile;
 
@@ -47,6 +50,7 @@ pub use qconv_nchwc::{
     pack_qconv_nchwc, qconv_nchwc, quantize_input_qconv, PackedQConv, QConvNchwcParams,
     QConvWeights, QCONV_BLOCK,
 };
+pub use quant_gemm::quantize_rows_gemm_u8s8_f32;
 pub use quantize::{quantize_rows_u8, quantize_tensor_u8, QParams};
 
 use crate::error::{bad_shape, check_len, strided_extent, Result};
@@ -82,7 +86,7 @@ pub struct QuantizedA<'a> {
 pub const PARALLEL_MIN_OPS: usize = 1 << 22;
 
 /// Checks the shape-independent operand constraints shared by both GEMM entry points.
-fn check_operands(
+pub(super) fn check_operands(
     m: usize,
     n: usize,
     k: usize,

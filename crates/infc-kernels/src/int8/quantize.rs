@@ -64,7 +64,7 @@ fn clamp_x86(v: f32, lo: f32, hi: f32) -> f32 {
 /// Rows with fewer elements in total than this are quantized on the calling thread.
 const PARALLEL_MIN_ELEMS: usize = 1 << 16;
 
-fn check_io(
+pub(super) fn check_io(
     what: &'static str,
     x_len: usize,
     rows: usize,
@@ -118,10 +118,7 @@ pub fn quantize_rows_u8(
     }
     let isa = isa.capped();
     let one_row = |i: usize, o: &mut [u8], p: &mut QParams| {
-        let xr = &x[i * ld..i * ld + cols];
-        let (mn, mx) = min_max(isa, xr);
-        *p = QParams::from_range(mn, mx);
-        quantize_slice(isa, xr, &mut o[..cols], *p);
+        *p = quantize_row(isa, &x[i * ld..i * ld + cols], &mut o[..cols]);
     };
     let ldo = ldo.max(cols);
     let out_rows = out
@@ -185,6 +182,15 @@ pub fn quantize_tensor_u8(
         out.chunks_mut(ldo).take(rows).enumerate().for_each(one_row);
     }
     Ok(p)
+}
+
+/// Quantizes one row `x` into `out` (same length) with its own parameters, which it returns.
+/// `isa` must be capped.
+pub(super) fn quantize_row(isa: Int8Isa, x: &[f32], out: &mut [u8]) -> QParams {
+    let (mn, mx) = min_max(isa, x);
+    let p = QParams::from_range(mn, mx);
+    quantize_slice(isa, x, out, p);
+    p
 }
 
 /// `(min(0, min x), max(0, max x))`, NaN ignored. Exact, so every path agrees.

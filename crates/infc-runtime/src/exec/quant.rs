@@ -3,8 +3,8 @@
 //! `infc_kernels::int8::gemm_u8s8_f32` (s32 accumulation, zero-point compensation from the packed
 //! column sums) and dequantized in the GEMM's epilogue together with bias, residual and activation.
 //!
-//! * MatMul quantizes per row (blocks of [`ROW_BLOCK`] rows, their parameters on the stack) or per
-//!   tensor, as the step says.
+//! * MatMul quantizes per row (blocks of [`ROW_BLOCK`] rows, their parameters on the stack; each
+//!   block is quantized and multiplied in one parallel region) or per tensor, as the step says.
 //! * Conv quantizes the whole input with one scale, transposes the u8 bytes to NHWC (channels
 //!   padded to a multiple of 4), unfolds each output pixel's window into a row (im2col in the u8
 //!   domain, padding = the zero point, which is exactly 0.0) — skipped for 1×1 stride-1 unpadded
@@ -18,8 +18,8 @@ use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::gemm::{Activation as KAct, Bias as KBias, Epilogue};
 use infc_kernels::int8::pack::{packed_b8_len, packed_cols_len};
 use infc_kernels::int8::{
-    a_row_len, gemm_u8s8_f32, quantize_rows_u8, quantize_tensor_u8, AQuant, Int8Isa, PackedB8Ref,
-    QParams, QuantizedA,
+    a_row_len, gemm_u8s8_f32, quantize_rows_gemm_u8s8_f32, quantize_tensor_u8, AQuant, Int8Isa,
+    PackedB8Ref, QParams, QuantizedA,
 };
 use infc_kernels::{unary_inplace, Isa, UnaryKind};
 use infc_plan::{quant_weights_bytes, Activation, QuantConvStep, QuantMatMulStep, TensorRef};
@@ -138,15 +138,11 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
         let rows = ROW_BLOCK.min(m - r0);
         let q = &mut scratch[r0 * lda..(r0 + rows) * lda];
         let xa = &a[r0 * k..(r0 + rows) * k];
-        quantize_rows_u8(isa, xa, rows, k, k, q, lda, &mut params[..rows]).map_err(ke)?;
         epi.residual = res.map(|r| (&r[r0 * n..(r0 + rows) * n], n));
-        let qa = QuantizedA {
-            data: q,
-            ld: lda,
-            params: AQuant::PerRow(&params[..rows]),
-        };
         let yb = &mut y[r0 * n..(r0 + rows) * n];
-        gemm_u8s8_f32(isa, rows, n, k, &qa, &b, yb, n, &epi).map_err(ke)?;
+        let p = &mut params[..rows];
+        quantize_rows_gemm_u8s8_f32(isa, rows, n, k, xa, k, q, lda, p, &b, yb, n, &epi)
+            .map_err(ke)?;
     }
     Ok(())
 }
