@@ -26,32 +26,26 @@ fn gflops(flops: u64, ms: f64) -> Option<f64> {
 
 /// Profile `args.iters` runs after `args.warmup` untimed ones and report (text, or JSON with
 /// `--json`).
-pub fn profile_run(
-    args: &RunArgs,
-    runner: &Runner<'_>,
-    outputs: &mut [Vec<u8>],
-    load_ms: f64,
-) -> Result<()> {
+pub fn profile_run(args: &RunArgs, runner: &Runner<'_>, load_ms: f64) -> Result<()> {
     if args.iters == 0 {
         bail!("--iters must be at least 1");
     }
     let session = runner.session;
-    let mut slots: Vec<&mut [u8]> = outputs.iter_mut().map(|b| b.as_mut_slice()).collect();
     for _ in 0..args.warmup {
-        session.run_into(runner.inputs(), &mut slots)?;
+        runner.run_with(|_| ())?;
     }
     // Unprofiled latency, for the cost of timing itself.
     let plain_iters = args.iters.min(20);
     let t = Instant::now();
     for _ in 0..plain_iters {
-        session.run_into(runner.inputs(), &mut slots)?;
+        runner.run_with(|_| ())?;
     }
     let plain_ms = t.elapsed().as_secs_f64() * 1e3 / plain_iters as f64;
     let mut times = StepTimes::for_session(session);
     let mut latency_ns = 0u128;
     for _ in 0..args.iters {
         let t = Instant::now();
-        session.run_profiled_into(runner.inputs(), &mut slots, &mut times)?;
+        session.run_profiled_with(runner.inputs(), &mut times, |_| ())?;
         latency_ns += t.elapsed().as_nanos();
     }
     let latency_ms = latency_ns as f64 / 1e6 / args.iters as f64;

@@ -33,14 +33,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         eprintln!("input '{}': {}", i.name, i.origin);
     }
     let runner = Runner::new(&session, &inputs);
-    let mut outputs = runner.output_buffers();
     if args.profile {
-        crate::cmd_profile::profile_run(&args, &runner, &mut outputs, load_ms)?;
+        crate::cmd_profile::profile_run(&args, &runner, load_ms)?;
     } else if args.bench {
-        let report = bench(&runner, &mut outputs, args.warmup, args.iters, load_ms)?;
+        let report = bench(&runner, args.warmup, args.iters, load_ms)?;
         print_bench(&args, &report)?;
-    } else {
-        runner.run(&mut outputs)?;
     }
     let out_dir = match (&args.output_dir, args.bench || args.profile) {
         (Some(d), _) => Some(d.clone()),
@@ -48,7 +45,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         (None, true) => None,
     };
     if let Some(dir) = out_dir {
-        write_outputs(&session, &outputs, &dir)?;
+        runner.run_with(|outputs| write_outputs(&session, outputs, &dir))??;
     }
     Ok(())
 }
@@ -79,22 +76,13 @@ impl<'a> Runner<'a> {
         &self.views
     }
 
-    pub fn output_buffers(&self) -> Vec<Vec<u8>> {
-        self.session
-            .outputs()
-            .iter()
-            .map(|o| vec![0u8; o.byte_len().unwrap_or(0) as usize])
-            .collect()
-    }
-
-    pub fn run(&self, outputs: &mut [Vec<u8>]) -> Result<()> {
-        let mut slots: Vec<&mut [u8]> = outputs.iter_mut().map(|b| b.as_mut_slice()).collect();
-        self.session.run_into(&self.views, &mut slots)?;
-        Ok(())
+    /// One run; `f` gets the outputs as views of the session's memory (no copy).
+    pub fn run_with<R>(&self, f: impl FnOnce(&[TensorView<'_>]) -> R) -> Result<R> {
+        Ok(self.session.run_with(&self.views, f)?)
     }
 }
 
-fn write_outputs(session: &Session, outputs: &[Vec<u8>], dir: &Path) -> Result<()> {
+fn write_outputs(session: &Session, outputs: &[TensorView<'_>], dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
     for (desc, data) in session.outputs().iter().zip(outputs) {
@@ -111,7 +99,7 @@ fn write_outputs(session: &Session, outputs: &[Vec<u8>], dir: &Path) -> Result<(
             .collect();
         let path = dir.join(format!("{file}.npy"));
         let shape: Vec<usize> = desc.shape.iter().map(|&d| d as usize).collect();
-        write_npy(&path, desc.dtype, &shape, data)?;
+        write_npy(&path, desc.dtype, &shape, data.data)?;
         eprintln!("output '{}': wrote {}", desc.name, path.display());
     }
     Ok(())
@@ -177,7 +165,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// Run `warmup` untimed then `iters` timed iterations.
 pub fn bench(
     runner: &Runner<'_>,
-    outputs: &mut [Vec<u8>],
     warmup: usize,
     iters: usize,
     load_ms: f64,
@@ -185,14 +172,13 @@ pub fn bench(
     if iters == 0 {
         bail!("--iters must be at least 1");
     }
-    let mut slots: Vec<&mut [u8]> = outputs.iter_mut().map(|b| b.as_mut_slice()).collect();
     for _ in 0..warmup {
-        runner.session.run_into(runner.inputs(), &mut slots)?;
+        runner.run_with(|_| ())?;
     }
     let mut ms = Vec::with_capacity(iters);
     for _ in 0..iters {
         let t = Instant::now();
-        runner.session.run_into(runner.inputs(), &mut slots)?;
+        runner.run_with(|_| ())?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let mean_ms = ms.iter().sum::<f64>() / iters as f64;

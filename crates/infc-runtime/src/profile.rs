@@ -5,6 +5,7 @@
 //! attention), for GFLOP/s figures.
 
 use crate::exec::{run_step, step_error};
+use crate::session::{Lend, Sink};
 use crate::tensor::TensorView;
 use crate::{InputKey, RuntimeError, Session};
 use infc_plan::Step;
@@ -58,6 +59,27 @@ impl Session {
         outputs: &mut [&mut [u8]],
         times: &mut StepTimes,
     ) -> Result<(), RuntimeError> {
+        self.run_profiled(inputs, Sink::Copy(outputs), times)
+    }
+
+    /// [`Session::run_with`] with each step timed into `times` (as [`Session::run_profiled_into`]).
+    pub fn run_profiled_with<R>(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        times: &mut StepTimes,
+        f: impl FnOnce(&[TensorView<'_>]) -> R,
+    ) -> Result<R, RuntimeError> {
+        let mut lend = Lend::new(f);
+        self.run_profiled(inputs, Sink::Lend(&mut |v| lend.call(v)), times)?;
+        lend.result()
+    }
+
+    fn run_profiled(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        sink: Sink<'_, '_>,
+        times: &mut StepTimes,
+    ) -> Result<(), RuntimeError> {
         let steps = self.plan().steps.len();
         if times.nanos.len() != steps {
             times.nanos.clear();
@@ -66,7 +88,7 @@ impl Session {
         }
         let (isa, int8) = (self.isa(), self.int8_isa());
         let nanos = &mut times.nanos;
-        self.run_into_with(inputs, outputs, &mut |body, mem| {
+        self.run_into_with(inputs, sink, &mut |body, mem| {
             for (index, (step, total)) in body.steps.iter().zip(nanos.iter_mut()).enumerate() {
                 let start = Instant::now();
                 let r = run_step(step, mem, isa, int8);

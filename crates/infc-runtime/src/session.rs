@@ -14,7 +14,7 @@
 use crate::exec::{prepare, run_steps, step_error};
 use crate::mem::Mem;
 use crate::storage::{AlignedBuf, PlanBytes};
-use crate::tensor::{InputKey, Tensor, TensorView};
+use crate::tensor::{DType, InputKey, Tensor, TensorView};
 use crate::RuntimeError;
 use infc_kernels::int8::Int8Isa;
 use infc_kernels::Isa;
@@ -45,6 +45,47 @@ fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// What a run does with its outputs once the steps are done (on the caller's thread).
+pub(crate) enum Sink<'s, 'b> {
+    /// Copy them into the caller's buffers (plan order, exact byte lengths).
+    Copy(&'s mut [&'b mut [u8]]),
+    /// Lend them to the callback as views of the arena (or the plan's constants).
+    Lend(&'s mut dyn FnMut(&[TensorView<'_>])),
+}
+
+/// Most outputs whose views [`Session::run_with`] keeps on the stack.
+const LENT_ON_STACK: usize = 64;
+
+/// Adapts the `FnOnce` of [`Session::run_with`] to the `FnMut` a [`Sink::Lend`] holds.
+pub(crate) struct Lend<F, R> {
+    f: Option<F>,
+    out: Option<R>,
+}
+
+impl<F: FnOnce(&[TensorView<'_>]) -> R, R> Lend<F, R> {
+    pub(crate) fn new(f: F) -> Lend<F, R> {
+        Lend {
+            f: Some(f),
+            out: None,
+        }
+    }
+
+    pub(crate) fn call(&mut self, views: &[TensorView<'_>]) {
+        if let Some(f) = self.f.take() {
+            self.out = Some(f(views));
+        }
+    }
+
+    /// The callback's result (an error if the run never reached it, which `run_into_with`
+    /// reports first).
+    pub(crate) fn result(self) -> Result<R, RuntimeError> {
+        self.out.ok_or_else(|| RuntimeError::Output {
+            name: "*".into(),
+            msg: "the run ended before lending its outputs".into(),
+        })
+    }
+}
+
 pub(crate) type StepLoop<'a> =
     &'a mut (dyn FnMut(&PlanBody, &mut Mem<'_>) -> Result<(), RuntimeError> + Send);
 
@@ -56,6 +97,8 @@ pub struct Session {
     /// Path of the integer kernels (`INFC_INT8_ISA` if set, else the best; see [`Session::with_int8_isa`]).
     int8_isa: Int8Isa,
     arenas: Mutex<Vec<AlignedBuf>>,
+    /// Shape of each output in `usize` (for the views [`Session::run_with`] lends).
+    output_shapes: Vec<Vec<usize>>,
     /// Set once the GEMM packing buffers of every worker of the pool were reserved (first run).
     pack_buffers_reserved: std::sync::atomic::AtomicBool,
 }
@@ -153,9 +196,15 @@ impl Session {
         }
         usize::try_from(body.memory.arena_bytes)
             .map_err(|_| RuntimeError::Alloc(body.memory.arena_bytes))?;
+        let output_shapes = body
+            .outputs
+            .iter()
+            .map(|o| o.shape.iter().map(|&d| d as usize).collect())
+            .collect();
         Ok(Session {
             bytes,
             consts,
+            output_shapes,
             body,
             isa,
             int8_isa,
@@ -225,20 +274,60 @@ impl Session {
         outputs: &mut [&mut [u8]],
     ) -> Result<(), RuntimeError> {
         let (isa, int8) = (self.isa, self.int8_isa);
-        self.run_into_with(inputs, outputs, &mut |body, mem| {
+        self.run_into_with(inputs, Sink::Copy(outputs), &mut |body, mem| {
             run_steps(body, isa, int8, mem)
         })
     }
 
-    /// [`Session::run_into`] with the step loop supplied by the caller (the plain loop, or the
-    /// timed one of `profile.rs`): input checks, arena, input and output copies stay here.
+    /// Run and lend the outputs (plan order) to `f` as views of the session's memory, where the
+    /// steps wrote them: no copy. The views are valid until `f` returns; later runs reuse the
+    /// memory. `f` runs on the calling thread.
+    pub fn run_with<R>(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        f: impl FnOnce(&[TensorView<'_>]) -> R,
+    ) -> Result<R, RuntimeError> {
+        let (isa, int8) = (self.isa, self.int8_isa);
+        let mut lend = Lend::new(f);
+        self.run_into_with(
+            inputs,
+            Sink::Lend(&mut |v| lend.call(v)),
+            &mut |body, mem| run_steps(body, isa, int8, mem),
+        )?;
+        lend.result()
+    }
+
+    /// [`Session::run_into`] / [`Session::run_with`] with the step loop supplied by the caller
+    /// (the plain loop, or the timed one of `profile.rs`): input checks, arena, input copies and
+    /// the outputs' copies or views stay here.
     pub(crate) fn run_into_with(
         &self,
         inputs: &[(InputKey<'_>, TensorView<'_>)],
-        outputs: &mut [&mut [u8]],
+        sink: Sink<'_, '_>,
         step_loop: StepLoop<'_>,
     ) -> Result<(), RuntimeError> {
         self.check_inputs(inputs)?;
+        if let Sink::Copy(outputs) = &sink {
+            self.check_output_buffers(outputs)?;
+        }
+        if !self
+            .pack_buffers_reserved
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            rayon::broadcast(|_| infc_kernels::reserve_pack_buffers());
+            infc_kernels::reserve_pack_buffers();
+        }
+        let mut arena = self.take_arena()?;
+        let result = on_pool_worker(|| self.run_in(arena.bytes_mut(), inputs, step_loop))
+            .and_then(|()| self.finish(arena.bytes(), sink));
+        self.arenas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(arena);
+        result
+    }
+
+    fn check_output_buffers(&self, outputs: &[&mut [u8]]) -> Result<(), RuntimeError> {
         if outputs.len() != self.body.outputs.len() {
             return Err(RuntimeError::Output {
                 name: "*".into(),
@@ -262,20 +351,52 @@ impl Session {
                 });
             }
         }
-        if !self
-            .pack_buffers_reserved
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            rayon::broadcast(|_| infc_kernels::reserve_pack_buffers());
-            infc_kernels::reserve_pack_buffers();
+        Ok(())
+    }
+
+    /// The bytes of output `i` after a run (in the arena or, for a constant output, the plan).
+    fn output_bytes<'a>(&'a self, arena: &'a [u8], i: usize) -> Result<&'a [u8], RuntimeError> {
+        let o = &self.body.outputs[i];
+        let (at, len) = (o.at.offset as usize, o.byte_len().unwrap_or(0) as usize);
+        let src = match o.at.region {
+            infc_plan::Region::Arena => arena.get(at..at + len),
+            infc_plan::Region::Const => self.bytes.bytes()[self.consts.clone()].get(at..at + len),
+        };
+        src.ok_or_else(|| RuntimeError::Output {
+            name: o.name.clone(),
+            msg: "lies outside its region".into(),
+        })
+    }
+
+    /// Copies the outputs into the caller's buffers, or lends views of them.
+    fn finish(&self, arena: &[u8], sink: Sink<'_, '_>) -> Result<(), RuntimeError> {
+        match sink {
+            Sink::Copy(bufs) => {
+                for (i, buf) in bufs.iter_mut().enumerate() {
+                    buf.copy_from_slice(self.output_bytes(arena, i)?);
+                }
+            }
+            Sink::Lend(f) => {
+                let view = |i: usize| -> Result<TensorView<'_>, RuntimeError> {
+                    let o = &self.body.outputs[i];
+                    let data = self.output_bytes(arena, i)?;
+                    Ok(TensorView::new(o.dtype, &self.output_shapes[i], data))
+                };
+                let n = self.body.outputs.len();
+                // Views on the stack for up to `LENT_ON_STACK` outputs: no allocation per run.
+                if n <= LENT_ON_STACK {
+                    let mut views = [TensorView::new(DType::F32, &[], &[]); LENT_ON_STACK];
+                    for (i, v) in views.iter_mut().take(n).enumerate() {
+                        *v = view(i)?;
+                    }
+                    f(&views[..n]);
+                } else {
+                    let views = (0..n).map(view).collect::<Result<Vec<_>, _>>()?;
+                    f(&views);
+                }
+            }
         }
-        let mut arena = self.take_arena()?;
-        let result = on_pool_worker(|| self.run_in(arena.bytes_mut(), inputs, outputs, step_loop));
-        self.arenas
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(arena);
-        result
+        Ok(())
     }
 
     fn take_arena(&self) -> Result<AlignedBuf, RuntimeError> {
@@ -290,7 +411,6 @@ impl Session {
         &self,
         arena: &mut [u8],
         inputs: &[(InputKey<'_>, TensorView<'_>)],
-        outputs: &mut [&mut [u8]],
         step_loop: StepLoop<'_>,
     ) -> Result<(), RuntimeError> {
         for (key, view) in inputs {
@@ -308,20 +428,7 @@ impl Session {
         }
         let consts = &self.bytes.bytes()[self.consts.clone()];
         let mut mem = Mem { arena, consts };
-        step_loop(&self.body, &mut mem)?;
-        for (o, buf) in self.body.outputs.iter().zip(outputs.iter_mut()) {
-            let at = o.at.offset as usize;
-            let src = match o.at.region {
-                infc_plan::Region::Arena => mem.arena.get(at..at + buf.len()),
-                infc_plan::Region::Const => consts.get(at..at + buf.len()),
-            };
-            let src = src.ok_or_else(|| RuntimeError::Output {
-                name: o.name.clone(),
-                msg: "lies outside its region".into(),
-            })?;
-            buf.copy_from_slice(src);
-        }
-        Ok(())
+        step_loop(&self.body, &mut mem)
     }
 
     fn input_index(&self, key: &InputKey<'_>) -> Option<usize> {

@@ -1,4 +1,4 @@
-//! `Session::run_into` performs no heap allocation after the first call: checked with a counting
+//! `Session::run_into` (and `run_with`) perform no heap allocation after the first call: checked with a counting
 //! global allocator that counts allocations made on the thread under test (the test harness's
 //! own threads allocate concurrently and are not the runtime's doing). The plan is small enough
 //! that the kernels stay on the calling thread.
@@ -68,6 +68,19 @@ fn run_into_does_not_allocate_after_the_first_call() {
         0,
         "run_into allocated {} times in 10 runs",
         after - before
+    );
+    // Lending the outputs allocates nothing either (views on the stack).
+    COUNTING.with(|c| c.set(true));
+    let mut lent = 0;
+    for _ in 0..10 {
+        lent += session.run_with(&inputs, |views| views.len()).unwrap();
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(lent, 20);
+    assert_eq!(
+        ALLOCS.load(Ordering::SeqCst) - after,
+        0,
+        "run_with allocated"
     );
     let y: Vec<f32> = y
         .chunks_exact(4)

@@ -175,3 +175,36 @@ fn runs_from_inside_and_outside_the_pool_agree() {
         );
     }
 }
+
+/// `run_with` lends views (dtype, shape, bytes) equal to what `run` returns, and does not call
+/// the callback when the run fails.
+#[test]
+fn run_with_lends_the_outputs_run_returns() {
+    let s = Session::from_bytes(&common::plan().encode()).unwrap();
+    let x = common::input();
+    let shape = [4usize, 8];
+    let inputs = [("x".into(), TensorView::f32(&shape, &x))];
+    let owned = s.run(&inputs).unwrap();
+    let lent = s
+        .run_with(&inputs, |views| {
+            views
+                .iter()
+                .map(|v| (v.dtype, v.shape.to_vec(), v.data.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(lent.len(), owned.len());
+    for (l, o) in lent.iter().zip(&owned) {
+        assert_eq!(
+            (l.0, &l.1, &l.2),
+            (o.dtype, &o.shape, &o.data),
+            "{}",
+            o.name
+        );
+    }
+    let short = [("x".into(), TensorView::f32(&shape[..1], &x[..4]))];
+    let mut called = false;
+    let err = s.run_with(&short, |_| called = true).unwrap_err();
+    assert!(err.to_string().contains("'x'"), "{err}");
+    assert!(!called, "the callback ran for a failed run");
+}
