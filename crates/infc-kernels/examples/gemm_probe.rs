@@ -4,10 +4,12 @@
 //! `cargo run --release -p infc-kernels --example gemm_probe -- 128x768x768 128x768x50257`.
 //!
 //! `PROBE_INT8=1` probes the u8×s8 GEMM with the dequantize epilogue instead (A quantized once,
-//! outside the timing), next to the measured integer multiply-add peak. `PROBE_COLD=N` rotates
+//! outside the timing), next to the measured integer multiply-add peak; `PROBE_ACT=gelu_erf`
+//! (or `gelu_tanh`, `relu`) adds that activation to its epilogue. `PROBE_COLD=N` rotates
 //! over N copies of the packed weights so they come from DRAM, as in a whole model whose weights
 //! exceed the L3.
 
+use infc_kernels::gemm::Activation;
 use infc_kernels::int8::peak::int8_peak_gops;
 use infc_kernels::int8::{
     gemm_u8s8_f32, quantize_pack_b_s8, quantize_tensor_u8, AQuant, Int8Isa, PackedB8, QuantizedA,
@@ -81,6 +83,17 @@ fn best(p: &mut P, isa: Isa, threads: usize, ms: u64) -> f64 {
     })
 }
 
+/// The epilogue activation `PROBE_ACT` names (`relu`, `gelu_erf`, `gelu_tanh`; default none).
+fn probe_activation() -> Activation {
+    match std::env::var("PROBE_ACT").as_deref() {
+        Ok("relu") => Activation::Relu,
+        Ok("gelu_erf") => Activation::GeluErf,
+        Ok("gelu_tanh") => Activation::GeluTanh,
+        Ok(other) => panic!("PROBE_ACT={other}: expected relu, gelu_erf or gelu_tanh"),
+        Err(_) => Activation::None,
+    }
+}
+
 /// Best-of GOP/s of the int8 GEMM `m × k × n` over `copies` weight copies.
 fn best_int8(m: usize, k: usize, n: usize, threads: usize, copies: usize, ms: u64) -> f64 {
     let isa = Int8Isa::detect();
@@ -97,6 +110,10 @@ fn best_int8(m: usize, k: usize, n: usize, threads: usize, copies: usize, ms: u6
         .map(|_| quantize_pack_b_s8(k, n, &b, n, false).expect("pack"))
         .collect();
     let mut c = vec![0f32; m * n];
+    let epi = Epilogue {
+        activation: probe_activation(),
+        ..Epilogue::none()
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -113,7 +130,7 @@ fn best_int8(m: usize, k: usize, n: usize, threads: usize, copies: usize, ms: u6
             };
             let t = cpu_now();
             let w = packed[i % copies].as_ref();
-            gemm_u8s8_f32(isa, m, n, k, &qa, &w, &mut c, n, &Epilogue::none()).expect("gemm");
+            gemm_u8s8_f32(isa, m, n, k, &qa, &w, &mut c, n, &epi).expect("gemm");
             best = best.min(if threads == 1 {
                 cpu_now() - t
             } else {

@@ -126,9 +126,13 @@ pub fn gelu_erf(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2))
 }
 
-/// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+/// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, evaluated as
+/// `x·sigmoid(2u) = x / (1 + exp(−2u))` with `u = √(2/π)·(x + 0.044715·x³)` (the same function:
+/// `(1 + tanh u)/2 = sigmoid(2u)`). One `exp` and one division, and no `1 + tanh u` cancellation
+/// for negative `x`; the vector paths evaluate the same expression in the same order.
 pub fn gelu_tanh(x: f32) -> f32 {
-    0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)))
+    let inner = GELU_TANH_C * (x * x * x) + x;
+    x / (1.0 + exp(-2.0 * SQRT_2_OVER_PI * inner))
 }
 
 #[cfg(test)]

@@ -112,18 +112,15 @@ pub(crate) fn gelu_erf(x: __m512) -> __m512 {
     _mm512_fmadd_ps(hx, e, hx)
 }
 
-/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, evaluated as [`crate::math::gelu_tanh`] does:
+/// `x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³)))`.
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(crate) fn gelu_tanh(x: __m512) -> __m512 {
     let x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-    let inner = _mm512_mul_ps(
-        _mm512_set1_ps(SQRT_2_OVER_PI),
-        _mm512_fmadd_ps(_mm512_set1_ps(GELU_TANH_C), x3, x),
-    );
-    let t = tanh(inner);
-    let hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5));
-    _mm512_fmadd_ps(hx, t, hx)
+    let inner = _mm512_fmadd_ps(_mm512_set1_ps(GELU_TANH_C), x3, x);
+    let e = exp(_mm512_mul_ps(_mm512_set1_ps(-2.0 * SQRT_2_OVER_PI), inner));
+    _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0), e))
 }
 
 /// Applies a fused activation.
