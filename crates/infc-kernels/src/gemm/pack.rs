@@ -114,16 +114,22 @@ pub(crate) fn pack_b_block(
         if cs == 1 {
             for (kk, row) in panel.chunks_exact_mut(B_PANEL).enumerate() {
                 let s = (k0 + kk) * rs + jb;
-                row[..w].copy_from_slice(&mat.data[s..s + w]);
-                row[w..].fill(0.0);
+                copy_panel_row(row, &mat.data[s..s + w]);
             }
         } else {
             if w < B_PANEL {
                 panel.fill(0.0);
             }
+            // Column-major B (a transposed operand): 4×4 blocks transposed in registers.
+            let (j4, k4) = if rs == 1 {
+                transpose_rows_4x4::<B_PANEL>(mat.data, (jb, w), cs, (k0, kc), panel)
+            } else {
+                (0, 0)
+            };
             for j in 0..w {
                 let col = (jb + j) * cs;
-                for kk in 0..kc {
+                let from = if j < j4 { k4 } else { 0 };
+                for kk in from..kc {
                     panel[kk * B_PANEL + j] = mat.data[col + (k0 + kk) * rs];
                 }
             }
@@ -154,8 +160,7 @@ pub(crate) fn pack_a_block(
         if rs == 1 {
             for (kk, col) in panel.chunks_exact_mut(A_PANEL).enumerate() {
                 let s = (k0 + kk) * cs + ib;
-                col[..h].copy_from_slice(&mat.data[s..s + h]);
-                col[h..].fill(0.0);
+                copy_panel_row(col, &mat.data[s..s + h]);
             }
         } else {
             if h < A_PANEL {
@@ -163,7 +168,7 @@ pub(crate) fn pack_a_block(
             }
             // Row-major A: 4×4 blocks transposed in registers, the rest one by one.
             let (i4, k4) = if cs == 1 {
-                transpose_rows_4x4(mat.data, (ib, h), rs, (k0, kc), panel)
+                transpose_rows_4x4::<A_PANEL>(mat.data, (ib, h), rs, (k0, kc), panel)
             } else {
                 (0, 0)
             };
@@ -185,11 +190,34 @@ pub(crate) fn pack_a_block(
     }
 }
 
+/// `dst[..src.len()] = src`, zeros after: one panel row (a fixed-size move when full, so a
+/// 16-float row is a register copy, not a `memcpy` call).
+#[inline(always)]
+fn copy_panel_row(dst: &mut [f32], src: &[f32]) {
+    match (
+        <&mut [f32; B_PANEL]>::try_from(&mut *dst),
+        <&[f32; B_PANEL]>::try_from(src),
+    ) {
+        (Ok(d), Ok(s)) => *d = *s,
+        _ => match (
+            <&mut [f32; A_PANEL]>::try_from(&mut *dst),
+            <&[f32; A_PANEL]>::try_from(src),
+        ) {
+            (Ok(d), Ok(s)) => *d = *s,
+            _ => {
+                dst[..src.len()].copy_from_slice(src);
+                dst[src.len()..].fill(0.0);
+            }
+        },
+    }
+}
+
 /// Packs the first `i4 = 4·⌊h/4⌋` rows × `k4 = 4·⌊kc/4⌋` columns of a row-major block (rows
-/// `ib..ib+h` at stride `rs`, columns `k0..k0+kc`) into `panel` (`panel[kk*12 + i]`), one 4×4
-/// register transpose per block instead of sixteen scalar stores. Returns `(i4, k4)`; the caller
-/// packs the rest. Off x86-64 it packs nothing.
-fn transpose_rows_4x4(
+/// `ib..ib+h` at stride `rs`, columns `k0..k0+kc`) into `panel` (`panel[kk*W + i]`, `W` the panel
+/// width: an A panel's rows, or a B panel's columns when B is read transposed), one 4×4 register
+/// transpose per block instead of sixteen scalar stores. Returns `(i4, k4)`; the caller packs the
+/// rest. Off x86-64 it packs nothing.
+fn transpose_rows_4x4<const W: usize>(
     data: &[f32],
     (ib, h): (usize, usize),
     rs: usize,
@@ -204,7 +232,7 @@ fn transpose_rows_4x4(
             let row = |r: usize| &data[(ib + i + r) * rs + k0..][..k4];
             let rows = [row(0), row(1), row(2), row(3)];
             for kk in (0..k4).step_by(4) {
-                // SAFETY: each `rows[r][kk..kk + 4]` and `panel[(kk + c)*12 + i..][..4]` is a
+                // SAFETY: each `rows[r][kk..kk + 4]` and `panel[(kk + c)*W + i..][..4]` is a
                 // bounds-checked slice of 4 floats; SSE is part of the x86-64 baseline.
                 unsafe {
                     let [a, b, c, d] = rows.map(|r| _mm_loadu_ps(r[kk..kk + 4].as_ptr()));
@@ -217,7 +245,7 @@ fn transpose_rows_4x4(
                         _mm_movehl_ps(t3, t2),
                     ];
                     for (c, v) in cols.into_iter().enumerate() {
-                        let dst = &mut panel[(kk + c) * A_PANEL + i..][..4];
+                        let dst = &mut panel[(kk + c) * W + i..][..4];
                         _mm_storeu_ps(dst.as_mut_ptr(), v);
                     }
                 }
@@ -258,6 +286,40 @@ mod tests {
                             };
                             let got = panel[kk * A_PANEL + i];
                             assert_eq!(got, want, "rows {i0}+{mc} cols {k0}+{kc} at {kk},{r}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// B blocks read transposed (column-major, as attention packs `kᵀ`) and row-major, of every
+    /// width around the 4×4 transpose's and the panel's edges, at offsets, pack exactly as the
+    /// element-wise definition says (zeros past the block's columns).
+    #[test]
+    fn b_blocks_pack_like_the_definition_in_both_layouts() {
+        let (cols, ld) = (40, 27);
+        let data: Vec<f32> = (0..cols * ld).map(|v| v as f32 * 0.25 - 9.0).collect();
+        for col_major in [true, false] {
+            let mat = if col_major {
+                MatRef::col_major(&data, ld)
+            } else {
+                MatRef::row_major(&data, ld)
+            };
+            let at = |kk: usize, j: usize| data[kk * mat.row_stride + j * mat.col_stride];
+            for (j0, nc) in [(0, 16), (1, 15), (2, 7), (0, 32), (5, 3), (3, 21), (0, 1)] {
+                for (k0, kc) in [(0, 16), (3, 13), (1, 4), (2, 3), (0, 24), (7, 9)] {
+                    let mut out = vec![f32::NAN; packed_b_len(kc, nc)];
+                    pack_b_block(&mat, k0, kc, j0, nc, &mut out);
+                    for (p, panel) in out.chunks_exact(kc * B_PANEL).enumerate() {
+                        for kk in 0..kc {
+                            for j in 0..B_PANEL {
+                                let c = p * B_PANEL + j;
+                                let want = if c < nc { at(k0 + kk, j0 + c) } else { 0.0 };
+                                let got = panel[kk * B_PANEL + j];
+                                let what = format!("col-major {col_major} cols {j0}+{nc}");
+                                assert_eq!(got, want, "{what} rows {k0}+{kc} at {kk},{c}");
+                            }
                         }
                     }
                 }
