@@ -14,13 +14,11 @@
 //!    share a byte. Under a causal mask a block only computes the keys its last row can see
 //!    (half the work for a full-sequence GPT-2 pass).
 
-use crate::elementwise::{unary_inplace, UnaryKind};
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
-use crate::simd::multiversion;
-use crate::softmax::{row_max, sum_scale};
 use crate::Isa;
 use rayon::prelude::*;
+use row_softmax::masked_softmax_row;
 
 /// Sizes and flags of one attention call.
 #[derive(Clone, Copy, Debug)]
@@ -218,28 +216,25 @@ fn head_block(
     )?;
     for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
         let i = i0 + r;
+        let mut contiguous_mask = None;
         if let Some(m) = mask {
             let base = bi * m.strides[0] + hi * m.strides[1] + i * m.strides[2];
             if m.strides[3] == 1 {
-                add_row(isa, row, &m.data[base..base + keys]);
+                contiguous_mask = Some(&m.data[base..base + keys]);
             } else {
                 for (j, v) in row.iter_mut().enumerate() {
                     *v += m.data[base + j * m.strides[3]];
                 }
             }
         }
-        if s.causal {
-            let first_hidden = (i as i64 + shift + 1).clamp(0, keys as i64) as usize;
-            row[first_hidden..].fill(f32::MIN);
-        }
-        let mut max = f32::NEG_INFINITY;
-        row_max(isa, row, &mut max);
-        if keys < sk && max <= f32::MIN {
+        let visible = if s.causal {
+            (i as i64 + shift + 1).clamp(0, keys as i64) as usize
+        } else {
+            keys
+        };
+        if !masked_softmax_row(isa, row, contiguous_mask, visible, keys < sk) {
             return Ok(false);
         }
-        sub_inplace(isa, row, max);
-        unary_inplace(isa, UnaryKind::Exp, row);
-        sum_scale(isa, row);
     }
     sgemm(
         isa,
@@ -258,22 +253,6 @@ fn head_block(
     Ok(true)
 }
 
-multiversion! {
-    fn add_row(row: &mut [f32], add: &[f32]) {
-        let add = &add[..row.len()];
-        for (v, a) in row.iter_mut().zip(add) {
-            *v += a;
-        }
-    }
-}
-
-multiversion! {
-    fn sub_inplace(row: &mut [f32], s: f32) {
-        for v in row.iter_mut() {
-            *v -= s;
-        }
-    }
-}
-
+mod row_softmax;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use crate::Isa;
 use rayon::prelude::*;
 
 multiversion! {
-    pub(crate) fn row_max(x: &[f32], out: &mut f32) {
+    fn row_max(x: &[f32], out: &mut f32) {
         *out = lanes::max(x);
     }
 }
@@ -25,7 +25,7 @@ multiversion! {
 
 multiversion! {
     /// Scales `y` to sum to 1.
-    pub(crate) fn sum_scale(y: &mut [f32]) {
+    fn sum_scale(y: &mut [f32]) {
         let inv = 1.0 / lanes::sum(y);
         for v in y.iter_mut() {
             *v *= inv;
