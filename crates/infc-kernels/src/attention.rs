@@ -64,13 +64,21 @@ pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
     packs.checked_add(scores)
 }
 
-/// Query rows per task: about 4 tasks per thread, a whole number of GEMM row panels (12).
-fn rows_per_task(batch: usize, sq: usize) -> usize {
-    let tasks_wanted = rayon::current_num_threads() * 4;
+/// Query rows per task. Without a causal mask every row costs the same, so each thread gets two
+/// equal blocks (rayon halves the task list, so equal tasks mean equal halves; whole 12-row
+/// panels would leave one thread up to a panel more). Under a causal mask later rows see more
+/// keys, so about four tasks per thread of whole panels let work-stealing even out the costs.
+fn rows_per_task(batch: usize, sq: usize, causal: bool) -> usize {
+    let per_thread = if causal { 4 } else { 2 };
+    let tasks_wanted = rayon::current_num_threads() * per_thread;
     let per_batch = tasks_wanted.div_ceil(batch.max(1)).max(1);
-    sq.div_ceil(per_batch)
-        .next_multiple_of(A_PANEL)
-        .min(sq.max(1))
+    let rows = sq.div_ceil(per_batch);
+    let rows = if causal {
+        rows.next_multiple_of(A_PANEL)
+    } else {
+        rows
+    };
+    rows.min(sq.max(1))
 }
 
 /// Runs attention (see the module docs). `q`: `batch·sq` rows at `row_strides[0]`; `k`, `v`:
@@ -137,7 +145,7 @@ pub fn attention(
         })?;
 
     // Phase 2: query blocks.
-    let rows = rows_per_task(b, sq);
+    let rows = rows_per_task(b, sq, s.causal);
     let packs = &*packs;
     let task = |bi: usize, i0: usize, yc: &mut [f32], sc: &mut [f32]| -> Result<()> {
         let n = yc.len() / hd;
