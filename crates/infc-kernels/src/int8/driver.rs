@@ -16,6 +16,8 @@ const A_BLOCK_BYTES: usize = 192 * 1024;
 /// Most rows per row block: the C block (rows × n) is finished before the next one starts, which
 /// keeps the output's pages and lines hot when k is small and C is large (e.g. 3136 × 576).
 const MC_MAX: usize = 128;
+/// Largest next block of packed B that `serial` prefetches into L2.
+const PREFETCH_MAX_BYTES: usize = 64 * 1024;
 /// Packed-B bytes below which row tiles sweep all columns (see `serial`).
 const B_L2_BYTES: usize = 256 * 1024;
 
@@ -226,21 +228,50 @@ fn serial(
             // output/epilogue pointers built by `tile_out` are in bounds.
             unsafe { f(&tile) };
         };
+        // The packed B after this rectangle's columns (the next unit a thread claims) or after
+        // the current column block is fetched into L2 a slice per row tile of the first row block,
+        // so the next block's first row tile does not wait on DRAM for cold weights.
+        let tiles = mcur.div_ceil(mk.mr).max(1);
+        let prefetch_next = |from_col: usize, bytes: usize, t: usize| {
+            // Only blocks that leave L2 room for the current one (long reductions stream B
+            // from L2 across the row tiles anyway).
+            if ic == rows.start && bytes <= PREFETCH_MAX_BYTES {
+                let at = (from_col / PANEL * panel_bytes).min(b.data().len());
+                let slice = bytes.div_ceil(tiles);
+                let next = &b.data()[at..];
+                prefetch_l2(next.get(t * slice..).unwrap_or(&[]), slice);
+            }
+        };
         if rows_outer {
-            for ir in row_tiles {
+            for (t, ir) in row_tiles.enumerate() {
+                prefetch_next(cols.end, b_bytes, t);
                 for jr in col_blocks.clone() {
                     run_tile(ir, jr);
                 }
             }
         } else {
             for jr in col_blocks {
-                for ir in row_tiles.clone() {
+                for (t, ir) in row_tiles.clone().enumerate() {
+                    prefetch_next(jr + nr, mk.np * panel_bytes, t);
                     run_tile(ir, jr);
                 }
             }
         }
         ic += mcur;
     }
+}
+
+/// Asks for the first `len` bytes of `bytes` in L2 (a hint: no effect off x86-64).
+fn prefetch_l2(bytes: &[i8], len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes[..len.min(bytes.len())].chunks(64) {
+        // SAFETY: a prefetch of an address inside a live slice (and prefetches never fault).
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line.as_ptr())
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, len);
 }
 
 /// Output pointers and per-row parameters offset to the tile at `(row, col)`.
