@@ -31,7 +31,6 @@ pub struct SessionOptions {
     pub isa: Option<Isa>,
 }
 
-/// A run loop over a plan's steps (see [`Session::run_into_with`]).
 /// Runs `f` on a worker of the current rayon pool (directly when already on one). The step loop
 /// runs there so each step's parallel region is a fork from a worker: the other workers steal
 /// their parts while the forking thread starts on its own, and the caller blocks once per run
@@ -86,6 +85,7 @@ impl<F: FnOnce(&[TensorView<'_>]) -> R, R> Lend<F, R> {
     }
 }
 
+/// A run loop over a plan's steps (see [`Session::run_into_with`]).
 pub(crate) type StepLoop<'a> =
     &'a mut (dyn FnMut(&PlanBody, &mut Mem<'_>) -> Result<(), RuntimeError> + Send);
 
@@ -273,10 +273,7 @@ impl Session {
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         outputs: &mut [&mut [u8]],
     ) -> Result<(), RuntimeError> {
-        let (isa, int8) = (self.isa, self.int8_isa);
-        self.run_into_with(inputs, Sink::Copy(outputs), &mut |body, mem| {
-            run_steps(body, isa, int8, mem)
-        })
+        self.run_plain(inputs, Sink::Copy(outputs))
     }
 
     /// Run and lend the outputs (plan order) to `f` as views of the session's memory, where the
@@ -287,14 +284,21 @@ impl Session {
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         f: impl FnOnce(&[TensorView<'_>]) -> R,
     ) -> Result<R, RuntimeError> {
-        let (isa, int8) = (self.isa, self.int8_isa);
         let mut lend = Lend::new(f);
-        self.run_into_with(
-            inputs,
-            Sink::Lend(&mut |v| lend.call(v)),
-            &mut |body, mem| run_steps(body, isa, int8, mem),
-        )?;
+        self.run_plain(inputs, Sink::Lend(&mut |v| lend.call(v)))?;
         lend.result()
+    }
+
+    /// A run with the plain (untimed) step loop.
+    fn run_plain(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        sink: Sink<'_, '_>,
+    ) -> Result<(), RuntimeError> {
+        let (isa, int8) = (self.isa, self.int8_isa);
+        self.run_into_with(inputs, sink, &mut |body, mem| {
+            run_steps(body, isa, int8, mem)
+        })
     }
 
     /// [`Session::run_into`] / [`Session::run_with`] with the step loop supplied by the caller
