@@ -14,9 +14,14 @@
 //! get the same `s + (pad ? 0 : f32::MIN)`. So the rewrite requires the fill to be exactly
 //! `f32::MIN` (with `−∞` or `−1e30` the fully padded rows would differ) and the true value 0.
 //!
+//! DistilBERT's sdpa exports build the same `Where(And(c, pad), 0, f32::MIN)` with `c` an
+//! all-true constant `[.., Sq, 1]`: the And only broadcasts `pad` to `[.., Sq, Sk]`. That mask
+//! becomes `Where(pad, 0, f32::MIN)` too, with the attention left non-causal (exact: `true ∧ p = p`,
+//! and the kernel broadcasts the mask's rows), so the mask step is `[.., 1, Sk]`.
+//!
 //! Preconditions: types inferred with known shapes. One new `Where` per distinct mask, named after
 //! the old one with `.padding`; the old Where/And are left for DCE when nothing else reads them.
-//! Log rule: `causal-mask` (the attention node).
+//! Log rules: `causal-mask` / `padding-mask` (the attention node).
 
 use crate::fuse_attention::{broadcasts_to, is_causal};
 use crate::pattern::scalar_const;
@@ -26,7 +31,7 @@ use std::collections::HashMap;
 
 pub fn split_causal_mask(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     let producers = g.producers();
-    let mut made: HashMap<ValueId, ValueId> = HashMap::new();
+    let mut made: HashMap<ValueId, (ValueId, bool)> = HashMap::new();
     let mut changed = false;
     for i in 0..g.nodes.len() {
         let node = &g.nodes[i];
@@ -48,10 +53,10 @@ pub fn split_causal_mask(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassErr
         let (&[b, sq, _], &[_, sk, _]) = (qd.as_slice(), kd.as_slice()) else {
             continue;
         };
-        let padding = match made.get(&mask) {
+        let (padding, causal) = match made.get(&mask) {
             Some(&v) => v,
             None => {
-                let Some((pad, zero, fill, at)) =
+                let Some((pad, zero, fill, at, causal)) =
                     causal_where(g, &producers, mask, [b, num_heads, sq, sk])
                 else {
                     continue;
@@ -69,8 +74,8 @@ pub fn split_causal_mask(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassErr
                     TensorType::known(DType::F32, &dims),
                 );
                 g.push_node(name, Op::Where, vec![pad, zero, fill], vec![out]);
-                made.insert(mask, out);
-                out
+                made.insert(mask, (out, causal));
+                (out, causal)
             }
         };
         let node = &mut g.nodes[i];
@@ -78,9 +83,14 @@ pub fn split_causal_mask(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassErr
         node.op = Op::Attention {
             num_heads,
             scale,
-            causal: true,
+            causal,
         };
-        cx.log.record("causal-mask", vec![node.name.clone()]);
+        let rule = if causal {
+            "causal-mask"
+        } else {
+            "padding-mask"
+        };
+        cx.log.record(rule, vec![node.name.clone()]);
         changed = true;
     }
     if changed {
@@ -89,14 +99,15 @@ pub fn split_causal_mask(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassErr
     Ok(changed)
 }
 
-/// `mask = Where(And(tril, pad), 0, f32::MIN)` with `tril` a causal constant for `[sq, sk]` and
-/// `pad` a bool broadcastable to `[b, h, sq, sk]`: returns `(pad, zero, fill, where node)`.
+/// `mask = Where(And(c, pad), 0, f32::MIN)` with `c` a causal constant for `[sq, sk]` (or an
+/// all-true one) and `pad` a bool broadcastable to `[b, h, sq, sk]`: returns
+/// `(pad, zero, fill, where node, c is causal)`.
 fn causal_where(
     g: &Graph,
     producers: &infc_ir::SecondaryMap<infc_ir::Value, (NodeIndex, usize)>,
     mask: ValueId,
     target: [usize; 4],
-) -> Option<(ValueId, ValueId, ValueId, NodeIndex)> {
+) -> Option<(ValueId, ValueId, ValueId, NodeIndex, bool)> {
     let &(w, _) = producers.get(mask)?;
     let wn = &g.nodes[w];
     if wn.op != Op::Where {
@@ -127,11 +138,14 @@ fn causal_where(
         };
         let keep: Vec<bool> = bytes.iter().map(|&x| x != 0).collect();
         let pad_dims = g.ty(pad).shape.as_known()?;
-        if g.ty(pad).dtype == DType::Bool
-            && broadcasts_to(&pad_dims, &target)
-            && is_causal(&t.shape, &keep, sq, sk)
-        {
-            return Some((pad, zero, fill, w));
+        if g.ty(pad).dtype != DType::Bool || !broadcasts_to(&pad_dims, &target) {
+            continue;
+        }
+        if is_causal(&t.shape, &keep, sq, sk) {
+            return Some((pad, zero, fill, w, true));
+        }
+        if keep.iter().all(|&k| k) {
+            return Some((pad, zero, fill, w, false));
         }
     }
     None
