@@ -89,10 +89,13 @@ pub(crate) fn region_threads(units: usize) -> usize {
     units.min(rayon::current_num_threads()).clamp(1, MAX_PARTS)
 }
 
-/// Runs `body(part)` on [`region_threads`]`(units)` threads of the current pool, each with its
-/// own `part` index (the caller is one of them).
-pub(crate) fn region(units: usize, body: impl Fn(usize) + Sync) {
-    let threads = region_threads(units);
+/// Runs `body(part)` on `threads` threads of the current pool (at most the pool's size and
+/// [`MAX_PARTS`]), each with its own `part` index; the caller is one of them. Pass the count the
+/// region's phases were cut for ([`region_threads`]).
+pub(crate) fn region(threads: usize, body: impl Fn(usize) + Sync) {
+    let threads = threads
+        .min(rayon::current_num_threads())
+        .clamp(1, MAX_PARTS);
     if threads <= 1 {
         body(0);
     } else {

@@ -171,8 +171,9 @@ pub(crate) fn run(
         return;
     }
     let units = split.units.count();
-    let phase = Phase::new(units, claim::region_threads(units));
-    claim::region(units, |part| phase.work(part, |u| split.run_unit(u)));
+    let threads = claim::region_threads(units);
+    let phase = Phase::new(units, threads);
+    claim::region(threads, |part| phase.work(part, |u| split.run_unit(u)));
 }
 
 /// Rows per row block: the A block (rows × k bytes) stays in L2, at most [`MC_MAX`], a multiple of
