@@ -1,31 +1,54 @@
 //! Layer normalisation over the last axis: `y = (x − mean) / √(var + ε) · scale + bias` per row of
-//! `cols` elements (two-pass mean/variance in f32 with per-ISA vectorised loops, 16-lane partial sums). Rows split over
-//! rayon when large.
+//! `cols` elements (two-pass mean/variance in f32; explicit AVX-512 and AVX2 rows in [`x86`], a
+//! portable row here). Large inputs run as one claiming region over blocks of rows.
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use crate::claim::{self, Phase, SharedMut};
 use crate::error::{check_len, Result};
-use crate::simd::{lanes, multiversion, PARALLEL_MIN_ELEMS};
+use crate::simd::{lanes, PARALLEL_MIN_ELEMS};
 use crate::Isa;
-use rayon::prelude::*;
 
-multiversion! {
-    fn normalize_row(x: &[f32], scale: &[f32], bias: Option<&[f32]>, eps: f32, y: &mut [f32]) {
-        let n = y.len();
-        let x = &x[..n];
-        let scale = &scale[..n];
-        let mean = lanes::sum(x) / n as f32;
-        let q = lanes::sum_sq_dev(x, mean);
-        let inv = 1.0 / (q / n as f32 + eps).sqrt();
-        match bias {
-            Some(b) => {
-                let b = &b[..n];
-                for i in 0..n {
-                    y[i] = (x[i] - mean) * inv * scale[i] + b[i];
-                }
+/// Elements per unit of the parallel split (whole rows).
+const UNIT_ELEMS: usize = 8 * 1024;
+
+fn normalize_row(
+    isa: Isa,
+    x: &[f32],
+    scale: &[f32],
+    bias: Option<&[f32]>,
+    eps: f32,
+    y: &mut [f32],
+) {
+    match isa.capped() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the capped ISA is AVX-512; the caller passes rows of equal length.
+        Isa::Avx512 => unsafe { x86::row_avx512(x, scale, bias, eps, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the capped ISA is AVX2+FMA; as above.
+        Isa::Avx2Fma => unsafe { x86::row_avx2(x, scale, bias, eps, y) },
+        _ => row_portable(x, scale, bias, eps, y),
+    }
+}
+
+fn row_portable(x: &[f32], scale: &[f32], bias: Option<&[f32]>, eps: f32, y: &mut [f32]) {
+    let n = y.len();
+    let x = &x[..n];
+    let scale = &scale[..n];
+    let mean = lanes::sum(x) / n as f32;
+    let q = lanes::sum_sq_dev(x, mean);
+    let inv = 1.0 / (q / n as f32 + eps).sqrt();
+    match bias {
+        Some(b) => {
+            let b = &b[..n];
+            for i in 0..n {
+                y[i] = (x[i] - mean) * inv * scale[i] + b[i];
             }
-            None => {
-                for i in 0..n {
-                    y[i] = (x[i] - mean) * inv * scale[i];
-                }
+        }
+        None => {
+            for i in 0..n {
+                y[i] = (x[i] - mean) * inv * scale[i];
             }
         }
     }
@@ -55,19 +78,27 @@ pub fn layer_norm(
     if cols == 0 {
         return Ok(());
     }
-    let body = |r: usize, out: &mut [f32]| {
-        normalize_row(isa, &x[r * cols..(r + 1) * cols], scale, bias, eps, out)
-    };
-    let y = &mut y[..total];
-    if total >= PARALLEL_MIN_ELEMS && rows > 1 && rayon::current_num_threads() > 1 {
-        y.par_chunks_mut(cols)
-            .enumerate()
-            .for_each(|(r, out)| body(r, out));
-    } else {
-        y.chunks_mut(cols)
-            .enumerate()
-            .for_each(|(r, out)| body(r, out));
+    let rows_per_unit = (UNIT_ELEMS / cols).max(1);
+    let units = rows.div_ceil(rows_per_unit);
+    let threads = claim::region_threads(units);
+    if total < PARALLEL_MIN_ELEMS || threads <= 1 {
+        for (r, out) in y[..total].chunks_mut(cols).enumerate() {
+            normalize_row(isa, &x[r * cols..(r + 1) * cols], scale, bias, eps, out);
+        }
+        return Ok(());
     }
+    let yp = SharedMut(y.as_mut_ptr());
+    let phase = Phase::new(units, threads);
+    claim::region(threads, |part| {
+        phase.work(part, |u| {
+            for r in u * rows_per_unit..((u + 1) * rows_per_unit).min(rows) {
+                // SAFETY: row `r < rows` of `y` (checked to hold `rows × cols`); each unit owns
+                // its rows, so no two threads write the same row.
+                let out = unsafe { std::slice::from_raw_parts_mut(yp.get().add(r * cols), cols) };
+                normalize_row(isa, &x[r * cols..(r + 1) * cols], scale, bias, eps, out);
+            }
+        })
+    });
     Ok(())
 }
 
@@ -79,7 +110,7 @@ mod tests {
     #[test]
     fn layer_norm_matches_reference_every_isa() {
         for isa in Isa::supported() {
-            for (rows, cols) in [(1, 1), (3, 7), (128, 768), (2, 33)] {
+            for (rows, cols) in [(1, 1), (3, 7), (128, 768), (2, 33), (5, 100), (40, 2049)] {
                 let x: Vec<f32> = rand_vec(rows * cols, cols as u64)
                     .iter()
                     .map(|v| v * 3.0 + 1.0)
