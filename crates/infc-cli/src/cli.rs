@@ -52,6 +52,10 @@ pub struct CompileArgs {
     /// With --int8: quantize matmul activations with one scale per tensor instead of per row.
     #[arg(long = "int8-per-tensor", requires = "int8")]
     pub int8_per_tensor: bool,
+    /// With --int8: keep attention's two GEMMs in f32 (by default they take bf16 inputs, with f32
+    /// accumulation, on CPUs with AVX512-BF16).
+    #[arg(long = "int8-f32-attention", requires = "int8")]
+    pub int8_f32_attention: bool,
     /// Seed of the inputs --report and --int8-budget measure with.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -18,6 +18,7 @@ pub fn run(args: CompileArgs) -> Result<()> {
             budget: args.int8_budget,
             report: args.report,
             per_row: !args.int8_per_tensor,
+            bf16_attention: !args.int8_f32_attention,
             seed: args.seed,
         };
         int8::plan_options(&g, &req)?

@@ -22,15 +22,18 @@ pub struct Int8Request {
     pub budget: Option<f64>,
     pub report: bool,
     pub per_row: bool,
+    /// Attention GEMMs on bf16 inputs (where the CPU has AVX512-BF16).
+    pub bf16_attention: bool,
     pub seed: u64,
 }
 
 /// Compile options quantizing `sel`.
-pub fn options(sel: &Int8Selection, per_row: bool) -> CompileOptions {
+pub fn options(sel: &Int8Selection, per_row: bool, bf16_attention: bool) -> CompileOptions {
     CompileOptions {
         int8: Some(Int8Lowering {
             nodes: sel.nodes(),
             per_row,
+            bf16_attention,
         }),
         ..CompileOptions::default()
     }
@@ -154,7 +157,7 @@ pub fn layer_errors(
             }],
             kept: Vec::new(),
         };
-        let qplan = compile(&one, &options(&one_sel, per_row))
+        let qplan = compile(&one, &options(&one_sel, per_row, false))
             .with_context(|| format!("compiling layer '{}' alone", l.name))?;
         let layer_inputs: Vec<RunInput> = qplan
             .body
@@ -292,5 +295,5 @@ pub fn plan_options(g: &Graph, req: &Int8Request) -> Result<CompileOptions> {
             sel.kept.len()
         );
     }
-    Ok(options(&sel, req.per_row))
+    Ok(options(&sel, req.per_row, req.bf16_attention))
 }

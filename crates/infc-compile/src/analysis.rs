@@ -43,6 +43,8 @@ pub(crate) struct Analysis {
     pub int8: Vec<bool>,
     /// Quantize matmul activations per row (else per tensor).
     pub int8_per_row: bool,
+    /// Attention steps take bf16 inputs ([`crate::Int8Lowering::bf16_attention`]).
+    pub bf16_attention: bool,
     /// Scratch `(offset, bytes)` per node.
     pub scratch: Vec<Option<(u64, u64)>>,
     /// Buffers in planning order: `(name, interval in node positions, offset)`.
@@ -338,6 +340,7 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         views,
         int8,
         int8_per_row: opts.int8.as_ref().is_some_and(|q| q.per_row),
+        bf16_attention: opts.int8.as_ref().is_some_and(|q| q.bf16_attention),
         offsets,
         scratch,
         buffers,

@@ -41,6 +41,9 @@ pub struct Int8Lowering {
     /// Quantize matmul activations with one scale per row (else one per tensor). Conv inputs are
     /// always quantized per tensor.
     pub per_row: bool,
+    /// Mark attention steps `bf16` (their GEMMs take bf16 inputs with f32 accumulation on CPUs
+    /// with AVX512-BF16; f32 elsewhere).
+    pub bf16_attention: bool,
 }
 
 impl Default for CompileOptions {

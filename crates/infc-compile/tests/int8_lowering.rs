@@ -16,6 +16,7 @@ fn int8_opts(g: &Graph, per_row: bool) -> CompileOptions {
         int8: Some(Int8Lowering {
             nodes: (0..g.nodes.len()).collect(),
             per_row,
+            bf16_attention: false,
         }),
         ..CompileOptions::default()
     }
@@ -145,6 +146,73 @@ fn quantized_convs_match_reference() {
     b.output(z);
     let inputs = vec![Tensor::from_vec(vec![2, 6, 9, 9], rand_f32(972, 9)).unwrap()];
     check_close(&b.g, &inputs);
+}
+
+/// `bf16_attention` marks the attention steps of an INT8 plan `bf16` (and only then); the plan
+/// runs within bf16 error of the reference (exactly the f32 path on CPUs without AVX512-BF16).
+#[test]
+fn int8_plans_mark_attention_bf16() {
+    let mut b = B::new();
+    let dims = [2, 6, 16];
+    let (q, k, v) = (
+        b.input("q", DType::F32, &dims),
+        b.input("k", DType::F32, &dims),
+        b.input("v", DType::F32, &dims),
+    );
+    let attention = Op::Attention {
+        num_heads: 2,
+        scale: 0.25.into(),
+        causal: true,
+    };
+    let y = b.one(attention, &[q, k, v]);
+    b.output(y);
+    let inputs: Vec<Tensor> = (0..3)
+        .map(|i| Tensor::from_vec(dims.to_vec(), rand_f32(192, 10 + i)).unwrap())
+        .collect();
+    let named: Vec<_> = ["q", "k", "v"]
+        .iter()
+        .zip(&inputs)
+        .map(|(n, t)| ((*n).into(), t.clone()))
+        .collect();
+    let want = infc_reference::run_graph(&b.g, &named).expect("reference runs");
+    let want = want[0].to_f64_vec().unwrap();
+    for bf16 in [false, true] {
+        let opts = CompileOptions {
+            int8: Some(Int8Lowering {
+                nodes: Default::default(),
+                per_row: true,
+                bf16_attention: bf16,
+            }),
+            ..CompileOptions::default()
+        };
+        let plan = compile(&b.g, &opts).expect("compiles");
+        let flags: Vec<bool> = plan
+            .body
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Attention(a) => Some(a.bf16),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flags, vec![bf16]);
+        let got = run(&plan, Int8Isa::detect(), &inputs).expect("runs");
+        let worst = want
+            .iter()
+            .zip(&got[0])
+            .map(|(a, &g)| (a - g as f64).abs())
+            .fold(0f64, f64::max);
+        assert!(
+            worst <= if bf16 { 1e-2 } else { 1e-5 },
+            "bf16 {bf16}: {worst}"
+        );
+    }
+    let f32_plan = compile(&b.g, &CompileOptions::default()).expect("compiles");
+    assert!(f32_plan
+        .body
+        .steps
+        .iter()
+        .all(|s| !matches!(s, Step::Attention(a) if a.bf16)));
 }
 
 fn load_err(plan: &Plan) -> String {

@@ -21,6 +21,7 @@ fn int8_plan(f: &Fixture, per_row: bool) -> Result<(Plan, usize), String> {
         int8: Some(Int8Lowering {
             nodes: sel.nodes(),
             per_row,
+            bf16_attention: true,
         }),
         ..CompileOptions::default()
     };

@@ -41,6 +41,7 @@ fn int8_plan(g: &Graph) -> (Plan, usize) {
         int8: Some(Int8Lowering {
             nodes: sel.nodes(),
             per_row: true,
+            bf16_attention: false,
         }),
         ..CompileOptions::default()
     };

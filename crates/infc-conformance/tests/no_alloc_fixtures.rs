@@ -51,6 +51,7 @@ fn int8_o3_plan(f: &infc_conformance::Fixture) -> infc_compile::Plan {
         int8: Some(infc_compile::Int8Lowering {
             nodes: sel.nodes(),
             per_row: true,
+            bf16_attention: true,
         }),
         ..infc_compile::CompileOptions::default()
     };

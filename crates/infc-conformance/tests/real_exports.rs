@@ -47,6 +47,7 @@ fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
                 int8: Some(infc_compile::Int8Lowering {
                     nodes: sel.nodes(),
                     per_row: true,
+                    bf16_attention: true,
                 }),
                 ..Default::default()
             };

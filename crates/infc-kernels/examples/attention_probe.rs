@@ -1,7 +1,8 @@
 //! Quick attention probe: best-of time and GFLOP/s of [`infc_kernels::attention`] for the
 //! DistilBERT (bidirectional, padding mask) and GPT-2 (causal) shapes at batch 1, 12 heads × 64,
 //! on one thread timed with the thread's CPU clock (immune to other processes on a shared
-//! machine), then on `PROBE_THREADS` threads (wall clock).
+//! machine), then on `PROBE_THREADS` threads (wall clock). `PROBE_BF16=1` sets the bf16 flag
+//! (used where the CPU has AVX512-BF16).
 //! `cargo run --release -p infc-kernels --example attention_probe -- 128 512`.
 
 use infc_kernels::{attention, attention_scratch_len, AttentionMask, AttentionShape, Isa};
@@ -28,6 +29,7 @@ fn probe(seq: usize, causal: bool, threads: usize) -> (f64, f64) {
         scale: 0.125,
         causal,
         row_strides: [3 * h * d; 3],
+        bf16: std::env::var_os("PROBE_BF16").is_some(),
     };
     // One fused QKV buffer, as the models' fused projections write it.
     let qkv: Vec<f32> = (0..seq * 3 * h * d)

@@ -13,10 +13,14 @@
 //!    columns of `y`. A task owns its rows of `y` and its rows of the score scratch, so tasks never
 //!    share a byte. Under a causal mask a block only computes the keys its last row can see
 //!    (half the work for a full-sequence GPT-2 pass).
+//!
+//! With [`AttentionShape::bf16`] on a CPU with AVX512-BF16 both GEMMs take bf16 inputs with f32
+//! accumulation ([`bf16`]); elsewhere the flag is ignored and everything stays f32.
 
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
 use crate::Isa;
+use bf16_tile::Bf16Kernel;
 use rayon::prelude::*;
 use row_softmax::masked_softmax_row;
 
@@ -37,6 +41,10 @@ pub struct AttentionShape {
     /// Elements between consecutive sequence rows of q, k and v (each `≥ heads·d`; `heads·d` when
     /// dense). `y` is always dense.
     pub row_strides: [usize; 3],
+    /// Round q, k, v and the probabilities to bf16 for the two GEMMs (f32 accumulation), where
+    /// the CPU has AVX512-BF16 (the compiler sets it for `--int8` plans). Half the error of an
+    /// 8-bit quantization; scores, softmax and output stay f32.
+    pub bf16: bool,
 }
 
 /// An additive f32 mask read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
@@ -96,6 +104,27 @@ pub fn attention(
     y: &mut [f32],
     scratch: &mut [f32],
 ) -> Result<()> {
+    let bf16 = if s.bf16 {
+        Bf16Kernel::detect(isa)
+    } else {
+        None
+    };
+    run(isa, bf16, s, q, k, v, mask, y, scratch)
+}
+
+/// [`attention`] with the bf16 kernel chosen by the caller (`None`: f32).
+#[allow(clippy::too_many_arguments)]
+fn run(
+    isa: Isa,
+    bf16: Option<Bf16Kernel>,
+    s: &AttentionShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    mask: Option<AttentionMask<'_>>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
     let (b, h, sq, sk, d) = (s.batch, s.heads, s.sq, s.sk, s.d);
     let overflow = || bad_shape("attention", "sizes overflow usize");
     let hd = h.checked_mul(d).ok_or_else(overflow)?;
@@ -139,6 +168,10 @@ pub fn attention(
         .enumerate()
         .try_for_each(|(bh, buf)| {
             let (bi, hi) = (bh / h, bh % h);
+            if let Some(kern) = bf16 {
+                bf16::pack_head(kern, s, k, v, bi, hi, pk, buf);
+                return Ok(());
+            }
             let (kt, vp) = buf.split_at_mut(pk);
             pack_b(d, sk, &k[bi * sk * ldk + hi * d..], ldk, true, kt)?;
             pack_b(sk, d, &v[bi * sk * ldv + hi * d..], ldv, false, vp)
@@ -162,8 +195,9 @@ pub fn attention(
             let head = &packs[(bi * h + hi) * (pk + pv)..][..pk + pv];
             // A row whose visible keys are all masked to the fill (≤ f32::MIN) would tie with the
             // hidden keys the block skipped; such a block is redone over every key.
-            if !head_block(isa, s, mask, q, head, pk, bi, hi, i0, keys, sc, yc)? {
-                head_block(isa, s, mask, q, head, pk, bi, hi, i0, sk, sc, yc)?;
+            let at = Block { bi, hi, i0 };
+            if !head_block(isa, bf16, s, mask, q, head, pk, at, keys, sc, yc)? {
+                head_block(isa, bf16, s, mask, q, head, pk, at, sk, sc, yc)?;
             }
         }
         Ok(())
@@ -180,21 +214,28 @@ pub fn attention(
         })
 }
 
+/// Which block a task works on: batch `bi`, head `hi`, query rows from `i0`.
+#[derive(Clone, Copy)]
+struct Block {
+    bi: usize,
+    hi: usize,
+    i0: usize,
+}
+
 /// One head of one query block over the first `keys` keys: scores against the packed `kᵀ`, mask,
-/// causal limit, softmax, then `· v` into the head's columns of `yc`. Returns `false` (and writes
-/// nothing to `yc`) when `keys < sk` and some row has no key above `f32::MIN`, so the caller must
-/// redo the block over all keys.
+/// causal limit, softmax, then `· v` into the head's columns of `yc`. Returns `false` when
+/// `keys < sk` and some row has no key above `f32::MIN`, so the caller must redo the block over
+/// all keys (the head's columns of `yc` then hold nothing of use: the bf16 path parks q there).
 #[allow(clippy::too_many_arguments)]
 fn head_block(
     isa: Isa,
+    bf16: Option<Bf16Kernel>,
     s: &AttentionShape,
     mask: Option<AttentionMask<'_>>,
     q: &[f32],
     head: &[f32],
     pk: usize,
-    bi: usize,
-    hi: usize,
-    i0: usize,
+    Block { bi, hi, i0 }: Block,
     keys: usize,
     sc: &mut [f32],
     yc: &mut [f32],
@@ -205,23 +246,27 @@ fn head_block(
     let shift = sk as i64 - sq as i64;
     let (kt, vp) = head.split_at(pk);
     let sc = &mut sc[..n * keys];
-    let epi = Epilogue {
-        alpha: s.scale,
-        ..Epilogue::default()
-    };
-    let ldq = s.row_strides[0];
-    let qo = (bi * sq + i0) * ldq + hi * d;
-    sgemm(
-        isa,
-        n,
-        keys,
-        d,
-        AOperand::Strided(MatRef::row_major(&q[qo..], ldq)),
-        BOperand::Packed(kt),
-        sc,
-        keys,
-        &epi,
-    )?;
+    if let Some(kern) = bf16 {
+        bf16::scores(kern, s, q, kt, bi, hi, i0, keys, sc, yc);
+    } else {
+        let epi = Epilogue {
+            alpha: s.scale,
+            ..Epilogue::default()
+        };
+        let ldq = s.row_strides[0];
+        let qo = (bi * sq + i0) * ldq + hi * d;
+        sgemm(
+            isa,
+            n,
+            keys,
+            d,
+            AOperand::Strided(MatRef::row_major(&q[qo..], ldq)),
+            BOperand::Packed(kt),
+            sc,
+            keys,
+            &epi,
+        )?;
+    }
     for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
         let i = i0 + r;
         let mut contiguous_mask = None;
@@ -244,6 +289,10 @@ fn head_block(
             return Ok(false);
         }
     }
+    if let Some(kern) = bf16 {
+        bf16::apply_values(kern, s, vp, hi, keys, sc, yc);
+        return Ok(true);
+    }
     sgemm(
         isa,
         n,
@@ -261,6 +310,8 @@ fn head_block(
     Ok(true)
 }
 
+mod bf16;
+mod bf16_tile;
 mod row_softmax;
 #[cfg(test)]
 mod tests;

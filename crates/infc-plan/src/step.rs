@@ -686,6 +686,9 @@ pub struct AttentionStep {
     pub d: u64,
     pub scale: f32,
     pub causal: bool,
+    /// Run the two GEMMs on bf16 inputs (f32 accumulation) where the CPU has AVX512-BF16; set for
+    /// `--int8` plans, whose error budget is already 8-bit. Ignored (f32) elsewhere.
+    pub bf16: bool,
     pub q: TensorRef,
     pub k: TensorRef,
     pub v: TensorRef,
@@ -723,6 +726,7 @@ wire_struct!(AttentionStep {
     d,
     scale,
     causal,
+    bf16,
     q,
     k,
     v,

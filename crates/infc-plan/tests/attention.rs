@@ -14,6 +14,7 @@ fn step() -> AttentionStep {
         d: 4,
         scale: 0.5,
         causal: true,
+        bf16: false,
         q: TensorRef::arena(0),
         k: TensorRef::arena(12 * 4),
         v: TensorRef::arena(24 * 4),

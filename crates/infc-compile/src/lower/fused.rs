@@ -272,6 +272,7 @@ pub(crate) fn attention(
         d: hd / heads,
         scale,
         causal,
+        bf16: lw.an.bf16_attention,
         q: q_at,
         k: k_at,
         v: v_at,
@@ -303,6 +304,7 @@ pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) 
                 d: *hd / num_heads,
                 scale: 1.0,
                 causal: false,
+                bf16: false,
                 row_strides: [*hd; 3],
             };
             // On overflow no scratch is planned, and lowering reports the node as malformed.

@@ -60,6 +60,20 @@ enum MaskKind {
     LeftPad(f32),
 }
 
+/// The bf16 kernels this machine can run: the portable one always, `vdpbf16ps` where present.
+fn bf16_kernels() -> Vec<Bf16Kernel> {
+    let mut k = vec![Bf16Kernel::Portable];
+    k.extend(Bf16Kernel::detect(Isa::best()));
+    k
+}
+
+/// `v` rounded to bf16 (nearest even), back in f32.
+fn rounded(v: &[f32]) -> Vec<f32> {
+    v.iter()
+        .map(|&x| half::bf16::from_f32(x).to_f32())
+        .collect()
+}
+
 fn check(s: AttentionShape, kind: MaskKind) {
     let hd = s.heads * s.d;
     let q = rand_vec(s.batch * s.sq * hd, 1);
@@ -88,6 +102,71 @@ fn check(s: AttentionShape, kind: MaskKind) {
             );
         }
     }
+    // bf16: exact products of the rounded q, k, v; the probabilities' rounding (relative 2⁻⁹
+    // each) moves an output by at most 2⁻⁹·max|v| (|v| ≤ 1 here), plus f32 sums.
+    let bs = AttentionShape { bf16: true, ..s };
+    let want = reference(&bs, &rounded(&q), &rounded(&k), &rounded(&v), mask);
+    for kern in bf16_kernels() {
+        let mut y = vec![f32::NAN; want.len()];
+        let mut scratch = vec![f32::NAN; attention_scratch_len(&bs).unwrap()];
+        run(
+            Isa::best(),
+            Some(kern),
+            &bs,
+            &q,
+            &k,
+            &v,
+            mask,
+            &mut y,
+            &mut scratch,
+        )
+        .unwrap();
+        for (i, (g, w)) in y.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 2.5e-3,
+                "bf16 {kern:?} {s:?} mask {kind:?} at {i}: {g} vs {w}"
+            );
+        }
+    }
+}
+
+/// `bf16: true` runs `vdpbf16ps` where the CPU has it (bit-equal to forcing that kernel), and the
+/// f32 path under an ISA cap below AVX-512 or on CPUs without it.
+#[test]
+fn bf16_flag_picks_the_kernel() {
+    let s = AttentionShape {
+        bf16: true,
+        ..shape(1, 2, 20, 20, 16, false)
+    };
+    let hd = s.heads * s.d;
+    let (q, k, v) = (
+        rand_vec(20 * hd, 4),
+        rand_vec(20 * hd, 5),
+        rand_vec(20 * hd, 6),
+    );
+    let go = |isa: Isa, kern: Option<Option<Bf16Kernel>>| {
+        let mut y = vec![0.0; 20 * hd];
+        let mut scratch = vec![0.0; attention_scratch_len(&s).unwrap()];
+        match kern {
+            None => attention(isa, &s, &q, &k, &v, None, &mut y, &mut scratch).unwrap(),
+            Some(kern) => run(isa, kern, &s, &q, &k, &v, None, &mut y, &mut scratch).unwrap(),
+        }
+        y
+    };
+    for isa in Isa::supported() {
+        let want = go(isa, Some(Bf16Kernel::detect(isa)));
+        assert_eq!(go(isa, None), want, "{isa}");
+        if Bf16Kernel::detect(isa).is_some() {
+            assert_ne!(want, go(isa, Some(None)), "bf16 and f32 agree to the bit");
+        }
+    }
+}
+
+/// A head dimension above the packer's 128-value chunk, odd key and query counts.
+#[test]
+fn bf16_long_heads_and_odd_sizes() {
+    check(shape(1, 2, 5, 7, 131, false), MaskKind::RightPad);
+    check(shape(2, 1, 13, 33, 130, true), MaskKind::None);
 }
 
 fn shape(
@@ -107,6 +186,7 @@ fn shape(
         scale: 1.0 / (d as f32).sqrt(),
         causal,
         row_strides: [heads * d; 3],
+        bf16: false,
     }
 }
 

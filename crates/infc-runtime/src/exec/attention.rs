@@ -60,6 +60,7 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
         d,
         scale: s.scale,
         causal: s.causal,
+        bf16: s.bf16,
         row_strides: ld,
     };
     infc_kernels::attention(isa, &shape, q, k, v, mask, f32s_mut(y)?, f32s_mut(scratch)?)
@@ -88,6 +89,7 @@ mod tests {
                 d,
                 scale: 1.0,
                 causal: false,
+                bf16: false,
                 q: TensorRef::arena(0),
                 k: TensorRef::arena(0),
                 v: TensorRef::arena(0),
@@ -105,6 +107,7 @@ mod tests {
                 d: d as usize,
                 scale: 1.0,
                 causal: false,
+                bf16: false,
                 row_strides: [(heads * d) as usize; 3],
             };
             assert_eq!(

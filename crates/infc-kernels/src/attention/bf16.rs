@@ -1,0 +1,284 @@
+//! The BF16 variant of attention's two GEMMs (chosen per step, `AttentionShape::bf16`, on CPUs
+//! with AVX512-BF16): q, kᵀ, v and the softmax probabilities are rounded to bf16 (round to nearest
+//! even) and multiplied with f32 accumulation ([`bf16_tile`](super::bf16_tile)); the scores, the
+//! mask, the softmax and the output stay f32. It reuses the f32 path's buffers, so the scratch
+//! size does not change:
+//! - each head's packed `kᵀ`/`v` area (sized for f32 panels) holds the bf16 panels, which need at
+//!   most half of it;
+//! - a block's q rows are converted into the head's columns of its own `y` rows, which the
+//!   `· v` product overwrites only after the scores are done;
+//! - each probability row is converted in place at the start of its f32 score row.
+
+use super::bf16_tile::{gemm, Bf16Gemm, Bf16Kernel, PAIR_ROW, PANEL};
+use super::AttentionShape;
+
+/// Pair rows per `kᵀ` panel (the head dimension in pairs) and per `v` panel (keys in pairs).
+fn k_pairs(s: &AttentionShape) -> usize {
+    s.d.div_ceil(2)
+}
+fn v_pairs(s: &AttentionShape) -> usize {
+    s.sk.div_ceil(2)
+}
+
+/// `dst[..src.len()] = bf16(src)`, then a zero when `dst` is one longer (an odd row padded to a
+/// whole pair).
+fn to_bf16(kern: Bf16Kernel, src: &[f32], dst: &mut [u16]) {
+    assert!(dst.len() >= src.len(), "bf16 row too short");
+    match kern {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Avx512` exists only on CPUs with AVX512-BF16/BW/VL (see `Bf16Kernel::detect`).
+        Bf16Kernel::Avx512 => unsafe { x86::to_bf16(src, dst) },
+        _ => dst
+            .iter_mut()
+            .zip(src)
+            .for_each(|(d, &v)| *d = bf16_bits(v)),
+    }
+    if dst.len() > src.len() {
+        dst[src.len()] = 0;
+    }
+}
+
+/// Round to nearest even, as `vcvtneps2bf16` (NaN stays NaN).
+fn bf16_bits(v: f32) -> u16 {
+    half::bf16::from_f32(v).to_bits()
+}
+
+/// Converts the f32 `row` to bf16 in place: afterwards its first `row.len()` u16 (plus a zero pad
+/// when odd) are the bf16 values, the rest of the row is unspecified.
+fn row_to_bf16_in_place(kern: Bf16Kernel, row: &mut [f32]) {
+    let n = row.len();
+    let p = row.as_mut_ptr();
+    let out = p as *mut u16;
+    let mut j = 0;
+    #[cfg(target_arch = "x86_64")]
+    if kern == Bf16Kernel::Avx512 {
+        // SAFETY: AVX512-BF16/BW/VL present (see `to_bf16`); every chunk is read before its
+        // (half as long) bf16 result is written at a lower address, so no unread float is
+        // overwritten.
+        j = unsafe { x86::row_to_bf16_in_place(p, n) };
+    }
+    let _ = kern;
+    while j < n {
+        // SAFETY: `j < n`; the u16 at index `j` lies in bytes `2j..2j+2` of the row, below the
+        // float `j` just read and every later one.
+        unsafe { *out.add(j) = bf16_bits(*p.add(j)) };
+        j += 1;
+    }
+    if n % 2 == 1 {
+        // SAFETY: u16 index `n < 2n` lies inside the row.
+        unsafe { *out.add(n) = 0 };
+    }
+}
+
+/// Packs head `(bi, hi)`'s `kᵀ` and `v` into `buf` (the f32 path's `pk + pv` floats): `kᵀ` as
+/// panels of 16 keys × `k_pairs` pair rows, then `v` as panels of 16 columns × `v_pairs` rows.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pack_head(
+    kern: Bf16Kernel,
+    s: &AttentionShape,
+    k: &[f32],
+    v: &[f32],
+    bi: usize,
+    hi: usize,
+    pk: usize,
+    buf: &mut [f32],
+) {
+    let (sk, d) = (s.sk, s.d);
+    let [_, ldk, ldv] = s.row_strides;
+    let (kt, vp) = buf.split_at_mut(pk);
+    let kt: &mut [u16] = bytemuck::cast_slice_mut(kt);
+    let vp: &mut [u16] = bytemuck::cast_slice_mut(vp);
+    let kp = k_pairs(s);
+    let k_stride = kp * PAIR_ROW;
+    let kt = &mut kt[..sk.div_ceil(PANEL) * k_stride];
+    if sk % PANEL != 0 {
+        let last = sk / PANEL * k_stride;
+        kt[last..].fill(0);
+    }
+    // One key's row in bf16 (a pair per u32), scattered to its column of the key's panel.
+    let mut tmp = [0u16; 2 * 64];
+    for j in 0..sk {
+        let row = &k[(bi * sk + j) * ldk + hi * d..][..d];
+        let panel = &mut kt[j / PANEL * k_stride..][..k_stride];
+        let col = 2 * (j % PANEL);
+        for c0 in (0..d).step_by(tmp.len()) {
+            let part = &row[c0..(c0 + tmp.len()).min(d)];
+            let len = part.len().next_multiple_of(2);
+            to_bf16(kern, part, &mut tmp[..len]);
+            for (pp, pair) in tmp[..len].chunks_exact(2).enumerate() {
+                let at = (c0 / 2 + pp) * PAIR_ROW + col;
+                panel[at..at + 2].copy_from_slice(pair);
+            }
+        }
+    }
+    let vq = v_pairs(s);
+    let v_stride = vq * PAIR_ROW;
+    let vp = &mut vp[..d.div_ceil(PANEL) * v_stride];
+    for p in 0..vq {
+        let row = |key: usize| (key < sk).then(|| &v[(bi * sk + key) * ldv + hi * d..][..d]);
+        let (r0, r1) = (row(2 * p), row(2 * p + 1));
+        for q in 0..d.div_ceil(PANEL) {
+            let cols = q * PANEL..(q * PANEL + PANEL).min(d);
+            let dst = &mut vp[q * v_stride + p * PAIR_ROW..][..PAIR_ROW];
+            interleave_pair_row(
+                kern,
+                r0.map(|r| &r[cols.clone()]),
+                r1.map(|r| &r[cols]),
+                dst,
+            );
+        }
+    }
+}
+
+/// `dst[2j + t] = bf16(row_t[j])` for the (up to 16) columns given, zeros elsewhere and for a
+/// missing second row.
+fn interleave_pair_row(kern: Bf16Kernel, r0: Option<&[f32]>, r1: Option<&[f32]>, dst: &mut [u16]) {
+    let (r0, r1) = (r0.unwrap_or(&[]), r1.unwrap_or(&[]));
+    assert!(r0.len() <= PANEL && r1.len() <= PANEL && dst.len() >= PAIR_ROW);
+    #[cfg(target_arch = "x86_64")]
+    if kern == Bf16Kernel::Avx512 {
+        // SAFETY: AVX512-BF16/BW/VL present; lengths asserted above.
+        unsafe { x86::interleave_pair_row(r0, r1, dst) };
+        return;
+    }
+    let _ = kern;
+    for j in 0..PANEL {
+        dst[2 * j] = r0.get(j).map_or(0, |&v| bf16_bits(v));
+        dst[2 * j + 1] = r1.get(j).map_or(0, |&v| bf16_bits(v));
+    }
+}
+
+/// Score product of one head of one query block: q rows converted into the head's columns of
+/// `yc` (`n` rows of `heads·d` floats), then `sc[r·keys + j] = scale · q_r · k_j` over the first
+/// `keys` keys.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn scores(
+    kern: Bf16Kernel,
+    s: &AttentionShape,
+    q: &[f32],
+    kt: &[f32],
+    bi: usize,
+    hi: usize,
+    i0: usize,
+    keys: usize,
+    sc: &mut [f32],
+    yc: &mut [f32],
+) {
+    let (d, hd) = (s.d, s.heads * s.d);
+    let n = yc.len() / hd;
+    let ldq = s.row_strides[0];
+    let kp = k_pairs(s);
+    let yu: &mut [u16] = bytemuck::cast_slice_mut(yc);
+    for r in 0..n {
+        let src = &q[(bi * s.sq + i0 + r) * ldq + hi * d..][..d];
+        to_bf16(kern, src, &mut yu[2 * (r * hd + hi * d)..][..2 * kp]);
+    }
+    let g = Bf16Gemm {
+        rows: n,
+        cols: keys,
+        pairs: kp,
+        a: &yu[2 * hi * d..],
+        lda: 2 * hd,
+        b: bytemuck::cast_slice(kt),
+        panel_stride: kp * PAIR_ROW,
+        alpha: s.scale,
+    };
+    gemm(kern, &g, &mut sc[..n * keys], keys);
+}
+
+/// `yc[r, hi·d + c] = Σ_j p[r, j] · v_j[c]` over the first `keys` keys, the probabilities
+/// converted to bf16 in place in `sc` (`n` rows of `keys`).
+pub(super) fn apply_values(
+    kern: Bf16Kernel,
+    s: &AttentionShape,
+    vp: &[f32],
+    hi: usize,
+    keys: usize,
+    sc: &mut [f32],
+    yc: &mut [f32],
+) {
+    let hd = s.heads * s.d;
+    let n = yc.len() / hd;
+    let sc = &mut sc[..n * keys];
+    for row in sc.chunks_exact_mut(keys) {
+        row_to_bf16_in_place(kern, row);
+    }
+    let g = Bf16Gemm {
+        rows: n,
+        cols: s.d,
+        pairs: keys.div_ceil(2),
+        a: bytemuck::cast_slice(sc),
+        lda: 2 * keys,
+        b: bytemuck::cast_slice(vp),
+        panel_stride: v_pairs(s) * PAIR_ROW,
+        alpha: 1.0,
+    };
+    gemm(kern, &g, &mut yc[hi * s.d..], hd);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use crate::simd::avx512::tail_mask;
+    use std::arch::x86_64::*;
+
+    /// 16 floats (masked to `n`) as 16 bf16 in a ymm.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
+    unsafe fn cvt16(p: *const f32, n: usize) -> __m256i {
+        // SAFETY: the caller guarantees `n` readable floats at `p` (masked load).
+        let v = unsafe { _mm512_maskz_loadu_ps(tail_mask(n), p) };
+        // SAFETY: both are 256-bit vectors of plain bits.
+        unsafe { std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(v)) }
+    }
+
+    /// # Safety
+    /// AVX512-BF16/BW/VL present; `dst.len() ≥ src.len()`.
+    #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
+    pub(super) unsafe fn to_bf16(src: &[f32], dst: &mut [u16]) {
+        for j in (0..src.len()).step_by(16) {
+            let n = (src.len() - j).min(16);
+            // SAFETY: `n` floats at `src[j..]`, `n` u16 at `dst[j..]` (masked store).
+            unsafe {
+                let h = cvt16(src.as_ptr().add(j), n);
+                _mm256_mask_storeu_epi16(dst.as_mut_ptr().add(j) as *mut i16, tail_mask(n), h);
+            }
+        }
+    }
+
+    /// Whole 16-float chunks of the row at `p` (`n` floats) to bf16 at `p as *mut u16`; returns
+    /// how many were converted (a multiple of 16).
+    ///
+    /// # Safety
+    /// AVX512-BF16/BW/VL present; `n` floats readable and writable at `p`.
+    #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
+    pub(super) unsafe fn row_to_bf16_in_place(p: *mut f32, n: usize) -> usize {
+        let full = n / 16 * 16;
+        for j in (0..full).step_by(16) {
+            // SAFETY: chunk `j` is read (bytes `4j..4j+64`) before its bf16 is stored to bytes
+            // `2j..2j+32`, below every unread chunk.
+            unsafe {
+                let h = cvt16(p.add(j), 16);
+                _mm256_storeu_si256((p as *mut u16).add(j) as *mut __m256i, h);
+            }
+        }
+        full
+    }
+
+    /// # Safety
+    /// AVX512-BF16/BW/VL present; `r0`, `r1` at most 16 long; `dst` at least 32 long.
+    #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
+    pub(super) unsafe fn interleave_pair_row(r0: &[f32], r1: &[f32], dst: &mut [u16]) {
+        // SAFETY: masked loads of the given lengths; a 64-byte store into `dst` (≥ 32 u16).
+        unsafe {
+            let a = cvt16(r0.as_ptr(), r0.len());
+            let b = cvt16(r1.as_ptr(), r1.len());
+            let lo = _mm256_unpacklo_epi16(a, b); // a0 b0 .. a3 b3 | a8 b8 .. a11 b11
+            let hi = _mm256_unpackhi_epi16(a, b); // a4 b4 .. a7 b7 | a12 b12 .. a15 b15
+            let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
+            let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
+            let out = dst.as_mut_ptr() as *mut __m256i;
+            _mm256_storeu_si256(out, first);
+            _mm256_storeu_si256(out.add(1), second);
+        }
+    }
+}
