@@ -267,7 +267,8 @@ fn head_block(
             &epi,
         )?;
     }
-    for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
+    // Row `r`'s mask (added here when strided; returned when contiguous) and visible keys.
+    let prepare = |r: usize, row: &mut [f32]| {
         let i = i0 + r;
         let mut contiguous_mask = None;
         if let Some(m) = mask {
@@ -285,13 +286,43 @@ fn head_block(
         } else {
             keys
         };
-        if !masked_softmax_row(isa, row, contiguous_mask, visible, keys < sk) {
+        (contiguous_mask, visible)
+    };
+    if let Some(kern) = bf16 {
+        // Per group of tile rows: unnormalised bf16 probabilities, then their `· v` scaled by
+        // each row's `1/Σ` (while the group's rows are still in L1).
+        for g0 in (0..n).step_by(bf16::GROUP) {
+            let rows = (n - g0).min(bf16::GROUP);
+            let mut inv = [1f32; bf16::GROUP];
+            for (r, row) in sc[g0 * keys..(g0 + rows) * keys]
+                .chunks_exact_mut(keys)
+                .enumerate()
+            {
+                let (m, visible) = prepare(g0 + r, row);
+                match row_softmax::exp_row_bf16(kern, row, m, visible, keys < sk) {
+                    Some(x) => inv[r] = x,
+                    None => return Ok(false),
+                }
+            }
+            let probs = &sc[g0 * keys..(g0 + rows) * keys];
+            bf16::apply_values(
+                kern,
+                s,
+                vp,
+                hi,
+                keys,
+                probs,
+                &inv[..rows],
+                &mut yc[g0 * hd..],
+            );
+        }
+        return Ok(true);
+    }
+    for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
+        let (m, visible) = prepare(r, row);
+        if !masked_softmax_row(isa, row, m, visible, keys < sk) {
             return Ok(false);
         }
-    }
-    if let Some(kern) = bf16 {
-        bf16::apply_values(kern, s, vp, hi, keys, sc, yc);
-        return Ok(true);
     }
     sgemm(
         isa,

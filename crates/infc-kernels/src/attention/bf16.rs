@@ -7,7 +7,8 @@
 //!   most half of it;
 //! - a block's q rows are converted into the head's columns of its own `y` rows, which the
 //!   `· v` product overwrites only after the scores are done;
-//! - each probability row is converted in place at the start of its f32 score row.
+//! - each row's unnormalised probabilities are written as bf16 in place at the start of its f32
+//!   score row ([`super::row_softmax::exp_row_bf16`]); the `· v` product scales its rows by `1/Σ`.
 
 use super::bf16_tile::{gemm, Bf16Gemm, Bf16Kernel, PAIR_ROW, PANEL};
 use super::AttentionShape;
@@ -43,33 +44,6 @@ fn bf16_bits(v: f32) -> u16 {
     half::bf16::from_f32(v).to_bits()
 }
 
-/// Converts the f32 `row` to bf16 in place: afterwards its first `row.len()` u16 (plus a zero pad
-/// when odd) are the bf16 values, the rest of the row is unspecified.
-fn row_to_bf16_in_place(kern: Bf16Kernel, row: &mut [f32]) {
-    let n = row.len();
-    let p = row.as_mut_ptr();
-    let out = p as *mut u16;
-    let mut j = 0;
-    #[cfg(target_arch = "x86_64")]
-    if kern == Bf16Kernel::Avx512 {
-        // SAFETY: AVX512-BF16/BW/VL present (see `to_bf16`); every chunk is read before its
-        // (half as long) bf16 result is written at a lower address, so no unread float is
-        // overwritten.
-        j = unsafe { x86::row_to_bf16_in_place(p, n) };
-    }
-    let _ = kern;
-    while j < n {
-        // SAFETY: `j < n`; the u16 at index `j` lies in bytes `2j..2j+2` of the row, below the
-        // float `j` just read and every later one.
-        unsafe { *out.add(j) = bf16_bits(*p.add(j)) };
-        j += 1;
-    }
-    if n % 2 == 1 {
-        // SAFETY: u16 index `n < 2n` lies inside the row.
-        unsafe { *out.add(n) = 0 };
-    }
-}
-
 /// Packs head `(bi, hi)`'s `kᵀ` and `v` into `buf` (the f32 path's `pk + pv` floats): `kᵀ` as
 /// panels of 16 keys × `k_pairs` pair rows, then `v` as panels of 16 columns × `v_pairs` rows.
 #[allow(clippy::too_many_arguments)]
@@ -95,22 +69,35 @@ pub(super) fn pack_head(
         let last = sk / PANEL * k_stride;
         kt[last..].fill(0);
     }
-    // One key's row in bf16 (a pair per u32), scattered to its column of the key's panel.
-    let mut tmp = [0u16; 2 * 64];
-    for j in 0..sk {
-        let row = &k[(bi * sk + j) * ldk + hi * d..][..d];
-        let panel = &mut kt[j / PANEL * k_stride..][..k_stride];
-        let col = 2 * (j % PANEL);
-        for c0 in (0..d).step_by(tmp.len()) {
-            let part = &row[c0..(c0 + tmp.len()).min(d)];
-            let len = part.len().next_multiple_of(2);
-            to_bf16(kern, part, &mut tmp[..len]);
-            for (pp, pair) in tmp[..len].chunks_exact(2).enumerate() {
-                let at = (c0 / 2 + pp) * PAIR_ROW + col;
-                panel[at..at + 2].copy_from_slice(pair);
+    let key_row = |j: usize| &k[(bi * sk + j) * ldk + hi * d..][..d];
+    #[cfg(target_arch = "x86_64")]
+    if kern == Bf16Kernel::Avx512 {
+        // Blocks of 16 keys × 16 pairs transposed in registers.
+        for (q, panel) in kt.chunks_exact_mut(k_stride).enumerate() {
+            let keys = q * PANEL..(q * PANEL + PANEL).min(sk);
+            for c0 in (0..d).step_by(2 * PANEL) {
+                let width = (d - c0).min(2 * PANEL);
+                let mut rows: [&[f32]; PANEL] = [&[]; PANEL];
+                for (r, j) in rows.iter_mut().zip(keys.clone()) {
+                    *r = &key_row(j)[c0..c0 + width];
+                }
+                // SAFETY: AVX512-BF16/BW/VL present (`Avx512`); each row holds `width` floats;
+                // pair rows `c0/2 ..` of this panel hold `ceil(width/2)` rows of 32 u16.
+                unsafe {
+                    x86::transpose_keys(
+                        &rows[..keys.len()],
+                        width,
+                        &mut panel[c0 / 2 * PAIR_ROW..],
+                        PAIR_ROW,
+                    )
+                };
             }
         }
+    } else {
+        pack_keys_portable(kern, sk, d, key_row, kt, k_stride);
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    pack_keys_portable(kern, sk, d, key_row, kt, k_stride);
     let vq = v_pairs(s);
     let v_stride = vq * PAIR_ROW;
     let vp = &mut vp[..d.div_ceil(PANEL) * v_stride];
@@ -126,6 +113,32 @@ pub(super) fn pack_head(
                 r1.map(|r| &r[cols]),
                 dst,
             );
+        }
+    }
+}
+
+/// `kᵀ` panels one key at a time: its row in bf16 (a pair per u32), scattered to its column.
+fn pack_keys_portable<'a>(
+    kern: Bf16Kernel,
+    sk: usize,
+    d: usize,
+    key_row: impl Fn(usize) -> &'a [f32],
+    kt: &mut [u16],
+    k_stride: usize,
+) {
+    let mut tmp = [0u16; 2 * 64];
+    for j in 0..sk {
+        let row = key_row(j);
+        let panel = &mut kt[j / PANEL * k_stride..][..k_stride];
+        let col = 2 * (j % PANEL);
+        for c0 in (0..d).step_by(tmp.len()) {
+            let part = &row[c0..(c0 + tmp.len()).min(d)];
+            let len = part.len().next_multiple_of(2);
+            to_bf16(kern, part, &mut tmp[..len]);
+            for (pp, pair) in tmp[..len].chunks_exact(2).enumerate() {
+                let at = (c0 / 2 + pp) * PAIR_ROW + col;
+                panel[at..at + 2].copy_from_slice(pair);
+            }
         }
     }
 }
@@ -182,36 +195,39 @@ pub(super) fn scores(
         b: bytemuck::cast_slice(kt),
         panel_stride: kp * PAIR_ROW,
         alpha: s.scale,
+        row_scale: None,
     };
     gemm(kern, &g, &mut sc[..n * keys], keys);
 }
 
-/// `yc[r, hi·d + c] = Σ_j p[r, j] · v_j[c]` over the first `keys` keys, the probabilities
-/// converted to bf16 in place in `sc` (`n` rows of `keys`).
+/// Rows per probability group (one register tile of the `· v` product).
+pub(super) const GROUP: usize = super::bf16_tile::MR;
+
+/// `yc[r, hi·d + c] = inv[r] · Σ_j e[r, j] · v_j[c]` over the first `keys` keys, for the
+/// `inv.len()` rows of `probs`: each a score row of `keys` floats whose first u16 hold the bf16
+/// unnormalised probabilities ([`super::row_softmax::exp_row_bf16`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply_values(
     kern: Bf16Kernel,
     s: &AttentionShape,
     vp: &[f32],
     hi: usize,
     keys: usize,
-    sc: &mut [f32],
+    probs: &[f32],
+    inv: &[f32],
     yc: &mut [f32],
 ) {
     let hd = s.heads * s.d;
-    let n = yc.len() / hd;
-    let sc = &mut sc[..n * keys];
-    for row in sc.chunks_exact_mut(keys) {
-        row_to_bf16_in_place(kern, row);
-    }
     let g = Bf16Gemm {
-        rows: n,
+        rows: inv.len(),
         cols: s.d,
         pairs: keys.div_ceil(2),
-        a: bytemuck::cast_slice(sc),
+        a: bytemuck::cast_slice(probs),
         lda: 2 * keys,
         b: bytemuck::cast_slice(vp),
         panel_stride: v_pairs(s) * PAIR_ROW,
         alpha: 1.0,
+        row_scale: Some(inv),
     };
     gemm(kern, &g, &mut yc[hi * s.d..], hd);
 }
@@ -235,33 +251,81 @@ mod x86 {
     /// AVX512-BF16/BW/VL present; `dst.len() ≥ src.len()`.
     #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
     pub(super) unsafe fn to_bf16(src: &[f32], dst: &mut [u16]) {
-        for j in (0..src.len()).step_by(16) {
-            let n = (src.len() - j).min(16);
-            // SAFETY: `n` floats at `src[j..]`, `n` u16 at `dst[j..]` (masked store).
+        let n = src.len();
+        let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+        let full = n / 16 * 16;
+        for j in (0..full).step_by(16) {
+            // SAFETY: 16 floats at `src[j..]`, 16 u16 at `dst[j..]` (`dst` is at least as long).
+            unsafe { _mm256_storeu_si256(dp.add(j) as *mut __m256i, cvt16(sp.add(j), 16)) };
+        }
+        if full < n {
+            // SAFETY: the `n − full` lanes below `n` (masked load and store).
             unsafe {
-                let h = cvt16(src.as_ptr().add(j), n);
-                _mm256_mask_storeu_epi16(dst.as_mut_ptr().add(j) as *mut i16, tail_mask(n), h);
+                let h = cvt16(sp.add(full), n - full);
+                _mm256_mask_storeu_epi16(dp.add(full) as *mut i16, tail_mask(n - full), h);
             }
         }
     }
 
-    /// Whole 16-float chunks of the row at `p` (`n` floats) to bf16 at `p as *mut u16`; returns
-    /// how many were converted (a multiple of 16).
+    /// Transposes a block of up to 16 keys × 32 head values (16 pairs) into 16 pair rows:
+    /// `out[p·stride + 2j + t] = bf16(rows[j][2p + t])`, zeros for missing keys and values.
     ///
     /// # Safety
-    /// AVX512-BF16/BW/VL present; `n` floats readable and writable at `p`.
+    /// AVX512-BF16/BW/VL present; every row holds `width ≤ 32` floats; `rows.len() ≤ 16`;
+    /// `out` holds `15·stride + 32` u16 when `width > 0`.
     #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
-    pub(super) unsafe fn row_to_bf16_in_place(p: *mut f32, n: usize) -> usize {
-        let full = n / 16 * 16;
-        for j in (0..full).step_by(16) {
-            // SAFETY: chunk `j` is read (bytes `4j..4j+64`) before its bf16 is stored to bytes
-            // `2j..2j+32`, below every unread chunk.
+    pub(super) unsafe fn transpose_keys(
+        rows: &[&[f32]],
+        width: usize,
+        out: &mut [u16],
+        stride: usize,
+    ) {
+        let mut v = [_mm512_setzero_si512(); 16];
+        for (j, row) in rows.iter().enumerate() {
+            // SAFETY: masked loads of the row's first `width` floats.
             unsafe {
-                let h = cvt16(p.add(j), 16);
-                _mm256_storeu_si256((p as *mut u16).add(j) as *mut __m256i, h);
+                let lo = _mm512_maskz_loadu_ps(tail_mask(width), row.as_ptr());
+                let hi = _mm512_maskz_loadu_ps(
+                    tail_mask(width.saturating_sub(16)),
+                    row.as_ptr().add(16.min(width)),
+                );
+                v[j] = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
             }
         }
-        full
+        // 16 × 16 transpose of u32 pairs: 32-bit, 64-bit, then 128-bit lane interleaves.
+        let mut t = [_mm512_setzero_si512(); 16];
+        for i in (0..16).step_by(2) {
+            t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
+        }
+        for i in (0..16).step_by(4) {
+            for k in 0..2 {
+                v[i + k] = _mm512_unpacklo_epi64(t[i + k], t[i + k + 2]);
+                v[i + k + 2] = _mm512_unpackhi_epi64(t[i + k], t[i + k + 2]);
+            }
+        }
+        for i in (0..16).step_by(8) {
+            for k in 0..4 {
+                t[i + k] = _mm512_shuffle_i32x4::<0x88>(v[i + k], v[i + k + 4]);
+                t[i + k + 4] = _mm512_shuffle_i32x4::<0xdd>(v[i + k], v[i + k + 4]);
+            }
+        }
+        for k in 0..8 {
+            v[k] = _mm512_shuffle_i32x4::<0x88>(t[k], t[k + 8]);
+            v[k + 8] = _mm512_shuffle_i32x4::<0xdd>(t[k], t[k + 8]);
+        }
+        // `v[r]` now holds pair row `PAIR_OF[r]` (keys in order): the 64-bit stage leaves the
+        // middle two of every four columns swapped.
+        const PAIR_OF: [usize; 16] = [0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15];
+        for (r, vr) in v.iter().enumerate() {
+            let p = PAIR_OF[r];
+            if 2 * p < width {
+                // SAFETY: pair row `p < 16` lies inside `out` (caller's contract).
+                unsafe {
+                    _mm512_storeu_si512(out.as_mut_ptr().add(p * stride) as *mut __m512i, *vr)
+                };
+            }
+        }
     }
 
     /// # Safety

@@ -12,7 +12,7 @@
 pub(super) const PANEL: usize = 16;
 /// bf16 values per packed panel row (one k-pair of 16 columns).
 pub(super) const PAIR_ROW: usize = 2 * PANEL;
-const MR: usize = 8;
+pub(super) const MR: usize = 8;
 const NP: usize = 3;
 
 /// Which implementation runs the products.
@@ -54,6 +54,8 @@ pub(super) struct Bf16Gemm<'a> {
     pub b: &'a [u16],
     pub panel_stride: usize,
     pub alpha: f32,
+    /// Per-row factors (`rows` of them) applied with `alpha`: `c[i, j] = alpha·row_scale[i]·Σ`.
+    pub row_scale: Option<&'a [f32]>,
 }
 
 /// Runs `g` into `c` (`c[i·ldc + j]`, `j < cols`). Panics if a buffer is too short (the callers
@@ -90,6 +92,7 @@ pub(super) fn gemm(kern: Bf16Kernel, g: &Bf16Gemm<'_>, c: &mut [f32], ldc: usize
                 c: c[i0 * ldc + j0..].as_mut_ptr(),
                 ldc,
                 alpha: g.alpha,
+                row_scale: g.row_scale.map_or(std::ptr::null(), |r| r[i0..].as_ptr()),
             };
             match kern {
                 #[cfg(target_arch = "x86_64")]
@@ -116,6 +119,24 @@ struct Tile {
     c: *mut f32,
     ldc: usize,
     alpha: f32,
+    /// `row_scale[i]` for the tile's rows, or null.
+    row_scale: *const f32,
+}
+
+impl Tile {
+    /// Row `i`'s output factor: `alpha`, times its row scale when there is one.
+    ///
+    /// # Safety
+    /// `i` is a row of the tile.
+    #[inline(always)]
+    unsafe fn factor(&self, i: usize) -> f32 {
+        if self.row_scale.is_null() {
+            self.alpha
+        } else {
+            // SAFETY: `gemm` checked one scale per row.
+            self.alpha * unsafe { *self.row_scale.add(i) }
+        }
+    }
 }
 
 /// # Safety
@@ -136,8 +157,8 @@ unsafe fn portable(t: &Tile, rows: usize) {
                 acc += bf(a[1]) * bf(b[1]);
                 acc += bf(a[0]) * bf(b[0]);
             }
-            // SAFETY: element `(i, j)` of the tile's output.
-            unsafe { *t.c.add(i * t.ldc + j) = acc * t.alpha };
+            // SAFETY: element `(i, j)` of the tile's output; `i` is a tile row.
+            unsafe { *t.c.add(i * t.ldc + j) = acc * t.factor(i) };
         }
     }
 }
@@ -187,7 +208,11 @@ mod x86 {
             a = a.wrapping_add(2);
             b = b.wrapping_add(PAIR_ROW);
         }
-        let alpha = _mm512_set1_ps(t.alpha);
+        let mut factor = [_mm512_setzero_ps(); R];
+        for (i, f) in factor.iter_mut().enumerate() {
+            // SAFETY: `i` is a tile row.
+            *f = _mm512_set1_ps(unsafe { t.factor(i) });
+        }
         for q in 0..P {
             let valid = t.n.saturating_sub(q * PANEL).min(PANEL);
             if valid == 0 {
@@ -195,14 +220,17 @@ mod x86 {
             }
             let mask = tail_mask(valid);
             for (i, row) in acc.iter().enumerate() {
-                // SAFETY: masked store to the valid columns of output row `i`.
+                let v = _mm512_mul_ps(row[q], factor[i]);
+                let c = t.c.wrapping_add(i * t.ldc + q * PANEL);
+                // SAFETY: the valid columns of output row `i` (all 16 when unmasked; whole
+                // panels store unmasked, as masked stores are slow on some CPUs).
                 unsafe {
-                    _mm512_mask_storeu_ps(
-                        t.c.add(i * t.ldc + q * PANEL),
-                        mask,
-                        _mm512_mul_ps(row[q], alpha),
-                    )
-                };
+                    if valid == PANEL {
+                        _mm512_storeu_ps(c, v);
+                    } else {
+                        _mm512_mask_storeu_ps(c, mask, v);
+                    }
+                }
             }
         }
     }

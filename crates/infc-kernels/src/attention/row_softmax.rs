@@ -4,6 +4,7 @@
 //! as much as the arithmetic). Explicit AVX-512 and AVX2 paths with the vector `exp` of
 //! [`crate::simd`], and a portable one with [`crate::math::exp`].
 
+use super::bf16_tile::Bf16Kernel;
 use crate::Isa;
 
 /// The softmax of `row` after `row[j] += mask[j]` (when given; `mask.len() ≥ row.len()`) and
@@ -32,7 +33,53 @@ pub(super) fn masked_softmax_row(
     }
 }
 
-fn row_portable(row: &mut [f32], mask: Option<&[f32]>, visible: usize, stop: bool) -> bool {
+/// The unnormalised softmax of `row` (after the mask and causal limit of [`masked_softmax_row`])
+/// as bf16 in place, for the bf16 `· v` product: u16 `j` of the row is `bf16(exp(x_j − max))`
+/// (a zero pad after an odd length), and the return value is `1 / Σ exp`, which the product
+/// applies per row. `None` when `stop_if_hidden` and no entry is above `f32::MIN`.
+pub(super) fn exp_row_bf16(
+    kern: Bf16Kernel,
+    row: &mut [f32],
+    mask: Option<&[f32]>,
+    visible: usize,
+    stop_if_hidden: bool,
+) -> Option<f32> {
+    let visible = visible.min(row.len());
+    if let Some(m) = mask {
+        assert!(m.len() >= row.len(), "mask row shorter than the scores");
+    }
+    match kern {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Avx512` exists only on CPUs with AVX-512F and AVX512-BF16/BW/VL.
+        Bf16Kernel::Avx512 => unsafe {
+            x86::exp_row_bf16_avx512(row, mask, visible, stop_if_hidden)
+        },
+        _ => {
+            let max = mask_max_portable(row, mask, visible);
+            if stop_if_hidden && max <= f32::MIN {
+                return None;
+            }
+            let (n, p) = (row.len(), row.as_mut_ptr());
+            let out = p as *mut u16;
+            let mut sum = 0f32;
+            for j in 0..n {
+                // SAFETY: float `j` is read before u16 `j` (bytes `2j..2j+2`, below it) is written.
+                unsafe {
+                    let e = crate::math::exp(*p.add(j) - max);
+                    sum += e;
+                    *out.add(j) = half::bf16::from_f32(e).to_bits();
+                }
+            }
+            if n % 2 == 1 {
+                // SAFETY: u16 index `n < 2n` lies inside the row.
+                unsafe { *out.add(n) = 0 };
+            }
+            Some(1.0 / sum)
+        }
+    }
+}
+
+fn mask_max_portable(row: &mut [f32], mask: Option<&[f32]>, visible: usize) -> f32 {
     let mut max = f32::NEG_INFINITY;
     for (j, v) in row.iter_mut().enumerate() {
         if j >= visible {
@@ -42,6 +89,11 @@ fn row_portable(row: &mut [f32], mask: Option<&[f32]>, visible: usize, stop: boo
         }
         max = if *v > max { *v } else { max };
     }
+    max
+}
+
+fn row_portable(row: &mut [f32], mask: Option<&[f32]>, visible: usize, stop: bool) -> bool {
+    let max = mask_max_portable(row, mask, visible);
     if stop && max <= f32::MIN {
         return false;
     }
@@ -60,6 +112,108 @@ mod x86 {
     use crate::simd::{avx2, avx512};
     use std::arch::x86_64::*;
 
+    /// Pass 1: mask add, causal limit (`f32::MIN` from `visible` on), stored back; returns the
+    /// row maximum.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `mask` (if any) is at least as long as `row`; `visible ≤ row.len()`.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    unsafe fn mask_max_avx512(row: &mut [f32], mask: Option<&[f32]>, visible: usize) -> f32 {
+        let n = row.len();
+        let p = row.as_mut_ptr();
+        let hidden = _mm512_set1_ps(f32::MIN);
+        let mut vmax = _mm512_set1_ps(f32::NEG_INFINITY);
+        let add_mask = |v: __m512, j: usize, lanes: __mmask16| match mask {
+            // SAFETY: lanes `lanes` of `mask[j..j+16]` are in bounds (the mask is at least as
+            // long as the row).
+            Some(m) => _mm512_add_ps(v, unsafe {
+                _mm512_maskz_loadu_ps(lanes, m.as_ptr().add(j))
+            }),
+            None => v,
+        };
+        // Whole vectors wholly visible: plain loads and stores.
+        let open = visible.min(n) / 16 * 16;
+        if mask.is_some() {
+            for j in (0..open).step_by(16) {
+                // SAFETY: floats `j..j+16 ≤ n` are in bounds.
+                unsafe {
+                    let v = add_mask(_mm512_loadu_ps(p.add(j)), j, 0xffff);
+                    _mm512_storeu_ps(p.add(j), v);
+                    vmax = _mm512_max_ps(vmax, v);
+                }
+            }
+        } else {
+            for j in (0..open).step_by(16) {
+                // SAFETY: as above.
+                vmax = _mm512_max_ps(vmax, unsafe { _mm512_loadu_ps(p.add(j)) });
+            }
+        }
+        for j in (open..n).step_by(16) {
+            let lanes = avx512::tail_mask(n - j);
+            let seen = avx512::tail_mask(visible.saturating_sub(j));
+            // SAFETY (both accesses): lanes `lanes` of `row[j..j+16]` are in bounds.
+            let v = add_mask(unsafe { _mm512_maskz_loadu_ps(lanes, p.add(j)) }, j, lanes);
+            let v = _mm512_mask_blend_ps(seen, hidden, v);
+            unsafe { _mm512_mask_storeu_ps(p.add(j), lanes, v) };
+            vmax = _mm512_mask_max_ps(vmax, lanes, vmax, v);
+        }
+        _mm512_reduce_max_ps(vmax)
+    }
+
+    /// The unnormalised softmax as bf16 in place: `exp(x − max)` of pass 1's values, rounded to
+    /// bf16 and stored from the row's first byte (u16 `j` of the row; a zero pad when the length
+    /// is odd); returns `1 / Σ exp` (of the f32 values). `None` under `stop` when no entry is above
+    /// `f32::MIN`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F and AVX512-BF16/BW/VL; as [`mask_max_avx512`].
+    #[target_feature(enable = "avx512f,avx512dq,avx512bf16,avx512bw,avx512vl")]
+    pub(super) unsafe fn exp_row_bf16_avx512(
+        row: &mut [f32],
+        mask: Option<&[f32]>,
+        visible: usize,
+        stop: bool,
+    ) -> Option<f32> {
+        // SAFETY: forwarded contract.
+        let max = unsafe { mask_max_avx512(row, mask, visible) };
+        if stop && max <= f32::MIN {
+            return None;
+        }
+        let n = row.len();
+        let p = row.as_mut_ptr();
+        let out = p as *mut u16;
+        let vm = _mm512_set1_ps(max);
+        let mut vsum = _mm512_setzero_ps();
+        let full = n / 16 * 16;
+        for j in (0..full).step_by(16) {
+            // SAFETY: floats `j..j+16` are in bounds and are read before their bf16 (bytes
+            // `2j..2j+32`, below every unread float) is stored. Whole vectors store unmasked
+            // (masked stores are slow on some CPUs).
+            unsafe {
+                let e = avx512::exp(_mm512_sub_ps(_mm512_loadu_ps(p.add(j)), vm));
+                vsum = _mm512_add_ps(vsum, e);
+                let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(e));
+                _mm256_storeu_si256(out.add(j) as *mut __m256i, h);
+            }
+        }
+        if full < n {
+            let lanes = avx512::tail_mask(n - full);
+            // SAFETY: as above, for the lanes below `n`.
+            unsafe {
+                let v = _mm512_maskz_loadu_ps(lanes, p.add(full));
+                let e = _mm512_maskz_mov_ps(lanes, avx512::exp(_mm512_sub_ps(v, vm)));
+                vsum = _mm512_add_ps(vsum, e);
+                let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(e));
+                _mm256_mask_storeu_epi16(out.add(full) as *mut i16, lanes, h);
+            }
+        }
+        if n % 2 == 1 {
+            // SAFETY: u16 index `n < 2n` lies inside the row.
+            unsafe { *out.add(n) = 0 };
+        }
+        Some(1.0 / _mm512_reduce_add_ps(vsum))
+    }
+
     /// # Safety
     /// The CPU has AVX-512F; `mask` (if any) is at least as long as `row`; `visible ≤ row.len()`.
     #[target_feature(enable = "avx512f,avx512dq")]
@@ -69,29 +223,13 @@ mod x86 {
         visible: usize,
         stop: bool,
     ) -> bool {
-        let n = row.len();
-        let p = row.as_mut_ptr();
-        let hidden = _mm512_set1_ps(f32::MIN);
-        let mut vmax = _mm512_set1_ps(f32::NEG_INFINITY);
-        for j in (0..n).step_by(16) {
-            let lanes = avx512::tail_mask(n - j);
-            let seen = avx512::tail_mask(visible.saturating_sub(j));
-            // SAFETY (all accesses below): lanes `lanes` of `row[j..j+16]` (and of the mask,
-            // which is at least as long) are in bounds.
-            let mut v = unsafe { _mm512_maskz_loadu_ps(lanes, p.add(j)) };
-            if let Some(m) = mask {
-                v = _mm512_add_ps(v, unsafe {
-                    _mm512_maskz_loadu_ps(lanes, m.as_ptr().add(j))
-                });
-            }
-            v = _mm512_mask_blend_ps(seen, hidden, v);
-            unsafe { _mm512_mask_storeu_ps(p.add(j), lanes, v) };
-            vmax = _mm512_mask_max_ps(vmax, lanes, vmax, v);
-        }
-        let max = _mm512_reduce_max_ps(vmax);
+        // SAFETY: forwarded contract.
+        let max = unsafe { mask_max_avx512(row, mask, visible) };
         if stop && max <= f32::MIN {
             return false;
         }
+        let n = row.len();
+        let p = row.as_mut_ptr();
         let vm = _mm512_set1_ps(max);
         let mut vsum = _mm512_setzero_ps();
         for j in (0..n).step_by(16) {
@@ -191,6 +329,57 @@ mod x86 {
 mod tests {
     use super::*;
 
+    fn bf16_kernels() -> Vec<Bf16Kernel> {
+        let mut k = vec![Bf16Kernel::Portable];
+        k.extend(Bf16Kernel::detect(Isa::best()));
+        k
+    }
+
+    /// The bf16 rows: u16 `j` is `exp(z_j − max)` within bf16 rounding (2⁻⁹ relative), a zero pad
+    /// after an odd length, and the returned factor is `1/Σ exp`.
+    #[test]
+    fn bf16_exp_rows_match_the_f64_softmax() {
+        for n in [1, 5, 16, 17, 40, 128] {
+            let x: Vec<f32> = (0..n).map(|j| ((j * 37 % 19) as f32 - 9.0) * 0.7).collect();
+            let mask: Vec<f32> = (0..n)
+                .map(|j| if j % 5 == 3 { f32::MIN } else { 0.25 })
+                .collect();
+            for visible in [1, n / 2 + 1, n] {
+                let z: Vec<f64> = (0..n)
+                    .map(|j| {
+                        if j < visible {
+                            x[j] as f64 + mask[j] as f64
+                        } else {
+                            f32::MIN as f64
+                        }
+                    })
+                    .collect();
+                let zmax = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = z.iter().map(|v| (v - zmax).exp()).sum();
+                for kern in bf16_kernels() {
+                    let mut row = x.clone();
+                    let inv = exp_row_bf16(kern, &mut row, Some(&mask), visible, false).unwrap();
+                    assert!(
+                        (inv as f64 * sum - 1.0).abs() < 1e-5,
+                        "{kern:?} n {n}: 1/sum"
+                    );
+                    let bits: &[u16] = bytemuck::cast_slice(&row);
+                    for (j, zj) in z.iter().enumerate() {
+                        let got = half::bf16::from_bits(bits[j]).to_f64();
+                        let want = (zj - zmax).exp();
+                        assert!(
+                            (got - want).abs() <= 1e-6 + want / 256.0,
+                            "{kern:?} n {n} visible {visible} [{j}]: {got} vs {want}"
+                        );
+                    }
+                    if n % 2 == 1 {
+                        assert_eq!(bits[n], 0, "{kern:?} pad");
+                    }
+                }
+            }
+        }
+    }
+
     /// Every path against an f64 softmax, for lengths around the vector widths, with and without
     /// a mask, at every causal limit; and the stop rule when every key is hidden.
     #[test]
@@ -231,6 +420,14 @@ mod tests {
         }
         for isa in Isa::supported() {
             let mut row = vec![1.0f32; 20];
+            let all_hidden = vec![f32::MIN; 20];
+            for kern in bf16_kernels() {
+                let mut r = row.clone();
+                assert_eq!(
+                    exp_row_bf16(kern, &mut r, Some(&all_hidden), 20, true),
+                    None
+                );
+            }
             let all_hidden = vec![f32::MIN; 20];
             assert!(!masked_softmax_row(
                 isa,

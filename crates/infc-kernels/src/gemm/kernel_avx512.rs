@@ -154,6 +154,11 @@ unsafe fn store_row(
             }
             v = activate(v, e.act);
         }
-        _mm512_mask_storeu_ps(cp, mask, v);
+        // Whole panels store unmasked: masked stores are slow on some CPUs (Zen 4).
+        if mask == 0xffff {
+            _mm512_storeu_ps(cp, v);
+        } else {
+            _mm512_mask_storeu_ps(cp, mask, v);
+        }
     }
 }

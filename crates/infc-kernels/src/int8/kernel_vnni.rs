@@ -128,6 +128,11 @@ unsafe fn dequant_panel<const MR: usize, const NP: usize>(
             });
         }
         v = activate(v, d.act);
-        unsafe { _mm512_mask_storeu_ps(cp, mask, v) };
+        // Whole panels store unmasked: masked stores are slow on some CPUs (Zen 4).
+        if mask == 0xffff {
+            unsafe { _mm512_storeu_ps(cp, v) };
+        } else {
+            unsafe { _mm512_mask_storeu_ps(cp, mask, v) };
+        }
     }
 }
