@@ -46,6 +46,13 @@ pub fn exp(x: f32) -> f32 {
     y * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// `exp` of `x` clamped to `[EXP_LO, EXP_HI]`: finite for every input (NaN propagates); the
+/// vector twins skip `exp`'s overflow/underflow fix-ups, for saturating uses like GELU's
+/// `x / (1 + exp(t))`.
+pub(crate) fn exp_clamped(x: f32) -> f32 {
+    exp(x.clamp(EXP_LO, EXP_HI))
+}
+
 /// Inputs of `erf` are clamped to `±ERF_CLAMP`, where `erf` is ±1 in `f32`.
 pub(crate) const ERF_CLAMP: f32 = 4.0;
 /// Odd numerator coefficients `alpha_1 .. alpha_13` of the rational `erf` approximation.
@@ -132,7 +139,7 @@ pub fn gelu_erf(x: f32) -> f32 {
 /// for negative `x`; the vector paths evaluate the same expression in the same order.
 pub fn gelu_tanh(x: f32) -> f32 {
     let inner = GELU_TANH_C * (x * x * x) + x;
-    x / (1.0 + exp(-2.0 * SQRT_2_OVER_PI * inner))
+    x / (1.0 + exp_clamped(-2.0 * SQRT_2_OVER_PI * inner))
 }
 
 #[cfg(test)]
@@ -254,5 +261,9 @@ pub(crate) mod tests {
         };
         let (e, at) = max_rel_err(gelu_tanh, gelut64, -6.0, 6.0, 100_000, 1.0);
         assert!(e < 2e-6, "gelu_tanh err {e} at {at}");
+        // Saturated ends: exp's argument is clamped, so far tails are x and (about) 0, not NaN.
+        assert_eq!(gelu_tanh(100.0), 100.0);
+        assert!(gelu_tanh(-100.0).abs() < 1e-30 && gelu_tanh(-1e30).abs() < 1e-7);
+        assert!(gelu_tanh(f32::NAN).is_nan());
     }
 }

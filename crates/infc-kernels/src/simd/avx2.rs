@@ -23,6 +23,17 @@ pub(crate) fn tail_mask(n: usize) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) fn exp(x: __m256) -> __m256 {
+    let y = exp_clamped(x);
+    let over = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(EXP_OVERFLOW));
+    let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_LO));
+    let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), over);
+    _mm256_blendv_ps(y, _mm256_setzero_ps(), under)
+}
+
+/// `exp` of `x` clamped to `[EXP_LO, EXP_HI]` (see [`crate::simd::avx512::exp_clamped`]).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) fn exp_clamped(x: __m256) -> __m256 {
     // `min_ps(c, x)` returns `x` when `x` is NaN, so NaN propagates through the clamps.
     let xc = _mm256_max_ps(
         _mm256_set1_ps(EXP_LO),
@@ -49,11 +60,7 @@ pub(crate) fn exp(x: __m256) -> __m256 {
         _mm256_cvtps_epi32(n),
         _mm256_set1_epi32(127),
     ));
-    let y = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
-    let over = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(EXP_OVERFLOW));
-    let under = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_LO));
-    let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), over);
-    _mm256_blendv_ps(y, _mm256_setzero_ps(), under)
+    _mm256_mul_ps(y, _mm256_castsi256_ps(bits))
 }
 
 /// Vector `erf`, same rational approximation as [`crate::math::erf`].
@@ -124,7 +131,7 @@ pub(crate) fn gelu_erf(x: __m256) -> __m256 {
 pub(crate) fn gelu_tanh(x: __m256) -> __m256 {
     let x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
     let inner = _mm256_fmadd_ps(_mm256_set1_ps(GELU_TANH_C), x3, x);
-    let e = exp(_mm256_mul_ps(_mm256_set1_ps(-2.0 * SQRT_2_OVER_PI), inner));
+    let e = exp_clamped(_mm256_mul_ps(_mm256_set1_ps(-2.0 * SQRT_2_OVER_PI), inner));
     _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), e))
 }
 

@@ -21,6 +21,19 @@ pub(crate) fn tail_mask(n: usize) -> __mmask16 {
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(crate) fn exp(x: __m512) -> __m512 {
+    let y = exp_clamped(x);
+    let over = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(EXP_OVERFLOW));
+    let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_LO));
+    let y = _mm512_mask_blend_ps(over, y, _mm512_set1_ps(f32::INFINITY));
+    _mm512_mask_blend_ps(under, y, _mm512_setzero_ps())
+}
+
+/// `exp` of `x` clamped to `[EXP_LO, EXP_HI]`: finite and normal (about `1.2e-38 ..= 2.4e38`)
+/// for every input, NaN propagates. For saturating uses like `x / (1 + exp(t))`, where those
+/// ends act as 0 and ∞, without [`exp`]'s two compares and blends.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn exp_clamped(x: __m512) -> __m512 {
     // `min_ps(c, x)` returns `x` when `x` is NaN, so NaN propagates through the clamps.
     let xc = _mm512_max_ps(
         _mm512_set1_ps(EXP_LO),
@@ -40,11 +53,7 @@ pub(crate) fn exp(x: __m512) -> __m512 {
         _mm512_mul_ps(r, r),
         _mm512_add_ps(r, _mm512_set1_ps(1.0)),
     );
-    let y = _mm512_scalef_ps(y, n);
-    let over = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(EXP_OVERFLOW));
-    let under = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_LO));
-    let y = _mm512_mask_blend_ps(over, y, _mm512_set1_ps(f32::INFINITY));
-    _mm512_mask_blend_ps(under, y, _mm512_setzero_ps())
+    _mm512_scalef_ps(y, n)
 }
 
 /// Vector `erf`, same rational approximation as [`crate::math::erf`].
@@ -119,7 +128,7 @@ pub(crate) fn gelu_erf(x: __m512) -> __m512 {
 pub(crate) fn gelu_tanh(x: __m512) -> __m512 {
     let x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
     let inner = _mm512_fmadd_ps(_mm512_set1_ps(GELU_TANH_C), x3, x);
-    let e = exp(_mm512_mul_ps(_mm512_set1_ps(-2.0 * SQRT_2_OVER_PI), inner));
+    let e = exp_clamped(_mm512_mul_ps(_mm512_set1_ps(-2.0 * SQRT_2_OVER_PI), inner));
     _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0), e))
 }
 
