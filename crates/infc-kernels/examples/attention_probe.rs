@@ -8,15 +8,9 @@
 use infc_kernels::{attention, attention_scratch_len, AttentionMask, AttentionShape, Isa};
 use std::time::{Duration, Instant};
 
-fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
+#[path = "common/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::cpu_seconds;
 
 fn probe(seq: usize, causal: bool, threads: usize) -> (f64, f64) {
     let (h, d) = (12, 64);

@@ -42,8 +42,8 @@ pub struct AttentionShape {
     /// dense). `y` is always dense.
     pub row_strides: [usize; 3],
     /// Round q, k, v and the probabilities to bf16 for the two GEMMs (f32 accumulation), where
-    /// the CPU has AVX512-BF16 (the compiler sets it for `--int8` plans). Half the error of an
-    /// 8-bit quantization; scores, softmax and output stay f32.
+    /// the CPU has AVX512-BF16 (the compiler sets it for `--int8` plans). bf16 keeps 8 significant
+    /// bits (relative rounding error ≤ 2⁻⁹); scores, softmax and output stay f32.
     pub bf16: bool,
 }
 

@@ -13,7 +13,6 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
-        let c: &[f32; LANES] = c.try_into().expect("exact chunk");
         for l in 0..LANES {
             acc[l] += c[l];
         }
@@ -28,7 +27,6 @@ pub(crate) fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
-        let c: &[f32; LANES] = c.try_into().expect("exact chunk");
         for l in 0..LANES {
             let d = c[l] - mean;
             acc[l] += d * d;
@@ -44,7 +42,6 @@ pub(crate) fn max(x: &[f32]) -> f32 {
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
-        let c: &[f32; LANES] = c.try_into().expect("exact chunk");
         for l in 0..LANES {
             acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
         }
