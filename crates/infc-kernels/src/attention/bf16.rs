@@ -40,7 +40,7 @@ fn to_bf16(kern: Bf16Kernel, src: &[f32], dst: &mut [u16]) {
 }
 
 /// Round to nearest even, as `vcvtneps2bf16` (NaN stays NaN).
-fn bf16_bits(v: f32) -> u16 {
+pub(super) fn bf16_bits(v: f32) -> u16 {
     half::bf16::from_f32(v).to_bits()
 }
 
@@ -65,10 +65,6 @@ pub(super) fn pack_head(
     let kp = k_pairs(s);
     let k_stride = kp * PAIR_ROW;
     let kt = &mut kt[..sk.div_ceil(PANEL) * k_stride];
-    if sk % PANEL != 0 {
-        let last = sk / PANEL * k_stride;
-        kt[last..].fill(0);
-    }
     let key_row = |j: usize| &k[(bi * sk + j) * ldk + hi * d..][..d];
     #[cfg(target_arch = "x86_64")]
     if kern == Bf16Kernel::Avx512 {
@@ -126,6 +122,11 @@ fn pack_keys_portable<'a>(
     kt: &mut [u16],
     k_stride: usize,
 ) {
+    // The last panel's columns past `sk` are never written below (the transposes store whole rows).
+    if !sk.is_multiple_of(PANEL) {
+        let last = sk / PANEL * k_stride;
+        kt[last..].fill(0);
+    }
     let mut tmp = [0u16; 2 * 64];
     for j in 0..sk {
         let row = key_row(j);

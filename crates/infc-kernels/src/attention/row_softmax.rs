@@ -67,7 +67,7 @@ pub(super) fn exp_row_bf16(
                 unsafe {
                     let e = crate::math::exp(*p.add(j) - max);
                     sum += e;
-                    *out.add(j) = half::bf16::from_f32(e).to_bits();
+                    *out.add(j) = super::bf16::bf16_bits(e);
                 }
             }
             if n % 2 == 1 {

@@ -294,8 +294,9 @@ fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, rows: usize, col:
                 AQuant::PerTensor(p) => p,
                 AQuant::PerRow(ps) => ps[row + i.min(rows - 1)],
             };
-            let sa: [f32; MAX_MR] = std::array::from_fn(|i| param(i).scale);
-            let za: [i32; MAX_MR] = std::array::from_fn(|i| param(i).zero_point as i32);
+            let params: [_; MAX_MR] = std::array::from_fn(param);
+            let sa = params.map(|p| p.scale);
+            let za = params.map(|p| p.zero_point as i32);
             let null = std::ptr::null();
             let (col_bias, row_bias) = match epi.bias {
                 Some(Bias::PerColumn(bb)) => (bb[col..].as_ptr(), null),
