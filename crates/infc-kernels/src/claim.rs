@@ -91,14 +91,15 @@ pub(crate) fn region_threads(units: usize) -> usize {
 
 /// Runs `body(part)` on `threads` threads of the current pool (at most the pool's size and
 /// [`MAX_PARTS`]), each with its own `part` index; the caller is one of them. Pass the count the
-/// region's phases were cut for ([`region_threads`]).
+/// region's phases were cut for ([`region_threads`]). Inside [`crate::team::with_team`] the parts
+/// go to the run's spinning helpers, otherwise to a rayon fork.
 pub(crate) fn region(threads: usize, body: impl Fn(usize) + Sync) {
     let threads = threads
         .min(rayon::current_num_threads())
         .clamp(1, MAX_PARTS);
     if threads <= 1 {
         body(0);
-    } else {
+    } else if crate::team::region(threads, &body).is_none() {
         (0..threads).into_par_iter().with_max_len(1).for_each(&body);
     }
 }

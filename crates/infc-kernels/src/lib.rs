@@ -44,6 +44,7 @@ pub mod pool;
 pub mod reduce;
 mod simd;
 pub mod softmax;
+pub mod team;
 pub mod transpose;
 
 pub use attention::{attention, attention_scratch_len, AttentionMask, AttentionShape};

@@ -31,17 +31,13 @@ pub struct SessionOptions {
     pub isa: Option<Isa>,
 }
 
-/// Runs `f` on a worker of the current rayon pool (directly when already on one). The step loop
-/// runs there so each step's parallel region is a fork from a worker: the other workers steal
-/// their parts while the forking thread starts on its own, and the caller blocks once per run
-/// instead of once per region. A one-thread pool runs nothing in parallel, so `f` stays on the
-/// caller (the hand-over would be pure cost).
+/// Runs `f` on a worker of the current rayon pool with the pool's other workers spinning as its
+/// team ([`infc_kernels::team::with_team`]). The step loop runs there so each step's parallel
+/// region starts its parts on helpers that are already awake (no wake-up per region), and the
+/// caller blocks once per run instead of once per region. A one-thread pool runs nothing in
+/// parallel, so `f` stays on the caller (the hand-over would be pure cost).
 fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() || rayon::current_num_threads() <= 1 {
-        f()
-    } else {
-        rayon::scope(|_| f())
-    }
+    infc_kernels::team::with_team(f)
 }
 
 /// What a run does with its outputs once the steps are done (on the caller's thread).
