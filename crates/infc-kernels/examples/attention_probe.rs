@@ -2,9 +2,10 @@
 //! DistilBERT (bidirectional, padding mask) and GPT-2 (causal) shapes at batch 1, 12 heads × 64,
 //! on one thread timed with the thread's CPU clock (immune to other processes on a shared
 //! machine), then on `PROBE_THREADS` threads (wall clock). `PROBE_BF16=1` sets the bf16 flag
-//! (used where the CPU has AVX512-BF16).
+//! (used where the CPU has AVX512-BF16). Calls run inside [`with_team`], as in a plan's run.
 //! `cargo run --release -p infc-kernels --example attention_probe -- 128 512`.
 
+use infc_kernels::team::with_team;
 use infc_kernels::{attention, attention_scratch_len, AttentionMask, AttentionShape, Isa};
 use std::time::{Duration, Instant};
 
@@ -37,33 +38,36 @@ fn probe(seq: usize, causal: bool, threads: usize) -> (f64, f64) {
         .build()
         .expect("pool");
     let isa = Isa::detect();
+    // Inside a team, as a plan's run executes (helpers spinning between calls).
     let best = pool.install(|| {
-        let mut best = f64::MAX;
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(1500) {
-            let (t, w) = (cpu_seconds(), Instant::now());
-            attention(
-                isa,
-                &s,
-                &qkv,
-                &qkv[h * d..],
-                &qkv[2 * h * d..],
-                Some(AttentionMask {
-                    data: &mask,
-                    strides: [0, 0, 0, 1],
-                }),
-                &mut y,
-                &mut scratch,
-            )
-            .expect("attention");
-            let took = if threads == 1 {
-                cpu_seconds() - t
-            } else {
-                w.elapsed().as_secs_f64()
-            };
-            best = best.min(took);
-        }
-        best
+        with_team(|| {
+            let mut best = f64::MAX;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(1500) {
+                let (t, w) = (cpu_seconds(), Instant::now());
+                attention(
+                    isa,
+                    &s,
+                    &qkv,
+                    &qkv[h * d..],
+                    &qkv[2 * h * d..],
+                    Some(AttentionMask {
+                        data: &mask,
+                        strides: [0, 0, 0, 1],
+                    }),
+                    &mut y,
+                    &mut scratch,
+                )
+                .expect("attention");
+                let took = if threads == 1 {
+                    cpu_seconds() - t
+                } else {
+                    w.elapsed().as_secs_f64()
+                };
+                best = best.min(took);
+            }
+            best
+        })
     });
     let keys = if causal { 0.5 } else { 1.0 };
     let flops = 4.0 * (h * seq * seq * d) as f64 * keys;

@@ -4,8 +4,8 @@
 //! ([`AttentionShape::row_strides`]): q, k and v can be column ranges of one fused QKV projection
 //! output, so its Split never copies.
 //!
-//! Schedule, in two parallel phases over one caller-provided scratch buffer
-//! ([`attention_scratch_len`] floats, nothing allocated):
+//! Schedule, in two phases of one claiming region ([`crate::claim`]) over one caller-provided
+//! scratch buffer ([`attention_scratch_len`] floats, nothing allocated):
 //! 1. per (batch, head): pack `k_hᵀ` (`d × sk`) and `v_h` (`sk × d`) once into packed-B panels, so
 //!    the GEMMs below never repack them (packing per query block was most of the old step's time);
 //! 2. per (batch, block of query rows), every head: the score GEMM against packed `k_hᵀ`, mask add,
@@ -17,12 +17,13 @@
 //! With [`AttentionShape::bf16`] on a CPU with AVX512-BF16 both GEMMs take bf16 inputs with f32
 //! accumulation ([`bf16`]); elsewhere the flag is ignored and everything stays f32.
 
+use crate::claim::{self, Phase, SharedMut};
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
 use crate::Isa;
 use bf16_tile::Bf16Kernel;
-use rayon::prelude::*;
 use row_softmax::masked_softmax_row;
+use std::sync::Mutex;
 
 /// Sizes and flags of one attention call.
 #[derive(Clone, Copy, Debug)]
@@ -73,9 +74,9 @@ pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
 }
 
 /// Query rows per task. Without a causal mask every row costs the same, so each thread gets two
-/// equal blocks (rayon halves the task list, so equal tasks mean equal halves; whole 12-row
-/// panels would leave one thread up to a panel more). Under a causal mask later rows see more
-/// keys, so about four tasks per thread of whole panels let work-stealing even out the costs.
+/// equal blocks (whole 12-row panels would leave one thread up to a panel more). Under a causal
+/// mask later rows see more keys, so about four tasks per thread of whole panels let claiming
+/// even out the costs.
 fn rows_per_task(batch: usize, sq: usize, causal: bool) -> usize {
     let per_thread = if causal { 4 } else { 2 };
     let tasks_wanted = rayon::current_num_threads() * per_thread;
@@ -162,56 +163,91 @@ fn run(
     let (pk, pv) = (s.packed_k_len(), s.packed_v_len());
     let (packs, scores) = scratch[..need].split_at_mut(b * h * (pk + pv));
 
-    // Phase 1: pack every head's kᵀ and v once.
-    packs
-        .par_chunks_mut(pk + pv)
-        .enumerate()
-        .try_for_each(|(bh, buf)| {
-            let (bi, hi) = (bh / h, bh % h);
-            if let Some(kern) = bf16 {
-                bf16::pack_head(kern, s, k, v, bi, hi, pk, buf);
-                return Ok(());
-            }
-            let (kt, vp) = buf.split_at_mut(pk);
-            pack_b(d, sk, &k[bi * sk * ldk + hi * d..], ldk, true, kt)?;
-            pack_b(sk, d, &v[bi * sk * ldv + hi * d..], ldv, false, vp)
-        })?;
-
-    // Phase 2: query blocks.
+    let (heads_total, per_head) = (b * h, pk + pv);
     let rows = rows_per_task(b, sq, s.causal);
-    let packs = &*packs;
-    let task = |bi: usize, i0: usize, yc: &mut [f32], sc: &mut [f32]| -> Result<()> {
-        let n = yc.len() / hd;
-        let shift = sk as i64 - sq as i64;
-        // Keys this block computes: all, or under a causal mask those its last row can see (a
-        // block whose first row sees nothing keeps them all, so that row comes out uniform as
-        // with an explicit −∞ mask).
-        let keys = if s.causal && i0 as i64 + shift + 1 > 0 {
-            ((i0 + n) as i64 + shift).clamp(1, sk as i64) as usize
-        } else {
-            sk
-        };
-        for hi in 0..h {
-            let head = &packs[(bi * h + hi) * (pk + pv)..][..pk + pv];
-            // A row whose visible keys are all masked to the fill (≤ f32::MIN) would tie with the
-            // hidden keys the block skipped; such a block is redone over every key.
-            let at = Block { bi, hi, i0 };
-            if !head_block(isa, bf16, s, mask, q, head, pk, at, keys, sc, yc)? {
-                head_block(isa, bf16, s, mask, q, head, pk, at, sk, sc, yc)?;
-            }
+    let blocks = sq.div_ceil(rows);
+    // One claiming region, two phases: (1) pack every head's kᵀ and v once; (2) query blocks.
+    let threads = claim::region_threads(heads_total.max(b * blocks));
+    let packing = Phase::new(heads_total, threads);
+    let querying = Phase::new(b * blocks, threads);
+    let first_error = Mutex::new(None);
+    let keep_error = |r: Result<()>| {
+        if let Err(e) = r {
+            first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
         }
-        Ok(())
     };
-    y[..qn]
-        .par_chunks_mut(sq * hd)
-        .zip(scores.par_chunks_mut(sq * sk))
-        .enumerate()
-        .try_for_each(|(bi, (yb, sb))| {
-            yb.par_chunks_mut(rows * hd)
-                .zip(sb.par_chunks_mut(rows * sk))
-                .enumerate()
-                .try_for_each(|(blk, (yc, sc))| task(bi, blk * rows, yc, sc))
-        })
+    let (packs_ptr, scores_ptr) = (
+        SharedMut(packs.as_mut_ptr()),
+        SharedMut(scores.as_mut_ptr()),
+    );
+    let y_ptr = SharedMut(y.as_mut_ptr());
+    let pack = |bh: usize| -> Result<()> {
+        let (bi, hi) = (bh / h, bh % h);
+        // SAFETY: head `bh`'s `pk + pv` floats of `packs` belong to this unit alone, and nothing
+        // reads them before the packing phase ends.
+        let buf =
+            unsafe { std::slice::from_raw_parts_mut(packs_ptr.get().add(bh * per_head), per_head) };
+        if let Some(kern) = bf16 {
+            bf16::pack_head(kern, s, k, v, bi, hi, pk, buf);
+            return Ok(());
+        }
+        let (kt, vp) = buf.split_at_mut(pk);
+        pack_b(d, sk, &k[bi * sk * ldk + hi * d..], ldk, true, kt)?;
+        pack_b(sk, d, &v[bi * sk * ldv + hi * d..], ldv, false, vp)
+    };
+    let task =
+        |packs: &[f32], bi: usize, i0: usize, yc: &mut [f32], sc: &mut [f32]| -> Result<()> {
+            let n = yc.len() / hd;
+            let shift = sk as i64 - sq as i64;
+            // Keys this block computes: all, or under a causal mask those its last row can see (a
+            // block whose first row sees nothing keeps them all, so that row comes out uniform as
+            // with an explicit −∞ mask).
+            let keys = if s.causal && i0 as i64 + shift + 1 > 0 {
+                ((i0 + n) as i64 + shift).clamp(1, sk as i64) as usize
+            } else {
+                sk
+            };
+            for hi in 0..h {
+                let head = &packs[(bi * h + hi) * per_head..][..per_head];
+                // A row whose visible keys are all masked to the fill (≤ f32::MIN) would tie with the
+                // hidden keys the block skipped; such a block is redone over every key.
+                let at = Block { bi, hi, i0 };
+                if !head_block(isa, bf16, s, mask, q, head, pk, at, keys, sc, yc)? {
+                    head_block(isa, bf16, s, mask, q, head, pk, at, sk, sc, yc)?;
+                }
+            }
+            Ok(())
+        };
+    claim::region(threads, |part| {
+        packing.work(part, |bh| keep_error(pack(bh)));
+        packing.wait();
+        // SAFETY: every head was packed and the phase is over (`wait` orders its writes before
+        // this point), so `packs` is only read from here on.
+        let packs = unsafe {
+            std::slice::from_raw_parts(packs_ptr.get() as *const f32, heads_total * per_head)
+        };
+        querying.work(part, |u| {
+            let (bi, i0) = (u / blocks, u % blocks * rows);
+            let n = rows.min(sq - i0);
+            let first = bi * sq + i0;
+            // SAFETY: block `u`'s rows of `y` (`n·hd` floats) and of the scores (`n·sk`) belong to
+            // this unit alone; both lie inside the checked buffers (`first + n ≤ b·sq`).
+            let (yc, sc) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(y_ptr.get().add(first * hd), n * hd),
+                    std::slice::from_raw_parts_mut(scores_ptr.get().add(first * sk), n * sk),
+                )
+            };
+            keep_error(task(packs, bi, i0, yc, sc));
+        });
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Which block a task works on: batch `bi`, head `hi`, query rows from `i0`.
