@@ -356,11 +356,14 @@ def run_infc(ctx: dict, rec: dict, int8: bool) -> dict:
     if int8:
         cmd.append("--int8")
     rec["compile_cmd"] = shlex.join(cmd)
-    proc = run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"]))
-    if proc.rc != 0:
-        rec.update(status="unavailable", error=f"infc compile: {proc.error()}")
-        return rec
-    rec["compile_ms"] = proc.wall_s * 1e3
+    compiled = ctx.setdefault("compiled_ms", {})  # plans compiled earlier in this run (later --rounds)
+    if str(plan) not in compiled:
+        proc = run_proc(cmd, ctx["timeout"], env=child_env(ctx["threads"]))
+        if proc.rc != 0:
+            rec.update(status="unavailable", error=f"infc compile: {proc.error()}")
+            return rec
+        compiled[str(plan)] = proc.wall_s * 1e3
+    rec["compile_ms"] = compiled[str(plan)]
     feeds = [arg for name, path in inputs for arg in ("--input", f"{name}={path}")]
     run = [str(infc), "run", str(plan), "--bench", "--json", "--threads", str(ctx["threads"]), *feeds]
     counts = budgeted_counts(ctx, rec, [*run, "--warmup", "0", "--iters", "1"], child_env(ctx["threads"]), "infc run")
@@ -456,6 +459,23 @@ def run_engine(engine: str, ctx: dict, rec: dict) -> dict:
 # --------------------------------------------------------------------------------------------------
 
 
+def median_round(recs: list[dict]) -> dict:
+    """One engine's record from its rounds: the round with the median P50 (the lower middle one for an even
+    count; its P99, mean and RSS come from that same run), with every round's P50 in `round_p50s_ms` and the
+    first round's profile. The first round's record when no round succeeded."""
+    good = sorted((r for r in recs if r["status"] == "ok"), key=lambda r: r["p50_ms"])
+    if not good:
+        return recs[0]
+    rec = dict(good[(len(good) - 1) // 2])
+    if len(recs) > 1:
+        rec["rounds"] = len(recs)
+        rec["round_p50s_ms"] = [r["p50_ms"] for r in recs if r["status"] == "ok"]
+        rec["failed_rounds"] = sum(r["status"] != "ok" for r in recs)
+    if "profile" in recs[0]:
+        rec["profile"] = recs[0]["profile"]
+    return rec
+
+
 def csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -484,6 +504,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="per engine and (model, batch): run only the warmup and timed iterations that fit in this "
                         f"time (at least {budget.MIN_TIMED} timed), estimated from one iteration; also caps each "
                         "infc --profile run. Default: no budget, exactly --warmup and --iters")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the engines of each (model, batch) this many times, one after another in turn "
+                        "(round-robin, so slow phases of a noisy machine hit every engine alike); each engine's "
+                        "row is its median-P50 round, with every round's P50 kept. Profiles run in round 1")
     p.add_argument("--estimate", action="store_true",
                    help="print the expected duration of this run (from the last results.json) and exit")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per engine process (and per build)")
@@ -503,8 +527,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown engines {sorted(unknown)}; known: {ALL_ENGINES}")
     args.model_list = csv_list(args.models)
-    if args.iters < 1 or args.warmup < 0 or args.threads < 1:
-        p.error("--iters and --threads must be >= 1, --warmup >= 0")
+    if args.iters < 1 or args.warmup < 0 or args.threads < 1 or args.rounds < 1:
+        p.error("--iters, --threads and --rounds must be >= 1, --warmup >= 0")
     if args.budget is not None and not args.budget > 0:
         p.error(f"--budget {args.budget}: expected a positive number of seconds")
     return args
@@ -527,6 +551,7 @@ def estimate_message(args: argparse.Namespace) -> str:
                for e in args.engine_list]
     seconds, informed = budget.estimate_seconds(configs, history_records(args.out), args.budget, args.warmup,
                                                 args.iters, args.profile_iters)
+    seconds *= args.rounds  # (a slight overestimate: profiles and compiles happen in round 1 only)
     how = (f"budget {args.budget:g} s per engine and configuration" if args.budget is not None
            else "no --budget")
     unknown = len(configs) - informed
@@ -535,7 +560,8 @@ def estimate_message(args: argparse.Namespace) -> str:
                                    else f"; {unknown} not in any earlier results.json and, without a budget, "
                                    "counted as their start-up only")
     duration = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
-    return (f"expected duration: about {duration} for {len(configs)} engine configurations ({how}; "
+    rounds = f" × {args.rounds} rounds" if args.rounds > 1 else ""
+    return (f"expected duration: about {duration} for {len(configs)} engine configurations{rounds} ({how}; "
             f"{args.warmup} warmup + {args.iters} iterations requested; {informed} estimated from earlier "
             f"results{note}); model exports, builds and the venv install not included")
 
@@ -587,20 +613,25 @@ def main(argv: list[str]) -> int:
             ctx = {"model_dir": model_dir, "inputs": inputs, "threads": args.threads, "warmup": args.warmup,
                    "iters": args.iters, "timeout": args.timeout, "binaries": binaries, "int8_model": int8_model,
                    "profile_iters": args.profile_iters, "budget": args.budget}
-            for engine in args.engine_list:
-                rec = {"model": model, "model_dir": model_dir.name, "batch": batch, "engine": engine,
-                       "threads": 1 if engine == "tract" else args.threads, "warmup": args.warmup,
-                       "iters": args.iters}
-                log(f"{model} bs{batch} {engine} ...")
-                rec = run_engine(engine, ctx, rec)
-                if rec["status"] == "ok":
-                    log(f"  P50 {rec['p50_ms']:.2f} ms  P99 {rec['p99_ms']:.2f} ms  "
-                        f"{rec['throughput_per_s']:.2f}/s  RSS {(rec['peak_rss_bytes'] or 0) / 1048576:.0f} MiB  "
-                        f"({rec['warmup']} warmup + {rec['iters']} timed, {rec['wall_s']:.0f} s)")
-                else:
-                    log(f"  {rec['status']}: {rec['error']}")
-                records.append(rec)
-
+            rounds: dict[str, list[dict]] = {engine: [] for engine in args.engine_list}
+            for round_no in range(1, args.rounds + 1):
+                # Profiles only in the first round; later rounds time the same plans again.
+                ctx["profile_iters"] = args.profile_iters if round_no == 1 else 0
+                for engine in args.engine_list:
+                    rec = {"model": model, "model_dir": model_dir.name, "batch": batch, "engine": engine,
+                           "threads": 1 if engine == "tract" else args.threads, "warmup": args.warmup,
+                           "iters": args.iters}
+                    which = f" (round {round_no}/{args.rounds})" if args.rounds > 1 else ""
+                    log(f"{model} bs{batch} {engine}{which} ...")
+                    rec = run_engine(engine, ctx, rec)
+                    if rec["status"] == "ok":
+                        log(f"  P50 {rec['p50_ms']:.2f} ms  P99 {rec['p99_ms']:.2f} ms  "
+                            f"{rec['throughput_per_s']:.2f}/s  RSS {(rec['peak_rss_bytes'] or 0) / 1048576:.0f} MiB  "
+                            f"({rec['warmup']} warmup + {rec['iters']} timed, {rec['wall_s']:.0f} s)")
+                    else:
+                        log(f"  {rec['status']}: {rec['error']}")
+                    rounds[engine].append(rec)
+            records.extend(median_round(recs) for recs in rounds.values())
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python3 bench/compare.py " + shlex.join(argv) if argv else "python3 bench/compare.py"
     results = {
@@ -610,6 +641,7 @@ def main(argv: list[str]) -> int:
                    "model_dirs": {m: d.name for m, d in model_dirs.items()}, "batches": args.batch_list,
                    "engines": args.engine_list, "warmup": args.warmup, "iters": args.iters, "threads": args.threads,
                    "budget_s": args.budget, "min_timed": budget.MIN_TIMED, "profile_iters": args.profile_iters,
+                   "rounds": args.rounds,
                    "profile_min_timed": budget.PROFILE_MIN_TIMED,
                    "seq": args.seq, "quick": args.quick, "exporter": args.exporter,
                    "results_json": str(args.out.resolve() / "results.json")},

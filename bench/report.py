@@ -87,9 +87,17 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def runs_cell(r: dict) -> str:
-    """Warmup + timed iterations this row actually ran (fewer than requested under --budget)."""
+    """Warmup + timed iterations this row actually ran (fewer than requested under --budget), per round."""
     w, n = r.get("warmup"), r.get("iters")
-    return "-" if not isinstance(n, int) else f"{w if isinstance(w, int) else '?'} + {n}"
+    cell = "-" if not isinstance(n, int) else f"{w if isinstance(w, int) else '?'} + {n}"
+    return cell + (f" × {r['rounds']} rounds" if r.get("rounds", 1) > 1 else "")
+
+
+def p50_cell(r: dict) -> str:
+    """The P50, with the range of the rounds' P50s under --rounds."""
+    rounds = r.get("round_p50s_ms") or []
+    spread = f" ({fmt_ms(min(rounds))} – {fmt_ms(max(rounds))})" if len(rounds) > 1 else ""
+    return fmt_ms(r["p50_ms"]) + spread
 
 
 def model_table(records: list[dict], model: str) -> list[str]:
@@ -107,11 +115,30 @@ def model_table(records: list[dict], model: str) -> list[str]:
                     lines.append(f"| {batch} | {label} | {msg} | - | - | - | - | - | - | - |")
                     continue
                 lines.append(
-                    f"| {batch} | {label} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | {fmt_ms(r['mean_ms'])} "
+                    f"| {batch} | {label} | {p50_cell(r)} | {fmt_ms(r['p99_ms'])} | {fmt_ms(r['mean_ms'])} "
                     f"| {fmt_num(r['throughput_per_s'])} | {fmt_mib(r.get('peak_rss_bytes'))} | {runs_cell(r)} "
                     f"| {load_cell(r)} "
                     f"| {ratio(r['p50_ms'], ort)} |")
     return lines
+
+
+def round_p50s(records: list[dict], model: str, batch: int, engine: str) -> list[float] | None:
+    """Every round's P50 of an engine (harness --rounds), or None for a single round."""
+    for r in records:
+        if r["model"] == model and r["batch"] == batch and r["engine"] == engine and ok(r):
+            return r.get("round_p50s_ms")
+    return None
+
+
+def ratio_cell(records: list[dict], model: str, batch: int, a: str, b: str) -> str:
+    """P50 ratio of engines a and b; with --rounds also the range of the per-round ratios (round i of a over
+    round i of b, run minutes apart), when both have every round."""
+    cell = ratio(p50_of(records, model, batch, a), p50_of(records, model, batch, b))
+    ra, rb = round_p50s(records, model, batch, a), round_p50s(records, model, batch, b)
+    if ra and rb and len(ra) == len(rb) > 1:
+        per = sorted(x / y for x, y in zip(ra, rb) if y > 0)
+        cell += f" (rounds {per[0]:.2f}–{per[-1]:.2f}×)"
+    return cell
 
 
 def summary_table(records: list[dict], models: list[str]) -> list[str]:
@@ -119,9 +146,9 @@ def summary_table(records: list[dict], models: list[str]) -> list[str]:
              "|---|---:|---:|---:|---:|"]
     for model in models:
         for batch in sorted({r["batch"] for r in records if r["model"] == model}):
-            p = {e: p50_of(records, model, batch, e) for e in ENGINES}
-            lines.append(f"| {model} | {batch} | {ratio(p['infc-fp32'], p['ort-fp32'])} "
-                         f"| {ratio(p['infc-int8'], p['ort-int8'])} | {ratio(p['infc-int8'], p['ort-fp32'])} |")
+            cells = [ratio_cell(records, model, batch, a, b)
+                     for a, b in (("infc-fp32", "ort-fp32"), ("infc-int8", "ort-int8"), ("infc-int8", "ort-fp32"))]
+            lines.append(f"| {model} | {batch} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -283,6 +310,17 @@ def iterations_method(cfg: dict) -> list[str]:
             f"{cfg.get('profile_min_timed', 3)} profiled runs)."]
 
 
+def rounds_method(cfg: dict) -> list[str]:
+    """The Method bullet on --rounds (none for a single round)."""
+    n = cfg.get("rounds", 1)
+    if n <= 1:
+        return []
+    return [f"- {n} rounds: the engines of each (model, batch) ran {n} times in turn (round-robin, so a slow "
+            "phase of the machine hits every engine alike). Each row is the engine's round with the median P50 "
+            "(its P99, mean and RSS from that same run), with the range of the rounds' P50s in brackets; the "
+            "summary also gives the range of the per-round ratios. Profiles come from round 1."]
+
+
 def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
     cfg = results["config"]
     records = results["records"]
@@ -310,6 +348,7 @@ def benchmarks_md(results: dict, repo: Path, svg_paths: dict[str, Path]) -> str:
               "runs single-threaded (tract-onnx has no multithreaded build enabled here). Engines run one after "
               "another for each (model, batch), each in a fresh process.",
               *iterations_method(cfg),
+              *rounds_method(cfg),
               "- Latency per iteration is wall-clock (`time.perf_counter` in-process for Python engines, the "
               "engine's own timer for infc and tract). P50/P99 are nearest-rank percentiles; throughput = batch / "
               "mean latency.",

@@ -86,6 +86,33 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| m | 1 | 0.80× | - | - |", rows)
         self.assertIn("| m | 4 | 0.75× | - | - |", rows)
 
+    def test_rounds_pick_the_median_round_and_report_the_spread(self):
+        def rounds(engine: str, p50s: list[float | None]) -> dict:
+            recs = [record(engine, 1, p) for p in p50s]
+            recs[0]["profile"] = {"overhead_pct": 0.5}
+            return compare.median_round(recs)
+
+        infc = rounds("infc-int8", [16.0, 15.0, None, 18.0, 15.5])
+        ort = rounds("ort-int8", [20.0, 21.0, 25.0, 20.5, 30.0])
+        self.assertEqual(infc["p50_ms"], 15.5)  # lower median of the four that ran
+        self.assertEqual(infc["p99_ms"], 15.5 * 1.2)  # from that same round
+        self.assertEqual(infc["round_p50s_ms"], [16.0, 15.0, 18.0, 15.5])
+        self.assertEqual((infc["rounds"], infc["failed_rounds"]), (5, 1))
+        self.assertEqual(infc["profile"], {"overhead_pct": 0.5})
+        self.assertEqual(ort["p50_ms"], 21.0)
+        line = next(ln for ln in report.model_table([infc, ort], "m") if "infc INT8" in ln)
+        self.assertIn("15.5 ms (15.0 ms – 18.0 ms)", line)
+        self.assertIn("× 5 rounds", line)
+        # A failed round leaves the per-round lists unequal: only the ratio of the medians.
+        self.assertIn("| m | 1 | - | 0.74× | - |", report.summary_table([infc, ort], ["m"]))
+        ort_all = rounds("ort-int8", [20.0, 21.0, 25.0, 20.0])
+        infc_all = rounds("infc-int8", [16.0, 15.0, 18.0, 15.0])
+        row = report.summary_table([infc_all, ort_all], ["m"])[-1]
+        self.assertIn("(rounds 0.71–0.80×)", row)
+        self.assertEqual(compare.median_round([record("tract", 1, None)])["status"], "unavailable")
+        self.assertEqual(report.rounds_method({"rounds": 1}), [])
+        self.assertIn("5 rounds", report.rounds_method({"rounds": 5})[0])
+
     def test_svg_is_well_formed_with_one_polyline_per_multi_batch_engine(self):
         svg = report.svg_chart(self.records, "m", "title & <stuff>")
         xml.dom.minidom.parseString(svg)
