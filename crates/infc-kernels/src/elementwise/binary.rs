@@ -112,13 +112,37 @@ pub fn binary(
             row(isa, op, &a[oa..], sa, &b[ob..], sb, out);
         }
     };
-    if total >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 && rows > 1 {
-        let rows_per = rows.div_ceil(rayon::current_num_threads() * 4).max(1);
+    let threads = rayon::current_num_threads();
+    if total < PARALLEL_MIN_ELEMS || threads <= 1 {
+        run_rows(0, y);
+    } else if rows >= 2 * threads {
+        let rows_per = rows.div_ceil(threads * 4).max(1);
         y.par_chunks_mut(rows_per * inner)
             .enumerate()
             .for_each(|(ci, chunk)| run_rows(ci * rows_per, chunk));
     } else {
-        run_rows(0, y);
+        // Few long rows (two same-shape tensors coalesce into one row): split each row's columns
+        // into about four chunks per thread.
+        let cols_per = inner
+            .div_ceil((threads * 4).div_ceil(rows))
+            .next_multiple_of(16);
+        y.par_chunks_mut(inner).enumerate().for_each(|(r, out)| {
+            let (oa, ob) = row_offsets(outer, r);
+            out.par_chunks_mut(cols_per)
+                .enumerate()
+                .for_each(|(ci, part)| {
+                    let c0 = ci * cols_per;
+                    row(
+                        isa,
+                        op,
+                        &a[oa + c0 * sa..],
+                        sa,
+                        &b[ob + c0 * sb..],
+                        sb,
+                        part,
+                    );
+                });
+        });
     }
     Ok(())
 }

@@ -59,7 +59,9 @@ fn broadcast_strides_follow_numpy() {
 
 #[test]
 fn binary_matches_reference_every_isa() {
-    let shapes: [(&[usize], &[usize], &[usize]); 8] = [
+    // The last three run in parallel: one coalesced row (split by columns), and few long rows with
+    // a per-row scalar or a shared row as `b` (columns split per row, broadcast offsets).
+    let shapes: [(&[usize], &[usize], &[usize]); 10] = [
         (&[37], &[37], &[37]),
         (&[2, 3, 33], &[2, 3, 33], &[1]),
         (&[2, 3, 33], &[], &[2, 3, 33]),
@@ -68,6 +70,8 @@ fn binary_matches_reference_every_isa() {
         (&[2, 5, 3], &[5, 1], &[2, 1, 3]),
         (&[128, 768], &[128, 768], &[768]),
         (&[300, 300], &[300, 300], &[300, 300]),
+        (&[2, 70001], &[2, 70001], &[2, 1]),
+        (&[3, 40000], &[3, 40000], &[40000]),
     ];
     let ops = [
         BinaryKind::Add,
