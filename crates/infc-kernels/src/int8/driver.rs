@@ -210,7 +210,7 @@ fn serial(
         let mcur = mc.min(rows.end - ic);
         let row_tiles = (ic..ic + mcur).step_by(mk.mr);
         let col_blocks = (cols.start..cols.end).step_by(nr);
-        let run_tile = |ir: usize, jr: usize| {
+        let run_tile = |ir: usize, jr: usize, pf: &[i8]| {
             let mrows = mk.mr.min(ic + mcur - ir);
             let ncols = nr.min(cols.end - jr);
             let tile = Tile8 {
@@ -221,40 +221,50 @@ fn serial(
                 b_next: panel_bytes,
                 n: ncols,
                 out: tile_out(&out, b, ir, mrows, jr),
+                pf: pf.as_ptr(),
+                pf_lines: pf.len() / 64,
             };
             let f = (mk.select)(mrows, ncols.div_ceil(PANEL));
             // SAFETY: `mk` matches the capped ISA. The tile's rows `ir..ir+mrows` and columns
             // `jr..jr+ncols` lie inside the checked `m × n` problem, so the A rows (`lda`
             // stride, `4·k4` bytes each), the B panels (zero-padded, `k4·64` bytes each) and the
-            // output/epilogue pointers built by `tile_out` are in bounds.
+            // output/epilogue pointers built by `tile_out` are in bounds; `pf` is a live slice.
             unsafe { f(&tile) };
         };
         // The packed B after this rectangle's columns (the next unit a thread claims) or after
         // the current column block is fetched into L2 a slice per row tile of the first row block,
-        // so the next block's first row tile does not wait on DRAM for cold weights.
+        // so the next block's first row tile does not wait on DRAM for cold weights. The VNNI
+        // kernel spreads a slice's lines over its k-loop; for the others it is one burst here.
         let tiles = mcur.div_ceil(mk.mr).max(1);
-        let prefetch_next = |from_col: usize, bytes: usize, t: usize| {
+        let prefetch_next = |from_col: usize, bytes: usize, t: usize| -> &[i8] {
             // Only blocks that leave L2 room for the current one (long reductions stream B
             // from L2 across the row tiles anyway).
-            if ic == rows.start && bytes <= PREFETCH_MAX_BYTES {
-                let at = (from_col / PANEL * panel_bytes).min(b.data().len());
-                let slice = bytes.div_ceil(tiles);
-                let next = &b.data()[at..];
-                prefetch_l2(next.get(t * slice..).unwrap_or(&[]), slice);
+            if ic != rows.start || bytes > PREFETCH_MAX_BYTES {
+                return &[];
+            }
+            let at = (from_col / PANEL * panel_bytes).min(b.data().len());
+            let slice = bytes.div_ceil(tiles).next_multiple_of(64);
+            let next = &b.data()[at..];
+            let part = next.get(t * slice..).unwrap_or(&[]);
+            let part = &part[..slice.min(part.len())];
+            if mk.spreads_prefetch {
+                part
+            } else {
+                prefetch_l2(part, part.len());
+                &[]
             }
         };
         if rows_outer {
             for (t, ir) in row_tiles.enumerate() {
-                prefetch_next(cols.end, b_bytes, t);
+                let mut pf = prefetch_next(cols.end, b_bytes, t);
                 for jr in col_blocks.clone() {
-                    run_tile(ir, jr);
+                    run_tile(ir, jr, std::mem::take(&mut pf));
                 }
             }
         } else {
             for jr in col_blocks {
                 for (t, ir) in row_tiles.clone().enumerate() {
-                    prefetch_next(jr + nr, mk.np * panel_bytes, t);
-                    run_tile(ir, jr);
+                    run_tile(ir, jr, prefetch_next(jr + nr, mk.np * panel_bytes, t));
                 }
             }
         }

@@ -19,6 +19,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 3,
     np: 1,
     select,
+    spreads_prefetch: false,
 };
 
 fn select(rows: usize, _panels: usize) -> TileFn8 {

@@ -8,6 +8,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 4,
     np: 1,
     select,
+    spreads_prefetch: false,
 };
 
 fn select(rows: usize, _panels: usize) -> TileFn8 {

@@ -15,6 +15,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 8,
     np: 3,
     select,
+    spreads_prefetch: true,
 };
 
 fn select(rows: usize, panels: usize) -> TileFn8 {
@@ -36,7 +37,12 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
     let mut acc = [[_mm512_setzero_si512(); NP]; MR];
     let mut a = t.a;
     let mut b = t.b;
-    for _ in 0..t.k4 {
+    for g in 0..t.k4 {
+        // One line of the driver's L2 prefetch per k-group: spread out, the misses never fill
+        // the core's miss buffers the way a burst before the tile did.
+        if g < t.pf_lines {
+            _mm_prefetch::<_MM_HINT_T1>(t.pf.wrapping_add(g * 64));
+        }
         let mut bv = [_mm512_setzero_si512(); NP];
         // Software prefetch of every panel `PREFETCH_GROUPS` k-groups ahead: on the first row tile
         // of a column block the packed weights stream from DRAM/L3, and the panels are

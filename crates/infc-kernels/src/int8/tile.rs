@@ -20,6 +20,11 @@ pub(crate) struct Tile8 {
     /// Valid columns (`1 ..= panels*16`).
     pub n: usize,
     pub out: TileOut,
+    /// Packed-B bytes the driver wants in L2 for a later tile (a hint; kernels with
+    /// [`MicroKernel8::spreads_prefetch`] issue one 64-byte line of it per k-group, the others
+    /// ignore it): `pf_lines` lines from `pf`, inside the packed weights.
+    pub pf: *const i8,
+    pub pf_lines: usize,
 }
 
 /// Where the accumulators go.
@@ -70,6 +75,9 @@ pub(crate) struct MicroKernel8 {
     pub np: usize,
     /// Kernel for `rows ∈ 1..=mr`, `panels ∈ 1..=np`.
     pub select: fn(rows: usize, panels: usize) -> TileFn8,
+    /// Whether the kernel issues [`Tile8::pf`]'s L2 prefetches itself, spread over its k-loop
+    /// (otherwise the driver issues them in one burst before the tile).
+    pub spreads_prefetch: bool,
 }
 
 impl Dequant {
