@@ -31,15 +31,6 @@ pub struct SessionOptions {
     pub isa: Option<Isa>,
 }
 
-/// Runs `f` on a worker of the current rayon pool with the pool's other workers spinning as its
-/// team ([`infc_kernels::team::with_team`]). The step loop runs there so each step's parallel
-/// region starts its parts on helpers that are already awake (no wake-up per region), and the
-/// caller blocks once per run instead of once per region. A one-thread pool runs nothing in
-/// parallel, so `f` stays on the caller (the hand-over would be pure cost).
-fn on_pool_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    infc_kernels::team::with_team(f)
-}
-
 /// What a run does with its outputs once the steps are done (on the caller's thread).
 pub(crate) enum Sink<'s, 'b> {
     /// Copy them into the caller's buffers (plan order, exact byte lengths).
@@ -318,8 +309,13 @@ impl Session {
             infc_kernels::reserve_pack_buffers();
         }
         let mut arena = self.take_arena()?;
-        let result = on_pool_worker(|| self.run_in(arena.bytes_mut(), inputs, step_loop))
-            .and_then(|()| self.finish(arena.bytes(), sink));
+        // The step loop runs on a pool worker with the pool's other workers spinning beside it as
+        // its team, so each step's parallel region starts on helpers that are already awake, and
+        // the caller blocks once per run instead of once per region (a one-thread pool runs it
+        // on the caller).
+        let run = || self.run_in(arena.bytes_mut(), inputs, step_loop);
+        let result =
+            infc_kernels::team::with_team(run).and_then(|()| self.finish(arena.bytes(), sink));
         self.arenas
             .lock()
             .unwrap_or_else(|p| p.into_inner())

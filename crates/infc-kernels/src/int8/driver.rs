@@ -250,7 +250,7 @@ fn serial(
             if mk.spreads_prefetch {
                 part
             } else {
-                prefetch_l2(part, part.len());
+                prefetch_l2(part);
                 &[]
             }
         };
@@ -272,17 +272,17 @@ fn serial(
     }
 }
 
-/// Asks for the first `len` bytes of `bytes` in L2 (a hint: no effect off x86-64).
-fn prefetch_l2(bytes: &[i8], len: usize) {
+/// Asks for `bytes` in L2 (a hint: no effect off x86-64).
+fn prefetch_l2(bytes: &[i8]) {
     #[cfg(target_arch = "x86_64")]
-    for line in bytes[..len.min(bytes.len())].chunks(64) {
+    for line in bytes.chunks(64) {
         // SAFETY: a prefetch of an address inside a live slice (and prefetches never fault).
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line.as_ptr())
         };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (bytes, len);
+    let _ = bytes;
 }
 
 /// Output pointers and per-row parameters offset to the tile at `(row, col)`.
