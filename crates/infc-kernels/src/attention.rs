@@ -224,6 +224,14 @@ fn run(
     claim::region(threads, |part| {
         packing.work(part, |bh| keep_error(pack(bh)));
         packing.wait();
+        // A packing error skips the query blocks (as the two forks did before).
+        if first_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return;
+        }
         // SAFETY: every head was packed and the phase is over (`wait` orders its writes before
         // this point), so `packs` is only read from here on.
         let packs = unsafe {
