@@ -5,8 +5,8 @@
 //! All bounds were checked by the public entry points.
 
 use super::pack::{PackedB8Ref, GROUP_BYTES, PANEL};
-use super::tile::{Dequant, MicroKernel8, Tile8, TileOut, MAX_MR};
-use super::{AQuant, Int8Isa, PARALLEL_MIN_OPS};
+use super::tile::{Dequant, MicroKernel8, Tile8, TileOut};
+use super::{AQuant, Int8Isa, QParams, PARALLEL_MIN_OPS};
 use crate::claim::{self, Phase};
 use crate::gemm::{Bias, Epilogue};
 use std::ops::Range;
@@ -220,7 +220,7 @@ fn serial(
                 b: b.data().as_ptr().wrapping_add((jr / PANEL) * panel_bytes),
                 b_next: panel_bytes,
                 n: ncols,
-                out: tile_out(&out, b, ir, mrows, jr),
+                out: tile_out(&out, b, ir, jr),
                 pf: pf.as_ptr(),
                 pf_lines: pf.len() / 64,
             };
@@ -285,10 +285,12 @@ fn prefetch_l2(bytes: &[i8]) {
     let _ = bytes;
 }
 
-/// Output pointers and per-row parameters offset to the tile at `(row, col)`.
-fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, rows: usize, col: usize) -> TileOut {
-    match *out {
-        Output::Raw { c, ldc } => TileOut::Raw {
+/// Output pointers and per-row parameters offset to the tile at `(row, col)`. The tile's
+/// activation parameters point into `out` itself (per tensor) or its per-row slice, both alive
+/// for the whole [`serial`] call that runs the tile.
+fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, col: usize) -> TileOut {
+    match out {
+        &Output::Raw { c, ldc } => TileOut::Raw {
             c: c.wrapping_add(row * ldc + col),
             ldc,
         },
@@ -298,15 +300,11 @@ fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, rows: usize, col:
             a_params,
             epi,
         } => {
-            // Rows past `rows` are never read; filling them in the same pass avoids a separate
-            // zeroing of the arrays (it was a `memset` call per tile).
-            let param = |i: usize| match a_params {
-                AQuant::PerTensor(p) => p,
-                AQuant::PerRow(ps) => ps[row + i.min(rows - 1)],
+            let (c, ldc) = (*c, *ldc);
+            let (params, param_step) = match a_params {
+                AQuant::PerTensor(p) => (p as *const QParams, 0),
+                AQuant::PerRow(ps) => (ps[row..].as_ptr(), 1),
             };
-            let params: [_; MAX_MR] = std::array::from_fn(param);
-            let sa = params.map(|p| p.scale);
-            let za = params.map(|p| p.zero_point as i32);
             let null = std::ptr::null();
             let (col_bias, row_bias) = match epi.bias {
                 Some(Bias::PerColumn(bb)) => (bb[col..].as_ptr(), null),
@@ -320,8 +318,8 @@ fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, rows: usize, col:
             TileOut::Dequant(Dequant {
                 c: c.wrapping_add(row * ldc + col),
                 ldc,
-                sa,
-                za,
+                params,
+                param_step,
                 col_sums: b.col_sums()[col..].as_ptr(),
                 col_scales: b.scales()[col..].as_ptr(),
                 alpha: epi.alpha,

@@ -109,9 +109,11 @@ unsafe fn dequant_half<const MR: usize>(
     };
     let alpha = _mm256_set1_ps(d.alpha);
     for (i, row) in cols.iter().enumerate() {
-        let comp = _mm256_mullo_epi32(_mm256_set1_epi32(d.za[i]), col_sums);
+        // SAFETY: `i` is a row of the tile.
+        let (sa, za) = unsafe { d.a_params(i) };
+        let comp = _mm256_mullo_epi32(_mm256_set1_epi32(za), col_sums);
         let f = _mm256_cvtepi32_ps(_mm256_sub_epi32(row[h], comp));
-        let s = _mm256_mul_ps(_mm256_set1_ps(d.sa[i]), col_scales);
+        let s = _mm256_mul_ps(_mm256_set1_ps(sa), col_scales);
         let mut v = _mm256_mul_ps(_mm256_mul_ps(f, s), alpha);
         // SAFETY (all masked accesses below): row `i`, valid columns of this half of the tile.
         let cp = unsafe { d.c.add(i * d.ldc + off) };

@@ -113,9 +113,11 @@ unsafe fn dequant_panel<const MR: usize, const NP: usize>(
     };
     let alpha = _mm512_set1_ps(d.alpha);
     for (i, row) in acc.iter().enumerate() {
-        let comp = _mm512_mullo_epi32(_mm512_set1_epi32(d.za[i]), col_sums);
+        // SAFETY: `i` is a row of the tile.
+        let (sa, za) = unsafe { d.a_params(i) };
+        let comp = _mm512_mullo_epi32(_mm512_set1_epi32(za), col_sums);
         let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(row[q], comp));
-        let s = _mm512_mul_ps(_mm512_set1_ps(d.sa[i]), col_scales);
+        let s = _mm512_mul_ps(_mm512_set1_ps(sa), col_scales);
         let mut v = _mm512_mul_ps(_mm512_mul_ps(f, s), alpha);
         // SAFETY (all masked accesses below): row `i`, valid columns of panel `q` of the tile.
         let cp = unsafe { d.c.add(i * d.ldc + off) };

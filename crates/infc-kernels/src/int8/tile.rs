@@ -1,10 +1,8 @@
 //! The integer microkernel contract: one register tile `acc[mr × n] = A[mr × k] · B[k × n]` in
 //! i32, then either a raw i32 store or the dequantize epilogue into f32.
 
+use super::QParams;
 use crate::gemm::Activation;
-
-/// Largest row count of any microkernel (sizes the per-row parameter arrays).
-pub(crate) const MAX_MR: usize = 8;
 
 /// Arguments of one microkernel call; pointers derived by the driver from checked slices.
 pub(crate) struct Tile8 {
@@ -44,8 +42,11 @@ pub(crate) struct Dequant {
     /// `c[i*ldc + j]` writable (and readable) for `i < rows`, `j < n`.
     pub c: *mut f32,
     pub ldc: usize,
-    pub sa: [f32; MAX_MR],
-    pub za: [i32; MAX_MR],
+    /// Row `i`'s activation parameters at `params[i·param_step]` for `i < rows` (`param_step` 1
+    /// for per-row parameters, 0 for one per-tensor pair), read in place rather than copied per
+    /// tile.
+    pub params: *const QParams,
+    pub param_step: usize,
     /// `col_sums[j]`, `col_scales[j]` readable for `j < panels*16` (padded in the packed weights).
     pub col_sums: *const i32,
     pub col_scales: *const f32,
@@ -69,7 +70,7 @@ pub(crate) type TileFn8 = unsafe fn(&Tile8);
 
 /// An ISA's integer microkernel family.
 pub(crate) struct MicroKernel8 {
-    /// Rows per full tile (`≤ MAX_MR`).
+    /// Rows per full tile.
     pub mr: usize,
     /// Panels (16 columns each) per full tile.
     pub np: usize,
@@ -81,6 +82,17 @@ pub(crate) struct MicroKernel8 {
 }
 
 impl Dequant {
+    /// Row `i`'s activation scale and zero point.
+    ///
+    /// # Safety
+    /// `i` is a row of the tile (see [`Dequant::params`]).
+    #[inline(always)]
+    pub(crate) unsafe fn a_params(&self, i: usize) -> (f32, i32) {
+        // SAFETY: per the caller's contract.
+        let p = unsafe { *self.params.add(i * self.param_step) };
+        (p.scale, p.zero_point as i32)
+    }
+
     /// Scalar epilogue of one element (the reference order all paths follow).
     ///
     /// # Safety
@@ -89,8 +101,9 @@ impl Dequant {
     pub(crate) unsafe fn scalar(&self, i: usize, j: usize, acc: i32) -> f32 {
         // SAFETY: per the caller's contract every pointer read below is in bounds.
         unsafe {
-            let d = acc.wrapping_sub(self.za[i].wrapping_mul(*self.col_sums.add(j)));
-            let mut v = d as f32 * (self.sa[i] * *self.col_scales.add(j)) * self.alpha;
+            let (sa, za) = self.a_params(i);
+            let d = acc.wrapping_sub(za.wrapping_mul(*self.col_sums.add(j)));
+            let mut v = d as f32 * (sa * *self.col_scales.add(j)) * self.alpha;
             if self.load_c {
                 v += *self.c.add(i * self.ldc + j);
             }
