@@ -4,7 +4,7 @@
 //! into its i32 lane (no intermediate saturation). Masked stores for partial columns.
 
 use super::pack::{GROUP_BYTES, PANEL};
-use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut};
+use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut, OUT_LINES_PER_ROW};
 use crate::simd::avx512::{activate, tail_mask};
 use std::arch::x86_64::*;
 
@@ -37,7 +37,21 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
     let mut acc = [[_mm512_setzero_si512(); NP]; MR];
     let mut a = t.a;
     let mut b = t.b;
+    // The output lines this tile's epilogue writes, prefetched for ownership one every `every`
+    // k-groups from the loop's start (see `Tile8::out_line`).
+    let mut out_lines = [t.a as *const i8; OUT_LINES_PER_ROW * 8];
+    let lines = OUT_LINES_PER_ROW * MR;
+    for (x, p) in out_lines.iter_mut().enumerate().take(lines) {
+        *p = t.out_line(x / OUT_LINES_PER_ROW, x % OUT_LINES_PER_ROW);
+    }
+    let every = (t.k4 / lines).clamp(1, 4);
+    let (mut next_line, mut next_at) = (0, 0);
     for g in 0..t.k4 {
+        if g == next_at && next_line < lines {
+            _mm_prefetch::<_MM_HINT_ET0>(out_lines[next_line]);
+            next_line += 1;
+            next_at += every;
+        }
         // One line of the driver's L2 prefetch per k-group: spread out, the misses never fill
         // the core's miss buffers the way a burst before the tile did.
         if g < t.pf_lines {

@@ -25,6 +25,10 @@ pub(crate) struct Tile8 {
     pub pf_lines: usize,
 }
 
+/// Most 64-byte output lines one row of a tile writes: at most 48 four-byte columns (192
+/// bytes), which straddle four lines when the row does not start on a line boundary.
+pub(crate) const OUT_LINES_PER_ROW: usize = 4;
+
 /// Where the accumulators go.
 pub(crate) enum TileOut {
     /// `c[i*ldc + j] = acc[i][j]` for `i < rows`, `j < n`.
@@ -79,6 +83,24 @@ pub(crate) struct MicroKernel8 {
     /// Whether the kernel issues [`Tile8::pf`]'s L2 prefetches itself, spread over its k-loop
     /// (otherwise the driver issues them in one burst before the tile).
     pub spreads_prefetch: bool,
+}
+
+impl Tile8 {
+    /// An address inside line `l < OUT_LINES_PER_ROW` of output row `i` that the tile writes: its
+    /// first, 64th and 128th byte, and its last (`n` four-byte columns, at most 48). Kernels
+    /// prefetch these lines for writing (`prefetchw`) during the k-loop, so the epilogue's stores
+    /// find them owned: on a large output (the 128 × 50257 logits of an LM head) the stores
+    /// otherwise wait for each line's read-for-ownership from DRAM, about a tenth of the
+    /// product's time. Only a hint: the address is never dereferenced.
+    #[inline(always)]
+    pub(crate) fn out_line(&self, i: usize, l: usize) -> *const i8 {
+        let (c, ldc) = match &self.out {
+            TileOut::Raw { c, ldc } => (*c as *const i8, *ldc),
+            TileOut::Dequant(d) => (d.c as *const i8, d.ldc),
+        };
+        let last = (4 * self.n).saturating_sub(1);
+        c.wrapping_add(4 * i * ldc + (64 * l).min(last))
+    }
 }
 
 impl Dequant {
