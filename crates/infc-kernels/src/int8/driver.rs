@@ -42,8 +42,13 @@ unsafe impl Send for Output<'_> {}
 // SAFETY: as above; no element is written by two parts.
 unsafe impl Sync for Output<'_> {}
 
-fn micro_kernel(isa: Int8Isa) -> &'static MicroKernel8 {
+/// The microkernel for products of depth `k` on `isa`.
+fn micro_kernel(isa: Int8Isa, k: usize) -> &'static MicroKernel8 {
     match isa.capped() {
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::Amx if super::kernel_amx::takes_depth(k) => &super::kernel_amx::KERNEL,
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::Amx => &super::kernel_vnni::KERNEL,
         #[cfg(target_arch = "x86_64")]
         Int8Isa::Avx512Vnni => &super::kernel_vnni::KERNEL,
         #[cfg(target_arch = "x86_64")]
@@ -68,7 +73,11 @@ pub(crate) struct Units {
 
 impl Units {
     pub(crate) fn new(isa: Int8Isa, m: usize, n: usize, k: usize) -> Units {
-        let mk = micro_kernel(isa);
+        Units::with_kernel(micro_kernel(isa, k), m, n, k)
+    }
+
+    /// As [`Units::new`] with the given microkernel (tests run the emulated AMX kernel).
+    pub(crate) fn with_kernel(mk: &'static MicroKernel8, m: usize, n: usize, k: usize) -> Units {
         let nr = mk.np * PANEL;
         let block = row_block(mk, k);
         let split_m = (m >= n && m > block) || n <= nr;
@@ -215,6 +224,7 @@ fn serial(
             let ncols = nr.min(cols.end - jr);
             let tile = Tile8 {
                 k4,
+                rows: mrows,
                 a: a.as_ptr().wrapping_add(ir * lda),
                 lda,
                 b: b.data().as_ptr().wrapping_add((jr / PANEL) * panel_bytes),

@@ -2,15 +2,16 @@
 //! f32 enum does not change. Detection runs once; `INFC_INT8_ISA=portable|avx2|avx512vnni` forces
 //! a path, capped to what the CPU has (a forced path above the CPU falls back, never faults).
 //!
-//! Not implemented: AMX-INT8 (`tdpbusd`) — it needs `amx-int8` plus the XTILEDATA permission from
-//! `arch_prctl(ARCH_REQ_XCOMP_PERM)`, and the development machine has no AMX, so no such code was
-//! written that could not be tested. AVX-VNNI (the VEX `vpdpbusd` of client CPUs without
-//! AVX-512) is likewise absent from the development CPU; such machines run the AVX2 path.
+//! AMX-INT8 ([`Int8Isa::Amx`], `tdpbusd` tiles) is detected with the OS permission it needs (see
+//! [`super::amx`]); without it the best path is AVX-512 VNNI. The AMX kernel's logic is tested on
+//! every machine through an emulation of the tile registers; its instructions run only where the
+//! CPU has them. Not implemented: AVX-VNNI (the VEX `vpdpbusd` of client CPUs without AVX-512);
+//! such machines run the AVX2 path.
 
 use crate::error::{bad_shape, Result};
 use std::sync::OnceLock;
 
-/// An integer-kernel path. Ordered: `Portable < Avx2 < Avx512Vnni`.
+/// An integer-kernel path. Ordered: `Portable < Avx2 < Avx512Vnni < Amx`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Int8Isa {
     /// Scalar i32 multiply-add; runs anywhere.
@@ -19,6 +20,9 @@ pub enum Int8Isa {
     Avx2,
     /// AVX-512 F/BW/VL + VNNI: `vpdpbusd` on zmm.
     Avx512Vnni,
+    /// AMX-INT8 tiles for the GEMM's full 32 × 32 tiles of products whose depth is a multiple of
+    /// 64; everything else (edges, other depths, quantization, convolutions) as `Avx512Vnni`.
+    Amx,
 }
 
 /// Environment variable forcing a path: `portable`, `avx2` or `avx512vnni` (case-insensitive).
@@ -26,7 +30,12 @@ pub const INT8_ISA_ENV_VAR: &str = "INFC_INT8_ISA";
 
 impl Int8Isa {
     /// Every path, lowest first.
-    pub const ALL: [Int8Isa; 3] = [Int8Isa::Portable, Int8Isa::Avx2, Int8Isa::Avx512Vnni];
+    pub const ALL: [Int8Isa; 4] = [
+        Int8Isa::Portable,
+        Int8Isa::Avx2,
+        Int8Isa::Avx512Vnni,
+        Int8Isa::Amx,
+    ];
 
     /// The best path this CPU supports (detected once, then cached).
     pub fn detect() -> Int8Isa {
@@ -50,19 +59,20 @@ impl Int8Isa {
             Ok(v) => Int8Isa::parse(&v).map(Some).ok_or_else(|| {
                 bad_shape(
                     INT8_ISA_ENV_VAR,
-                    format!("{v:?} is not one of portable, avx2, avx512vnni"),
+                    format!("{v:?} is not one of portable, avx2, avx512vnni, amx"),
                 )
             }),
             Err(_) => Ok(None),
         }
     }
 
-    /// Parses `portable`, `avx2`, `avx512vnni` (also `vnni`), case-insensitively.
+    /// Parses `portable`, `avx2`, `avx512vnni` (also `vnni`), `amx`, case-insensitively.
     pub fn parse(s: &str) -> Option<Int8Isa> {
         match s.trim().to_ascii_lowercase().as_str() {
             "portable" | "scalar" => Some(Int8Isa::Portable),
             "avx2" => Some(Int8Isa::Avx2),
             "avx512vnni" | "avx512_vnni" | "vnni" => Some(Int8Isa::Avx512Vnni),
+            "amx" | "amx-int8" | "amx_int8" => Some(Int8Isa::Amx),
             _ => None,
         }
     }
@@ -91,6 +101,7 @@ impl Int8Isa {
             Int8Isa::Portable => "portable",
             Int8Isa::Avx2 => "avx2",
             Int8Isa::Avx512Vnni => "avx512vnni",
+            Int8Isa::Amx => "amx",
         }
     }
 
@@ -106,6 +117,16 @@ impl Int8Isa {
                 "avx512bw",
                 "avx512vl",
                 "avx512vnni",
+            ],
+            Int8Isa::Amx => &[
+                "avx2",
+                "fma",
+                "avx512f",
+                "avx512bw",
+                "avx512vl",
+                "avx512vnni",
+                "amx-tile",
+                "amx-int8",
             ],
         }
     }
@@ -125,7 +146,9 @@ fn detect_uncached() -> Int8Isa {
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni");
-    if vnni {
+    if vnni && super::amx::usable() {
+        Int8Isa::Amx
+    } else if vnni {
         Int8Isa::Avx512Vnni
     } else if avx2 {
         Int8Isa::Avx2
@@ -146,7 +169,8 @@ mod tests {
     #[test]
     fn parse_and_cap() {
         assert_eq!(Int8Isa::parse(" VNNI "), Some(Int8Isa::Avx512Vnni));
-        assert_eq!(Int8Isa::parse("amx"), None);
+        assert_eq!(Int8Isa::parse("AMX"), Some(Int8Isa::Amx));
+        assert_eq!(Int8Isa::parse("sse"), None);
         for isa in Int8Isa::ALL {
             assert_eq!(Int8Isa::parse(isa.name()), Some(isa));
             assert!(isa.capped().is_supported());

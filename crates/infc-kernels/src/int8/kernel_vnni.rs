@@ -81,13 +81,31 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
         a = a.wrapping_add(4);
         b = b.wrapping_add(GROUP_BYTES);
     }
+    // SAFETY: forwarded tile contract.
+    unsafe { store_tile::<MR, NP>(&t.out, t.n, &acc) };
+}
+
+/// Writes the accumulators of an `MR`-row tile with `n` valid columns (`≤ NP·16`): raw i32 or
+/// through the dequantize epilogue (also used by the AMX kernel, which keeps its accumulators in
+/// tile registers and reloads them 8 rows at a time).
+///
+/// # Safety
+/// `out` satisfies the [`Tile8`] output contract for `MR` rows and `n` columns; the CPU has
+/// AVX-512 F/BW/VL.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+pub(crate) unsafe fn store_tile<const MR: usize, const NP: usize>(
+    out: &TileOut,
+    n: usize,
+    acc: &[[__m512i; NP]; MR],
+) {
     for q in 0..NP {
-        let valid = t.n.saturating_sub(q * PANEL).min(PANEL);
+        let valid = n.saturating_sub(q * PANEL).min(PANEL);
         if valid == 0 {
             continue;
         }
         let mask = tail_mask(valid);
-        match &t.out {
+        match out {
             TileOut::Raw { c, ldc } => {
                 for (i, row) in acc.iter().enumerate() {
                     // SAFETY: masked store to the valid columns of C row `i`.
@@ -95,7 +113,7 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
                 }
             }
             // SAFETY: forwarded tile contract.
-            TileOut::Dequant(d) => unsafe { dequant_panel::<MR, NP>(d, &acc, q, mask) },
+            TileOut::Dequant(d) => unsafe { dequant_panel::<MR, NP>(d, acc, q, mask) },
         }
     }
 }

@@ -26,9 +26,11 @@
 //! **Overflow**: every path accumulates exactly in i32: `|Σ a·w| ≤ k·255·127`, which fits in i32
 //! for `k ≤` [`K_MAX`]; longer reductions are refused.
 
+pub(crate) mod amx;
 mod driver;
 pub mod isa;
 #[cfg(target_arch = "x86_64")]
+mod kernel_amx;
 mod kernel_avx2;
 mod kernel_portable;
 #[cfg(target_arch = "x86_64")]

@@ -1,6 +1,7 @@
 //! Measured single-core integer multiply-add peak per [`Int8Isa`] path, for GOP/s reports
 //! (1 multiply-add = 2 ops): independent chains of `vpdpbusd` (AVX-512 VNNI), of
 //! `vpmaddwd` + `vpaddd` (AVX2, 16 i16 products per instruction pair), or scalar i32 (portable).
+//! The AMX path reports the VNNI peak: its tile throughput is not measured here.
 
 use super::Int8Isa;
 use std::hint::black_box;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 fn ops_per_iter(isa: Int8Isa) -> usize {
     16 * 2
         * match isa {
-            Int8Isa::Avx512Vnni => 64,
+            Int8Isa::Avx512Vnni | Int8Isa::Amx => 64,
             Int8Isa::Avx2 => 16,
             Int8Isa::Portable => 1,
         }
@@ -34,7 +35,7 @@ fn run(isa: Int8Isa, iters: usize) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so the CPU has AVX-512 VNNI.
-        Int8Isa::Avx512Vnni => unsafe { chains_vnni(iters) },
+        Int8Isa::Avx512Vnni | Int8Isa::Amx => unsafe { chains_vnni(iters) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so the CPU has AVX2.
         Int8Isa::Avx2 => unsafe { chains_avx2(iters) },

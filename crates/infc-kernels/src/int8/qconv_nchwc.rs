@@ -431,7 +431,7 @@ struct PathInfo {
 fn path(isa: Int8Isa) -> PathInfo {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Int8Isa::Avx512Vnni => PathInfo {
+        Int8Isa::Avx512Vnni | Int8Isa::Amx => PathInfo {
             pmax: 12,
             nbmax: 2,
             select: super::qconv_nchwc_vnni::select,

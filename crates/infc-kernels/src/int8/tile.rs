@@ -8,6 +8,8 @@ use crate::gemm::Activation;
 pub(crate) struct Tile8 {
     /// Number of 4-deep k-groups (`ceil(k/4)`).
     pub k4: usize,
+    /// Rows of the tile (`1 ..= mr`; kernels monomorphised per row count may ignore it).
+    pub rows: usize,
     /// A: `a[i*lda + 4g + t]` readable for `i < rows`, `g < k4`, `t < 4`.
     pub a: *const u8,
     pub lda: usize,
@@ -30,6 +32,7 @@ pub(crate) struct Tile8 {
 pub(crate) const OUT_LINES_PER_ROW: usize = 4;
 
 /// Where the accumulators go.
+#[derive(Clone, Copy)]
 pub(crate) enum TileOut {
     /// `c[i*ldc + j] = acc[i][j]` for `i < rows`, `j < n`.
     Raw {
@@ -39,9 +42,41 @@ pub(crate) enum TileOut {
     Dequant(Dequant),
 }
 
+impl TileOut {
+    /// The same output moved to the tile origin `(r0, c0)` relative to this one.
+    pub(crate) fn offset(&self, r0: usize, c0: usize) -> TileOut {
+        match self {
+            TileOut::Raw { c, ldc } => TileOut::Raw {
+                c: c.wrapping_add(r0 * ldc + c0),
+                ldc: *ldc,
+            },
+            TileOut::Dequant(d) => {
+                let moved = |p: *const f32, by: usize| {
+                    if p.is_null() {
+                        p
+                    } else {
+                        p.wrapping_add(by)
+                    }
+                };
+                TileOut::Dequant(Dequant {
+                    c: d.c.wrapping_add(r0 * d.ldc + c0),
+                    params: d.params.wrapping_add(r0 * d.param_step),
+                    col_sums: d.col_sums.wrapping_add(c0),
+                    col_scales: d.col_scales.wrapping_add(c0),
+                    col_bias: moved(d.col_bias, c0),
+                    row_bias: moved(d.row_bias, r0),
+                    residual: moved(d.residual, r0 * d.ld_res + c0),
+                    ..*d
+                })
+            }
+        }
+    }
+}
+
 /// Dequantize epilogue of one tile, pointers offset to the tile origin:
 /// `c[i,j] = act(alpha·((acc − za[i]·col_sums[j]) as f32 · (sa[i]·col_scales[j])) + [c] + col_bias[j]
 /// + row_bias[i] + residual[i,j])`, in exactly this operation order on every path.
+#[derive(Clone, Copy)]
 pub(crate) struct Dequant {
     /// `c[i*ldc + j]` writable (and readable) for `i < rows`, `j < n`.
     pub c: *mut f32,
@@ -86,6 +121,26 @@ pub(crate) struct MicroKernel8 {
 }
 
 impl Tile8 {
+    /// The sub-tile of `rows` rows from row `r0` and the columns from panel `p0` on (`n` capped
+    /// to what remains), for kernels that hand a tile's edges to a smaller kernel. Pointer
+    /// arithmetic only (`wrapping_add`): the sub-tile lies inside this tile, so its contract
+    /// follows from this one's.
+    pub(crate) fn sub(&self, r0: usize, p0: usize) -> Tile8 {
+        let c0 = p0 * super::pack::PANEL;
+        Tile8 {
+            k4: self.k4,
+            rows: self.rows.saturating_sub(r0),
+            a: self.a.wrapping_add(r0 * self.lda),
+            lda: self.lda,
+            b: self.b.wrapping_add(p0 * self.b_next),
+            b_next: self.b_next,
+            n: self.n.saturating_sub(c0),
+            out: self.out.offset(r0, c0),
+            pf: self.pf,
+            pf_lines: 0,
+        }
+    }
+
     /// An address inside line `l < OUT_LINES_PER_ROW` of output row `i` that the tile writes: its
     /// first, 64th and 128th byte, and its last (`n` four-byte columns, at most 48). Kernels
     /// prefetch these lines for writing (`prefetchw`) during the k-loop, so the epilogue's stores

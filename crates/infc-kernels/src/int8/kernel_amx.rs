@@ -1,0 +1,267 @@
+//! AMX-INT8 integer microkernel: 32 rows × 32 columns per tile call, as a 2 × 2 block of 16 × 16
+//! i32 accumulator tiles (`tmm0..tmm3`). Per 64-deep k-step it loads two A tiles (16 rows × 64
+//! u8 each, straight from the quantized rows at stride `lda`) and two B tiles (16 k-groups × 64
+//! bytes: exactly 16 consecutive groups of a packed panel, stride 64 — the packed layout of
+//! [`super::pack`] is AMX's B layout) and issues four `tdpbusd` (u8·s8 summed by fours into i32,
+//! no saturation: the same exact sums as `vpdpbusd`). The accumulators go through a 4 KiB stack
+//! block into the AVX-512 epilogue of [`super::kernel_vnni`], 8 rows at a time.
+//!
+//! Used only when `k` is a multiple of 64 (whole k-steps; the driver keeps VNNI otherwise).
+//! Tiles with fewer rows or columns than 32 × 32 (the edges) run the VNNI kernel on 8-row strips,
+//! so no tile load ever reads past the operands.
+
+use super::amx::{Tiles, TILE_ROWS, TILE_ROW_BYTES};
+use super::kernel_vnni;
+use super::pack::{GROUP_BYTES, PANEL};
+use super::tile::{MicroKernel8, Tile8, TileFn8};
+use std::arch::x86_64::*;
+
+/// Rows and panels of a full AMX tile call.
+const MR: usize = 2 * TILE_ROWS;
+const NP: usize = 2;
+/// k-groups (4 deep) per 64-deep k-step.
+const GROUPS_PER_STEP: usize = TILE_ROW_BYTES / 4;
+
+pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
+    mr: MR,
+    np: NP,
+    select,
+    spreads_prefetch: false,
+};
+
+/// Whether the AMX kernel can take a product of depth `k` (whole 64-deep steps).
+pub(crate) fn takes_depth(k: usize) -> bool {
+    k > 0 && k.is_multiple_of(TILE_ROW_BYTES)
+}
+
+fn select(rows: usize, panels: usize) -> TileFn8 {
+    if rows == MR && panels >= NP {
+        full_hw
+    } else {
+        edge
+    }
+}
+
+/// # Safety
+/// The [`Tile8`] contract for 32 rows and 2 panels, `k4` a multiple of 16, and
+/// [`super::amx::usable`] (the driver selected this kernel only then).
+unsafe fn full_hw(t: &Tile8) {
+    // SAFETY: forwarded.
+    unsafe { full(&mut super::amx::Hw, t) }
+}
+
+/// A full 32 × 32 tile on the tile registers `tiles`.
+///
+/// # Safety
+/// As [`full_hw`] (the CPU has AVX-512 F/BW/VL for the epilogue).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+pub(crate) unsafe fn full<T: Tiles>(tiles: &mut T, t: &Tile8) {
+    debug_assert!(t.k4.is_multiple_of(GROUPS_PER_STEP) && t.n > PANEL);
+    let mut acc = Accumulators([0; MR * NP * PANEL]);
+    // SAFETY: A rows `0..32` hold `4·k4` readable bytes at stride `lda`, and panels 0 and 1 hold
+    // `k4·64` bytes (the tile contract); every load below stays inside them, and `acc` is a
+    // 32 × 32 i32 block (128-byte rows).
+    unsafe {
+        tiles.configure();
+        tiles.zero::<0>();
+        tiles.zero::<1>();
+        tiles.zero::<2>();
+        tiles.zero::<3>();
+        for step in 0..t.k4 / GROUPS_PER_STEP {
+            let a = t.a.add(step * TILE_ROW_BYTES);
+            let b = (t.b as *const u8).add(step * GROUPS_PER_STEP * GROUP_BYTES);
+            tiles.load::<4>(a, t.lda);
+            tiles.load::<5>(a.add(TILE_ROWS * t.lda), t.lda);
+            tiles.load::<6>(b, GROUP_BYTES);
+            tiles.load::<7>(b.add(t.b_next), GROUP_BYTES);
+            tiles.dpbusd::<0, 4, 6>();
+            tiles.dpbusd::<1, 4, 7>();
+            tiles.dpbusd::<2, 5, 6>();
+            tiles.dpbusd::<3, 5, 7>();
+        }
+        let row_bytes = NP * PANEL * 4;
+        let base = acc.0.as_mut_ptr() as *mut u8;
+        let half = TILE_ROWS * row_bytes;
+        tiles.store::<0>(base, row_bytes);
+        tiles.store::<1>(base.add(PANEL * 4), row_bytes);
+        tiles.store::<2>(base.add(half), row_bytes);
+        tiles.store::<3>(base.add(half + PANEL * 4), row_bytes);
+    }
+    for r0 in (0..MR).step_by(8) {
+        let mut strip = [[_mm512_setzero_si512(); NP]; 8];
+        for (i, row) in strip.iter_mut().enumerate() {
+            for (q, v) in row.iter_mut().enumerate() {
+                let at = (r0 + i) * NP * PANEL + q * PANEL;
+                // SAFETY: 16 i32 inside the block.
+                *v = unsafe { _mm512_loadu_si512(acc.0.as_ptr().add(at) as *const __m512i) };
+            }
+        }
+        // SAFETY: rows `r0..r0+8` and the tile's `n` columns are inside the tile's output.
+        unsafe { kernel_vnni::store_tile::<8, NP>(&t.out.offset(r0, 0), t.n, &strip) };
+    }
+}
+
+/// The 32 × 32 accumulator block between the tile stores and the epilogue.
+#[repr(C, align(64))]
+struct Accumulators([i32; MR * NP * PANEL]);
+
+/// A tile with fewer than 32 rows or 2 panels: VNNI strips of up to 8 rows × 2 panels.
+///
+/// # Safety
+/// The [`Tile8`] contract holds and the CPU has AVX-512 VNNI.
+unsafe fn edge(t: &Tile8) {
+    let rows = t.rows;
+    let panels = t.n.div_ceil(PANEL);
+    for r0 in (0..rows).step_by(8) {
+        let f = (kernel_vnni::KERNEL.select)((rows - r0).min(8), panels);
+        // SAFETY: the strip lies inside the tile, so the tile's contract covers it.
+        unsafe { f(&t.sub(r0, 0)) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::amx::Emulated;
+    use super::super::driver::{Output, Split, Units};
+    use super::super::{quantize_pack_b_s8, AQuant, Int8Isa, QParams};
+    use super::*;
+    use crate::gemm::{Activation, Bias, Epilogue};
+
+    /// The AMX kernel on emulated tile registers (every machine).
+    static EMULATED: MicroKernel8 = MicroKernel8 {
+        mr: MR,
+        np: NP,
+        select: select_emulated,
+        spreads_prefetch: false,
+    };
+
+    fn select_emulated(rows: usize, panels: usize) -> TileFn8 {
+        if rows == MR && panels >= NP {
+            full_emulated
+        } else {
+            edge
+        }
+    }
+
+    unsafe fn full_emulated(t: &Tile8) {
+        let mut tiles = Emulated([[0; TILE_ROWS * TILE_ROW_BYTES]; 8]);
+        // SAFETY: forwarded tile contract.
+        unsafe { full(&mut tiles, t) }
+    }
+
+    fn bytes(len: usize, seed: u32) -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(2654435761) ^ seed).rotate_left(7) as u8)
+            .collect()
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        bytes(len, seed)
+            .iter()
+            .map(|&b| b as f32 / 64.0 - 2.0)
+            .collect()
+    }
+
+    /// Runs `m × n × k` on `mk` (all units, in reverse order) into raw i32 and into a full
+    /// dequantize epilogue.
+    fn run(mk: &'static MicroKernel8, m: usize, n: usize, k: usize) -> (Vec<i32>, Vec<f32>) {
+        let lda = k + 4;
+        let a = bytes(m * lda, 1);
+        let packed = quantize_pack_b_s8(k, n, &values(k * n, 2), n, false).unwrap();
+        let b = packed.as_ref();
+        let params: Vec<QParams> = (0..m)
+            .map(|i| QParams {
+                scale: 0.01 + i as f32 * 1e-4,
+                zero_point: (i * 37 % 256) as u8,
+            })
+            .collect();
+        let (bias, res) = (values(n, 3), values(m * n, 4));
+        let epi = Epilogue {
+            bias: Some(Bias::PerColumn(&bias)),
+            residual: Some((&res, n)),
+            activation: Activation::GeluTanh,
+            ..Epilogue::default()
+        };
+        let mut raw = vec![0i32; m * n];
+        let mut deq = vec![0f32; m * n];
+        let outs = [
+            Output::Raw {
+                c: raw.as_mut_ptr(),
+                ldc: n,
+            },
+            Output::Dequant {
+                c: deq.as_mut_ptr(),
+                ldc: n,
+                a_params: AQuant::PerRow(&params),
+                epi: &epi,
+            },
+        ];
+        for out in outs {
+            let split = Split {
+                units: Units::with_kernel(mk, m, n, k),
+                k,
+                a: &a,
+                lda,
+                b: &b,
+                out,
+            };
+            for u in (0..split.units.count()).rev() {
+                split.run_unit(u);
+            }
+        }
+        (raw, deq)
+    }
+
+    /// Full tiles, row and column edges, one and several k-steps: the emulated AMX kernel gives
+    /// the VNNI kernel's bits (raw sums exactly, the epilogue bit for bit: it is the same code).
+    #[test]
+    fn emulated_amx_matches_vnni_bit_for_bit() {
+        if !Int8Isa::Avx512Vnni.is_supported() {
+            eprintln!("skipped: the AMX kernel's edges and epilogue need AVX-512 VNNI");
+            return;
+        }
+        for &(m, n, k) in &[
+            (32, 32, 64),
+            (64, 80, 128),
+            (37, 50, 192),
+            (96, 33, 64),
+            (5, 7, 64),
+        ] {
+            let want = run(&kernel_vnni::KERNEL, m, n, k);
+            let got = run(&EMULATED, m, n, k);
+            assert_eq!(got.0, want.0, "{m}x{n}x{k}: raw sums");
+            let same = got
+                .1
+                .iter()
+                .zip(&want.1)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{m}x{n}x{k}: dequantized output");
+        }
+    }
+
+    /// The tile registers themselves, where the CPU and OS grant them.
+    #[test]
+    fn hardware_amx_matches_vnni_bit_for_bit() {
+        if !Int8Isa::Amx.is_supported() {
+            eprintln!("skipped: AMX-INT8 is not usable here (CPU, OS or permission)");
+            return;
+        }
+        for &(m, n, k) in &[(32, 32, 64), (64, 80, 128), (37, 50, 192), (128, 96, 768)] {
+            let want = run(&kernel_vnni::KERNEL, m, n, k);
+            let got = run(&KERNEL, m, n, k);
+            assert_eq!(got.0, want.0, "{m}x{n}x{k}: raw sums");
+            let same = got
+                .1
+                .iter()
+                .zip(&want.1)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{m}x{n}x{k}: dequantized output");
+        }
+    }
+
+    #[test]
+    fn only_whole_k_steps_take_amx() {
+        assert!(takes_depth(64) && takes_depth(768) && takes_depth(3072));
+        assert!(!takes_depth(0) && !takes_depth(60) && !takes_depth(100));
+    }
+}
