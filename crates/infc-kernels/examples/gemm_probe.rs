@@ -96,7 +96,7 @@ fn probe_activation() -> Activation {
 
 /// Best-of GOP/s of the int8 GEMM `m × k × n` over `copies` weight copies.
 fn best_int8(m: usize, k: usize, n: usize, threads: usize, copies: usize, ms: u64) -> f64 {
-    let isa = Int8Isa::detect();
+    let isa = Int8Isa::best();
     let a: Vec<f32> = (0..m * k)
         .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
         .collect();
@@ -184,7 +184,7 @@ fn main() {
 }
 
 fn main_int8() {
-    let isa = Int8Isa::detect();
+    let isa = Int8Isa::best();
     let peak = int8_peak_gops(isa, Duration::from_millis(300));
     let env = |name: &str, default: usize| {
         std::env::var(name)

@@ -53,6 +53,8 @@ fn micro_kernel(isa: Int8Isa, k: usize) -> &'static MicroKernel8 {
         Int8Isa::Avx512Vnni => &super::kernel_vnni::KERNEL,
         #[cfg(target_arch = "x86_64")]
         Int8Isa::Avx2 => &super::kernel_avx2::KERNEL,
+        #[cfg(target_arch = "x86_64")]
+        Int8Isa::AvxVnni => &super::kernel_avxvnni::KERNEL,
         _ => &super::kernel_portable::KERNEL,
     }
 }

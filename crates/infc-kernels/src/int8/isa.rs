@@ -5,19 +5,23 @@
 //! AMX-INT8 ([`Int8Isa::Amx`], `tdpbusd` tiles) is detected with the OS permission it needs (see
 //! [`super::amx`]); without it the best path is AVX-512 VNNI. The AMX kernel's logic is tested on
 //! every machine through an emulation of the tile registers; its instructions run only where the
-//! CPU has them. Not implemented: AVX-VNNI (the VEX `vpdpbusd` of client CPUs without AVX-512);
-//! such machines run the AVX2 path.
+//! CPU has them. [`Int8Isa::AvxVnni`] (256-bit `vpdpbusd`, for client CPUs without AVX-512) runs
+//! its GEMM kernel with the VEX instruction where the CPU has AVX-VNNI and with the EVEX one of
+//! AVX512-VNNI otherwise, so it is exercised on both kinds of machine.
 
 use crate::error::{bad_shape, Result};
 use std::sync::OnceLock;
 
-/// An integer-kernel path. Ordered: `Portable < Avx2 < Avx512Vnni < Amx`.
+/// An integer-kernel path. Ordered: `Portable < Avx2 < AvxVnni < Avx512Vnni < Amx`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Int8Isa {
     /// Scalar i32 multiply-add; runs anywhere.
     Portable,
     /// AVX2 (+FMA for the epilogue): widening `vpmovzxbw`/`vpmovsxbw` + `vpmaddwd`.
     Avx2,
+    /// AVX2 + 256-bit `vpdpbusd` (AVX-VNNI, or AVX512-VNNI's EVEX form) for the GEMM kernel; the
+    /// rest (quantization, convolutions) as `Avx2`.
+    AvxVnni,
     /// AVX-512 F/BW/VL + VNNI: `vpdpbusd` on zmm.
     Avx512Vnni,
     /// AMX-INT8 tiles for the GEMM's full 32 × 32 tiles of products whose depth is a multiple of
@@ -30,9 +34,10 @@ pub const INT8_ISA_ENV_VAR: &str = "INFC_INT8_ISA";
 
 impl Int8Isa {
     /// Every path, lowest first.
-    pub const ALL: [Int8Isa; 4] = [
+    pub const ALL: [Int8Isa; 5] = [
         Int8Isa::Portable,
         Int8Isa::Avx2,
+        Int8Isa::AvxVnni,
         Int8Isa::Avx512Vnni,
         Int8Isa::Amx,
     ];
@@ -59,18 +64,19 @@ impl Int8Isa {
             Ok(v) => Int8Isa::parse(&v).map(Some).ok_or_else(|| {
                 bad_shape(
                     INT8_ISA_ENV_VAR,
-                    format!("{v:?} is not one of portable, avx2, avx512vnni, amx"),
+                    format!("{v:?} is not one of portable, avx2, avxvnni, avx512vnni, amx"),
                 )
             }),
             Err(_) => Ok(None),
         }
     }
 
-    /// Parses `portable`, `avx2`, `avx512vnni` (also `vnni`), `amx`, case-insensitively.
+    /// Parses `portable`, `avx2`, `avxvnni`, `avx512vnni` (also `vnni`), `amx`, case-insensitively.
     pub fn parse(s: &str) -> Option<Int8Isa> {
         match s.trim().to_ascii_lowercase().as_str() {
             "portable" | "scalar" => Some(Int8Isa::Portable),
             "avx2" => Some(Int8Isa::Avx2),
+            "avxvnni" | "avx_vnni" | "avx-vnni" => Some(Int8Isa::AvxVnni),
             "avx512vnni" | "avx512_vnni" | "vnni" => Some(Int8Isa::Avx512Vnni),
             "amx" | "amx-int8" | "amx_int8" => Some(Int8Isa::Amx),
             _ => None,
@@ -100,6 +106,7 @@ impl Int8Isa {
         match self {
             Int8Isa::Portable => "portable",
             Int8Isa::Avx2 => "avx2",
+            Int8Isa::AvxVnni => "avxvnni",
             Int8Isa::Avx512Vnni => "avx512vnni",
             Int8Isa::Amx => "amx",
         }
@@ -110,6 +117,7 @@ impl Int8Isa {
         match self {
             Int8Isa::Portable => &[],
             Int8Isa::Avx2 => &["avx2", "fma"],
+            Int8Isa::AvxVnni => &["avx2", "fma", "avxvnni or avx512vl+avx512vnni"],
             Int8Isa::Avx512Vnni => &[
                 "avx2",
                 "fma",
@@ -150,6 +158,8 @@ fn detect_uncached() -> Int8Isa {
         Int8Isa::Amx
     } else if vnni {
         Int8Isa::Avx512Vnni
+    } else if avx2 && is_x86_feature_detected!("avxvnni") {
+        Int8Isa::AvxVnni
     } else if avx2 {
         Int8Isa::Avx2
     } else {

@@ -63,13 +63,31 @@ unsafe fn tile<const MR: usize>(t: &Tile8) {
         out[0] = _mm256_permute4x64_epi64::<0xD8>(_mm256_hadd_epi32(row[0], row[1]));
         out[1] = _mm256_permute4x64_epi64::<0xD8>(_mm256_hadd_epi32(row[2], row[3]));
     }
+    // SAFETY: forwarded tile contract.
+    unsafe { store_tile::<MR>(&t.out, t.n, &cols) };
+}
+
+/// Writes an `MR`-row, one-panel tile whose accumulators are in column order (`cols[i][h]` holds
+/// columns `8h..8h+8` of row `i`) with `n ≤ 16` valid columns: raw i32 or through the dequantize
+/// epilogue (also used by the AVX-VNNI kernel).
+///
+/// # Safety
+/// `out` satisfies the [`Tile8`] output contract for `MR` rows and `n` columns; the CPU has AVX2
+/// and FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn store_tile<const MR: usize>(
+    out: &TileOut,
+    n: usize,
+    cols: &[[__m256i; 2]; MR],
+) {
     for h in 0..2 {
-        let valid = t.n.saturating_sub(8 * h).min(8);
+        let valid = n.saturating_sub(8 * h).min(8);
         if valid == 0 {
             continue;
         }
         let mask = tail_mask(valid);
-        match &t.out {
+        match out {
             TileOut::Raw { c, ldc } => {
                 for (i, row) in cols.iter().enumerate() {
                     // SAFETY: masked store to the valid columns of C row `i`.
@@ -77,7 +95,7 @@ unsafe fn tile<const MR: usize>(t: &Tile8) {
                 }
             }
             // SAFETY: forwarded tile contract.
-            TileOut::Dequant(d) => unsafe { dequant_half::<MR>(d, &cols, h, mask) },
+            TileOut::Dequant(d) => unsafe { dequant_half::<MR>(d, cols, h, mask) },
         }
     }
 }

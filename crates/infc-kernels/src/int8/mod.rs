@@ -32,6 +32,8 @@ pub mod isa;
 #[cfg(target_arch = "x86_64")]
 mod kernel_amx;
 mod kernel_avx2;
+#[cfg(target_arch = "x86_64")]
+mod kernel_avxvnni;
 mod kernel_portable;
 #[cfg(target_arch = "x86_64")]
 mod kernel_vnni;

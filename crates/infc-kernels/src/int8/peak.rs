@@ -1,7 +1,8 @@
 //! Measured single-core integer multiply-add peak per [`Int8Isa`] path, for GOP/s reports
 //! (1 multiply-add = 2 ops): independent chains of `vpdpbusd` (AVX-512 VNNI), of
 //! `vpmaddwd` + `vpaddd` (AVX2, 16 i16 products per instruction pair), or scalar i32 (portable).
-//! The AMX path reports the VNNI peak: its tile throughput is not measured here.
+//! AVX-VNNI runs 256-bit `vpdpbusd` chains (the EVEX form where the CPU lacks the VEX one). The
+//! AMX path reports the VNNI peak: its tile throughput is not measured here.
 
 use super::Int8Isa;
 use std::hint::black_box;
@@ -12,6 +13,7 @@ fn ops_per_iter(isa: Int8Isa) -> usize {
     16 * 2
         * match isa {
             Int8Isa::Avx512Vnni | Int8Isa::Amx => 64,
+            Int8Isa::AvxVnni => 32,
             Int8Isa::Avx2 => 16,
             Int8Isa::Portable => 1,
         }
@@ -39,6 +41,15 @@ fn run(isa: Int8Isa, iters: usize) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so the CPU has AVX2.
         Int8Isa::Avx2 => unsafe { chains_avx2(iters) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa` was capped, so the CPU has AVX-VNNI or AVX-512 VL + VNNI.
+        Int8Isa::AvxVnni => unsafe {
+            if is_x86_feature_detected!("avxvnni") {
+                chains_avxvnni(iters)
+            } else {
+                chains_vnni_ymm(iters)
+            }
+        },
         _ => chains_scalar(iters),
     }
 }
@@ -55,6 +66,40 @@ unsafe fn chains_vnni(iters: usize) {
     for _ in 0..iters {
         for c in acc.iter_mut() {
             *c = _mm512_dpbusd_epi32(*c, a, b);
+        }
+    }
+    black_box(acc);
+}
+
+/// # Safety
+/// The CPU has AVX2 and AVX-VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn chains_avxvnni(iters: usize) {
+    use std::arch::x86_64::*;
+    let a = _mm256_set1_epi32(black_box(0x0101_0101));
+    let b = _mm256_set1_epi32(black_box(0x0102_0102));
+    let mut acc = [_mm256_setzero_si256(); 16];
+    for _ in 0..iters {
+        for c in acc.iter_mut() {
+            *c = _mm256_dpbusd_avx_epi32(*c, a, b);
+        }
+    }
+    black_box(acc);
+}
+
+/// # Safety
+/// The CPU has AVX2 and AVX-512 VL + VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512vl,avx512vnni")]
+unsafe fn chains_vnni_ymm(iters: usize) {
+    use std::arch::x86_64::*;
+    let a = _mm256_set1_epi32(black_box(0x0101_0101));
+    let b = _mm256_set1_epi32(black_box(0x0102_0102));
+    let mut acc = [_mm256_setzero_si256(); 16];
+    for _ in 0..iters {
+        for c in acc.iter_mut() {
+            *c = _mm256_dpbusd_epi32(*c, a, b);
         }
     }
     black_box(acc);

@@ -437,7 +437,7 @@ fn path(isa: Int8Isa) -> PathInfo {
             select: super::qconv_nchwc_vnni::select,
         },
         #[cfg(target_arch = "x86_64")]
-        Int8Isa::Avx2 => PathInfo {
+        Int8Isa::Avx2 | Int8Isa::AvxVnni => PathInfo {
             pmax: 3,
             nbmax: 1,
             select: super::qconv_nchwc_avx2::select,

@@ -201,7 +201,7 @@ pub(super) fn min_max(isa: Int8Isa, x: &[f32]) -> (f32, f32) {
         Int8Isa::Avx512Vnni | Int8Isa::Amx => unsafe { x86::min_max_avx512(x) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX2 is present.
-        Int8Isa::Avx2 => unsafe { x86::min_max_avx2(x) },
+        Int8Isa::Avx2 | Int8Isa::AvxVnni => unsafe { x86::min_max_avx2(x) },
         _ => min_max_portable(x),
     }
 }
@@ -224,7 +224,7 @@ pub(super) fn quantize_slice(isa: Int8Isa, x: &[f32], out: &mut [u8], p: QParams
         Int8Isa::Avx512Vnni | Int8Isa::Amx => unsafe { x86::quantize_avx512(x, out, p) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX2 is present; lengths are equal.
-        Int8Isa::Avx2 => unsafe { x86::quantize_avx2(x, out, p) },
+        Int8Isa::Avx2 | Int8Isa::AvxVnni => unsafe { x86::quantize_avx2(x, out, p) },
         _ => {
             for (o, &v) in out.iter_mut().zip(x) {
                 *o = p.quantize(v);
