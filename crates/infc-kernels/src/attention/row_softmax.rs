@@ -190,7 +190,7 @@ mod x86 {
             // `2j..2j+32`, below every unread float) is stored. Whole vectors store unmasked
             // (masked stores are slow on some CPUs).
             unsafe {
-                let e = avx512::exp(_mm512_sub_ps(_mm512_loadu_ps(p.add(j)), vm));
+                let e = avx512::exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(p.add(j)), vm));
                 vsum = _mm512_add_ps(vsum, e);
                 let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(e));
                 _mm256_storeu_si256(out.add(j) as *mut __m256i, h);
@@ -201,7 +201,7 @@ mod x86 {
             // SAFETY: as above, for the lanes below `n`.
             unsafe {
                 let v = _mm512_maskz_loadu_ps(lanes, p.add(full));
-                let e = _mm512_maskz_mov_ps(lanes, avx512::exp(_mm512_sub_ps(v, vm)));
+                let e = _mm512_maskz_mov_ps(lanes, avx512::exp_nonpositive(_mm512_sub_ps(v, vm)));
                 vsum = _mm512_add_ps(vsum, e);
                 let h: __m256i = std::mem::transmute(_mm512_cvtneps_pbh(e));
                 _mm256_mask_storeu_epi16(out.add(full) as *mut i16, lanes, h);
@@ -236,7 +236,7 @@ mod x86 {
             let lanes = avx512::tail_mask(n - j);
             // SAFETY: as above.
             let v = unsafe { _mm512_maskz_loadu_ps(lanes, p.add(j)) };
-            let e = avx512::exp(_mm512_sub_ps(v, vm));
+            let e = avx512::exp_nonpositive(_mm512_sub_ps(v, vm));
             unsafe { _mm512_mask_storeu_ps(p.add(j), lanes, e) };
             vsum = _mm512_mask_add_ps(vsum, lanes, vsum, e);
         }
