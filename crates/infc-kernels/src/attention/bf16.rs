@@ -97,18 +97,22 @@ pub(super) fn pack_head(
     let vq = v_pairs(s);
     let v_stride = vq * PAIR_ROW;
     let vp = &mut vp[..d.div_ceil(PANEL) * v_stride];
+    let v_head = &v[bi * sk * ldv + hi * d..];
+    #[cfg(target_arch = "x86_64")]
+    if kern == Bf16Kernel::Avx512 {
+        assert!(sk == 0 || v_head.len() >= (sk - 1) * ldv + d);
+        // SAFETY: AVX512-BF16/BW/VL present (`Avx512`); key rows `0..sk` hold `d` floats at
+        // stride `ldv` (asserted), and `vp` holds `ceil(d/16)` panels of `vq` pair rows.
+        unsafe { x86::pack_values(v_head, ldv, sk, d, vp, v_stride) };
+        return;
+    }
     for p in 0..vq {
-        let row = |key: usize| (key < sk).then(|| &v[(bi * sk + key) * ldv + hi * d..][..d]);
+        let row = |key: usize| (key < sk).then(|| &v_head[key * ldv..][..d]);
         let (r0, r1) = (row(2 * p), row(2 * p + 1));
         for q in 0..d.div_ceil(PANEL) {
             let cols = q * PANEL..(q * PANEL + PANEL).min(d);
             let dst = &mut vp[q * v_stride + p * PAIR_ROW..][..PAIR_ROW];
-            interleave_pair_row(
-                kern,
-                r0.map(|r| &r[cols.clone()]),
-                r1.map(|r| &r[cols]),
-                dst,
-            );
+            interleave_pair_row(r0.map(|r| &r[cols.clone()]), r1.map(|r| &r[cols]), dst);
         }
     }
 }
@@ -146,16 +150,9 @@ fn pack_keys_portable<'a>(
 
 /// `dst[2j + t] = bf16(row_t[j])` for the (up to 16) columns given, zeros elsewhere and for a
 /// missing second row.
-fn interleave_pair_row(kern: Bf16Kernel, r0: Option<&[f32]>, r1: Option<&[f32]>, dst: &mut [u16]) {
+fn interleave_pair_row(r0: Option<&[f32]>, r1: Option<&[f32]>, dst: &mut [u16]) {
     let (r0, r1) = (r0.unwrap_or(&[]), r1.unwrap_or(&[]));
     assert!(r0.len() <= PANEL && r1.len() <= PANEL && dst.len() >= PAIR_ROW);
-    #[cfg(target_arch = "x86_64")]
-    if kern == Bf16Kernel::Avx512 {
-        // SAFETY: AVX512-BF16/BW/VL present; lengths asserted above.
-        unsafe { x86::interleave_pair_row(r0, r1, dst) };
-        return;
-    }
-    let _ = kern;
     for j in 0..PANEL {
         dst[2 * j] = r0.get(j).map_or(0, |&v| bf16_bits(v));
         dst[2 * j + 1] = r1.get(j).map_or(0, |&v| bf16_bits(v));
@@ -329,21 +326,43 @@ mod x86 {
         }
     }
 
+    /// One head's `v` as bf16 pair rows, all at once: pair row `p` of panel `q` (at
+    /// `vp[q·v_stride + p·32..]`) interleaves columns `16q..16q+16` of keys `2p` and `2p + 1`
+    /// (zeros past `sk` and `d`), as [`interleave_pair_row`] does one panel at a time.
+    ///
     /// # Safety
-    /// AVX512-BF16/BW/VL present; `r0`, `r1` at most 16 long; `dst` at least 32 long.
+    /// AVX512-BF16/BW/VL present; `v` holds key rows `0..sk` of `d` floats at stride `ldv`;
+    /// `vp` holds `ceil(d/16)·v_stride` u16 with `v_stride ≥ ceil(sk/2)·32`.
     #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
-    pub(super) unsafe fn interleave_pair_row(r0: &[f32], r1: &[f32], dst: &mut [u16]) {
-        // SAFETY: masked loads of the given lengths; a 64-byte store into `dst` (≥ 32 u16).
-        unsafe {
-            let a = cvt16(r0.as_ptr(), r0.len());
-            let b = cvt16(r1.as_ptr(), r1.len());
-            let lo = _mm256_unpacklo_epi16(a, b); // a0 b0 .. a3 b3 | a8 b8 .. a11 b11
-            let hi = _mm256_unpackhi_epi16(a, b); // a4 b4 .. a7 b7 | a12 b12 .. a15 b15
-            let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
-            let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
-            let out = dst.as_mut_ptr() as *mut __m256i;
-            _mm256_storeu_si256(out, first);
-            _mm256_storeu_si256(out.add(1), second);
+    pub(super) unsafe fn pack_values(
+        v: &[f32],
+        ldv: usize,
+        sk: usize,
+        d: usize,
+        vp: &mut [u16],
+        v_stride: usize,
+    ) {
+        let (src, dst) = (v.as_ptr(), vp.as_mut_ptr());
+        for p in 0..sk.div_ceil(2) {
+            let (k0, k1) = (2 * p, 2 * p + 1);
+            for c0 in (0..d).step_by(16) {
+                let w = (d - c0).min(16);
+                // SAFETY: `w` floats of key rows `k0` and (when present) `k1` from column `c0`;
+                // 32 u16 of pair row `p` in panel `c0/16` (caller's contract).
+                unsafe {
+                    let a = cvt16(src.add(k0 * ldv + c0), w);
+                    let b = if k1 < sk {
+                        cvt16(src.add(k1 * ldv + c0), w)
+                    } else {
+                        _mm256_setzero_si256()
+                    };
+                    let lo = _mm256_unpacklo_epi16(a, b);
+                    let hi = _mm256_unpackhi_epi16(a, b);
+                    let out = dst.add(c0 / 16 * v_stride + p * 32) as *mut __m256i;
+                    _mm256_storeu_si256(out, _mm256_permute2x128_si256::<0x20>(lo, hi));
+                    _mm256_storeu_si256(out.add(1), _mm256_permute2x128_si256::<0x31>(lo, hi));
+                }
+            }
         }
     }
 }
