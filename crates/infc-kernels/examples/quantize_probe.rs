@@ -11,8 +11,14 @@ mod cpu_clock;
 use cpu_clock::cpu_seconds;
 
 fn probe(isa: Int8Isa, rows: usize, cols: usize) -> f64 {
+    // Continuous values like a layer's activations (a hash of the index mapped to about
+    // [-3.3, 3.6]); a short periodic pattern would put the same few values, some near a rounding
+    // tie, in every vector.
     let x: Vec<f32> = (0..rows * cols)
-        .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.3)
+        .map(|i| {
+            let h = (i as u32).wrapping_mul(2_654_435_761).rotate_left(13) ^ 0x9e37_79b9;
+            (h.wrapping_mul(2_246_822_519) >> 8) as f32 / (1 << 24) as f32 * 6.9 - 3.3
+        })
         .collect();
     let mut out = vec![0u8; rows * cols];
     let mut params = vec![QParams::from_range(0.0, 0.0); rows];

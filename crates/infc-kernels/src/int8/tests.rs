@@ -388,6 +388,62 @@ fn quantizer_paths_bit_identical_to_portable() {
     }
 }
 
+/// Every quantizer path against the scalar definition (true division, half-to-even) on values
+/// at, just beside and far from every half-step tie, at the clamp bounds, on subnormal, tiny and
+/// huge scales, and on non-finite inputs (guards any shortcut such as a reciprocal multiply).
+#[test]
+fn quantizer_paths_match_the_division_at_ties_and_extremes() {
+    let mut rng = Lcg(11);
+    let scales = [
+        5.0 / 255.0,
+        0.019_607_844,
+        1.0,
+        3.7e-3,
+        123.4,
+        1e-39, // subnormal: its reciprocal overflows
+        3e-38,
+        1e37,
+    ];
+    for &scale in &scales {
+        for zero_point in [0u8, 1, 77, 128, 254, 255] {
+            let p = QParams { scale, zero_point };
+            let mut x = Vec::new();
+            for k in -300..300 {
+                let tie = (k as f32 + 0.5) * scale;
+                let on = k as f32 * scale;
+                x.extend([
+                    tie,
+                    f32::from_bits(tie.to_bits() + 1),
+                    f32::from_bits(tie.to_bits().wrapping_sub(1)),
+                    on,
+                ]);
+            }
+            x.extend(rng.f32s(997, -300.0 * scale, 300.0 * scale));
+            x.extend([
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                0.0,
+                -0.0,
+                1e-45,
+                f32::MAX,
+                f32::MIN,
+            ]);
+            let want: Vec<u8> = x.iter().map(|&v| p.quantize(v)).collect();
+            for isa in Int8Isa::supported() {
+                let mut got = vec![0u8; x.len()];
+                super::quantize::quantize_slice(isa, &x, &mut got, p);
+                let bad = got.iter().zip(&want).position(|(g, w)| g != w);
+                assert!(
+                    bad.is_none(),
+                    "{isa} scale {scale} zp {zero_point}: x = {:?}",
+                    bad.map(|i| x[i])
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn quantizer_ties_round_half_to_even_and_saturate() {
     // scale = 255/255 = 1 with min -100, max 155 → zp 100.
