@@ -212,23 +212,11 @@ mod tests {
         (raw, deq)
     }
 
-    /// Full tiles, row and column edges, one and several k-steps: the emulated AMX kernel gives
-    /// the VNNI kernel's bits (raw sums exactly, the epilogue bit for bit: it is the same code).
-    #[test]
-    fn emulated_amx_matches_vnni_bit_for_bit() {
-        if !Int8Isa::Avx512Vnni.is_supported() {
-            eprintln!("skipped: the AMX kernel's edges and epilogue need AVX-512 VNNI");
-            return;
-        }
-        for &(m, n, k) in &[
-            (32, 32, 64),
-            (64, 80, 128),
-            (37, 50, 192),
-            (96, 33, 64),
-            (5, 7, 64),
-        ] {
+    /// `mk` gives the VNNI kernel's raw sums and dequantized bits on every shape `(m, n, k)`.
+    fn assert_same_as_vnni(mk: &'static MicroKernel8, shapes: &[(usize, usize, usize)]) {
+        for &(m, n, k) in shapes {
             let want = run(&kernel_vnni::KERNEL, m, n, k);
-            let got = run(&EMULATED, m, n, k);
+            let got = run(mk, m, n, k);
             assert_eq!(got.0, want.0, "{m}x{n}x{k}: raw sums");
             let same = got
                 .1
@@ -239,6 +227,24 @@ mod tests {
         }
     }
 
+    /// Full tiles, row and column edges, one and several k-steps: the emulated AMX kernel gives
+    /// the VNNI kernel's bits (raw sums exactly, the epilogue bit for bit: it is the same code).
+    #[test]
+    fn emulated_amx_matches_vnni_bit_for_bit() {
+        if !Int8Isa::Avx512Vnni.is_supported() {
+            eprintln!("skipped: the AMX kernel's edges and epilogue need AVX-512 VNNI");
+            return;
+        }
+        let shapes = [
+            (32, 32, 64),
+            (64, 80, 128),
+            (37, 50, 192),
+            (96, 33, 64),
+            (5, 7, 64),
+        ];
+        assert_same_as_vnni(&EMULATED, &shapes);
+    }
+
     /// The tile registers themselves, where the CPU and OS grant them.
     #[test]
     fn hardware_amx_matches_vnni_bit_for_bit() {
@@ -246,17 +252,8 @@ mod tests {
             eprintln!("skipped: AMX-INT8 is not usable here (CPU, OS or permission)");
             return;
         }
-        for &(m, n, k) in &[(32, 32, 64), (64, 80, 128), (37, 50, 192), (128, 96, 768)] {
-            let want = run(&kernel_vnni::KERNEL, m, n, k);
-            let got = run(&KERNEL, m, n, k);
-            assert_eq!(got.0, want.0, "{m}x{n}x{k}: raw sums");
-            let same = got
-                .1
-                .iter()
-                .zip(&want.1)
-                .all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same, "{m}x{n}x{k}: dequantized output");
-        }
+        let shapes = [(32, 32, 64), (64, 80, 128), (37, 50, 192), (128, 96, 768)];
+        assert_same_as_vnni(&KERNEL, &shapes);
     }
 
     #[test]

@@ -76,16 +76,12 @@ unsafe fn chains_vnni(iters: usize) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn chains_avxvnni(iters: usize) {
-    use std::arch::x86_64::*;
-    let a = _mm256_set1_epi32(black_box(0x0101_0101));
-    let b = _mm256_set1_epi32(black_box(0x0102_0102));
-    let mut acc = [_mm256_setzero_si256(); 16];
-    for _ in 0..iters {
-        for c in acc.iter_mut() {
-            *c = _mm256_dpbusd_avx_epi32(*c, a, b);
-        }
+    // SAFETY: AVX2 is enabled here; the closure runs the VEX `vpdpbusd` this function enables.
+    unsafe {
+        chains_ymm(iters, |c, a, b| {
+            std::arch::x86_64::_mm256_dpbusd_avx_epi32(c, a, b)
+        })
     }
-    black_box(acc);
 }
 
 /// # Safety
@@ -93,13 +89,36 @@ unsafe fn chains_avxvnni(iters: usize) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512vl,avx512vnni")]
 unsafe fn chains_vnni_ymm(iters: usize) {
+    // SAFETY: AVX2 is enabled here; the closure runs the EVEX `vpdpbusd` this function enables.
+    unsafe {
+        chains_ymm(iters, |c, a, b| {
+            std::arch::x86_64::_mm256_dpbusd_epi32(c, a, b)
+        })
+    }
+}
+
+/// 16 chains of the 256-bit `dot(c, a, b)` (either encoding of `vpdpbusd`).
+///
+/// # Safety
+/// The CPU has AVX2 and `dot` is executable here.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn chains_ymm(
+    iters: usize,
+    dot: impl Fn(
+        std::arch::x86_64::__m256i,
+        std::arch::x86_64::__m256i,
+        std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i,
+) {
     use std::arch::x86_64::*;
     let a = _mm256_set1_epi32(black_box(0x0101_0101));
     let b = _mm256_set1_epi32(black_box(0x0102_0102));
     let mut acc = [_mm256_setzero_si256(); 16];
     for _ in 0..iters {
         for c in acc.iter_mut() {
-            *c = _mm256_dpbusd_epi32(*c, a, b);
+            *c = dot(*c, a, b);
         }
     }
     black_box(acc);

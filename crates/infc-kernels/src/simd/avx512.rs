@@ -213,6 +213,14 @@ pub(crate) fn activate(v: __m512, act: Activation) -> __m512 {
 mod tests {
     use super::*;
 
+    /// `f` on one vector of 16 lanes (the caller checked AVX-512F).
+    fn lanes(f: unsafe fn(__m512) -> __m512, xs: [f32; 16]) -> [f32; 16] {
+        let mut out = [0f32; 16];
+        // SAFETY: AVX-512F present (checked by the calling test); 16 floats each way.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr(), f(_mm512_loadu_ps(xs.as_ptr()))) };
+        out
+    }
+
     /// `exp_nonpositive` against f64 `exp` over the whole non-positive range, its floor below
     /// −88, and NaN.
     #[test]
@@ -221,15 +229,7 @@ mod tests {
             eprintln!("skipped: no AVX-512F");
             return;
         }
-        // SAFETY: AVX-512F checked above.
-        let run = |xs: [f32; 16]| unsafe {
-            let mut out = [0f32; 16];
-            _mm512_storeu_ps(
-                out.as_mut_ptr(),
-                exp_nonpositive(_mm512_loadu_ps(xs.as_ptr())),
-            );
-            out
-        };
+        let run = |xs| lanes(exp_nonpositive, xs);
         let mut worst = 0f64;
         for i in 0..100_000 {
             let x0 = -87.0 * i as f32 / 100_000.0;
@@ -272,12 +272,7 @@ mod tests {
             eprintln!("skipped: no AVX-512F");
             return;
         }
-        // SAFETY: AVX-512F checked above.
-        let run = |xs: [f32; 16]| unsafe {
-            let mut out = [0f32; 16];
-            _mm512_storeu_ps(out.as_mut_ptr(), gelu_tanh(_mm512_loadu_ps(xs.as_ptr())));
-            out
-        };
+        let run = |xs| lanes(gelu_tanh, xs);
         let reference = |x: f64| {
             let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
             0.5 * x * (1.0 + u.tanh())
