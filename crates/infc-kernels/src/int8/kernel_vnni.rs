@@ -38,17 +38,19 @@ unsafe fn tile<const MR: usize, const NP: usize>(t: &Tile8) {
     let mut a = t.a;
     let mut b = t.b;
     // The output lines this tile's epilogue writes, prefetched for ownership one every `every`
-    // k-groups from the loop's start (see `Tile8::out_line`).
-    let mut out_lines = [t.a as *const i8; OUT_LINES_PER_ROW * 8];
+    // k-groups from the loop's start (see `Tile8::out_rows`), row by row.
+    let (mut row, row_step) = t.out_rows();
+    let line_step = |l: usize| (64 * l).min((4 * t.n).saturating_sub(1));
     let lines = OUT_LINES_PER_ROW * MR;
-    for (x, p) in out_lines.iter_mut().enumerate().take(lines) {
-        *p = t.out_line(x / OUT_LINES_PER_ROW, x % OUT_LINES_PER_ROW);
-    }
     let every = (t.k4 / lines).clamp(1, 4);
     let (mut next_line, mut next_at) = (0, 0);
     for g in 0..t.k4 {
         if g == next_at && next_line < lines {
-            _mm_prefetch::<_MM_HINT_ET0>(out_lines[next_line]);
+            let l = next_line % OUT_LINES_PER_ROW;
+            _mm_prefetch::<_MM_HINT_ET0>(row.wrapping_add(line_step(l)));
+            if l == OUT_LINES_PER_ROW - 1 {
+                row = row.wrapping_add(row_step);
+            }
             next_line += 1;
             next_at += every;
         }

@@ -141,20 +141,19 @@ impl Tile8 {
         }
     }
 
-    /// An address inside line `l < OUT_LINES_PER_ROW` of output row `i` that the tile writes: its
-    /// first, 64th and 128th byte, and its last (`n` four-byte columns, at most 48). Kernels
+    /// The tile's output origin and row stride in bytes, for write prefetches: line `l <
+    /// OUT_LINES_PER_ROW` of output row `i` holds byte `i·stride + min(64·l, 4·n − 1)` (the
+    /// first, 64th and 128th byte of the row's `n ≤ 48` four-byte columns, and its last). Kernels
     /// prefetch these lines for writing (`prefetchw`) during the k-loop, so the epilogue's stores
     /// find them owned: on a large output (the 128 × 50257 logits of an LM head) the stores
     /// otherwise wait for each line's read-for-ownership from DRAM, about a tenth of the
-    /// product's time. Only a hint: the address is never dereferenced.
+    /// product's time. Only a hint: the addresses are never dereferenced.
     #[inline(always)]
-    pub(crate) fn out_line(&self, i: usize, l: usize) -> *const i8 {
-        let (c, ldc) = match &self.out {
-            TileOut::Raw { c, ldc } => (*c as *const i8, *ldc),
-            TileOut::Dequant(d) => (d.c as *const i8, d.ldc),
-        };
-        let last = (4 * self.n).saturating_sub(1);
-        c.wrapping_add(4 * i * ldc + (64 * l).min(last))
+    pub(crate) fn out_rows(&self) -> (*const i8, usize) {
+        match &self.out {
+            TileOut::Raw { c, ldc } => (*c as *const i8, 4 * ldc),
+            TileOut::Dequant(d) => (d.c as *const i8, 4 * d.ldc),
+        }
     }
 }
 
