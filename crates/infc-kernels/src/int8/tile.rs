@@ -121,8 +121,9 @@ pub(crate) struct MicroKernel8 {
 }
 
 impl Tile8 {
-    /// The sub-tile of `rows` rows from row `r0` and the columns from panel `p0` on (`n` capped
-    /// to what remains), for kernels that hand a tile's edges to a smaller kernel. Pointer
+    /// The part of this tile from row `r0` and panel `p0` on (`rows` and `n` reduced to what
+    /// remains; callers run a kernel on a prefix of it), for kernels that hand a tile's edges to
+    /// a smaller kernel. Pointer
     /// arithmetic only (`wrapping_add`): the sub-tile lies inside this tile, so its contract
     /// follows from this one's.
     pub(crate) fn sub(&self, r0: usize, p0: usize) -> Tile8 {
