@@ -1,7 +1,9 @@
 //! AVX-512 VNNI integer microkernel: up to 8 rows × 48 columns (three 16-column panels, 24 zmm
 //! accumulators). Per 4-deep k-group it loads one zmm per panel (16 columns × 4 s8) and
 //! broadcasts 4 u8 of each A row, then `vpdpbusd` adds the four u8·s8 products of every column
-//! into its i32 lane (no intermediate saturation). Masked stores for partial columns.
+//! into its i32 lane (no intermediate saturation). Masked stores for partial columns. Besides
+//! its operands' prefetches, the k-loop prefetches the tile's output lines for writing and one
+//! line of the driver's next weight block per k-group.
 
 use super::pack::{GROUP_BYTES, PANEL};
 use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut, OUT_LINES_PER_ROW};
