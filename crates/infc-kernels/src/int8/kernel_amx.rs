@@ -35,8 +35,14 @@ pub(crate) fn takes_depth(k: usize) -> bool {
 }
 
 fn select(rows: usize, panels: usize) -> TileFn8 {
+    select_with(full_hw, rows, panels)
+}
+
+/// `full` for whole 32 × 32 tiles, [`edge`] for the rest (shared with the emulated kernel of the
+/// tests, so they exercise the same choice).
+fn select_with(full: TileFn8, rows: usize, panels: usize) -> TileFn8 {
     if rows == MR && panels >= NP {
-        full_hw
+        full
     } else {
         edge
     }
@@ -136,11 +142,7 @@ mod tests {
     };
 
     fn select_emulated(rows: usize, panels: usize) -> TileFn8 {
-        if rows == MR && panels >= NP {
-            full_emulated
-        } else {
-            edge
-        }
+        select_with(full_emulated, rows, panels)
     }
 
     unsafe fn full_emulated(t: &Tile8) {
