@@ -112,7 +112,8 @@ impl Int8Isa {
         }
     }
 
-    /// CPU features the path needs (as `is_x86_feature_detected!` spells them).
+    /// CPU features the path needs (as `is_x86_feature_detected!` spells them; AVX-VNNI's entry
+    /// names its two alternatives, the VEX or the EVEX `vpdpbusd`).
     pub fn cpu_features(self) -> &'static [&'static str] {
         match self {
             Int8Isa::Portable => &[],
