@@ -63,7 +63,9 @@ unsafe fn full_hw(t: &Tile8) {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
 pub(crate) unsafe fn full<T: Tiles>(tiles: &mut T, t: &Tile8) {
     debug_assert!(t.k4.is_multiple_of(GROUPS_PER_STEP) && t.n > PANEL);
-    let mut acc = Accumulators([0; MR * NP * PANEL]);
+    // Left uninitialised: the four tile stores below write every element (zeroing it first was a
+    // 4 KiB memset per tile).
+    let mut acc = std::mem::MaybeUninit::<Accumulators>::uninit();
     // SAFETY: A rows `0..32` hold `4·k4` readable bytes at stride `lda`, and panels 0 and 1 hold
     // `k4·64` bytes (the tile contract); every load below stays inside them, and `acc` is a
     // 32 × 32 i32 block (128-byte rows).
@@ -86,13 +88,15 @@ pub(crate) unsafe fn full<T: Tiles>(tiles: &mut T, t: &Tile8) {
             tiles.dpbusd::<3, 5, 7>();
         }
         let row_bytes = NP * PANEL * 4;
-        let base = acc.0.as_mut_ptr() as *mut u8;
+        let base = acc.as_mut_ptr() as *mut u8;
         let half = TILE_ROWS * row_bytes;
         tiles.store::<0>(base, row_bytes);
         tiles.store::<1>(base.add(PANEL * 4), row_bytes);
         tiles.store::<2>(base.add(half), row_bytes);
         tiles.store::<3>(base.add(half + PANEL * 4), row_bytes);
     }
+    // SAFETY: the stores above wrote all 32 rows × 32 columns.
+    let acc = unsafe { acc.assume_init_ref() };
     for r0 in (0..MR).step_by(8) {
         let mut strip = [[_mm512_setzero_si512(); NP]; 8];
         for (i, row) in strip.iter_mut().enumerate() {
