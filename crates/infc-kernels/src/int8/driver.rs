@@ -345,3 +345,35 @@ fn tile_out(out: &Output<'_>, b: &PackedB8Ref<'_>, row: usize, col: usize) -> Ti
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every output element belongs to exactly one unit (row and column splits, one and several
+    /// row blocks, edges).
+    #[test]
+    fn units_cover_the_output_once() {
+        for &(m, n, k) in &[
+            (128, 768, 768),
+            (128, 768, 3072),
+            (130, 300, 3072),
+            (300, 70, 130),
+            (3136, 64, 576),
+            (2000, 3000, 768),
+            (1, 2000, 64),
+        ] {
+            let units = Units::new(Int8Isa::Portable, m, n, k);
+            let mut seen = vec![0u8; m * n];
+            for u in 0..units.count() {
+                let (rows, cols) = units.rect(u);
+                for i in rows {
+                    for j in cols.clone() {
+                        seen[i * n + j] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{m}x{k}x{n}");
+        }
+    }
+}

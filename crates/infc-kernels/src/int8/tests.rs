@@ -127,7 +127,13 @@ fn raw_parallel_split_matches_reference() {
         .unwrap();
     let mut rng = Lcg(7);
     for isa in Int8Isa::supported() {
-        for &(m, n, k) in &[(300, 70, 130), (20, 700, 300), (1, 2000, 64)] {
+        // (130, 300, 3072): columns split over three row blocks of depth 3072.
+        for &(m, n, k) in &[
+            (300, 70, 130),
+            (20, 700, 300),
+            (1, 2000, 64),
+            (130, 300, 3072),
+        ] {
             let lda = a_row_len(k);
             let a = rng.u8s(m * lda);
             let w = rng.s8s(k * n);
