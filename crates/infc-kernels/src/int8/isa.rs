@@ -29,6 +29,17 @@ pub enum Int8Isa {
     Amx,
 }
 
+/// The vector code a path runs for its work besides the GEMM microkernel (quantization, the NCHWc
+/// convolution kernels): AMX runs the AVX-512 code beside its tiles, AVX-VNNI the AVX2 code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VectorCode {
+    Portable,
+    /// Needs AVX2 + FMA (every path from `Avx2` up has them).
+    Avx2,
+    /// Needs AVX-512 F/BW/VL (every path from `Avx512Vnni` up has them).
+    Avx512,
+}
+
 /// Environment variable forcing a path: `portable`, `avx2` or `avx512vnni` (case-insensitive).
 pub const INT8_ISA_ENV_VAR: &str = "INFC_INT8_ISA";
 
@@ -91,6 +102,15 @@ impl Int8Isa {
     /// The request when supported, else the best supported path below it.
     pub fn capped(self) -> Int8Isa {
         self.min(Int8Isa::detect())
+    }
+
+    /// The vector code this path runs outside the GEMM microkernel.
+    pub(crate) fn vector_code(self) -> VectorCode {
+        match self {
+            Int8Isa::Portable => VectorCode::Portable,
+            Int8Isa::Avx2 | Int8Isa::AvxVnni => VectorCode::Avx2,
+            Int8Isa::Avx512Vnni | Int8Isa::Amx => VectorCode::Avx512,
+        }
     }
 
     /// All paths this CPU can run, lowest first (tests loop over these).

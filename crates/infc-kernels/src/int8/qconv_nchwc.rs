@@ -23,6 +23,7 @@
 //!   (blocked like the output), then ReLU (`v > 0 ? v : 0`). Padding lanes of the last output
 //!   block come out 0.
 
+use super::isa::VectorCode;
 use super::pack::GROUP_BYTES;
 use super::quantize::{min_max, quantize_slice};
 use super::{quantize_pack_b_s8, Int8Isa, QParams, K_MAX};
@@ -429,15 +430,15 @@ struct PathInfo {
 }
 
 fn path(isa: Int8Isa) -> PathInfo {
-    match isa {
+    match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
-        Int8Isa::Avx512Vnni | Int8Isa::Amx => PathInfo {
+        VectorCode::Avx512 => PathInfo {
             pmax: 12,
             nbmax: 2,
             select: super::qconv_nchwc_vnni::select,
         },
         #[cfg(target_arch = "x86_64")]
-        Int8Isa::Avx2 | Int8Isa::AvxVnni => PathInfo {
+        VectorCode::Avx2 => PathInfo {
             pmax: 3,
             nbmax: 1,
             select: super::qconv_nchwc_avx2::select,

@@ -12,6 +12,7 @@
 //! rounding), so the vector paths are bit-identical to the portable one. NaN inputs are ignored
 //! by the range search and quantize to `0`.
 
+use super::isa::VectorCode;
 use super::Int8Isa;
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use rayon::prelude::*;
@@ -195,13 +196,13 @@ pub(super) fn quantize_row(isa: Int8Isa, x: &[f32], out: &mut [u8]) -> QParams {
 
 /// `(min(0, min x), max(0, max x))`, NaN ignored. Exact, so every path agrees.
 pub(super) fn min_max(isa: Int8Isa, x: &[f32]) -> (f32, f32) {
-    match isa {
+    match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX-512F is present.
-        Int8Isa::Avx512Vnni | Int8Isa::Amx => unsafe { x86::min_max_avx512(x) },
+        VectorCode::Avx512 => unsafe { x86::min_max_avx512(x) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX2 is present.
-        Int8Isa::Avx2 | Int8Isa::AvxVnni => unsafe { x86::min_max_avx2(x) },
+        VectorCode::Avx2 => unsafe { x86::min_max_avx2(x) },
         _ => min_max_portable(x),
     }
 }
@@ -218,13 +219,13 @@ fn min_max_portable(x: &[f32]) -> (f32, f32) {
 /// Quantizes `x` into `out` (same length) with `p`.
 pub(super) fn quantize_slice(isa: Int8Isa, x: &[f32], out: &mut [u8], p: QParams) {
     debug_assert_eq!(x.len(), out.len());
-    match isa {
+    match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX-512F is present; lengths are equal.
-        Int8Isa::Avx512Vnni | Int8Isa::Amx => unsafe { x86::quantize_avx512(x, out, p) },
+        VectorCode::Avx512 => unsafe { x86::quantize_avx512(x, out, p) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX2 is present; lengths are equal.
-        Int8Isa::Avx2 | Int8Isa::AvxVnni => unsafe { x86::quantize_avx2(x, out, p) },
+        VectorCode::Avx2 => unsafe { x86::quantize_avx2(x, out, p) },
         _ => {
             for (o, &v) in out.iter_mut().zip(x) {
                 *o = p.quantize(v);
