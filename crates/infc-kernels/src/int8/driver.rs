@@ -219,14 +219,42 @@ fn serial(
     let mut ic = rows.start;
     while ic < rows.end {
         let mcur = mc.min(rows.end - ic);
-        let row_tiles = (ic..ic + mcur).step_by(mk.mr);
+        let tiles = mcur.div_ceil(mk.mr).max(1);
         let col_blocks = (cols.start..cols.end).step_by(nr);
-        let run_tile = |ir: usize, jr: usize, pf: &[i8]| {
+        // The packed B after this rectangle's columns (the next unit a thread claims) or after
+        // the current column block is fetched into L2 a slice per row tile of the first row block,
+        // so the next block's first row tile does not wait on DRAM for cold weights. The VNNI
+        // kernel spreads a slice's lines over its k-loop; for the others it is one burst before
+        // the tile. Returns the bytes and the slice length per row tile.
+        let next_block = |from_col: usize, bytes: usize| -> (&[i8], usize) {
+            // Only blocks that leave L2 room for the current one (long reductions stream B
+            // from L2 across the row tiles anyway).
+            if ic != rows.start || bytes > PREFETCH_MAX_BYTES {
+                return (&[], 0);
+            }
+            let at = (from_col / PANEL * panel_bytes).min(b.data().len());
+            let slice = bytes.div_ceil(tiles).next_multiple_of(64);
+            let next = &b.data()[at..];
+            (&next[..(tiles * slice).min(next.len())], slice)
+        };
+        // Row tiles `t0 .. t0 + count` of this row block (`count > 1` only for whole tiles of a
+        // kernel that runs several per call) against column block `jr`, each asking for its
+        // slice of `pf`.
+        let run_tiles = |t0: usize, count: usize, jr: usize, pf: &[i8], slice: usize| {
+            let ir = ic + t0 * mk.mr;
             let mrows = mk.mr.min(ic + mcur - ir);
             let ncols = nr.min(cols.end - jr);
+            let pf = pf.get(t0 * slice..).unwrap_or(&[]);
+            let (pf_lines, pf_total) = if mk.spreads_prefetch {
+                (slice / 64, pf.len() / 64)
+            } else {
+                prefetch_l2(&pf[..slice.min(pf.len())]);
+                (0, 0)
+            };
             let tile = Tile8 {
                 k4,
                 rows: mrows,
+                row_tiles: count,
                 a: a.as_ptr().wrapping_add(ir * lda),
                 lda,
                 b: b.data().as_ptr().wrapping_add((jr / PANEL) * panel_bytes),
@@ -234,49 +262,42 @@ fn serial(
                 n: ncols,
                 out: tile_out(&out, b, ir, jr),
                 pf: pf.as_ptr(),
-                pf_lines: pf.len() / 64,
+                pf_lines,
+                pf_total,
             };
             let f = (mk.select)(mrows, ncols.div_ceil(PANEL));
-            // SAFETY: `mk` matches the capped ISA. The tile's rows `ir..ir+mrows` and columns
-            // `jr..jr+ncols` lie inside the checked `m × n` problem, so the A rows (`lda`
-            // stride, `4·k4` bytes each), the B panels (zero-padded, `k4·64` bytes each) and the
-            // output/epilogue pointers built by `tile_out` are in bounds; `pf` is a live slice.
+            // SAFETY: `mk` matches the capped ISA (and runs several tiles per call only if it
+            // says so). Each tile's rows (`ir + r·mr ..`, `mrows` of them, inside this row
+            // block) and columns `jr..jr+ncols` lie inside the checked `m × n` problem, so the A
+            // rows (`lda` stride, `4·k4` bytes each), the B panels (zero-padded, `k4·64` bytes
+            // each) and the output/epilogue pointers built by `tile_out` and moved down per tile
+            // are in bounds; `pf` is a live slice.
             unsafe { f(&tile) };
         };
-        // The packed B after this rectangle's columns (the next unit a thread claims) or after
-        // the current column block is fetched into L2 a slice per row tile of the first row block,
-        // so the next block's first row tile does not wait on DRAM for cold weights. The VNNI
-        // kernel spreads a slice's lines over its k-loop; for the others it is one burst here.
-        let tiles = mcur.div_ceil(mk.mr).max(1);
-        let prefetch_next = |from_col: usize, bytes: usize, t: usize| -> &[i8] {
-            // Only blocks that leave L2 room for the current one (long reductions stream B
-            // from L2 across the row tiles anyway).
-            if ic != rows.start || bytes > PREFETCH_MAX_BYTES {
-                return &[];
-            }
-            let at = (from_col / PANEL * panel_bytes).min(b.data().len());
-            let slice = bytes.div_ceil(tiles).next_multiple_of(64);
-            let next = &b.data()[at..];
-            let part = next.get(t * slice..).unwrap_or(&[]);
-            let part = &part[..slice.min(part.len())];
-            if mk.spreads_prefetch {
-                part
-            } else {
-                prefetch_l2(part);
-                &[]
-            }
-        };
-        if rows_outer {
-            for (t, ir) in row_tiles.enumerate() {
-                let mut pf = prefetch_next(cols.end, b_bytes, t);
-                for jr in col_blocks.clone() {
-                    run_tile(ir, jr, std::mem::take(&mut pf));
+        if rows_outer && col_blocks.len() > 1 {
+            let (pf, slice) = next_block(cols.end, b_bytes);
+            for t in 0..tiles {
+                for (c, jr) in col_blocks.clone().enumerate() {
+                    run_tiles(t, 1, jr, if c == 0 { pf } else { &[] }, slice);
                 }
             }
         } else {
+            let whole = mcur / mk.mr;
             for jr in col_blocks {
-                for (t, ir) in row_tiles.clone().enumerate() {
-                    run_tile(ir, jr, prefetch_next(jr + nr, mk.np * panel_bytes, t));
+                let (pf, slice) = if rows_outer {
+                    next_block(cols.end, b_bytes)
+                } else {
+                    next_block(jr + nr, mk.np * panel_bytes)
+                };
+                if mk.runs_row_tiles && whole > 1 {
+                    run_tiles(0, whole, jr, pf, slice);
+                    if whole < tiles {
+                        run_tiles(whole, 1, jr, pf, slice);
+                    }
+                } else {
+                    for t in 0..tiles {
+                        run_tiles(t, 1, jr, pf, slice);
+                    }
                 }
             }
         }

@@ -27,6 +27,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     np: NP,
     select,
     spreads_prefetch: false,
+    runs_row_tiles: false,
 };
 
 /// Whether the AMX kernel can take a product of depth `k` (whole 64-deep steps).
@@ -143,6 +144,7 @@ mod tests {
         np: NP,
         select: select_emulated,
         spreads_prefetch: false,
+        runs_row_tiles: false,
     };
 
     fn select_emulated(rows: usize, panels: usize) -> TileFn8 {

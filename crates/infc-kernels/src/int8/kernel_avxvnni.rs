@@ -19,6 +19,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     np: 1,
     select,
     spreads_prefetch: false,
+    runs_row_tiles: false,
 };
 
 /// Whether the CPU has the VEX-encoded AVX-VNNI (else the EVEX form is used).

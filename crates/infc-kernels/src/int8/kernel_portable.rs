@@ -9,6 +9,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     np: 1,
     select,
     spreads_prefetch: false,
+    runs_row_tiles: false,
 };
 
 fn select(rows: usize, _panels: usize) -> TileFn8 {

@@ -5,11 +5,17 @@ use super::QParams;
 use crate::gemm::Activation;
 
 /// Arguments of one microkernel call; pointers derived by the driver from checked slices.
+#[derive(Clone, Copy)]
 pub(crate) struct Tile8 {
     /// Number of 4-deep k-groups (`ceil(k/4)`).
     pub k4: usize,
     /// Rows of the tile (`1 ..= mr`; kernels monomorphised per row count may ignore it).
     pub rows: usize,
+    /// Tiles the call runs, one below the other: tile `r` starts `r·mr` rows further down A and
+    /// the output (its row parameters, row bias and residual too). Above 1 only for kernels with
+    /// [`MicroKernel8::runs_row_tiles`], and then every tile has `rows == mr`; the contracts
+    /// below hold for each tile so moved.
+    pub row_tiles: usize,
     /// A: `a[i*lda + 4g + t]` readable for `i < rows`, `g < k4`, `t < 4`.
     pub a: *const u8,
     pub lda: usize,
@@ -22,9 +28,11 @@ pub(crate) struct Tile8 {
     pub out: TileOut,
     /// Packed-B bytes the driver wants in L2 for a later tile (a hint; kernels with
     /// [`MicroKernel8::spreads_prefetch`] issue one 64-byte line of it per k-group, the others
-    /// ignore it): `pf_lines` lines from `pf`, inside the packed weights.
+    /// ignore it): tile `r` of the call asks for lines `r·pf_lines ..` of the `pf_total` lines
+    /// from `pf`, inside the packed weights.
     pub pf: *const i8,
     pub pf_lines: usize,
+    pub pf_total: usize,
 }
 
 /// Most 64-byte output lines one row of a tile writes: at most 48 four-byte columns (192
@@ -118,6 +126,9 @@ pub(crate) struct MicroKernel8 {
     /// Whether the kernel issues [`Tile8::pf`]'s L2 prefetches itself, spread over its k-loop
     /// (otherwise the driver issues them in one burst before the tile).
     pub spreads_prefetch: bool,
+    /// Whether the kernel runs [`Tile8::row_tiles`] tiles per call (otherwise the driver calls
+    /// it once per tile, with `row_tiles == 1`).
+    pub runs_row_tiles: bool,
 }
 
 impl Tile8 {
@@ -131,6 +142,7 @@ impl Tile8 {
         Tile8 {
             k4: self.k4,
             rows: self.rows.saturating_sub(r0),
+            row_tiles: 1,
             a: self.a.wrapping_add(r0 * self.lda),
             lda: self.lda,
             b: self.b.wrapping_add(p0 * self.b_next),
@@ -139,6 +151,7 @@ impl Tile8 {
             out: self.out.offset(r0, c0),
             pf: self.pf,
             pf_lines: 0,
+            pf_total: 0,
         }
     }
 
