@@ -4,7 +4,7 @@
 //! into its i32 lane (no intermediate saturation). The dequantize epilogue then runs on the
 //! accumulator registers themselves (unrolled over rows and panels, one copy per activation).
 //! Masked stores for partial columns. Besides
-//! its operands' prefetches, the k-loop prefetches the tile's output lines for writing and one
+//! its operands' prefetches, the k-loop prefetches the tile's output lines and one
 //! line of the driver's next weight block per k-group.
 
 use super::pack::{GROUP_BYTES, PANEL};
@@ -66,8 +66,8 @@ unsafe fn one_tile<const MR: usize, const NP: usize>(t: &Tile8) {
     let mut acc = [[_mm512_setzero_si512(); NP]; MR];
     let mut a = t.a;
     let mut b = t.b;
-    // The output lines this tile's epilogue writes, prefetched for ownership one every `every`
-    // k-groups from the loop's start (see `Tile8::out_rows`), row by row.
+    // The output lines this tile's epilogue writes, prefetched one every `every` k-groups from
+    // the loop's start (see `Tile8::out_rows`), row by row.
     let (mut row, row_step) = t.out_rows();
     let line_step = |l: usize| (64 * l).min((4 * t.n).saturating_sub(1));
     let lines = OUT_LINES_PER_ROW * MR;
@@ -76,7 +76,7 @@ unsafe fn one_tile<const MR: usize, const NP: usize>(t: &Tile8) {
     for g in 0..t.k4 {
         if g == next_at && next_line < lines {
             let l = next_line % OUT_LINES_PER_ROW;
-            _mm_prefetch::<_MM_HINT_ET0>(row.wrapping_add(line_step(l)));
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(line_step(l)));
             if l == OUT_LINES_PER_ROW - 1 {
                 row = row.wrapping_add(row_step);
             }

@@ -158,10 +158,12 @@ impl Tile8 {
     /// The tile's output origin and row stride in bytes, for write prefetches: line `l <
     /// OUT_LINES_PER_ROW` of output row `i` holds byte `i·stride + min(64·l, 4·n − 1)` (the
     /// first, 64th and 128th byte of the row's `n ≤ 48` four-byte columns, and its last). Kernels
-    /// prefetch these lines for writing (`prefetchw`) during the k-loop, so the epilogue's stores
-    /// find them owned: on a large output (the 128 × 50257 logits of an LM head) the stores
-    /// otherwise wait for each line's read-for-ownership from DRAM, about a tenth of the
-    /// product's time. Only a hint: the addresses are never dereferenced.
+    /// prefetch these lines (`prefetcht0`: Rust's `prfchw` target feature, which `prefetchw`
+    /// needs, is unstable; a line no other core holds arrives exclusive, so the store needs no
+    /// further request) during the k-loop, so the epilogue's stores find them in cache: on a large
+    /// output (the 128 × 50257 logits of an LM head) the stores otherwise wait for each line's
+    /// read-for-ownership from DRAM, about a tenth of the product's time. Only a hint: the
+    /// addresses are never dereferenced.
     #[inline(always)]
     pub(crate) fn out_rows(&self) -> (*const i8, usize) {
         match &self.out {
