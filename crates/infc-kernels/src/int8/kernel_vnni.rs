@@ -3,9 +3,9 @@
 //! broadcasts 4 u8 of each A row, then `vpdpbusd` adds the four u8·s8 products of every column
 //! into its i32 lane (no intermediate saturation). The dequantize epilogue then runs on the
 //! accumulator registers themselves (unrolled over rows and panels, one copy per activation).
-//! Masked stores for partial columns. Besides
-//! its operands' prefetches, the k-loop prefetches the tile's output lines and one
-//! line of the driver's next weight block per k-group.
+//! Masked stores for partial columns. Besides its operands' prefetches, the k-loop prefetches the
+//! tile's output lines and one line of the driver's next weight block per k-group. One call runs
+//! every whole row tile of a row block against one column block ([`Tile8::row_tiles`]).
 
 use super::pack::{GROUP_BYTES, PANEL};
 use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut, OUT_LINES_PER_ROW};
@@ -169,6 +169,8 @@ unsafe fn dequant_tile<const MR: usize, const NP: usize, const ACT: u8>(
     n: usize,
     acc: &[[__m512i; NP]; MR],
 ) {
+    // `unroll8!` covers at most 8 rows and 8 panels.
+    const { assert!(MR <= 8 && NP <= 8) };
     let act = const { activation(ACT) };
     let alpha = _mm512_set1_ps(d.alpha);
     unroll8!(q < NP => {
