@@ -1,8 +1,10 @@
-//! The integer GEMM driver: splits the problem into units (row blocks, cut into column blocks when
-//! the columns are split) that threads claim one at a time ([`Split`], [`crate::claim`]), walks
-//! row blocks sized so the A block stays in L2, and calls the ISA's microkernel on each register tile over the full
-//! reduction (no k-blocking: the i32 accumulators stay in registers and the epilogue runs once).
-//! All bounds were checked by the public entry points.
+//! The integer GEMM driver: splits the problem into units (row blocks or row halves, cut into
+//! column blocks when the columns are split) that threads claim one at a time ([`Split`],
+//! [`crate::claim`]), walks row blocks sized so the A block stays in L2, and calls the ISA's
+//! microkernel on each register tile over the full reduction (no k-blocking: the i32 accumulators
+//! stay in registers and the epilogue runs once); a kernel with
+//! [`MicroKernel8::runs_row_tiles`] gets all whole row tiles of a row block and column block in one
+//! call. All bounds were checked by the public entry points.
 
 use super::pack::{PackedB8Ref, GROUP_BYTES, PANEL};
 use super::tile::{Dequant, MicroKernel8, Tile8, TileOut};
@@ -262,7 +264,7 @@ fn serial(
             let (pf_lines, pf_total) = if mk.spreads_prefetch {
                 (slice / 64, pf.len() / 64)
             } else {
-                prefetch_l2(&pf[..slice.min(pf.len())]);
+                prefetch_l2(&pf[..(count * slice).min(pf.len())]);
                 (0, 0)
             };
             let tile = Tile8 {
