@@ -17,21 +17,38 @@ pub(crate) const MAX_PARTS: usize = 16;
 /// thread. A thread claims its own range front to back, then helps with the others', so each
 /// thread walks memory sequentially (hardware prefetchers follow it; weights stream in order)
 /// and a slow thread's leftovers are still picked up.
+///
+/// Each cursor and the done count sit on cache lines of their own, and a thread adds its
+/// finished units to the done count once, when it runs out of work: while every thread works
+/// through its own range, claiming a unit touches no line another core writes. (With the
+/// cursors packed into one line, each claim moved that line between the cores: about 2 % of a
+/// GPT-2 run's samples sat on those atomics.)
 pub(crate) struct Phase {
     units: usize,
     parts: usize,
     /// `next[r]`: next unclaimed unit of range `r` (absolute index).
-    next: [AtomicUsize; MAX_PARTS],
-    done: AtomicUsize,
+    next: [Line; MAX_PARTS],
+    done: Line,
 }
 
-/// Counts a claimed unit as done when dropped, also while unwinding (a panicking unit must not
-/// leave the other threads waiting forever; the panic itself propagates out of the region).
-struct Finished<'a>(&'a AtomicUsize);
+/// An atomic counter alone on its cache line (128 bytes: the adjacent-line prefetcher pairs
+/// 64-byte lines, so a 64-byte neighbour would still be pulled across).
+#[repr(align(128))]
+struct Line(AtomicUsize);
+
+/// Adds the units a thread claimed to the phase's done count when dropped: at the end of
+/// [`Phase::work`], and also while unwinding, a panicking unit included (it must not leave the
+/// other threads waiting forever; the panic itself propagates out of the region).
+struct Finished<'a> {
+    done: &'a AtomicUsize,
+    count: usize,
+}
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Release);
+        if self.count > 0 {
+            self.done.fetch_add(self.count, Ordering::Release);
+        }
     }
 }
 
@@ -43,8 +60,8 @@ impl Phase {
         Phase {
             units,
             parts,
-            next: std::array::from_fn(|r| AtomicUsize::new(Self::start(units, parts, r))),
-            done: AtomicUsize::new(0),
+            next: std::array::from_fn(|r| Line(AtomicUsize::new(Self::start(units, parts, r)))),
+            done: Line(AtomicUsize::new(0)),
         }
     }
 
@@ -55,15 +72,20 @@ impl Phase {
     /// Claims and runs units until none are left: first those of range `part` (the caller's
     /// index in the region), then the other ranges'.
     pub(crate) fn work(&self, part: usize, mut unit: impl FnMut(usize)) {
+        let mut finished = Finished {
+            done: &self.done.0,
+            count: 0,
+        };
         for i in 0..self.parts {
             let r = (part + i) % self.parts;
             let end = Self::start(self.units, self.parts, r + 1);
             loop {
-                let u = self.next[r].fetch_add(1, Ordering::Relaxed);
+                let u = self.next[r].0.fetch_add(1, Ordering::Relaxed);
                 if u >= end {
                     break;
                 }
-                let _finished = Finished(&self.done);
+                // Counted before it runs, so an unwinding unit is counted too.
+                finished.count += 1;
                 unit(u);
             }
         }
@@ -73,7 +95,7 @@ impl Phase {
     /// Call after [`Phase::work`] returned, so every unit has been claimed.
     pub(crate) fn wait(&self) {
         let mut spins = 0u32;
-        while self.done.load(Ordering::Acquire) < self.units {
+        while self.done.0.load(Ordering::Acquire) < self.units {
             if spins < 1 << 12 {
                 std::hint::spin_loop();
                 spins += 1;
