@@ -6,6 +6,9 @@
 //!    A *view split* — a Split along the last axis whose every output is read only as q, k or v of
 //!    Attention nodes (a fused QKV projection) — emits no step either: its outputs alias its input
 //!    at a column offset ([`Analysis::views`]) and attention reads them with the input's row stride.
+//!    Under per-row INT8, a LayerNorm over the last axis whose only reader is a quantized matmul's
+//!    A emits no step and has no buffer: the matmul normalises each row while quantizing it
+//!    ([`Analysis::pre_norm`]), and the LayerNorm's inputs stay live until the matmul.
 //! 2. *Liveness* per buffer over node positions: from the defining node (graph inputs: 0) to the
 //!    last node reading any alias of it; graph outputs stay live to the end (position `n_nodes`).
 //! 3. *In place*: an elementwise node whose input buffer dies at that node, has the output's exact
@@ -41,6 +44,9 @@ pub(crate) struct Analysis {
     pub offsets: HashMap<usize, u64>,
     /// Nodes lowered to quantized INT8 steps (from [`CompileOptions::int8`]).
     pub int8: Vec<bool>,
+    /// For a quantized matmul node: the LayerNorm node it absorbs (its A is that LayerNorm's
+    /// output, computed row by row during quantization).
+    pub pre_norm: Vec<Option<usize>>,
     /// Quantize matmul activations per row (else per tensor).
     pub int8_per_row: bool,
     /// Attention steps take bf16 inputs ([`crate::Int8Lowering::bf16_attention`]).
@@ -123,6 +129,47 @@ fn view_split_columns(
     Some(views)
 }
 
+/// The LayerNorm node a quantized matmul node `j` can absorb: `j` is selected for INT8 and is a
+/// MatMul/Gemm/FusedMatMul whose A is the f32 output of a LayerNorm over the last axis, read by
+/// nothing else and not a graph output.
+fn absorbed_layer_norm(
+    g: &Graph,
+    j: usize,
+    node: &infc_ir::Node,
+    uses: &infc_ir::SecondaryMap<infc_ir::Value, Vec<infc_ir::NodeIndex>>,
+    producers: &infc_ir::SecondaryMap<infc_ir::Value, (infc_ir::NodeIndex, usize)>,
+    int8: bool,
+) -> Option<usize> {
+    let matmul = matches!(
+        node.op,
+        Op::MatMul | Op::Gemm { .. } | Op::FusedMatMul { .. }
+    );
+    if !int8 || !matmul {
+        return None;
+    }
+    let a = *node.inputs.first()?;
+    let &(i, _) = producers.get(a)?;
+    let ln = &g.nodes[i];
+    let Op::LayerNorm { axis, .. } = ln.op else {
+        return None;
+    };
+    let rank = g.ty(a).shape.as_known()?.len() as i64;
+    let last_axis = axis == -1 || axis == rank - 1;
+    let only_reader = uses.get(a).is_some_and(|u| u.len() == 1 && u[0] == j)
+        && node.inputs.iter().filter(|&&v| v == a).count() == 1;
+    let f32_in = ln
+        .inputs
+        .iter()
+        .all(|&v| g.ty(v).dtype == infc_ir::DType::F32);
+    (last_axis
+        && rank >= 1
+        && only_reader
+        && f32_in
+        && ln.outputs.len() == 1
+        && !g.outputs.contains(&a))
+    .then_some(i)
+}
+
 fn byte_size(g: &Graph, v: ValueId) -> u64 {
     g.ty(v).byte_size().unwrap_or(0) as u64
 }
@@ -185,6 +232,26 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             }
         }
     }
+    let mut int8 = vec![false; nn];
+    if let Some(q) = &opts.int8 {
+        for &i in &q.nodes {
+            if i < nn && !skip[i] {
+                int8[i] = true;
+            }
+        }
+    }
+    let per_row = opts.int8.as_ref().is_some_and(|q| q.per_row);
+    let mut pre_norm = vec![None; nn];
+    if per_row {
+        for (j, node) in g.nodes.iter().enumerate() {
+            if let Some(i) = absorbed_layer_norm(g, j, node, &uses, &producers, int8[j]) {
+                if !skip[i] {
+                    pre_norm[j] = Some(i);
+                    skip[i] = true;
+                }
+            }
+        }
+    }
     let find = |parent: &[u32], mut v: usize| {
         while parent[v] as usize != v {
             v = parent[v] as usize;
@@ -215,6 +282,12 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         for &v in &node.inputs {
             let r = find(&parent, v.index());
             last[r] = last[r].max(i as u32);
+        }
+    }
+    for (j, i) in pre_norm.iter().enumerate() {
+        for &v in i.map_or(&[][..], |i| &g.nodes[i].inputs[..]) {
+            let r = find(&parent, v.index());
+            last[r] = last[r].max(j as u32);
         }
     }
     for &v in &g.outputs {
@@ -291,14 +364,6 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         names.push(g.values[v].name.clone());
     }
     let mut scratch_items = Vec::new();
-    let mut int8 = vec![false; nn];
-    if let Some(q) = &opts.int8 {
-        for &i in &q.nodes {
-            if i < nn && !skip[i] {
-                int8[i] = true;
-            }
-        }
-    }
     for (i, node) in g.nodes.iter().enumerate() {
         if matches!(node.op, Op::Attention { .. }) || int8[i] {
             let bytes = if int8[i] {
@@ -339,7 +404,8 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         fused_relu,
         views,
         int8,
-        int8_per_row: opts.int8.as_ref().is_some_and(|q| q.per_row),
+        pre_norm,
+        int8_per_row: per_row,
         bf16_attention: opts.int8.as_ref().is_some_and(|q| q.bf16_attention),
         offsets,
         scratch,

@@ -1,7 +1,9 @@
 //! INT8 lowering on small graphs: quantized MatMul (bias + residual + relu epilogue, per row and
 //! per tensor) and Conv (grouped 3×3 strided padded through im2col; 1×1 through the direct NHWC
-//! path) against the reference interpreter on every integer path; and load-time rejection of
-//! hostile quantized steps (wrong weight size, scratch overlapping the output, a −128 weight).
+//! path) against the reference interpreter on every integer path; a LayerNorm absorbed by the
+//! matmul it feeds (and kept when something else reads it); and load-time rejection of hostile
+//! quantized steps (wrong weight size, scratch overlapping the output, a −128 weight, a
+//! LayerNorm scale outside the plan).
 
 mod common;
 
@@ -215,6 +217,98 @@ fn int8_plans_mark_attention_bf16() {
         .all(|s| !matches!(s, Step::Attention(a) if a.bf16)));
 }
 
+/// `x → LayerNorm → MatMul(+bias)`; with `expose`, the LayerNorm output is a graph output too.
+fn layer_norm_matmul_graph(expose: bool) -> (Graph, Vec<Tensor>) {
+    let mut b = B::new();
+    let x = b.input("x", DType::F32, &[2, 5, 48]);
+    let (scale, lbias) = (b.f32c(&[48], 21), b.f32c(&[48], 22));
+    let ln = Op::LayerNorm {
+        axis: -1,
+        epsilon: 1e-5.into(),
+    };
+    let n = b.one(ln, &[x, scale, lbias]);
+    let (w, bias) = (b.f32c(&[48, 20], 23), b.f32c(&[20], 24));
+    let op = Op::FusedMatMul {
+        epilogue: vec![Epilogue::Bias],
+        trans_a: false,
+        trans_b: false,
+    };
+    let y = b.one(op, &[n, w, bias]);
+    b.output(y);
+    if expose {
+        b.output(n);
+    }
+    let xs: Vec<f32> = rand_f32(480, 25).iter().map(|v| 4.0 * v + 1.0).collect();
+    (b.g, vec![Tensor::from_vec(vec![2, 5, 48], xs).unwrap()])
+}
+
+/// Under per-row INT8 the matmul absorbs the LayerNorm (no LayerNorm step, `pre_norm` set, the
+/// normalised tensor gets no buffer) and gives the bits of the plan that keeps the LayerNorm
+/// step wherever the two run the same vector code; per tensor, or when the LayerNorm output is
+/// also read elsewhere, the LayerNorm stays a step.
+#[test]
+fn layer_norm_feeding_a_quantized_matmul_is_absorbed() {
+    let kinds = |p: &Plan| -> Vec<&'static str> { p.body.steps.iter().map(|s| s.kind()).collect() };
+    let (g, inputs) = layer_norm_matmul_graph(false);
+    let ln_node = g
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, Op::LayerNorm { .. }));
+    let mm_node = g
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, Op::FusedMatMul { .. }));
+    let only_matmul = |per_row| CompileOptions {
+        int8: Some(Int8Lowering {
+            nodes: mm_node.into_iter().collect(),
+            per_row,
+            bf16_attention: false,
+        }),
+        ..CompileOptions::default()
+    };
+    let fused = compile(&g, &only_matmul(true)).expect("compiles");
+    assert_eq!(kinds(&fused), ["QuantMatMul"]);
+    let Step::QuantMatMul(step) = &fused.body.steps[0] else {
+        unreachable!()
+    };
+    let pn = step.pre_norm.as_ref().expect("pre_norm set");
+    assert!(pn.bias.is_some() && (pn.epsilon - 1e-5).abs() < 1e-12);
+    let per_tensor = compile(&g, &only_matmul(false)).expect("compiles");
+    assert_eq!(kinds(&per_tensor), ["LayerNorm", "QuantMatMul"]);
+
+    let (g2, _) = layer_norm_matmul_graph(true);
+    let kept = compile(&g2, &only_matmul(true)).expect("compiles");
+    assert_eq!(kinds(&kept), ["LayerNorm", "QuantMatMul"]);
+    assert!(ln_node.is_some());
+
+    let named = vec![("x".into(), inputs[0].clone())];
+    let want = infc_reference::run_graph(&g, &named).expect("reference runs");
+    let want = want[0].to_f64_vec().unwrap();
+    let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let f32_isa = infc_runtime::Isa::detect();
+    for isa in Int8Isa::supported() {
+        let got = run(&fused, isa, &inputs).expect("runs");
+        let worst = want
+            .iter()
+            .zip(&got[0])
+            .map(|(a, &b)| (a - b as f64).abs())
+            .fold(0f64, f64::max);
+        assert!(worst <= 0.03 * scale, "{}: {worst} vs {scale}", isa.name());
+        use infc_runtime::Isa as F;
+        let same_code = matches!(
+            (isa, f32_isa),
+            (Int8Isa::Avx512Vnni | Int8Isa::Amx, F::Avx512)
+                | (Int8Isa::Avx2 | Int8Isa::AvxVnni, F::Avx2Fma)
+                | (Int8Isa::Portable, F::Portable)
+        );
+        if same_code {
+            let unfused = run(&kept, isa, &inputs).expect("runs");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got[0]), bits(&unfused[0]), "{}", isa.name());
+        }
+    }
+}
+
 fn load_err(plan: &Plan) -> String {
     match Session::from_bytes(&plan.encode()) {
         Ok(_) => "loaded".into(),
@@ -248,4 +342,33 @@ fn hostile_quantized_steps_are_rejected_at_load() {
     bad_value.consts[step.weights.offset as usize] = 0x80;
     let e = load_err(&bad_value);
     assert!(e.contains("-128"), "{e}");
+
+    let (g, _) = layer_norm_matmul_graph(false);
+    let mm_node = g
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, Op::FusedMatMul { .. }));
+    let opts = CompileOptions {
+        int8: Some(Int8Lowering {
+            nodes: mm_node.into_iter().collect(),
+            per_row: true,
+            bf16_attention: false,
+        }),
+        ..CompileOptions::default()
+    };
+    let fused = compile(&g, &opts).expect("compiles");
+    let mut far_scale = fused.clone();
+    if let Step::QuantMatMul(s) = &mut far_scale.body.steps[0] {
+        if let Some(pn) = &mut s.pre_norm {
+            pn.scale.offset = u64::MAX - 8;
+        }
+    }
+    let e = load_err(&far_scale);
+    assert!(e.contains("layer norm scale"), "{e}");
+    let mut per_tensor = fused.clone();
+    if let Step::QuantMatMul(s) = &mut per_tensor.body.steps[0] {
+        s.per_row = false;
+    }
+    let e = load_err(&per_tensor);
+    assert!(e.contains("per-row"), "{e}");
 }

@@ -63,7 +63,7 @@ pub use gemm::{
     AOperand, Activation, BOperand, BatchLayout, Bias, Epilogue, MatRef,
 };
 pub use isa::Isa;
-pub use layernorm::layer_norm;
+pub use layernorm::{layer_norm, RowNorm};
 pub use pool::{avg_pool2d, global_avg_pool, max_pool2d, Pool2dParams};
 pub use reduce::{reduce, reduce_last_axis, ReduceKind};
 pub use softmax::{log_softmax, softmax};

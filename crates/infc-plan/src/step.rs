@@ -752,10 +752,25 @@ pub fn quant_weights_bytes(k: u64, n: u64) -> Option<u64> {
     data.checked_add(panels.checked_mul(16 * 4 * 2)?)
 }
 
-/// Dynamically quantized matmul `y = act(deq(quant_u8(a) · w_s8) + bias + residual)`: `a` is an
-/// f32 `m × k` row-major matrix, quantized at run time to u8 (asymmetric; one scale per row when
-/// `per_row`, else one for the whole matrix) into `scratch` (`quant_a_bytes(m, k)` arena bytes);
-/// `weights` holds s8 weights quantized symmetrically per output column at compile time
+/// A LayerNorm over each `k`-long row of a [`QuantMatMulStep`]'s `a`, applied while `a` is
+/// quantized (the normalised rows are never stored): `scale` and `bias` are f32 `[k]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreNorm {
+    pub epsilon: f32,
+    pub scale: TensorRef,
+    pub bias: Option<TensorRef>,
+}
+wire_struct!(PreNorm {
+    epsilon,
+    scale,
+    bias
+});
+
+/// Dynamically quantized matmul `y = act(deq(quant_u8(norm(a)) · w_s8) + bias + residual)`: `a`
+/// is an f32 `m × k` row-major matrix, LayerNorm-ed row by row first when `pre_norm` is set (only
+/// with `per_row`), quantized at run time to u8 (asymmetric; one scale per row when `per_row`,
+/// else one for the whole matrix) into `scratch` (`quant_a_bytes(m, k)` arena bytes); `weights`
+/// holds s8 weights quantized symmetrically per output column at compile time
 /// (`quant_weights_bytes(k, n)`). `bias` has `n` elements, `residual` is shaped like `y` (`m × n`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantMatMulStep {
@@ -763,6 +778,7 @@ pub struct QuantMatMulStep {
     pub n: u64,
     pub k: u64,
     pub a: TensorRef,
+    pub pre_norm: Option<PreNorm>,
     pub weights: PackedRef,
     pub per_row: bool,
     pub bias: Option<TensorRef>,
@@ -776,6 +792,7 @@ wire_struct!(QuantMatMulStep {
     n,
     k,
     a,
+    pre_norm,
     weights,
     per_row,
     bias,

@@ -626,6 +626,15 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
         Step::QuantMatMul(s) => {
             let mk = c.mul("a matrix", s.m, s.k)?;
             c.read("a", s.a, F32, mk)?;
+            if let Some(pn) = &s.pre_norm {
+                need(c, s.per_row, || {
+                    "a LayerNorm before quantization needs per-row quantization".into()
+                })?;
+                c.read("layer norm scale", pn.scale, F32, s.k)?;
+                if let Some(b) = pn.bias {
+                    c.read("layer norm bias", b, F32, s.k)?;
+                }
+            }
             let wb = quant_weights_bytes(s.k, s.n)
                 .ok_or_else(|| c.err("quantized weights size overflows"))?;
             need(c, s.weights.bytes == wb, || {

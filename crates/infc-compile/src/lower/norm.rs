@@ -30,7 +30,7 @@ pub(crate) fn softmax(lw: &mut Lowerer<'_>, axis: i64) -> Result<(), CompileErro
 }
 
 /// A per-column parameter of `cols` elements: the value itself, or a broadcast constant expanded.
-fn row_param(
+pub(crate) fn row_param(
     lw: &mut Lowerer<'_>,
     v: ValueId,
     norm_shape: &[u64],

@@ -4,17 +4,19 @@
 //! and packed with their column sums and scales (`infc_kernels::int8::quantize_pack_b_s8`) into
 //! the constants blob as `[s8 panels | i32 column sums | f32 scales]`. Activations are quantized
 //! by the step at run time into a scratch buffer the memory planner reserves for the node
-//! ([`scratch_bytes`]). Epilogue stages that do not fit `act(acc + bias + residual)` run as
+//! ([`scratch_bytes`]); a LayerNorm the analysis let a matmul absorb becomes the step's
+//! `pre_norm`, applied row by row while A is quantized. Epilogue stages that do not fit `act(acc + bias + residual)` run as
 //! separate in-place steps, exactly as for the f32 fused ops.
 
 use super::conv::{geometry, nchw};
 use super::fused::{emit_post, split_epilogue};
+use super::norm::row_param;
 use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, Graph, Node, Op, ValueId};
 use infc_kernels::int8::{quantize_pack_b_s8, PackedB8, K_MAX};
 use infc_plan::{
-    quant_a_bytes, Activation, PackedRef, QuantConvStep, QuantMatMulStep, Step, TensorRef,
+    quant_a_bytes, Activation, PackedRef, PreNorm, QuantConvStep, QuantMatMulStep, Step, TensorRef,
 };
 
 /// Serialise packed s8 weights as the runtime reads them.
@@ -128,6 +130,25 @@ fn matmul(
     }
     let (m, k, n) = matmul_dims(lw.g, lw.cur())
         .ok_or_else(|| lw.unsupported("int8 MatMul needs a 2-D constant right-hand side"))?;
+    // A LayerNorm absorbed by the analysis: read its input, normalise while quantizing.
+    let (a, pre_norm) = match lw.an.pre_norm[lw.node] {
+        Some(i) => {
+            let ln = &lw.g.nodes[i];
+            let Op::LayerNorm { epsilon, .. } = ln.op else {
+                return Err(lw.malformed("absorbed node is not a LayerNorm"));
+            };
+            let (x, scale, bias) = (ln.inputs[0], ln.inputs[1], ln.inputs.get(2).copied());
+            let scale = row_param(lw, scale, &[k])?;
+            let bias = bias.map(|v| row_param(lw, v, &[k])).transpose()?;
+            let pn = PreNorm {
+                epsilon: epsilon.get(),
+                scale,
+                bias,
+            };
+            (x, Some(pn))
+        }
+        None => (a, None),
+    };
     let sb = lw.shape(b);
     let kb = if trans_b { sb[1] } else { sb[0] };
     if kb != k || lw.numel(y) != m * n {
@@ -164,6 +185,7 @@ fn matmul(
         n,
         k,
         a: lw.at(a)?,
+        pre_norm,
         weights: PackedRef {
             offset,
             bytes: bytes.len() as u64,

@@ -25,7 +25,7 @@
 
 use super::isa::VectorCode;
 use super::pack::GROUP_BYTES;
-use super::quantize::{min_max, quantize_slice};
+use super::quantize::{min_max, quantize_slice, RowSource};
 use super::{quantize_pack_b_s8, Int8Isa, QParams, K_MAX};
 use crate::conv::Conv2dParams;
 use crate::error::{bad_shape, check_len, Result};
@@ -306,10 +306,10 @@ pub fn quantize_input_qconv(
     };
     let (mn, mx) = if parallel {
         x.par_chunks(PARALLEL_MIN_ELEMS / 4)
-            .map(|c| min_max(isa, c))
+            .map(|c| min_max(isa, RowSource::Plain(c)))
             .reduce(|| (0.0, 0.0), merge)
     } else {
-        min_max(isa, x)
+        min_max(isa, RowSource::Plain(x))
     };
     let qp = QParams::from_range(mn, mx);
     let c = &p.conv;

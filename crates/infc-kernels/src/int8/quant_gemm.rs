@@ -4,20 +4,27 @@
 //! instead of one for the quantization and one for the product, and no thread idles at a join
 //! between them. The result is bit-identical to [`super::quantize_rows_u8`] followed by
 //! [`super::gemm_u8s8_f32`].
+//!
+//! With a [`RowNorm`] the rows of `x` are LayerNorm-ed on the fly while they are quantized (a
+//! pre-LayerNorm transformer's `LayerNorm → MatMul`): the same bits as [`crate::layer_norm`] on
+//! the matching vector code followed by the above, without storing the normalised f32 rows or
+//! a region of their own.
 
 use super::driver::{self, Output, Split, Units};
-use super::quantize::{check_io, quantize_row};
+use super::quantize::{check_io, quantize_row_from, RowSource};
 use super::{check_operands, AQuant, Int8Isa, PackedB8Ref, QParams};
 use crate::claim::{self, Phase, SharedMut};
 use crate::error::{check_len, Result};
 use crate::gemm::{check_c, Epilogue};
+use crate::layernorm::RowNorm;
 
 /// Rows quantized per claimed unit.
 const QUANT_ROWS: usize = 8;
 
-/// `C = act(deq(quant_rows(x) · B) + …)`: quantizes each row of the `m × k` matrix `x` (row
-/// stride `ldx`) to u8 with its own [`QParams`] into `a` (row stride `lda ≥ round_up(k, 4)`) and
-/// `params` (`≥ m`), then multiplies as [`super::gemm_u8s8_f32`] with the epilogue `epi`.
+/// `C = act(deq(quant_rows(norm(x)) · B) + …)`: quantizes each row of the `m × k` matrix `x`
+/// (row stride `ldx`), LayerNorm-ed first when `norm` is given (its vectors have `k` elements),
+/// to u8 with its own [`QParams`] into `a` (row stride `lda ≥ round_up(k, 4)`) and `params`
+/// (`≥ m`), then multiplies as [`super::gemm_u8s8_f32`] with the epilogue `epi`.
 #[allow(clippy::too_many_arguments)]
 pub fn quantize_rows_gemm_u8s8_f32(
     isa: Int8Isa,
@@ -26,6 +33,7 @@ pub fn quantize_rows_gemm_u8s8_f32(
     k: usize,
     x: &[f32],
     ldx: usize,
+    norm: Option<RowNorm<'_>>,
     a: &mut [u8],
     lda: usize,
     params: &mut [QParams],
@@ -37,14 +45,29 @@ pub fn quantize_rows_gemm_u8s8_f32(
     check_io("quantize_rows_gemm", x.len(), m, k, ldx, a.len(), lda)?;
     check_operands(m, n, k, a, lda, b)?;
     check_len("quantize params", params.len(), m)?;
+    if let Some(nm) = &norm {
+        check_len("layer norm scale", nm.scale.len(), k)?;
+        if let Some(b) = nm.bias {
+            check_len("layer norm bias", b.len(), k)?;
+        }
+    }
     check_c(m, n, c.len(), ldc)?;
     epi.check(m, n)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
     let isa = isa.capped();
+    // An empty row has nothing to normalise.
+    let norm = norm.filter(|_| k > 0);
     if !driver::parallel(m, n, k) {
-        super::quantize_rows_u8(isa, x, m, k, ldx, a, lda, params)?;
+        if norm.is_none() {
+            super::quantize_rows_u8(isa, x, m, k, ldx, a, lda, params)?;
+        } else {
+            for (i, p) in params.iter_mut().enumerate().take(m) {
+                let src = RowSource::new(isa, &x[i * ldx..i * ldx + k], norm);
+                *p = quantize_row_from(isa, src, &mut a[i * lda..i * lda + k]);
+            }
+        }
         let out = Output::Dequant {
             c: c.as_mut_ptr(),
             ldc,
@@ -73,7 +96,8 @@ pub fn quantize_rows_gemm_u8s8_f32(
                         &mut *p_ptr.get().add(i),
                     )
                 };
-                *p = quantize_row(isa, &x[i * ldx..i * ldx + k], row);
+                let src = RowSource::new(isa, &x[i * ldx..i * ldx + k], norm);
+                *p = quantize_row_from(isa, src, row);
             }
         });
         quant.wait();
@@ -164,6 +188,7 @@ mod tests {
                             k,
                             &x,
                             ldx,
+                            None,
                             &mut qa2,
                             lda,
                             &mut params2,
@@ -179,6 +204,85 @@ mod tests {
                     assert_eq!(params2, params, "{what}: parameters");
                     let same = c.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "{what}: output");
+                }
+            }
+        }
+    }
+
+    /// With a LayerNorm: the same bits as `layer_norm` on the matching vector code, then the
+    /// plain fused product; every path, with and without a LayerNorm bias, serial and parallel
+    /// shapes, 1–3 threads.
+    #[test]
+    fn normalised_rows_match_layer_norm_then_product_bit_for_bit() {
+        use crate::{layer_norm, Isa};
+        for &(m, n, k) in &[(5, 40, 37), (128, 96, 200), (64, 48, 768)] {
+            let ldx = k + 5;
+            let lda = a_row_len(k);
+            let x: Vec<f32> = values(m * ldx, 11).iter().map(|v| v * 3.0 + 0.7).collect();
+            let w = values(k * n, 12);
+            let scale: Vec<f32> = values(k, 13).iter().map(|v| v + 1.5).collect();
+            let lbias = values(k, 14);
+            let packed = quantize_pack_b_s8(k, n, &w, n, false).unwrap();
+            let epi = Epilogue::default();
+            for isa in Int8Isa::supported() {
+                let lisa = match isa.vector_code() {
+                    super::super::isa::VectorCode::Avx512 => Isa::Avx512,
+                    super::super::isa::VectorCode::Avx2 => Isa::Avx2Fma,
+                    super::super::isa::VectorCode::Portable => Isa::Portable,
+                };
+                for with_bias in [false, true] {
+                    let b = with_bias.then_some(&lbias[..]);
+                    let mut y = vec![0f32; m * k];
+                    for i in 0..m {
+                        let row = &x[i * ldx..i * ldx + k];
+                        let out = &mut y[i * k..(i + 1) * k];
+                        layer_norm(lisa, row, &scale, b, 1e-5, 1, k, out).unwrap();
+                    }
+                    let run = |src: &[f32], ld: usize, norm: Option<RowNorm<'_>>, threads| {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap();
+                        let mut qa = vec![7u8; m * lda];
+                        let mut params = vec![QParams::from_range(0.0, 0.0); m];
+                        let mut c = vec![0f32; m * n];
+                        pool.install(|| {
+                            quantize_rows_gemm_u8s8_f32(
+                                isa,
+                                m,
+                                n,
+                                k,
+                                src,
+                                ld,
+                                norm,
+                                &mut qa,
+                                lda,
+                                &mut params,
+                                &packed.as_ref(),
+                                &mut c,
+                                n,
+                                &epi,
+                            )
+                        })
+                        .unwrap();
+                        (
+                            qa,
+                            params,
+                            c.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        )
+                    };
+                    let want = run(&y, k, None, 1);
+                    let norm = RowNorm {
+                        scale: &scale,
+                        bias: b,
+                        epsilon: 1e-5,
+                    };
+                    for threads in 1..=3 {
+                        let got = run(&x, ldx, Some(norm), threads);
+                        let what =
+                            format!("{isa} {m}x{n}x{k} bias {with_bias}, {threads} thread(s)");
+                        assert!(got == want, "{what}");
+                    }
                 }
             }
         }
@@ -202,6 +306,7 @@ mod tests {
                 k,
                 x,
                 k,
+                None,
                 &mut qa,
                 k,
                 &mut params,
@@ -217,5 +322,34 @@ mod tests {
         assert!(e.contains("quantize params"), "{e}");
         let e = run(&x[1..], m);
         assert!(e.contains("quantize input"), "{e}");
+        let mut qa = vec![0u8; m * k];
+        let mut c = vec![0f32; m * n];
+        let mut params = vec![QParams::from_range(0.0, 0.0); m];
+        let short = [1f32; 3];
+        let norm = RowNorm {
+            scale: &short,
+            bias: None,
+            epsilon: 1e-5,
+        };
+        let (b, epi) = (packed.as_ref(), Epilogue::default());
+        let e = quantize_rows_gemm_u8s8_f32(
+            Int8Isa::Portable,
+            m,
+            n,
+            k,
+            &x,
+            k,
+            Some(norm),
+            &mut qa,
+            k,
+            &mut params,
+            &b,
+            &mut c,
+            n,
+            &epi,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("layer norm scale"), "{e}");
     }
 }

@@ -15,6 +15,8 @@
 use super::isa::VectorCode;
 use super::Int8Isa;
 use crate::error::{bad_shape, check_len, strided_extent, Result};
+use crate::layernorm::{self, RowNorm};
+use crate::Isa;
 use rayon::prelude::*;
 
 /// Scale and zero point of an asymmetric u8 quantization: `x ≈ (q − zero_point)·scale`.
@@ -165,7 +167,7 @@ pub fn quantize_tensor_u8(
     let isa = isa.capped();
     let (mut mn, mut mx) = (0f32, 0f32);
     for i in 0..rows {
-        let (a, b) = min_max(isa, &x[i * ld..i * ld + cols]);
+        let (a, b) = min_max(isa, RowSource::Plain(&x[i * ld..i * ld + cols]));
         mn = if a < mn { a } else { mn };
         mx = if b > mx { b } else { mx };
     }
@@ -185,31 +187,88 @@ pub fn quantize_tensor_u8(
     Ok(p)
 }
 
+/// The f32 values of one row to quantize: the row itself, or its LayerNorm computed on the fly
+/// (`norm`'s vectors have the row's length; `mean` and `inv` from [`layernorm::row_stats`] on
+/// the same vector code), so a LayerNorm whose only reader is the quantizer never stores its
+/// output.
+#[derive(Clone, Copy)]
+pub(super) enum RowSource<'a> {
+    Plain(&'a [f32]),
+    Normalized {
+        x: &'a [f32],
+        norm: RowNorm<'a>,
+        mean: f32,
+        inv: f32,
+    },
+}
+
+impl<'a> RowSource<'a> {
+    /// The source of row `x`, normalised by `norm` when given (`isa` capped; `x` non-empty and
+    /// `norm`'s vectors as long as `x`).
+    pub(super) fn new(isa: Int8Isa, x: &'a [f32], norm: Option<RowNorm<'a>>) -> RowSource<'a> {
+        match norm {
+            None => RowSource::Plain(x),
+            Some(norm) => {
+                let lisa = match isa.vector_code() {
+                    VectorCode::Avx512 => Isa::Avx512,
+                    VectorCode::Avx2 => Isa::Avx2Fma,
+                    VectorCode::Portable => Isa::Portable,
+                };
+                let (mean, inv) = layernorm::row_stats(lisa, x, norm.epsilon);
+                RowSource::Normalized { x, norm, mean, inv }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            RowSource::Plain(x) | RowSource::Normalized { x, .. } => x.len(),
+        }
+    }
+
+    /// Element `i` (portable arithmetic).
+    #[inline(always)]
+    fn at(&self, i: usize) -> f32 {
+        match *self {
+            RowSource::Plain(x) => x[i],
+            RowSource::Normalized { x, norm, mean, inv } => {
+                layernorm::norm_portable(x[i], norm.scale[i], norm.bias.map(|b| b[i]), mean, inv)
+            }
+        }
+    }
+}
+
 /// Quantizes one row `x` into `out` (same length) with its own parameters, which it returns.
 /// `isa` must be capped.
 pub(super) fn quantize_row(isa: Int8Isa, x: &[f32], out: &mut [u8]) -> QParams {
-    let (mn, mx) = min_max(isa, x);
+    quantize_row_from(isa, RowSource::Plain(x), out)
+}
+
+/// Quantizes the values of `src` into `out` (same length) with their own parameters, which it
+/// returns. `isa` must be capped.
+pub(super) fn quantize_row_from(isa: Int8Isa, src: RowSource<'_>, out: &mut [u8]) -> QParams {
+    let (mn, mx) = min_max(isa, src);
     let p = QParams::from_range(mn, mx);
-    quantize_slice(isa, x, out, p);
+    quantize_source(isa, src, out, p);
     p
 }
 
 /// `(min(0, min x), max(0, max x))`, NaN ignored. Exact, so every path agrees.
-pub(super) fn min_max(isa: Int8Isa, x: &[f32]) -> (f32, f32) {
+pub(super) fn min_max(isa: Int8Isa, src: RowSource<'_>) -> (f32, f32) {
     match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX-512F is present.
-        VectorCode::Avx512 => unsafe { x86::min_max_avx512(x) },
+        VectorCode::Avx512 => unsafe { x86::min_max_avx512(src) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` was capped, so AVX2 is present.
-        VectorCode::Avx2 => unsafe { x86::min_max_avx2(x) },
-        _ => min_max_portable(x),
+        // SAFETY: `isa` was capped, so AVX2 and FMA are present.
+        VectorCode::Avx2 => unsafe { x86::min_max_avx2(src) },
+        _ => min_max_portable((0..src.len()).map(|i| src.at(i))),
     }
 }
 
-fn min_max_portable(x: &[f32]) -> (f32, f32) {
+fn min_max_portable(x: impl Iterator<Item = f32>) -> (f32, f32) {
     let (mut mn, mut mx) = (0f32, 0f32);
-    for &v in x {
+    for v in x {
         mn = if v < mn { v } else { mn };
         mx = if v > mx { v } else { mx };
     }
@@ -218,143 +277,27 @@ fn min_max_portable(x: &[f32]) -> (f32, f32) {
 
 /// Quantizes `x` into `out` (same length) with `p`.
 pub(super) fn quantize_slice(isa: Int8Isa, x: &[f32], out: &mut [u8], p: QParams) {
-    debug_assert_eq!(x.len(), out.len());
+    quantize_source(isa, RowSource::Plain(x), out, p)
+}
+
+/// Quantizes the values of `src` into `out` (same length) with `p`.
+fn quantize_source(isa: Int8Isa, src: RowSource<'_>, out: &mut [u8], p: QParams) {
+    debug_assert_eq!(src.len(), out.len());
     match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX-512F is present; lengths are equal.
-        VectorCode::Avx512 => unsafe { x86::quantize_avx512(x, out, p) },
+        VectorCode::Avx512 => unsafe { x86::quantize_avx512(src, out, p) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` was capped, so AVX2 is present; lengths are equal.
-        VectorCode::Avx2 => unsafe { x86::quantize_avx2(x, out, p) },
+        // SAFETY: `isa` was capped, so AVX2 and FMA are present; lengths are equal.
+        VectorCode::Avx2 => unsafe { x86::quantize_avx2(src, out, p) },
         _ => {
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = p.quantize(v);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = p.quantize(src.at(i));
             }
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::QParams;
-    use crate::simd::{avx2, avx512};
-    use std::arch::x86_64::*;
-
-    /// # Safety
-    /// The CPU has AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn min_max_avx512(x: &[f32]) -> (f32, f32) {
-        // Four independent accumulator pairs (`vminps`/`vmaxps` latency, not load bandwidth,
-        // bounds a single pair); whole vectors load unmasked, the tail masked.
-        let zero = _mm512_setzero_ps();
-        let (mut mn, mut mx) = ([zero; 4], [zero; 4]);
-        let mut blocks = x.chunks_exact(64);
-        for block in blocks.by_ref() {
-            for j in 0..4 {
-                // SAFETY: 16 floats at `16·j` inside the 64-float block.
-                let v = unsafe { _mm512_loadu_ps(block.as_ptr().add(16 * j)) };
-                // `min_ps(v, acc)` returns `acc` when `v` is NaN, like the scalar `if v < acc`.
-                mn[j] = _mm512_min_ps(v, mn[j]);
-                mx[j] = _mm512_max_ps(v, mx[j]);
-            }
-        }
-        for chunk in blocks.remainder().chunks(16) {
-            let mask = avx512::tail_mask(chunk.len());
-            // SAFETY: masked load of `chunk.len()` floats from the chunk; other lanes read 0.0,
-            // which is already inside the range.
-            let v = unsafe { _mm512_maskz_loadu_ps(mask, chunk.as_ptr()) };
-            mn[0] = _mm512_min_ps(v, mn[0]);
-            mx[0] = _mm512_max_ps(v, mx[0]);
-        }
-        // The accumulators hold no NaN (they start at 0 and NaN inputs were skipped), so the
-        // order of the merge does not matter: min and max are exact.
-        let mn = _mm512_min_ps(_mm512_min_ps(mn[0], mn[1]), _mm512_min_ps(mn[2], mn[3]));
-        let mx = _mm512_max_ps(_mm512_max_ps(mx[0], mx[1]), _mm512_max_ps(mx[2], mx[3]));
-        (_mm512_reduce_min_ps(mn), _mm512_reduce_max_ps(mx))
-    }
-
-    /// # Safety
-    /// The CPU has AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn min_max_avx2(x: &[f32]) -> (f32, f32) {
-        let (mut mn, mut mx) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        for chunk in x.chunks(8) {
-            let mask = avx2::tail_mask(chunk.len());
-            // SAFETY: masked load of `chunk.len()` floats; masked-off lanes read 0.0.
-            let v = unsafe { _mm256_maskload_ps(chunk.as_ptr(), mask) };
-            mn = _mm256_min_ps(v, mn);
-            mx = _mm256_max_ps(v, mx);
-        }
-        let mut lanes = [0f32; 16];
-        // SAFETY: two 8-float stores into a 16-float array.
-        unsafe {
-            _mm256_storeu_ps(lanes.as_mut_ptr(), mn);
-            _mm256_storeu_ps(lanes.as_mut_ptr().add(8), mx);
-        }
-        let (lo, hi) = lanes.split_at(8);
-        (super::min_max_portable(lo).0, super::min_max_portable(hi).1)
-    }
-
-    /// # Safety
-    /// The CPU has AVX-512F; `out.len() == x.len()`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn quantize_avx512(x: &[f32], out: &mut [u8], p: QParams) {
-        let scale = _mm512_set1_ps(p.scale);
-        let zpf = p.zero_point as f32;
-        let (lo, hi) = (_mm512_set1_ps(-zpf), _mm512_set1_ps(255.0 - zpf));
-        let zp = _mm512_set1_epi32(p.zero_point as i32);
-        let quantize = |v: __m512| {
-            let q = _mm512_div_ps(v, scale);
-            let q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
-            let qi =
-                _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
-            _mm512_add_epi32(qi, zp)
-        };
-        // Whole vectors load and store unmasked (masked stores are slow on some CPUs, Zen 4).
-        let mut x_chunks = x.chunks_exact(16);
-        let mut o_chunks = out.chunks_exact_mut(16);
-        for (xc, oc) in x_chunks.by_ref().zip(o_chunks.by_ref()) {
-            // SAFETY: 16 floats in the chunk.
-            let qi = quantize(unsafe { _mm512_loadu_ps(xc.as_ptr()) });
-            // SAFETY: 16-byte store into the 16-byte chunk (values are 0..=255).
-            unsafe { _mm_storeu_si128(oc.as_mut_ptr() as *mut __m128i, _mm512_cvtepi32_epi8(qi)) };
-        }
-        let (xc, oc) = (x_chunks.remainder(), o_chunks.into_remainder());
-        if !xc.is_empty() {
-            let mask = avx512::tail_mask(xc.len());
-            // SAFETY: masked load of the tail's floats.
-            let qi = quantize(unsafe { _mm512_maskz_loadu_ps(mask, xc.as_ptr()) });
-            // SAFETY: masked byte store of `oc.len() == xc.len()` lanes.
-            unsafe { _mm512_mask_cvtepi32_storeu_epi8(oc.as_mut_ptr() as *mut i8, mask, qi) };
-        }
-    }
-
-    /// # Safety
-    /// The CPU has AVX2; `out.len() == x.len()`.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn quantize_avx2(x: &[f32], out: &mut [u8], p: QParams) {
-        let scale = _mm256_set1_ps(p.scale);
-        let zpf = p.zero_point as f32;
-        let (lo, hi) = (_mm256_set1_ps(-zpf), _mm256_set1_ps(255.0 - zpf));
-        let zp = _mm256_set1_epi32(p.zero_point as i32);
-        for (xc, oc) in x.chunks(8).zip(out.chunks_mut(8)) {
-            let mask = avx2::tail_mask(xc.len());
-            // SAFETY: masked load of the chunk's floats.
-            let v = unsafe { _mm256_maskload_ps(xc.as_ptr(), mask) };
-            let q = _mm256_div_ps(v, scale);
-            let q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
-            let q = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
-            let qi = _mm256_add_epi32(_mm256_cvtps_epi32(q), zp);
-            // Narrow 8 × i32 (0..=255) to 8 bytes: in-lane packs give q0..q3 in the low lane's
-            // first 4 bytes and q4..q7 in the high lane's; interleave the two 32-bit words.
-            let w = _mm256_packs_epi32(qi, qi);
-            let b = _mm256_packus_epi16(w, w);
-            let bytes =
-                _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
-            let mut tmp = [0u8; 16];
-            // SAFETY: 16-byte store into a 16-byte array.
-            unsafe { _mm_storeu_si128(tmp.as_mut_ptr() as *mut __m128i, bytes) };
-            oc.copy_from_slice(&tmp[..oc.len()]);
-        }
-    }
-}
+#[path = "quantize_x86.rs"]
+mod x86;

@@ -1,9 +1,13 @@
 //! Layer normalisation over the last axis: `y = (x − mean) / √(var + ε) · scale + bias` per row of
 //! `cols` elements (two-pass mean/variance in f32; explicit AVX-512 and AVX2 rows in [`x86`], a
 //! portable row here). Large inputs run as one claiming region over blocks of rows.
+//!
+//! The row statistics ([`row_stats`]) and the per-element formula are shared with the INT8
+//! quantizer, which can normalise a row on the fly instead of reading a stored LayerNorm output
+//! ([`RowNorm`]); both produce the same bits as this module's rows.
 
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 use crate::claim::{self, Phase, SharedMut};
 use crate::error::{check_len, Result};
@@ -32,23 +36,61 @@ fn normalize_row(
     }
 }
 
+/// The LayerNorm parameters of a row normalisation: `y = (x − mean) / √(var + ε) · scale + bias`
+/// over rows of `scale.len()` elements.
+#[derive(Clone, Copy, Debug)]
+pub struct RowNorm<'a> {
+    pub scale: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub epsilon: f32,
+}
+
+/// Mean and `1/√(var + eps)` of the row `x` (non-empty), computed exactly as [`layer_norm`]
+/// computes them on `isa` (capped).
+pub(crate) fn row_stats(isa: Isa, x: &[f32], eps: f32) -> (f32, f32) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the capped ISA is AVX-512.
+        Isa::Avx512 => unsafe { x86::stats_avx512(x, eps) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the capped ISA is AVX2+FMA.
+        Isa::Avx2Fma => unsafe { x86::stats_avx2(x, eps) },
+        _ => stats_portable(x, eps),
+    }
+}
+
+fn stats_portable(x: &[f32], eps: f32) -> (f32, f32) {
+    let n = x.len() as f32;
+    let mean = lanes::sum(x) / n;
+    let q = lanes::sum_sq_dev(x, mean);
+    (mean, 1.0 / (q / n + eps).sqrt())
+}
+
+/// One element of the portable row: `(x − mean)·inv·s (+ b)`.
+#[inline(always)]
+pub(crate) fn norm_portable(x: f32, s: f32, b: Option<f32>, mean: f32, inv: f32) -> f32 {
+    let t = (x - mean) * inv * s;
+    match b {
+        Some(b) => t + b,
+        None => t,
+    }
+}
+
 fn row_portable(x: &[f32], scale: &[f32], bias: Option<&[f32]>, eps: f32, y: &mut [f32]) {
     let n = y.len();
     let x = &x[..n];
     let scale = &scale[..n];
-    let mean = lanes::sum(x) / n as f32;
-    let q = lanes::sum_sq_dev(x, mean);
-    let inv = 1.0 / (q / n as f32 + eps).sqrt();
+    let (mean, inv) = stats_portable(x, eps);
     match bias {
         Some(b) => {
             let b = &b[..n];
             for i in 0..n {
-                y[i] = (x[i] - mean) * inv * scale[i] + b[i];
+                y[i] = norm_portable(x[i], scale[i], Some(b[i]), mean, inv);
             }
         }
         None => {
             for i in 0..n {
-                y[i] = (x[i] - mean) * inv * scale[i];
+                y[i] = norm_portable(x[i], scale[i], None, mean, inv);
             }
         }
     }

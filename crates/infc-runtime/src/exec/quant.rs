@@ -5,6 +5,7 @@
 //!
 //! * MatMul quantizes per row (blocks of [`ROW_BLOCK`] rows, their parameters on the stack; each
 //!   block is quantized and multiplied in one parallel region) or per tensor, as the step says.
+//!   A step with a `pre_norm` LayerNorm-s each row as it quantizes it (per row only).
 //! * Conv quantizes the whole input with one scale, transposes the u8 bytes to NHWC (channels
 //!   padded to a multiple of 4), unfolds each output pixel's window into a row (im2col in the u8
 //!   domain, padding = the zero point, which is exactly 0.0) — skipped for 1×1 stride-1 unpadded
@@ -21,7 +22,7 @@ use infc_kernels::int8::{
     a_row_len, gemm_u8s8_f32, quantize_rows_gemm_u8s8_f32, quantize_tensor_u8, AQuant, Int8Isa,
     PackedB8Ref, QParams, QuantizedA,
 };
-use infc_kernels::{unary_inplace, Isa, UnaryKind};
+use infc_kernels::{unary_inplace, Isa, RowNorm, UnaryKind};
 use infc_plan::{quant_weights_bytes, Activation, QuantConvStep, QuantMatMulStep, TensorRef};
 use rayon::prelude::*;
 
@@ -99,10 +100,20 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
     let bias_read = s.bias.map_or(NONE, |b| rd(b, n * 4));
     let res_read = s.residual.map_or(NONE, |r| rd(r, m * n * 4));
     let w_read = rd(TensorRef::konst(s.weights.offset), s.weights.bytes as usize);
-    let (y, scratch, [a, w, bias, res]) = mem.io2(
+    let pn = s.pre_norm.as_ref();
+    let ns_read = pn.map_or(NONE, |p| rd(p.scale, k * 4));
+    let nb_read = pn.and_then(|p| p.bias).map_or(NONE, |b| rd(b, k * 4));
+    let (y, scratch, [a, w, bias, res, nscale, nbias]) = mem.io2(
         (s.y.offset, m * n * 4),
         (s.scratch.offset, m * lda),
-        [rd(s.a, m * k * 4), w_read, bias_read, res_read],
+        [
+            rd(s.a, m * k * 4),
+            w_read,
+            bias_read,
+            res_read,
+            ns_read,
+            nb_read,
+        ],
     )?;
     let a = f32s(a.ok_or("A aliases an output")?)?;
     let b = weights(w.ok_or("weights alias an output")?, k, n, false)?;
@@ -115,6 +126,17 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
         (Some(_), Some(r)) => Some(f32s(r)?),
         _ => None,
     };
+    let norm = match (pn, nscale) {
+        (Some(p), Some(sc)) => Some(RowNorm {
+            scale: f32s(sc)?,
+            bias: match (p.bias, nbias) {
+                (Some(_), Some(b)) => Some(f32s(b)?),
+                _ => None,
+            },
+            epsilon: p.epsilon,
+        }),
+        _ => None,
+    };
     let mut epi = Epilogue {
         bias: bias.map(KBias::PerColumn),
         activation: act(s.act),
@@ -124,6 +146,9 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
         return Ok(());
     }
     if !s.per_row {
+        if norm.is_some() {
+            return Err("a LayerNorm before quantization needs per-row quantization".into());
+        }
         let p = quantize_tensor_u8(isa, a, m, k, k, scratch, lda).map_err(ke)?;
         epi.residual = res.map(|r| (r, n));
         let qa = QuantizedA {
@@ -141,7 +166,7 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
         epi.residual = res.map(|r| (&r[r0 * n..(r0 + rows) * n], n));
         let yb = &mut y[r0 * n..(r0 + rows) * n];
         let p = &mut params[..rows];
-        quantize_rows_gemm_u8s8_f32(isa, rows, n, k, xa, k, q, lda, p, &b, yb, n, &epi)
+        quantize_rows_gemm_u8s8_f32(isa, rows, n, k, xa, k, norm, q, lda, p, &b, yb, n, &epi)
             .map_err(ke)?;
     }
     Ok(())
