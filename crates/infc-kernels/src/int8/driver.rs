@@ -1,4 +1,4 @@
-//! The integer GEMM driver: splits the problem into units (row blocks or row halves, cut into
+//! The integer GEMM driver: splits the problem into units (row blocks or row pieces, cut into
 //! column blocks when the columns are split) that threads claim one at a time ([`Split`],
 //! [`crate::claim`]), walks row blocks sized so the A block stays in L2, and calls the ISA's
 //! microkernel on each register tile over the full reduction (no k-blocking: the i32 accumulators
@@ -22,6 +22,12 @@ const MC_MAX: usize = 128;
 const PREFETCH_MAX_BYTES: usize = 64 * 1024;
 /// Packed-B bytes below which row tiles sweep all columns (see `serial`).
 const B_L2_BYTES: usize = 256 * 1024;
+/// Multiply-adds a unit of a column split numbered column block first aims at (64 rows × 48
+/// columns × 768 deep: about 10 µs on one AVX512-VNNI core).
+const UNIT_MACS: usize = 64 * 48 * 768;
+/// Most bytes of quantized A (all rows) for which a column split is numbered column block first:
+/// A stays in L2 next to one column block of B while a thread runs that block's row pieces.
+const COL_FIRST_A_BYTES: usize = 512 * 1024;
 
 /// Where the result goes (pointer validity checked by the caller).
 #[derive(Clone, Copy)]
@@ -64,7 +70,7 @@ fn micro_kernel(isa: Int8Isa, k: usize) -> &'static MicroKernel8 {
 /// How a product is split into units of work for a claiming region ([`crate::claim`]): row blocks
 /// of at most `mc` rows, each either whole (when the rows are split, `m ≥ n`) or cut into column
 /// blocks of one register tile's width (when the columns are split). Units are numbered row block
-/// first, so the threads work through one A block together; except [`Units::halves`].
+/// first, so the threads work through one A block together; except [`Units::col_first`].
 #[derive(Clone, Copy)]
 pub(crate) struct Units {
     mk: &'static MicroKernel8,
@@ -73,12 +79,14 @@ pub(crate) struct Units {
     /// Rows and columns per unit.
     rows: usize,
     cols: usize,
-    /// A column split whose one row block would hold every row is cut into two row halves,
-    /// numbered column block first: the two halves of a column block are consecutive units, so
-    /// one thread usually runs both with their weights still in its caches. Units half as long
-    /// halve what a thread waits for the other's last unit at the end of the region (GPT-2's
-    /// products at sequence 128 have 16–64 units of about 20 µs).
-    halves: bool,
+    /// A column split whose A is small ([`COL_FIRST_A_BYTES`]) is cut into row pieces of about
+    /// [`UNIT_MACS`] each (at most half the rows), numbered column block first: the pieces of a
+    /// column block are consecutive units, so one thread usually runs them all with that block's
+    /// weights still in its caches. Short units shorten what a thread waits for the other's last
+    /// unit at the end of the region: GPT-2's products at sequence 128 had 16–64 units of about
+    /// 20 µs, and its depth-3072 products 32 units of about 40 µs, before they were cut into
+    /// 64-row (depth 768) and 16-row (depth 3072) pieces.
+    col_first: bool,
 }
 
 impl Units {
@@ -91,13 +99,15 @@ impl Units {
         let nr = mk.np * PANEL;
         let block = row_block(mk, k);
         let split_m = (m >= n && m > block) || n <= nr;
-        let halves = !split_m && block >= m && m >= 2 * mk.mr;
+        let a_bytes = m.saturating_mul(k.div_ceil(4) * 4);
+        let col_first = !split_m && a_bytes <= COL_FIRST_A_BYTES && m >= 2 * mk.mr;
         // Split rows: about four units per thread, so claiming evens out the last ones.
         let rows = if split_m {
             let quarter = m.div_ceil(4 * rayon::current_num_threads());
             block.min(quarter.next_multiple_of(mk.mr))
-        } else if halves {
-            m.div_ceil(2).next_multiple_of(mk.mr)
+        } else if col_first {
+            let piece = (UNIT_MACS / (nr * k).max(1)).next_multiple_of(mk.mr);
+            piece.min(m.div_ceil(2).next_multiple_of(mk.mr)).min(block)
         } else {
             block
         };
@@ -107,7 +117,7 @@ impl Units {
             n,
             rows,
             cols: if split_m { n.max(1) } else { nr },
-            halves,
+            col_first,
         }
     }
 
@@ -121,8 +131,9 @@ impl Units {
 
     /// Rows and columns of unit `u`; distinct units cover disjoint rectangles.
     fn rect(&self, u: usize) -> (Range<usize>, Range<usize>) {
-        let (rb, cb) = if self.halves {
-            (u % 2, u / 2)
+        let (rb, cb) = if self.col_first {
+            let pieces = self.m.div_ceil(self.rows);
+            (u % pieces, u / pieces)
         } else {
             (u / self.col_units(), u % self.col_units())
         };
@@ -395,6 +406,8 @@ mod tests {
             (128, 768, 768),
             (128, 768, 3072),
             (130, 300, 3072),
+            (40, 100, 20000),
+            (96, 3072, 256),
             (300, 70, 130),
             (3136, 64, 576),
             (2000, 3000, 768),
