@@ -1,7 +1,8 @@
 //! Quick probe of the per-row dynamic u8 quantization ([`infc_kernels::int8::quantize_rows_u8`])
 //! on `ROWSxCOLS` (default 128x3072, the input of a transformer's second FFN matmul at batch 1,
 //! seq 128) per integer ISA: best-of time on one thread, timed with the thread's CPU clock.
-//! `cargo run --release -p infc-kernels --example quantize_probe -- 128x768 128x3072`.
+//! `cargo run --release -p infc-kernels --example quantize_probe -- 128x768 128x3072`;
+//! `PROBE_ISA=avx512vnni` (an [`Int8Isa`] name) probes that path only.
 
 use infc_kernels::int8::{quantize_rows_u8, Int8Isa, QParams};
 use std::time::{Duration, Instant};
@@ -51,7 +52,10 @@ fn main() {
             .split_once('x')
             .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
             .expect("shape ROWSxCOLS");
-        for isa in Int8Isa::supported() {
+        for isa in Int8Isa::supported()
+            .into_iter()
+            .filter(|i| std::env::var("PROBE_ISA").map_or(true, |v| v == i.name()))
+        {
             let s = probe(isa, rows, cols);
             println!(
                 "{:>12} {rows}x{cols}: {:.1} us, {:.2} ns per element",

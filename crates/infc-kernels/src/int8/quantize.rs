@@ -247,10 +247,21 @@ pub(super) fn quantize_row(isa: Int8Isa, x: &[f32], out: &mut [u8]) -> QParams {
 /// Quantizes the values of `src` into `out` (same length) with their own parameters, which it
 /// returns. `isa` must be capped.
 pub(super) fn quantize_row_from(isa: Int8Isa, src: RowSource<'_>, out: &mut [u8]) -> QParams {
-    let (mn, mx) = min_max(isa, src);
-    let p = QParams::from_range(mn, mx);
-    quantize_source(isa, src, out, p);
-    p
+    debug_assert_eq!(src.len(), out.len());
+    match isa.vector_code() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa` was capped, so AVX-512F and FMA are present; lengths are equal.
+        VectorCode::Avx512 => unsafe { x86::quantize_row_avx512(src, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa` was capped, so AVX2 and FMA are present; lengths are equal.
+        VectorCode::Avx2 => unsafe { x86::quantize_row_avx2(src, out) },
+        _ => {
+            let (mn, mx) = min_max(isa, src);
+            let p = QParams::from_range(mn, mx);
+            quantize_source(isa, src, out, p);
+            p
+        }
+    }
 }
 
 /// `(min(0, min x), max(0, max x))`, NaN ignored. Exact, so every path agrees.
