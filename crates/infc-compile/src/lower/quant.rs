@@ -137,7 +137,10 @@ fn matmul(
             let Op::LayerNorm { epsilon, .. } = ln.op else {
                 return Err(lw.malformed("absorbed node is not a LayerNorm"));
             };
-            let (x, scale, bias) = (ln.inputs[0], ln.inputs[1], ln.inputs.get(2).copied());
+            let (Some(&x), Some(&scale)) = (ln.inputs.first(), ln.inputs.get(1)) else {
+                return Err(lw.malformed("absorbed LayerNorm has fewer than two inputs"));
+            };
+            let bias = ln.inputs.get(2).copied();
             let scale = row_param(lw, scale, &[k])?;
             let bias = bias.map(|v| row_param(lw, v, &[k])).transpose()?;
             let pn = PreNorm {

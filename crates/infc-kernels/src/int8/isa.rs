@@ -40,6 +40,18 @@ pub(crate) enum VectorCode {
     Avx512,
 }
 
+impl VectorCode {
+    /// The f32 kernels' path with the same vectors (the LayerNorm rows an INT8 quantizer
+    /// reproduces run on it).
+    pub(crate) fn f32_isa(self) -> crate::Isa {
+        match self {
+            VectorCode::Avx512 => crate::Isa::Avx512,
+            VectorCode::Avx2 => crate::Isa::Avx2Fma,
+            VectorCode::Portable => crate::Isa::Portable,
+        }
+    }
+}
+
 /// Environment variable forcing a path: `portable`, `avx2` or `avx512vnni` (case-insensitive).
 pub const INT8_ISA_ENV_VAR: &str = "INFC_INT8_ISA";
 

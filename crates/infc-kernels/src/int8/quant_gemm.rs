@@ -214,7 +214,7 @@ mod tests {
     /// shapes, 1–3 threads.
     #[test]
     fn normalised_rows_match_layer_norm_then_product_bit_for_bit() {
-        use crate::{layer_norm, Isa};
+        use crate::layer_norm;
         for &(m, n, k) in &[(5, 40, 37), (128, 96, 200), (64, 48, 768)] {
             let ldx = k + 5;
             let lda = a_row_len(k);
@@ -225,11 +225,7 @@ mod tests {
             let packed = quantize_pack_b_s8(k, n, &w, n, false).unwrap();
             let epi = Epilogue::default();
             for isa in Int8Isa::supported() {
-                let lisa = match isa.vector_code() {
-                    super::super::isa::VectorCode::Avx512 => Isa::Avx512,
-                    super::super::isa::VectorCode::Avx2 => Isa::Avx2Fma,
-                    super::super::isa::VectorCode::Portable => Isa::Portable,
-                };
+                let lisa = isa.vector_code().f32_isa();
                 for with_bias in [false, true] {
                     let b = with_bias.then_some(&lbias[..]);
                     let mut y = vec![0f32; m * k];

@@ -16,7 +16,6 @@ use super::isa::VectorCode;
 use super::Int8Isa;
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::layernorm::{self, RowNorm};
-use crate::Isa;
 use rayon::prelude::*;
 
 /// Scale and zero point of an asymmetric u8 quantization: `x ≈ (q − zero_point)·scale`.
@@ -209,11 +208,7 @@ impl<'a> RowSource<'a> {
         match norm {
             None => RowSource::Plain(x),
             Some(norm) => {
-                let lisa = match isa.vector_code() {
-                    VectorCode::Avx512 => Isa::Avx512,
-                    VectorCode::Avx2 => Isa::Avx2Fma,
-                    VectorCode::Portable => Isa::Portable,
-                };
+                let lisa = isa.vector_code().f32_isa();
                 let (mean, inv) = layernorm::row_stats(lisa, x, norm.epsilon);
                 RowSource::Normalized { x, norm, mean, inv }
             }
@@ -268,7 +263,7 @@ pub(super) fn quantize_row_from(isa: Int8Isa, src: RowSource<'_>, out: &mut [u8]
 pub(super) fn min_max(isa: Int8Isa, src: RowSource<'_>) -> (f32, f32) {
     match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` was capped, so AVX-512F is present.
+        // SAFETY: `isa` was capped, so AVX-512F and FMA are present.
         VectorCode::Avx512 => unsafe { x86::min_max_avx512(src) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX2 and FMA are present.
@@ -296,7 +291,7 @@ fn quantize_source(isa: Int8Isa, src: RowSource<'_>, out: &mut [u8], p: QParams)
     debug_assert_eq!(src.len(), out.len());
     match isa.vector_code() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa` was capped, so AVX-512F is present; lengths are equal.
+        // SAFETY: `isa` was capped, so AVX-512F and FMA are present; lengths are equal.
         VectorCode::Avx512 => unsafe { x86::quantize_avx512(src, out, p) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` was capped, so AVX2 and FMA are present; lengths are equal.
