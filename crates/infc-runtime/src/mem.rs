@@ -135,6 +135,15 @@ pub(crate) fn f32s(b: &[u8]) -> Result<&[f32], String> {
     bytemuck::try_cast_slice(b).map_err(|e| format!("f32 view: {e:?}"))
 }
 
+/// The f32 view of an optional input's bytes: `None` when the step has no such input
+/// (`wanted` is `None`) or its read came back empty.
+pub(crate) fn opt_f32s<T>(wanted: Option<T>, b: Option<&[u8]>) -> Result<Option<&[f32]>, String> {
+    match (wanted, b) {
+        (Some(_), Some(b)) => f32s(b).map(Some),
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn f32s_mut(b: &mut [u8]) -> Result<&mut [f32], String> {
     bytemuck::try_cast_slice_mut(b).map_err(|e| format!("f32 view: {e:?}"))
 }

@@ -5,8 +5,8 @@
 //! the constants blob as `[s8 panels | i32 column sums | f32 scales]`. Activations are quantized
 //! by the step at run time into a scratch buffer the memory planner reserves for the node
 //! ([`scratch_bytes`]); a LayerNorm the analysis let a matmul absorb becomes the step's
-//! `pre_norm`, applied row by row while A is quantized. Epilogue stages that do not fit `act(acc + bias + residual)` run as
-//! separate in-place steps, exactly as for the f32 fused ops.
+//! `pre_norm`, applied row by row while A is quantized. Epilogue stages that do not fit
+//! `act(acc + bias + residual)` run as separate in-place steps, exactly as for the f32 fused ops.
 
 use super::conv::{geometry, nchw};
 use super::fused::{emit_post, split_epilogue};

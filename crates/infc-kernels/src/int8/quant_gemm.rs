@@ -59,13 +59,20 @@ pub fn quantize_rows_gemm_u8s8_f32(
     let isa = isa.capped();
     // An empty row has nothing to normalise.
     let norm = norm.filter(|_| k > 0);
+    // Row `i` of `x` (normalised when asked) quantized into `row`.
+    let quantize_row = |i: usize, row: &mut [u8]| {
+        quantize_row_from(
+            isa,
+            RowSource::new(isa, &x[i * ldx..i * ldx + k], norm),
+            row,
+        )
+    };
     if !driver::parallel(m, n, k) {
         if norm.is_none() {
             super::quantize_rows_u8(isa, x, m, k, ldx, a, lda, params)?;
         } else {
             for (i, p) in params.iter_mut().enumerate().take(m) {
-                let src = RowSource::new(isa, &x[i * ldx..i * ldx + k], norm);
-                *p = quantize_row_from(isa, src, &mut a[i * lda..i * lda + k]);
+                *p = quantize_row(i, &mut a[i * lda..i * lda + k]);
             }
         }
         let out = Output::Dequant {
@@ -96,8 +103,7 @@ pub fn quantize_rows_gemm_u8s8_f32(
                         &mut *p_ptr.get().add(i),
                     )
                 };
-                let src = RowSource::new(isa, &x[i * ldx..i * ldx + k], norm);
-                *p = quantize_row_from(isa, src, row);
+                *p = quantize_row(i, row);
             }
         });
         quant.wait();

@@ -15,7 +15,7 @@
 //!
 //! Packed weights are validated once at load ([`check_weights`]); runs only check lengths.
 
-use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
+use crate::mem::{f32s, f32s_mut, opt_f32s, rd, Mem, NONE};
 use infc_kernels::gemm::{Activation as KAct, Bias as KBias, Epilogue};
 use infc_kernels::int8::pack::{packed_b8_len, packed_cols_len};
 use infc_kernels::int8::{
@@ -118,21 +118,12 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
     let a = f32s(a.ok_or("A aliases an output")?)?;
     let b = weights(w.ok_or("weights alias an output")?, k, n, false)?;
     let y = f32s_mut(y)?;
-    let bias = match (s.bias, bias) {
-        (Some(_), Some(b)) => Some(f32s(b)?),
-        _ => None,
-    };
-    let res = match (s.residual, res) {
-        (Some(_), Some(r)) => Some(f32s(r)?),
-        _ => None,
-    };
+    let bias = opt_f32s(s.bias, bias)?;
+    let res = opt_f32s(s.residual, res)?;
     let norm = match (pn, nscale) {
         (Some(p), Some(sc)) => Some(RowNorm {
             scale: f32s(sc)?,
-            bias: match (p.bias, nbias) {
-                (Some(_), Some(b)) => Some(f32s(b)?),
-                _ => None,
-            },
+            bias: opt_f32s(p.bias, nbias)?,
             epsilon: p.epsilon,
         }),
         _ => None,
@@ -334,14 +325,8 @@ pub(crate) fn conv(
     let x = f32s(x.ok_or("x aliases an output")?)?;
     let w = w.ok_or("weights alias an output")?;
     let y = f32s_mut(y)?;
-    let bias = match (s.bias, bias) {
-        (Some(_), Some(b)) => Some(f32s(b)?),
-        _ => None,
-    };
-    let res = match (s.residual, res) {
-        (Some(_), Some(r)) => Some(f32s(r)?),
-        _ => None,
-    };
+    let bias = opt_f32s(s.bias, bias)?;
+    let res = opt_f32s(s.residual, res)?;
     if y_len == 0 {
         return Ok(());
     }
