@@ -24,7 +24,7 @@ const PREFETCH_MAX_BYTES: usize = 64 * 1024;
 const B_L2_BYTES: usize = 256 * 1024;
 /// Multiply-adds a unit of a column split numbered column block first aims at (64 rows × 48
 /// columns × 768 deep: about 10 µs on one AVX512-VNNI core).
-const UNIT_MACS: usize = 64 * 48 * 768;
+pub(crate) const UNIT_MACS: usize = 64 * 48 * 768;
 /// Most bytes of quantized A (all rows) for which a column split is numbered column block first:
 /// A stays in L2 next to one column block of B while a thread runs that block's row pieces.
 const COL_FIRST_A_BYTES: usize = 512 * 1024;
@@ -80,12 +80,14 @@ pub(crate) struct Units {
     rows: usize,
     cols: usize,
     /// A column split whose A is small ([`COL_FIRST_A_BYTES`]) is cut into row pieces of about
-    /// [`UNIT_MACS`] each (at most half the rows), numbered column block first: the pieces of a
+    /// the kernel's [`MicroKernel8::unit_macs`] each (at most half the rows, unless the columns
+    /// alone give every thread eight units), numbered column block first: the pieces of a
     /// column block are consecutive units, so one thread usually runs them all with that block's
     /// weights still in its caches. Short units shorten what a thread waits for the other's last
     /// unit at the end of the region: GPT-2's products at sequence 128 had 16–64 units of about
     /// 20 µs, and its depth-3072 products 32 units of about 40 µs, before they were cut into
-    /// 64-row (depth 768) and 16-row (depth 3072) pieces.
+    /// 64-row (depth 768) and 16-row (depth 3072) pieces. The AMX kernel's pieces are the whole
+    /// row block (128 rows at depth 768, 64 at depth 3072), so each call pipelines its tiles.
     col_first: bool,
 }
 
@@ -106,8 +108,16 @@ impl Units {
             let quarter = m.div_ceil(4 * rayon::current_num_threads());
             block.min(quarter.next_multiple_of(mk.mr))
         } else if col_first {
-            let piece = (UNIT_MACS / (nr * k).max(1)).next_multiple_of(mk.mr);
-            piece.min(m.div_ceil(2).next_multiple_of(mk.mr)).min(block)
+            let piece = (mk.unit_macs / (nr * k).max(1)).next_multiple_of(mk.mr);
+            // At most half the rows, so a column block is two units, unless the columns alone
+            // give every thread eight units or more.
+            let col_units = n.div_ceil(nr);
+            let piece = if col_units >= 8 * rayon::current_num_threads() {
+                piece
+            } else {
+                piece.min(m.div_ceil(2).next_multiple_of(mk.mr))
+            };
+            piece.min(block)
         } else {
             block
         };
@@ -413,17 +423,27 @@ mod tests {
             (2000, 3000, 768),
             (1, 2000, 64),
         ] {
-            let units = Units::new(Int8Isa::Portable, m, n, k);
-            let mut seen = vec![0u8; m * n];
-            for u in 0..units.count() {
-                let (rows, cols) = units.rect(u);
-                for i in rows {
-                    for j in cols.clone() {
-                        seen[i * n + j] += 1;
+            // Every kernel's tile shape and unit size (the cut does not run the kernel).
+            let kernels: &[&'static MicroKernel8] = &[
+                &super::super::kernel_portable::KERNEL,
+                #[cfg(target_arch = "x86_64")]
+                &super::super::kernel_vnni::KERNEL,
+                #[cfg(target_arch = "x86_64")]
+                &super::super::kernel_amx::KERNEL,
+            ];
+            for &mk in kernels {
+                let units = Units::with_kernel(mk, m, n, k);
+                let mut seen = vec![0u8; m * n];
+                for u in 0..units.count() {
+                    let (rows, cols) = units.rect(u);
+                    for i in rows {
+                        for j in cols.clone() {
+                            seen[i * n + j] += 1;
+                        }
                     }
                 }
+                assert!(seen.iter().all(|&c| c == 1), "{m}x{k}x{n}, mr {}", mk.mr);
             }
-            assert!(seen.iter().all(|&c| c == 1), "{m}x{k}x{n}");
         }
     }
 }

@@ -21,6 +21,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     select,
     spreads_prefetch: false,
     runs_row_tiles: false,
+    unit_macs: super::driver::UNIT_MACS,
 };
 
 fn select(rows: usize, _panels: usize) -> TileFn8 {

@@ -20,6 +20,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     select,
     spreads_prefetch: false,
     runs_row_tiles: false,
+    unit_macs: super::driver::UNIT_MACS,
 };
 
 /// Whether the CPU has the VEX-encoded AVX-VNNI (else the EVEX form is used).

@@ -22,6 +22,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     select,
     spreads_prefetch: true,
     runs_row_tiles: true,
+    unit_macs: super::driver::UNIT_MACS,
 };
 
 fn select(rows: usize, panels: usize) -> TileFn8 {
