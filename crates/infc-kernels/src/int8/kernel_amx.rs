@@ -30,7 +30,10 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: MR,
     np: NP,
     select,
-    spreads_prefetch: false,
+    // Set so the driver leaves the next-block L2 prefetch to the kernel, which drops it: on
+    // Sapphire Rapids GPT-2 ran 24.0 ms with the driver's burst before each call, 25.6 ms with
+    // the lines spread over the k-steps, 23.7 ms without (alternating runs, 6 rounds).
+    spreads_prefetch: true,
     runs_row_tiles: true,
     unit_macs: 4 * UNIT_MACS,
 };
@@ -201,7 +204,7 @@ mod tests {
         mr: MR,
         np: NP,
         select: select_emulated,
-        spreads_prefetch: false,
+        spreads_prefetch: true,
         runs_row_tiles: true,
         unit_macs: 4 * UNIT_MACS,
     };
