@@ -1,10 +1,15 @@
-//! AMX-INT8 integer microkernel: 32 rows × 32 columns per tile call, as a 2 × 2 block of 16 × 16
-//! i32 accumulator tiles (`tmm0..tmm3`). Per 64-deep k-step it loads two A tiles (16 rows × 64
+//! AMX-INT8 integer microkernel: tiles of 32 rows × 32 columns, as a 2 × 2 block of 16 × 16
+//! i32 accumulator tiles (`tmm0..tmm3`), all whole row tiles of a row block per call. Per 64-deep k-step it loads two A tiles (16 rows × 64
 //! u8 each, straight from the quantized rows at stride `lda`) and two B tiles (16 k-groups × 64
 //! bytes: exactly 16 consecutive groups of a packed panel, stride 64 — the packed layout of
 //! [`super::pack`] is AMX's B layout) and issues four `tdpbusd` (u8·s8 summed by fours into i32,
 //! no saturation: the same exact sums as `vpdpbusd`). The accumulators go through a 4 KiB stack
-//! block into the AVX-512 epilogue of [`super::kernel_vnni`], 8 rows at a time.
+//! block into the AVX-512 epilogue of [`super::kernel_vnni`], 8 rows at a time; the epilogue of
+//! one tile runs after the next tile's products are issued (see [`full`]).
+//!
+//! Measured on a Sapphire Rapids guest: a `tileloadd` costs about three `tdpbusd` even from L1 and
+//! the tile registers are not renamed, so the k-loop is bound by its four loads per step (about
+//! 2 TOP/s per core) and each operand is loaded just before its first product.
 //!
 //! Used only when `k` is a multiple of 64 (whole k-steps; the driver keeps VNNI otherwise).
 //! Tiles with fewer rows or columns than 32 × 32 (the edges) run the VNNI kernel on 8-row strips,
