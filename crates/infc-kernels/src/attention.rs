@@ -73,14 +73,25 @@ pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
     packs.checked_add(scores)
 }
 
+/// Fewest query blocks per causal sequence: a block computes the scores of every key its last
+/// row sees, so one block per sequence (batch 8 and more on two threads) computed the whole
+/// square, twice the triangle's work.
+const CAUSAL_BLOCKS_MIN: usize = 8;
+
 /// Query rows per task. Without a causal mask every row costs the same, so each thread gets two
 /// equal blocks (whole 12-row panels would leave one thread up to a panel more). Under a causal
 /// mask later rows see more keys, so about four tasks per thread of whole panels let claiming
-/// even out the costs.
+/// even out the costs, and a sequence is cut into about [`CAUSAL_BLOCKS_MIN`] blocks or more
+/// (whole panels: 128 rows make six blocks of 24).
 fn rows_per_task(batch: usize, sq: usize, causal: bool) -> usize {
     let per_thread = if causal { 4 } else { 2 };
     let tasks_wanted = rayon::current_num_threads() * per_thread;
     let per_batch = tasks_wanted.div_ceil(batch.max(1)).max(1);
+    let per_batch = if causal {
+        per_batch.max(CAUSAL_BLOCKS_MIN)
+    } else {
+        per_batch
+    };
     let rows = sq.div_ceil(per_batch);
     let rows = if causal {
         rows.next_multiple_of(A_PANEL)

@@ -210,8 +210,25 @@ fn attention_matches_reference_every_isa() {
             check(shape(2, 2, 3, 20, 5, causal), kind);
             // More queries than keys: under a causal mask the first rows see no key at all.
             check(shape(1, 1, 9, 4, 3, causal), kind);
+            // More sequences than tasks wanted: causal sequences are still cut into blocks.
+            check(shape(9, 2, 40, 40, 8, causal), kind);
         }
     }
+}
+
+/// A causal sequence is cut into several query blocks whatever the batch (one block per
+/// sequence would compute every score of the square, not the triangle), and large batches cut
+/// it as batch 1 does.
+#[test]
+fn causal_sequences_are_cut_into_blocks_at_every_batch() {
+    let one = 128usize.div_ceil(rows_per_task(1, 128, true));
+    for batch in [1, 4, 8, 16, 64] {
+        let blocks = 128usize.div_ceil(rows_per_task(batch, 128, true));
+        assert!(blocks >= CAUSAL_BLOCKS_MIN / 2, "batch {batch}: {blocks} blocks");
+        assert!(blocks >= one.min(CAUSAL_BLOCKS_MIN / 2), "batch {batch}");
+    }
+    // Without a causal mask every row costs the same: large batches keep whole sequences.
+    assert_eq!(rows_per_task(64, 128, false), 128);
 }
 
 /// q, k and v as column ranges `[q | k | v | pad]` of one `[batch, seq, 3·hd + 5]` buffer (a fused
