@@ -224,7 +224,10 @@ fn causal_sequences_are_cut_into_blocks_at_every_batch() {
     let one = 128usize.div_ceil(rows_per_task(1, 128, true));
     for batch in [1, 4, 8, 16, 64] {
         let blocks = 128usize.div_ceil(rows_per_task(batch, 128, true));
-        assert!(blocks >= CAUSAL_BLOCKS_MIN / 2, "batch {batch}: {blocks} blocks");
+        assert!(
+            blocks >= CAUSAL_BLOCKS_MIN / 2,
+            "batch {batch}: {blocks} blocks"
+        );
         assert!(blocks >= one.min(CAUSAL_BLOCKS_MIN / 2), "batch {batch}");
     }
     // Without a causal mask every row costs the same: large batches keep whole sequences.
