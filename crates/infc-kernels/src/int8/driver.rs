@@ -7,7 +7,7 @@
 //! call. All bounds were checked by the public entry points.
 
 use super::pack::{PackedB8Ref, GROUP_BYTES, PANEL};
-use super::tile::{Dequant, MicroKernel8, Tile8, TileOut};
+use super::tile::{Dequant, MicroKernel8, NextBlockPrefetch, Tile8, TileOut};
 use super::{AQuant, Int8Isa, QParams, PARALLEL_MIN_OPS};
 use crate::claim::{self, Phase};
 use crate::gemm::{Bias, Epilogue};
@@ -261,12 +261,15 @@ fn serial(
         // The packed B after this rectangle's columns (the next unit a thread claims) or after
         // the current column block is fetched into L2 a slice per row tile of the first row block,
         // so the next block's first row tile does not wait on DRAM for cold weights. The VNNI
-        // kernel spreads a slice's lines over its k-loop; for the others it is one burst before
-        // the tile. Returns the bytes and the slice length per row tile.
+        // kernel spreads a slice's lines over its k-loop, the AMX kernel takes none; for the others
+        // it is one burst before the tile. Returns the bytes and the slice length per row tile.
         let next_block = |from_col: usize, bytes: usize| -> (&[i8], usize) {
             // Only blocks that leave L2 room for the current one (long reductions stream B
             // from L2 across the row tiles anyway).
-            if ic != rows.start || bytes > PREFETCH_MAX_BYTES {
+            if mk.next_block == NextBlockPrefetch::Off
+                || ic != rows.start
+                || bytes > PREFETCH_MAX_BYTES
+            {
                 return (&[], 0);
             }
             let at = (from_col / PANEL * panel_bytes).min(b.data().len());
@@ -282,7 +285,7 @@ fn serial(
             let mrows = mk.mr.min(ic + mcur - ir);
             let ncols = nr.min(cols.end - jr);
             let pf = pf.get(t0 * slice..).unwrap_or(&[]);
-            let (pf_lines, pf_total) = if mk.spreads_prefetch {
+            let (pf_lines, pf_total) = if mk.next_block == NextBlockPrefetch::Spread {
                 (slice / 64, pf.len() / 64)
             } else {
                 prefetch_l2(&pf[..(count * slice).min(pf.len())]);

@@ -19,7 +19,7 @@ use super::amx::{Tiles, TILE_ROWS, TILE_ROW_BYTES};
 use super::driver::UNIT_MACS;
 use super::kernel_vnni;
 use super::pack::{GROUP_BYTES, PANEL};
-use super::tile::{MicroKernel8, Tile8, TileFn8};
+use super::tile::{MicroKernel8, NextBlockPrefetch, Tile8, TileFn8};
 use std::arch::x86_64::*;
 
 /// Rows and panels of a full AMX tile call.
@@ -35,10 +35,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: MR,
     np: NP,
     select,
-    // Set so the driver leaves the next-block L2 prefetch to the kernel, which drops it: on
-    // Sapphire Rapids GPT-2 ran 24.0 ms with the driver's burst before each call, 25.6 ms with
-    // the lines spread over the k-steps, 23.7 ms without (alternating runs, 6 rounds).
-    spreads_prefetch: true,
+    next_block: NextBlockPrefetch::Off,
     runs_row_tiles: true,
     unit_macs: 4 * UNIT_MACS,
 };
@@ -209,7 +206,7 @@ mod tests {
         mr: MR,
         np: NP,
         select: select_emulated,
-        spreads_prefetch: true,
+        next_block: NextBlockPrefetch::Off,
         runs_row_tiles: true,
         unit_macs: 4 * UNIT_MACS,
     };

@@ -11,7 +11,7 @@
 //! tile before the store.
 
 use super::pack::GROUP_BYTES;
-use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut};
+use super::tile::{Dequant, MicroKernel8, NextBlockPrefetch, Tile8, TileFn8, TileOut};
 use crate::simd::avx2::{activate, tail_mask};
 use std::arch::x86_64::*;
 
@@ -19,7 +19,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 3,
     np: 1,
     select,
-    spreads_prefetch: false,
+    next_block: NextBlockPrefetch::Burst,
     runs_row_tiles: false,
     unit_macs: super::driver::UNIT_MACS,
 };

@@ -11,14 +11,14 @@
 
 use super::kernel_avx2;
 use super::pack::GROUP_BYTES;
-use super::tile::{MicroKernel8, Tile8, TileFn8};
+use super::tile::{MicroKernel8, NextBlockPrefetch, Tile8, TileFn8};
 use std::arch::x86_64::*;
 
 pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 6,
     np: 1,
     select,
-    spreads_prefetch: false,
+    next_block: NextBlockPrefetch::Burst,
     runs_row_tiles: false,
     unit_macs: super::driver::UNIT_MACS,
 };

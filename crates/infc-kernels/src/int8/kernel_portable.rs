@@ -2,13 +2,13 @@
 //! packed layout (the compiler may vectorise the 16-wide inner loop with baseline SIMD).
 
 use super::pack::{GROUP_BYTES, PANEL};
-use super::tile::{MicroKernel8, Tile8, TileFn8, TileOut};
+use super::tile::{MicroKernel8, NextBlockPrefetch, Tile8, TileFn8, TileOut};
 
 pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 4,
     np: 1,
     select,
-    spreads_prefetch: false,
+    next_block: NextBlockPrefetch::Burst,
     runs_row_tiles: false,
     unit_macs: super::driver::UNIT_MACS,
 };

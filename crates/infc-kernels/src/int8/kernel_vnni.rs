@@ -8,7 +8,9 @@
 //! every whole row tile of a row block against one column block ([`Tile8::row_tiles`]).
 
 use super::pack::{GROUP_BYTES, PANEL};
-use super::tile::{Dequant, MicroKernel8, Tile8, TileFn8, TileOut, OUT_LINES_PER_ROW};
+use super::tile::{
+    Dequant, MicroKernel8, NextBlockPrefetch, Tile8, TileFn8, TileOut, OUT_LINES_PER_ROW,
+};
 use crate::gemm::Activation;
 use crate::simd::avx512::{activate, tail_mask};
 use std::arch::x86_64::*;
@@ -20,7 +22,7 @@ pub(crate) static KERNEL: MicroKernel8 = MicroKernel8 {
     mr: 8,
     np: 3,
     select,
-    spreads_prefetch: true,
+    next_block: NextBlockPrefetch::Spread,
     runs_row_tiles: true,
     unit_macs: super::driver::UNIT_MACS,
 };

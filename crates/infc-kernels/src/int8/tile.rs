@@ -26,10 +26,10 @@ pub(crate) struct Tile8 {
     /// Valid columns (`1 ..= panels*16`).
     pub n: usize,
     pub out: TileOut,
-    /// Packed-B bytes the driver wants in L2 for a later tile (a hint; kernels with
-    /// [`MicroKernel8::spreads_prefetch`] issue one 64-byte line of it per k-group or drop it, the
-    /// others ignore it): tile `r` of the call asks for lines `r·pf_lines ..` of the `pf_total` lines
-    /// from `pf`, inside the packed weights.
+    /// Packed-B bytes the driver wants in L2 for a later tile (a hint, set only for kernels with
+    /// [`NextBlockPrefetch::Spread`], which issue one 64-byte line of it per k-group): tile `r` of
+    /// the call asks for lines `r·pf_lines ..` of the `pf_total` lines from `pf`, inside the packed
+    /// weights.
     pub pf: *const i8,
     pub pf_lines: usize,
     pub pf_total: usize,
@@ -115,6 +115,18 @@ pub(crate) struct Dequant {
 /// The caller upholds the [`Tile8`] contract and has capped the ISA to the CPU.
 pub(crate) type TileFn8 = unsafe fn(&Tile8);
 
+/// How the driver fetches the next block of packed weights into L2 (see `driver::serial`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum NextBlockPrefetch {
+    /// The driver issues a tile's slice in one burst before the tile.
+    Burst,
+    /// The kernel spreads its slice over its k-loop ([`Tile8::pf`]; the VNNI kernel).
+    Spread,
+    /// Not fetched: the AMX kernel, where both a burst and spreading measured slower on
+    /// Sapphire Rapids (GPT-2 24.0 and 25.6 ms against 23.7 ms without).
+    Off,
+}
+
 /// An ISA's integer microkernel family.
 pub(crate) struct MicroKernel8 {
     /// Rows per full tile.
@@ -123,10 +135,8 @@ pub(crate) struct MicroKernel8 {
     pub np: usize,
     /// Kernel for `rows ∈ 1..=mr`, `panels ∈ 1..=np`.
     pub select: fn(rows: usize, panels: usize) -> TileFn8,
-    /// Whether the kernel takes [`Tile8::pf`]'s L2 prefetches itself (otherwise the driver issues
-    /// them in one burst before the tile): the VNNI kernel spreads them over its k-loop; the AMX
-    /// kernel drops them (measured faster on Sapphire Rapids than either a burst or spreading).
-    pub spreads_prefetch: bool,
+    /// How the next block of packed weights is fetched into L2 while this kernel runs.
+    pub next_block: NextBlockPrefetch,
     /// Whether the kernel runs [`Tile8::row_tiles`] tiles per call (otherwise the driver calls
     /// it once per tile, with `row_tiles == 1`).
     pub runs_row_tiles: bool,
