@@ -337,6 +337,130 @@ mod tests {
         assert_eq!(r, "0 raised to a negative integer power");
     }
 
+    /// Expected integer `base^e`: std's `wrapping_pow` (u32 exponents) for `e ≥ 0`, as
+    /// `(b^(2^32))^(e >> 32) · b^(e mod 2^32)`; for `e < 0`, `1 / base^|e|` truncated toward zero,
+    /// `None` (an error) for base 0.
+    macro_rules! pow_oracle {
+        ($t:ty, $b:expr, $e:expr) => {{
+            let (b, e): ($t, i64) = ($b, $e);
+            if e >= 0 {
+                let (e, b32) = (e as u64, b.wrapping_pow(1 << 16).wrapping_pow(1 << 16));
+                Some(
+                    b32.wrapping_pow((e >> 32) as u32)
+                        .wrapping_mul(b.wrapping_pow(e as u32)),
+                )
+            } else {
+                match b as i64 {
+                    0 => None,
+                    1 => Some(b),
+                    -1 if e % 2 != 0 => Some(b),
+                    -1 => Some(1),
+                    _ => Some(0),
+                }
+            }
+        }};
+    }
+
+    /// Every base in `$bases` (dtype `$t`) to every exponent in `$exps` (dtype `$e`), one scalar
+    /// pair at a time, then the non-zero bases once broadcast (a column against a row of exponents).
+    macro_rules! check_pow {
+        ($t:ty, $e:ty, $bases:expr, $exps:expr) => {{
+            let (bases, exps): (&[$t], &[$e]) = (&$bases, &$exps);
+            let mut want = Vec::new();
+            for &b in bases {
+                for &e in exps {
+                    let r = binary(BinaryOp::Pow, &Tensor::scalar(b), &Tensor::scalar(e));
+                    let what = format!("{}^{}: {b}^{e}", stringify!($t), stringify!($e));
+                    match pow_oracle!($t, b, e as i64) {
+                        Some(w) => {
+                            let r = r.expect(&what);
+                            assert_eq!(r.dtype, Tensor::scalar(b).dtype, "{what}");
+                            assert_eq!(r.view::<$t>().expect(&what)[0], w, "{what}");
+                            if b != 0 {
+                                want.push(w);
+                            }
+                        }
+                        None => {
+                            let err = r.expect_err(&what);
+                            assert_eq!(err, "0 raised to a negative integer power", "{what}");
+                        }
+                    }
+                }
+            }
+            let nonzero: Vec<$t> = bases.iter().copied().filter(|&b| b != 0).collect();
+            let col = Tensor::from_vec(vec![nonzero.len(), 1], nonzero).expect("shape");
+            let row = Tensor::from_vec(vec![exps.len()], exps.to_vec()).expect("shape");
+            let r = binary(BinaryOp::Pow, &col, &row).expect("broadcast Pow");
+            assert_eq!(r.view::<$t>().expect("dtype").into_owned(), want);
+        }};
+    }
+
+    /// Integer Pow on every integer dtype (base) with every integer dtype (exponent), both signs
+    /// of each: wrapping for overflow, exponents past `u32::MAX` exact, negative exponents 1 / ±1 /
+    /// 0, base 0 to a negative power an error. The runtime's `exec/int_pow.rs` tests the same rules.
+    #[test]
+    fn integer_pow_every_dtype_and_sign() {
+        macro_rules! bases {
+            (signed $t:ty) => {
+                [0, 1, -1, 2, -2, 3, -3, 7, -7, <$t>::MIN, <$t>::MAX]
+            };
+            (unsigned $t:ty) => {
+                [0, 1, 2, 3, 7, 128, 254, 255]
+            };
+        }
+        macro_rules! exps {
+            (signed $t:ty) => {
+                [
+                    0,
+                    1,
+                    2,
+                    3,
+                    5,
+                    8,
+                    31,
+                    33,
+                    63,
+                    64,
+                    126,
+                    <$t>::MAX,
+                    -1,
+                    -2,
+                    -3,
+                    <$t>::MIN,
+                ]
+            };
+            (unsigned $t:ty) => {
+                [0, 1, 2, 3, 5, 8, 31, 33, 63, 64, 126, 255]
+            };
+        }
+        macro_rules! for_exps {
+            ($kind:ident $t:ty) => {
+                check_pow!($t, i64, bases!($kind $t), exps!(signed i64));
+                check_pow!($t, i32, bases!($kind $t), exps!(signed i32));
+                check_pow!($t, i8, bases!($kind $t), exps!(signed i8));
+                check_pow!($t, u8, bases!($kind $t), exps!(unsigned u8));
+            };
+        }
+        for_exps!(signed i64);
+        for_exps!(signed i32);
+        for_exps!(signed i8);
+        for_exps!(unsigned u8);
+        // ONNX node test test_pow_types_int32_int32, and exponents the runtime once clamped.
+        let r = binary(
+            BinaryOp::Pow,
+            &i32t(&[3], &[1, 2, 3]),
+            &i32t(&[3], &[4, 5, 6]),
+        );
+        assert_eq!(i32s(&r.unwrap()), vec![1, 32, 729]);
+        let r = binary(
+            BinaryOp::Pow,
+            &i64t(&[2], &[3, 3]),
+            &i64t(&[2], &[1 << 62, 1 << 32]),
+        );
+        let b32 = 3i64.wrapping_pow(1 << 16).wrapping_pow(1 << 16);
+        assert_eq!(i64s(&r.unwrap()), vec![1, b32]);
+    }
+
     #[test]
     fn comparisons_and_logic() {
         let a = f32t(&[4], &[1., f32::NAN, 3., 4.]);

@@ -1,6 +1,7 @@
 //! Elementwise executors. f32 math goes to the kernels (`unary`, `binary`, `clip`); in-place f32
 //! binary/clip, integer and bool ops, comparisons, Where, Fill and Range are plain loops here.
 
+use super::int_pow::int_pow;
 use super::ke;
 use crate::mem::{extent, for_rows, rd, signed, Mem};
 use infc_kernels::Isa;
@@ -234,13 +235,7 @@ macro_rules! int_arith {
                 BinaryKind::Mul => a.wrapping_mul(b),
                 // Division by zero has no defined result in ONNX; give 0 rather than trap.
                 BinaryKind::Div => a.checked_div(b).unwrap_or(0),
-                BinaryKind::Pow => {
-                    if b < 0 {
-                        0
-                    } else {
-                        a.wrapping_pow(b.min(u32::MAX as $t) as u32)
-                    }
-                }
+                BinaryKind::Pow => int_pow(a, b),
                 BinaryKind::Max => a.max(b),
                 BinaryKind::Min => a.min(b),
                 _ => 0,

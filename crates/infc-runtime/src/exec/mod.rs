@@ -5,6 +5,7 @@
 mod attention;
 pub(crate) mod cast;
 mod elementwise;
+mod int_pow;
 mod linalg;
 mod movement;
 mod nchwc;
