@@ -2,8 +2,9 @@
 """Re-run onnxruntime on fixture directories and compare with the saved outputs.
 
 A fixture directory holds `model.onnx` (optionally `model.onnx.data`), `input_<name>.npy`,
-`output_<name>.npy` and `meta.json` (see models/PROVENANCE.md). This module is also imported by
-export.py, which uses `run_ort` to produce the saved outputs in the first place.
+`output_<name>.npy` and `meta.json` (see models/PROVENANCE.md), and optionally extra input sets
+`cases/<case>/` with the same input/output file names (written by padded_cases.py), checked too. This
+module is also imported by export.py, which uses `run_ort` to produce the saved outputs in the first place.
 
 Usage: python3 models/check_ort.py models/fixtures/*        (exit status 1 on any mismatch)
 """
@@ -48,36 +49,45 @@ def tolerance(reference: np.ndarray) -> float:
     return 1e-4 + 1e-3 * float(np.max(np.abs(reference)))
 
 
-def check_dir(fixture: Path) -> list[str]:
-    """Check one fixture directory; returns a list of problems (empty when everything matches)."""
+def check_arrays(model: Path, meta: dict, arrays: Path, label: str = "") -> list[str]:
+    """Run `model` on the inputs saved in `arrays` (file names from `meta`) and compare the saved outputs."""
     problems: list[str] = []
-    meta = json.loads((fixture / "meta.json").read_text())
     inputs = {}
     for spec in meta["inputs"]:
-        arr = np.load(fixture / spec["file"])
+        arr = np.load(arrays / spec["file"])
         if list(arr.shape) != spec["shape"] or str(arr.dtype) != spec["dtype"]:
-            problems.append(f"input {spec['name']}: file has {arr.dtype}{list(arr.shape)}, meta says "
+            problems.append(f"{label}input {spec['name']}: file has {arr.dtype}{list(arr.shape)}, meta says "
                             f"{spec['dtype']}{spec['shape']}")
         inputs[spec["name"]] = arr
-    got = run_ort(fixture / "model.onnx", inputs)
+    got = run_ort(model, inputs)
     for spec in meta["outputs"]:
-        want = np.load(fixture / spec["file"])
+        want = np.load(arrays / spec["file"])
         if spec["name"] not in got:
-            problems.append(f"output {spec['name']} missing from the model")
+            problems.append(f"{label}output {spec['name']} missing from the model")
             continue
         have = got[spec["name"]]
         if have.shape != want.shape or have.dtype != want.dtype:
-            problems.append(f"output {spec['name']}: ORT gives {have.dtype}{list(have.shape)}, saved "
+            problems.append(f"{label}output {spec['name']}: ORT gives {have.dtype}{list(have.shape)}, saved "
                             f"{want.dtype}{list(want.shape)}")
             continue
         if np.issubdtype(want.dtype, np.floating):
             if not np.all(np.isfinite(have)):
-                problems.append(f"output {spec['name']}: non-finite values")
+                problems.append(f"{label}output {spec['name']}: non-finite values")
             err = float(np.max(np.abs(have.astype(np.float64) - want.astype(np.float64)))) if want.size else 0.0
             if err > tolerance(want):
-                problems.append(f"output {spec['name']}: max abs err {err:.3g} > {tolerance(want):.3g}")
+                problems.append(f"{label}output {spec['name']}: max abs err {err:.3g} > {tolerance(want):.3g}")
         elif not np.array_equal(have, want):
-            problems.append(f"output {spec['name']}: integer values differ")
+            problems.append(f"{label}output {spec['name']}: integer values differ")
+    return problems
+
+
+def check_dir(fixture: Path) -> list[str]:
+    """Check one fixture directory and its extra input sets `cases/<case>/` (written by padded_cases.py);
+    returns a list of problems (empty when everything matches)."""
+    meta = json.loads((fixture / "meta.json").read_text())
+    problems = check_arrays(fixture / "model.onnx", meta, fixture)
+    for case in sorted(p for p in (fixture / "cases").glob("*") if p.is_dir()):
+        problems += check_arrays(fixture / "model.onnx", meta, case, f"cases/{case.name}: ")
     for dim, value in meta.get("bind", {}).items():
         if not isinstance(value, int) or value <= 0:
             problems.append(f"bind {dim}={value!r} is not a positive integer")

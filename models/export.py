@@ -36,6 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_ort import check_dir, run_ort, sanitize  # noqa: E402
+from padded_cases import CASES, write_cases  # noqa: E402
 
 MODELS_DIR = Path(__file__).resolve().parent
 FIXTURE_LIMIT_BYTES = 2 * 1024 * 1024
@@ -647,6 +648,7 @@ def write_provenance(path: Path) -> None:
     lines += ["## Commands", "", "```sh",
               "python3 models/export.py --tiny                    # models/fixtures/ (committed) + this file",
               "python3 models/check_ort.py models/fixtures/*      # re-run onnxruntime, compare saved outputs",
+              "python3 models/padded_cases.py                     # rewrite only the cases/ input sets",
               "python3 models/export.py --full                    # models/full/*_ts17 (gitignored)",
               "python3 models/export.py --full --exporter dynamo  # models/full/*_dynamo18",
               "python3 models/export.py --variants models/variants  # generality-check exports (gitignored)",
@@ -681,7 +683,23 @@ def write_provenance(path: Path) -> None:
               "- `meta.json`: `family`, `exporter`, `opset`, `inputs`/`outputs` (`name`, `file`, `dtype`, `shape`),",
               "  `bind` (dim_param -> value in the saved inputs), `symbolic_dims` (per graph input/output: one entry",
               "  per axis, the dim_param string or the fixed size), `external_data` (file names), `keep_batchnorm`,",
-              "  `op_histogram`, `producer`, `torch_vs_ort_max_abs_err`, `generality_check`, `notes`.", ""]
+              "  `op_histogram`, `producer`, `torch_vs_ort_max_abs_err`, `generality_check`, `notes`.",
+              "- `cases/<case>/` (transformer fixtures only, written by padded_cases.py): an extra input set with the",
+              "  same file names as the main one (`input_<name>.npy`, `output_<name>.npy`, onnxruntime outputs with",
+              "  the same settings) and a `case.json` (`description`, `attention_mask`). The conformance tests run",
+              "  every case like the main inputs (reference interpreter, plans at -O0..-O3 on every ISA path).", ""]
+    lines += ["## Padded-mask cases (cases/ of every gpt2 / distilbert fixture)", "",
+              "The fixture's own `input_ids` (batch 2, sequence 8) with a mask that starts all ones, then:", ""]
+    lines += [f"- `{name}`: {description}" for name, (description, _) in CASES.items()]
+    lines += ["",
+              "A fully padded row is legitimate and every saved case output is finite. Eager exports fill masked",
+              "scores with the f32 minimum (uniform softmax over the row); gpt2_sdpa_ts17 masks with -inf and guards",
+              "the softmax with `Where(IsNaN(p), 0, p)` (zero attention output, as eager PyTorch sdpa);",
+              "distilbert_sdpa_dynamo18 turns the boolean mask into an additive f32-minimum mask before that guard,",
+              "so its fully padded row gets a uniform softmax and never NaN. That is the one case where onnxruntime",
+              "and eager PyTorch disagree (`empty_row`, row 1: max abs 3.7; row 0 agrees to 3e-6): the cases test the",
+              "ONNX graph's semantics, so onnxruntime's values are kept. Every other case agrees with eager PyTorch",
+              "to < 5e-6 (checked when the cases were written).", ""]
     lines += ["## dim_param names written", ""]
     for name, meta, _, _ in fixtures:
         dims = sorted({d for v in meta["symbolic_dims"].values() for d in v if isinstance(d, str)})
@@ -696,7 +714,11 @@ def write_provenance(path: Path) -> None:
                   "- inputs: " + ", ".join(f"`{i['name']}` {i['dtype']}{i['shape']}" for i in meta["inputs"]),
                   "- outputs: " + ", ".join(f"`{o['name']}` {o['dtype']}{o['shape']}" for o in meta["outputs"]),
                   "- symbolic: " + ", ".join(f"`{k}` {v}" for k, v in meta["symbolic_dims"].items()),
-                  f"- ops ({sum(meta['op_histogram'].values())} nodes): {fmt_hist(meta['op_histogram'])}", ""]
+                  f"- ops ({sum(meta['op_histogram'].values())} nodes): {fmt_hist(meta['op_histogram'])}"]
+        case_dirs = sorted(p.name for p in (MODELS_DIR / "fixtures" / name / "cases").glob("*") if p.is_dir())
+        if case_dirs:
+            lines += ["- cases: " + ", ".join(f"`{c}`" for c in case_dirs)]
+        lines += [""]
     for title, group in (("--variants exports (models/variants/, not committed)", variants),
                          ("--full exports (models/full/, not committed)", full)):
         if not group:
@@ -718,12 +740,17 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def run_specs(specs: list[Spec], out_dir: Path, limit: int | None, keep_going: bool) -> int:
+def run_specs(specs: list[Spec], out_dir: Path, limit: int | None, keep_going: bool,
+              cases: bool = False) -> int:
+    """Export every spec; with `cases`, also write the padded-mask input sets of each transformer fixture."""
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for spec in specs:
         try:
             write_fixture(spec, out_dir, limit)
+            if cases and "attention_mask" in spec.inputs:
+                for line in write_cases(out_dir / spec.name):
+                    print(line, flush=True)
         except Exception as exc:  # report and continue with the next export when asked to
             failures += 1
             print(f"  {spec.name}: FAILED: {type(exc).__name__}: {exc}", flush=True)
@@ -764,7 +791,7 @@ def main() -> int:
             parser.error(f"unknown names: {sorted(unknown)}; known: {[s.name for s in specs]}")
         specs = [s for s in specs if s.name in args.only]
     print(f"torch {torch.__version__}, onnx {onnx.__version__}; writing {len(specs)} export(s) to {out}", flush=True)
-    failures = run_specs(specs, out, limit, args.keep_going)
+    failures = run_specs(specs, out, limit, args.keep_going, cases=args.tiny)
     if args.tiny and not args.only and args.out is None:
         write_provenance(MODELS_DIR / "PROVENANCE.md")
     return 1 if failures else 0

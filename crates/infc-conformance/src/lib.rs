@@ -1,6 +1,7 @@
 //! Fixture access for the differential tests: reads `models/fixtures/<name>/` (model, `meta.json`,
-//! seeded inputs and onnxruntime's outputs as `.npy`), converts arrays to IR tensors, prepares a
-//! bound graph, and compares outputs with the project tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
+//! seeded inputs and onnxruntime's outputs as `.npy`, plus the extra input sets under `cases/<case>/`),
+//! converts arrays to IR tensors, prepares a bound graph, and compares outputs with the project
+//! tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
 
 pub mod goals;
 pub mod plan;
@@ -32,9 +33,44 @@ pub struct Fixture {
     pub meta: Meta,
     pub inputs: Vec<(String, Tensor)>,
     pub expected: Vec<(String, Tensor)>,
+    /// Extra input sets from `cases/<case>/`, sorted by name (the padded-mask cases of the
+    /// transformer fixtures, written by `models/padded_cases.py`); empty for most directories.
+    pub cases: Vec<Case>,
+}
+
+/// An extra input set of a fixture: `cases/<name>/` holds the files `meta.json` names, with other
+/// values and onnxruntime's outputs for them. Every case has the main inputs' shapes (checked when
+/// loading), so the fixture's bound graph and compiled plans serve all its input sets.
+pub struct Case {
+    pub name: String,
+    pub inputs: Vec<(String, Tensor)>,
+    pub expected: Vec<(String, Tensor)>,
+}
+
+/// Inputs and onnxruntime's outputs for them: a fixture's main set or one of its cases.
+pub struct InputSet<'a> {
+    /// `<fixture>` for the main set, `<fixture>/cases/<case>` for a case.
+    pub label: String,
+    pub inputs: &'a [(String, Tensor)],
+    pub expected: &'a [(String, Tensor)],
 }
 
 impl Fixture {
+    /// The main input set, then every case.
+    pub fn input_sets(&self) -> Vec<InputSet<'_>> {
+        std::iter::once(InputSet {
+            label: self.name.clone(),
+            inputs: &self.inputs,
+            expected: &self.expected,
+        })
+        .chain(self.cases.iter().map(|c| InputSet {
+            label: format!("{}/cases/{}", self.name, c.name),
+            inputs: &c.inputs,
+            expected: &c.expected,
+        }))
+        .collect()
+    }
+
     pub fn model_path(&self) -> PathBuf {
         self.dir.join("model.onnx")
     }
@@ -98,24 +134,57 @@ pub fn load_fixture_dir(dir: &Path) -> Fixture {
     let meta: Meta =
         serde_json::from_slice(&std::fs::read(dir.join("meta.json")).expect("meta.json readable"))
             .expect("meta.json parses");
-    let load = |list: &[ArrayMeta]| -> Vec<(String, Tensor)> {
+    let load = |from: &Path, list: &[ArrayMeta]| -> Vec<(String, Tensor)> {
         list.iter()
             .map(|a| {
-                (
-                    a.name.clone(),
-                    read_npy(&dir.join(&a.file)).expect("npy readable"),
-                )
+                let path = from.join(&a.file);
+                let t = read_npy(&path).unwrap_or_else(|e| panic!("npy readable: {e}"));
+                (a.name.clone(), t)
             })
             .collect()
     };
-    let inputs = load(&meta.inputs);
-    let expected = load(&meta.outputs);
+    let inputs = load(&dir, &meta.inputs);
+    let expected = load(&dir, &meta.outputs);
+    let mut case_dirs: Vec<PathBuf> = std::fs::read_dir(dir.join("cases"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    case_dirs.sort();
+    let cases = case_dirs
+        .iter()
+        .map(|d| {
+            let case = Case {
+                name: d
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                inputs: load(d, &meta.inputs),
+                expected: load(d, &meta.outputs),
+            };
+            for ((n, t), (_, main)) in case.inputs.iter().zip(&inputs) {
+                assert_eq!(
+                    t.shape,
+                    main.shape,
+                    "{}: input {n} of case {} has another shape than the main input",
+                    dir.display(),
+                    case.name
+                );
+            }
+            case
+        })
+        .collect();
     Fixture {
         name,
         dir,
         meta,
         inputs,
         expected,
+        cases,
     }
 }
 

@@ -1,6 +1,29 @@
-//! The reference interpreter, run on every fixture's bound graph, reproduces onnxruntime's saved outputs.
+//! The reference interpreter, run on every fixture's bound graph, reproduces onnxruntime's saved outputs
+//! for every input set: the main inputs and each extra case under `cases/` (the padded-mask cases of
+//! the transformer fixtures).
 
-use infc_conformance::{all_fixtures, compare};
+use infc_conformance::{all_fixtures, compare, InputSet};
+use infc_ir::Graph;
+
+fn check_set(g: &Graph, set: &InputSet) -> Result<(), String> {
+    let inputs: Vec<_> = set
+        .inputs
+        .iter()
+        .map(|(n, t)| (n.as_str().into(), t.clone()))
+        .collect();
+    let outs = infc_reference::run_graph(g, &inputs).map_err(|e| e.to_string())?;
+    if outs.len() != set.expected.len() {
+        return Err(format!(
+            "{} outputs, expected {}",
+            outs.len(),
+            set.expected.len()
+        ));
+    }
+    for ((name, want), got) in set.expected.iter().zip(&outs) {
+        compare(name, got, want)?;
+    }
+    Ok(())
+}
 
 #[test]
 fn reference_interpreter_matches_onnxruntime_on_every_fixture() {
@@ -10,31 +33,25 @@ fn reference_interpreter_matches_onnxruntime_on_every_fixture() {
         "expected the committed fixtures, found {}",
         fixtures.len()
     );
+    let cases: usize = fixtures.iter().map(|f| f.cases.len()).sum();
+    assert!(cases >= 24, "found {cases} extra input sets under cases/");
     let mut failures = Vec::new();
     for f in &fixtures {
-        let result = (|| -> Result<(), String> {
-            let g = f.bound_graph()?;
+        let graph = f.bound_graph().and_then(|g| {
             infc_ir::verify(&g).map_err(|e| e.to_string())?;
-            let inputs: Vec<_> = f
-                .inputs
-                .iter()
-                .map(|(n, t)| (n.as_str().into(), t.clone()))
-                .collect();
-            let outs = infc_reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?;
-            if outs.len() != f.expected.len() {
-                return Err(format!(
-                    "{} outputs, expected {}",
-                    outs.len(),
-                    f.expected.len()
-                ));
+            Ok(g)
+        });
+        let g = match graph {
+            Ok(g) => g,
+            Err(e) => {
+                failures.push(format!("{}: {e}", f.name));
+                continue;
             }
-            for ((name, want), got) in f.expected.iter().zip(&outs) {
-                compare(name, got, want)?;
+        };
+        for set in f.input_sets() {
+            if let Err(e) = check_set(&g, &set) {
+                failures.push(format!("{}: {e}", set.label));
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            failures.push(format!("{}: {e}", f.name));
         }
     }
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
