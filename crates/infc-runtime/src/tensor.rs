@@ -59,7 +59,7 @@ impl Tensor {
                 .collect(),
             DType::F16 => b
                 .chunks_exact(2)
-                .map(|c| crate::exec::cast::f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect(),
             _ => self.to_i64_vec().into_iter().map(|v| v as f32).collect(),
         }

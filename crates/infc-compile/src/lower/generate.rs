@@ -32,41 +32,14 @@ pub(crate) fn range(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
 fn scalar_bits(dtype: DType, value: f64) -> u64 {
     match dtype {
         DType::F32 => (value as f32).to_bits() as u64,
-        DType::F16 => f32_to_f16_bits(value as f32) as u64,
+        // Through f32, not `f16::from_f64`: half's F16C path rounds an f64 to f32 first and its
+        // software fallback does not. An imported f16 fill value is an exact f64 (and f32).
+        DType::F16 => half::f16::from_f32(value as f32).to_bits() as u64,
         DType::I64 => value as i64 as u64,
         DType::I32 => value as i32 as u32 as u64,
         DType::I8 => value as i8 as u8 as u64,
         DType::U8 => value as u8 as u64,
         DType::Bool => (value != 0.0) as u64,
-    }
-}
-
-/// Round-to-nearest-even f32 → f16 bits (enough for fill values).
-fn f32_to_f16_bits(v: f32) -> u16 {
-    let b = v.to_bits();
-    let sign = ((b >> 16) & 0x8000) as u16;
-    let exp = ((b >> 23) & 0xff) as i32;
-    let man = b & 0x7f_ffff;
-    if exp == 0xff {
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 0x1f {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
-        }
-        let m = (man | 0x80_0000) >> (1 - e);
-        return sign | ((m + 0x1000) >> 13) as u16;
-    }
-    let half = sign | ((e as u16) << 10) | (man >> 13) as u16;
-    let rest = man & 0x1fff;
-    if rest > 0x1000 || (rest == 0x1000 && half & 1 == 1) {
-        half + 1
-    } else {
-        half
     }
 }
 
@@ -98,5 +71,31 @@ mod tests {
         assert_eq!(scalar_bits(DType::Bool, 3.0), 1);
         assert_eq!(scalar_bits(DType::F16, 1.0), 0x3c00);
         assert_eq!(scalar_bits(DType::F16, -2.5), 0xc100);
+    }
+
+    /// f16 fill values: ties to even in the subnormal range (the hand-written conversion this
+    /// replaced rounded them up), NaN, ±inf, overflow to inf and the largest finite f16.
+    #[test]
+    fn f16_fill_bits_round_to_nearest_even() {
+        let f16 = |v: f64| scalar_bits(DType::F16, v);
+        let tiny = |k: f64| k * 2f64.powi(-24);
+        assert_eq!(f16(tiny(0.5)), 0x0000);
+        assert_eq!(f16(-tiny(0.5)), 0x8000);
+        assert_eq!(f16(tiny(1.5)), 0x0002);
+        assert_eq!(f16(tiny(2.5)), 0x0002);
+        assert_eq!(f16(tiny(3.5)), 0x0004);
+        assert_eq!(f16(tiny(1023.5)), 0x0400);
+        assert_eq!(f16(1.0 + 2f64.powi(-11)), 0x3c00);
+        assert_eq!(f16(1.0 + 3.0 * 2f64.powi(-11)), 0x3c02);
+        let nan = f16(f64::NAN);
+        assert!(nan & 0x7c00 == 0x7c00 && nan & 0x3ff != 0, "{nan:#x}");
+        assert_eq!(f16(f64::INFINITY), 0x7c00);
+        assert_eq!(f16(f64::NEG_INFINITY), 0xfc00);
+        assert_eq!(f16(65504.0), 0x7bff);
+        assert_eq!(f16(-65504.0), 0xfbff);
+        assert_eq!(f16(65519.0), 0x7bff);
+        assert_eq!(f16(65520.0), 0x7c00);
+        assert_eq!(f16(1e10), 0x7c00);
+        assert_eq!(f16(-1e10), 0xfc00);
     }
 }

@@ -3,7 +3,7 @@
 //! return `Err(String)` that the loop wraps with the step index, kind and node name.
 
 mod attention;
-pub(crate) mod cast;
+mod cast;
 mod elementwise;
 mod int_pow;
 mod linalg;
