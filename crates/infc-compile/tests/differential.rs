@@ -381,6 +381,7 @@ fn fused_ops_from_passes() {
             num_heads: 2,
             scale: Float::new(0.5),
             causal: true,
+            masking: infc_ir::AttentionMasking::default(),
         },
         &[gelu, sln[1], x, mask],
     );
@@ -389,6 +390,7 @@ fn fused_ops_from_passes() {
             num_heads: 4,
             scale: Float::new(0.7),
             causal: false,
+            masking: infc_ir::AttentionMasking::default(),
         },
         &[att, x, gelu],
     );

@@ -165,6 +165,7 @@ fn int8_plans_mark_attention_bf16() {
         num_heads: 2,
         scale: 0.25.into(),
         causal: true,
+        masking: infc_ir::AttentionMasking::default(),
     };
     let y = b.one(attention, &[q, k, v]);
     b.output(y);

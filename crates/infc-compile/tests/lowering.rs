@@ -206,6 +206,7 @@ fn qkv_split_for_attention_is_a_view() {
             num_heads: 2,
             scale: 0.5.into(),
             causal: true,
+            masking: infc_ir::AttentionMasking::default(),
         };
         let y = b.one(attention, &[parts[0], parts[1], parts[2]]);
         b.output(y);

@@ -20,7 +20,9 @@ pub use dtype::DType;
 pub use error::IrError;
 pub use graph::{Const, ConstId, Graph, Node, NodeIndex, Value, ValueId};
 pub use infer::{infer_graph, infer_node, infer_node_named};
-pub use op::{Arity, BinaryOp, ConvAttrs, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp};
+pub use op::{
+    Arity, AttentionMasking, BinaryOp, ConvAttrs, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp,
+};
 pub use shape::{Dim, Shape, TensorType};
 pub use tensor::{Bytes, Element, Tensor, TensorData};
 pub use text::{parse_graph, print_graph, to_dot, to_json};

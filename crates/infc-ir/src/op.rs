@@ -18,6 +18,31 @@ impl Float {
     }
 }
 
+/// How a fused [`Op::Attention`] fills causally hidden scores and treats rows without a finite
+/// softmax, so that it computes exactly what the graph it replaced computed. The default is
+/// HuggingFace's combined mask `Where(And(tril, pad), 0, f32::MIN)` without a NaN guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttentionMasking {
+    /// The score of a causally hidden key: the fill of the mask that hid it (`f32::MIN`, `−∞`, …).
+    pub hidden_fill: Float,
+    /// The additive mask is added to hidden keys too: the graph applied the causal `Where` before
+    /// the mask's `Add` (`Add(Where(tril, s, fill), mask)`).
+    pub mask_hidden: bool,
+    /// A row whose softmax is NaN (every score `−∞`, or a NaN or `+∞` score) gives zero
+    /// probabilities: SDPA exports' `Where(IsNaN(p), 0, p)` after the softmax.
+    pub zero_nan_rows: bool,
+}
+
+impl Default for AttentionMasking {
+    fn default() -> Self {
+        AttentionMasking {
+            hidden_fill: Float::new(f32::MIN),
+            mask_hidden: false,
+            zero_nan_rows: false,
+        }
+    }
+}
+
 impl From<f32> for Float {
     fn from(v: f32) -> Float {
         Float::new(v)
@@ -267,13 +292,16 @@ pub enum Op {
     SkipLayerNorm { epsilon: Float },
     /// `(q, k, v, mask?) -> y` multi-head attention without materialised head transposes:
     /// q: [B, Sq, H·D], k and v: [B, Sk, H·D], y: [B, Sq, H·D], H = `num_heads`.
-    /// Per batch b and head h: `s = scale · q_h·k_hᵀ` (+ `mask`, an additive f32 tensor broadcastable
-    /// to [B, H, Sq, Sk]); when `causal`, `s[i][j] = f32::MIN` for `j > i + (Sk − Sq)`; then softmax over
-    /// the last axis and `· v_h`; heads are written back interleaved as [B, Sq, H·D].
+    /// Per batch b and head h: `s = scale · q_h·k_hᵀ`; a visible score gets `+ mask` (an additive
+    /// f32 tensor broadcastable to [B, H, Sq, Sk]); when `causal`, a hidden score (`j > i + (Sk − Sq)`)
+    /// is `masking.hidden_fill` (`+ mask` too when `masking.mask_hidden`); then softmax over the last
+    /// axis (a row whose softmax is NaN becomes zeros when `masking.zero_nan_rows`) and `· v_h`;
+    /// heads are written back interleaved as [B, Sq, H·D].
     Attention {
         num_heads: usize,
         scale: Float,
         causal: bool,
+        masking: AttentionMasking,
     },
 
     // ---- channel-blocked (NCHWc) layout, made by the -O3 layout pass ----

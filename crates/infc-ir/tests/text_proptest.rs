@@ -6,8 +6,8 @@ mod common;
 
 use common::{BINARY, EPILOGUE, REDUCE, UNARY};
 use infc_ir::{
-    parse_graph, print_graph, ConvAttrs, DType, Dim, Float, Graph, Op, PoolAttrs, Shape, Tensor,
-    TensorType, ValueId,
+    parse_graph, print_graph, AttentionMasking, ConvAttrs, DType, Dim, Float, Graph, Op, PoolAttrs,
+    Shape, Tensor, TensorType, ValueId,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -178,12 +178,24 @@ fn op() -> BoxedStrategy<Op> {
         float()
             .prop_map(|epsilon| Op::SkipLayerNorm { epsilon })
             .boxed(),
-        (0usize..64, float(), any::<bool>())
-            .prop_map(|(num_heads, scale, causal)| Op::Attention {
-                num_heads,
-                scale,
-                causal,
-            })
+        (
+            (0usize..64, float(), any::<bool>()),
+            (float(), any::<bool>(), any::<bool>()),
+        )
+            .prop_map(
+                |((num_heads, scale, causal), (hidden_fill, mask_hidden, zero_nan_rows))| {
+                    Op::Attention {
+                        num_heads,
+                        scale,
+                        causal,
+                        masking: AttentionMasking {
+                            hidden_fill,
+                            mask_hidden,
+                            zero_nan_rows,
+                        },
+                    }
+                },
+            )
             .boxed(),
         (any::<bool>(), 1usize..64, 1usize..4096)
             .prop_map(|(to_blocked, block, channels)| Op::Reorder {

@@ -23,6 +23,9 @@ fn probe(seq: usize, causal: bool, threads: usize) -> (f64, f64) {
         d,
         scale: 0.125,
         causal,
+        hidden_fill: f32::MIN,
+        mask_hidden: false,
+        zero_nan_rows: false,
         row_strides: [3 * h * d; 3],
         bf16: std::env::var_os("PROBE_BF16").is_some(),
     };

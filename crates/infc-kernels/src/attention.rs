@@ -22,7 +22,7 @@ use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
 use crate::Isa;
 use bf16_tile::Bf16Kernel;
-use row_softmax::masked_softmax_row;
+use row_softmax::{masked_softmax_row, RowRule};
 use std::sync::Mutex;
 
 /// Sizes and flags of one attention call.
@@ -37,8 +37,17 @@ pub struct AttentionShape {
     /// Head dimension.
     pub d: usize,
     pub scale: f32,
-    /// Key `j` is hidden from query `i` when `j > i + sk − sq`.
+    /// Key `j` is hidden from query `i` when `j > i + sk − sq`: its score is `hidden_fill`
+    /// (`+ mask` when `mask_hidden`).
     pub causal: bool,
+    /// The score of a causally hidden key: the fill of the mask the graph hid it with
+    /// (`f32::MIN` for HuggingFace's combined masks, `−∞` for SDPA's).
+    pub hidden_fill: f32,
+    /// The additive mask reaches hidden keys too (the graph added it after the causal fill).
+    pub mask_hidden: bool,
+    /// A row whose softmax is NaN (every score `−∞`, or a NaN or `+∞` score) gives zero
+    /// probabilities, as SDPA exports' `Where(IsNaN(p), 0, p)` guard makes it; otherwise NaN.
+    pub zero_nan_rows: bool,
     /// Elements between consecutive sequence rows of q, k and v (each `≥ heads·d`; `heads·d` when
     /// dense). `y` is always dense.
     pub row_strides: [usize; 3],
@@ -56,6 +65,13 @@ pub struct AttentionMask<'a> {
 }
 
 impl AttentionShape {
+    fn row_rule(&self) -> RowRule {
+        RowRule {
+            fill: self.hidden_fill,
+            mask_hidden: self.mask_hidden,
+            nan_row: if self.zero_nan_rows { 0.0 } else { f32::NAN },
+        }
+    }
     fn packed_k_len(&self) -> usize {
         packed_b_len(self.d, self.sk)
     }
@@ -223,7 +239,7 @@ fn run(
             };
             for hi in 0..h {
                 let head = &packs[(bi * h + hi) * per_head..][..per_head];
-                // A row whose visible keys are all masked to the fill (≤ f32::MIN) would tie with the
+                // A row whose visible keys are all masked down to the fill would tie with the
                 // hidden keys the block skipped; such a block is redone over every key.
                 let at = Block { bi, hi, i0 };
                 if !head_block(isa, bf16, s, mask, q, head, pk, at, keys, sc, yc)? {
@@ -279,8 +295,9 @@ struct Block {
 
 /// One head of one query block over the first `keys` keys: scores against the packed `kᵀ`, mask,
 /// causal limit, softmax, then `· v` into the head's columns of `yc`. Returns `false` when
-/// `keys < sk` and some row has no key above `f32::MIN`, so the caller must redo the block over
-/// all keys (the head's columns of `yc` then hold nothing of use: the bf16 path parks q there).
+/// `keys < sk` and the skipped keys are not negligible for some row (its visible logits are
+/// all masked down to the hidden keys' fill), so the caller must redo the block over all keys
+/// (the head's columns of `yc` then hold nothing of use: the bf16 path parks q there).
 #[allow(clippy::too_many_arguments)]
 fn head_block(
     isa: Isa,
@@ -322,26 +339,40 @@ fn head_block(
             &epi,
         )?;
     }
-    // Row `r`'s mask (added here when strided; returned when contiguous) and visible keys.
+    let rule = s.row_rule();
+    // Row `r`'s mask (applied here when strided; returned when contiguous), the keys the row
+    // function treats as visible, and the largest logit among the keys this block skipped
+    // (`None` when it computes all `sk`): hidden for every row of the block, so they hold the
+    // fill, plus the mask under `mask_hidden`.
     let prepare = |r: usize, row: &mut [f32]| {
         let i = i0 + r;
-        let mut contiguous_mask = None;
-        if let Some(m) = mask {
-            let base = bi * m.strides[0] + hi * m.strides[1] + i * m.strides[2];
-            if m.strides[3] == 1 {
-                contiguous_mask = Some(&m.data[base..base + keys]);
-            } else {
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v += m.data[base + j * m.strides[3]];
-                }
-            }
-        }
         let visible = if s.causal {
             (i as i64 + shift + 1).clamp(0, keys as i64) as usize
         } else {
             keys
         };
-        (contiguous_mask, visible)
+        let mut skipped = (keys < sk).then_some(s.hidden_fill);
+        let Some(m) = mask else {
+            return (None, visible, skipped);
+        };
+        let base = bi * m.strides[0] + hi * m.strides[1] + i * m.strides[2];
+        let at = |j: usize| m.data[base + j * m.strides[3]];
+        if s.mask_hidden && keys < sk {
+            skipped = Some(s.hidden_fill + (keys..sk).map(at).fold(f32::NEG_INFINITY, f32::max));
+        }
+        if m.strides[3] == 1 {
+            return (Some(&m.data[base..base + keys]), visible, skipped);
+        }
+        // A strided mask is applied here, hidden keys included, so the row function sees every
+        // key as visible.
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = match (j < visible, s.mask_hidden) {
+                (true, _) => *v + at(j),
+                (false, true) => s.hidden_fill + at(j),
+                (false, false) => s.hidden_fill,
+            };
+        }
+        (None, keys, skipped)
     };
     if let Some(kern) = bf16 {
         // Per group of tile rows: unnormalised bf16 probabilities, then their `· v` scaled by
@@ -353,8 +384,8 @@ fn head_block(
                 .chunks_exact_mut(keys)
                 .enumerate()
             {
-                let (m, visible) = prepare(g0 + r, row);
-                match row_softmax::exp_row_bf16(kern, row, m, visible, keys < sk) {
+                let (m, visible, skipped) = prepare(g0 + r, row);
+                match row_softmax::exp_row_bf16(kern, row, m, visible, rule, skipped) {
                     Some(x) => inv[r] = x,
                     None => return Ok(false),
                 }
@@ -374,8 +405,8 @@ fn head_block(
         return Ok(true);
     }
     for (r, row) in sc.chunks_exact_mut(keys).enumerate() {
-        let (m, visible) = prepare(r, row);
-        if !masked_softmax_row(isa, row, m, visible, keys < sk) {
+        let (m, visible, skipped) = prepare(r, row);
+        if !masked_softmax_row(isa, row, m, visible, rule, skipped) {
             return Ok(false);
         }
     }

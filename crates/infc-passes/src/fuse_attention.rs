@@ -34,10 +34,13 @@
 
 use crate::pattern::{node_names, replace_node, rewrite_sweeps, scalar_const, Matcher};
 use crate::{PassCx, PassError};
-use infc_ir::{BinaryOp, DType, Float, Graph, NodeIndex, Op, Tensor, TensorType, UnaryOp, ValueId};
+use infc_ir::{
+    AttentionMasking, BinaryOp, DType, Float, Graph, NodeIndex, Op, Tensor, TensorType, UnaryOp,
+    ValueId,
+};
 
 /// Mask fills at or below this count as "masked out".
-const MASK_FILL_MAX: f64 = -1e30;
+pub(crate) const MASK_FILL_MAX: f64 = -1e30;
 
 pub fn fuse_attention(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     rewrite_sweeps(g, cx, fuse_at)
@@ -66,6 +69,7 @@ fn fuse_at(
         num_heads: found.heads,
         scale: Float::new(found.scale as f32),
         causal: found.causal,
+        masking: found.masking,
     };
     let name = g.nodes[pv].name.clone();
     replace_node(g, found.anchor, name, op, inputs);
@@ -102,6 +106,7 @@ struct Found {
     heads: usize,
     scale: f64,
     causal: bool,
+    masking: AttentionMasking,
     nodes: Vec<NodeIndex>,
     anchor: NodeIndex,
     /// Set when the output chain ends in a Reshape that flattens the head merge (dynamo's
@@ -110,14 +115,24 @@ struct Found {
     merged_dims: [usize; 3],
 }
 
+/// `Where(condition, s, fill)` (or `Where(condition, fill, s)` when `keep_where_true` is false).
+#[derive(Clone, Copy)]
+struct WhereMask {
+    condition: ValueId,
+    fill: f64,
+    keep_where_true: bool,
+    /// The additive mask's `Add` is applied after this Where (it was met first walking back).
+    under_additive: bool,
+}
+
 /// What the score chain between `Q·Kᵀ` and the softmax contained.
 #[derive(Default)]
 struct Scores {
     qk: Option<NodeIndex>,
     scale: f64,
     additive: Option<ValueId>,
-    /// `(condition, fill, keep_where_true)` of each constant Where mask.
-    wheres: Vec<(ValueId, f64, bool)>,
+    /// Each constant Where mask, outermost first.
+    wheres: Vec<WhereMask>,
     nodes: Vec<NodeIndex>,
 }
 
@@ -134,12 +149,12 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
     let mut nodes = vec![pv];
 
     // Softmax, possibly behind the NaN guard.
-    let p = match nan_guard(g, m, p) {
+    let (p, zero_nan_rows) = match nan_guard(g, m, p) {
         Some((inner, guard)) => {
             nodes.extend(guard);
-            inner
+            (inner, true)
         }
-        None => p,
+        None => (p, false),
     };
     let (softmax, s) = {
         let (n, node) = m.def_if(g, p, |op| matches!(op, Op::Softmax { .. }))?;
@@ -183,7 +198,12 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
     nodes.extend(&out_nodes);
     let anchor = out_nodes.last().copied().unwrap_or(pv);
 
-    let (mask, causal) = resolve_masks(g, &scores, [b, heads, sq, sk])?;
+    let (mask, causal, hidden) = resolve_masks(g, &scores, [b, heads, sq, sk])?;
+    let masking = AttentionMasking {
+        hidden_fill: Float::new(hidden.fill),
+        mask_hidden: hidden.mask_added,
+        zero_nan_rows,
+    };
     if !m.all_internal(g, &nodes, anchor) {
         return None;
     }
@@ -197,6 +217,7 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
         heads,
         scale,
         causal,
+        masking,
         nodes,
         anchor,
         flattening_reshape,
@@ -268,7 +289,12 @@ fn score_chain(g: &Graph, m: &Matcher, s: ValueId, mut acc: Scores) -> Option<Sc
                 (_, Some(f)) if f <= MASK_FILL_MAX && g.ty(bv) == out_ty => (bv, f, false),
                 _ => return None,
             };
-            acc.wheres.push((c, fill, keep_where_true));
+            acc.wheres.push(WhereMask {
+                condition: c,
+                fill,
+                keep_where_true,
+                under_additive: acc.additive.is_some(),
+            });
             acc.nodes.push(n);
             score_chain(g, m, x, acc)
         }
@@ -276,21 +302,53 @@ fn score_chain(g: &Graph, m: &Matcher, s: ValueId, mut acc: Scores) -> Option<Sc
     }
 }
 
-/// Turn the matched masks into the op's mask input and `causal` flag.
-fn resolve_masks(g: &Graph, scores: &Scores, [b, h, sq, sk]: [usize; 4]) -> Option<(Mask, bool)> {
+/// What causally hidden keys hold in the matched graph.
+struct Hidden {
+    fill: f32,
+    /// The additive mask is added to them too.
+    mask_added: bool,
+}
+
+/// Turn the matched masks into the op's mask input, `causal` flag and what hidden keys hold.
+///
+/// Exactness: a causal `Where` replaces hidden scores by its fill; an additive mask applied
+/// after it (met first walking back) reaches them too (`mask_hidden`). A non-causal constant
+/// `Where` becomes an additive `0 / fill` constant, which equals the replacement for any score
+/// `|s|` below 2⁻²⁵·|fill| (the fills are ≤ −1e30): it is allowed when there is no other
+/// additive mask and no causal `Where` inside it (the two fills would then add instead of the
+/// outer one replacing the inner one). An additive constant that is exactly `0` on a causal
+/// triangle and one fill ≤ −1e30 above it (an export without a padding input) becomes `causal`
+/// with that fill, by the same approximation.
+fn resolve_masks(
+    g: &Graph,
+    scores: &Scores,
+    [b, h, sq, sk]: [usize; 4],
+) -> Option<(Mask, bool, Hidden)> {
     let mut causal = false;
+    let mut hidden = Hidden {
+        fill: f32::MIN,
+        mask_added: false,
+    };
     let mut mask = match scores.additive {
         Some(v) => {
             let dims = g.ty(v).shape.as_known()?;
             if !broadcasts_to(&dims, &[b, h, sq, sk]) {
                 return None;
             }
-            Mask::Value(v)
+            match g.const_of(v).and_then(|t| causal_constant(t, sq, sk)) {
+                Some(fill) => {
+                    causal = true;
+                    hidden.fill = fill;
+                    Mask::None
+                }
+                None => Mask::Value(v),
+            }
         }
         None => Mask::None,
     };
-    for &(c, fill, keep_where_true) in &scores.wheres {
-        let t = g.const_of(c)?;
+    let mut replaced_outside_causal = false;
+    for w in &scores.wheres {
+        let t = g.const_of(w.condition)?;
         if !broadcasts_to(&t.shape, &[b, h, sq, sk]) {
             return None;
         }
@@ -298,20 +356,58 @@ fn resolve_masks(g: &Graph, scores: &Scores, [b, h, sq, sk]: [usize; 4]) -> Opti
             .bytes()
             .ok()?
             .iter()
-            .map(|&x| (x != 0) == keep_where_true)
+            .map(|&x| (x != 0) == w.keep_where_true)
             .collect();
         if is_causal(&t.shape, &keep, sq, sk) {
+            if causal || replaced_outside_causal {
+                return None;
+            }
             causal = true;
+            hidden = Hidden {
+                fill: w.fill as f32,
+                mask_added: w.under_additive && matches!(mask, Mask::Value(_)),
+            };
             continue;
         }
         if !matches!(mask, Mask::None) {
             return None;
         }
-        let fill = fill as f32;
+        replaced_outside_causal = !causal;
+        let fill = w.fill as f32;
         let data: Vec<f32> = keep.iter().map(|&k| if k { 0.0 } else { fill }).collect();
         mask = Mask::NewConst(Tensor::from_vec(t.shape.clone(), data).ok()?);
     }
-    Some((mask, causal))
+    Some((mask, causal, hidden))
+}
+
+/// The fill of an additive constant mask that is `0` exactly on the causal triangle of its last
+/// two dims `[sq, sk]` and one value ≤ −1e30 everywhere above it, in every slice.
+fn causal_constant(t: &Tensor, sq: usize, sk: usize) -> Option<f32> {
+    if t.dtype != DType::F32 || t.is_opaque() {
+        return None;
+    }
+    let [.., rows, cols] = t.shape[..] else {
+        return None;
+    };
+    // With one query row nothing is hidden.
+    if (rows, cols) != (sq, sk) || sk < sq || sq < 2 {
+        return None;
+    }
+    let values = t.view::<f32>().ok()?;
+    // Row 0's last key is hidden.
+    let fill = *values.get(sk - 1)?;
+    if f64::from(fill).is_nan() || f64::from(fill) > MASK_FILL_MAX {
+        return None;
+    }
+    let fits = values.iter().enumerate().all(|(idx, &v)| {
+        let (i, j) = (idx / sk % sq, idx % sk);
+        if j <= i + (sk - sq) {
+            v == 0.0 && v.is_sign_positive()
+        } else {
+            v.to_bits() == fill.to_bits()
+        }
+    });
+    fits.then_some(fill)
 }
 
 /// True when `dims` broadcasts to `target` without changing it.

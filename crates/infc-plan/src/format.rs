@@ -28,7 +28,7 @@ use crate::wire::{wire_struct, Reader, Wire, Writer};
 use crate::PlanError;
 
 pub const MAGIC: &[u8; 8] = b"INFCPLAN";
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;
 const MAX_PRODUCER: usize = 1024;

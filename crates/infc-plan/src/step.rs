@@ -672,8 +672,10 @@ wire_struct!(TriluStep {
 
 /// Multi-head attention without materialised head transposes. `q`: `[batch, sq, heads·d]`, `k` and
 /// `v`: `[batch, sk, heads·d]`, each with its sequence rows `qkv_row_strides` elements apart
-/// (`≥ heads·d`; larger when they are column ranges of one fused QKV output), `y` dense like `q`. Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`,
-/// causal masking (`j > i + sk − sq` → −∞) when `causal`, softmax over keys, then `· v_h`.
+/// (`≥ heads·d`; larger when they are column ranges of one fused QKV output), `y` dense like `q`.
+/// Per batch and head: `s = scale · q_h·k_hᵀ (+ mask)`; when `causal`, hidden keys
+/// (`j > i + sk − sq`) hold `hidden_fill` (`+ mask` under `mask_hidden`); softmax over keys (a
+/// NaN row zeroed under `zero_nan_rows`), then `· v_h`.
 /// `mask` is an f32 tensor read with element strides over `[batch, heads, sq, sk]` (0 = broadcast).
 /// `scratch` holds [`AttentionStep::scratch_floats`] f32: every head's packed `kᵀ` and `v`, then one
 /// `sq × sk` score matrix per batch.
@@ -686,6 +688,12 @@ pub struct AttentionStep {
     pub d: u64,
     pub scale: f32,
     pub causal: bool,
+    /// The score of a causally hidden key (`f32::MIN`, `−∞`, … as the graph filled it).
+    pub hidden_fill: f32,
+    /// The mask is added to hidden keys too (`fill + mask`).
+    pub mask_hidden: bool,
+    /// A row whose softmax is NaN gives zero probabilities (SDPA's `Where(IsNaN(p), 0, p)`).
+    pub zero_nan_rows: bool,
     /// Run the two GEMMs on bf16 inputs (f32 accumulation) where the CPU has AVX512-BF16; set for
     /// `--int8` plans, whose error budget is already 8-bit. Ignored (f32) elsewhere.
     pub bf16: bool,
@@ -726,6 +734,9 @@ wire_struct!(AttentionStep {
     d,
     scale,
     causal,
+    hidden_fill,
+    mask_hidden,
+    zero_nan_rows,
     bf16,
     q,
     k,

@@ -179,7 +179,7 @@ fn wrong_version_is_named() {
     rewrite_checksum(&mut bytes);
     assert_eq!(
         decode(&bytes).unwrap_err().to_string(),
-        "unsupported plan format version 7 (this build reads version 3)"
+        "unsupported plan format version 7 (this build reads version 4)"
     );
 }
 

@@ -152,7 +152,14 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
             num_heads,
             scale,
             causal,
-        } => one(fused::attention(*num_heads, scale.get(), *causal, x)),
+            masking,
+        } => one(fused::attention(
+            *num_heads,
+            scale.get(),
+            *causal,
+            *masking,
+            x,
+        )),
         Op::Reorder {
             to_blocked: true,
             block,

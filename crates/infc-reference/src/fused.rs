@@ -7,7 +7,7 @@
 
 use crate::access::{tensor, view, OpResult};
 use crate::{conv, elementwise as ew, matmul, norm, shape_ops as sh};
-use infc_ir::{BinaryOp, ConvAttrs, DType, Epilogue, Tensor, UnaryOp};
+use infc_ir::{AttentionMasking, BinaryOp, ConvAttrs, DType, Epilogue, Tensor, UnaryOp};
 
 pub(crate) fn gelu(tanh: bool, x: &Tensor) -> OpResult<Tensor> {
     if x.dtype != DType::F32 {
@@ -152,6 +152,7 @@ pub(crate) fn attention(
     num_heads: usize,
     scale: f32,
     causal: bool,
+    masking: AttentionMasking,
     x: &[&Tensor],
 ) -> OpResult<Tensor> {
     let (q, k, v) = (x[0], x[1], x[2]);
@@ -188,37 +189,69 @@ pub(crate) fn attention(
     let qh = heads(q, sq, &[0, 2, 1, 3])?; // [B,H,Sq,D]
     let kt = heads(k, sk, &[0, 2, 3, 1])?; // [B,H,D,Sk]
     let vh = heads(v, sk, &[0, 2, 1, 3])?; // [B,H,Sk,D]
-    let mut s = ew::binary(
+    let s = ew::binary(
         BinaryOp::Mul,
         &matmul::matmul(&qh, &kt)?,
         &Tensor::scalar(scale),
     )?;
-    if let Some(mask) = x.get(3) {
-        if crate::broadcast::broadcast_shapes(&[&mask.shape, &s.shape])
-            .ok()
-            .as_deref()
-            != Some(&s.shape[..])
-        {
-            return Err(format!(
-                "mask {:?} does not broadcast to [B, H, Sq, Sk] = {:?}",
-                mask.shape, s.shape
-            ));
+    let mask = match x.get(3) {
+        Some(mask) => {
+            if crate::broadcast::broadcast_shapes(&[&mask.shape, &s.shape])
+                .ok()
+                .as_deref()
+                != Some(&s.shape[..])
+            {
+                return Err(format!(
+                    "mask {:?} does not broadcast to [B, H, Sq, Sk] = {:?}",
+                    mask.shape, s.shape
+                ));
+            }
+            Some(*mask)
         }
-        s = ew::binary(BinaryOp::Add, &s, mask)?;
-    }
-    if causal {
-        let mut sv = view::<f32>(&s)?.into_owned();
+        None => None,
+    };
+    let add_mask = |t: &Tensor| -> OpResult<Tensor> {
+        match mask {
+            Some(m) => ew::binary(BinaryOp::Add, t, m),
+            None => Ok(t.clone()),
+        }
+    };
+    // The graphs this op replaces: `Where(tril, s + mask, fill)`, or `Where(tril, s, fill) + mask`
+    // when the mask also reaches hidden keys.
+    let logits = if causal {
+        let hidden = |n: usize, j: usize| j + sq > n % sq.max(1) + sk;
+        let fill = masking.hidden_fill.get();
+        let with_mask = if masking.mask_hidden {
+            s.clone()
+        } else {
+            add_mask(&s)?
+        };
+        let mut sv = view::<f32>(&with_mask)?.into_owned();
         for (n, row) in sv.chunks_exact_mut(sk.max(1)).enumerate() {
-            let i = n % sq.max(1);
             for (j, val) in row.iter_mut().enumerate() {
-                if j + sq > i + sk {
-                    *val = f32::MIN;
+                if hidden(n, j) {
+                    *val = fill;
                 }
             }
         }
-        s = tensor(s.shape.clone(), sv)?;
+        let filled = tensor(s.shape.clone(), sv)?;
+        if masking.mask_hidden {
+            add_mask(&filled)?
+        } else {
+            filled
+        }
+    } else {
+        add_mask(&s)?
+    };
+    let mut p = norm::softmax(-1, &logits)?;
+    if masking.zero_nan_rows {
+        // `Where(IsNaN(p), 0, p)`.
+        let pv = view::<f32>(&p)?
+            .iter()
+            .map(|&v| if v.is_nan() { 0.0 } else { v })
+            .collect();
+        p = tensor(p.shape.clone(), pv)?;
     }
-    let p = norm::softmax(-1, &s)?;
     let o = sh::transpose(&[0, 2, 1, 3], &matmul::matmul(&p, &vh)?)?; // [B,Sq,H,D]
     let shape = crate::access::tensor(vec![3], vec![b as i64, sq as i64, e as i64])?;
     sh::reshape(false, &o, &shape)
@@ -334,6 +367,7 @@ mod tests {
             h,
             scale,
             true,
+            AttentionMasking::default(),
             &[&qt, &kt, &vt, &f32t(&[1, 1, 1, 3], &mask)],
         )
         .unwrap();
@@ -364,7 +398,52 @@ mod tests {
             }
         }
         assert_close(&f32s(&y), &want, 1e-6);
-        let e = attention(3, 1.0, false, &[&qt, &kt, &vt]).unwrap_err();
+        let e =
+            attention(3, 1.0, false, AttentionMasking::default(), &[&qt, &kt, &vt]).unwrap_err();
         assert_eq!(e, "hidden size 4 is not divisible by num_heads 3");
+    }
+
+    /// One head, one key dimension, q = k = 0 (every score 0), v = [1, 2, 3]: the output of each
+    /// query row shows which keys its softmax weighed. The masking variants give the graph's
+    /// answer for fully masked rows: uniform over equal `f32::MIN` scores, NaN under `−∞`, zeros
+    /// behind the NaN guard, and with the mask on hidden keys only the keys whose sum stays finite.
+    #[test]
+    fn attention_masking_matches_the_graph_semantics() {
+        let zeros = f32t(&[1, 3, 1], &[0.0; 3]);
+        let v = f32t(&[1, 3, 1], &[1.0, 2.0, 4.0]);
+        let run = |mask: &[f32], masking: AttentionMasking| {
+            let m = f32t(&[1, 1, 1, 3], mask);
+            f32s(&attention(1, 1.0, true, masking, &[&zeros, &zeros, &v, &m]).unwrap())
+        };
+        let min = f32::MIN;
+        let inf = f32::NEG_INFINITY;
+        // Key 0 padded: row 0 sees nothing; with the default f32::MIN fill it is uniform over all.
+        let y = run(&[min, 0.0, 0.0], AttentionMasking::default());
+        assert_close(&y, &[7.0 / 3.0, 2.0, 3.0], 1e-6);
+        let neg_inf = AttentionMasking {
+            hidden_fill: infc_ir::Float::new(inf),
+            ..AttentionMasking::default()
+        };
+        let y = run(&[inf, 0.0, 0.0], neg_inf);
+        assert!(y[0].is_nan(), "{y:?}");
+        assert_close(&y[1..], &[2.0, 3.0], 1e-6);
+        let guarded = AttentionMasking {
+            zero_nan_rows: true,
+            ..neg_inf
+        };
+        assert_close(&run(&[inf, 0.0, 0.0], guarded), &[0.0, 2.0, 3.0], 1e-6);
+        // `Where(tril, s, MIN) + mask`: hidden keys 1 and 2 of row 0 are MIN + 0, key 0 is
+        // 0 + MIN: all equal, uniform. With key 1 padded too, MIN + MIN = −∞ drops it.
+        let after = AttentionMasking {
+            mask_hidden: true,
+            ..AttentionMasking::default()
+        };
+        assert_close(&run(&[min, 0.0, 0.0], after), &[7.0 / 3.0, 2.0, 3.0], 1e-6);
+        assert_close(&run(&[min, min, 0.0], after), &[2.5, 7.0 / 3.0, 4.0], 1e-6);
+        assert_close(
+            &run(&[min, min, 0.0], AttentionMasking::default()),
+            &[7.0 / 3.0, 7.0 / 3.0, 4.0],
+            1e-6,
+        );
     }
 }

@@ -227,6 +227,7 @@ pub(crate) fn attention(
     heads: usize,
     scale: f32,
     causal: bool,
+    masking: infc_ir::AttentionMasking,
 ) -> Result<(), CompileError> {
     let (q, k, v, y) = (lw.input(0)?, lw.input(1)?, lw.input(2)?, lw.output(0)?);
     let (qs, ks) = (lw.shape(q), lw.shape(k));
@@ -272,6 +273,9 @@ pub(crate) fn attention(
         d: hd / heads,
         scale,
         causal,
+        hidden_fill: masking.hidden_fill.get(),
+        mask_hidden: masking.mask_hidden,
+        zero_nan_rows: masking.zero_nan_rows,
         bf16: lw.an.bf16_attention,
         q: q_at,
         k: k_at,
@@ -304,6 +308,9 @@ pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) 
                 d: *hd / num_heads,
                 scale: 1.0,
                 causal: false,
+                hidden_fill: f32::MIN,
+                mask_hidden: false,
+                zero_nan_rows: false,
                 bf16: false,
                 row_strides: [*hd; 3],
             };

@@ -327,7 +327,8 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
             num_heads,
             scale,
             causal,
-        } => fused::attention(lw, *num_heads, scale.get(), *causal),
+            masking,
+        } => fused::attention(lw, *num_heads, scale.get(), *causal, *masking),
         Op::NchwcConv {
             attrs,
             epilogue,

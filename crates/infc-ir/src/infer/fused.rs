@@ -148,7 +148,7 @@ pub(super) fn attention(cx: &Cx, num_heads: usize) -> Result<Vec<TensorType>, Ir
 #[cfg(test)]
 mod tests {
     use crate::infer::test_util::Builder;
-    use crate::{ConvAttrs, Epilogue, Float, Op};
+    use crate::{AttentionMasking, ConvAttrs, Epilogue, Float, Op};
 
     #[test]
     fn fused_ops() {
@@ -229,6 +229,7 @@ mod tests {
             num_heads: h,
             scale: Float::new(0.125),
             causal: true,
+            masking: AttentionMasking::default(),
         };
         assert_eq!(b.one(att(12)), "f32[b,s,768]");
         assert!(b.one(att(7)).contains("not divisible"));

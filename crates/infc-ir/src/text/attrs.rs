@@ -7,7 +7,9 @@
 //! parser also accepts omitted attributes that have an ONNX default (`group=1`, `keepdims=true`, …)
 //! so hand-written filetests stay short.
 
-use crate::{BinaryOp, ConvAttrs, DType, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp};
+use crate::{
+    AttentionMasking, BinaryOp, ConvAttrs, DType, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp,
+};
 use std::fmt::Display;
 
 fn list<T: Display>(items: &[T]) -> String {
@@ -140,11 +142,26 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
             num_heads,
             scale,
             causal,
-        } => vec![
-            ("num_heads", num_heads.to_string()),
-            ("scale", scale.to_string()),
-            ("causal", causal.to_string()),
-        ],
+            masking,
+        } => {
+            let mut v = vec![
+                ("num_heads", num_heads.to_string()),
+                ("scale", scale.to_string()),
+                ("causal", causal.to_string()),
+            ];
+            // Masking attributes are printed only where they differ from the default.
+            let default = AttentionMasking::default();
+            if masking.hidden_fill != default.hidden_fill {
+                v.push(("hidden_fill", masking.hidden_fill.to_string()));
+            }
+            if masking.mask_hidden {
+                v.push(("mask_hidden", "true".to_string()));
+            }
+            if masking.zero_nan_rows {
+                v.push(("zero_nan_rows", "true".to_string()));
+            }
+            v
+        }
         Op::Reorder {
             to_blocked,
             block,
@@ -570,6 +587,11 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
             num_heads: a.usize("num_heads", None)?,
             scale: a.float("scale", None)?,
             causal: a.bool("causal", Some(false))?,
+            masking: AttentionMasking {
+                hidden_fill: a.float("hidden_fill", Some(f32::MIN))?,
+                mask_hidden: a.bool("mask_hidden", Some(false))?,
+                zero_nan_rows: a.bool("zero_nan_rows", Some(false))?,
+            },
         },
         "Reorder" => Op::Reorder {
             to_blocked: a.bool("to_blocked", None)?,

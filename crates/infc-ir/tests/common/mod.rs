@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use infc_ir::{
-    BinaryOp, ConvAttrs, DType, Dim, Epilogue, Float, Graph, Op, PoolAttrs, ReduceOp, Shape,
-    Tensor, TensorType, UnaryOp, ValueId,
+    AttentionMasking, BinaryOp, ConvAttrs, DType, Dim, Epilogue, Float, Graph, Op, PoolAttrs,
+    ReduceOp, Shape, Tensor, TensorType, UnaryOp, ValueId,
 };
 
 pub const UNARY: [UnaryOp; 14] = [
@@ -333,11 +333,23 @@ pub fn sample_ops() -> Vec<Op> {
             num_heads: 12,
             scale: Float::new(0.125),
             causal: true,
+            masking: AttentionMasking::default(),
         },
         Op::Attention {
             num_heads: 1,
             scale: Float::new(0.35355338),
             causal: false,
+            masking: AttentionMasking::default(),
+        },
+        Op::Attention {
+            num_heads: 2,
+            scale: Float::new(0.5),
+            causal: true,
+            masking: AttentionMasking {
+                hidden_fill: Float::new(f32::NEG_INFINITY),
+                mask_hidden: true,
+                zero_nan_rows: true,
+            },
         },
         Op::Reorder {
             to_blocked: true,

@@ -1,7 +1,9 @@
 use super::*;
 use crate::gemm::tests::rand_vec;
 
-/// Straightforward f64 attention with the same mask/causal semantics.
+/// Straightforward attention with the graph's semantics: logits in f32 as the unfused graph
+/// rounds them (`s + mask`, hidden keys `fill` or `fill + mask`), softmax and `· v` in f64, a
+/// row whose softmax is NaN zeroed under `zero_nan_rows`.
 fn reference(
     s: &AttentionShape,
     q: &[f32],
@@ -23,25 +25,34 @@ fn reference(
                             acc += q[(bi * sq + i) * hd + hi * d + c] as f64
                                 * k[(bi * sk + j) * hd + hi * d + c] as f64;
                         }
-                        let mut x = acc * s.scale as f64;
-                        if let Some(m) = mask {
+                        let m = mask.map_or(0.0, |m| {
                             let st = m.strides;
-                            x += m.data[bi * st[0] + hi * st[1] + i * st[2] + j * st[3]] as f64;
-                        }
-                        if s.causal && j as i64 > i as i64 + shift {
-                            x = f32::MIN as f64;
-                        }
-                        x
+                            m.data[bi * st[0] + hi * st[1] + i * st[2] + j * st[3]]
+                        });
+                        let hidden = s.causal && j as i64 > i as i64 + shift;
+                        let x = match (hidden, s.mask_hidden) {
+                            (false, _) => (acc * s.scale as f64) as f32 + m,
+                            (true, true) => s.hidden_fill + m,
+                            (true, false) => s.hidden_fill,
+                        };
+                        x as f64
                     })
                     .collect();
                 let mx = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 row.iter_mut().for_each(|x| *x = (*x - mx).exp());
                 let sum: f64 = row.iter().sum();
+                if sum.is_nan() && s.zero_nan_rows {
+                    row.iter_mut().for_each(|x| *x = 0.0);
+                }
                 for c in 0..d {
                     let acc: f64 = (0..sk)
                         .map(|j| row[j] / sum * v[(bi * sk + j) * hd + hi * d + c] as f64)
                         .sum();
-                    y[(bi * sq + i) * hd + hi * d + c] = acc as f32;
+                    y[(bi * sq + i) * hd + hi * d + c] = if sum.is_nan() && s.zero_nan_rows {
+                        0.0
+                    } else {
+                        acc as f32
+                    };
                 }
             }
         }
@@ -75,10 +86,6 @@ fn rounded(v: &[f32]) -> Vec<f32> {
 }
 
 fn check(s: AttentionShape, kind: MaskKind) {
-    let hd = s.heads * s.d;
-    let q = rand_vec(s.batch * s.sq * hd, 1);
-    let k = rand_vec(s.batch * s.sk * hd, 2);
-    let v = rand_vec(s.batch * s.sk * hd, 3);
     let mask_data: Vec<f32> = (0..s.batch * s.sk)
         .map(|i| match kind {
             MaskKind::RightPad if i < s.sk && i + 2 >= s.sk && s.sk > 2 => f32::MIN,
@@ -90,17 +97,35 @@ fn check(s: AttentionShape, kind: MaskKind) {
         data: &mask_data,
         strides: [s.sk, 0, 0, 1],
     });
+    check_mask(s, mask, &format!("{kind:?}"));
+}
+
+/// `got` equals `want` within `tol(want)`, NaN exactly where `want` is NaN.
+fn assert_matches(got: &[f32], want: &[f32], tol: impl Fn(f32) -> f32, what: &dyn Fn() -> String) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else {
+            (g - w).abs() <= tol(*w)
+        };
+        assert!(ok, "{} at {i}: {g} vs {w}", what());
+    }
+}
+
+/// Every ISA path and every bf16 kernel against [`reference`] for one shape and mask.
+fn check_mask(s: AttentionShape, mask: Option<AttentionMask<'_>>, label: &str) {
+    let hd = s.heads * s.d;
+    let q = rand_vec(s.batch * s.sq * hd, 1);
+    let k = rand_vec(s.batch * s.sk * hd, 2);
+    let v = rand_vec(s.batch * s.sk * hd, 3);
     let want = reference(&s, &q, &k, &v, mask);
     for isa in Isa::supported() {
         let mut y = vec![f32::NAN; want.len()];
         let mut scratch = vec![f32::NAN; attention_scratch_len(&s).unwrap()];
         attention(isa, &s, &q, &k, &v, mask, &mut y, &mut scratch).unwrap();
-        for (i, (g, w)) in y.iter().zip(&want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-4 * w.abs().max(1.0),
-                "{isa} {s:?} mask {kind:?} at {i}: {g} vs {w}"
-            );
-        }
+        assert_matches(&y, &want, |w| 1e-4 * w.abs().max(1.0), &|| {
+            format!("{isa} {s:?} mask {label}")
+        });
     }
     // bf16: exact products of the rounded q, k, v; the probabilities' rounding (relative 2⁻⁹
     // each) moves an output by at most 2⁻⁹·max|v| (|v| ≤ 1 here), plus f32 sums.
@@ -121,12 +146,87 @@ fn check(s: AttentionShape, kind: MaskKind) {
             &mut scratch,
         )
         .unwrap();
-        for (i, (g, w)) in y.iter().zip(&want).enumerate() {
-            assert!(
-                (g - w).abs() <= 2.5e-3,
-                "bf16 {kern:?} {s:?} mask {kind:?} at {i}: {g} vs {w}"
-            );
-        }
+        assert_matches(&y, &want, |_| 2.5e-3, &|| {
+            format!("bf16 {kern:?} {s:?} mask {label}")
+        });
+    }
+}
+
+/// Random padding masks (left, right, middle, fully padded rows, random bits) with every fill
+/// the exporters write (`f32::MIN`, `−∞`, `−1e30`, `−1e4`), as `[B,1,1,Sk]` rows, full
+/// `[B,1,Sq,Sk]` masks and a key-broadcast `[B,1,Sq,1]` one (the strided path), under every
+/// masking rule, causal or not: every ISA path and bf16 kernel equals the graph's semantics,
+/// NaN exactly where the graph has NaN.
+#[test]
+fn padded_masks_under_every_rule_match_the_graph() {
+    let mut seed = 17u64;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n.max(1)
+    };
+    let fills = [f32::MIN, f32::NEG_INFINITY, -1e30, -1e4];
+    for case in 0..48 {
+        let (batch, heads) = (1 + next(3), 1 + next(3));
+        let sk = 1 + next(40);
+        let sq = if next(4) == 0 { 1 + next(sk) } else { sk };
+        let d = [1, 3, 8, 16, 33][next(5)];
+        let causal = next(3) != 0;
+        let fill = fills[next(4)];
+        let s = AttentionShape {
+            hidden_fill: fills[next(3)],
+            mask_hidden: next(2) == 0,
+            zero_nan_rows: next(2) == 0,
+            ..shape(batch, heads, sq, sk, d, causal)
+        };
+        // Keep flags per (batch, key): 0 left, 1 right, 2 middle, 3 all padding, 4 random, 5 none.
+        let keep: Vec<bool> = (0..batch)
+            .flat_map(|_| {
+                let (kind, cut) = (next(6), next(sk + 1));
+                let bits: Vec<usize> = (0..sk).map(|_| next(2)).collect();
+                (0..sk)
+                    .map(|j| match kind {
+                        0 => j >= cut,
+                        1 => j < cut,
+                        2 => !(cut / 2..cut).contains(&j),
+                        3 => false,
+                        4 => bits[j] == 1,
+                        _ => true,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let value = |k: bool| if k { 0.0 } else { fill };
+        let rows: Vec<f32> = keep.iter().map(|&k| value(k)).collect();
+        check_mask(
+            s,
+            Some(AttentionMask {
+                data: &rows,
+                strides: [sk, 0, 0, 1],
+            }),
+            &format!("case {case}: [B,1,1,Sk] fill {fill}"),
+        );
+        let full: Vec<f32> = (0..batch * sq * sk)
+            .map(|x| value(keep[x / (sq * sk) * sk + x % sk] && next(8) != 0))
+            .collect();
+        check_mask(
+            s,
+            Some(AttentionMask {
+                data: &full,
+                strides: [sq * sk, 0, sk, 1],
+            }),
+            &format!("case {case}: [B,1,Sq,Sk] fill {fill}"),
+        );
+        let per_query: Vec<f32> = (0..batch * sq).map(|_| value(next(3) != 0)).collect();
+        check_mask(
+            s,
+            Some(AttentionMask {
+                data: &per_query,
+                strides: [sq, 0, 1, 0],
+            }),
+            &format!("case {case}: [B,1,Sq,1] fill {fill}"),
+        );
     }
 }
 
@@ -185,6 +285,9 @@ fn shape(
         d,
         scale: 1.0 / (d as f32).sqrt(),
         causal,
+        hidden_fill: f32::MIN,
+        mask_hidden: false,
+        zero_nan_rows: false,
         row_strides: [heads * d; 3],
         bf16: false,
     }
