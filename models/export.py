@@ -477,6 +477,10 @@ def full_specs(exporter: str, opset: int | None) -> list[Spec]:
         resnet_spec(f"resnet50_{tag}", exporter, opset, seed=11, batch=1, size=224, full=True),
         gpt2_spec(f"gpt2_{tag}", exporter, opset, seed=12, batch=1, seq=128, full=True),
         distilbert_spec(f"distilbert_{tag}", exporter, opset, seed=13, batch=1, seq=128, full=True),
+        # transformers' default attention (sdpa): -inf mask fills and a NaN guard after the softmax.
+        gpt2_spec(f"gpt2_sdpa_{tag}", exporter, opset, seed=12, batch=1, seq=128, full=True, attn="sdpa"),
+        distilbert_spec(f"distilbert_sdpa_{tag}", exporter, opset, seed=13, batch=1, seq=128, full=True,
+                        attn="sdpa"),
     ]
 
 
