@@ -46,14 +46,10 @@ pub fn exp(x: f32) -> f32 {
     y * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
-/// `exp` of `x` clamped to `[EXP_LO, EXP_HI]`: finite for every input (NaN propagates); the
-/// vector twins skip `exp`'s overflow/underflow fix-ups, for saturating uses like GELU's
-/// `x / (1 + exp(t))`.
-pub(crate) fn exp_clamped(x: f32) -> f32 {
-    exp(x.clamp(EXP_LO, EXP_HI))
-}
-
-/// Inputs of `erf` are clamped to `±ERF_CLAMP`, where `erf` is ±1 in `f32`.
+/// `erf` is exactly ±1 from `|x| = ERF_CLAMP` on (the f32 rounding of the true value is 1 from
+/// 3.84); the vector twins clamp their input to `±ERF_CLAMP` and replace the rational's value
+/// there (1 − 2⁻²³) by ±1, so `1 + erf(x)` is exactly 0 for `x ≤ −4` as in the unfused graph.
+/// GELU then gives −0 for large negative `x` (not `x·2⁻²⁴`, −6e-4 at −1e4) and NaN for −∞.
 pub(crate) const ERF_CLAMP: f32 = 4.0;
 /// Odd numerator coefficients `alpha_1 .. alpha_13` of the rational `erf` approximation.
 #[allow(clippy::excessive_precision)] // published coefficients, kept verbatim
@@ -76,9 +72,11 @@ pub(crate) const ERF_BETA: [f32; 5] = [
     -1.456_607_2e-5,
 ];
 
-/// `erf(x)` by a rational approximation on `[-4, 4]`.
+/// `erf(x)` by a rational approximation on `(-4, 4)`, ±1 outside.
 pub fn erf(x: f32) -> f32 {
-    let x = x.clamp(-ERF_CLAMP, ERF_CLAMP);
+    if x.abs() >= ERF_CLAMP {
+        return 1f32.copysign(x);
+    }
     let x2 = x * x;
     let mut p = ERF_ALPHA[6];
     for c in ERF_ALPHA[..6].iter().rev() {
@@ -136,10 +134,12 @@ pub fn gelu_erf(x: f32) -> f32 {
 /// GELU, tanh form: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, evaluated as
 /// `x·sigmoid(2u) = x / (1 + exp(−2u))` with `u = √(2/π)·(x + 0.044715·x³)` (the same function:
 /// `(1 + tanh u)/2 = sigmoid(2u)`). One `exp` and one division, and no `1 + tanh u` cancellation
-/// for negative `x`; the vector paths evaluate the same expression in the same order.
+/// for negative `x`; the vector paths evaluate the same expression in the same order. `exp`
+/// overflows to +∞ for `x` below about −10, so the quotient is −0 there and NaN for `x = −∞`,
+/// as the unfused graph's `−∞ · 0`.
 pub fn gelu_tanh(x: f32) -> f32 {
     let inner = GELU_TANH_C * (x * x * x) + x;
-    x / (1.0 + exp_clamped(-2.0 * SQRT_2_OVER_PI * inner))
+    x / (1.0 + exp(-2.0 * SQRT_2_OVER_PI * inner))
 }
 
 #[cfg(test)]
@@ -230,6 +230,10 @@ pub(crate) mod tests {
         let (e, at) = max_rel_err(erf, erf64, -6.0, 6.0, 400_000, 1e-30);
         assert!(e < 1e-6, "erf rel err {e} at {at}");
         assert_eq!(erf(0.0), 0.0);
+        for x in [4.0, 7.5, 1e30, f32::INFINITY] {
+            assert_eq!((erf(x), erf(-x)), (1.0, -1.0));
+        }
+        assert!(erf(f32::NAN).is_nan());
     }
 
     #[test]
@@ -265,5 +269,13 @@ pub(crate) mod tests {
         assert_eq!(gelu_tanh(100.0), 100.0);
         assert!(gelu_tanh(-100.0).abs() < 1e-30 && gelu_tanh(-1e30).abs() < 1e-7);
         assert!(gelu_tanh(f32::NAN).is_nan());
+        // As the unfused graph: 0.5·x·(1 + f(x)) with f(−∞) = −1 is −∞·0.
+        for gelu in [gelu_erf, gelu_tanh] {
+            assert!(gelu(f32::NEG_INFINITY).is_nan());
+            assert_eq!(gelu(f32::INFINITY), f32::INFINITY);
+            for x in [-20.0, -1e4, -1e30, -f32::MAX] {
+                assert_eq!(gelu(x), 0.0, "{x}");
+            }
+        }
     }
 }

@@ -243,6 +243,47 @@ fn unary_matches_reference_every_isa() {
     assert!(unary(Isa::best(), Exp, &[0.0; 3], &mut [0.0; 2]).is_err());
 }
 
+/// What the unfused graph gives at the ends, on every path (whole vectors and tails): erf is ±1
+/// exactly from |x| = 4 on, so `0.5·x·(1 + erf(x/√2))` is 0 for large negative x and NaN for −∞
+/// (`−∞·0`); the tanh form alike. Before, erf(±4) was ±(1 − 2⁻²³): GELU gave −6e-4 at −1e4 and
+/// −∞ at −∞ (found by `fusion_fuzz`).
+#[test]
+fn erf_and_gelu_saturate_as_the_unfused_graph_every_isa() {
+    use UnaryKind::*;
+    let ends = [
+        f32::NEG_INFINITY,
+        -f32::MAX,
+        -1e30,
+        -1e4,
+        -20.0,
+        f32::INFINITY,
+        f32::MAX,
+        1e30,
+        1e4,
+        20.0,
+        f32::NAN,
+    ];
+    for isa in Isa::supported() {
+        for len in [ends.len(), 16, 37] {
+            let x: Vec<f32> = (0..len).map(|i| ends[i % ends.len()]).collect();
+            for op in [Erf, GeluErf, GeluTanh] {
+                let mut y = vec![0.0; len];
+                unary(isa, op, &x, &mut y).unwrap();
+                for (&xi, &g) in x.iter().zip(&y) {
+                    let want = match op {
+                        _ if xi.is_nan() || xi == f32::NEG_INFINITY && op != Erf => f32::NAN,
+                        Erf => xi.signum(),
+                        _ if xi > 0.0 => xi,
+                        _ => 0.0,
+                    };
+                    let ok = if want.is_nan() { g.is_nan() } else { g == want };
+                    assert!(ok, "{isa} {op:?}({xi}) = {g}, want {want}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn vector_paths_match_portable_bit_for_bit_on_cheap_ops_and_closely_on_transcendentals() {
     let x: Vec<f32> = rand_vec(4096, 9).iter().map(|v| v * 30.0).collect();

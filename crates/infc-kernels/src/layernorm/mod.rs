@@ -2,6 +2,11 @@
 //! `cols` elements (two-pass mean/variance in f32; explicit AVX-512 and AVX2 rows in [`x86`], a
 //! portable row here). Large inputs run as one claiming region over blocks of rows.
 //!
+//! The mean is summed shifted by the row's first element, `x₀ + Σ(x − x₀)/n`: the sum then holds
+//! deviations, not the offset, so a constant row's mean is exact (its output is exactly the bias,
+//! as in the decomposed graph, instead of `γ·(mean's rounding)/√ε`, which was `5·10⁻³·γ` at
+//! ε = 1e-12 for a row of 0.1s) and a row far from zero (1e4 + noise) keeps the noise's bits.
+//!
 //! The row statistics ([`row_stats`]) and the per-element formula are shared with the INT8
 //! quantizer, which can normalise a row on the fly instead of reading a stored LayerNorm output
 //! ([`RowNorm`]); both produce the same bits as this module's rows.
@@ -61,7 +66,7 @@ pub(crate) fn row_stats(isa: Isa, x: &[f32], eps: f32) -> (f32, f32) {
 
 fn stats_portable(x: &[f32], eps: f32) -> (f32, f32) {
     let n = x.len() as f32;
-    let mean = lanes::sum(x) / n;
+    let mean = x[0] + lanes::sum_dev(x, x[0]) / n;
     let q = lanes::sum_sq_dev(x, mean);
     (mean, 1.0 / (q / n + eps).sqrt())
 }
@@ -191,5 +196,55 @@ mod tests {
             err.to_string(),
             "layer_norm scale: buffer holds 1 elements but the shape and strides need 2"
         );
+    }
+
+    /// Rows whose f32 sum is inexact but whose mean is exact (a constant row; an offset plus
+    /// noise on its ulp grid summing to zero): the decomposed graph normalises them exactly,
+    /// so the kernel must too. A sum of the raw values rounded the mean, which `1/√ε` turned
+    /// into 5e-3 (0.1s, ε = 1e-12) or 0.3 (1e4 + 0.3, ε = 1e-5) instead of the bias (found by
+    /// `fusion_fuzz`).
+    #[test]
+    fn exact_mean_rows_normalise_exactly_every_isa() {
+        for isa in Isa::supported() {
+            for cols in [1, 7, 33, 128, 768, 1023] {
+                for eps in [1e-12f32, 1e-5] {
+                    let scale: Vec<f32> = (0..cols).map(|c| 0.5 + (c % 7) as f32 * 0.25).collect();
+                    let bias: Vec<f32> = (0..cols).map(|c| (c % 5) as f32 * 0.1 - 0.2).collect();
+                    for c in [0.1f32, 1e4 + 0.3, -7.3, 3.0e-20] {
+                        let x = vec![c; cols];
+                        let mut y = vec![f32::NAN; cols];
+                        layer_norm(isa, &x, &scale, Some(&bias), eps, 1, cols, &mut y).unwrap();
+                        assert_eq!(y, bias, "{isa} constant {c} × {cols}, ε {eps}");
+                    }
+                    // 1e4 + k·ulp with Σk = 0: the mean is 1e4 exactly.
+                    let ulp = 1e4f32.next_up() - 1e4;
+                    let k: Vec<f32> = (0..cols)
+                        .map(|i| match (i % 2, cols % 2 == 1 && i == cols - 1) {
+                            (_, true) => 0.0,
+                            (0, _) => (i % 9) as f32,
+                            _ => -(((i - 1) % 9) as f32),
+                        })
+                        .collect();
+                    let x: Vec<f32> = k.iter().map(|k| 1e4 + k * ulp).collect();
+                    let var = k
+                        .iter()
+                        .map(|k| (*k as f64 * ulp as f64).powi(2))
+                        .sum::<f64>()
+                        / cols as f64;
+                    let mut y = vec![0.0; cols];
+                    layer_norm(isa, &x, &scale, Some(&bias), eps, 1, cols, &mut y).unwrap();
+                    for i in 0..cols {
+                        let want = k[i] as f64 * ulp as f64 / (var + eps as f64).sqrt()
+                            * scale[i] as f64
+                            + bias[i] as f64;
+                        assert!(
+                            (y[i] as f64 - want).abs() < 1e-5 * want.abs().max(1.0),
+                            "{isa} 1e4 + noise × {cols}, ε {eps}: [{i}] {} vs {want}",
+                            y[i]
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::simd::{avx2, avx512};
 use std::arch::x86_64::*;
 
 /// Mean and `1/√(var + eps)` of the row `x` (`x.len() ≥ 1`): four vector accumulators per
-/// pass, two passes.
+/// pass, two passes; the first sums `x − x₀`.
 ///
 /// # Safety
 /// The CPU has AVX-512F and FMA.
@@ -20,21 +20,27 @@ pub(crate) unsafe fn stats_avx512(x: &[f32], eps: f32) -> (f32, f32) {
     let quad = n / 64 * 64;
     let rest = avx512::tail_mask(n - full);
     let mut acc = [_mm512_setzero_ps(); 4];
+    // The mean as `x₀ + Σ(x − x₀)/n` (see the module doc); the subtractions are off the
+    // accumulators' dependency chains.
+    let x0 = x[0];
+    let shift = _mm512_set1_ps(x0);
     // SAFETY (all accesses below): whole vectors start below `full` (`quad`) and end by `n`; the
     // one partial vector at `full` is masked to the lanes below `n`.
     unsafe {
         for j in (0..quad).step_by(64) {
             for (t, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_add_ps(*a, _mm512_loadu_ps(xp.add(j + 16 * t)));
+                let d = _mm512_sub_ps(_mm512_loadu_ps(xp.add(j + 16 * t)), shift);
+                *a = _mm512_add_ps(*a, d);
             }
         }
         for j in (quad..full).step_by(16) {
-            acc[0] = _mm512_add_ps(acc[0], _mm512_loadu_ps(xp.add(j)));
+            acc[0] = _mm512_add_ps(acc[0], _mm512_sub_ps(_mm512_loadu_ps(xp.add(j)), shift));
         }
-        acc[1] = _mm512_add_ps(acc[1], _mm512_maskz_loadu_ps(rest, xp.add(full)));
+        let d = _mm512_maskz_sub_ps(rest, _mm512_maskz_loadu_ps(rest, xp.add(full)), shift);
+        acc[1] = _mm512_add_ps(acc[1], d);
     }
     let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-    let mean = _mm512_reduce_add_ps(sum) / n as f32;
+    let mean = x0 + _mm512_reduce_add_ps(sum) / n as f32;
     let vmean = _mm512_set1_ps(mean);
     let mut acc = [_mm512_setzero_ps(); 4];
     // SAFETY: as above.
@@ -136,22 +142,27 @@ pub(crate) unsafe fn stats_avx2(x: &[f32], eps: f32) -> (f32, f32) {
     let rest = avx2::tail_mask(n - full);
     let rest_ps = _mm256_castsi256_ps(rest);
     let mut acc = [_mm256_setzero_ps(); 4];
+    // The mean as `x₀ + Σ(x − x₀)/n`, as in [`stats_avx512`].
+    let x0 = x[0];
+    let shift = _mm256_set1_ps(x0);
     // SAFETY (all accesses below): whole vectors start below `full` (`quad`) and end by `n`; the
     // one partial vector at `full` is masked to the lanes below `n` (masked-off lanes read 0 and
     // do not fault).
     unsafe {
         for j in (0..quad).step_by(32) {
             for (t, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_add_ps(*a, _mm256_loadu_ps(xp.add(j + 8 * t)));
+                let d = _mm256_sub_ps(_mm256_loadu_ps(xp.add(j + 8 * t)), shift);
+                *a = _mm256_add_ps(*a, d);
             }
         }
         for j in (quad..full).step_by(8) {
-            acc[0] = _mm256_add_ps(acc[0], _mm256_loadu_ps(xp.add(j)));
+            acc[0] = _mm256_add_ps(acc[0], _mm256_sub_ps(_mm256_loadu_ps(xp.add(j)), shift));
         }
-        acc[1] = _mm256_add_ps(acc[1], _mm256_maskload_ps(xp.add(full), rest));
+        let d = _mm256_sub_ps(_mm256_maskload_ps(xp.add(full), rest), shift);
+        acc[1] = _mm256_add_ps(acc[1], _mm256_and_ps(d, rest_ps));
     }
     let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    let mean = hsum(sum) / n as f32;
+    let mean = x0 + hsum(sum) / n as f32;
     let vmean = _mm256_set1_ps(mean);
     let mut acc = [_mm256_setzero_ps(); 4];
     // SAFETY: as above.

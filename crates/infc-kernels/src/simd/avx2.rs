@@ -80,7 +80,15 @@ pub(crate) fn erf(x: __m256) -> __m256 {
     for &c in ERF_BETA[..4].iter().rev() {
         q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(c));
     }
-    _mm256_div_ps(_mm256_mul_ps(x, p), q)
+    let y = _mm256_div_ps(_mm256_mul_ps(x, p), q);
+    // ±1 exactly where the input was clamped (`x/4` there), as the scalar form.
+    let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
+    let at_clamp = _mm256_cmp_ps::<_CMP_EQ_OQ>(abs, _mm256_set1_ps(ERF_CLAMP));
+    _mm256_blendv_ps(
+        y,
+        _mm256_mul_ps(x, _mm256_set1_ps(1.0 / ERF_CLAMP)),
+        at_clamp,
+    )
 }
 
 /// Vector `tanh`, same branches as [`crate::math::tanh`].
@@ -125,13 +133,16 @@ pub(crate) fn gelu_erf(x: __m256) -> __m256 {
 }
 
 /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, evaluated as [`crate::math::gelu_tanh`] does:
-/// `x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³)))`.
+/// `x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³)))`, with `exp` overflowing to +∞ (so −0 for large
+/// negative `x` and NaN for −∞, as the unfused graph) but not needing its underflow fix-up.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) fn gelu_tanh(x: __m256) -> __m256 {
     let x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
     let inner = _mm256_fmadd_ps(_mm256_set1_ps(GELU_TANH_C), x3, x);
-    let e = exp_clamped(_mm256_mul_ps(_mm256_set1_ps(-2.0 * SQRT_2_OVER_PI), inner));
+    let t = _mm256_mul_ps(_mm256_set1_ps(-2.0 * SQRT_2_OVER_PI), inner);
+    let over = _mm256_cmp_ps::<_CMP_GT_OQ>(t, _mm256_set1_ps(EXP_OVERFLOW));
+    let e = _mm256_blendv_ps(exp_clamped(t), _mm256_set1_ps(f32::INFINITY), over);
     _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), e))
 }
 

@@ -20,6 +20,20 @@ pub(crate) fn sum(x: &[f32]) -> f32 {
     fold_sum(acc) + tail.iter().sum::<f32>()
 }
 
+/// `Σ (x − shift)`.
+#[inline(always)]
+pub(crate) fn sum_dev(x: &[f32], shift: f32) -> f32 {
+    let mut acc = [0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l] - shift;
+        }
+    }
+    fold_sum(acc) + tail.iter().map(|&v| v - shift).sum::<f32>()
+}
+
 /// `Σ (x − mean)²`.
 #[inline(always)]
 pub(crate) fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
