@@ -230,8 +230,8 @@ fn run(
             let n = yc.len() / hd;
             let shift = sk as i64 - sq as i64;
             // Keys this block computes: all, or under a causal mask those its last row can see (a
-            // block whose first row sees nothing keeps them all, so that row comes out uniform as
-            // with an explicit −∞ mask).
+            // block whose first row sees nothing keeps them all: that row's logits are all the
+            // hidden fill, as in the graph).
             let keys = if s.causal && i0 as i64 + shift + 1 > 0 {
                 ((i0 + n) as i64 + shift).clamp(1, sk as i64) as usize
             } else {

@@ -45,6 +45,15 @@ fn skipped_keys_count(max: f32, skipped: Option<f32>) -> bool {
     skipped.is_some_and(|s| (max - s).partial_cmp(&NEGLIGIBLE) != Some(std::cmp::Ordering::Greater))
 }
 
+/// `visible` capped to the row; panics when the mask row is shorter than the scores (a caller
+/// bug: the kernel slices mask rows to the computed keys).
+fn checked_visible(row: &[f32], mask: Option<&[f32]>, visible: usize) -> usize {
+    if let Some(m) = mask {
+        assert!(m.len() >= row.len(), "mask row shorter than the scores");
+    }
+    visible.min(row.len())
+}
+
 /// The softmax of `row` after `row[j] += mask[j]` for `j < visible` and `row[j] = rule.fill`
 /// (`+ mask[j]` under `rule.mask_hidden`) for `j ≥ visible` (the causal limit); `mask`, when
 /// given, is at least as long as the row. `skipped` is the largest logit of keys the caller
@@ -59,10 +68,7 @@ pub(super) fn masked_softmax_row(
     rule: RowRule,
     skipped: Option<f32>,
 ) -> bool {
-    let visible = visible.min(row.len());
-    if let Some(m) = mask {
-        assert!(m.len() >= row.len(), "mask row shorter than the scores");
-    }
+    let visible = checked_visible(row, mask, visible);
     match isa.capped() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the capped ISA is AVX-512, so the CPU has AVX-512F.
@@ -87,10 +93,7 @@ pub(super) fn exp_row_bf16(
     rule: RowRule,
     skipped: Option<f32>,
 ) -> Option<f32> {
-    let visible = visible.min(row.len());
-    if let Some(m) = mask {
-        assert!(m.len() >= row.len(), "mask row shorter than the scores");
-    }
+    let visible = checked_visible(row, mask, visible);
     let inv = match kern {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Avx512` exists only on CPUs with AVX-512F and AVX512-BF16/BW/VL.
