@@ -266,19 +266,30 @@ pub(super) fn matmul_transposed(
 }
 
 /// Softmax / LayerNorm: output is input 0's type; the axis must be valid. LayerNorm's scale/bias
-/// must be float of the same dtype.
+/// must be float of the same dtype and broadcast to the normalised part of the input
+/// (`x.shape[axis..]`: each dim equal or 1, right-aligned).
 pub(super) fn along_axis(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
     let x = cx.ty(0);
     let a = cx.axis(axis, x.rank())?;
     if !x.dtype.is_float() {
         return Err(cx.err(format!("input must be a float tensor, got {}", x.dtype)));
     }
+    let normalised = &x.shape.0[a..];
     for i in 1..cx.inputs.len() {
         cx.same_dtype(0, i)?;
         let p = cx.ty(i);
-        if p.rank() > x.rank() - a {
+        if p.rank() > normalised.len() {
             return Err(cx.err(format!(
                 "parameter {i} {p} has more dims than the normalised part of {x}"
+            )));
+        }
+        let fits = p.shape.0.iter().rev().zip(normalised.iter().rev());
+        if !fits
+            .into_iter()
+            .all(|(pd, xd)| *pd == Dim::Known(1) || unify_dim(pd, xd).is_some())
+        {
+            return Err(cx.err(format!(
+                "parameter {i} {p} does not broadcast to the normalised part of {x} (axis {axis})"
             )));
         }
     }
@@ -397,5 +408,33 @@ mod tests {
             b.one(Op::Softmax { axis: 3 }),
             "error: shape inference: node 'n' (Softmax): axis 3 out of range for rank 3"
         );
+    }
+
+    /// A scale or bias that does not broadcast to the normalised part (7 elements for a last dim
+    /// of 3) is the model's fault, named at import; size-1 dims and symbolic dims broadcast.
+    #[test]
+    fn layernorm_parameters_must_fit_the_normalised_shape() {
+        let ln = |axis| Op::LayerNorm {
+            axis,
+            epsilon: Float::new(1e-5),
+        };
+        let b = Builder::new().input("f32[2,3]").input("f32[7]");
+        assert_eq!(
+            b.one(ln(-1)),
+            "error: shape inference: node 'n' (LayerNormalization): parameter 1 f32[7] does not broadcast to \
+             the normalised part of f32[2,3] (axis -1)"
+        );
+        let b = Builder::new()
+            .input("f32[2,4,3]")
+            .input("f32[4,3]")
+            .input("f32[3,4]");
+        assert!(b
+            .one(ln(1))
+            .contains("parameter 2 f32[3,4] does not broadcast"));
+        let b = Builder::new()
+            .input("f32[2,4,3]")
+            .input("f32[1,3]")
+            .input("f32[n]");
+        assert_eq!(b.one(ln(1)), "f32[2,4,3]");
     }
 }

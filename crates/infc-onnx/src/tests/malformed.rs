@@ -78,6 +78,22 @@ fn wrong_raw_data_length() {
     insta::assert_snapshot!(m.summary(), @r#"error: tensor 'w': raw_data has 8 bytes, f32[3] needs 12"#);
 }
 
+/// Issue 19, row 15: a LayerNormalization scale of 7 elements for a last dim of 3 was accepted.
+#[test]
+fn layernorm_scale_that_does_not_fit_is_named() {
+    let m = M::new(17)
+        .f32_in("x", &["2", "3"])
+        .init(tensor_f32("s", &[7], &[1.0; 7]))
+        .node(
+            "LayerNormalization",
+            &["x", "s"],
+            &["y"],
+            vec![ai("axis", -1)],
+        )
+        .output("y");
+    insta::assert_snapshot!(m.summary(), @"error: shape inference: node 'LayerNormalization_0' (LayerNormalization): parameter 1 f32[7] does not broadcast to the normalised part of f32[2,3] (axis -1)");
+}
+
 #[test]
 fn bad_attribute_type() {
     let m = M::new(17)
