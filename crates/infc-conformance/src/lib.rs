@@ -3,6 +3,7 @@
 //! converts arrays to IR tensors, prepares a bound graph, and compares outputs with the project
 //! tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
 
+pub mod fuzz;
 pub mod goals;
 pub mod plan;
 

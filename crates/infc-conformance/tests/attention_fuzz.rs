@@ -11,8 +11,9 @@
 //! `cargo test` runs a small number of cases; `INFC_FUZZ_CASES=N` runs `N` (the proptest
 //! seed is printed on failure; a found case is added to `regressions` below).
 
+use infc_conformance::fuzz::{cases_wanted, Builder};
 use infc_conformance::plan::{isas_under_test, optimise, run_plan};
-use infc_ir::{BinaryOp, DType, Graph, Op, Tensor, TensorType, UnaryOp, ValueId};
+use infc_ir::{BinaryOp, DType, Graph, Op, Tensor, UnaryOp, ValueId};
 use infc_passes::OptLevel;
 use infc_reference::{run_graph, InputKey};
 use proptest::prelude::*;
@@ -150,57 +151,21 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-/// A tiny graph builder: types from `infer_node`.
-struct Builder {
-    g: Graph,
-    n: usize,
-}
-
-impl Builder {
-    fn node(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
-        self.n += 1;
-        let name = format!("n{}_{}", self.n, op.name());
-        let tys =
-            infc_ir::infer_node(&self.g, &op, inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let out = self.g.add_value(format!("{name}:0"), tys[0].clone());
-        self.g.push_node(name, op, inputs.to_vec(), vec![out]);
-        out
-    }
-    fn konst(&mut self, t: Tensor) -> ValueId {
-        self.n += 1;
-        self.g.add_const(format!("c{}", self.n), t)
-    }
-    fn f32s(&mut self, dims: &[usize], v: Vec<f32>) -> ValueId {
-        self.konst(Tensor::from_vec(dims.to_vec(), v).unwrap())
-    }
-    fn scalar(&mut self, v: f32) -> ValueId {
-        self.konst(Tensor::from_vec(vec![], vec![v]).unwrap())
-    }
-    fn i64s(&mut self, v: Vec<i64>) -> ValueId {
-        self.konst(Tensor::from_vec(vec![v.len()], v).unwrap())
-    }
-    fn bools(&mut self, dims: &[usize], v: &[bool]) -> ValueId {
-        self.konst(Tensor::from_bools(dims.to_vec(), v).unwrap())
-    }
-    fn binary(&mut self, op: BinaryOp, a: ValueId, b: ValueId) -> ValueId {
-        self.node(Op::Binary(op), &[a, b])
-    }
-    /// `[B,S,H·D]` → `[B,H,S,D]` (or `[B,H,D,S]` for k).
-    fn heads(&mut self, x: ValueId, c: &Case, transposed: bool) -> ValueId {
-        let shape = self.i64s(vec![
-            c.batch as i64,
-            c.seq as i64,
-            c.heads as i64,
-            c.d as i64,
-        ]);
-        let r = self.node(Op::Reshape { allowzero: false }, &[x, shape]);
-        let perm = if transposed {
-            vec![0, 2, 3, 1]
-        } else {
-            vec![0, 2, 1, 3]
-        };
-        self.node(Op::Transpose { perm }, &[r])
-    }
+/// `[B,S,H·D]` → `[B,H,S,D]` (or `[B,H,D,S]` for k).
+fn heads(b: &mut Builder, x: ValueId, c: &Case, transposed: bool) -> ValueId {
+    let shape = b.i64s(vec![
+        c.batch as i64,
+        c.seq as i64,
+        c.heads as i64,
+        c.d as i64,
+    ]);
+    let r = b.node(Op::Reshape { allowzero: false }, &[x, shape]);
+    let perm = if transposed {
+        vec![0, 2, 3, 1]
+    } else {
+        vec![0, 2, 1, 3]
+    };
+    b.node(Op::Transpose { perm }, &[r])
 }
 
 /// `tri[i][j]` over `[1,1,S,S]`: `j ≤ i` (or `j < i` when strict).
@@ -218,32 +183,27 @@ fn triangle(s: usize, strict: bool) -> Vec<bool> {
 
 /// The case's graph: inputs q, k, v `[B,S,H·D]` and `attention_mask` i64 `[B,S]`, output `[B,S,H·D]`.
 fn build(c: &Case) -> Graph {
-    let mut b = Builder {
-        g: Graph::new("attention_fuzz"),
-        n: 0,
-    };
+    let mut b = Builder::new("attention_fuzz");
     let (bs, s, e) = (c.batch, c.seq, c.heads * c.d);
-    let f32_in = TensorType::known(DType::F32, &[bs, s, e]);
     let (q, k, v) = (
-        b.g.add_input("q", f32_in.clone()),
-        b.g.add_input("k", f32_in.clone()),
-        b.g.add_input("v", f32_in),
+        b.input("q", &[bs, s, e]),
+        b.input("k", &[bs, s, e]),
+        b.input("v", &[bs, s, e]),
     );
-    let mask_in =
-        b.g.add_input("attention_mask", TensorType::known(DType::I64, &[bs, s]));
+    let mask_in = b.typed_input("attention_mask", DType::I64, &[bs, s]);
     let scale = 1.0 / (c.d as f32).sqrt();
     let sdpa = c.flavour == Flavour::SdpaCausal;
-    let (mut qh, mut kt) = (b.heads(q, c, false), b.heads(k, c, true));
-    let vh = b.heads(v, c, false);
+    let (mut qh, mut kt) = (heads(&mut b, q, c, false), heads(&mut b, k, c, true));
+    let vh = heads(&mut b, v, c, false);
     if sdpa {
-        let root = b.scalar(scale.sqrt());
+        let root = b.scalar(scale.sqrt(), false);
         qh = b.binary(BinaryOp::Mul, qh, root);
-        let root = b.scalar(scale.sqrt());
+        let root = b.scalar(scale.sqrt(), false);
         kt = b.binary(BinaryOp::Mul, kt, root);
     }
     let mut scores = b.node(Op::MatMul, &[qh, kt]);
     let scale_scores = |b: &mut Builder, x: ValueId| {
-        let d = b.scalar((c.d as f32).sqrt());
+        let d = b.scalar((c.d as f32).sqrt(), false);
         b.binary(BinaryOp::Div, x, d)
     };
     // The padding mask as bool [B,1,1,S] and as additive float (1 − mask)·fill.
@@ -256,15 +216,15 @@ fn build(c: &Case) -> Graph {
         let cast = b.node(Op::Cast { to: DType::F32 }, &[mask_in]);
         let shape = b.i64s(vec![bs as i64, 1, 1, s as i64]);
         let r = b.node(Op::Reshape { allowzero: false }, &[cast, shape]);
-        let one = b.scalar(1.0);
+        let one = b.scalar(1.0, false);
         let inv = b.binary(BinaryOp::Sub, one, r);
-        let f = b.scalar(fill);
+        let f = b.scalar(fill, false);
         b.binary(BinaryOp::Mul, inv, f)
     };
     let combined = |b: &mut Builder, cond: ValueId, fill: f32| {
         let pad = pad_bool(b);
         let both = b.binary(BinaryOp::And, cond, pad);
-        let (zero, f) = (b.scalar(0.0), b.scalar(fill));
+        let (zero, f) = (b.scalar(0.0, false), b.scalar(fill, false));
         b.node(Op::Where, &[both, zero, f])
     };
     let mut guard = false;
@@ -299,7 +259,7 @@ fn build(c: &Case) -> Graph {
             } else {
                 f32::MIN
             };
-            let f = b.scalar(fill);
+            let f = b.scalar(fill, false);
             scores = b.node(Op::Where, &[tril, scores, f]);
             let m = pad_additive(&mut b, f32::MIN);
             scores = b.binary(BinaryOp::Add, scores, m);
@@ -329,7 +289,7 @@ fn build(c: &Case) -> Graph {
             let cast = b.node(Op::Cast { to: DType::Bool }, &[mask_in]);
             let shape = b.i64s(vec![bs as i64, 1, s as i64, 1]);
             let pad = b.node(Op::Reshape { allowzero: false }, &[cast, shape]);
-            let (zero, f) = (b.scalar(0.0), b.scalar(f32::MIN));
+            let (zero, f) = (b.scalar(0.0, false), b.scalar(f32::MIN, false));
             let m = b.node(Op::Where, &[pad, zero, f]);
             scores = b.binary(BinaryOp::Add, scores, m);
         }
@@ -337,7 +297,7 @@ fn build(c: &Case) -> Graph {
     let mut p = b.node(Op::Softmax { axis: -1 }, &[scores]);
     if guard {
         let nan = b.node(Op::Unary(UnaryOp::IsNaN), &[p]);
-        let zero = b.scalar(0.0);
+        let zero = b.scalar(0.0, false);
         p = b.node(Op::Where, &[nan, zero, p]);
     }
     let o = b.node(Op::MatMul, &[p, vh]);
@@ -441,17 +401,10 @@ fn check_case(c: &Case) -> Result<(), String> {
     Ok(())
 }
 
-fn cases_wanted() -> u32 {
-    std::env::var("INFC_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
-}
-
 #[test]
 fn fused_attention_matches_the_unfused_graph() {
     let mut runner = TestRunner::new(Config {
-        cases: cases_wanted(),
+        cases: cases_wanted(48),
         failure_persistence: None,
         ..Config::default()
     });
