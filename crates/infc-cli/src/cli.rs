@@ -46,7 +46,8 @@ pub struct CompileArgs {
     /// With --int8: keep these layers (node names) in f32.
     #[arg(long = "int8-exclude", value_name = "NAME", num_args = 1.., requires = "int8")]
     pub int8_exclude: Vec<String>,
-    /// With --int8: keep layers whose relative error exceeds X in f32 (and say which).
+    /// With --int8: keep layers whose relative error exceeds X in f32 (and say which); X is a
+    /// finite number >= 0, e.g. 0.05.
     #[arg(long = "int8-budget", value_name = "X", requires = "int8")]
     pub int8_budget: Option<f64>,
     /// With --int8: quantize matmul activations with one scale per tensor instead of per row.
@@ -134,9 +135,10 @@ pub struct RunArgs {
     /// --profile, outputs are written only when this is given).
     #[arg(long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
-    /// Threads of the global rayon pool (default: all cores, or RAYON_NUM_THREADS).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
+    /// Threads of the global rayon pool (default: all cores, or RAYON_NUM_THREADS); at least 1, at
+    /// most 16 per CPU and never above 256.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Seed of generated inputs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -147,11 +149,11 @@ pub struct RunArgs {
     /// Profile: per-step and per-op-kind mean time over --iters runs, GFLOP/s, runtime overhead.
     #[arg(long, conflicts_with = "bench")]
     pub profile: bool,
-    /// Untimed runs before --bench / --profile measurements.
-    #[arg(long, default_value_t = 20)]
+    /// Untimed runs before --bench / --profile measurements (at most 10000000).
+    #[arg(long, value_name = "N", default_value_t = 20)]
     pub warmup: usize,
-    /// Timed runs of --bench / --profile.
-    #[arg(long, default_value_t = 100)]
+    /// Timed runs of --bench / --profile (at least 1, at most 10000000).
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub iters: usize,
     /// With --bench or --profile: print JSON instead of text, or with FILE write JSON there
     /// (and text to stdout).
@@ -164,7 +166,7 @@ pub struct ProfileArgs {
     /// Two profiles from `infc run --profile --json FILE`: per op kind, old vs new time.
     #[arg(long, num_args = 2, value_names = ["OLD.json", "NEW.json"], required = true)]
     pub compare: Vec<PathBuf>,
-    /// Changes smaller than this percentage are reported as unchanged.
+    /// Changes smaller than this percentage (a finite number >= 0) are reported as unchanged.
     #[arg(long, default_value_t = 2.0)]
     pub threshold: f64,
 }

@@ -3,10 +3,16 @@
 
 use crate::cli::CompileArgs;
 use crate::{int8, model};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::time::Instant;
 
 pub fn run(args: CompileArgs) -> Result<()> {
+    if let Some(b) = args.int8_budget {
+        // NaN compares false with every error: it would keep nothing in f32, silently.
+        if !(b.is_finite() && b >= 0.0) {
+            bail!("--int8-budget {b}: not a relative error; give a finite number >= 0, e.g. 0.05 (layers whose error exceeds it stay in f32)");
+        }
+    }
     let start = Instant::now();
     // Under -O3 the layout pass blocks the convs first; the quantization pass then picks the
     // blocked convs (INT8 NCHW16c kernel), so --int8 keeps the NCHWc layout.

@@ -17,10 +17,18 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             args.model.model.display()
         );
     }
+    // "import" is the graph after import and shape binding, before the first pass.
+    for name in &args.print_after {
+        model::check_pass_name("--print-after", name, &["import"])?;
+    }
     let mut out = String::new();
     let wanted = |name: &str| args.print_after_all || args.print_after.iter().any(|p| p == name);
     let mut before = String::new();
+    let mut ran: Vec<&'static str> = Vec::new();
     let (g, log) = model::load(&args.model, |pass, g, changed| {
+        if pass != "import" && !ran.contains(&pass) {
+            ran.push(pass);
+        }
         if args.diff {
             let after = infc_ir::print_graph(g);
             if pass != "import" && changed && after != before {
@@ -40,6 +48,23 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             out.push_str(&render(g, args.format));
         }
     })?;
+    if let Some(name) = args
+        .print_after
+        .iter()
+        .find(|n| n.as_str() != "import" && !ran.contains(&n.as_str()))
+    {
+        let why = if args.model.disable.contains(name) {
+            format!("--disable {name} leaves it out")
+        } else {
+            format!("it does not run at -O{}", args.model.opt)
+        };
+        let ran = if ran.is_empty() {
+            "none".to_string()
+        } else {
+            ran.join(", ")
+        };
+        bail!("--print-after {name}: {why} (passes run: {ran})");
+    }
     print!("{out}");
     if args.fusion_log {
         println!("// ----- fusion log -----");

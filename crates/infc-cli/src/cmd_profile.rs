@@ -272,6 +272,12 @@ pub fn compare_kinds(old: &BTreeMap<String, f64>, new: &BTreeMap<String, f64>) -
 
 /// `infc profile --compare OLD NEW`.
 pub fn run(args: ProfileArgs) -> Result<()> {
+    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
+        bail!(
+            "--threshold {}: give a finite percentage >= 0, e.g. 2",
+            args.threshold
+        );
+    }
     let [old_path, new_path] = args.compare.as_slice() else {
         bail!("--compare needs two profile files: OLD.json NEW.json");
     };

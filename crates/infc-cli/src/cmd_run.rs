@@ -5,18 +5,80 @@
 use crate::cli::RunArgs;
 use crate::npy_io::write_npy;
 use crate::run_inputs::{parse_input_args, prepare_inputs, RunInput};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use infc_runtime::{InputKey, Session, TensorView};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Most runs `--iters` and `--warmup` take each: the timings of that many runs are 80 MB, and even
+/// a 1 µs plan takes 10 s to run them.
+pub const MAX_RUNS: usize = 10_000_000;
+
+/// Most threads `--threads` (or RAYON_NUM_THREADS) takes on any machine.
+pub const MAX_THREADS: usize = 256;
+
+/// Most threads per CPU `--threads` takes: more only adds switching (and thousands of threads
+/// take minutes to start).
+pub const MAX_THREADS_PER_CPU: usize = 16;
+
+/// The thread limit on this machine: 16 per CPU, never above 256.
+fn thread_limit() -> (usize, String) {
+    match std::thread::available_parallelism() {
+        Ok(cpus) => {
+            let per_cpu = cpus.get().saturating_mul(MAX_THREADS_PER_CPU);
+            if per_cpu < MAX_THREADS {
+                let s = if cpus.get() == 1 { "" } else { "s" };
+                (
+                    per_cpu,
+                    format!("{MAX_THREADS_PER_CPU} per CPU, {} CPU{s} here", cpus.get()),
+                )
+            } else {
+                (MAX_THREADS, "the most on any machine".to_string())
+            }
+        }
+        Err(_) => (MAX_THREADS, "the most on any machine".to_string()),
+    }
+}
+
+/// Refuse thread and run counts that would hang, abort or overflow, naming the flag.
+fn check_counts(args: &RunArgs) -> Result<()> {
+    let (limit, why) = thread_limit();
+    match args.threads {
+        Some(0) => {
+            bail!("--threads 0: give at least 1 thread (or leave --threads out for one per core)")
+        }
+        Some(n) if n > limit => bail!("--threads {n}: above the limit of {limit} threads ({why})"),
+        Some(_) => {}
+        None => {
+            // The default pool takes RAYON_NUM_THREADS (0 or not a number: one per core).
+            if let Some(n) = std::env::var("RAYON_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > limit)
+            {
+                bail!("RAYON_NUM_THREADS={n}: above the limit of {limit} threads ({why}); set it lower or give --threads");
+            }
+        }
+    }
+    if (args.bench || args.profile) && args.iters == 0 {
+        bail!("--iters 0: give at least 1 timed run");
+    }
+    for (flag, n) in [("--warmup", args.warmup), ("--iters", args.iters)] {
+        if n > MAX_RUNS {
+            bail!("{flag} {n}: above the limit of {MAX_RUNS} runs");
+        }
+    }
+    Ok(())
+}
 
 pub fn run(args: RunArgs) -> Result<()> {
     if args.json.is_some() && !args.bench && !args.profile {
         bail!("--json needs --bench or --profile");
     }
+    check_counts(&args)?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(usize::from(n))
+            .num_threads(n)
             .build_global()
             .with_context(|| format!("--threads {n}: cannot build the thread pool"))?;
     }
@@ -175,7 +237,11 @@ pub fn bench(
     for _ in 0..warmup {
         runner.run_with(|_| ())?;
     }
-    let mut ms = Vec::with_capacity(iters);
+    let mut ms: Vec<f64> = Vec::new();
+    ms.try_reserve_exact(iters).map_err(|e| {
+        let bytes = iters.saturating_mul(std::mem::size_of::<f64>());
+        anyhow!("--iters {iters}: cannot reserve the timings of {iters} runs ({bytes} bytes): {e}")
+    })?;
     for _ in 0..iters {
         let t = Instant::now();
         runner.run_with(|_| ())?;

@@ -14,6 +14,10 @@ pub fn load(
     args: &ModelArgs,
     mut after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<(Graph, FusionLog)> {
+    // Before the import, which can take a while on a large model.
+    for name in &args.disable {
+        check_pass_name("--disable", name, &[])?;
+    }
     let mut g = infc_onnx::import_file(&args.model, &infc_onnx::ImportOptions::default())
         .with_context(|| format!("importing {}", args.model.display()))?;
     let mut cx = PassCx::new();
@@ -31,13 +35,24 @@ pub fn load(
     let level = OptLevel::from_digit(args.opt).context("optimisation level must be 0..3")?;
     let mut passes = infc_passes::pipeline(level);
     for name in &args.disable {
-        if infc_passes::pass_by_name(name).is_none() {
-            bail!("--disable {name}: no such pass");
-        }
         passes.retain(|p| p.name != name.as_str());
     }
     infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
     Ok((g, cx.log))
+}
+
+/// Error unless `name` (given to `flag`) is a pass or one of `also`, listing the known names.
+pub fn check_pass_name(flag: &str, name: &str, also: &[&'static str]) -> Result<()> {
+    if infc_passes::pass_by_name(name).is_none() && !also.contains(&name) {
+        let mut known = infc_passes::pass_names();
+        known.extend_from_slice(also);
+        known.sort_unstable();
+        bail!(
+            "{flag} {name}: no such pass; known passes: {}",
+            known.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// NCHWc block when `--nchwc-block` is not given: 16 (one AVX-512 register of f32) when this

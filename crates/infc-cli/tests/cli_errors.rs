@@ -1,5 +1,7 @@
 //! Bad input never panics: each case runs the real `infc` binary and checks the exit status and that
-//! the error message names the thing at fault.
+//! the error message names the thing at fault. Flag values too (issue 19, rows 11 and 14): run and
+//! thread counts that would overflow, abort or hang, NaN / infinite / negative budgets and
+//! thresholds, and pass names that are not passes (listed with the known ones).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -205,4 +207,236 @@ fn truncated_plan_file() {
     let (code, err) = infc(&["run", plan.to_str().unwrap()], Some(tmp.path()));
     assert_eq!(code, 1);
     assert_fault(&err, &["$TMP/bad.plan", "truncated"]);
+}
+
+/// A small plan (ResNet fixture at -O0, 1x3x32x32) in `tmp`.
+fn small_plan(tmp: &Path) -> PathBuf {
+    let plan = tmp.join("resnet.plan");
+    let model = fixture("fixtures/resnet_ts14/model.onnx");
+    let (code, err) = infc(
+        &[
+            "compile",
+            model.to_str().unwrap(),
+            "--shape",
+            "pixel_values=1x3x32x32",
+            "-o",
+            plan.to_str().unwrap(),
+        ],
+        Some(tmp),
+    );
+    assert_eq!(code, 0, "{err}");
+    plan
+}
+
+/// Issue 19 row 11: `--iters 2^64-1` panicked (capacity overflow) and `--iters 2^40` aborted, both
+/// preallocating the timings; `--warmup` of that size ran for ever.
+#[test]
+fn run_counts_above_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = small_plan(tmp.path());
+    let plan = plan.to_str().unwrap();
+    for mode in ["--bench", "--profile"] {
+        for n in ["18446744073709551615", "1099511627776", "10000001"] {
+            let (code, err) = infc(&["run", plan, mode, "--iters", n], Some(tmp.path()));
+            assert_eq!(code, 1, "{mode} --iters {n}: {err}");
+            assert_fault(
+                &err,
+                &[&format!("--iters {n}"), "above the limit of 10000000 runs"],
+            );
+            let (code, err) = infc(
+                &["run", plan, mode, "--warmup", n, "--iters", "1"],
+                Some(tmp.path()),
+            );
+            assert_eq!(code, 1, "{mode} --warmup {n}: {err}");
+            assert_fault(
+                &err,
+                &[&format!("--warmup {n}"), "above the limit of 10000000 runs"],
+            );
+        }
+        let (code, err) = infc(&["run", plan, mode, "--iters", "0"], Some(tmp.path()));
+        assert_eq!(code, 1, "{err}");
+        assert_fault(&err, &["--iters 0", "at least 1"]);
+    }
+    // At the limit of the warmup and a few timed runs: accepted.
+    let (code, err) = infc(
+        &["run", plan, "--bench", "--warmup", "0", "--iters", "3"],
+        Some(tmp.path()),
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Issue 19 row 11: `--threads 65535` hung starting the pool. The limit is 16 threads per CPU,
+/// never above 256; 0 threads is refused too.
+#[test]
+fn thread_counts_above_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = small_plan(tmp.path());
+    let plan = plan.to_str().unwrap();
+    let cpus = std::thread::available_parallelism().map_or(usize::MAX, |n| n.get());
+    let limit = cpus.saturating_mul(16).min(256);
+    let over = (limit + 1).to_string();
+    for n in ["65535", "257", "18446744073709551615", over.as_str()] {
+        let (code, err) = infc(&["run", plan, "--threads", n], Some(tmp.path()));
+        assert_eq!(code, 1, "--threads {n}: {err}");
+        assert_fault(
+            &err,
+            &[
+                &format!("--threads {n}"),
+                &format!("above the limit of {limit} threads"),
+            ],
+        );
+    }
+    let (code, err) = infc(&["run", plan, "--threads", "0"], Some(tmp.path()));
+    assert_eq!(code, 1, "{err}");
+    assert_fault(&err, &["--threads 0", "at least 1 thread"]);
+    // The limit itself runs.
+    let limit_arg = limit.to_string();
+    let (code, err) = infc(
+        &[
+            "run",
+            plan,
+            "--threads",
+            &limit_arg,
+            "--bench",
+            "--warmup",
+            "0",
+            "--iters",
+            "1",
+        ],
+        Some(tmp.path()),
+    );
+    assert_eq!(code, 0, "{err}");
+    // The default pool's RAYON_NUM_THREADS is held to the same limit.
+    let out = Command::new(env!("CARGO_BIN_EXE_infc"))
+        .args(["run", plan, "--bench", "--iters", "1"])
+        .env("RAYON_NUM_THREADS", "65535")
+        .output()
+        .expect("infc runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_fault(
+        err.trim_end(),
+        &["RAYON_NUM_THREADS=65535", "above the limit"],
+    );
+}
+
+/// Issue 19 row 14: `--int8-budget nan` was accepted (NaN is above no error: nothing stayed in f32).
+#[test]
+fn int8_budget_must_be_finite_and_non_negative() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("fixtures/resnet_ts14/model.onnx");
+    let plan = tmp.path().join("q.plan");
+    for b in ["nan", "NaN", "inf", "-inf", "-0.5", "1e400"] {
+        let (code, err) = infc(
+            &[
+                "compile",
+                model.to_str().unwrap(),
+                "--shape",
+                "pixel_values=1x3x32x32",
+                "-o",
+                plan.to_str().unwrap(),
+                "--int8",
+                &format!("--int8-budget={b}"),
+            ],
+            Some(tmp.path()),
+        );
+        assert_eq!(code, 1, "--int8-budget {b}: {err}");
+        assert_fault(&err, &["--int8-budget ", "finite number >= 0"]);
+        assert!(!plan.exists(), "--int8-budget {b} wrote a plan");
+    }
+}
+
+#[test]
+fn profile_threshold_must_be_finite_and_non_negative() {
+    for t in ["nan", "inf", "-1"] {
+        let (code, err) = infc(
+            &[
+                "profile",
+                "--compare",
+                "old.json",
+                "new.json",
+                &format!("--threshold={t}"),
+            ],
+            None,
+        );
+        assert_eq!(code, 1, "--threshold {t}: {err}");
+        assert_fault(&err, &["--threshold ", "finite percentage >= 0"]);
+    }
+}
+
+/// Issue 19 row 14: `--print-after <unknown pass>` printed nothing and succeeded. Unknown names
+/// (for `--print-after` and `--disable`) are errors listing the known passes; a known pass that
+/// does not run at the level (or is disabled) is an error saying so.
+#[test]
+fn pass_names_are_checked() {
+    let m = fixture("fixtures/resnet_ts14/model.onnx");
+    let m = m.to_str().unwrap();
+    let base = ["explain", m, "--shape", "pixel_values=1x3x32x32", "-O2"];
+    for flag in ["--print-after", "--disable"] {
+        let (code, err) = infc(&[&base[..], &[flag, "fuse-everything"]].concat(), None);
+        assert_eq!(code, 1, "{err}");
+        assert_fault(
+            &err,
+            &[
+                &format!("{flag} fuse-everything: no such pass; known passes: "),
+                "cse, dce, ",
+                "fold-constants",
+                "fuse-attention",
+                "layout-nchwc",
+                "split-causal-mask",
+            ],
+        );
+        // "import" is what --print-after calls the graph before the first pass, not a pass.
+        assert_eq!(err.contains("import"), flag == "--print-after", "{err}");
+    }
+    let (code, err) = infc(
+        &[
+            "explain",
+            m,
+            "--shape",
+            "pixel_values=1x3x32x32",
+            "-O1",
+            "--print-after",
+            "fuse-conv-bn",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_fault(
+        &err,
+        &[
+            "--print-after fuse-conv-bn: it does not run at -O1",
+            "passes run: fold-constants, eliminate-identities, cse, dce",
+        ],
+    );
+    let (code, err) = infc(
+        &[
+            &base[..],
+            &["--print-after", "fuse-conv-bn", "--disable", "fuse-conv-bn"],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_fault(
+        &err,
+        &["--print-after fuse-conv-bn: --disable fuse-conv-bn leaves it out"],
+    );
+    // Known names still work, "import" included.
+    for pass in ["import", "fuse-conv-bn"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_infc"))
+            .args([&base[..], &["--print-after", pass]].concat())
+            .output()
+            .expect("infc runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("// ----- IR after {pass}")),
+            "{text}"
+        );
+    }
 }

@@ -42,7 +42,9 @@ pub use fuse_matmul_epilogue::fuse_matmul_epilogue;
 pub use fuse_qkv_projection::fuse_qkv_projection;
 pub use fuse_skip_layernorm::fuse_skip_layernorm;
 pub use layout_nchwc::{layout_nchwc, DEFAULT_NCHWC_BLOCK};
-pub use manager::{pass_by_name, pipeline, run_pipeline, FusionLog, OptLevel, Pass, PassCx};
+pub use manager::{
+    pass_by_name, pass_names, pipeline, run_pipeline, FusionLog, OptLevel, Pass, PassCx,
+};
 pub use quantize::{
     select_int8_layers, Int8Kind, Int8Layer, Int8Options, Int8Selection, INT8_K_MAX, INT8_MIN_MACS,
 };

@@ -179,8 +179,8 @@ const FUSIONS: [Pass; 9] = [
     GLOBAL_POOL,
 ];
 
-/// Every pass by name (for `--print-after NAME` validation and filetests).
-pub fn pass_by_name(name: &str) -> Option<Pass> {
+/// Every pass, each once.
+fn all_passes() -> impl Iterator<Item = Pass> {
     [FOLD, DCE, IDENTITIES, CSE]
         .into_iter()
         .chain(FUSIONS)
@@ -190,7 +190,18 @@ pub fn pass_by_name(name: &str) -> Option<Pass> {
             QKV_PROJECTION,
             LAYOUT_NCHWC,
         ])
-        .find(|p| p.name == name)
+}
+
+/// Every pass by name (for `--print-after NAME` validation and filetests).
+pub fn pass_by_name(name: &str) -> Option<Pass> {
+    all_passes().find(|p| p.name == name)
+}
+
+/// The name of every pass, sorted (for error messages that list the known passes).
+pub fn pass_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = all_passes().map(|p| p.name).collect();
+    names.sort_unstable();
+    names
 }
 
 /// The passes run at `level`, in order.
