@@ -82,6 +82,26 @@ fn truncated_model() {
     );
 }
 
+/// Issue 19, row 1: pooling windows of 2^40 rows with matching pads (valid ONNX) compile (the
+/// constant one is folded) and run at once; they aborted allocating a buffer sized by the kernel.
+#[test]
+fn huge_pool_windows_compile_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("errors/huge_pool_window.onnx");
+    let plan = tmp.path().join("huge.plan");
+    let (p, t) = (plan.to_str().unwrap(), tmp.path().to_str().unwrap());
+    for level in ["-O0", "-O3"] {
+        let (code, err) = infc(
+            &["compile", model.to_str().unwrap(), level, "-o", p],
+            Some(tmp.path()),
+        );
+        assert_eq!(code, 0, "{level}: {err}");
+        let (code, err) = infc(&["run", p, "--output-dir", t], Some(tmp.path()));
+        assert_eq!(code, 0, "{level}: {err}");
+        assert!(tmp.path().join("y.npy").exists() && tmp.path().join("z.npy").exists());
+    }
+}
+
 #[test]
 fn random_bytes() {
     let tmp = tempfile::tempdir().unwrap();

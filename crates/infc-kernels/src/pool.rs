@@ -61,11 +61,20 @@ impl Pool2dParams {
         if self.dilation_h == 0 || self.dilation_w == 0 {
             return Err(bad_shape("pool", "dilations must be ≥ 1"));
         }
-        let eff_h = self.dilation_h * (self.kernel_h - 1) + 1;
-        let eff_w = self.dilation_w * (self.kernel_w - 1) + 1;
-        if self.in_h + self.pad_top + self.pad_bottom < eff_h
-            || self.in_w + self.pad_left + self.pad_right < eff_w
-        {
+        let extent = |d: usize, k: usize| d.checked_mul(k - 1)?.checked_add(1);
+        let padded = |i: usize, a: usize, b: usize| i.checked_add(a)?.checked_add(b);
+        let (Some(eff_h), Some(eff_w), Some(ph), Some(pw)) = (
+            extent(self.dilation_h, self.kernel_h),
+            extent(self.dilation_w, self.kernel_w),
+            padded(self.in_h, self.pad_top, self.pad_bottom),
+            padded(self.in_w, self.pad_left, self.pad_right),
+        ) else {
+            return Err(bad_shape(
+                "pool",
+                "window or padded input size overflows usize",
+            ));
+        };
+        if ph < eff_h || pw < eff_w {
             return Err(bad_shape(
                 "pool",
                 format!("window {eff_h}×{eff_w} exceeds the padded input"),
@@ -107,8 +116,25 @@ impl Pool2dParams {
     }
 }
 
-/// Taps of one axis: input indices of the window starting at output position `o`, plus the
-/// number of positions inside `[-pad_begin, input + pad_end)` (for `count_include_pad`).
+/// The taps of one axis for one output position: the window positions inside the input are
+/// `first + i·dilation` for `i < count`; `padded` counts the positions inside
+/// `[-pad_begin, input + pad_end)` (for `count_include_pad`). Computed in O(1) from the window's
+/// bounds, so a kernel attribute of any size costs neither memory nor a loop over the window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Taps {
+    first: usize,
+    count: usize,
+    dilation: usize,
+    padded: usize,
+}
+
+impl Taps {
+    fn iter(self) -> impl Iterator<Item = usize> {
+        (0..self.count).map(move |i| self.first + i * self.dilation)
+    }
+}
+
+/// Taps of output position `o` (see [`Taps`]); `dilation ≥ 1`.
 fn taps(
     o: usize,
     stride: usize,
@@ -117,25 +143,40 @@ fn taps(
     dilation: usize,
     input: usize,
     pad_end: usize,
-) -> (Vec<usize>, usize) {
-    let mut inside = Vec::with_capacity(kernel);
-    let mut padded = 0;
-    for k in 0..kernel {
-        let pos = (o * stride + k * dilation) as isize - pad_begin as isize;
-        if pos < (input + pad_end) as isize {
-            padded += 1;
+) -> Taps {
+    // Window position k is `start + k·d`; i128 holds every product of two usizes' worth here.
+    let (start, d, kernel) = (
+        o as i128 * stride as i128 - pad_begin as i128,
+        dilation.max(1) as i128,
+        kernel as i128,
+    );
+    // Number of positions k ≥ 0 with `start + k·d < limit`, capped at the kernel.
+    let below = |limit: i128| {
+        if limit <= start {
+            0
+        } else {
+            ((limit - start + d - 1) / d).min(kernel)
         }
-        if pos >= 0 && (pos as usize) < input {
-            inside.push(pos as usize);
-        }
+    };
+    // First k with `start + k·d ≥ 0`.
+    let lo = if start >= 0 {
+        0
+    } else {
+        ((-start + d - 1) / d).min(kernel)
+    };
+    let hi = below(input as i128).max(lo);
+    Taps {
+        first: (start + lo * d).max(0) as usize,
+        count: (hi - lo) as usize,
+        dilation: d as usize,
+        padded: below(input as i128 + pad_end as i128) as usize,
     }
-    (inside, padded)
 }
 
 /// Per-axis tap tables, computed once per call.
 struct Windows {
-    rows: Vec<(Vec<usize>, usize)>,
-    cols: Vec<(Vec<usize>, usize)>,
+    rows: Vec<Taps>,
+    cols: Vec<Taps>,
 }
 
 impl Windows {
@@ -202,12 +243,12 @@ pub fn max_pool2d(_isa: Isa, p: &Pool2dParams, x: &[f32], y: &mut [f32]) -> Resu
     let win = Windows::new(p, oh, ow);
     let w = p.in_w;
     for_planes(p, x, y, oh, ow, |plane, out| {
-        for (oy, (rows, _)) in win.rows.iter().enumerate() {
-            for (ox, (cols, _)) in win.cols.iter().enumerate() {
+        for (oy, rows) in win.rows.iter().enumerate() {
+            for (ox, cols) in win.cols.iter().enumerate() {
                 let mut m = f32::NEG_INFINITY;
-                for &r in rows {
+                for r in rows.iter() {
                     let line = &plane[r * w..(r + 1) * w];
-                    for &c in cols {
+                    for c in cols.iter() {
                         let v = line[c];
                         if v > m || v.is_nan() {
                             m = v;
@@ -234,21 +275,26 @@ pub fn avg_pool2d(
     let win = Windows::new(p, oh, ow);
     let w = p.in_w;
     for_planes(p, x, y, oh, ow, |plane, out| {
-        for (oy, (rows, rows_padded)) in win.rows.iter().enumerate() {
-            for (ox, (cols, cols_padded)) in win.cols.iter().enumerate() {
+        for (oy, rows) in win.rows.iter().enumerate() {
+            for (ox, cols) in win.cols.iter().enumerate() {
                 let mut s = 0f32;
-                for &r in rows {
+                for r in rows.iter() {
                     let line = &plane[r * w..(r + 1) * w];
-                    for &c in cols {
+                    for c in cols.iter() {
                         s += line[c];
                     }
                 }
+                // In f64: hostile pads can make the padded window larger than usize products.
                 let count = if count_include_pad {
-                    rows_padded * cols_padded
+                    rows.padded as f64 * cols.padded as f64
                 } else {
-                    rows.len() * cols.len()
+                    (rows.count * cols.count) as f64
                 };
-                out[oy * ow + ox] = if count == 0 { 0.0 } else { s / count as f32 };
+                out[oy * ow + ox] = if count == 0.0 {
+                    0.0
+                } else {
+                    (s as f64 / count) as f32
+                };
             }
         }
     });
@@ -416,5 +462,60 @@ mod tests {
             err.to_string(),
             "pool output: buffer holds 5 elements but the shape and strides need 54"
         );
+    }
+
+    /// The O(1) taps equal a walk over every window position (the old per-window buffer), for
+    /// every small geometry.
+    #[test]
+    fn taps_match_a_walk_over_the_window() {
+        for input in 0..7 {
+            for kernel in 1..6 {
+                for dilation in 1..4 {
+                    for stride in 1..4 {
+                        for (pb, pe) in [(0, 0), (1, 0), (0, 2), (3, 3)] {
+                            for o in 0..8 {
+                                let mut inside = vec![];
+                                let mut padded = 0;
+                                for k in 0..kernel {
+                                    let pos = (o * stride + k * dilation) as isize - pb as isize;
+                                    if pos < (input + pe) as isize {
+                                        padded += 1;
+                                    }
+                                    if pos >= 0 && (pos as usize) < input {
+                                        inside.push(pos as usize);
+                                    }
+                                }
+                                let t = taps(o, stride, pb, kernel, dilation, input, pe);
+                                let got: Vec<usize> = t.iter().collect();
+                                assert_eq!(got, inside, "{t:?} o {o} in {input} k {kernel}");
+                                assert_eq!(t.padded, padded, "{t:?} o {o} in {input} k {kernel}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Issue 19, row 1: a window of 2^40 rows with matching pads (valid ONNX) runs at once and
+    /// allocates nothing sized by the kernel: every window holds the whole column, so max is the
+    /// column's max, and the average counts the taps inside (or all 2^40 + 3 padded positions).
+    #[test]
+    fn huge_windows_cost_nothing() {
+        let k = 1usize << 40;
+        let mut p = params((3, 2), (k, 1), (1, 1), [k - 1, 0, 0, 0], (1, 1), false);
+        p.batch = 1;
+        p.channels = 1;
+        assert_eq!((p.out_h(), p.out_w()), (3, 2));
+        let x = [1.0, -2.0, 5.0, 4.0, 3.0, 0.5];
+        let mut y = vec![0.0; 6];
+        max_pool2d(Isa::best(), &p, &x, &mut y).unwrap();
+        assert_eq!(y, [1.0, -2.0, 5.0, 4.0, 5.0, 4.0]);
+        avg_pool2d(Isa::best(), &p, false, &x, &mut y).unwrap();
+        assert_eq!(y, [1.0, -2.0, 3.0, 1.0, 3.0, 2.5 / 3.0]);
+        // Overflowing geometry is an error, not a panic.
+        let mut bad = p.clone();
+        bad.dilation_h = usize::MAX;
+        assert!(max_pool2d(Isa::best(), &bad, &x, &mut y).is_err());
     }
 }

@@ -27,38 +27,33 @@ fn geometry(attrs: &PoolAttrs, x: &Tensor) -> OpResult<([Axis; 3], Vec<usize>)> 
     Ok((to_3d(&axes)?, shape))
 }
 
-/// Visit every output position of one N×C plane: `f(output index, taps)` where `taps` yields the
-/// input offsets (within the plane) of the taps inside the input, and `padded` counts taps inside
-/// input + pads.
-fn for_each_window(ax: &[Axis; 3], mut f: impl FnMut(usize, &[usize], usize)) {
+/// Visit every output position of one N×C plane: `f(output index, taps, padded)` where `taps`
+/// holds the input offsets (within the plane) of the taps inside the input, and `padded` counts
+/// the taps inside input + pads (as f64: with hostile pads the count can pass `usize`). Only the
+/// taps inside the input are visited (per axis, [`Axis::taps`]), so the kernel size costs nothing.
+fn for_each_window(ax: &[Axis; 3], mut f: impl FnMut(usize, &[usize], f64)) {
     let [ad, ah, aw] = ax;
-    let mut taps = Vec::with_capacity(ad.kernel * ah.kernel * aw.kernel);
+    let mut taps = Vec::new();
     let mut o = 0;
     for od in 0..ad.output {
+        let (kd, pd) = ad.taps(od);
         for oh in 0..ah.output {
+            let (kh, ph) = ah.taps(oh);
             for ow in 0..aw.output {
+                let (kw, pw) = aw.taps(ow);
                 taps.clear();
-                let mut padded = 0;
-                for kd in 0..ad.kernel {
-                    for kh in 0..ah.kernel {
-                        for kw in 0..aw.kernel {
-                            if ad.within_padded(od, kd)
-                                && ah.within_padded(oh, kh)
-                                && aw.within_padded(ow, kw)
+                for d in kd.clone() {
+                    for h in kh.clone() {
+                        for w in kw.clone() {
+                            if let (Some(id), Some(ih), Some(iw)) =
+                                (ad.input_at(od, d), ah.input_at(oh, h), aw.input_at(ow, w))
                             {
-                                padded += 1;
-                            }
-                            if let (Some(id), Some(ih), Some(iw)) = (
-                                ad.input_at(od, kd),
-                                ah.input_at(oh, kh),
-                                aw.input_at(ow, kw),
-                            ) {
                                 taps.push((id * ah.input + ih) * aw.input + iw);
                             }
                         }
                     }
                 }
-                f(o, &taps, padded);
+                f(o, &taps, pd as f64 * ph as f64 * pw as f64);
                 o += 1;
             }
         }
@@ -120,9 +115,9 @@ pub(crate) fn average_pool(
             let count = if count_include_pad {
                 padded
             } else {
-                taps.len()
+                taps.len() as f64
             };
-            dst[o] = (sum / count as f64) as f32;
+            dst[o] = (sum / count) as f32;
         });
     }
     tensor(shape, out)
@@ -262,6 +257,29 @@ mod tests {
         assert_eq!(
             global_average_pool(&f32t(&[2], &[1., 2.])).unwrap_err(),
             "X must be N×C×spatial…, got shape [2]"
+        );
+    }
+
+    /// Issue 19, row 1: a window of 2^40 rows with matching pads (valid ONNX; constant folding
+    /// evaluates it) is computed at once, nothing sized by the kernel.
+    #[test]
+    fn huge_windows_cost_nothing() {
+        let k = 1usize << 40;
+        let attrs = PoolAttrs {
+            kernel: vec![k, 1],
+            strides: vec![1, 1],
+            pads: vec![k - 1, 0, 0, 0],
+            dilations: vec![1, 1],
+            ceil_mode: false,
+        };
+        let x = f32t(&[1, 1, 3, 2], &[1.0, -2.0, 5.0, 4.0, 3.0, 0.5]);
+        assert_eq!(
+            f32s(&max_pool(&attrs, &x).unwrap()),
+            [1.0, -2.0, 5.0, 4.0, 5.0, 4.0]
+        );
+        assert_eq!(
+            f32s(&average_pool(&attrs, false, &x).unwrap()),
+            [1.0, -2.0, 3.0, 1.0, 3.0, 2.5 / 3.0]
         );
     }
 }

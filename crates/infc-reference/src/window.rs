@@ -38,6 +38,31 @@ impl Axis {
     pub fn within_padded(&self, o: usize, k: usize) -> bool {
         o * self.stride + k * self.dilation < self.pad_begin + self.input + self.pad_end
     }
+
+    /// The kernel taps of output `o` that [`Axis::input_at`] maps inside the input (a range of
+    /// `k`), and how many taps [`Axis::within_padded`] accepts: the same answers as asking every
+    /// tap, without a walk over the kernel (whose size comes from the model).
+    pub fn taps(&self, o: usize) -> (std::ops::Range<usize>, usize) {
+        let (start, d) = ((o * self.stride) as i128, self.dilation.max(1) as i128);
+        let kernel = self.kernel as i128;
+        // Taps k ≥ 0 with `start + k·d < limit`, capped at the kernel.
+        let below = |limit: i128| {
+            if limit <= start {
+                0
+            } else {
+                ((limit - start + d - 1) / d).min(kernel)
+            }
+        };
+        let begin = self.pad_begin as i128;
+        let lo = if start >= begin {
+            0
+        } else {
+            ((begin - start + d - 1) / d).min(kernel)
+        };
+        let hi = below(begin + self.input as i128).max(lo);
+        let padded = below(begin + self.input as i128 + self.pad_end as i128);
+        (lo as usize..hi as usize, padded as usize)
+    }
 }
 
 /// Geometry of every spatial axis. `strides`/`dilations` may be empty (all 1) and `pads` empty (all 0);
@@ -169,5 +194,38 @@ mod tests {
         assert_eq!(a.input_at(0, 0), None);
         assert_eq!(a.input_at(0, 1), Some(0));
         assert_eq!(a.input_at(3, 2), None);
+    }
+
+    /// `Axis::taps` answers what asking `input_at` / `within_padded` of every tap answers.
+    #[test]
+    fn taps_match_every_tap() {
+        for input in 0..6 {
+            for kernel in 1..6 {
+                for dilation in 1..4 {
+                    for stride in 1..3 {
+                        for (pad_begin, pad_end) in [(0, 0), (2, 0), (0, 1), (3, 3)] {
+                            let a = Axis {
+                                input,
+                                kernel,
+                                stride,
+                                dilation,
+                                pad_begin,
+                                pad_end,
+                                output: 8,
+                            };
+                            for o in 0..8 {
+                                let inside: Vec<usize> = (0..kernel)
+                                    .filter(|&k| a.input_at(o, k).is_some())
+                                    .collect();
+                                let padded = (0..kernel).filter(|&k| a.within_padded(o, k)).count();
+                                let (range, p) = a.taps(o);
+                                assert_eq!(range.collect::<Vec<_>>(), inside, "{a:?} o {o}");
+                                assert_eq!(p, padded, "{a:?} o {o}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
