@@ -514,7 +514,7 @@ mod tests {
         avg_pool2d(Isa::best(), &p, false, &x, &mut y).unwrap();
         assert_eq!(y, [1.0, -2.0, 3.0, 1.0, 3.0, 2.5 / 3.0]);
         // Overflowing geometry is an error, not a panic.
-        let mut bad = p.clone();
+        let mut bad = p;
         bad.dilation_h = usize::MAX;
         assert!(max_pool2d(Isa::best(), &bad, &x, &mut y).is_err());
     }

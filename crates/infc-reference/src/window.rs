@@ -34,7 +34,9 @@ impl Axis {
     }
 
     /// True when kernel tap `k` of output `o` lies inside the input or its declared padding (not in
-    /// the extra region a ceil-mode window may reach past the end padding).
+    /// the extra region a ceil-mode window may reach past the end padding). The per-tap definition
+    /// [`Axis::taps`] is tested against.
+    #[cfg(test)]
     pub fn within_padded(&self, o: usize, k: usize) -> bool {
         o * self.stride + k * self.dilation < self.pad_begin + self.input + self.pad_end
     }
