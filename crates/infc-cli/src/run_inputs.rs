@@ -68,7 +68,7 @@ pub fn prepare_inputs(
         .iter()
         .map(|desc| match given.iter().find(|(n, _)| n == &desc.name) {
             Some((_, path)) => load_input(desc, path),
-            None => Ok(generate_input(plan, desc, seed)),
+            None => generate_input(plan, desc, seed),
         })
         .collect()
 }
@@ -125,28 +125,18 @@ impl Rng {
     }
 }
 
-/// f32 → IEEE half bits, round to nearest even; values beyond the half range saturate to ±inf,
-/// values below its normal range flush to ±0 (generated inputs are N(0,1), far from both).
-fn f32_to_f16_bits(x: f32) -> u16 {
-    let b = x.to_bits();
-    let sign = ((b >> 16) & 0x8000) as u16;
-    let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
-    let man = b & 0x7f_ffff;
-    if exp >= 31 {
-        return sign | 0x7c00;
-    }
-    if exp <= 0 {
-        return sign;
-    }
-    let mut h = ((exp as u32) << 10) | (man >> 13);
-    let rest = man & 0x1fff;
-    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
-        h += 1;
-    }
-    sign | h as u16
+/// Total physical memory (Linux `/proc/meminfo`); `None` where it cannot be read.
+fn physical_memory() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
-fn generate_input(plan: &PlanBody, desc: &IoDesc, seed: u64) -> RunInput {
+/// Seeded data for an input the user did not give. The buffer is reserved fallibly: an input
+/// larger than memory (a plan may declare any shape) is an error naming it and the bytes asked,
+/// not an abort.
+fn generate_input(plan: &PlanBody, desc: &IoDesc, seed: u64) -> Result<RunInput> {
     let shape = io_shape(desc);
     let n: usize = shape.iter().product();
     let mut rng = Rng::new(seed, &desc.name);
@@ -159,26 +149,39 @@ fn generate_input(plan: &PlanBody, desc: &IoDesc, seed: u64) -> RunInput {
             (false, None) => 0,
         }
     };
-    let (data, origin): (Vec<u8>, String) = match desc.dtype {
-        DType::F32 => (
-            (0..n).flat_map(|_| rng.normal().to_le_bytes()).collect(),
-            "generated N(0,1)".into(),
-        ),
-        DType::F16 => (
-            (0..n)
-                .flat_map(|_| f32_to_f16_bits(rng.normal()).to_le_bytes())
-                .collect(),
-            "generated N(0,1)".into(),
-        ),
+    let too_big = || {
+        anyhow::anyhow!(
+            "input '{}': generating {:?} {:?} needs {} bytes, which cannot be allocated; give it \
+             with --input",
+            desc.name,
+            desc.dtype,
+            shape,
+            n as u128 * desc.dtype.size() as u128
+        )
+    };
+    let bytes = n.checked_mul(desc.dtype.size()).ok_or_else(too_big)?;
+    // Beyond physical memory even a reservation that succeeds (overcommit) would be filled into
+    // swap or the OOM killer.
+    if physical_memory().is_some_and(|m| bytes as u128 > m) {
+        return Err(too_big());
+    }
+    let mut data: Vec<u8> = Vec::new();
+    data.try_reserve_exact(bytes).map_err(|_| too_big())?;
+    let origin = match desc.dtype {
+        DType::F32 => {
+            for _ in 0..n {
+                data.extend_from_slice(&rng.normal().to_le_bytes());
+            }
+            "generated N(0,1)".to_string()
+        }
+        DType::F16 => {
+            for _ in 0..n {
+                let h = half::f16::from_f32(rng.normal());
+                data.extend_from_slice(&h.to_bits().to_le_bytes());
+            }
+            "generated N(0,1)".to_string()
+        }
         int => {
-            let origin = match (is_mask, rows) {
-                (true, _) => "generated: all ones (a mask)".to_string(),
-                (false, Some(r)) => {
-                    format!("generated uniform in [0, {r}) (the rows of the table it indexes)")
-                }
-                (false, None) => "generated: zeros (no Gather reads it)".to_string(),
-            };
-            let mut data = Vec::with_capacity(n * int.size());
             for _ in 0..n {
                 let v = int_value(&mut rng);
                 match int {
@@ -189,16 +192,22 @@ fn generate_input(plan: &PlanBody, desc: &IoDesc, seed: u64) -> RunInput {
                     _ => data.push(u8::from(v != 0)),
                 }
             }
-            (data, origin)
+            match (is_mask, rows) {
+                (true, _) => "generated: all ones (a mask)".to_string(),
+                (false, Some(r)) => {
+                    format!("generated uniform in [0, {r}) (the rows of the table it indexes)")
+                }
+                (false, None) => "generated: zeros (no Gather reads it)".to_string(),
+            }
         }
     };
-    RunInput {
+    Ok(RunInput {
         name: desc.name.clone(),
         dtype: desc.dtype,
         shape,
         data,
         origin,
-    }
+    })
 }
 
 /// A live buffer holding (a copy or cast of) the input: arena offset and inclusive step range.
@@ -273,15 +282,6 @@ pub fn index_bound(plan: &PlanBody, input: &IoDesc) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn half_conversion_rounds_and_saturates() {
-        assert_eq!(f32_to_f16_bits(1.0), 0x3c00);
-        assert_eq!(f32_to_f16_bits(-2.0), 0xc000);
-        assert_eq!(f32_to_f16_bits(0.0), 0);
-        assert_eq!(f32_to_f16_bits(1e6), 0x7c00);
-        assert_eq!(f32_to_f16_bits(0.333_333_34), 0x3555);
-    }
 
     #[test]
     fn the_generator_is_seeded_and_differs_per_input() {

@@ -102,6 +102,24 @@ fn huge_pool_windows_compile_and_run() {
     }
 }
 
+/// Issue 19, row 2: an input larger than memory is refused when `run` would generate it (it
+/// aborted allocating the 4 TiB buffer).
+#[test]
+fn inputs_larger_than_memory_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("errors/huge_input.onnx");
+    let plan = tmp.path().join("huge.plan");
+    let p = plan.to_str().unwrap();
+    let (code, err) = infc(
+        &["compile", model.to_str().unwrap(), "-o", p],
+        Some(tmp.path()),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = infc(&["run", p], Some(tmp.path()));
+    assert_eq!(code, 1, "{err}");
+    assert_fault(&err, &["input 'x'", "4398046511104 bytes", "--input"]);
+}
+
 #[test]
 fn random_bytes() {
     let tmp = tempfile::tempdir().unwrap();
