@@ -200,9 +200,8 @@ fn match_attention(g: &Graph, m: &Matcher, pv: NodeIndex) -> Option<Found> {
 
     let (mask, causal, hidden) = resolve_masks(g, &scores, [b, heads, sq, sk])?;
     let masking = AttentionMasking {
-        hidden_fill: Float::new(hidden.fill),
-        mask_hidden: hidden.mask_added,
         zero_nan_rows,
+        ..hidden
     };
     if !m.all_internal(g, &nodes, anchor) {
         return None;
@@ -302,14 +301,8 @@ fn score_chain(g: &Graph, m: &Matcher, s: ValueId, mut acc: Scores) -> Option<Sc
     }
 }
 
-/// What causally hidden keys hold in the matched graph.
-struct Hidden {
-    fill: f32,
-    /// The additive mask is added to them too.
-    mask_added: bool,
-}
-
-/// Turn the matched masks into the op's mask input, `causal` flag and what hidden keys hold.
+/// Turn the matched masks into the op's mask input, `causal` flag and what hidden keys hold
+/// (`hidden_fill`, `mask_hidden`; `zero_nan_rows` is left to the caller).
 ///
 /// Exactness: a causal `Where` replaces hidden scores by its fill; an additive mask applied
 /// after it (met first walking back) reaches them too (`mask_hidden`). A non-causal constant
@@ -323,12 +316,9 @@ fn resolve_masks(
     g: &Graph,
     scores: &Scores,
     [b, h, sq, sk]: [usize; 4],
-) -> Option<(Mask, bool, Hidden)> {
+) -> Option<(Mask, bool, AttentionMasking)> {
     let mut causal = false;
-    let mut hidden = Hidden {
-        fill: f32::MIN,
-        mask_added: false,
-    };
+    let mut hidden = AttentionMasking::default();
     let mut mask = match scores.additive {
         Some(v) => {
             let dims = g.ty(v).shape.as_known()?;
@@ -338,7 +328,7 @@ fn resolve_masks(
             match g.const_of(v).and_then(|t| causal_constant(t, sq, sk)) {
                 Some(fill) => {
                     causal = true;
-                    hidden.fill = fill;
+                    hidden.hidden_fill = Float::new(fill);
                     Mask::None
                 }
                 None => Mask::Value(v),
@@ -363,10 +353,8 @@ fn resolve_masks(
                 return None;
             }
             causal = true;
-            hidden = Hidden {
-                fill: w.fill as f32,
-                mask_added: w.under_additive && matches!(mask, Mask::Value(_)),
-            };
+            hidden.hidden_fill = Float::new(w.fill as f32);
+            hidden.mask_hidden = w.under_additive && matches!(mask, Mask::Value(_));
             continue;
         }
         if !matches!(mask, Mask::None) {
