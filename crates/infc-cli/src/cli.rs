@@ -159,6 +159,56 @@ pub struct RunArgs {
     /// (and text to stdout).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub json: Option<Option<PathBuf>>,
+    /// Most memory the run may hold, checked when the plan is loaded before anything is allocated:
+    /// the arena, the plan with --load copy, and the inputs (read or generated). Bytes, or with a
+    /// suffix K/M/G/T (powers of 1024) or KB/MB/GB/TB (powers of 1000). Default: physical memory.
+    #[arg(long = "max-memory", value_name = "BYTES", value_parser = parse_byte_size)]
+    pub max_memory: Option<u64>,
+    /// How the plan file is held. `map` (default): mapped, instant and shared with the page cache,
+    /// but truncating or overwriting the file in place while it runs kills the process (SIGBUS);
+    /// replacing it by rename is safe. `copy`: read into memory at load (costs the plan's size and
+    /// the read), immune to later changes of the file.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = PlanLoadArg::Map)]
+    pub load: PlanLoadArg,
+}
+
+/// `--load`: how `infc run` holds the plan file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanLoadArg {
+    Map,
+    Copy,
+}
+
+/// A byte count: digits with an optional K/M/G/T (1024^n, also KiB...) or KB/MB/GB/TB (1000^n)
+/// suffix, case-insensitive; overflowing u64 is an error.
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    if digits.is_empty() {
+        return Err(format!("'{s}': expected a byte count such as 8G or 512MB"));
+    }
+    let scale: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "'{s}': unknown size suffix '{other}' (K, M, G, T, KB, MB, GB, TB)"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("'{s}': above {} bytes", u64::MAX))
 }
 
 #[derive(Args, Debug)]
@@ -169,4 +219,21 @@ pub struct ProfileArgs {
     /// Changes smaller than this percentage (a finite number >= 0) are reported as unchanged.
     #[arg(long, default_value_t = 2.0)]
     pub threshold: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_byte_size;
+
+    #[test]
+    fn byte_sizes_take_binary_and_decimal_suffixes() {
+        assert_eq!(parse_byte_size("4096"), Ok(4096));
+        assert_eq!(parse_byte_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_byte_size("8gib"), Ok(8 << 30));
+        assert_eq!(parse_byte_size("512MB"), Ok(512_000_000));
+        assert_eq!(parse_byte_size("1 KiB"), Ok(1024));
+        assert_eq!(parse_byte_size("16T"), Ok(16 << 40));
+        assert!(parse_byte_size("16777216T").is_err(), "overflows u64");
+        assert!(parse_byte_size("1.5G").is_err());
+    }
 }

@@ -2,11 +2,11 @@
 //! `DIR/<output>.npy` per output; or `--bench` (warmup + timed iterations: P50/P99/mean latency,
 //! throughput, peak RSS, plan load time, as text or JSON); or `--profile` (see `cmd_profile`).
 
-use crate::cli::RunArgs;
+use crate::cli::{PlanLoadArg, RunArgs};
 use crate::npy_io::write_npy;
 use crate::run_inputs::{parse_input_args, prepare_inputs, RunInput};
 use anyhow::{anyhow, bail, Context, Result};
-use infc_runtime::{InputKey, Session, TensorView};
+use infc_runtime::{InputKey, PlanLoad, Session, SessionOptions, TensorView};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -84,9 +84,18 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let given = parse_input_args(&args.inputs)?;
     let start = Instant::now();
-    let session = Session::load(&args.plan)
+    let opts = SessionOptions {
+        max_memory: args.max_memory,
+        load: match args.load {
+            PlanLoadArg::Map => PlanLoad::Map,
+            PlanLoadArg::Copy => PlanLoad::Copy,
+        },
+        ..Default::default()
+    };
+    let session = Session::load_with(&args.plan, opts)
         .with_context(|| format!("loading plan '{}'", args.plan.display()))?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
+    check_input_memory(&session)?;
     let inputs = prepare_inputs(session.plan(), &given, args.seed)?;
     for i in inputs
         .iter()
@@ -110,6 +119,28 @@ pub fn run(args: RunArgs) -> Result<()> {
         runner.run_with(|outputs| write_outputs(&session, outputs, &dir))??;
     }
     Ok(())
+}
+
+/// The inputs (read or generated, the same bytes either way) fit beside the session in its memory
+/// budget: checked before any is read or generated.
+fn check_input_memory(session: &Session) -> Result<()> {
+    let mut total = 0u64;
+    let mut largest: Option<(&str, u64)> = None;
+    for d in session.inputs() {
+        let bytes = d.byte_len().unwrap_or(u64::MAX);
+        total = total.saturating_add(bytes);
+        if largest.is_none_or(|(_, b)| bytes > b) {
+            largest = Some((&d.name, bytes));
+        }
+    }
+    let Some((name, bytes)) = largest else {
+        return Ok(());
+    };
+    let what = format!(
+        "the {} inputs (the largest '{name}', {bytes} bytes)",
+        session.inputs().len()
+    );
+    Ok(session.check_memory(&what, total)?)
 }
 
 /// A session plus its prepared inputs: runs with no allocation per run (outputs preallocated).

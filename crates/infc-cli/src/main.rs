@@ -10,7 +10,7 @@ mod model;
 mod npy_io;
 mod run_inputs;
 
-use clap::Parser;
+use clap::Parser as _;
 
 /// Restore the default SIGPIPE action so `infc explain … | head` ends quietly like other Unix
 /// tools, instead of `print!` panicking on a closed pipe (Rust ignores SIGPIPE by default).
@@ -25,7 +25,18 @@ fn default_sigpipe() {
 
 fn main() -> std::process::ExitCode {
     default_sigpipe();
-    let args = cli::Cli::parse();
+    // Bad flags exit 1 like every other error (clap's own default is 2); help and version exit 0.
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match args.command {
         cli::Command::Compile(a) => cmd_compile::run(a),
         cli::Command::Explain(a) => cmd_explain::run(a),

@@ -125,14 +125,6 @@ impl Rng {
     }
 }
 
-/// Total physical memory (Linux `/proc/meminfo`); `None` where it cannot be read.
-fn physical_memory() -> Option<u128> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// Seeded data for an input the user did not give. The buffer is reserved fallibly: an input
 /// larger than memory (a plan may declare any shape) is an error naming it and the bytes asked,
 /// not an abort.
@@ -162,7 +154,7 @@ fn generate_input(plan: &PlanBody, desc: &IoDesc, seed: u64) -> Result<RunInput>
     let bytes = n.checked_mul(desc.dtype.size()).ok_or_else(too_big)?;
     // Beyond physical memory even a reservation that succeeds (overcommit) would be filled into
     // swap or the OOM killer.
-    if physical_memory().is_some_and(|m| bytes as u128 > m) {
+    if infc_runtime::physical_memory().is_some_and(|m| bytes as u64 > m) {
         return Err(too_big());
     }
     let mut data: Vec<u8> = Vec::new();

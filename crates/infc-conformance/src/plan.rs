@@ -26,8 +26,14 @@ pub fn compile_fixture(f: &Fixture, level: OptLevel) -> Result<Plan, String> {
 /// Encode `plan`, load it with `isa` forced, run `inputs` (by name) and convert the outputs.
 pub fn run_plan(plan: &Plan, isa: Isa, inputs: &[(String, Tensor)]) -> Result<Vec<Tensor>, String> {
     let bytes = plan.encode();
-    let session = Session::from_bytes_with(&bytes, SessionOptions { isa: Some(isa) })
-        .map_err(|e| format!("load: {e}"))?;
+    let session = Session::from_bytes_with(
+        &bytes,
+        SessionOptions {
+            isa: Some(isa),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("load: {e}"))?;
     let raw: Vec<(&str, infc_runtime::DType, &[u8])> = inputs
         .iter()
         .map(|(n, t)| {

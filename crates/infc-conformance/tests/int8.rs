@@ -40,6 +40,7 @@ fn run_int8(
         &bytes,
         SessionOptions {
             isa: Some(Isa::detect()),
+            ..Default::default()
         },
     )
     .map_err(|e| format!("load: {e}"))?

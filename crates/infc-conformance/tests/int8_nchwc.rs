@@ -53,6 +53,7 @@ fn run_int8(plan: &Plan, int8: Int8Isa, inputs: &[(String, Tensor)]) -> Vec<Tens
         &plan.encode(),
         SessionOptions {
             isa: Some(Isa::detect()),
+            ..Default::default()
         },
     )
     .expect("load")

@@ -30,10 +30,26 @@ pub enum RuntimeError {
     Output { name: String, msg: String },
     #[error("cannot allocate the {0}-byte arena")]
     Alloc(u64),
+    /// Refused before allocating: `used` bytes are already counted against the budget.
+    #[error("{what} needs {bytes} bytes{}: above the memory budget of {budget} bytes ({limit_from})", already_counted(.used))]
+    MemoryBudget {
+        what: String,
+        bytes: u64,
+        used: u64,
+        budget: u64,
+        limit_from: &'static str,
+    },
 }
 
 impl From<PlanError> for RuntimeError {
     fn from(e: PlanError) -> Self {
         RuntimeError::Plan(e)
+    }
+}
+
+fn already_counted(used: &u64) -> String {
+    match used {
+        0 => String::new(),
+        n => format!(" besides the {n} bytes already counted"),
     }
 }

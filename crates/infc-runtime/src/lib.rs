@@ -5,6 +5,7 @@
 //! offsets at compile time: no name or hash lookups and no allocation inside a run (see
 //! [`Session::run_into`]). Kernels parallelise with rayon inside the current pool.
 
+mod budget;
 mod error;
 mod exec;
 mod mem;
@@ -13,6 +14,7 @@ mod session;
 mod storage;
 mod tensor;
 
+pub use budget::{physical_memory, PlanLoad};
 pub use error::RuntimeError;
 pub use infc_kernels::int8::Int8Isa;
 pub use infc_kernels::Isa;

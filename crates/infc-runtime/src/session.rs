@@ -11,6 +11,7 @@
 //! once. [`Session::run_into`] performs no heap allocation after the first call (errors aside);
 //! [`Session::run`] allocates only the returned output tensors.
 
+use crate::budget::{Budget, PlanLoad};
 use crate::exec::{prepare, run_steps, step_error};
 use crate::mem::Mem;
 use crate::storage::{AlignedBuf, PlanBytes};
@@ -29,6 +30,11 @@ pub struct SessionOptions {
     /// Force an instruction-set path (capped to what the CPU supports). `None`: `INFC_ISA` if set,
     /// else the best path the CPU has.
     pub isa: Option<Isa>,
+    /// Most bytes the session may hold (the plan copy, one arena and the outputs of
+    /// [`Session::run`]), checked at load before any of it is allocated. `None`: physical memory.
+    pub max_memory: Option<u64>,
+    /// Map the plan file (default) or copy it into memory ([`Session::load_with`] only).
+    pub load: PlanLoad,
 }
 
 /// What a run does with its outputs once the steps are done (on the caller's thread).
@@ -84,10 +90,31 @@ pub struct Session {
     /// Path of the integer kernels (`INFC_INT8_ISA` if set, else the best; see [`Session::with_int8_isa`]).
     int8_isa: Int8Isa,
     arenas: Mutex<Vec<AlignedBuf>>,
+    /// The memory budget the session was loaded with.
+    budget: Budget,
     /// Shape of each output in `usize` (for the views [`Session::run_with`] lends).
     output_shapes: Vec<Vec<usize>>,
     /// Set once the GEMM packing buffers of every worker of the pool were reserved (first run).
     pack_buffers_reserved: std::sync::atomic::AtomicBool,
+}
+
+/// The file's `len` bytes in 64-byte aligned memory, allocated fallibly; an error if the file is
+/// shorter or longer than `len` by the time it is read (it changed under us).
+fn read_whole(mut file: std::fs::File, len: u64) -> std::io::Result<AlignedBuf> {
+    use std::io::{Error, ErrorKind, Read};
+    let len = usize::try_from(len).map_err(|_| Error::other("larger than the address space"))?;
+    let mut buf = AlignedBuf::try_zeroed(len).map_err(|_| {
+        Error::new(
+            ErrorKind::OutOfMemory,
+            format!("cannot allocate {len} bytes"),
+        )
+    })?;
+    file.read_exact(buf.bytes_mut())?;
+    let mut probe = [0u8; 1];
+    if file.read(&mut probe)? != 0 {
+        return Err(Error::other("the file grew while it was read"));
+    }
+    Ok(buf)
 }
 
 fn cpu_feature_bits() -> u64 {
@@ -136,10 +163,25 @@ impl Session {
             msg: e.to_string(),
         };
         let file = std::fs::File::open(path).map_err(io)?;
-        // SAFETY: the mapping is read-only and private to this process; the plan is validated
-        // before use. A plan file modified while mapped is outside this API's contract.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Session::new(PlanBytes::Mapped(map), opts)
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(RuntimeError::Io {
+                path: path.display().to_string(),
+                msg: "not a regular file".into(),
+            });
+        }
+        let bytes = match opts.load {
+            // SAFETY: the mapping is read-only and private to this process; the plan is validated
+            // before use. A file truncated or overwritten in place while mapped raises SIGBUS on
+            // access (see `PlanLoad::Map`); `PlanLoad::Copy` is the option that rules it out.
+            PlanLoad::Map => PlanBytes::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?),
+            PlanLoad::Copy => {
+                let budget = Budget::resolve(opts.max_memory);
+                budget.check(0, meta.len(), "the plan copy")?;
+                PlanBytes::Owned(read_whole(file, meta.len()).map_err(io)?)
+            }
+        };
+        Session::new(bytes, opts)
     }
 
     /// Load from bytes (copied into 64-byte aligned memory).
@@ -148,7 +190,24 @@ impl Session {
     }
 
     pub fn from_bytes_with(bytes: &[u8], opts: SessionOptions) -> Result<Session, RuntimeError> {
+        Budget::resolve(opts.max_memory).check(0, bytes.len() as u64, "the plan copy")?;
         Session::new(PlanBytes::Owned(AlignedBuf::copy_of(bytes)?), opts)
+    }
+
+    /// Bytes this session holds or will hold for one run: its copy of the plan (none when mapped)
+    /// plus one arena. Callers that allocate beside it (inputs, outputs) add theirs to this.
+    pub fn resident_bytes(&self) -> u64 {
+        let copy = match &self.bytes {
+            PlanBytes::Mapped(_) => 0,
+            PlanBytes::Owned(b) => b.bytes().len() as u64,
+        };
+        copy.saturating_add(self.body.memory.arena_bytes)
+    }
+
+    /// Check that `bytes` more (named `what`) fit in the session's memory budget beside
+    /// [`Session::resident_bytes`], before the caller allocates them.
+    pub fn check_memory(&self, what: &str, bytes: u64) -> Result<(), RuntimeError> {
+        self.budget.check(self.resident_bytes(), bytes, what)
     }
 
     fn new(bytes: PlanBytes, opts: SessionOptions) -> Result<Session, RuntimeError> {
@@ -183,6 +242,20 @@ impl Session {
         }
         usize::try_from(body.memory.arena_bytes)
             .map_err(|_| RuntimeError::Alloc(body.memory.arena_bytes))?;
+        let budget = Budget::resolve(opts.max_memory);
+        let copy = match &bytes {
+            PlanBytes::Mapped(_) => 0,
+            PlanBytes::Owned(b) => b.bytes().len() as u64,
+        };
+        budget.check(copy, body.memory.arena_bytes, "the arena")?;
+        let outputs_bytes = body.outputs.iter().fold(0u64, |t, o| {
+            t.saturating_add(o.byte_len().unwrap_or(u64::MAX))
+        });
+        budget.check(
+            copy.saturating_add(body.memory.arena_bytes),
+            outputs_bytes,
+            "the outputs",
+        )?;
         let output_shapes = body
             .outputs
             .iter()
@@ -196,6 +269,7 @@ impl Session {
             isa,
             int8_isa,
             arenas: Mutex::new(Vec::with_capacity(4)),
+            budget,
             pack_buffers_reserved: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -238,13 +312,23 @@ impl Session {
             .body
             .outputs
             .iter()
-            .map(|o| Tensor {
-                name: o.name.clone(),
-                dtype: o.dtype,
-                shape: o.shape.iter().map(|&d| d as usize).collect(),
-                data: vec![0u8; o.byte_len().unwrap_or(0) as usize],
+            .map(|o| {
+                let len = o.byte_len().unwrap_or(0) as usize;
+                let mut data = Vec::new();
+                data.try_reserve_exact(len)
+                    .map_err(|_| RuntimeError::Output {
+                        name: o.name.clone(),
+                        msg: format!("cannot allocate its {len} bytes"),
+                    })?;
+                data.resize(len, 0u8);
+                Ok(Tensor {
+                    name: o.name.clone(),
+                    dtype: o.dtype,
+                    shape: o.shape.iter().map(|&d| d as usize).collect(),
+                    data,
+                })
             })
-            .collect();
+            .collect::<Result<_, RuntimeError>>()?;
         {
             let mut slots: Vec<&mut [u8]> =
                 outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();

@@ -52,7 +52,14 @@ fn run_every_isa(plan: &Plan, a: TensorView<'_>, b: TensorView<'_>) -> Vec<Vec<i
     Isa::supported()
         .into_iter()
         .map(|isa| {
-            let s = Session::from_bytes_with(&bytes, SessionOptions { isa: Some(isa) }).unwrap();
+            let s = Session::from_bytes_with(
+                &bytes,
+                SessionOptions {
+                    isa: Some(isa),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
             let out = s.run(&[("a".into(), a), ("b".into(), b)]).unwrap();
             out[0].to_i64_vec()
         })

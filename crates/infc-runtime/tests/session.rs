@@ -18,7 +18,14 @@ fn runs_on_every_supported_isa() {
     let x = common::input();
     let (ey, et) = common::expected(&x);
     for isa in Isa::supported() {
-        let s = Session::from_bytes_with(&bytes, SessionOptions { isa: Some(isa) }).unwrap();
+        let s = Session::from_bytes_with(
+            &bytes,
+            SessionOptions {
+                isa: Some(isa),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.isa(), isa);
         let shape = [4usize, 8];
         let out = s.run(&[("x".into(), TensorView::f32(&shape, &x))]).unwrap();

@@ -111,8 +111,14 @@ pub fn check_with(g: &Graph, inputs: &[Tensor], opts: &CompileOptions) -> infc_c
     let bytes = plan.encode();
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
     for isa in [Isa::Portable, Isa::detect()] {
-        let session = Session::from_bytes_with(&bytes, SessionOptions { isa: Some(isa) })
-            .expect("plan loads");
+        let session = Session::from_bytes_with(
+            &bytes,
+            SessionOptions {
+                isa: Some(isa),
+                ..Default::default()
+            },
+        )
+        .expect("plan loads");
         let views: Vec<(infc_runtime::InputKey<'_>, TensorView<'_>)> = inputs
             .iter()
             .enumerate()
