@@ -4,7 +4,8 @@
 
 use crate::attrs::{AttrResult, Attrs};
 use crate::error::UnsupportedOp;
-use crate::tensor::{dtype_from_onnx, tensor_from_proto, ExternalData};
+use crate::external::ExternalData;
+use crate::tensor::{dtype_from_onnx, tensor_from_proto};
 use crate::wire::{decode_model, DecodedModel};
 use crate::{ops, OnnxError};
 use infc_ir::infer::{infer_node_facts, SymInt, ValueFacts};

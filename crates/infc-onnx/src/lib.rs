@@ -4,13 +4,15 @@
 //! `tract_onnx::pb` types, except that initializer `raw_data` is never copied: [`wire`] walks the
 //! protobuf wire format to find each initializer's bytes, which become [`infc_ir::Bytes`] slices of
 //! the mmap. External data files (`data_location = EXTERNAL`) are mapped once each and sliced the
-//! same way. Nodes are translated by one file per op family in [`ops`] (every unsupported op is
-//! reported in one error first), and every node's output type is inferred by `infc_ir::infer` as it
-//! is added. Symbolic dims are *not* bound here: `ImportOptions::shape_bindings` is carried for the
-//! separate binding pass.
+//! same way; [`external`] keeps them inside the model's directory (symlinks resolved) and opens
+//! only regular files. Nodes are translated by one file per op family in [`ops`] (every unsupported
+//! op is reported in one error first), and every node's output type is inferred by
+//! `infc_ir::infer` as it is added. Symbolic dims are *not* bound here:
+//! `ImportOptions::shape_bindings` is carried for the separate binding pass.
 
 mod attrs;
 mod error;
+mod external;
 mod import;
 mod ops;
 mod tensor;
@@ -40,7 +42,7 @@ pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, OnnxError
         path: path.to_path_buf(),
         error,
     };
-    let data = tensor::map_file(path).map_err(io)?;
+    let data = external::map_file(path).map_err(io)?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),

@@ -1,13 +1,12 @@
 //! TensorProto → [`infc_ir::Tensor`]: dtype mapping, raw data (shared slices of the model mmap),
 //! typed data fields (copied: they are small, prost has already decoded them), and external data
-//! files (each mmapped once, tensors are slices of it).
+//! (slices of the files [`crate::external`] maps).
 
+use crate::external::ExternalData;
 use crate::OnnxError;
 use infc_ir::{Bytes, DType, Tensor};
-use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
 use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
-use tract_onnx::pb::{StringStringEntryProto, TensorProto};
+use tract_onnx::pb::TensorProto;
 
 /// ONNX data type code → IR dtype; `Err` carries the ONNX type's name for messages.
 pub(crate) fn dtype_from_onnx(code: i32) -> Result<DType, String> {
@@ -22,100 +21,6 @@ pub(crate) fn dtype_from_onnx(code: i32) -> Result<DType, String> {
         Ok(other) => Err(other.as_str_name().to_string()),
         Err(_) => Err(format!("unknown data type code {code}")),
     }
-}
-
-/// Opens and maps external data files, once each, relative to the model's directory.
-pub(crate) struct ExternalData {
-    base_dir: Option<PathBuf>,
-    files: HashMap<PathBuf, Bytes>,
-}
-
-impl ExternalData {
-    pub fn new(base_dir: Option<PathBuf>) -> ExternalData {
-        ExternalData {
-            base_dir,
-            files: HashMap::new(),
-        }
-    }
-
-    /// Bytes of the external data described by `entries` (keys `location`, `offset`, `length`).
-    fn load(
-        &mut self,
-        tensor: &str,
-        entries: &[StringStringEntryProto],
-        want: usize,
-    ) -> Result<Bytes, OnnxError> {
-        let err = |msg: String| OnnxError::tensor(tensor, format!("external data: {msg}"));
-        let get = |key: &str| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| e.key == key)
-                .map(|e| e.value.as_str())
-        };
-        let location = get("location").ok_or_else(|| err("no 'location' key".into()))?;
-        let parse = |key: &str| -> Result<Option<usize>, OnnxError> {
-            get(key)
-                .map(|v| {
-                    v.trim()
-                        .parse::<usize>()
-                        .map_err(|_| err(format!("'{key}' is not a byte count: '{v}'")))
-                })
-                .transpose()
-        };
-        let offset = parse("offset")?.unwrap_or(0);
-        let length = parse("length")?.unwrap_or(want);
-        let rel = Path::new(location);
-        if rel.is_absolute()
-            || !rel
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(err(format!(
-                "location '{location}' must be a relative path inside the model's directory"
-            )));
-        }
-        let base = self.base_dir.as_ref().ok_or_else(|| {
-            err(format!(
-                "'{location}' cannot be resolved: the model was not loaded from a file"
-            ))
-        })?;
-        let path = base.join(rel);
-        let file = match self.files.get(&path) {
-            Some(b) => b.clone(),
-            None => {
-                let b = map_file(&path)
-                    .map_err(|e| err(format!("cannot open '{}': {e}", path.display())))?;
-                self.files.insert(path.clone(), b.clone());
-                b
-            }
-        };
-        if length != want {
-            return Err(err(format!(
-                "length {length} does not match the {want} bytes the tensor needs"
-            )));
-        }
-        file.slice(offset, length).map_err(|_| {
-            err(format!(
-                "bytes {offset}..{} lie outside '{}' ({} bytes)",
-                offset.saturating_add(length),
-                path.display(),
-                file.len()
-            ))
-        })
-    }
-}
-
-/// Map a whole file read-only (empty files become an empty buffer: mmap of length 0 is invalid).
-pub(crate) fn map_file(path: &Path) -> std::io::Result<Bytes> {
-    let f = std::fs::File::open(path)?;
-    if f.metadata()?.len() == 0 {
-        return Ok(Bytes::from_vec(Vec::new()));
-    }
-    // SAFETY: the mapping is read-only and private to this process; as with every mmap-based
-    // loader, the file must not be truncated or rewritten while the graph is alive.
-    let m = unsafe { memmap2::Mmap::map(&f)? };
-    Ok(Bytes::from_mmap(m))
 }
 
 /// Convert a TensorProto. `raw` is its raw_data when that lives outside the proto (a slice of the model

@@ -4,9 +4,8 @@ use super::builder::*;
 use crate::{import_bytes, import_file, ImportOptions};
 use infc_ir::Bytes;
 use prost::Message;
-use std::path::PathBuf;
-use tract_onnx::pb::tensor_proto::{DataLocation, DataType};
-use tract_onnx::pb::{ModelProto, NodeProto, StringStringEntryProto, TensorProto};
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 
 fn err_of(bytes: Vec<u8>) -> String {
     match import_bytes(Bytes::from_vec(bytes), &ImportOptions::default()) {
@@ -202,85 +201,6 @@ fn structural_errors() {
     }
     .encode_to_vec();
     insta::assert_snapshot!(err_of(no_graph), @r#"invalid model: the model has no graph"#);
-}
-
-/// A fresh directory under the system temp dir for one test.
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("infc-onnx-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn external(name: &str, location: &str, offset: usize, len: usize) -> TensorProto {
-    let kv = |k: &str, v: String| StringStringEntryProto {
-        key: k.into(),
-        value: v,
-    };
-    TensorProto {
-        name: name.into(),
-        dims: vec![2],
-        data_type: DataType::Float as i32,
-        data_location: Some(DataLocation::External as i32),
-        external_data: vec![
-            kv("location", location.into()),
-            kv("offset", offset.to_string()),
-            kv("length", len.to_string()),
-        ],
-        ..Default::default()
-    }
-}
-
-fn external_model(location: &str, offset: usize) -> M {
-    M::new(18)
-        .f32_in("x", &["2"])
-        .init(external("w", location, offset, 8))
-        .node("Add", &["x", "w"], &["y"], vec![])
-        .output("y")
-}
-
-/// Import `m` written as `model.onnx` in `dir`; the error message with the directory replaced by `$DIR`.
-fn import_in(dir: &std::path::Path, m: &M) -> Result<infc_ir::Graph, String> {
-    let path = dir.join("model.onnx");
-    std::fs::write(&path, m.bytes()).unwrap();
-    import_file(&path, &ImportOptions::default())
-        .map_err(|e| e.to_string().replace(&dir.display().to_string(), "$DIR"))
-}
-
-#[test]
-fn external_data_is_mapped_and_shared() {
-    let dir = temp_dir("ext-ok");
-    let mut data = vec![0u8; 16];
-    data[8..16].copy_from_slice(&[0, 0, 128, 63, 0, 0, 0, 64]); // 1.0, 2.0 at offset 8
-    std::fs::write(dir.join("model.onnx.data"), &data).unwrap();
-    let mut m = external_model("model.onnx.data", 8);
-    m.graph
-        .initializer
-        .push(external("w2", "./model.onnx.data", 0, 8));
-    let g = import_in(&dir, &m).unwrap();
-    let w = g.consts.iter().find(|(_, c)| c.name == "w").unwrap().1;
-    let w2 = g.consts.iter().find(|(_, c)| c.name == "w2").unwrap().1;
-    assert_eq!(w.tensor.to_f64_vec().unwrap(), vec![1.0, 2.0]);
-    let (infc_ir::TensorData::Bytes(a), infc_ir::TensorData::Bytes(b)) =
-        (&w.tensor.data, &w2.tensor.data)
-    else {
-        panic!()
-    };
-    assert!(a.shares_storage_with(b), "one mapping for both tensors");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn external_data_errors() {
-    let dir = temp_dir("ext-err");
-    std::fs::write(dir.join("small.data"), [0u8; 4]).unwrap();
-    insta::assert_snapshot!(import_in(&dir, &external_model("missing.data", 0)).unwrap_err(), @r#"tensor 'w': external data: cannot open '$DIR/missing.data': No such file or directory (os error 2)"#);
-    insta::assert_snapshot!(import_in(&dir, &external_model("/etc/passwd", 0)).unwrap_err(), @r#"tensor 'w': external data: location '/etc/passwd' must be a relative path inside the model's directory"#);
-    insta::assert_snapshot!(import_in(&dir, &external_model("../escape.data", 0)).unwrap_err(), @r#"tensor 'w': external data: location '../escape.data' must be a relative path inside the model's directory"#);
-    insta::assert_snapshot!(import_in(&dir, &external_model("small.data", 0)).unwrap_err(), @r#"tensor 'w': external data: bytes 0..8 lie outside '$DIR/small.data' (4 bytes)"#);
-    let in_memory = err_of(external_model("model.onnx.data", 0).bytes());
-    insta::assert_snapshot!(in_memory, @r#"tensor 'w': external data: 'model.onnx.data' cannot be resolved: the model was not loaded from a file"#);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Unit tests: small ONNX models built from prost structs, one file per op family, plus malformed
-//! inputs. Expected IR is compared as text (`summarize`: one line per IR node with its op and
-//! output types) with inline insta snapshots.
+//! inputs and external data. Expected IR is compared as text (`summarize`: one line per IR node
+//! with its op and output types) with inline insta snapshots.
 
 mod builder;
+mod external;
 mod families;
 mod malformed;
