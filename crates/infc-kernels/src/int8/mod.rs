@@ -31,6 +31,7 @@ mod driver;
 pub mod isa;
 #[cfg(target_arch = "x86_64")]
 mod kernel_amx;
+#[cfg(target_arch = "x86_64")]
 mod kernel_avx2;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avxvnni;
