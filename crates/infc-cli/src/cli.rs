@@ -26,6 +26,15 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two `infc run --profile --json` files per op kind.
     Profile(ProfileArgs),
+    /// Check a plan file whole: structure, checksum and the constants against their hash (a load
+    /// checks all but the constants, so it never reads a weight page it does not use).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The plan file (from `infc compile`).
+    pub plan: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -170,6 +179,10 @@ pub struct RunArgs {
     /// the read), immune to later changes of the file.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = PlanLoadArg::Map)]
     pub load: PlanLoadArg,
+    /// Also check the constants against the plan's weights hash at load (reads every weight byte;
+    /// see `infc verify`).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `--load`: how `infc run` holds the plan file.

@@ -1,7 +1,8 @@
 //! `infc explain`: the IR of a model after import, binding and the `-O` pipeline, as text, DOT or
-//! JSON; op counts; per-pass dumps; the fusion log.
+//! JSON; op counts; per-pass dumps; the fusion log. Given a plan file: its header, I/O and steps or
+//! memory map; `infc verify PLAN` checks one whole.
 
-use crate::cli::{ExplainArgs, Format};
+use crate::cli::{ExplainArgs, Format, VerifyArgs};
 use crate::model;
 use anyhow::{bail, Context, Result};
 use infc_ir::Graph;
@@ -112,6 +113,8 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
         print!("{}", plan.body.memory);
         return Ok(());
     }
+    let (major, minor) = format_version(&bytes);
+    println!("format   {major}.{minor}");
     println!("producer {}", plan.body.producer);
     for io in &plan.body.inputs {
         println!("input  {} {}{:?}", io.name, io.dtype, io.shape);
@@ -128,5 +131,33 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
     {
         println!("{i:>5} {name:<40} {step:?}");
     }
+    Ok(())
+}
+
+/// The major and minor format version of a plan image (bytes 8..12; zeros if too short).
+fn format_version(bytes: &[u8]) -> (u16, u16) {
+    let v = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    (v(8), v(10))
+}
+
+/// `infc verify PLAN`: decode with every check, the constants' hash included.
+pub fn verify(args: VerifyArgs) -> Result<()> {
+    let path = &args.plan;
+    let start = std::time::Instant::now();
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let plan =
+        infc_plan::decode(&bytes).with_context(|| format!("verifying plan {}", path.display()))?;
+    let (major, minor) = format_version(&bytes);
+    println!(
+        "{}: ok (format {major}.{minor}, {} steps, {} bytes of constants hashed, {:.1} ms)",
+        path.display(),
+        plan.body.steps.len(),
+        plan.consts.len(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
     Ok(())
 }

@@ -90,6 +90,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             PlanLoadArg::Map => PlanLoad::Map,
             PlanLoadArg::Copy => PlanLoad::Copy,
         },
+        verify_weights: args.verify,
         ..Default::default()
     };
     let session = Session::load_with(&args.plan, opts)

@@ -42,6 +42,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Explain(a) => cmd_explain::run(a),
         cli::Command::Run(a) => cmd_run::run(a),
         cli::Command::Profile(a) => cmd_profile::run(a),
+        cli::Command::Verify(a) => cmd_explain::verify(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

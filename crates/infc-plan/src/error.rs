@@ -7,8 +7,8 @@ use thiserror::Error;
 pub enum PlanError {
     #[error("not a plan file: bad magic {found:?} (expected \"INFCPLAN\")")]
     BadMagic { found: Vec<u8> },
-    #[error("unsupported plan format version {found} (this build reads version {supported})")]
-    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("plan format {found} cannot be read by this infc (it reads format {supported}): recompile the model with this infc")]
+    UnsupportedVersion { found: String, supported: String },
     #[error("plan is truncated: {what} needs bytes {start}..{end} but the file has {len}")]
     Truncated {
         what: String,
@@ -18,6 +18,8 @@ pub enum PlanError {
     },
     #[error("checksum mismatch: header says {stored:#018x}, contents hash to {computed:#018x}")]
     Checksum { stored: u64, computed: u64 },
+    #[error("constants hash mismatch: the plan says {stored:#018x}, the constants hash to {computed:#018x} (the weights are corrupted)")]
+    WeightsHash { stored: u64, computed: u64 },
     #[error("section table: {0}")]
     Section(String),
     #[error("{section} section: {msg}")]

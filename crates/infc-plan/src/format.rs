@@ -3,48 +3,72 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "INFCPLAN"
-//!      8     4  format version (u32 LE)
+//!      8     2  format major version (a reader refuses any other major)
+//!     10     2  format minor version (a reader takes any minor of its major)
 //!     12     4  section count
 //!     16     8  required CPU features (bitmask, see `cpu_features`)
-//!     24     8  checksum: xxh64(file[32..], seed = xxh64(file[0..24], 0))
+//!     24     8  checksum: xxh64 of the file without this field and without the `CONSTS`
+//!               section's bytes (see [`checksum`])
 //!     32     8  header length = offset of the first section (multiple of 64)
 //!     40     4  producer string length
 //!     44     4  reserved (0)
 //!     48     …  producer string (UTF-8), zero-padded to 8
-//!      …  24·n  section table: n × (kind u32, reserved u32, offset u64, len u64)
+//!      …  24·n  section table: n × (kind u32, flags u32, offset u64, len u64)
 //!      …        zero padding to a multiple of 64, then the sections, each starting 64-aligned
 //! ```
 //!
-//! Sections (each exactly once): `META` (inputs, outputs), `STEPS` (count, then per step: name
-//! string + tag byte + fields), `MEMORY` (arena size, statistics, offset map) and `CONSTS` (the raw
-//! constants blob; every constant 64-byte aligned inside it, and the section itself 64-aligned in
-//! the file so an mmap of the file hands out aligned weights). All integers little-endian.
+//! Sections: `META` (inputs, outputs), `STEPS` (count, then per step: name string + tag byte +
+//! fields), `MEMORY` (arena size, statistics, offset map), `CONST_HASH` (xxh64 of the constants)
+//! and `CONSTS` (the raw constants blob; every constant 64-byte aligned inside it, and the section
+//! itself 64-aligned in the file so an mmap of the file hands out aligned weights), each exactly
+//! once. All integers little-endian.
+//!
+//! Compatibility: a section whose flags have [`section::OPTIONAL`] set may be unknown to a reader,
+//! which skips it (bounds still checked, bytes still under the checksum); an unknown section
+//! without the flag, or another major version, is refused with a message saying to recompile.
+//! A new minor version may add optional sections only.
+//!
+//! Load cost: the checksum covers everything but the constants, so decoding reads O(steps) bytes
+//! and never touches a weight page; the constants are checked against `CONST_HASH` only when
+//! [`DecodeOptions::verify_weights`] is set (`infc verify`, `infc run --verify`, [`decode`]).
 
-use crate::hash::xxh64;
 use crate::step::Step;
 use crate::types::{cpu_features, IoDesc, MemoryEntry, MemoryPlan};
 use crate::validate::validate;
 use crate::wire::{wire_struct, Reader, Wire, Writer};
 use crate::PlanError;
+use xxhash_rust::xxh64::{xxh64, Xxh64};
 
 pub const MAGIC: &[u8; 8] = b"INFCPLAN";
-pub const FORMAT_VERSION: u32 = 4;
+/// Major version this build writes and reads. 5: versions split major/minor, checksum without
+/// the constants, `CONST_HASH`, section flags.
+pub const FORMAT_MAJOR: u16 = 5;
+/// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]).
+pub const FORMAT_MINOR: u16 = 0;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;
 const MAX_PRODUCER: usize = 1024;
+/// Most section table entries a reader walks (known sections plus room for optional ones).
+const MAX_SECTIONS: usize = 64;
 
-/// Section kinds.
+/// Section kinds and flags.
 pub mod section {
     pub const META: u32 = 1;
     pub const STEPS: u32 = 2;
     pub const MEMORY: u32 = 3;
     pub const CONSTS: u32 = 4;
+    pub const CONST_HASH: u32 = 5;
+    /// Every section this build requires, in the order it writes them.
+    pub const REQUIRED: [u32; 5] = [META, STEPS, MEMORY, CONST_HASH, CONSTS];
+    /// Flag bit: a reader that does not know the section's kind may skip it.
+    pub const OPTIONAL: u32 = 1;
     pub fn name(kind: u32) -> &'static str {
         match kind {
             META => "meta",
             STEPS => "steps",
             MEMORY => "memory",
             CONSTS => "constants",
+            CONST_HASH => "constants hash",
             _ => "unknown",
         }
     }
@@ -93,18 +117,30 @@ pub struct Plan {
 }
 
 /// How strictly to decode. `verify_checksum: false` exists so tests (and fuzzing) can reach the
-/// structural validators behind the checksum; real loads always verify.
+/// structural validators behind the checksum; real loads always verify it. `verify_weights` also
+/// hashes the constants (the whole file's size in reads) against the `CONST_HASH` section.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeOptions {
     pub verify_checksum: bool,
+    pub verify_weights: bool,
 }
 
 impl Default for DecodeOptions {
+    /// Checksum verified, weights not (O(steps) load).
     fn default() -> Self {
         DecodeOptions {
             verify_checksum: true,
+            verify_weights: false,
         }
     }
+}
+
+/// One section table entry as read.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    kind: u32,
+    offset: u64,
+    end: u64,
 }
 
 fn section_bytes(body: &PlanBody) -> [Vec<u8>; 3] {
@@ -126,15 +162,72 @@ fn section_bytes(body: &PlanBody) -> [Vec<u8>; 3] {
     [meta.buf, steps.buf, memory.buf]
 }
 
-/// Checksum of a whole file image (bytes 24..32 — the checksum itself — excluded).
+/// The header fields every reader needs before the section table.
+struct Header {
+    major: u16,
+    minor: u16,
+    n_sections: usize,
+    required_features: u64,
+    stored_checksum: u64,
+    header_len: u64,
+    producer_len: usize,
+}
+
+fn read_header(bytes: &[u8]) -> Result<Header, PlanError> {
+    let mut h = Reader::new(&bytes[8..FIXED_HEADER], "header");
+    let major = h.u16()?;
+    let minor = h.u16()?;
+    let n_sections = h.u32()? as usize;
+    let required_features = h.u64()?;
+    let stored_checksum = h.u64()?;
+    let header_len = h.u64()?;
+    let producer_len = h.u32()? as usize;
+    let _reserved = h.u32()?;
+    Ok(Header {
+        major,
+        minor,
+        n_sections,
+        required_features,
+        stored_checksum,
+        header_len,
+        producer_len,
+    })
+}
+
+/// xxh64 of the file without the checksum field (bytes 24..32) and without the bytes of the first
+/// `CONSTS` entry: header, table, every other section and all padding. `entries` and
+/// `header_len` must lie within `file`.
+fn checksum_of(file: &[u8], entries: &[Entry]) -> u64 {
+    let mut h = Xxh64::new(0);
+    h.update(&file[..24]);
+    match entries.iter().find(|e| e.kind == section::CONSTS) {
+        Some(c) => {
+            h.update(&file[32..c.offset as usize]);
+            h.update(&file[c.end as usize..]);
+        }
+        None => h.update(&file[32..]),
+    }
+    h.digest()
+}
+
+/// Checksum of a file image (bytes 24..32, the checksum itself, excluded): everything but the
+/// constants section's bytes. An image whose header or table does not parse is
+/// hashed whole (after the checksum field), so this never fails; [`decode_borrowed`] refuses such
+/// an image on its structure anyway.
 pub fn checksum(file: &[u8]) -> u64 {
-    let head = &file[..24.min(file.len())];
-    let tail = if file.len() > 32 {
-        &file[32..]
-    } else {
-        &[][..]
+    let whole = |file: &[u8]| {
+        let mut h = Xxh64::new(0);
+        h.update(&file[..24.min(file.len())]);
+        h.update(file.get(32..).unwrap_or(&[]));
+        h.digest()
     };
-    xxh64(tail, xxh64(head, 0))
+    if file.len() < FIXED_HEADER {
+        return whole(file);
+    }
+    match read_header(file).and_then(|h| section_table(file, &h)) {
+        Ok((_, entries)) => checksum_of(file, &entries),
+        Err(_) => whole(file),
+    }
 }
 
 /// Recompute and store the checksum of a file image (test and tooling hook).
@@ -145,23 +238,126 @@ pub fn rewrite_checksum(file: &mut [u8]) {
     }
 }
 
+/// Read and bounds-check the section table: the header length, and each entry inside the file,
+/// 64-aligned, after the header; no two overlap. Kinds are not checked here.
+fn section_table(bytes: &[u8], h: &Header) -> Result<(usize, Vec<Entry>), PlanError> {
+    let file_len = bytes.len() as u64;
+    if h.producer_len > MAX_PRODUCER {
+        return Err(PlanError::Section(format!(
+            "producer string length {} exceeds {MAX_PRODUCER}",
+            h.producer_len
+        )));
+    }
+    if h.n_sections > MAX_SECTIONS {
+        return Err(PlanError::Section(format!(
+            "{} sections, more than the {MAX_SECTIONS} a plan may have",
+            h.n_sections
+        )));
+    }
+    let table_at = (FIXED_HEADER + h.producer_len).next_multiple_of(8);
+    let table_end = table_at + h.n_sections * SECTION_ENTRY;
+    truncated_unless("section table", table_at, table_end, bytes.len())?;
+    let header_len = h.header_len;
+    if !header_len.is_multiple_of(64) || header_len < table_end as u64 || header_len > file_len {
+        return Err(PlanError::Section(format!(
+            "header length {header_len} is not a multiple of 64 in {table_end}..={file_len}"
+        )));
+    }
+    let mut t = Reader::new(&bytes[table_at..table_end], "section table");
+    let mut entries = Vec::with_capacity(h.n_sections);
+    for i in 0..h.n_sections {
+        let kind = t.u32()?;
+        let flags = t.u32()?;
+        let offset = t.u64()?;
+        let len = t.u64()?;
+        let name = match section::name(kind) {
+            "unknown" => format!("entry {i} (kind {kind})"),
+            n => n.to_string(),
+        };
+        if flags & !section::OPTIONAL != 0 {
+            return Err(PlanError::Section(format!(
+                "section {name}: unknown flags {flags:#x}"
+            )));
+        }
+        let end = offset.checked_add(len).ok_or_else(|| {
+            PlanError::Section(format!("section {name}: offset {offset}+{len} overflows"))
+        })?;
+        if offset < header_len || end > file_len {
+            return Err(PlanError::Truncated {
+                what: format!("section {name}"),
+                start: offset,
+                end,
+                len: file_len,
+            });
+        }
+        if !offset.is_multiple_of(64) {
+            return Err(PlanError::Section(format!(
+                "section {name} starts at {offset}, not 64-byte aligned"
+            )));
+        }
+        if section::name(kind) == "unknown" && flags & section::OPTIONAL == 0 {
+            return Err(PlanError::Section(format!(
+                "section kind {kind} is required by this plan but unknown to this infc (plan \
+                 format {}.{}, this infc reads {FORMAT_MAJOR}.x up to {FORMAT_MAJOR}.{FORMAT_MINOR}): \
+                 use a newer infc or recompile the model with this one",
+                h.major, h.minor
+            )));
+        }
+        entries.push(Entry { kind, offset, end });
+    }
+    let mut by_offset: Vec<&Entry> = entries.iter().collect();
+    by_offset.sort_unstable_by_key(|e| (e.offset, e.end));
+    for w in by_offset.windows(2) {
+        if w[0].end > w[1].offset {
+            return Err(PlanError::Section(format!(
+                "sections {} and {} overlap",
+                section::name(w[0].kind),
+                section::name(w[1].kind)
+            )));
+        }
+    }
+    Ok((header_len as usize, entries))
+}
+
+fn truncated_unless(what: &str, start: usize, end: usize, len: usize) -> Result<(), PlanError> {
+    if end > len {
+        return Err(PlanError::Truncated {
+            what: what.into(),
+            start: start as u64,
+            end: end as u64,
+            len: len as u64,
+        });
+    }
+    Ok(())
+}
+
 impl Plan {
     /// Serialize to the file layout described in the module docs.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with_sections(&[])
+    }
+
+    /// [`Plan::encode`] plus extra sections `(kind, flags, bytes)` after the required ones (for
+    /// tests of readers facing sections they do not know).
+    #[doc(hidden)]
+    pub fn encode_with_sections(&self, extra: &[(u32, u32, &[u8])]) -> Vec<u8> {
         let [meta, steps, memory] = section_bytes(&self.body);
+        let const_hash = xxh64(&self.consts, 0).to_le_bytes();
         let producer = self.body.producer.as_bytes();
         let producer = &producer[..producer.len().min(MAX_PRODUCER)];
-        let sections: [(u32, &[u8]); 4] = [
-            (section::META, &meta),
-            (section::STEPS, &steps),
-            (section::MEMORY, &memory),
-            (section::CONSTS, &self.consts),
+        let mut sections: Vec<(u32, u32, &[u8])> = vec![
+            (section::META, 0, &meta),
+            (section::STEPS, 0, &steps),
+            (section::MEMORY, 0, &memory),
+            (section::CONST_HASH, 0, &const_hash),
+            (section::CONSTS, 0, &self.consts),
         ];
+        sections.extend_from_slice(extra);
         let table_at = (FIXED_HEADER + producer.len()).next_multiple_of(8);
         let header_len = (table_at + SECTION_ENTRY * sections.len()).next_multiple_of(64);
         let mut offsets = Vec::with_capacity(sections.len());
         let mut at = header_len;
-        for (_, s) in &sections {
+        for (_, _, s) in &sections {
             offsets.push(at);
             at = (at + s.len()).next_multiple_of(64);
         }
@@ -169,7 +365,8 @@ impl Plan {
             buf: Vec::with_capacity(at),
         };
         w.bytes(MAGIC);
-        w.u32(FORMAT_VERSION);
+        w.u16(FORMAT_MAJOR);
+        w.u16(FORMAT_MINOR);
         w.u32(sections.len() as u32);
         w.u64(self.body.required_features);
         w.u64(0);
@@ -178,14 +375,14 @@ impl Plan {
         w.u32(0);
         w.bytes(producer);
         w.pad_to(8);
-        for ((kind, s), off) in sections.iter().zip(&offsets) {
+        for ((kind, flags, s), off) in sections.iter().zip(&offsets) {
             w.u32(*kind);
-            w.u32(0);
+            w.u32(*flags);
             w.u64(*off as u64);
             w.u64(s.len() as u64);
         }
         w.pad_to(64);
-        for (_, s) in &sections {
+        for (_, _, s) in &sections {
             w.bytes(s);
             w.pad_to(64);
         }
@@ -200,140 +397,97 @@ impl Plan {
     }
 }
 
-/// Decode and fully validate a plan, copying the constants blob.
+/// Decode and fully validate a plan, weights hash included, copying the constants blob.
 pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
-    let (body, consts) = decode_borrowed(bytes, DecodeOptions::default())?;
+    let opts = DecodeOptions {
+        verify_weights: true,
+        ..DecodeOptions::default()
+    };
+    let (body, consts) = decode_borrowed(bytes, opts)?;
     Ok(Plan {
         body,
         consts: consts.to_vec(),
     })
 }
 
-/// Decode and fully validate a plan; the constants blob is returned as a slice of `bytes` (no copy).
+/// Decode and fully validate a plan; the constants blob is returned as a slice of `bytes` (no copy,
+/// and not read unless `opts.verify_weights`).
 pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &[u8]), PlanError> {
-    let file_len = bytes.len() as u64;
-    let need = |what: &str, start: usize, end: usize| -> Result<(), PlanError> {
-        if end > bytes.len() {
-            return Err(PlanError::Truncated {
-                what: what.into(),
-                start: start as u64,
-                end: end as u64,
-                len: file_len,
-            });
-        }
-        Ok(())
-    };
-    need("magic", 0, 8)?;
+    truncated_unless("magic", 0, 8, bytes.len())?;
     if &bytes[..8] != MAGIC {
         return Err(PlanError::BadMagic {
             found: bytes[..8].to_vec(),
         });
     }
-    need("header", 8, FIXED_HEADER)?;
-    let mut h = Reader::new(&bytes[8..FIXED_HEADER], "header");
-    let version = h.u32()?;
-    if version != FORMAT_VERSION {
+    truncated_unless("header", 8, FIXED_HEADER, bytes.len())?;
+    let h = read_header(bytes)?;
+    if h.major != FORMAT_MAJOR {
         return Err(PlanError::UnsupportedVersion {
-            found: version,
-            supported: FORMAT_VERSION,
+            found: format!("{}.{}", h.major, h.minor),
+            supported: format!("{FORMAT_MAJOR}.x (writes {FORMAT_MAJOR}.{FORMAT_MINOR})"),
         });
     }
-    let n_sections = h.u32()? as usize;
-    let required_features = h.u64()?;
-    let stored = h.u64()?;
-    let header_len = h.u64()?;
-    let producer_len = h.u32()? as usize;
-    let _reserved = h.u32()?;
+    let (_, entries) = section_table(bytes, &h)?;
     if opts.verify_checksum {
-        let computed = checksum(bytes);
-        if computed != stored {
-            return Err(PlanError::Checksum { stored, computed });
+        let computed = checksum_of(bytes, &entries);
+        if computed != h.stored_checksum {
+            return Err(PlanError::Checksum {
+                stored: h.stored_checksum,
+                computed,
+            });
         }
     }
+    let required_features = h.required_features;
     if required_features & !cpu_features::KNOWN != 0 {
         return Err(PlanError::Section(format!(
             "unknown required CPU feature bits {required_features:#x}"
         )));
     }
-    if producer_len > MAX_PRODUCER {
-        return Err(PlanError::Section(format!(
-            "producer string length {producer_len} exceeds {MAX_PRODUCER}"
-        )));
-    }
-    if n_sections != 4 {
-        return Err(PlanError::Section(format!(
-            "expected 4 sections, header says {n_sections}"
-        )));
-    }
-    need("producer string", FIXED_HEADER, FIXED_HEADER + producer_len)?;
-    let producer = String::from_utf8(bytes[FIXED_HEADER..FIXED_HEADER + producer_len].to_vec())
+    truncated_unless(
+        "producer string",
+        FIXED_HEADER,
+        FIXED_HEADER + h.producer_len,
+        bytes.len(),
+    )?;
+    let producer = String::from_utf8(bytes[FIXED_HEADER..FIXED_HEADER + h.producer_len].to_vec())
         .map_err(|_| PlanError::Section("producer string is not UTF-8".into()))?;
-    let table_at = (FIXED_HEADER + producer_len).next_multiple_of(8);
-    let table_end = table_at + n_sections * SECTION_ENTRY;
-    need("section table", table_at, table_end)?;
-    if header_len % 64 != 0 || header_len < table_end as u64 || header_len > file_len {
-        return Err(PlanError::Section(format!(
-            "header length {header_len} is not a multiple of 64 in {table_end}..={file_len}"
-        )));
-    }
-    let mut t = Reader::new(&bytes[table_at..table_end], "section table");
-    let mut found: [Option<(u64, u64)>; 4] = [None; 4];
-    for i in 0..n_sections {
-        let kind = t.u32()?;
-        let _reserved = t.u32()?;
-        let offset = t.u64()?;
-        let len = t.u64()?;
-        let slot = match kind {
-            section::META..=section::CONSTS => (kind - 1) as usize,
-            _ => {
-                return Err(PlanError::Section(format!(
-                    "entry {i}: unknown section kind {kind}"
-                )))
-            }
+    let mut found: [Option<Entry>; 5] = [None; 5];
+    for e in &entries {
+        let Some(slot) = section::REQUIRED.iter().position(|&k| k == e.kind) else {
+            continue; // an optional section this build does not know
         };
-        let name = section::name(kind);
         if found[slot].is_some() {
-            return Err(PlanError::Section(format!("section {name} appears twice")));
+            return Err(PlanError::Section(format!(
+                "section {} appears twice",
+                section::name(e.kind)
+            )));
         }
-        let end = offset.checked_add(len).ok_or_else(|| {
-            PlanError::Section(format!("section {name}: offset {offset}+{len} overflows"))
+        found[slot] = Some(*e);
+    }
+    let mut sections: [&[u8]; 5] = [&[]; 5];
+    for (slot, f) in found.iter().enumerate() {
+        let e = f.ok_or_else(|| {
+            PlanError::Section(format!(
+                "section {} missing",
+                section::name(section::REQUIRED[slot])
+            ))
         })?;
-        if offset < header_len || end > file_len {
-            return Err(PlanError::Truncated {
-                what: format!("section {name}"),
-                start: offset,
-                end,
-                len: file_len,
+        sections[slot] = &bytes[e.offset as usize..e.end as usize];
+    }
+    let [meta, steps, memory, const_hash, consts] = sections;
+    let slice = |slot: usize| [meta, steps, memory][slot];
+    let mut r = Reader::new(const_hash, "constants hash");
+    let stored_weights = r.u64()?;
+    r.finish()?;
+    if opts.verify_weights {
+        let computed = xxh64(consts, 0);
+        if computed != stored_weights {
+            return Err(PlanError::WeightsHash {
+                stored: stored_weights,
+                computed,
             });
         }
-        if offset % 64 != 0 {
-            return Err(PlanError::Section(format!(
-                "section {name} starts at {offset}, not 64-byte aligned"
-            )));
-        }
-        found[slot] = Some((offset, end));
     }
-    let mut ranges: Vec<(u64, u64, u32)> = Vec::with_capacity(4);
-    for (i, f) in found.iter().enumerate() {
-        let (s, e) = f.ok_or_else(|| {
-            PlanError::Section(format!("section {} missing", section::name(i as u32 + 1)))
-        })?;
-        ranges.push((s, e, i as u32 + 1));
-    }
-    ranges.sort_unstable();
-    for w in ranges.windows(2) {
-        if w[0].1 > w[1].0 {
-            return Err(PlanError::Section(format!(
-                "sections {} and {} overlap",
-                section::name(w[0].2),
-                section::name(w[1].2)
-            )));
-        }
-    }
-    let slice = |slot: usize| {
-        let (s, e) = found[slot].expect("checked above");
-        &bytes[s as usize..e as usize]
-    };
 
     let mut r = Reader::new(slice(0), "meta");
     let inputs = Vec::<IoDesc>::get(&mut r)?;
@@ -354,7 +508,6 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     let memory = MemoryPlan::get(&mut r)?;
     r.finish()?;
 
-    let consts = slice(3);
     let body = PlanBody {
         producer,
         required_features,

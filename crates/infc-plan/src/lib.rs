@@ -7,7 +7,6 @@
 
 mod error;
 mod format;
-mod hash;
 mod step;
 mod types;
 mod validate;
@@ -16,9 +15,8 @@ mod wire;
 pub use error::PlanError;
 pub use format::{
     checksum, decode, decode_borrowed, rewrite_checksum, section, DecodeOptions, Plan, PlanBody,
-    FORMAT_VERSION, MAGIC,
+    FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
 };
-pub use hash::xxh64;
 pub use step::*;
 pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
 pub use validate::{

@@ -20,6 +20,9 @@ impl Writer {
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
+    pub fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_le_bytes());
+    }
     pub fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes());
     }
@@ -71,6 +74,11 @@ impl<'a> Reader<'a> {
     }
     pub fn u8(&mut self) -> Result<u8, PlanError> {
         Ok(self.take(1)?[0])
+    }
+    pub fn u16(&mut self) -> Result<u16, PlanError> {
+        let mut a = [0u8; 2];
+        a.copy_from_slice(self.take(2)?);
+        Ok(u16::from_le_bytes(a))
     }
     pub fn u32(&mut self) -> Result<u32, PlanError> {
         let mut a = [0u8; 4];

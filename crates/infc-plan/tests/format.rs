@@ -160,6 +160,7 @@ fn flipped_bytes_behind_a_valid_checksum_never_panic() {
                 &c,
                 DecodeOptions {
                     verify_checksum: false,
+                    verify_weights: true,
                 },
             );
         }
@@ -173,14 +174,59 @@ fn flipped_bytes_behind_a_valid_checksum_never_panic() {
 }
 
 #[test]
-fn wrong_version_is_named() {
+fn another_major_version_is_refused_naming_both() {
     let mut bytes = sample_plan().encode();
-    bytes[8..12].copy_from_slice(&7u32.to_le_bytes());
+    // A v4 plan: the u32 version 4 reads as major 4, minor 0.
+    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
     rewrite_checksum(&mut bytes);
     assert_eq!(
         decode(&bytes).unwrap_err().to_string(),
-        "unsupported plan format version 7 (this build reads version 4)"
+        "plan format 4.0 cannot be read by this infc (it reads format 5.x (writes 5.0)): \
+         recompile the model with this infc"
     );
+}
+
+#[test]
+fn a_later_minor_version_loads() {
+    let mut bytes = sample_plan().encode();
+    bytes[10..12].copy_from_slice(&7u16.to_le_bytes());
+    rewrite_checksum(&mut bytes);
+    assert_eq!(decode(&bytes).unwrap().body, sample_plan().body);
+}
+
+/// The plan with one more section (kind 99, `flags`) after the others.
+fn with_extra_section(flags: u32) -> Vec<u8> {
+    sample_plan().encode_with_sections(&[(99, flags, b"a future section")])
+}
+
+#[test]
+fn an_unknown_optional_section_is_skipped_and_a_required_one_refused() {
+    let optional = with_extra_section(section::OPTIONAL);
+    assert_eq!(decode(&optional).unwrap(), sample_plan());
+    // Its bytes are under the checksum.
+    let mut flipped = optional.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert!(decode(&flipped).unwrap_err().to_string().starts_with("checksum mismatch"));
+    let err = decode(&with_extra_section(0)).unwrap_err().to_string();
+    assert!(
+        err.contains("section kind 99 is required by this plan but unknown to this infc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn decoding_reads_no_weight_unless_asked() {
+    let plan = sample_plan();
+    let mut bytes = plan.encode();
+    let (_, consts) = decode_borrowed(&bytes, DecodeOptions::default()).unwrap();
+    let at = consts.as_ptr() as usize - bytes.as_ptr() as usize;
+    bytes[at] ^= 0xff;
+    // The checksum leaves the constants out: a load does not read them...
+    decode_borrowed(&bytes, DecodeOptions::default()).unwrap();
+    // ...and the weights hash catches the corruption when asked (decode always asks).
+    let err = decode(&bytes).unwrap_err().to_string();
+    assert!(err.starts_with("constants hash mismatch"), "{err}");
 }
 
 #[test]
@@ -192,8 +238,9 @@ fn bad_magic_and_checksum_are_named() {
         .to_string()
         .starts_with("not a plan file: bad magic"));
     let mut bytes = sample_plan().encode();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
+    // The first byte of the first section (meta).
+    let first = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    bytes[first] ^= 1;
     assert!(decode(&bytes)
         .unwrap_err()
         .to_string()

@@ -35,6 +35,9 @@ pub struct SessionOptions {
     pub max_memory: Option<u64>,
     /// Map the plan file (default) or copy it into memory ([`Session::load_with`] only).
     pub load: PlanLoad,
+    /// Also hash the constants against the plan's weights hash (reads every weight byte; a load
+    /// otherwise reads only the header, steps and memory plan, which the checksum covers).
+    pub verify_weights: bool,
 }
 
 /// What a run does with its outputs once the steps are done (on the caller's thread).
@@ -212,7 +215,11 @@ impl Session {
 
     fn new(bytes: PlanBytes, opts: SessionOptions) -> Result<Session, RuntimeError> {
         let data = bytes.bytes();
-        let (body, consts) = decode_borrowed(data, DecodeOptions::default())?;
+        let decode_opts = DecodeOptions {
+            verify_weights: opts.verify_weights,
+            ..DecodeOptions::default()
+        };
+        let (body, consts) = decode_borrowed(data, decode_opts)?;
         let start = consts.as_ptr() as usize - data.as_ptr() as usize;
         if !(consts.as_ptr() as usize).is_multiple_of(64) {
             return Err(RuntimeError::Misaligned(consts.as_ptr() as usize));

@@ -1,0 +1,88 @@
+//! Issue 20: plan integrity at two costs. A load checks the header, section table, steps and memory
+//! plan (the checksum leaves the constants out, so it reads no weight page); `infc verify PLAN` and
+//! `infc run --verify` also hash the constants. A plan of another major format version is refused
+//! naming both versions and saying to recompile.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn infc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infc"))
+        .args(args)
+        .output()
+        .expect("infc runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The ResNet fixture at 1x3x32x32 compiled into `tmp`.
+fn plan(tmp: &Path) -> PathBuf {
+    let plan = tmp.join("resnet.plan");
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fixtures/resnet_ts14/model.onnx");
+    let out = infc(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--shape",
+        "pixel_values=1x3x32x32",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    plan
+}
+
+#[test]
+fn verify_hashes_the_weights_a_load_does_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = plan(tmp.path());
+    let p = path.to_str().unwrap();
+    let out = infc(&["verify", p]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (format 5."));
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (_, consts) =
+        infc_plan::decode_borrowed(&bytes, infc_plan::DecodeOptions::default()).unwrap();
+    let at = consts.as_ptr() as usize - bytes.as_ptr() as usize + consts.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let dir = tmp.path().join("out");
+    let run = infc(&["run", p, "--output-dir", dir.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "a load does not hash weights: {}",
+        stderr(&run)
+    );
+    for args in [vec!["verify", p], vec!["run", p, "--verify"]] {
+        let out = infc(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains("constants hash mismatch"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_plan_of_another_major_version_says_recompile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = plan(tmp.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+    infc_plan::rewrite_checksum(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    for cmd in ["run", "verify", "explain"] {
+        let out = infc(&[cmd, path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
+        assert!(
+            err.contains("plan format 4.0") && err.contains("format 5.x"),
+            "{err}"
+        );
+        assert!(err.contains("recompile"), "{err}");
+    }
+}
