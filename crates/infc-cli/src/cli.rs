@@ -86,10 +86,45 @@ pub struct ModelArgs {
     /// to measure what one fusion family is worth.
     #[arg(long = "disable", value_name = "PASS")]
     pub disable: Vec<String>,
-    /// Channel block of the -O3 NCHWc layout: 8 or 16 (default: 16 when this machine has
-    /// AVX-512, else 8).
+    /// Channel block of the -O3 NCHWc layout: 8 or 16 (default: from --target).
     #[arg(long = "nchwc-block", value_name = "8|16", value_parser = parse_nchwc_block)]
     pub nchwc_block: Option<usize>,
+    /// The CPU the plan is tuned for: its layout choices (the NCHWc block: 16 for x86-64-v4, 8
+    /// for x86-64-v3 and portable) follow it, not the build machine. `native`: this machine.
+    /// Any plan still runs on any x86-64, through the paths that CPU has.
+    #[arg(long, value_enum, value_name = "CPU", default_value_t = Target::Native)]
+    pub target: Target,
+}
+
+/// `--target`: the CPU a plan's layout choices are made for.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// This machine.
+    Native,
+    /// AVX-512 (F, BW, DQ, VL).
+    #[value(name = "x86-64-v4")]
+    X86_64V4,
+    /// AVX2 + FMA.
+    #[value(name = "x86-64-v3")]
+    X86_64V3,
+    /// No vector extension assumed.
+    Portable,
+}
+
+impl Target {
+    /// The NCHWc channel block: one vector register of f32 on the target.
+    pub fn nchwc_block(self) -> usize {
+        let wide = match self {
+            Target::Native => infc_runtime::Isa::detect() == infc_runtime::Isa::Avx512,
+            Target::X86_64V4 => true,
+            Target::X86_64V3 | Target::Portable => false,
+        };
+        if wide {
+            16
+        } else {
+            8
+        }
+    }
 }
 
 fn parse_nchwc_block(s: &str) -> Result<usize, String> {

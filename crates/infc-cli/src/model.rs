@@ -1,5 +1,5 @@
 //! Loading a model for the CLI: ONNX import, `--shape` binding with constant folding of the shape
-//! sub-graphs, then the `-O` pipeline (NCHWc block from `--nchwc-block` or the machine) with an
+//! sub-graphs, then the `-O` pipeline (NCHWc block from `--nchwc-block` or `--target`) with an
 //! observer for per-pass dumps.
 
 use crate::cli::ModelArgs;
@@ -21,7 +21,10 @@ pub fn load(
     let mut g = infc_onnx::import_file(&args.model, &infc_onnx::ImportOptions::default())
         .with_context(|| format!("importing {}", args.model.display()))?;
     let mut cx = PassCx::new();
-    cx.nchwc_block = Some(args.nchwc_block.unwrap_or_else(default_nchwc_block));
+    cx.nchwc_block = Some(
+        args.nchwc_block
+            .unwrap_or_else(|| args.target.nchwc_block()),
+    );
     if !args.shapes.is_empty() {
         let bindings = args
             .shapes
@@ -53,16 +56,6 @@ pub fn check_pass_name(flag: &str, name: &str, also: &[&'static str]) -> Result<
         );
     }
     Ok(())
-}
-
-/// NCHWc block when `--nchwc-block` is not given: 16 (one AVX-512 register of f32) when this
-/// machine has AVX-512, else 8 (one AVX2 register).
-fn default_nchwc_block() -> usize {
-    if infc_runtime::Isa::detect() == infc_runtime::Isa::Avx512 {
-        16
-    } else {
-        8
-    }
 }
 
 /// Fold the shape computations a binding made constant and drop what they leave dead.
