@@ -7,8 +7,9 @@ mod cmd_profile;
 mod cmd_run;
 mod int8;
 mod model;
-mod npy_io;
 mod run_inputs;
+
+use infc_cli::npy_io;
 
 use clap::Parser as _;
 

@@ -4,6 +4,7 @@
 //! tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
 
 pub mod fuzz;
+pub mod fuzz_entry;
 pub mod goals;
 pub mod plan;
 

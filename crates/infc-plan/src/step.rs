@@ -1019,12 +1019,13 @@ impl QuantNchwcConvStep {
     pub const BLOCK: u64 = 16;
 
     /// Bytes per pixel of one input block in the quantized buffer (16, or `round_up(c_in, 4)`
-    /// for a plain input).
+    /// for a plain input; `u64::MAX` when that overflows, so every size built on it overflows
+    /// too and a hostile `c_in` is an error, not a panic).
     pub fn lanes(&self) -> u64 {
         if self.input_blocked {
             Self::BLOCK
         } else {
-            self.c_in.div_ceil(4) * 4
+            self.c_in.div_ceil(4).saturating_mul(4)
         }
     }
 

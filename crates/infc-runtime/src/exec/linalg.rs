@@ -30,8 +30,15 @@ fn act_unary(a: Activation) -> Option<UnaryKind> {
 
 pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), String> {
     if let MatB::Packed(p) = &s.b {
-        let want = packed_b_len(s.k as usize, s.n as usize) as u64 * 4;
-        if p.bytes != want {
+        // The layout rounds n up to whole panels (fewer than 64 more columns): compute it only
+        // where that cannot overflow (a hostile k·n panicked here, found by the plan_run fuzzer).
+        let fits =
+            s.n.checked_add(64)
+                .and_then(|n| n.checked_mul(s.k)?.checked_mul(4))
+                .is_some_and(|b| usize::try_from(b).is_ok());
+        let want = fits.then(|| packed_b_len(s.k as usize, s.n as usize) as u64 * 4);
+        if want != Some(p.bytes) {
+            let want = want.map_or("more than 2^64".to_string(), |w| w.to_string());
             return Err(format!(
                 "packed B has {} bytes, the kernel layout for k={} n={} needs {want}",
                 p.bytes, s.k, s.n

@@ -1,0 +1,153 @@
+//! Replays the committed fuzz inputs through the bodies of the cargo-fuzz targets
+//! (`infc_conformance::fuzz_entry`): every past crash, minimized, under
+//! `fuzz/regressions/<target>/` and the minimized corpus sample under `fuzz/seeds/<target>/`.
+//! A crash whose fix is still open lives in `fuzz/regressions/<target>/open/` and has an ignored
+//! test of its own below until it is fixed (then the file moves up a directory).
+
+use infc_conformance::fuzz_entry::{run_target, TARGETS};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// The files directly inside `dir` (none when it does not exist), sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Run `target` on each file, then fail naming every file that panicked.
+fn replay(target: &str, paths: &[PathBuf]) {
+    let mut failed = Vec::new();
+    for p in paths {
+        let data = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        if catch_unwind(AssertUnwindSafe(|| run_target(target, &data))).is_err() {
+            failed.push(p.display().to_string());
+        }
+    }
+    assert!(failed.is_empty(), "{target} panicked on {failed:#?}");
+}
+
+/// Every committed crash and seed of `target` (not the open ones).
+fn replay_committed(target: &str) {
+    let mut paths = files(&fuzz_dir().join("regressions").join(target));
+    paths.extend(files(&fuzz_dir().join("seeds").join(target)));
+    replay(target, &paths);
+}
+
+#[test]
+fn every_target_has_a_seed_directory() {
+    for t in TARGETS {
+        let seeds = files(&fuzz_dir().join("seeds").join(t));
+        assert!(!seeds.is_empty(), "fuzz/seeds/{t}/ is empty");
+    }
+}
+
+#[test]
+fn onnx_compile_regressions_and_seeds() {
+    replay_committed("onnx_compile");
+}
+
+#[test]
+fn plan_decode_regressions_and_seeds() {
+    replay_committed("plan_decode");
+}
+
+#[test]
+fn plan_run_regressions_and_seeds() {
+    replay_committed("plan_run");
+}
+
+#[test]
+fn npy_read_regressions_and_seeds() {
+    replay_committed("npy_read");
+}
+
+/// Replay one open crash of `target`.
+fn replay_open(target: &str, name: &str) {
+    let p = fuzz_dir()
+        .join("regressions")
+        .join(target)
+        .join("open")
+        .join(name);
+    replay(target, &[p]);
+}
+
+/// The plan generator of `plan_run` must get past the validator often, for every step kind
+/// (else the fuzzer only exercises the validator's error paths).
+#[test]
+fn generated_plans_validate_for_every_step_kind() {
+    use infc_conformance::fuzz_entry::plan_gen::generate;
+    use std::collections::BTreeMap;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut valid: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut total, mut ok) = (0, 0);
+    for _ in 0..3000 {
+        let data: Vec<u8> = (0..256).map(|_| next() as u8).collect();
+        let case = generate(&data);
+        total += 1;
+        if let Ok(plan) = infc_plan::decode(&case.plan.encode()) {
+            ok += 1;
+            for s in &plan.body.steps {
+                *valid.entry(s.kind()).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("{ok} of {total} generated plans validate; steps by kind: {valid:?}");
+    assert!(
+        ok * 5 >= total,
+        "only {ok} of {total} generated plans validate"
+    );
+    assert_eq!(valid.len(), 26, "kinds that never validated: {valid:?}");
+}
+
+#[test]
+#[ignore = "issue 19: GatherNd with batch 0 and slice_len 2^63 overflows the slice's byte count in the runtime (exec/movement.rs)"]
+fn open_gather_nd_slice_bytes_overflow() {
+    replay_open("plan_run", "gather_nd_slice_bytes_overflow");
+}
+
+#[test]
+#[ignore = "issue 19: GatherNd with batch 0 and an index dim of 2^63 overflows the index count in the runtime (exec/movement.rs)"]
+fn open_gather_nd_index_count_overflow() {
+    replay_open("plan_run", "gather_nd_index_count_overflow");
+}
+
+#[test]
+#[ignore = "issue 19: an f32 Reduce over an empty-in-effect [2^63, 3] reduction overflows the element count in the runtime (exec/nn.rs)"]
+fn open_reduce_count_overflow() {
+    replay_open("plan_run", "reduce_count_overflow");
+}
+
+#[test]
+#[ignore = "issue 19: NchwcConv with input height 0 underflows in the kernel's interior window (conv_nchwc/direct.rs)"]
+fn open_nchwc_conv_empty_input() {
+    replay_open("plan_run", "nchwc_conv_empty_input");
+}
+
+#[test]
+#[ignore = "issue 19: Pool with 0 channels and a 2^61 output width sizes a Vec of taps by the width: capacity overflow (kernels/pool.rs)"]
+fn open_pool_taps_capacity_overflow() {
+    replay_open("plan_run", "pool_taps_capacity_overflow");
+}
+
+#[test]
+#[ignore = "issue 19: Gather with 0 indices and 2^63 outer rows loops over every (empty) row: the run does not end (exec/movement.rs)"]
+fn open_gather_empty_rows_hang() {
+    replay_open("plan_run", "gather_empty_rows_hang");
+}
