@@ -170,6 +170,17 @@ fn absorbed_layer_norm(
     .then_some(i)
 }
 
+/// The root of `v`'s alias set, halving the path on the way (a chain of 200 000 Identity or
+/// Reshape aliases made every walk from its end as long as the chain: quadratic).
+fn find(parent: &mut [u32], mut v: usize) -> usize {
+    while parent[v] as usize != v {
+        let p = parent[v] as usize;
+        parent[v] = parent[p];
+        v = p;
+    }
+    v
+}
+
 fn byte_size(g: &Graph, v: ValueId) -> u64 {
     g.ty(v).byte_size().unwrap_or(0) as u64
 }
@@ -252,12 +263,6 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             }
         }
     }
-    let find = |parent: &[u32], mut v: usize| {
-        while parent[v] as usize != v {
-            v = parent[v] as usize;
-        }
-        v
-    };
 
     // 2. Liveness of roots.
     let mut def = vec![u32::MAX; nv];
@@ -280,18 +285,18 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             continue;
         }
         for &v in &node.inputs {
-            let r = find(&parent, v.index());
+            let r = find(&mut parent, v.index());
             last[r] = last[r].max(i as u32);
         }
     }
     for (j, i) in pre_norm.iter().enumerate() {
         for &v in i.map_or(&[][..], |i| &g.nodes[i].inputs[..]) {
-            let r = find(&parent, v.index());
+            let r = find(&mut parent, v.index());
             last[r] = last[r].max(j as u32);
         }
     }
     for &v in &g.outputs {
-        let r = find(&parent, v.index());
+        let r = find(&mut parent, v.index());
         last[r] = nn as u32;
     }
 
@@ -307,13 +312,13 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
                 let Some(&v) = node.inputs.get(slot) else {
                     continue;
                 };
-                let r = find(&parent, v.index());
+                let r = find(&mut parent, v.index());
                 let vty = g.ty(v);
                 let shared = node
                     .inputs
                     .iter()
                     .enumerate()
-                    .any(|(k, &u)| k != slot && find(&parent, u.index()) == r);
+                    .any(|(k, &u)| k != slot && find(&mut parent, u.index()) == r);
                 let comparison = matches!(&node.op, Op::Binary(b) if b.is_comparison());
                 let ok = is_buffer_root(r)
                     && def[r] != u32::MAX
@@ -336,7 +341,7 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     let mut roots: Vec<usize> = Vec::new();
     let mut seen = vec![false; nv];
     let mut note = |v: ValueId, roots: &mut Vec<usize>| {
-        let r = find(&parent, v.index());
+        let r = find(&mut parent, v.index());
         if !seen[r] && is_buffer_root(r) && def[r] != u32::MAX {
             seen[r] = true;
             roots.push(r);
@@ -381,6 +386,10 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
                 names.push(format!("{}:scratch", node.name));
             }
         }
+    }
+    // Every value points at its root, so `Analysis::root` is one step.
+    for v in 0..nv {
+        parent[v] = find(&mut parent, v) as u32;
     }
     let assignment = assign_offsets(&items);
     let mut offsets = HashMap::with_capacity(roots.len());

@@ -225,34 +225,46 @@ impl Graph {
                 }
             }
         }
-        let mut done = vec![false; n];
-        let mut order = Vec::with_capacity(n);
-        // Repeated forward sweeps: linear for graphs already in order, which imports nearly always are.
-        while order.len() < n {
-            let before = order.len();
-            for (i, node) in self.nodes.iter().enumerate() {
-                if done[i] || !node.inputs.iter().all(|v| defined[v.index()]) {
-                    continue;
+        // The order the old repeated forward sweeps gave (kept, so pass output does not move), in
+        // O(n log n): sweep `r` placed every node whose inputs were defined by earlier sweeps or
+        // earlier in sweep `r`, so a node's sweep is the largest over its producers `p` of `r(p)`
+        // (`p` before it) or `r(p) + 1` (`p` after it), and the order is by (sweep, index).
+        // Sweeps are computed in Kahn order; a node never reached lies on or behind a cycle.
+        let uses = self.uses();
+        let mut waiting: Vec<usize> = self
+            .nodes
+            .iter()
+            .map(|node| node.inputs.iter().filter(|v| !defined[v.index()]).count())
+            .collect();
+        let mut sweep = vec![0usize; n];
+        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+        let mut placed = 0;
+        while let Some(p) = ready.pop() {
+            placed += 1;
+            for &o in &self.nodes[p].outputs {
+                if std::mem::replace(&mut defined[o.index()], true) {
+                    continue; // defined twice: the verifier's to report
                 }
-                done[i] = true;
-                order.push(i);
-                for &o in &node.outputs {
-                    defined[o.index()] = true;
+                for &u in uses.get(o).map(Vec::as_slice).unwrap_or_default() {
+                    sweep[u] = sweep[u].max(sweep[p] + usize::from(p > u));
+                    waiting[u] -= 1;
+                    if waiting[u] == 0 {
+                        ready.push(u);
+                    }
                 }
-            }
-            if order.len() == before {
-                let stuck = self
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .find(|(i, _)| !done[*i])
-                    .map(|(_, n)| n.name.clone());
-                return Err(IrError::Verify(format!(
-                    "graph has a cycle through node '{}'",
-                    stuck.unwrap_or_default()
-                )));
             }
         }
+        if placed < n {
+            let stuck = (0..n).find(|&i| waiting[i] > 0);
+            return Err(IrError::Verify(format!(
+                "graph has a cycle through node '{}'",
+                stuck
+                    .map(|i| self.nodes[i].name.clone())
+                    .unwrap_or_default()
+            )));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (sweep[i], i));
         let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
             .into_iter()
             .map(Some)

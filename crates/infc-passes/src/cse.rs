@@ -4,9 +4,10 @@
 //! Nodes whose outputs are graph outputs are not replaced (output names are kept).
 //! Precondition: def-before-use order. Leaves dead nodes for DCE.
 
+use crate::substitute::Substitution;
 use crate::{PassCx, PassError};
 use infc_ir::{Graph, Op, ValueId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Constants larger than this are not compared byte for byte.
 pub const MAX_DEDUP_CONST_BYTES: usize = 4096;
@@ -14,14 +15,17 @@ pub const MAX_DEDUP_CONST_BYTES: usize = 4096;
 pub fn eliminate_common_subexpressions(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     let mut changed = dedup_constants(g);
     let mut seen: HashMap<(Op, Vec<ValueId>), Vec<ValueId>> = HashMap::new();
+    let outputs: HashSet<ValueId> = g.outputs.iter().copied().collect();
+    let mut subst = Substitution::default();
     for i in 0..g.nodes.len() {
+        subst.apply_to_node(g, i);
         let node = &g.nodes[i];
         let key = (node.op.clone(), node.inputs.clone());
         match seen.get(&key) {
-            Some(first) if !node.outputs.iter().any(|o| g.outputs.contains(o)) => {
-                let (first, outs, name) = (first.clone(), node.outputs.clone(), node.name.clone());
-                for (o, f) in outs.into_iter().zip(first) {
-                    g.replace_uses(o, f);
+            Some(first) if !node.outputs.iter().any(|o| outputs.contains(o)) => {
+                let name = node.name.clone();
+                for (&o, &f) in node.outputs.iter().zip(first) {
+                    subst.insert(o, f);
                 }
                 cx.log.record("cse", vec![name]);
                 changed = true;
@@ -57,11 +61,14 @@ fn dedup_constants(g: &mut Graph) -> bool {
         }
     }
     let changed = !replace.is_empty();
+    let outputs: HashSet<ValueId> = g.outputs.iter().copied().collect();
+    let mut subst = Substitution::default();
     for (v, first) in replace {
-        if !g.outputs.contains(&v) {
-            g.replace_uses(v, first);
+        if !outputs.contains(&v) {
+            subst.insert(v, first);
         }
     }
+    subst.apply_everywhere(g);
     changed
 }
 

@@ -4,24 +4,26 @@
 //! with unit steps. Uses of the output are redirected to the input. A node whose output is a graph
 //! output is kept (the output keeps its name). Precondition: types inferred. Leaves dead nodes for DCE.
 
+use crate::substitute::Substitution;
 use crate::{PassCx, PassError};
-use infc_ir::{Graph, Node, Op};
+use infc_ir::{Graph, Node, Op, ValueId};
+use std::collections::HashSet;
 
 pub fn eliminate_identities(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
+    // One sweep with a substitution (see `substitute`): a node's inputs are substituted before it
+    // is judged; graph outputs never change (a no-op defining one is kept).
+    let outputs: HashSet<ValueId> = g.outputs.iter().copied().collect();
+    let mut subst = Substitution::default();
     let mut changed = false;
     for i in 0..g.nodes.len() {
+        subst.apply_to_node(g, i);
         let node = &g.nodes[i];
-        if node.outputs.len() != 1 || g.outputs.contains(&node.outputs[0]) || !is_noop(g, node) {
+        if node.outputs.len() != 1 || outputs.contains(&node.outputs[0]) || !is_noop(g, node) {
             continue;
         }
-        let (from, to, name, op) = (
-            node.outputs[0],
-            node.inputs[0],
-            node.name.clone(),
-            node.op.name(),
-        );
-        g.replace_uses(from, to);
-        cx.log.record(rule_name(op), vec![name]);
+        subst.insert(node.outputs[0], node.inputs[0]);
+        cx.log
+            .record(rule_name(node.op.name()), vec![node.name.clone()]);
         changed = true;
     }
     if changed {

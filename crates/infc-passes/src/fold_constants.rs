@@ -8,6 +8,7 @@
 //! above [`MAX_GROWTH_ELEMENTS`]. The folded nodes are left dead for DCE to remove.
 //! Precondition: def-before-use order. Invalidates nothing but the folded nodes' outputs.
 
+use crate::substitute::Substitution;
 use crate::{PassCx, PassError};
 use infc_ir::{Graph, Op, Tensor, ValueId};
 
@@ -16,7 +17,9 @@ pub const MAX_GROWTH_ELEMENTS: usize = 1 << 20;
 
 pub fn fold_constants(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
     let mut changed = false;
+    let mut subst = Substitution::default();
     for i in 0..g.nodes.len() {
+        subst.apply_to_node(g, i);
         let (op, inputs, outputs, name) = {
             let n = &g.nodes[i];
             (
@@ -52,11 +55,12 @@ pub fn fold_constants(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError>
             }
             let vname = g.value(o).name.clone();
             let c = g.add_const(vname, t);
-            g.replace_uses(o, c);
+            subst.insert(o, c);
         }
         cx.log.record("fold-constant", vec![name]);
         changed = true;
     }
+    subst.apply_to_outputs(g);
     if changed {
         g.compact();
     }

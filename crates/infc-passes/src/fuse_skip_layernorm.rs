@@ -42,7 +42,7 @@ fn fuse_at(
         vec![a, b, gamma, beta],
     );
     g.nodes[ln].outputs.push(sum);
-    g.replace_uses(s, sum);
+    m.replace_uses(g, s, sum);
     cx.log.record("skip-layernorm", names);
     Ok(Some(vec![add]))
 }

@@ -20,10 +20,12 @@ mod fuse_qkv_projection;
 mod fuse_skip_layernorm;
 mod layout_nchwc;
 mod manager;
+mod matcher;
 pub mod pattern;
 mod quantize;
 mod simplify_reshape_transpose;
 mod split_causal_mask;
+mod substitute;
 
 pub use bind_shapes::{bind_input_shapes, parse_shape_binding, unbound_symbols, ShapeBinding};
 pub use cse::eliminate_common_subexpressions;

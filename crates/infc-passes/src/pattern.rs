@@ -11,99 +11,15 @@
 //!   and is not a graph output ([`Matcher::internal`]).
 
 use crate::{PassCx, PassError};
-use infc_ir::{
-    BinaryOp, DType, Graph, Node, NodeIndex, Op, SecondaryMap, Tensor, UnaryOp, Value, ValueId,
-};
+use infc_ir::{DType, Graph, NodeIndex, Op, Tensor, ValueId};
 
 /// Relative tolerance used when comparing a constant against the value a pattern expects.
 pub const CONST_RTOL: f64 = 1e-4;
 
+pub use crate::matcher::Matcher;
+
 /// How many match-and-compact rounds a pass runs at most (each round is a full sweep).
 const MAX_ROUNDS: usize = 8;
-
-/// Def/use tables of a graph, rebuilt after every rewrite.
-pub struct Matcher {
-    producers: SecondaryMap<Value, (NodeIndex, usize)>,
-    users: SecondaryMap<Value, Vec<NodeIndex>>,
-    outputs: Vec<ValueId>,
-}
-
-impl Matcher {
-    pub fn new(g: &Graph) -> Matcher {
-        Matcher {
-            producers: g.producers(),
-            users: g.uses(),
-            outputs: g.outputs.clone(),
-        }
-    }
-
-    /// The node defining `v` (None for graph inputs and constants).
-    pub fn producer(&self, v: ValueId) -> Option<NodeIndex> {
-        self.producers.get(v).map(|&(n, _)| n)
-    }
-
-    /// Nodes reading `v` (a node reading it twice is listed twice).
-    pub fn users(&self, v: ValueId) -> &[NodeIndex] {
-        self.users.get(v).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    pub fn is_graph_output(&self, v: ValueId) -> bool {
-        self.outputs.contains(&v)
-    }
-
-    /// The single node reading `v`, if exactly one node reads it exactly once and `v` is not a
-    /// graph output: the condition for swallowing `v` into a chain.
-    pub fn sole_user(&self, v: ValueId) -> Option<NodeIndex> {
-        match self.users(v) {
-            [u] if !self.is_graph_output(v) => Some(*u),
-            _ => None,
-        }
-    }
-
-    /// True when `v` is read only by nodes in `pattern` and is not a graph output.
-    pub fn internal(&self, v: ValueId, pattern: &[NodeIndex]) -> bool {
-        !self.is_graph_output(v) && self.users(v).iter().all(|u| pattern.contains(u))
-    }
-
-    /// True when every output of every node of `pattern` except `anchor` is internal to `pattern`.
-    pub fn all_internal(&self, g: &Graph, pattern: &[NodeIndex], anchor: NodeIndex) -> bool {
-        pattern.iter().filter(|&&n| n != anchor).all(|&n| {
-            g.nodes[n]
-                .outputs
-                .iter()
-                .all(|&o| self.internal(o, pattern))
-        })
-    }
-
-    /// The node defining `v` when its op satisfies `pred`.
-    pub fn def_if<'g>(
-        &self,
-        g: &'g Graph,
-        v: ValueId,
-        pred: impl Fn(&Op) -> bool,
-    ) -> Option<(NodeIndex, &'g Node)> {
-        let n = self.producer(v)?;
-        let node = &g.nodes[n];
-        pred(&node.op).then_some((n, node))
-    }
-
-    /// The node defining `v` when it is the binary op `op`; returns its two operands.
-    pub fn def_binary(
-        &self,
-        g: &Graph,
-        v: ValueId,
-        op: BinaryOp,
-    ) -> Option<(NodeIndex, ValueId, ValueId)> {
-        let (n, node) = self.def_if(g, v, |o| *o == Op::Binary(op))?;
-        Some((n, node.inputs[0], node.inputs[1]))
-    }
-
-    /// The node defining `v` when it is the unary op `op`; returns its operand.
-    pub fn def_unary(&self, g: &Graph, v: ValueId, op: UnaryOp) -> Option<(NodeIndex, ValueId)> {
-        let (n, node) = self.def_if(g, v, |o| *o == Op::Unary(op))?;
-        Some((n, node.inputs[0]))
-    }
-}
 
 /// For a commutative operand pair: `(x, y)` ordered so that `pred(y)` holds, trying `(a, b)` first.
 pub fn either_order(
@@ -220,7 +136,8 @@ pub fn node_names(g: &Graph, nodes: &[NodeIndex]) -> Vec<String> {
 
 /// Run `rule` at every node, in order, until a sweep changes nothing. `rule(g, m, i, cx)` tries a
 /// pattern anchored at node `i`; when it rewrites it returns the indices of the nodes it consumed
-/// (left dead). The matcher is rebuilt after each rewrite; dead nodes are not tried as anchors.
+/// (left dead). The matcher is refreshed after each rewrite (rules rewire readers with
+/// [`Matcher::replace_uses`], never [`Graph::replace_uses`], so the refresh sees them); dead nodes are not tried as anchors.
 /// Between sweeps the graph is re-sorted (a rewrite may expose a value earlier than its old
 /// definition, e.g. SkipLayerNorm's `sum`) and compacted. Returns whether anything changed.
 pub fn rewrite_sweeps(
@@ -243,11 +160,11 @@ pub fn rewrite_sweeps(
                 continue;
             }
             if let Some(consumed) = rule(g, &m, i, cx)? {
-                for c in consumed {
+                for &c in &consumed {
                     dead[c] = true;
                 }
                 changed = true;
-                m = Matcher::new(g);
+                m.refresh(g, i, &consumed);
             }
         }
         if !changed {

@@ -58,7 +58,7 @@ pub fn simplify_reshape_transpose(g: &mut Graph, cx: &mut PassCx) -> Result<bool
             let output = node.outputs[0];
             let identity = perm.iter().enumerate().all(|(i, &p)| i == p);
             if identity && !m.is_graph_output(output) {
-                g.replace_uses(output, source);
+                m.replace_uses(g, output, source);
                 cx.log.record("transpose-chain", names);
                 return Ok(Some(vec![i]));
             }

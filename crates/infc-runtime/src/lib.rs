@@ -8,6 +8,7 @@
 mod budget;
 mod error;
 mod exec;
+mod inputs;
 mod mem;
 mod profile;
 mod session;

@@ -13,6 +13,7 @@
 
 use crate::budget::{Budget, PlanLoad};
 use crate::exec::{prepare, run_steps, step_error};
+use crate::inputs::{check_inputs, InputNames};
 use crate::mem::Mem;
 use crate::storage::{AlignedBuf, PlanBytes};
 use crate::tensor::{DType, InputKey, Tensor, TensorView};
@@ -93,6 +94,8 @@ pub struct Session {
     /// Path of the integer kernels (`INFC_INT8_ISA` if set, else the best; see [`Session::with_int8_isa`]).
     int8_isa: Int8Isa,
     arenas: Mutex<Vec<AlignedBuf>>,
+    /// Input index by name, for the input check of a run.
+    input_names: InputNames,
     /// The memory budget the session was loaded with.
     budget: Budget,
     /// Shape of each output in `usize` (for the views [`Session::run_with`] lends).
@@ -140,12 +143,12 @@ fn cpu_feature_bits() -> u64 {
     bits
 }
 
-fn dims_str(dtype: infc_plan::DType, shape: &[usize]) -> String {
+pub(crate) fn dims_str(dtype: infc_plan::DType, shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("{dtype}[{}]", dims.join(","))
 }
 
-fn io_str(io: &IoDesc) -> String {
+pub(crate) fn io_str(io: &IoDesc) -> String {
     let dims: Vec<String> = io.shape.iter().map(|d| d.to_string()).collect();
     format!("{}[{}]", io.dtype, dims.join(","))
 }
@@ -268,6 +271,7 @@ impl Session {
             .iter()
             .map(|o| o.shape.iter().map(|&d| d as usize).collect())
             .collect();
+        let input_names = InputNames::new(&body);
         Ok(Session {
             bytes,
             consts,
@@ -276,6 +280,7 @@ impl Session {
             isa,
             int8_isa,
             arenas: Mutex::new(Vec::with_capacity(4)),
+            input_names,
             budget,
             pack_buffers_reserved: std::sync::atomic::AtomicBool::new(false),
         })
@@ -388,7 +393,7 @@ impl Session {
         sink: Sink<'_, '_>,
         step_loop: StepLoop<'_>,
     ) -> Result<(), RuntimeError> {
-        self.check_inputs(inputs)?;
+        check_inputs(&self.body, &self.input_names, inputs)?;
         if let Sink::Copy(outputs) = &sink {
             self.check_output_buffers(outputs)?;
         }
@@ -519,69 +524,6 @@ impl Session {
     }
 
     fn input_index(&self, key: &InputKey<'_>) -> Option<usize> {
-        match *key {
-            InputKey::Index(i) => (i < self.body.inputs.len()).then_some(i),
-            InputKey::Name(n) => self.body.inputs.iter().position(|d| d.name == n),
-        }
-    }
-
-    /// Every input given once, with the planned dtype, shape and byte length. No allocation
-    /// unless there is an error to report.
-    fn check_inputs(&self, inputs: &[(InputKey<'_>, TensorView<'_>)]) -> Result<(), RuntimeError> {
-        for (key, view) in inputs {
-            let Some(i) = self.input_index(key) else {
-                let known: Vec<&str> = self.body.inputs.iter().map(|d| d.name.as_str()).collect();
-                let name = match key {
-                    InputKey::Name(n) => n.to_string(),
-                    InputKey::Index(i) => format!("#{i}"),
-                };
-                return Err(RuntimeError::Input {
-                    name,
-                    msg: format!("no such input (the plan has {known:?})"),
-                });
-            };
-            let d = &self.body.inputs[i];
-            let shape_ok = d.shape.len() == view.shape.len()
-                && d.shape.iter().zip(view.shape).all(|(&a, &b)| a == b as u64);
-            if d.dtype != view.dtype || !shape_ok {
-                return Err(RuntimeError::Input {
-                    name: d.name.clone(),
-                    msg: format!(
-                        "expected {}, given {}",
-                        io_str(d),
-                        dims_str(view.dtype, view.shape)
-                    ),
-                });
-            }
-            let want = d.byte_len().unwrap_or(0) as usize;
-            if view.data.len() != want {
-                return Err(RuntimeError::Input {
-                    name: d.name.clone(),
-                    msg: format!(
-                        "{} needs {want} bytes, given {}",
-                        io_str(d),
-                        view.data.len()
-                    ),
-                });
-            }
-        }
-        for (i, d) in self.body.inputs.iter().enumerate() {
-            let count = inputs
-                .iter()
-                .filter(|(k, _)| self.input_index(k) == Some(i))
-                .count();
-            if count != 1 {
-                let msg = if count == 0 {
-                    "not given".to_string()
-                } else {
-                    format!("given {count} times")
-                };
-                return Err(RuntimeError::Input {
-                    name: d.name.clone(),
-                    msg: format!("{msg} (expected {})", io_str(d)),
-                });
-            }
-        }
-        Ok(())
+        self.input_names.index(&self.body, key)
     }
 }

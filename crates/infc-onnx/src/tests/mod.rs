@@ -6,3 +6,4 @@ mod builder;
 mod external;
 mod families;
 mod malformed;
+mod scale;
