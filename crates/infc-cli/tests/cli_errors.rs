@@ -82,23 +82,51 @@ fn truncated_model() {
     );
 }
 
+/// Compile `model` with `flags` and run the plan with its outputs written to `out`; both must
+/// succeed.
+fn compile_and_run(model: &str, flags: &[&str], tmp: &Path, out: &Path) {
+    let plan = tmp.join("model.plan");
+    let p = plan.to_str().unwrap();
+    let mut args = vec!["compile", model, "-o", p];
+    args.extend_from_slice(flags);
+    let (code, err) = infc(&args, Some(tmp));
+    assert_eq!(code, 0, "compile {flags:?}: {err}");
+    let (code, err) = infc(
+        &["run", p, "--output-dir", out.to_str().unwrap()],
+        Some(tmp),
+    );
+    assert_eq!(code, 0, "run {flags:?}: {err}");
+}
+
 /// Issue 19, row 1: pooling windows of 2^40 rows with matching pads (valid ONNX) compile (the
 /// constant one is folded) and run at once; they aborted allocating a buffer sized by the kernel.
 #[test]
 fn huge_pool_windows_compile_and_run() {
     let tmp = tempfile::tempdir().unwrap();
     let model = fixture("errors/huge_pool_window.onnx");
-    let plan = tmp.path().join("huge.plan");
-    let (p, t) = (plan.to_str().unwrap(), tmp.path().to_str().unwrap());
     for level in ["-O0", "-O3"] {
-        let (code, err) = infc(
-            &["compile", model.to_str().unwrap(), level, "-o", p],
-            Some(tmp.path()),
-        );
-        assert_eq!(code, 0, "{level}: {err}");
-        let (code, err) = infc(&["run", p, "--output-dir", t], Some(tmp.path()));
-        assert_eq!(code, 0, "{level}: {err}");
+        compile_and_run(model.to_str().unwrap(), &[level], tmp.path(), tmp.path());
         assert!(tmp.path().join("y.npy").exists() && tmp.path().join("z.npy").exists());
+    }
+}
+
+/// Issue 19, row 12: valid zero-size tensors (MatMul/Gemm k = 0, Conv c_in = 0, batch 0, empty
+/// reductions, …) compile and run at -O0 and -O3 (and with --int8); `run` failed with `f32 view:
+/// TargetAlignmentGreaterAndInputNotAligned`. The k = 0 Gemm's output is its bias.
+#[test]
+fn zero_size_tensors_compile_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("errors/zero_size.onnx");
+    for flags in [&["-O0"][..], &["-O3"], &["-O3", "--int8"]] {
+        let out = tmp.path().join(flags.join(""));
+        compile_and_run(model.to_str().unwrap(), flags, tmp.path(), &out);
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 50, "{flags:?}");
+        let npy = std::fs::read(out.join("gemm_k0_bias_y.npy")).unwrap();
+        let tail: Vec<f32> = npy[npy.len() - 24..]
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(tail, [1.0, 2.0, 3.0, 1.0, 2.0, 3.0], "{flags:?}");
     }
 }
 

@@ -184,8 +184,11 @@ fn run(
     if qn == 0 {
         return Ok(());
     }
-    if sk == 0 || d == 0 {
-        return Err(bad_shape("attention", "no keys or an empty head dimension"));
+    if sk == 0 {
+        // No keys: the scores and probabilities are empty and `P·V` (depth 0) is zero, as the
+        // unfused graph computes it.
+        y[..qn].fill(0.0);
+        return Ok(());
     }
     let (pk, pv) = (s.packed_k_len(), s.packed_v_len());
     let (packs, scores) = scratch[..need].split_at_mut(b * h * (pk + pv));

@@ -65,7 +65,8 @@ impl Mem<'_> {
                     .consts
                     .get(s..e)
                     .ok_or_else(|| format!("read {s}+{l} outside the constants"))?,
-                Region::Arena if l == 0 => &[][..],
+                // At the arena's (aligned) base, not a dangling `&[]`.
+                Region::Arena if l == 0 => &left[..0],
                 Region::Arena if s == ws && l == wl => {
                     *slot = None;
                     continue;
@@ -114,7 +115,7 @@ impl Mem<'_> {
                     .consts
                     .get(s..e)
                     .ok_or_else(|| format!("read {s}+{l} outside the constants"))?,
-                Region::Arena if l == 0 => &[][..],
+                Region::Arena if l == 0 => &p0[..0],
                 Region::Arena if e <= lo.0 => &p0[s..e],
                 Region::Arena if s >= lo.1 && e <= hi.0 => &p2[s - lo.1..e - lo.1],
                 Region::Arena if s >= hi.1 => {
@@ -131,8 +132,26 @@ impl Mem<'_> {
     }
 }
 
+/// The typed view of a step's bytes. An empty read may sit at a dangling, unaligned address (a
+/// zero-size tensor), which bytemuck refuses; it is the empty view wherever it is.
+pub(crate) fn view<T: bytemuck::Pod>(b: &[u8]) -> Result<&[T], String> {
+    if b.is_empty() {
+        return Ok(&[]);
+    }
+    bytemuck::try_cast_slice(b).map_err(|e| format!("{} view: {e:?}", std::any::type_name::<T>()))
+}
+
+/// The mutable typed view of a step's bytes (empty bytes are the empty view, as in [`view`]).
+pub(crate) fn view_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T], String> {
+    if b.is_empty() {
+        return Ok(&mut []);
+    }
+    bytemuck::try_cast_slice_mut(b)
+        .map_err(|e| format!("{} view: {e:?}", std::any::type_name::<T>()))
+}
+
 pub(crate) fn f32s(b: &[u8]) -> Result<&[f32], String> {
-    bytemuck::try_cast_slice(b).map_err(|e| format!("f32 view: {e:?}"))
+    view(b)
 }
 
 /// The f32 view of an optional input's bytes: `None` when the step has no such input
@@ -145,7 +164,7 @@ pub(crate) fn opt_f32s<T>(wanted: Option<T>, b: Option<&[u8]>) -> Result<Option<
 }
 
 pub(crate) fn f32s_mut(b: &mut [u8]) -> Result<&mut [f32], String> {
-    bytemuck::try_cast_slice_mut(b).map_err(|e| format!("f32 view: {e:?}"))
+    view_mut(b)
 }
 
 /// Largest element index + 1 reached by a strided walk with non-negative strides (0 if empty).

@@ -448,3 +448,27 @@ fn short_buffers_are_named() {
     .unwrap_err();
     assert!(err.to_string().contains("attention mask"), "{err}");
 }
+
+/// No keys (a zero-length key sequence): the scores are empty and `P·V` has depth 0, so the
+/// output is zero as in the unfused graph (it was an error the validator did not know about).
+#[test]
+fn no_keys_give_zeros() {
+    for causal in [false, true] {
+        check(shape(2, 2, 3, 0, 4, causal), MaskKind::None);
+        let s = shape(1, 1, 2, 0, 3, causal);
+        let mut y = vec![9.0; 6];
+        let mut scratch = vec![0.0; attention_scratch_len(&s).unwrap()];
+        attention(
+            Isa::Portable,
+            &s,
+            &[1.0; 6],
+            &[],
+            &[],
+            None,
+            &mut y,
+            &mut scratch,
+        )
+        .unwrap();
+        assert_eq!(y, [0.0; 6]);
+    }
+}

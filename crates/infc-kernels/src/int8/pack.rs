@@ -112,8 +112,9 @@ impl<'a> PackedB8Ref<'a> {
         check_len("packed s8 scales", scales.len(), packed_cols_len(n))?;
         let k4 = k.div_ceil(4);
         let mut sums = vec![0i32; packed_cols_len(n)];
+        // `max(1)`: with k = 0 there is no data (and so no panel), only zero sums to check.
         for (p, panel) in data[..packed_b8_len(k, n)]
-            .chunks_exact(k4 * GROUP_BYTES)
+            .chunks_exact((k4 * GROUP_BYTES).max(1))
             .enumerate()
         {
             for (g, group) in panel.chunks_exact(GROUP_BYTES).enumerate() {

@@ -145,6 +145,13 @@ fn raw_parallel_split_matches_reference() {
 #[test]
 fn zero_k_gives_zero_and_epilogue_only() {
     let packed = pack_ones(0, 3, &[]);
+    // Weights read from a plan are re-validated: k = 0 has no data, only zero sums (it panicked
+    // with `chunk size must be non-zero`), and nonzero sums are refused.
+    let view = PackedB8Ref::new(0, 3, packed.data(), packed.col_sums(), packed.scales()).unwrap();
+    assert_eq!((view.k(), view.n(), packed.data().len()), (0, 3, 0));
+    let bad_sums = [1; 16];
+    let err = PackedB8Ref::new(0, 3, &[], &bad_sums, packed.scales()).unwrap_err();
+    assert!(err.to_string().contains("column 0 sum is 1"), "{err}");
     for isa in Int8Isa::supported() {
         let mut c = vec![7; 6];
         gemm_u8s8_s32(isa, 2, 3, 0, &[], 0, &packed.as_ref(), &mut c, 3).unwrap();

@@ -3,7 +3,7 @@
 
 use super::int_pow::int_pow;
 use super::ke;
-use crate::mem::{extent, for_rows, rd, signed, Mem};
+use crate::mem::{extent, for_rows, rd, signed, view as cast, view_mut as cast_mut, Mem};
 use infc_kernels::Isa;
 use infc_plan::{
     BinaryKind, BinaryStep, ClipStep, DType, FillStep, RangeStep, UnaryKind, UnaryStep, WhereStep,
@@ -62,14 +62,6 @@ pub(crate) fn check_binary(s: &BinaryStep) -> Result<(), String> {
 
 fn us(v: &[u64]) -> Result<&[usize], String> {
     cast(bytemuck::cast_slice::<u64, u8>(v))
-}
-
-fn cast<T: bytemuck::Pod>(b: &[u8]) -> Result<&[T], String> {
-    bytemuck::try_cast_slice(b).map_err(|e| format!("typed view: {e:?}"))
-}
-
-fn cast_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T], String> {
-    bytemuck::try_cast_slice_mut(b).map_err(|e| format!("typed view: {e:?}"))
 }
 
 /// `y[i] = f(x[i])` or in place.

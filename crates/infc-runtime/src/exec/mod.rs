@@ -96,6 +96,14 @@ pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), String> {
         Step::NchwcConv(s) => nchwc::nchwc_conv_params(s).map(|_| ()),
         Step::NchwcMaxPool(s) => nchwc::max_pool_params(s).map(|_| ()),
         Step::Reduce(s) => match s.dtype {
+            // As the reference interpreter: an integer mean of nothing has no value.
+            infc_plan::DType::I64
+                if s.op == infc_plan::ReduceKind::Mean
+                    && s.red_shape.contains(&0)
+                    && !s.out_shape.contains(&0) =>
+            {
+                Err("integer mean over an empty set".into())
+            }
             infc_plan::DType::F32 | infc_plan::DType::I64 => Ok(()),
             d => Err(format!("{d} reductions are not supported")),
         },

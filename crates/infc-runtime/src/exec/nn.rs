@@ -3,7 +3,7 @@
 //! walk otherwise; i64 sums for shape arithmetic).
 
 use super::ke;
-use crate::mem::{extent, f32s, f32s_mut, for_rows, rd, signed, Mem};
+use crate::mem::{extent, f32s, f32s_mut, for_rows, rd, signed, view, view_mut, Mem};
 use infc_kernels::{
     avg_pool2d, global_avg_pool as gap, layer_norm as ln, max_pool2d, reduce_last_axis, Isa,
     Pool2dParams,
@@ -167,10 +167,13 @@ pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
     let red_n: usize = s.red_shape.iter().product::<u64>() as usize;
     let x_len =
         extent(&s.out_shape, &s.out_strides).max(1) - 1 + extent(&s.red_shape, &s.red_strides);
-    let (y, [x]) = m.io(
-        (s.y.offset, out_n * es),
-        [rd(s.x, if red_n == 0 { 0 } else { x_len * es })],
-    )?;
+    // An empty output or an empty reduction reads nothing (validation checked no range then).
+    let x_bytes = if red_n == 0 || out_n == 0 {
+        0
+    } else {
+        x_len * es
+    };
+    let (y, [x]) = m.io((s.y.offset, out_n * es), [rd(s.x, x_bytes)])?;
     let x = x.ok_or("input aliases the output")?;
     // Trailing contiguous reduction of a contiguous input: rows × cols.
     let trailing = s.red_strides.len() <= 1
@@ -189,8 +192,7 @@ pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
         .map_err(ke),
         DType::F32 => generic(s, f32s(x)?, f32s_mut(y)?, |v| v as f64, |v| v as f32),
         DType::I64 => {
-            let x: &[i64] = bytemuck::try_cast_slice(x).map_err(|e| format!("{e:?}"))?;
-            let y: &mut [i64] = bytemuck::try_cast_slice_mut(y).map_err(|e| format!("{e:?}"))?;
+            let (x, y) = (view::<i64>(x)?, view_mut::<i64>(y)?);
             generic(s, x, y, |v| v as f64, |v| v as i64)
         }
         d => Err(format!("{d} reductions are not supported")),
@@ -228,8 +230,10 @@ fn generic<T: Copy>(
                             let v = to(v);
                             acc = match s.op {
                                 ReduceKind::Sum | ReduceKind::Mean => acc + v,
-                                ReduceKind::Max => acc.max(v),
-                                ReduceKind::Min => acc.min(v),
+                                // NaN, once seen, sticks (as in the kernel and the reference).
+                                ReduceKind::Max if acc.is_nan() || v <= acc => acc,
+                                ReduceKind::Min if acc.is_nan() || v >= acc => acc,
+                                ReduceKind::Max | ReduceKind::Min => v,
                                 ReduceKind::Prod => acc * v,
                             };
                         }
@@ -238,7 +242,8 @@ fn generic<T: Copy>(
                 }
             });
             if s.op == ReduceKind::Mean {
-                acc /= red_n.max(1) as f64;
+                // The mean of nothing is NaN (0/0), as in the kernel and the reference.
+                acc /= red_n as f64;
             }
             match y.get_mut(out_index) {
                 Some(o) => *o = from(acc),

@@ -185,6 +185,9 @@ struct Geo {
 /// `xt[p, c] = xq[c, p]` for one image: `c_in × hw` bytes to `hw` rows of `cpad` bytes.
 fn to_nhwc(xq: &[u8], xt: &mut [u8], c_in: usize, hw: usize, cpad: usize) {
     const T: usize = 32;
+    if cpad == 0 {
+        return; // No input channels: nothing to transpose.
+    }
     xt.par_chunks_mut(T * cpad)
         .enumerate()
         .for_each(|(blk, rows)| {
@@ -219,6 +222,9 @@ fn copy_tap(dst: &mut [u8], src: &[u8]) {
 /// Unfold group `g` of one NHWC image into `cols` (`oh·ow` rows of `ldc` bytes ordered
 /// `(ky, kx, channel)`); out-of-image taps get the zero point.
 fn im2col(geo: &Geo, xt: &[u8], g0: usize, cig: usize, zp: u8, cols: &mut [u8], ldc: usize) {
+    if ldc * geo.ow == 0 {
+        return; // Empty rows (no input channels) or no output columns: nothing to unfold.
+    }
     cols.par_chunks_mut(ldc * geo.ow)
         .enumerate()
         .for_each(|(oy, rows)| {
