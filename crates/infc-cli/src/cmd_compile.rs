@@ -1,9 +1,11 @@
-//! `infc compile`: import, bind, optimise, lower and write the plan file; prints a one-screen summary
-//! (steps, constants, arena vs lower bound, compile time).
+//! `infc compile`: import, bind, optimise, lower and write the plan file with its provenance (the
+//! source model's name, size and hash, the flags, the target); prints a one-screen summary (steps,
+//! constants, arena vs lower bound, compile time).
 
 use crate::cli::CompileArgs;
 use crate::{int8, model};
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum as _;
 use std::time::Instant;
 
 pub fn run(args: CompileArgs) -> Result<()> {
@@ -31,8 +33,9 @@ pub fn run(args: CompileArgs) -> Result<()> {
     } else {
         infc_compile::CompileOptions::default()
     };
-    let plan = infc_compile::compile(&g, &opts)
+    let mut plan = infc_compile::compile(&g, &opts)
         .with_context(|| format!("compiling {}", args.model.model.display()))?;
+    plan.body.provenance = provenance(&args)?;
     let bytes = plan.encode();
     std::fs::write(&args.output, &bytes)
         .with_context(|| format!("writing {}", args.output.display()))?;
@@ -57,4 +60,72 @@ pub fn run(args: CompileArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `infc explain PLAN` shows of where a plan came from. Nothing that differs between two
+/// compiles of the same file with the same flags (no time, no output path, no folder), so plans
+/// stay byte-identical.
+fn provenance(args: &CompileArgs) -> Result<Vec<(String, String)>> {
+    let path = &args.model.model;
+    let (bytes, hash) = hash_file(path)?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let m = &args.model;
+    let mut flags = vec![format!("-O{}", m.opt)];
+    flags.extend(m.shapes.iter().map(|s| format!("--shape {s}")));
+    flags.extend(m.disable.iter().map(|p| format!("--disable {p}")));
+    if let Some(b) = m.nchwc_block {
+        flags.push(format!("--nchwc-block {b}"));
+    }
+    if args.int8 {
+        flags.push("--int8".into());
+        flags.extend(
+            args.int8_exclude
+                .iter()
+                .map(|n| format!("--int8-exclude {n}")),
+        );
+        if let Some(b) = args.int8_budget {
+            flags.push(format!("--int8-budget {b} --seed {}", args.seed));
+        }
+        if args.int8_per_tensor {
+            flags.push("--int8-per-tensor".into());
+        }
+        if args.int8_f32_attention {
+            flags.push("--int8-f32-attention".into());
+        }
+    }
+    let target = match m.target {
+        crate::cli::Target::Native => format!("native (NCHWc block {})", m.target.nchwc_block()),
+        t => t
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string()),
+    };
+    Ok(vec![
+        ("source".into(), name),
+        ("source_bytes".into(), bytes.to_string()),
+        ("source_xxh64".into(), format!("{hash:016x}")),
+        ("flags".into(), flags.join(" ")),
+        ("target".into(), target),
+    ])
+}
+
+/// Size and xxh64 of a file, read in 1 MiB pieces (no whole-file buffer).
+fn hash_file(path: &std::path::Path) -> Result<(u64, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            return Ok((total, h.digest()));
+        }
+        h.update(&buf[..n]);
+        total += n as u64;
+    }
 }

@@ -114,8 +114,11 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
         return Ok(());
     }
     let (major, minor) = format_version(&bytes);
-    println!("format   {major}.{minor}");
-    println!("producer {}", plan.body.producer);
+    println!("{:<12} {major}.{minor}", "format");
+    println!("{:<12} {}", "producer", plan.body.producer);
+    for (k, v) in &plan.body.provenance {
+        println!("{k:<12} {v}");
+    }
     for io in &plan.body.inputs {
         println!("input  {} {}{:?}", io.name, io.dtype, io.shape);
     }

@@ -86,3 +86,36 @@ fn a_plan_of_another_major_version_says_recompile() {
         assert!(err.contains("recompile"), "{err}");
     }
 }
+
+#[test]
+fn explain_prints_where_a_plan_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = plan(tmp.path());
+    let out = infc(&["explain", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fixtures/resnet_ts14/model.onnx");
+    let size = std::fs::metadata(&model).unwrap().len();
+    for line in [
+        "format       5.0".to_string(),
+        "source       model.onnx".to_string(),
+        format!("source_bytes {size}"),
+        "flags        -O0 --shape pixel_values=1x3x32x32".to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("source_xxh64 ") && l.len() == 13 + 16),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("target       native (NCHWc block ")),
+        "{text}"
+    );
+}

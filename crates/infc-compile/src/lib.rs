@@ -142,6 +142,7 @@ pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
         steps: std::mem::take(&mut lw.steps),
         step_names: std::mem::take(&mut lw.names),
         memory,
+        provenance: Vec::new(),
     };
     let consts = std::mem::take(&mut lw.blob);
     // Catch lowering bugs here rather than at load time.

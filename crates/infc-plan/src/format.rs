@@ -58,6 +58,8 @@ pub mod section {
     pub const MEMORY: u32 = 3;
     pub const CONSTS: u32 = 4;
     pub const CONST_HASH: u32 = 5;
+    /// Optional: the plan's provenance (`PlanBody::provenance`).
+    pub const PROVENANCE: u32 = 6;
     /// Every section this build requires, in the order it writes them.
     pub const REQUIRED: [u32; 5] = [META, STEPS, MEMORY, CONST_HASH, CONSTS];
     /// Flag bit: a reader that does not know the section's kind may skip it.
@@ -69,6 +71,7 @@ pub mod section {
             MEMORY => "memory",
             CONSTS => "constants",
             CONST_HASH => "constants hash",
+            PROVENANCE => "provenance",
             _ => "unknown",
         }
     }
@@ -107,6 +110,10 @@ pub struct PlanBody {
     /// One label per step (the IR node it came from), for errors and profiles.
     pub step_names: Vec<String>,
     pub memory: MemoryPlan,
+    /// Where the plan came from, as `(key, value)` pairs in the order written (the CLI writes
+    /// source, source_bytes, source_xxh64, flags, target). Stored in the optional
+    /// `PROVENANCE` section; informative only, never read by a run.
+    pub provenance: Vec<(String, String)>,
 }
 
 /// A complete plan: body plus owned constants blob.
@@ -141,6 +148,27 @@ struct Entry {
     kind: u32,
     offset: u64,
     end: u64,
+}
+
+fn provenance_bytes(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u32(pairs.len() as u32);
+    for (k, v) in pairs {
+        k.put(&mut w);
+        v.put(&mut w);
+    }
+    w.buf
+}
+
+fn read_provenance(bytes: &[u8]) -> Result<Vec<(String, String)>, PlanError> {
+    let mut r = Reader::new(bytes, "provenance");
+    let n = r.count(8)?;
+    let mut pairs = Vec::with_capacity(n);
+    for _ in 0..n {
+        pairs.push((String::get(&mut r)?, String::get(&mut r)?));
+    }
+    r.finish()?;
+    Ok(pairs)
 }
 
 fn section_bytes(body: &PlanBody) -> [Vec<u8>; 3] {
@@ -343,6 +371,7 @@ impl Plan {
     pub fn encode_with_sections(&self, extra: &[(u32, u32, &[u8])]) -> Vec<u8> {
         let [meta, steps, memory] = section_bytes(&self.body);
         let const_hash = xxh64(&self.consts, 0).to_le_bytes();
+        let provenance = provenance_bytes(&self.body.provenance);
         let producer = self.body.producer.as_bytes();
         let producer = &producer[..producer.len().min(MAX_PRODUCER)];
         let mut sections: Vec<(u32, u32, &[u8])> = vec![
@@ -351,6 +380,7 @@ impl Plan {
             (section::MEMORY, 0, &memory),
             (section::CONST_HASH, 0, &const_hash),
             (section::CONSTS, 0, &self.consts),
+            (section::PROVENANCE, section::OPTIONAL, &provenance),
         ];
         sections.extend_from_slice(extra);
         let table_at = (FIXED_HEADER + producer.len()).next_multiple_of(8);
@@ -382,9 +412,13 @@ impl Plan {
             w.u64(s.len() as u64);
         }
         w.pad_to(64);
-        for (_, _, s) in &sections {
+        // Padding between sections only: the file ends with the last section's last byte, so
+        // a truncated file always cuts a section.
+        for (i, (_, _, s)) in sections.iter().enumerate() {
+            if i > 0 {
+                w.pad_to(64);
+            }
             w.bytes(s);
-            w.pad_to(64);
         }
         rewrite_checksum(&mut w.buf);
         w.buf
@@ -452,7 +486,17 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     let producer = String::from_utf8(bytes[FIXED_HEADER..FIXED_HEADER + h.producer_len].to_vec())
         .map_err(|_| PlanError::Section("producer string is not UTF-8".into()))?;
     let mut found: [Option<Entry>; 5] = [None; 5];
+    let mut provenance: Option<Vec<(String, String)>> = None;
     for e in &entries {
+        if e.kind == section::PROVENANCE {
+            if provenance.is_some() {
+                return Err(PlanError::Section(
+                    "section provenance appears twice".into(),
+                ));
+            }
+            provenance = Some(read_provenance(&bytes[e.offset as usize..e.end as usize])?);
+            continue;
+        }
         let Some(slot) = section::REQUIRED.iter().position(|&k| k == e.kind) else {
             continue; // an optional section this build does not know
         };
@@ -516,6 +560,7 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         steps,
         step_names,
         memory,
+        provenance: provenance.unwrap_or_default(),
     };
     validate(&body, consts.len() as u64)?;
     Ok((body, consts))

@@ -54,6 +54,7 @@ fn plan(s: AttentionStep) -> Plan {
             lower_bound_bytes: 0,
             entries: vec![],
         },
+        provenance: Vec::new(),
     };
     Plan {
         body,

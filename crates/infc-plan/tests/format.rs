@@ -94,6 +94,7 @@ fn sample_plan() -> Plan {
                 last_step: 0,
             }],
         },
+        provenance: Vec::new(),
     };
     Plan { body, consts }
 }
@@ -187,6 +188,18 @@ fn another_major_version_is_refused_naming_both() {
 }
 
 #[test]
+fn provenance_round_trips_in_its_optional_section() {
+    let mut plan = sample_plan();
+    plan.body.provenance = vec![
+        ("source".into(), "model.onnx".into()),
+        ("flags".into(), "-O3 --int8".into()),
+    ];
+    let bytes = plan.encode();
+    assert_eq!(decode(&bytes).unwrap(), plan);
+    assert_ne!(bytes, sample_plan().encode());
+}
+
+#[test]
 fn a_later_minor_version_loads() {
     let mut bytes = sample_plan().encode();
     bytes[10..12].copy_from_slice(&7u16.to_le_bytes());
@@ -207,7 +220,10 @@ fn an_unknown_optional_section_is_skipped_and_a_required_one_refused() {
     let mut flipped = optional.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
-    assert!(decode(&flipped).unwrap_err().to_string().starts_with("checksum mismatch"));
+    assert!(decode(&flipped)
+        .unwrap_err()
+        .to_string()
+        .starts_with("checksum mismatch"));
     let err = decode(&with_extra_section(0)).unwrap_err().to_string();
     assert!(
         err.contains("section kind 99 is required by this plan but unknown to this infc"),

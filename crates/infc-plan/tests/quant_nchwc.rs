@@ -59,6 +59,7 @@ fn plan(s: QuantNchwcConvStep) -> Plan {
             lower_bound_bytes: 0,
             entries: vec![],
         },
+        provenance: Vec::new(),
     };
     Plan { body, consts }
 }

@@ -53,6 +53,7 @@ fn plan(case: &Case) -> Plan {
                 lower_bound_bytes: 0,
                 entries: vec![],
             },
+            provenance: Vec::new(),
         },
         consts,
     }

@@ -40,6 +40,7 @@ fn pow_plan(dtype: DType, n: u64, b_len: u64) -> Plan {
             lower_bound_bytes: 3 * region,
             entries: vec![],
         },
+        provenance: Vec::new(),
     };
     Plan {
         body,

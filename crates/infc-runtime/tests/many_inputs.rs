@@ -40,6 +40,7 @@ fn plan(n: usize) -> Plan {
             arena_bytes: 64 * (n as u64 + 1),
             ..MemoryPlan::default()
         },
+        provenance: Vec::new(),
     };
     Plan {
         body,

@@ -175,6 +175,7 @@ mod tests {
                 entries,
                 ..MemoryPlan::default()
             },
+            provenance: Vec::new(),
         }
     }
 

@@ -391,6 +391,7 @@ pub fn generate(data: &[u8]) -> Case {
                 lower_bound_bytes: arena,
                 entries,
             },
+            provenance: Vec::new(),
         },
         consts,
     };

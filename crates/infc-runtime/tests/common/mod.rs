@@ -113,6 +113,7 @@ pub fn plan() -> Plan {
             lower_bound_bytes: 768,
             entries: vec![],
         },
+        provenance: Vec::new(),
     };
     Plan { body, consts }
 }
