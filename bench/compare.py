@@ -656,7 +656,8 @@ def main(argv: list[str]) -> int:
         title = f"{model}: P50 latency by batch size ({args.threads} threads; tract 1)"
         svg.write_text(report.svg_chart(records, model, title))
         svgs[model] = svg
-    args.report.write_text(report.benchmarks_md(results, REPO, svgs))
+    history = report.history_of(args.report)
+    args.report.write_text(report.benchmarks_md(results, REPO, svgs).rstrip("\n") + "\n" + history)
     log(f"wrote {args.out / 'results.json'}, {len(svgs)} chart(s), {args.report}")
     return 0
 

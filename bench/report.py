@@ -256,6 +256,17 @@ def svg_chart(records: list[dict], model: str, title: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def history_of(path: Path) -> str:
+    """The `## History` section (to the end of the file) of an existing BENCHMARKS.md, or ""; a rewrite
+    of the report keeps it."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return ""
+    at = text.find("\n## History\n")
+    return "" if at < 0 else "\n" + text[at + 1:]
+
+
 def profile_table(records: list[dict], model: str) -> list[str]:
     """Top five infc op kinds by time per (batch, engine), from `infc run --profile`; empty when none ran."""
     rows = [r for r in records if r["model"] == model and ok(r) and isinstance(r.get("profile"), dict)]
