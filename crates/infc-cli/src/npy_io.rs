@@ -1,11 +1,13 @@
 //! `.npy` files for `infc run`: reading an input array into plan element type + shape +
 //! little-endian bytes (the header parsed by `npyz`, the data taken as is and byte-swapped when the
-//! file is big-endian), and writing an output tensor's bytes back out with a version 1.0 header.
+//! file is big-endian), and writing an output tensor's bytes back out after a version 1.0 header.
+//! Neither direction holds a second copy of the data: a file is read into one fallibly reserved
+//! buffer, and an output is written from the caller's buffer after its header.
 
 use anyhow::{bail, Context, Result};
 use infc_runtime::DType;
 use npyz::{NpyHeader, Order, TypeChar};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// An array read from a `.npy` file.
@@ -56,65 +58,128 @@ fn type_name(tc: TypeChar, bytes: usize) -> String {
     }
 }
 
-/// Read a C-order `.npy` file of a plain (non-structured) dtype.
-pub fn read_npy(path: &Path) -> Result<NpyArray> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read '{}'", path.display()))?;
-    parse_npy(&bytes).with_context(|| format!("'{}' is not a usable .npy file", path.display()))
+/// What a header says about the data that follows it.
+struct Layout {
+    dtype: Option<DType>,
+    dtype_name: String,
+    shape: Vec<usize>,
+    elem: usize,
+    big_endian: bool,
 }
 
-/// Parse the bytes of a `.npy` file (see [`read_npy`]).
+impl Layout {
+    fn of(header: &NpyHeader) -> Result<Layout> {
+        let npyz::DType::Plain(ts) = header.dtype() else {
+            bail!("structured or array dtypes are not supported");
+        };
+        if header.order() == Order::Fortran {
+            bail!("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
+        }
+        let shape = header
+            .shape()
+            .iter()
+            .map(|&d| usize::try_from(d))
+            .collect::<Result<Vec<usize>, _>>()
+            .context("a dimension does not fit in usize")?;
+        let elem = ts
+            .num_bytes()
+            .context("element size does not fit in usize")?;
+        Ok(Layout {
+            dtype: plan_dtype(ts.type_char(), elem),
+            dtype_name: type_name(ts.type_char(), elem),
+            shape,
+            elem,
+            big_endian: ts.endianness() == npyz::Endianness::Big,
+        })
+    }
+
+    /// Data bytes of a plan dtype's array (0 for other dtypes: their data is not read).
+    fn data_len(&self) -> Result<usize> {
+        if self.dtype.is_none() {
+            return Ok(0);
+        }
+        let count = self
+            .shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .context("element count overflows")?;
+        count
+            .checked_mul(self.elem)
+            .context("byte length overflows")
+    }
+
+    fn short(&self, len: usize, have: u64) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{} needs {len} data bytes, the file has {have}",
+            type_string(&self.dtype_name, &self.shape)
+        )
+    }
+
+    fn array(self, mut data: Vec<u8>) -> NpyArray {
+        if self.elem > 1 && self.big_endian {
+            for chunk in data.chunks_exact_mut(self.elem) {
+                chunk.reverse();
+            }
+        }
+        NpyArray {
+            dtype: self.dtype,
+            dtype_name: self.dtype_name,
+            shape: self.shape,
+            data,
+        }
+    }
+}
+
+/// Read a C-order `.npy` file of a plain (non-structured) dtype. The data is read straight into
+/// one buffer reserved fallibly, after checking that a regular file holds that many bytes: a
+/// header claiming more than the file has, or more than can be allocated, is an error naming the
+/// bytes, not an abort.
+pub fn read_npy(path: &Path) -> Result<NpyArray> {
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read '{shown}'"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read '{shown}'"))?;
+    let mut reader = std::io::BufReader::new(file);
+    let layout = NpyHeader::from_reader(&mut reader)
+        .context("bad header")
+        .and_then(|h| Layout::of(&h))
+        .and_then(|l| Ok((l.data_len()?, l)))
+        .with_context(|| format!("'{shown}' is not a usable .npy file"));
+    let (len, layout) = layout?;
+    if meta.is_file() && meta.len() < len as u64 {
+        return Err(layout.short(len, meta.len()))
+            .with_context(|| format!("'{shown}' is not a usable .npy file"));
+    }
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| {
+        anyhow::anyhow!(
+            "'{shown}': {} needs {len} bytes, which cannot be allocated",
+            type_string(&layout.dtype_name, &layout.shape)
+        )
+    })?;
+    let got = reader
+        .take(len as u64)
+        .read_to_end(&mut data)
+        .with_context(|| format!("cannot read '{shown}'"))?;
+    if got < len {
+        return Err(layout.short(len, got as u64))
+            .with_context(|| format!("'{shown}' is not a usable .npy file"));
+    }
+    Ok(layout.array(data))
+}
+
+/// Parse the bytes of a `.npy` file (see [`read_npy`]); the `.npy` fuzz target's entry point.
 pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
     let mut rest = bytes;
     let header = NpyHeader::from_reader(&mut rest).context("bad header")?;
-    let npyz::DType::Plain(ts) = header.dtype() else {
-        bail!("structured or array dtypes are not supported");
-    };
-    if header.order() == Order::Fortran {
-        bail!("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
-    }
-    let shape = header
-        .shape()
-        .iter()
-        .map(|&d| usize::try_from(d))
-        .collect::<Result<Vec<usize>, _>>()
-        .context("a dimension does not fit in usize")?;
-    let elem = ts
-        .num_bytes()
-        .context("element size does not fit in usize")?;
-    let dtype = plan_dtype(ts.type_char(), elem);
-    let dtype_name = type_name(ts.type_char(), elem);
-    let Some(dt) = dtype else {
-        return Ok(NpyArray {
-            dtype,
-            dtype_name,
-            shape,
-            data: Vec::new(),
-        });
-    };
-    let count = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .context("element count overflows")?;
-    let len = count.checked_mul(elem).context("byte length overflows")?;
+    let layout = Layout::of(&header)?;
+    let len = layout.data_len()?;
     if rest.len() < len {
-        bail!(
-            "{} needs {len} data bytes, the file has {}",
-            type_string(&dtype_name, &shape),
-            rest.len()
-        );
+        return Err(layout.short(len, rest.len() as u64));
     }
-    let mut data = rest[..len].to_vec();
-    if elem > 1 && ts.endianness() == npyz::Endianness::Big {
-        for chunk in data.chunks_exact_mut(elem) {
-            chunk.reverse();
-        }
-    }
-    Ok(NpyArray {
-        dtype: Some(dt),
-        dtype_name,
-        shape,
-        data,
-    })
+    let data = rest[..len].to_vec();
+    Ok(layout.array(data))
 }
 
 fn descr(dtype: DType) -> &'static str {
@@ -129,8 +194,9 @@ fn descr(dtype: DType) -> &'static str {
     }
 }
 
-/// The complete bytes of a version 1.0 `.npy` file holding `data` (little-endian elements).
-pub fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Vec<u8> {
+/// The header of a `.npy` file holding a `dtype` array of `shape`: version 1.0, or 2.0 when the
+/// dict does not fit 1.0's 16-bit length; padded so the data starts at a multiple of 64.
+pub fn npy_header(dtype: DType, shape: &[usize]) -> Vec<u8> {
     let dims = match shape {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
@@ -143,29 +209,48 @@ pub fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Vec<u8> {
         "{{'descr': '{}', 'fortran_order': False, 'shape': {dims}, }}",
         descr(dtype)
     );
-    // magic (6) + version (2) + header length (2) + dict + '\n', padded to a multiple of 64.
-    let unpadded = 10 + dict.len() + 1;
-    dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    // magic (6) + version (2) + header length (2 in 1.0, 4 in 2.0) + dict + '\n', padded.
+    let padded = |prefix: usize| {
+        let unpadded = prefix + dict.len() + 1;
+        dict.len() + 1 + (64 - unpadded % 64) % 64
+    };
+    let v1 = padded(10) <= u16::MAX as usize;
+    let len = if v1 { padded(10) } else { padded(12) };
+    dict.push_str(&" ".repeat(len - dict.len() - 1));
     dict.push('\n');
-    let mut out = Vec::with_capacity(10 + dict.len() + data.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    let mut out = Vec::with_capacity(12 + dict.len());
+    out.extend_from_slice(b"\x93NUMPY");
+    if v1 {
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&[2, 0]);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
     out.extend_from_slice(dict.as_bytes());
-    out.extend_from_slice(data);
     out
 }
 
-/// Write `data` as a `.npy` file.
+/// Write `data` as a `.npy` file: the header, then `data` itself (never a copy of the file in
+/// memory: a 4 GiB output allocated nothing of its size here).
 pub fn write_npy(path: &Path, dtype: DType, shape: &[usize], data: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(path)
         .with_context(|| format!("cannot create '{}'", path.display()))?;
-    f.write_all(&npy_bytes(dtype, shape, data))
+    f.write_all(&npy_header(dtype, shape))
+        .and_then(|()| f.write_all(data))
         .with_context(|| format!("cannot write '{}'", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The complete bytes of a `.npy` file holding `data` (little-endian elements).
+    fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Vec<u8> {
+        let mut out = npy_header(dtype, shape);
+        out.extend_from_slice(data);
+        out
+    }
 
     #[test]
     fn written_files_parse_back_with_the_same_type_shape_and_bytes() {
@@ -208,6 +293,47 @@ mod tests {
             "{err:#}"
         );
         assert!(parse_npy(b"not an npy file").is_err());
+    }
+
+    /// A fresh temp file path for one test.
+    fn temp_path(tag: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("infc-npy-{tag}-{}.npy", std::process::id()))
+    }
+
+    #[test]
+    fn outputs_are_written_as_header_then_data() {
+        let path = temp_path("write");
+        let data: Vec<u8> = (0..24u8).collect();
+        write_npy(&path, DType::F32, &[2, 3], &data).unwrap();
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(file, npy_bytes(DType::F32, &[2, 3], &data));
+        let back = read_npy(&path).unwrap();
+        assert_eq!((back.shape, back.data), (vec![2, 3], data));
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_header_too_long_for_version_1_is_written_as_version_2() {
+        let shape = vec![1usize; 30_000];
+        let header = npy_header(DType::U8, &shape);
+        assert_eq!(&header[6..8], &[2, 0]);
+        assert_eq!(header.len() % 64, 0);
+        let back = parse_npy(&npy_bytes(DType::U8, &shape, &[9])).unwrap();
+        assert_eq!((back.shape, back.data), (shape, vec![9]));
+    }
+
+    /// A header claiming 4 GiB over a few bytes of data is refused before anything of its size
+    /// is allocated (the file is checked first).
+    #[test]
+    fn a_file_shorter_than_its_header_says_is_refused_before_allocating() {
+        let path = temp_path("short");
+        std::fs::write(&path, npy_bytes(DType::F32, &[1 << 30], &[0; 8])).unwrap();
+        let err = format!("{:#}", read_npy(&path).unwrap_err());
+        assert!(
+            err.contains("f32[1073741824] needs 4294967296 data bytes"),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
