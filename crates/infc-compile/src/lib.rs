@@ -3,19 +3,21 @@
 //! weight packing for the kernels, and the memory report.
 //!
 //! ```text
-//! compile(g) = check shapes known → analyse (aliases, fusions, liveness, in-place, offsets)
+//! compile(g) = check shapes known and within plan limits (`limits`)
+//!            → analyse (aliases, fusions, liveness, in-place, offsets) → check the arena's size
 //!            → lower every node to steps → I/O descriptors + memory plan → Plan
 //! ```
 
 mod analysis;
 mod error;
+mod limits;
 mod lower;
 pub mod memory;
 
 pub use error::CompileError;
 pub use infc_plan::{MemoryEntry, MemoryPlan, Plan};
 
-use infc_ir::{Dim, Graph, ValueId};
+use infc_ir::{Graph, ValueId};
 use infc_plan::{IoDesc, PlanBody};
 
 /// Knobs of the lowering (defaults: everything on).
@@ -58,40 +60,11 @@ impl Default for CompileOptions {
     }
 }
 
-/// Every value a plan touches must have a fully known shape.
-fn check_known(g: &Graph) -> Result<(), CompileError> {
-    let check = |v: ValueId| -> Result<(), CompileError> {
-        let val = g.value(v);
-        if let Some(Dim::Sym(s)) = val.ty.shape.dims().iter().find(|d| !d.is_known()) {
-            return Err(CompileError::Symbolic {
-                value: val.name.clone(),
-                dim: s.to_string(),
-                ty: val.ty.to_string(),
-            });
-        }
-        if val.ty.byte_size().is_none() {
-            return Err(CompileError::Graph(format!(
-                "value '{}' of type {} is too large",
-                val.name, val.ty
-            )));
-        }
-        Ok(())
-    };
-    for &v in g.inputs.iter().chain(&g.outputs) {
-        check(v)?;
-    }
-    for n in &g.nodes {
-        for &v in n.inputs.iter().chain(&n.outputs) {
-            check(v)?;
-        }
-    }
-    Ok(())
-}
-
 /// Compile a bound, fully shaped graph into a plan.
 pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
-    check_known(g)?;
+    limits::check_graph(g)?;
     let an = analysis::analyse(g, opts)?;
+    limits::check_arena(&an)?;
     let mut lw = lower::lower_graph(g, &an)?;
     let io = |v: ValueId, lw: &mut lower::Lowerer<'_>| -> Result<IoDesc, CompileError> {
         let val = g.value(v);
@@ -145,7 +118,7 @@ pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
         provenance: Vec::new(),
     };
     let consts = std::mem::take(&mut lw.blob);
-    // Catch lowering bugs here rather than at load time.
+    // Catch lowering bugs here rather than at load time (model faults were refused by `limits`).
     infc_plan::validate(&body, consts.len() as u64).map_err(|e| {
         CompileError::Graph(format!("internal error: lowered plan is invalid: {e}"))
     })?;

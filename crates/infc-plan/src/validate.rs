@@ -15,6 +15,8 @@ use crate::PlanError;
 pub const MAX_RANK: usize = 8;
 /// Largest arena a plan may ask for (16 TiB): beyond this the file is treated as hostile.
 pub const MAX_ARENA_BYTES: u64 = 1 << 44;
+/// Largest rank of a plan input or output.
+pub const MAX_IO_RANK: usize = 32;
 
 /// One byte range a step reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -905,7 +907,7 @@ pub fn validate(body: &PlanBody, consts_len: u64) -> Result<(), PlanError> {
             if !names.insert(io.name.as_str()) {
                 return Err(bad("name appears twice".into()));
             }
-            if io.shape.len() > 32 {
+            if io.shape.len() > MAX_IO_RANK {
                 return Err(bad(format!("rank {} is not plausible", io.shape.len())));
             }
             let len = io
