@@ -539,7 +539,7 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     r.finish()?;
 
     let mut r = Reader::new(slice(1), "steps");
-    let n_steps = r.count(5)?;
+    let n_steps = r.count(4 + Step::MIN_BYTES)?;
     let mut steps = Vec::with_capacity(n_steps);
     let mut step_names = Vec::with_capacity(n_steps);
     for _ in 0..n_steps {

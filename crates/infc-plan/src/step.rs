@@ -1125,163 +1125,100 @@ wire_struct!(NchwcMaxPoolStep {
     y
 });
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Step {
-    Unary(UnaryStep),
-    Binary(BinaryStep),
-    Where(WhereStep),
-    Cast(CastStep),
-    Clip(ClipStep),
-    Fill(FillStep),
-    Range(RangeStep),
-    Copy(CopyStep),
-    MatMul(MatMulStep),
-    Conv(ConvStep),
-    Pool(PoolStep),
-    GlobalAvgPool(GlobalAvgPoolStep),
-    BatchNorm(BatchNormStep),
-    Softmax(SoftmaxStep),
-    LayerNorm(LayerNormStep),
-    Reduce(ReduceStep),
-    Gather(GatherStep),
-    GatherNd(GatherNdStep),
-    Trilu(TriluStep),
-    Attention(AttentionStep),
-    QuantMatMul(QuantMatMulStep),
-    QuantConv(QuantConvStep),
-    QuantNchwcConv(QuantNchwcConvStep),
-    NchwcConv(NchwcConvStep),
-    Reorder(ReorderStep),
-    NchwcMaxPool(NchwcMaxPoolStep),
+/// The step kinds: one line each (variant, fields struct, wire tag). The enum, its `kind` names,
+/// the tags and the framed encoding (tag byte, u32 length of the fields, the fields) all follow from
+/// this table; a decoder checks that a step's fields fill exactly its length. Tags are the format's:
+/// never reuse or renumber one (that is a major version).
+macro_rules! step_kinds {
+    ($( $variant:ident($fields:ty) = $tag:literal ),* $(,)?) => {
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Step {
+            $( $variant($fields), )*
+        }
+
+        impl Step {
+            /// Variant name, used in errors, `explain` and profiles.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $( Step::$variant(_) => stringify!($variant), )*
+                }
+            }
+
+            /// The wire tag of the step's kind.
+            pub fn tag(&self) -> u8 {
+                match self {
+                    $( Step::$variant(_) => $tag, )*
+                }
+            }
+
+            fn put_fields(&self, w: &mut Writer) {
+                match self {
+                    $( Step::$variant(s) => s.put(w), )*
+                }
+            }
+
+            fn get_fields(tag: u8, r: &mut Reader<'_>) -> Result<Step, PlanError> {
+                Ok(match tag {
+                    $( $tag => Step::$variant(Wire::get(r)?), )*
+                    t => return Err(r.err(format!("unknown step tag {t}"))),
+                })
+            }
+        }
+    };
 }
 
-impl Step {
-    /// Variant name, used in errors, `explain` and profiles.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Step::Unary(_) => "Unary",
-            Step::Binary(_) => "Binary",
-            Step::Where(_) => "Where",
-            Step::Cast(_) => "Cast",
-            Step::Clip(_) => "Clip",
-            Step::Fill(_) => "Fill",
-            Step::Range(_) => "Range",
-            Step::Copy(_) => "Copy",
-            Step::MatMul(_) => "MatMul",
-            Step::Conv(_) => "Conv",
-            Step::Pool(_) => "Pool",
-            Step::GlobalAvgPool(_) => "GlobalAvgPool",
-            Step::BatchNorm(_) => "BatchNorm",
-            Step::Softmax(_) => "Softmax",
-            Step::LayerNorm(_) => "LayerNorm",
-            Step::Reduce(_) => "Reduce",
-            Step::Gather(_) => "Gather",
-            Step::GatherNd(_) => "GatherNd",
-            Step::Trilu(_) => "Trilu",
-            Step::Attention(_) => "Attention",
-            Step::QuantMatMul(_) => "QuantMatMul",
-            Step::QuantConv(_) => "QuantConv",
-            Step::QuantNchwcConv(_) => "QuantNchwcConv",
-            Step::NchwcConv(_) => "NchwcConv",
-            Step::Reorder(_) => "Reorder",
-            Step::NchwcMaxPool(_) => "NchwcMaxPool",
-        }
-    }
-
-    fn tag(&self) -> u8 {
-        match self {
-            Step::Unary(_) => 0,
-            Step::Binary(_) => 1,
-            Step::Where(_) => 2,
-            Step::Cast(_) => 3,
-            Step::Clip(_) => 4,
-            Step::Fill(_) => 5,
-            Step::Range(_) => 6,
-            Step::Copy(_) => 7,
-            Step::MatMul(_) => 8,
-            Step::Conv(_) => 9,
-            Step::Pool(_) => 10,
-            Step::GlobalAvgPool(_) => 11,
-            Step::BatchNorm(_) => 12,
-            Step::Softmax(_) => 13,
-            Step::LayerNorm(_) => 14,
-            Step::Reduce(_) => 15,
-            Step::Gather(_) => 16,
-            Step::GatherNd(_) => 17,
-            Step::Trilu(_) => 18,
-            Step::Attention(_) => 19,
-            Step::QuantMatMul(_) => 30,
-            Step::QuantConv(_) => 31,
-            Step::QuantNchwcConv(_) => 32,
-            Step::NchwcConv(_) => 40,
-            Step::Reorder(_) => 41,
-            Step::NchwcMaxPool(_) => 42,
-        }
-    }
+step_kinds! {
+    Unary(UnaryStep) = 0,
+    Binary(BinaryStep) = 1,
+    Where(WhereStep) = 2,
+    Cast(CastStep) = 3,
+    Clip(ClipStep) = 4,
+    Fill(FillStep) = 5,
+    Range(RangeStep) = 6,
+    Copy(CopyStep) = 7,
+    MatMul(MatMulStep) = 8,
+    Conv(ConvStep) = 9,
+    Pool(PoolStep) = 10,
+    GlobalAvgPool(GlobalAvgPoolStep) = 11,
+    BatchNorm(BatchNormStep) = 12,
+    Softmax(SoftmaxStep) = 13,
+    LayerNorm(LayerNormStep) = 14,
+    Reduce(ReduceStep) = 15,
+    Gather(GatherStep) = 16,
+    GatherNd(GatherNdStep) = 17,
+    Trilu(TriluStep) = 18,
+    Attention(AttentionStep) = 19,
+    QuantMatMul(QuantMatMulStep) = 30,
+    QuantConv(QuantConvStep) = 31,
+    QuantNchwcConv(QuantNchwcConvStep) = 32,
+    NchwcConv(NchwcConvStep) = 40,
+    Reorder(ReorderStep) = 41,
+    NchwcMaxPool(NchwcMaxPoolStep) = 42,
 }
 
 impl Wire for Step {
-    const MIN_BYTES: usize = 1;
+    /// Tag byte and length.
+    const MIN_BYTES: usize = 5;
     fn put(&self, w: &mut Writer) {
         w.u8(self.tag());
-        match self {
-            Step::Unary(s) => s.put(w),
-            Step::Binary(s) => s.put(w),
-            Step::Where(s) => s.put(w),
-            Step::Cast(s) => s.put(w),
-            Step::Clip(s) => s.put(w),
-            Step::Fill(s) => s.put(w),
-            Step::Range(s) => s.put(w),
-            Step::Copy(s) => s.put(w),
-            Step::MatMul(s) => s.put(w),
-            Step::Conv(s) => s.put(w),
-            Step::Pool(s) => s.put(w),
-            Step::GlobalAvgPool(s) => s.put(w),
-            Step::BatchNorm(s) => s.put(w),
-            Step::Softmax(s) => s.put(w),
-            Step::LayerNorm(s) => s.put(w),
-            Step::Reduce(s) => s.put(w),
-            Step::Gather(s) => s.put(w),
-            Step::GatherNd(s) => s.put(w),
-            Step::Trilu(s) => s.put(w),
-            Step::Attention(s) => s.put(w),
-            Step::QuantMatMul(s) => s.put(w),
-            Step::QuantConv(s) => s.put(w),
-            Step::QuantNchwcConv(s) => s.put(w),
-            Step::NchwcConv(s) => s.put(w),
-            Step::Reorder(s) => s.put(w),
-            Step::NchwcMaxPool(s) => s.put(w),
-        }
+        let len_at = w.buf.len();
+        w.u32(0);
+        self.put_fields(w);
+        let len = (w.buf.len() - len_at - 4) as u32;
+        w.buf[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
-        Ok(match r.u8()? {
-            0 => Step::Unary(Wire::get(r)?),
-            1 => Step::Binary(Wire::get(r)?),
-            2 => Step::Where(Wire::get(r)?),
-            3 => Step::Cast(Wire::get(r)?),
-            4 => Step::Clip(Wire::get(r)?),
-            5 => Step::Fill(Wire::get(r)?),
-            6 => Step::Range(Wire::get(r)?),
-            7 => Step::Copy(Wire::get(r)?),
-            8 => Step::MatMul(Wire::get(r)?),
-            9 => Step::Conv(Wire::get(r)?),
-            10 => Step::Pool(Wire::get(r)?),
-            11 => Step::GlobalAvgPool(Wire::get(r)?),
-            12 => Step::BatchNorm(Wire::get(r)?),
-            13 => Step::Softmax(Wire::get(r)?),
-            14 => Step::LayerNorm(Wire::get(r)?),
-            15 => Step::Reduce(Wire::get(r)?),
-            16 => Step::Gather(Wire::get(r)?),
-            17 => Step::GatherNd(Wire::get(r)?),
-            18 => Step::Trilu(Wire::get(r)?),
-            19 => Step::Attention(Wire::get(r)?),
-            30 => Step::QuantMatMul(Wire::get(r)?),
-            31 => Step::QuantConv(Wire::get(r)?),
-            32 => Step::QuantNchwcConv(Wire::get(r)?),
-            40 => Step::NchwcConv(Wire::get(r)?),
-            41 => Step::Reorder(Wire::get(r)?),
-            42 => Step::NchwcMaxPool(Wire::get(r)?),
-            t => return Err(r.err(format!("unknown step tag {t}"))),
-        })
+        let tag = r.u8()?;
+        let len = r.u32()? as usize;
+        let mut fields = r.framed(len)?;
+        let step = Step::get_fields(tag, &mut fields)?;
+        if fields.remaining() != 0 {
+            return Err(fields.err(format!(
+                "{} step: {} bytes of its {len} left unread",
+                step.kind(),
+                fields.remaining()
+            )));
+        }
+        Ok(step)
     }
 }

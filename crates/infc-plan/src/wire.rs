@@ -72,6 +72,23 @@ impl<'a> Reader<'a> {
         self.pos += n;
         Ok(s)
     }
+    /// A reader over the next `len` bytes (positions in errors stay those of this section), and
+    /// this reader moved past them.
+    pub fn framed(&mut self, len: usize) -> Result<Reader<'a>, PlanError> {
+        if len > self.remaining() {
+            return Err(self.err(format!(
+                "a frame of {len} bytes, only {} left",
+                self.remaining()
+            )));
+        }
+        let sub = Reader {
+            data: &self.data[..self.pos + len],
+            pos: self.pos,
+            section: self.section,
+        };
+        self.pos += len;
+        Ok(sub)
+    }
     pub fn u8(&mut self) -> Result<u8, PlanError> {
         Ok(self.take(1)?[0])
     }

@@ -415,3 +415,34 @@ fn memory_report_display() {
     );
     assert!(text.contains("x "));
 }
+
+/// Byte offset of the first step's tag (after its name "node0") in an encoded sample plan.
+fn first_step_tag(bytes: &[u8]) -> usize {
+    let name = bytes
+        .windows(5)
+        .position(|w| w == b"node0")
+        .expect("step name");
+    name + 5
+}
+
+#[test]
+fn each_step_is_framed_by_its_length() {
+    let bytes = sample_plan().encode();
+    let at = first_step_tag(&bytes);
+    let len = u32::from_le_bytes(bytes[at + 1..at + 5].try_into().unwrap());
+    // One byte more than the fields: the frame must be filled exactly.
+    let mut longer = bytes.clone();
+    longer[at + 1..at + 5].copy_from_slice(&(len + 1).to_le_bytes());
+    rewrite_checksum(&mut longer);
+    let err = decode(&longer).unwrap_err().to_string();
+    assert!(err.contains("MatMul step: 1 bytes of its"), "{err}");
+    let mut shorter = bytes.clone();
+    shorter[at + 1..at + 5].copy_from_slice(&(len - 1).to_le_bytes());
+    rewrite_checksum(&mut shorter);
+    assert!(decode(&shorter).is_err());
+    let mut unknown = bytes.clone();
+    unknown[at] = 99;
+    rewrite_checksum(&mut unknown);
+    let err = decode(&unknown).unwrap_err().to_string();
+    assert!(err.contains("unknown step tag 99"), "{err}");
+}
