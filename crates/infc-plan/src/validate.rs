@@ -90,13 +90,15 @@ impl Ctx {
             )));
         }
         let rlen = self.region_len(t.region);
-        let start = t.offset as i128 + lo * esize as i128;
-        let end = t.offset as i128 + hi * esize as i128;
+        let at = |i: i128| i.checked_mul(esize as i128)?.checked_add(t.offset as i128);
+        let (Some(start), Some(end)) = (at(lo), at(hi)) else {
+            return Err(self.err(format!("{role} extent overflows")));
+        };
         if start < 0 || end > rlen as i128 {
             return Err(self.err(format!(
                 "{role} {}+{} exceeds {} of {rlen} bytes",
                 t.offset,
-                (hi - lo) * esize as i128,
+                end.saturating_sub(start),
                 t.region.name()
             )));
         }
@@ -182,22 +184,29 @@ impl Ctx {
         if shape.contains(&0) {
             return Ok(());
         }
-        let (mut lo, mut hi) = (0i128, 0i128);
-        for (&d, &s) in shape.iter().zip(strides) {
-            let span = (d as i128 - 1) * s as i128;
-            if span < 0 {
-                lo += span;
-            } else {
-                hi += span;
+        // Element index bounds; a product or sum past i128 (rank 8 of 2^64 dims) is an error.
+        let bounds = || {
+            let (mut lo, mut hi) = (0i128, 1i128);
+            for (&d, &s) in shape.iter().zip(strides) {
+                let span = (d as i128 - 1).checked_mul(s as i128)?;
+                if span < 0 {
+                    lo = lo.checked_add(span)?;
+                } else {
+                    hi = hi.checked_add(span)?;
+                }
             }
-        }
+            Some((lo, hi))
+        };
+        let Some((lo, hi)) = bounds() else {
+            return Err(self.err(format!("{role} extent overflows")));
+        };
         let contiguous = contiguous_strides(shape);
         let identity = !write
             && strides
                 .iter()
                 .zip(&contiguous)
                 .all(|(&s, &c)| s == c as i64);
-        self.range(role, t, dtype.size() as u64, lo, hi + 1, write, identity)
+        self.range(role, t, dtype.size() as u64, lo, hi, write, identity)
     }
 
     /// Unsigned-stride read (broadcasting inputs); identity when the strides are the contiguous ones.
@@ -238,10 +247,15 @@ impl Ctx {
         if batch.contains(&0) || mat == 0 {
             return Ok(());
         }
-        let mut hi: i128 = mat as i128;
-        for (&d, &s) in batch.iter().zip(strides) {
-            hi += (d as i128 - 1) * s as i128;
-        }
+        let hi = batch
+            .iter()
+            .zip(strides)
+            .try_fold(mat as i128, |hi, (&d, &s)| {
+                hi.checked_add((d as i128 - 1).checked_mul(s as i128)?)
+            });
+        let Some(hi) = hi else {
+            return Err(self.err(format!("{role} extent overflows")));
+        };
         self.range(role, t, 4, 0, hi, false, false)
     }
 
