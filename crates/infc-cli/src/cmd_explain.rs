@@ -97,16 +97,18 @@ fn render(g: &Graph, format: Format) -> String {
 fn is_plan_file(path: &std::path::Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
+    // Only regular files are opened (a FIFO would block the open).
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
         && &magic == b"INFCPLAN"
 }
 
 /// `infc explain PLAN [--memory]`: the decoded plan's memory map, or its step list.
 fn explain_plan(args: &ExplainArgs) -> Result<()> {
     let path = &args.model.model;
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_plan_file(path)?;
     let plan =
         infc_plan::decode(&bytes).with_context(|| format!("loading plan {}", path.display()))?;
     if args.memory {
@@ -151,7 +153,7 @@ fn format_version(bytes: &[u8]) -> (u16, u16) {
 pub fn verify(args: VerifyArgs) -> Result<()> {
     let path = &args.plan;
     let start = std::time::Instant::now();
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_plan_file(path)?;
     let plan =
         infc_plan::decode(&bytes).with_context(|| format!("verifying plan {}", path.display()))?;
     let (major, minor) = format_version(&bytes);
@@ -163,4 +165,13 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
         start.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+/// A plan file's bytes: regular files only (a FIFO would block, a device never end).
+fn read_plan_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("reading {}: not a regular file", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }

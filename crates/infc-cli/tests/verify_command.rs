@@ -119,3 +119,47 @@ fn explain_prints_where_a_plan_came_from() {
         "{text}"
     );
 }
+
+/// A FIFO given as the plan is refused at once by every command that reads plans (opening it
+/// blocked until a writer appeared: `run`, `run --load copy`, `verify` and `explain` hung).
+#[test]
+fn a_fifo_plan_is_refused_without_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("f.plan");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here
+    }
+    let f = fifo.to_str().unwrap();
+    for args in [
+        vec!["run", f],
+        vec!["run", f, "--load", "copy"],
+        vec!["verify", f],
+        vec!["explain", f],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_infc"))
+            .args(&args)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("{args:?} still blocked after 10 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("not a regular file") || err.contains("f.plan"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -163,7 +163,7 @@ fn provenance_bytes(pairs: &[(String, String)]) -> Vec<u8> {
 fn read_provenance(bytes: &[u8]) -> Result<Vec<(String, String)>, PlanError> {
     let mut r = Reader::new(bytes, "provenance");
     let n = r.count(8)?;
-    let mut pairs = Vec::with_capacity(n);
+    let mut pairs = Vec::with_capacity(crate::wire::preallocation(n));
     for _ in 0..n {
         pairs.push((String::get(&mut r)?, String::get(&mut r)?));
     }
@@ -494,7 +494,10 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
                     "section provenance appears twice".into(),
                 ));
             }
-            provenance = Some(read_provenance(&bytes[e.offset as usize..e.end as usize])?);
+            // Informative and optional: a provenance this reader cannot parse (a later minor may
+            // extend it) reads as empty rather than making the plan unloadable.
+            let section = &bytes[e.offset as usize..e.end as usize];
+            provenance = Some(read_provenance(section).unwrap_or_default());
             continue;
         }
         let Some(slot) = section::REQUIRED.iter().position(|&k| k == e.kind) else {
@@ -540,8 +543,8 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
 
     let mut r = Reader::new(slice(1), "steps");
     let n_steps = r.count(4 + Step::MIN_BYTES)?;
-    let mut steps = Vec::with_capacity(n_steps);
-    let mut step_names = Vec::with_capacity(n_steps);
+    let mut steps = Vec::with_capacity(crate::wire::preallocation(n_steps));
+    let mut step_names = Vec::with_capacity(crate::wire::preallocation(n_steps));
     for _ in 0..n_steps {
         step_names.push(String::get(&mut r)?);
         steps.push(Step::get(&mut r)?);

@@ -37,6 +37,17 @@ impl Writer {
     }
 }
 
+/// Most items a decoder reserves room for from a count read from the file: an item in memory can
+/// be far larger than its smallest encoding (a `Step` is 248 bytes, its frame 5), so reserving the
+/// whole count would let a sparse file ask for gigabytes before one item is read. Past this the
+/// vector grows as items actually decode.
+pub const MAX_PREALLOCATION: usize = 1024;
+
+/// Room to reserve for `n` items counted by the file.
+pub fn preallocation(n: usize) -> usize {
+    n.min(MAX_PREALLOCATION)
+}
+
 /// Bounds-checked cursor over one section's bytes.
 pub struct Reader<'a> {
     data: &'a [u8],
@@ -239,7 +250,7 @@ impl<T: Wire> Wire for Vec<T> {
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
         let n = r.count(T::MIN_BYTES)?;
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(preallocation(n));
         for _ in 0..n {
             out.push(T::get(r)?);
         }

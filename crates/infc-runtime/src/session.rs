@@ -168,13 +168,19 @@ impl Session {
             path: path.display().to_string(),
             msg: e.to_string(),
         };
+        // Refuse FIFOs, devices and directories before opening: opening a FIFO blocks until a
+        // writer appears. The open file is checked again below (it may have been swapped).
+        let not_regular = || RuntimeError::Io {
+            path: path.display().to_string(),
+            msg: "not a regular file".into(),
+        };
+        if !std::fs::metadata(path).map_err(io)?.is_file() {
+            return Err(not_regular());
+        }
         let file = std::fs::File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if !meta.is_file() {
-            return Err(RuntimeError::Io {
-                path: path.display().to_string(),
-                msg: "not a regular file".into(),
-            });
+            return Err(not_regular());
         }
         let bytes = match opts.load {
             // SAFETY: the mapping is read-only and private to this process; the plan is validated
