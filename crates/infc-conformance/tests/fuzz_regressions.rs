@@ -72,14 +72,19 @@ fn npy_read_regressions_and_seeds() {
     replay_committed("npy_read");
 }
 
-/// Replay one open crash of `target`.
+/// Replay one committed crash of `target`: `rel` is its path under `fuzz/regressions/<target>/`.
+fn replay_file(target: &str, rel: &str) {
+    replay(
+        target,
+        &[fuzz_dir().join("regressions").join(target).join(rel)],
+    );
+}
+
+/// Replay one open crash of `target` (under `open/`, with an ignored test, while its fix is
+/// pending; none is open now).
+#[allow(dead_code)]
 fn replay_open(target: &str, name: &str) {
-    let p = fuzz_dir()
-        .join("regressions")
-        .join(target)
-        .join("open")
-        .join(name);
-    replay(target, &[p]);
+    replay_file(target, &format!("open/{name}"));
 }
 
 /// The plan generator of `plan_run` must get past the validator often, for every step kind
@@ -116,44 +121,64 @@ fn generated_plans_validate_for_every_step_kind() {
     assert_eq!(valid.len(), 26, "kinds that never validated: {valid:?}");
 }
 
+// Fixed crashes of issue 19, each named (they are replayed with the others above too). The
+// validator refuses a zero dim hiding a huge one (`MAX_ELEMENTS`), and executors and kernels do no
+// work and size no buffer for an empty output.
+
+/// GatherNd with batch 0 and slice_len 2^63 overflowed the slice's byte count (exec/movement.rs).
 #[test]
-#[ignore = "issue 19: GatherNd with batch 0 and slice_len 2^63 overflows the slice's byte count in the runtime (exec/movement.rs)"]
-fn open_gather_nd_slice_bytes_overflow() {
-    replay_open("plan_run", "gather_nd_slice_bytes_overflow");
+fn fixed_gather_nd_slice_bytes_overflow() {
+    replay_file("plan_run", "gather_nd_slice_bytes_overflow");
 }
 
+/// GatherNd with batch 0 and an index dim of 2^63 overflowed the index count (exec/movement.rs).
 #[test]
-#[ignore = "issue 19: GatherNd with batch 0 and an index dim of 2^63 overflows the index count in the runtime (exec/movement.rs)"]
-fn open_gather_nd_index_count_overflow() {
-    replay_open("plan_run", "gather_nd_index_count_overflow");
+fn fixed_gather_nd_index_count_overflow() {
+    replay_file("plan_run", "gather_nd_index_count_overflow");
 }
 
+/// An f32 Reduce over a [2^63, 3] reduction (stride 0) overflowed the element count (exec/nn.rs).
 #[test]
-#[ignore = "issue 19: an f32 Reduce over an empty-in-effect [2^63, 3] reduction overflows the element count in the runtime (exec/nn.rs)"]
-fn open_reduce_count_overflow() {
-    replay_open("plan_run", "reduce_count_overflow");
+fn fixed_reduce_count_overflow() {
+    replay_file("plan_run", "reduce_count_overflow");
 }
 
+/// NchwcConv of an input of height 0 underflowed in the kernel's interior window
+/// (conv_nchwc/direct.rs).
 #[test]
-#[ignore = "issue 19: NchwcConv with input height 0 underflows in the kernel's interior window (conv_nchwc/direct.rs)"]
-fn open_nchwc_conv_empty_input() {
-    replay_open("plan_run", "nchwc_conv_empty_input");
+fn fixed_nchwc_conv_empty_input() {
+    replay_file("plan_run", "nchwc_conv_empty_input");
 }
 
+/// Pool with 0 channels and a 2^61 output width sized a Vec of taps by the width (kernels/pool.rs).
 #[test]
-#[ignore = "issue 19: Pool with 0 channels and a 2^61 output width sizes a Vec of taps by the width: capacity overflow (kernels/pool.rs)"]
-fn open_pool_taps_capacity_overflow() {
-    replay_open("plan_run", "pool_taps_capacity_overflow");
+fn fixed_pool_taps_capacity_overflow() {
+    replay_file("plan_run", "pool_taps_capacity_overflow");
 }
 
+/// MaxPool of an empty tensor with a huge output sized a Vec of taps by the output
+/// (kernels/pool.rs max_pool2d).
 #[test]
-#[ignore = "issue 19: Gather with 0 indices and 2^63 outer rows loops over every (empty) row: the run does not end (exec/movement.rs)"]
-fn open_gather_empty_rows_hang() {
-    replay_open("plan_run", "gather_empty_rows_hang");
+fn fixed_max_pool_taps_capacity_overflow() {
+    replay_file("plan_run", "max_pool_taps_capacity_overflow");
 }
 
+/// Gather with 0 indices and 2^63 outer rows looped over every (empty) row (exec/movement.rs).
 #[test]
-#[ignore = "issue 19: MaxPool with an empty tensor and a huge output size sizes a Vec of taps by the output: capacity overflow (kernels/pool.rs max_pool2d)"]
-fn open_max_pool_taps_capacity_overflow() {
-    replay_open("plan_run", "max_pool_taps_capacity_overflow");
+fn fixed_gather_empty_rows_hang() {
+    replay_file("plan_run", "gather_empty_rows_hang");
+}
+
+/// QuantMatMul with an empty output inside its scratch range underflowed splitting the arena for
+/// its two outputs (runtime mem.rs io2).
+#[test]
+fn fixed_quant_matmul_empty_output_split() {
+    replay_file("plan_run", "quant_matmul_empty_output_split");
+}
+
+/// MatMul with an empty matrix (m·n = 0) and a huge batch overflowed the batch stride product in
+/// the runtime (exec/linalg.rs); the validator now counts the output over batch, m and n together.
+#[test]
+fn fixed_matmul_batch_count_overflow() {
+    replay_file("plan_run", "matmul_batch_count_overflow");
 }

@@ -108,10 +108,16 @@ impl Pool2dParams {
     }
     fn check(&self, x: usize, y: usize) -> Result<(usize, usize)> {
         self.validate()?;
-        let planes = self.batch * self.channels;
-        check_len("pool input", x, planes * self.in_h * self.in_w)?;
         let out = (self.out_h(), self.out_w());
-        check_len("pool output", y, planes * out.0 * out.1)?;
+        // Checked: an empty tensor (a zero dim) may carry huge other dims.
+        let count = |dims: [usize; 4]| {
+            dims.iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .ok_or_else(|| bad_shape("pool", format!("tensor {dims:?} overflows usize")))
+        };
+        let (n, c) = (self.batch, self.channels);
+        check_len("pool input", x, count([n, c, self.in_h, self.in_w])?)?;
+        check_len("pool output", y, count([n, c, out.0, out.1])?)?;
         Ok(out)
     }
 }
@@ -173,42 +179,36 @@ fn taps(
     }
 }
 
-/// Per-axis tap tables, computed once per call.
-struct Windows {
-    rows: Vec<Taps>,
-    cols: Vec<Taps>,
-}
+/// The taps of one output position per axis, computed where they are used (no table sized by the
+/// output: an empty tensor may declare any output size).
+#[derive(Clone, Copy)]
+struct Windows<'a>(&'a Pool2dParams);
 
-impl Windows {
-    fn new(p: &Pool2dParams, oh: usize, ow: usize) -> Windows {
-        Windows {
-            rows: (0..oh)
-                .map(|o| {
-                    taps(
-                        o,
-                        p.stride_h,
-                        p.pad_top,
-                        p.kernel_h,
-                        p.dilation_h,
-                        p.in_h,
-                        p.pad_bottom,
-                    )
-                })
-                .collect(),
-            cols: (0..ow)
-                .map(|o| {
-                    taps(
-                        o,
-                        p.stride_w,
-                        p.pad_left,
-                        p.kernel_w,
-                        p.dilation_w,
-                        p.in_w,
-                        p.pad_right,
-                    )
-                })
-                .collect(),
-        }
+impl Windows<'_> {
+    fn row(&self, o: usize) -> Taps {
+        let p = self.0;
+        taps(
+            o,
+            p.stride_h,
+            p.pad_top,
+            p.kernel_h,
+            p.dilation_h,
+            p.in_h,
+            p.pad_bottom,
+        )
+    }
+
+    fn col(&self, o: usize) -> Taps {
+        let p = self.0;
+        taps(
+            o,
+            p.stride_w,
+            p.pad_left,
+            p.kernel_w,
+            p.dilation_w,
+            p.in_w,
+            p.pad_right,
+        )
     }
 }
 
@@ -220,9 +220,14 @@ fn for_planes(
     ow: usize,
     f: impl Fn(&[f32], &mut [f32]) + Sync,
 ) {
-    let (ip, op) = (p.in_h * p.in_w, oh * ow);
+    // No planes: nothing to do, whatever the (then unchecked) plane sizes are.
     let planes = p.batch * p.channels;
-    if op == 0 || planes == 0 {
+    if planes == 0 {
+        return;
+    }
+    // `check` counted planes × plane for both tensors, so these do not overflow.
+    let (ip, op) = (p.in_h * p.in_w, oh * ow);
+    if op == 0 {
         return;
     }
     let y = &mut y[..planes * op];
@@ -240,11 +245,13 @@ fn for_planes(
 /// Max pooling; padding never wins (a window entirely in padding yields `-inf`). NaN propagates.
 pub fn max_pool2d(_isa: Isa, p: &Pool2dParams, x: &[f32], y: &mut [f32]) -> Result<()> {
     let (oh, ow) = p.check(x.len(), y.len())?;
-    let win = Windows::new(p, oh, ow);
+    let win = Windows(p);
     let w = p.in_w;
     for_planes(p, x, y, oh, ow, |plane, out| {
-        for (oy, rows) in win.rows.iter().enumerate() {
-            for (ox, cols) in win.cols.iter().enumerate() {
+        for oy in 0..oh {
+            let rows = win.row(oy);
+            for ox in 0..ow {
+                let cols = win.col(ox);
                 let mut m = f32::NEG_INFINITY;
                 for r in rows.iter() {
                     let line = &plane[r * w..(r + 1) * w];
@@ -272,11 +279,13 @@ pub fn avg_pool2d(
     y: &mut [f32],
 ) -> Result<()> {
     let (oh, ow) = p.check(x.len(), y.len())?;
-    let win = Windows::new(p, oh, ow);
+    let win = Windows(p);
     let w = p.in_w;
     for_planes(p, x, y, oh, ow, |plane, out| {
-        for (oy, rows) in win.rows.iter().enumerate() {
-            for (ox, cols) in win.cols.iter().enumerate() {
+        for oy in 0..oh {
+            let rows = win.row(oy);
+            for ox in 0..ow {
+                let cols = win.col(ox);
                 let mut s = 0f32;
                 for r in rows.iter() {
                     let line = &plane[r * w..(r + 1) * w];
@@ -517,5 +526,20 @@ mod tests {
         let mut bad = p;
         bad.dilation_h = usize::MAX;
         assert!(max_pool2d(Isa::best(), &bad, &x, &mut y).is_err());
+    }
+
+    /// No planes and a 2^61-wide output: nothing to do, and no tap table sized by the width (a
+    /// capacity overflow, found by the plan fuzzer); a product of the dims past usize is an error.
+    #[test]
+    fn empty_planes_with_huge_outputs_cost_nothing() {
+        let w = (1usize << 61) + 1;
+        let mut p = params((1, 1), (1, 1), (1, 1), [0, 0, 0, w - 1], (1, 1), false);
+        p.channels = 0;
+        assert_eq!(p.out_w(), w);
+        max_pool2d(Isa::best(), &p, &[], &mut []).unwrap();
+        avg_pool2d(Isa::best(), &p, true, &[], &mut []).unwrap();
+        p.batch = usize::MAX;
+        p.channels = 2;
+        assert!(max_pool2d(Isa::best(), &p, &[], &mut []).is_err());
     }
 }

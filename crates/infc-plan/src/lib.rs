@@ -20,5 +20,6 @@ pub use format::{
 pub use step::*;
 pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
 pub use validate::{
-    contiguous_strides, step_accesses, validate, Access, MAX_ARENA_BYTES, MAX_IO_RANK, MAX_RANK,
+    contiguous_strides, element_count, step_accesses, validate, Access, MAX_ARENA_BYTES,
+    MAX_ELEMENTS, MAX_IO_RANK, MAX_RANK,
 };

@@ -39,12 +39,21 @@ struct Ctx {
     acc: Vec<Access>,
 }
 
-fn mul(a: u64, b: u64) -> Option<u64> {
-    a.checked_mul(b)
-}
+/// Most elements a tensor (or a step's iteration space) may span, counting every zero dim as 1:
+/// as many as the largest arena has bytes. A product with a zero factor is 0 however large its
+/// other factors are, but the runtime multiplies sub-products of the dims (a row's bytes, an index
+/// count, a per-image size) and loops over the outer ones; bounding the product of the non-zero
+/// dims keeps every such sub-product, times an element size, far inside `u64` and `usize`.
+pub const MAX_ELEMENTS: u64 = MAX_ARENA_BYTES;
 
-fn numel(shape: &[u64]) -> Option<u64> {
-    shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))
+/// Element count of `dims`: `None` when the product of its non-zero dims exceeds
+/// [`MAX_ELEMENTS`] (checked before a zero dim makes the count 0).
+pub fn element_count(dims: &[u64]) -> Option<u64> {
+    let mut extent = 1u64;
+    for &d in dims.iter().filter(|&&d| d != 0) {
+        extent = extent.checked_mul(d).filter(|&e| e <= MAX_ELEMENTS)?;
+    }
+    Some(if dims.contains(&0) { 0 } else { extent })
 }
 
 impl Ctx {
@@ -63,12 +72,17 @@ impl Ctx {
         }
     }
 
+    /// The element count of `dims` (see [`element_count`]).
     fn product(&self, what: &str, dims: &[u64]) -> Result<u64, PlanError> {
-        numel(dims).ok_or_else(|| self.err(format!("{what} {dims:?} overflows")))
+        element_count(dims).ok_or_else(|| {
+            self.err(format!(
+                "{what} {dims:?} overflows: its non-zero dims span more than {MAX_ELEMENTS} elements"
+            ))
+        })
     }
 
     fn mul(&self, what: &str, a: u64, b: u64) -> Result<u64, PlanError> {
-        mul(a, b).ok_or_else(|| self.err(format!("{what}: {a}·{b} overflows")))
+        self.product(what, &[a, b])
     }
 
     /// Record a byte range `[t.offset + lo·esize, t.offset + hi·esize)` (element indices lo ≤ hi).
@@ -158,7 +172,8 @@ impl Ctx {
         self.contiguous(role, t, dtype, len, true)
     }
 
-    /// Strided access over `shape` (signed element strides).
+    /// Strided access over `shape` (signed element strides); the number of elements its range
+    /// spans (0 when empty).
     fn strided(
         &mut self,
         role: &'static str,
@@ -167,7 +182,7 @@ impl Ctx {
         shape: &[u64],
         strides: &[i64],
         write: bool,
-    ) -> Result<(), PlanError> {
+    ) -> Result<u64, PlanError> {
         if strides.len() != shape.len() {
             return Err(self.err(format!(
                 "{role} has {} strides for rank {}",
@@ -181,8 +196,17 @@ impl Ctx {
                 shape.len()
             )));
         }
-        if shape.contains(&0) {
-            return Ok(());
+        // Before the zero short-circuit: a zero dim must not hide a huge one or a huge stride.
+        let count = element_count(shape).ok_or_else(|| {
+            self.err(format!(
+                "{role} extent overflows: shape {shape:?} spans more than {MAX_ELEMENTS} elements"
+            ))
+        })?;
+        if let Some(s) = strides.iter().find(|s| s.unsigned_abs() > MAX_ELEMENTS) {
+            return Err(self.err(format!("{role} stride {s} exceeds {MAX_ELEMENTS} elements")));
+        }
+        if count == 0 {
+            return Ok(0);
         }
         // Element index bounds; a product or sum past i128 (rank 8 of 2^64 dims) is an error.
         let bounds = || {
@@ -200,16 +224,26 @@ impl Ctx {
         let Some((lo, hi)) = bounds() else {
             return Err(self.err(format!("{role} extent overflows")));
         };
+        // A write reaches each element at most once, so it covers at least as many elements as
+        // it writes (a stride-0 write would repeat work unbounded by the arena).
+        if write && (count as i128) > hi - lo {
+            return Err(self.err(format!(
+                "{role} writes {count} elements into a span of {}: its strides repeat elements",
+                hi - lo
+            )));
+        }
         let contiguous = contiguous_strides(shape);
         let identity = !write
             && strides
                 .iter()
                 .zip(&contiguous)
                 .all(|(&s, &c)| s == c as i64);
-        self.range(role, t, dtype.size() as u64, lo, hi, write, identity)
+        self.range(role, t, dtype.size() as u64, lo, hi, write, identity)?;
+        Ok((hi - lo) as u64)
     }
 
     /// Unsigned-stride read (broadcasting inputs); identity when the strides are the contiguous ones.
+    /// The number of elements its range spans.
     fn broadcast(
         &mut self,
         role: &'static str,
@@ -217,7 +251,7 @@ impl Ctx {
         dtype: DType,
         shape: &[u64],
         strides: &[u64],
-    ) -> Result<(), PlanError> {
+    ) -> Result<u64, PlanError> {
         let signed: Vec<i64> = strides
             .iter()
             .map(|&s| i64::try_from(s).unwrap_or(i64::MAX))
@@ -228,14 +262,15 @@ impl Ctx {
         self.strided(role, t, dtype, shape, &signed, false)
     }
 
-    /// Batched matrices: `batch_shape` with element strides, each matrix `mat` contiguous elements.
+    /// Batched matrices: `batch_shape` with element strides, each matrix of `mat` (rows, columns)
+    /// contiguous elements.
     fn batched(
         &mut self,
         role: &'static str,
         t: TensorRef,
         batch: &[u64],
         strides: &[u64],
-        mat: u64,
+        mat: [u64; 2],
     ) -> Result<(), PlanError> {
         if batch.len() != strides.len() {
             return Err(self.err(format!(
@@ -244,9 +279,19 @@ impl Ctx {
                 batch.len()
             )));
         }
-        if batch.contains(&0) || mat == 0 {
+        // Before the zero short-circuit: a zero dim must not hide a huge one or a huge stride.
+        let mut dims = batch.to_vec();
+        dims.extend_from_slice(&mat);
+        let count = self.product(role, &dims)?;
+        if let Some(s) = strides.iter().find(|&&s| s > MAX_ELEMENTS) {
+            return Err(self.err(format!(
+                "{role} batch stride {s} exceeds {MAX_ELEMENTS} elements"
+            )));
+        }
+        if count == 0 {
             return Ok(());
         }
+        let mat = mat[0] * mat[1];
         let hi = batch
             .iter()
             .zip(strides)
@@ -355,6 +400,12 @@ fn check_window(
     out: [u64; 2],
     exact: bool,
 ) -> Result<(), PlanError> {
+    let attrs = kernel.iter().chain(&strides).chain(&pads).chain(&dil);
+    if let Some(v) = attrs.copied().find(|&v| v > MAX_ELEMENTS) {
+        return Err(c.err(format!(
+            "{what} kernel, stride, pad or dilation {v} exceeds {MAX_ELEMENTS}"
+        )));
+    }
     for ax in 0..2 {
         need(
             c,
@@ -399,17 +450,17 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
         }
         Step::Binary(s) => {
             let out = if s.op.is_comparison() { Bool } else { s.dtype };
+            let n = c.product("shape", &s.shape)?;
             c.broadcast("a", s.a, s.dtype, &s.shape, &s.a_strides)?;
             c.broadcast("b", s.b, s.dtype, &s.shape, &s.b_strides)?;
-            let n = c.product("shape", &s.shape)?;
             c.write("y", s.y, out, n)?;
             in_place_ok = out.size() == s.dtype.size();
         }
         Step::Where(s) => {
+            let n = c.product("shape", &s.shape)?;
             c.broadcast("cond", s.cond, Bool, &s.shape, &s.cond_strides)?;
             c.broadcast("a", s.a, s.dtype, &s.shape, &s.a_strides)?;
             c.broadcast("b", s.b, s.dtype, &s.shape, &s.b_strides)?;
-            let n = c.product("shape", &s.shape)?;
             c.write("y", s.y, s.dtype, n)?;
             in_place_ok = true;
         }
@@ -444,18 +495,17 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             need(c, s.batch_shape.len() <= MAX_RANK, || {
                 format!("batch rank {} exceeds {MAX_RANK}", s.batch_shape.len())
             })?;
-            let mk = c.mul("a matrix", s.m, s.k)?;
-            c.batched("a", s.a, &s.batch_shape, &s.a_batch_strides, mk)?;
+            c.batched("a", s.a, &s.batch_shape, &s.a_batch_strides, [s.m, s.k])?;
             match &s.b {
                 MatB::Packed(p) => {
                     need(c, s.b_batch_strides.iter().all(|&v| v == 0), || {
                         "packed B cannot vary over the batch".into()
                     })?;
+                    c.product("b matrix", &[s.k, s.n])?;
                     c.packed("b", *p)?;
                 }
                 MatB::Plain { at, .. } => {
-                    let kn = c.mul("b matrix", s.k, s.n)?;
-                    c.batched("b", *at, &s.batch_shape, &s.b_batch_strides, kn)?;
+                    c.batched("b", *at, &s.batch_shape, &s.b_batch_strides, [s.k, s.n])?;
                 }
             }
             if let Some(b) = &s.bias {
@@ -465,9 +515,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                     .ok_or_else(|| c.err("bias size overflows"))?;
                 c.read("bias", b.at, F32, len)?;
             }
-            let batch = c.product("batch shape", &s.batch_shape)?;
-            let mn = c.mul("output", s.m, s.n)?;
-            let total = c.mul("output", batch, mn)?;
+            let mut out = s.batch_shape.clone();
+            out.extend_from_slice(&[s.m, s.n]);
+            let total = c.product("output", &out)?;
             if let Some(r) = s.residual {
                 c.read("residual", r, F32, total)?;
             }
@@ -497,6 +547,7 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             )?;
             let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
+            conv_weights(c, s.c_in / s.group, s.c_out, s.kernel, [s.oh, s.ow])?;
             c.packed("weights", s.weights)?;
             if let Some(b) = s.bias {
                 c.read("bias", b, F32, s.c_out)?;
@@ -571,7 +622,15 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                     && s.red_strides.len() == s.red_shape.len(),
                 || "stride/shape rank mismatch".into(),
             )?;
-            c.broadcast("x", s.x, s.dtype, &shape, &strides)?;
+            let span = c.broadcast("x", s.x, s.dtype, &shape, &strides)?;
+            // A reduction reads each input element once: its work is bounded by its input's
+            // bytes, not by a stride-0 dim.
+            let count = c.product("input", &shape)?;
+            need(c, count <= span, || {
+                format!(
+                    "x reads {count} elements from a span of {span}: its strides repeat elements"
+                )
+            })?;
             let n = c.product("output", &s.out_shape)?;
             c.write("y", s.y, s.dtype, n)?;
         }
@@ -613,7 +672,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
         }
         Step::Attention(s) => {
             let hd = c.mul("heads·d", s.heads, s.d)?;
-            let qn = c.product("q", &[s.batch, s.sq, hd])?;
+            let qn = c.product("q", &[s.batch, s.sq, s.heads, s.d])?;
+            c.product("k", &[s.batch, s.sk, s.heads, s.d])?;
+            c.product("scores", &[s.batch, s.heads, s.sq, s.sk])?;
             let [ldq, ldk, ldv] = s.qkv_row_strides;
             need(c, ldq >= hd && ldk >= hd && ldv >= hd, || {
                 format!(
@@ -651,6 +712,7 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                     c.read("layer norm bias", b, F32, s.k)?;
                 }
             }
+            c.product("weights", &[s.k, s.n])?;
             let wb = quant_weights_bytes(s.k, s.n)
                 .ok_or_else(|| c.err("quantized weights size overflows"))?;
             need(c, s.weights.bytes == wb, || {
@@ -698,6 +760,7 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             )?;
             let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
+            conv_weights(c, s.c_in / s.group, s.c_out, s.kernel, [s.oh, s.ow])?;
             let (kg, cog) = s
                 .group_dims()
                 .ok_or_else(|| c.err("group size overflows"))?;
@@ -760,6 +823,22 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             };
             let xin = c.product("input", &[s.n, c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
+            let lanes = [s.in_blocks(), s.lanes()];
+            conv_weights(
+                c,
+                c.product("input lanes", &lanes)?,
+                s.c_out,
+                s.kernel,
+                [s.oh, s.ow],
+            )?;
+            let padded = [
+                s.h.saturating_add(s.pads[0]).saturating_add(s.pads[2]),
+                s.w.saturating_add(s.pads[1]).saturating_add(s.pads[3]),
+            ];
+            c.product(
+                "padded input",
+                &[s.n, lanes[0], lanes[1], padded[0], padded[1]],
+            )?;
             let wb = s
                 .weights_bytes()
                 .ok_or_else(|| c.err("quantized weights size overflows"))?;
@@ -811,6 +890,7 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             };
             let xin = c.product("input", &[s.n, c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
+            conv_weights(c, c_in, s.c_out, s.kernel, [s.oh, s.ow])?;
             c.packed("weights", s.weights)?;
             if let Some(b) = s.bias {
                 c.read("bias", b, F32, s.c_out)?;
@@ -860,6 +940,20 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
         }
     }
     c.check_overlaps(in_place_ok)
+}
+
+/// The weights `[c_out][c_in][kh][kw]` and the im2col matrix `[c_in·kh·kw][oh·ow]` of a conv
+/// (one group) span at most [`MAX_ELEMENTS`], even when a channel count is 0.
+fn conv_weights(
+    c: &Ctx,
+    c_in: u64,
+    c_out: u64,
+    kernel: [u64; 2],
+    out: [u64; 2],
+) -> Result<(), PlanError> {
+    c.product("weights", &[c_out, c_in, kernel[0], kernel[1]])?;
+    c.product("im2col", &[c_in, kernel[0], kernel[1], out[0], out[1]])?;
+    Ok(())
 }
 
 /// `channels` rounded up to a multiple of `block` (the channel extent of a blocked tensor).

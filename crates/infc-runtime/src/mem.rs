@@ -91,8 +91,17 @@ impl Mem<'_> {
         out2: (u64, usize),
         reads: [Rd; N],
     ) -> Result<(&mut [u8], &mut [u8], [Option<&[u8]>; N]), String> {
-        let r1 = (out1.0 as usize, out1.0 as usize + out1.1);
-        let r2 = (out2.0 as usize, out2.0 as usize + out2.1);
+        let (mut r1, mut r2) = (
+            (out1.0 as usize, out1.0 as usize + out1.1),
+            (out2.0 as usize, out2.0 as usize + out2.1),
+        );
+        // An empty output writes nothing wherever it is: put it at an end of the other range, so
+        // it never sits inside it (the split below would underflow).
+        if out1.1 == 0 {
+            r1 = (r2.0, r2.0);
+        } else if out2.1 == 0 {
+            r2 = (r1.1, r1.1);
+        }
         if r1.1 > r2.0 && r2.1 > r1.0 && out1.1 > 0 && out2.1 > 0 {
             return Err("the two outputs overlap".into());
         }

@@ -11,6 +11,8 @@ use infc_plan::*;
 use infc_runtime::{Isa, Session, SessionOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+#[path = "degenerate_dims/hidden.rs"]
+mod hidden;
 #[path = "degenerate_dims/steps.rs"]
 mod steps;
 use steps::{Case, BIAS, SLOT, SLOTS};
@@ -168,4 +170,58 @@ fn quant_matmul_k0_and_quant_conv_cin0_give_the_bias() {
         let want: Vec<f32> = (0..y.len()).map(|i| bias_value(b.index(i))).collect();
         assert_eq!((y.len(), y), (4, want), "{name}");
     }
+}
+
+/// A zero dim does not hide huge other dims: the steps of [`hidden::refused`] (the `plan_run`
+/// fuzzer's crashes and the same products in the other step kinds) fail validation naming the step.
+#[test]
+fn a_zero_dim_does_not_hide_huge_ones() {
+    let mut failures = Vec::new();
+    for case in hidden::refused() {
+        match infc_plan::decode(&plan(&case).encode()) {
+            Ok(_) => failures.push(format!("{}: accepted", case.name)),
+            Err(e) if !e.to_string().contains(case.step.kind()) => failures.push(format!(
+                "{}: refused without naming the step: {e}",
+                case.name
+            )),
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The valid empty steps of [`hidden::empty_runs`] (other dims up to 2^40) load and run on every
+/// ISA path at once: no loop over the rows of an empty tensor, no buffer sized by a dim (a 2^40
+/// Gather looped for hours, a 2^40-wide Pool aborted allocating its taps, an NCHWc conv of an
+/// empty input underflowed). The conv's output is its bias.
+#[test]
+fn empty_steps_with_huge_dims_run_at_once() {
+    let start = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for case in hidden::empty_runs() {
+        let bytes = plan(&case).encode();
+        if let Err(e) = infc_plan::decode(&bytes) {
+            failures.push(format!("{}: refused: {e}", case.name));
+            continue;
+        }
+        for isa in Isa::supported() {
+            match run(&case, &bytes, isa) {
+                Err(e) => failures.push(format!("{} on {isa:?}: {e}", case.name)),
+                Ok(None) => failures.push(format!("{} on {isa:?}: refused at load", case.name)),
+                Ok(Some(y)) => {
+                    let want: Vec<f32> = match (case.bias_at, case.output) {
+                        (Some(b), Some((n, _))) => {
+                            (0..n as usize).map(|i| bias_value(b.index(i))).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    if y != want {
+                        failures.push(format!("{} on {isa:?}: {y:?}, want {want:?}", case.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
 }

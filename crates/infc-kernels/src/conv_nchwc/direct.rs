@@ -280,11 +280,12 @@ mod x86 {
 /// Interior output positions `[a, b)` along one axis: windows entirely inside the input.
 fn interior(out: usize, input: usize, pad: usize, k: usize, s: usize, d: usize) -> (usize, usize) {
     let a = pad.div_ceil(s).min(out);
+    // The last window start whose last tap `start + (k-1)·d` is inside the input: none when the
+    // window reaches past `input + pad - 1` from output 0 (an empty input has no interior).
     let reach = (k - 1) * d;
-    let b = if input - 1 + pad >= reach {
-        ((input - 1 + pad - reach) / s + 1).min(out)
-    } else {
-        0
+    let b = match (input + pad).checked_sub(reach + 1) {
+        Some(last) if input > 0 => (last / s + 1).min(out),
+        _ => 0,
     };
     (a, b.max(a))
 }

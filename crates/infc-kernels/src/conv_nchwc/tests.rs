@@ -237,3 +237,14 @@ fn bad_inputs_are_errors() {
     let mut yb = vec![0.0; 10];
     assert!(to_blocked(Isa::best(), 1, 3, 4, 12, &[0.0; 12], &mut yb).is_err());
 }
+
+/// An input of height or width 0 whose padding still gives output pixels (every tap is padding):
+/// the output is the epilogue on zero, as the im2col conv gives. The interior window's bound
+/// underflowed (`input - 1`), found by the plan fuzzer.
+#[test]
+fn empty_inputs_with_padding_match_im2col() {
+    for (hw, k) in [((0, 3), 1), ((3, 0), 2), ((0, 0), 1)] {
+        check_conv(params(5, hw, 20, k, 1, 1), false);
+        check_conv(params(16, hw, 3, k, 1, 1), true);
+    }
+}

@@ -95,6 +95,10 @@ pub(crate) fn gather(s: &GatherStep, m: &mut Mem<'_>) -> Result<(), String> {
         s.n_idx as usize,
     );
     let row = inner * es;
+    // An empty output: nothing to gather (no loop over the rows of an empty tensor).
+    if outer * n * row == 0 {
+        return Ok(());
+    }
     let reads = [
         rd(s.data, outer * axis * row),
         rd(s.indices, n * s.idx_dtype.size()),
@@ -128,6 +132,10 @@ pub(crate) fn gather_nd(s: &GatherNdStep, m: &mut Mem<'_>) -> Result<(), String>
         s.n_per_batch as usize,
         s.slice_len as usize * es,
     );
+    // An empty output: nothing to gather (no loop over the batches of an empty tensor).
+    if batch * n * slice == 0 {
+        return Ok(());
+    }
     let reads = [
         rd(s.data, batch * per_batch * slice),
         rd(s.indices, batch * n * depth * s.idx_dtype.size()),

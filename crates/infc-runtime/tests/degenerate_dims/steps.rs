@@ -36,6 +36,8 @@ pub enum BiasAt {
     Col(u64),
     /// NCHW with `hw` pixels and `c` channels: channel `(i / hw) % c`.
     Chan { hw: u64, c: u64 },
+    /// Blocked `[c/block][hw][block]`: channel `(i / (hw·block))·block + i % block`.
+    Blocked { hw: u64, block: u64 },
 }
 
 impl BiasAt {
@@ -45,6 +47,7 @@ impl BiasAt {
         (match self {
             BiasAt::Col(n) => i % n.max(1),
             BiasAt::Chan { hw, c } => (i / hw.max(1)) % c.max(1),
+            BiasAt::Blocked { hw, block } => (i / (hw * block).max(1)) * block + i % block.max(1),
         }) as usize
     }
 }
