@@ -8,7 +8,7 @@
 use crate::analysis::Analysis;
 use crate::CompileError;
 use infc_ir::{Dim, Graph, ValueId};
-use infc_plan::{MAX_ARENA_BYTES, MAX_IO_RANK};
+use infc_plan::{element_count, MAX_ARENA_BYTES, MAX_ELEMENTS, MAX_IO_RANK};
 use std::collections::HashSet;
 
 /// The type of `v` is known and its bytes fit a plan's arena: the message, if not.
@@ -31,7 +31,23 @@ fn type_fault(g: &Graph, v: ValueId) -> Option<Result<String, CompileError>> {
              ({MAX_ARENA_BYTES} bytes)",
             val.name, val.ty
         ))),
-        Some(_) => None,
+        Some(_) => {
+            // A zero dim makes the byte size 0 but does not make the others fit a plan: the
+            // validator counts the non-zero dims too ([`element_count`]).
+            let dims: Vec<u64> = val
+                .ty
+                .shape
+                .dims()
+                .iter()
+                .map(|d| d.known().unwrap_or(0) as u64)
+                .collect();
+            element_count(&dims).is_none().then(|| {
+                Ok(format!(
+                    "value '{}' of type {} has dims whose product (zero dims aside) exceeds                      {MAX_ELEMENTS} elements, more than a plan may hold",
+                    val.name, val.ty
+                ))
+            })
+        }
     }
 }
 

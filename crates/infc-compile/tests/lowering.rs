@@ -135,6 +135,24 @@ fn symbolic_dims_are_named() {
     );
 }
 
+/// A zero dim empties a tensor but does not make its other dims fit a plan: compile names the value
+/// (the plan validator would refuse the step, which would surface as an internal error).
+#[test]
+fn a_zero_dim_does_not_hide_a_huge_one() {
+    let mut b = B::new();
+    let x = b.input("x", DType::F32, &[0, 1 << 45]);
+    let y = b.one(Op::Unary(UnaryOp::Relu), &[x]);
+    b.output(y);
+    let err = compile(&b.g, &CompileOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("value 'x'") && err.contains("exceeds"),
+        "{err}"
+    );
+    assert!(!err.contains("internal error"), "{err}");
+}
+
 #[test]
 fn unsupported_ops_are_named() {
     let mut b = B::new();
