@@ -130,6 +130,64 @@ impl Layout {
     }
 }
 
+/// Longest header dict accepted from a stream whose length is unknown (a FIFO); from a file or
+/// a buffer, the header may not be longer than the bytes there are.
+const MAX_STREAM_HEADER: u64 = 1 << 20;
+/// Deepest bracket nesting accepted in the header dict (a structured dtype's list of tuples needs
+/// three levels).
+const MAX_NESTING: usize = 8;
+
+/// Read the preamble and header from `r` (at most `limit` bytes long) and parse it, leaving `r`
+/// at the data. The declared header length and the dict's bracket nesting are checked before
+/// `npyz` sees them: it allocates the declared length (up to 4 GiB for a 13-byte file) and its
+/// literal parser takes exponential time in the nesting depth (both found by the `npy_read`
+/// fuzzer).
+fn read_header(r: &mut impl Read, limit: u64) -> Result<NpyHeader> {
+    let mut pre = [0u8; 12];
+    r.read_exact(&mut pre[..8])
+        .context("bad header: shorter than the .npy preamble")?;
+    if &pre[..6] != b"\x93NUMPY" {
+        bail!("bad header: not a .npy file (no \\x93NUMPY magic)");
+    }
+    let (end, len) = match pre[6] {
+        1 => {
+            r.read_exact(&mut pre[8..10])
+                .context("bad header: truncated")?;
+            (10, u16::from_le_bytes([pre[8], pre[9]]) as usize)
+        }
+        2 | 3 => {
+            r.read_exact(&mut pre[8..12])
+                .context("bad header: truncated")?;
+            (
+                12,
+                u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as usize,
+            )
+        }
+        v => bail!("bad header: unsupported .npy version {v}"),
+    };
+    if len as u64 > limit {
+        bail!("bad header: it declares {len} bytes, more than the {limit} there can be");
+    }
+    let mut head = pre[..end].to_vec();
+    head.resize(end + len, 0);
+    r.read_exact(&mut head[end..])
+        .with_context(|| format!("bad header: it declares {len} bytes and the file ends first"))?;
+    let mut depth = 0usize;
+    for &b in &head[end..] {
+        match b {
+            b'[' | b'(' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    bail!("bad header: brackets nest deeper than {MAX_NESTING} levels");
+                }
+            }
+            b']' | b')' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    NpyHeader::from_reader(&mut head.as_slice()).context("bad header")
+}
+
 /// Read a C-order `.npy` file of a plain (non-structured) dtype. The data is read straight into
 /// one buffer reserved fallibly, after checking that a regular file holds that many bytes: a
 /// header claiming more than the file has, or more than can be allocated, is an error naming the
@@ -141,8 +199,12 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
         .metadata()
         .with_context(|| format!("cannot read '{shown}'"))?;
     let mut reader = std::io::BufReader::new(file);
-    let layout = NpyHeader::from_reader(&mut reader)
-        .context("bad header")
+    let limit = if meta.is_file() {
+        meta.len()
+    } else {
+        MAX_STREAM_HEADER
+    };
+    let layout = read_header(&mut reader, limit)
         .and_then(|h| Layout::of(&h))
         .and_then(|l| Ok((l.data_len()?, l)))
         .with_context(|| format!("'{shown}' is not a usable .npy file"));
@@ -172,7 +234,7 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
 /// Parse the bytes of a `.npy` file (see [`read_npy`]); the `.npy` fuzz target's entry point.
 pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
     let mut rest = bytes;
-    let header = NpyHeader::from_reader(&mut rest).context("bad header")?;
+    let header = read_header(&mut rest, bytes.len() as u64)?;
     let layout = Layout::of(&header)?;
     let len = layout.data_len()?;
     if rest.len() < len {
@@ -341,5 +403,24 @@ mod tests {
         let file = npy_bytes(DType::I32, &[1], &[0, 0, 0, 7]);
         let arr = parse_npy(&with_descr(file, b"<i4", b">i4")).unwrap();
         assert_eq!(arr.data, vec![7, 0, 0, 0]);
+    }
+
+    /// Found by the `npy_read` fuzzer: a 13-byte version 3 file declaring a 2.4 GB header made
+    /// npyz allocate it, and a header of nested brackets took minutes to parse.
+    #[test]
+    fn hostile_headers_are_refused_before_parsing() {
+        let huge = b"\x93NUMPY\x03\x00\x7d\x20\x20\x93\x20";
+        let e = format!("{:#}", parse_npy(huge).unwrap_err());
+        assert!(e.contains("declares 2468356221 bytes"), "{e}");
+        let mut nested = npy_bytes(DType::U8, &[1], &[0]);
+        let dict = nested.iter().position(|&b| b == b'{').unwrap();
+        nested[dict + 1..dict + 41].fill(b'[');
+        let start = std::time::Instant::now();
+        let e = format!("{:#}", parse_npy(&nested).unwrap_err());
+        assert!(e.contains("nest deeper than 8"), "{e}");
+        assert!(start.elapsed().as_secs() < 1);
+        let short = &npy_bytes(DType::U8, &[1], &[0])[..20];
+        let e = format!("{:#}", parse_npy(short).unwrap_err());
+        assert!(e.contains("declares 118 bytes, more than the 20"), "{e}");
     }
 }
