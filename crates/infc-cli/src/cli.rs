@@ -44,14 +44,21 @@ pub struct CompileArgs {
     /// Where to write the plan.
     #[arg(short = 'o', long = "output", value_name = "PLAN")]
     pub output: PathBuf,
-    /// INT8 dynamic quantization: MatMul/Gemm/Conv weights s8 per output channel, activations u8
-    /// quantized at run time inside the consuming step.
-    #[arg(long)]
-    pub int8: bool,
+    #[command(flatten)]
+    pub quant: Int8Args,
     /// With --int8: print each quantized layer's relative error vs f32 on seeded inputs, and the
     /// model's cosine similarity and top-1 agreement vs the f32 plan.
     #[arg(long, requires = "int8")]
     pub report: bool,
+}
+
+/// `--int8` and its options; shared by `compile` and `explain` (which shows the marks).
+#[derive(Args, Debug, Clone)]
+pub struct Int8Args {
+    /// INT8 dynamic quantization: MatMul/Gemm/Conv weights s8 per output channel, activations u8
+    /// quantized at run time inside the consuming step.
+    #[arg(long)]
+    pub int8: bool,
     /// With --int8: keep these layers (node names) in f32.
     #[arg(long = "int8-exclude", value_name = "NAME", num_args = 1.., requires = "int8")]
     pub int8_exclude: Vec<String>,
@@ -145,6 +152,8 @@ pub enum Format {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub quant: Int8Args,
     /// Output format of the IR dump.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -4,35 +4,20 @@
 
 use crate::cli::CompileArgs;
 use crate::{int8, model};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::ValueEnum as _;
 use std::time::Instant;
 
 pub fn run(args: CompileArgs) -> Result<()> {
-    if let Some(b) = args.int8_budget {
-        // NaN compares false with every error: it would keep nothing in f32, silently.
-        if !(b.is_finite() && b >= 0.0) {
-            bail!("--int8-budget {b}: not a relative error; give a finite number >= 0, e.g. 0.05 (layers whose error exceeds it stay in f32)");
-        }
-    }
+    int8::check_budget(&args.quant)?;
     let start = Instant::now();
     // Under -O3 the layout pass blocks the convs first; the quantization pass then picks the
     // blocked convs (INT8 NCHW16c kernel), so --int8 keeps the NCHWc layout.
-    let (g, _log) = model::load(&args.model, |_, _, _| {})?;
+    // The graph is bound before the INT8 selection measures anything.
+    let req = int8::Int8Request::from_args(&args.quant, args.report);
+    let (g, _log) = model::load(&args.model, req.as_ref(), |_, _, _| {})?;
     model::require_bound(&g)?;
-    let opts = if args.int8 {
-        let req = int8::Int8Request {
-            exclude: args.int8_exclude.clone(),
-            budget: args.int8_budget,
-            report: args.report,
-            per_row: !args.int8_per_tensor,
-            bf16_attention: !args.int8_f32_attention,
-            seed: args.seed,
-        };
-        int8::plan_options(&g, &req)?
-    } else {
-        infc_compile::CompileOptions::default()
-    };
+    let opts = infc_compile::CompileOptions::default();
     let mut plan = infc_compile::compile(&g, &opts)
         .with_context(|| format!("compiling {}", args.model.model.display()))?;
     plan.body.provenance = provenance(&args)?;
@@ -52,10 +37,10 @@ pub fn run(args: CompileArgs) -> Result<()> {
         mem.intermediates_bytes,
         start.elapsed()
     );
-    if args.int8 && args.report {
-        let fp32 = infc_compile::compile(&g, &infc_compile::CompileOptions::default())
+    if args.quant.int8 && args.report {
+        let fp32 = infc_compile::compile(&int8::without_marks(&g), &opts)
             .context("compiling the f32 plan to compare with")?;
-        for line in int8::model_report(&fp32, &plan, args.seed)? {
+        for line in int8::model_report(&fp32, &plan, args.quant.seed)? {
             println!("{line}");
         }
     }
@@ -79,20 +64,17 @@ fn provenance(args: &CompileArgs) -> Result<Vec<(String, String)>> {
     if let Some(b) = m.nchwc_block {
         flags.push(format!("--nchwc-block {b}"));
     }
-    if args.int8 {
+    let q = &args.quant;
+    if q.int8 {
         flags.push("--int8".into());
-        flags.extend(
-            args.int8_exclude
-                .iter()
-                .map(|n| format!("--int8-exclude {n}")),
-        );
-        if let Some(b) = args.int8_budget {
-            flags.push(format!("--int8-budget {b} --seed {}", args.seed));
+        flags.extend(q.int8_exclude.iter().map(|n| format!("--int8-exclude {n}")));
+        if let Some(b) = q.int8_budget {
+            flags.push(format!("--int8-budget {b} --seed {}", q.seed));
         }
-        if args.int8_per_tensor {
+        if q.int8_per_tensor {
             flags.push("--int8-per-tensor".into());
         }
-        if args.int8_f32_attention {
+        if q.int8_f32_attention {
             flags.push("--int8-f32-attention".into());
         }
     }

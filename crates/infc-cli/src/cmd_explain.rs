@@ -26,7 +26,9 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let wanted = |name: &str| args.print_after_all || args.print_after.iter().any(|p| p == name);
     let mut before = String::new();
     let mut ran: Vec<&'static str> = Vec::new();
-    let (g, log) = model::load(&args.model, |pass, g, changed| {
+    crate::int8::check_budget(&args.quant)?;
+    let req = crate::int8::Int8Request::from_args(&args.quant, false);
+    let (g, log) = model::load(&args.model, req.as_ref(), |pass, g, changed| {
         if pass != "import" && !ran.contains(&pass) {
             ran.push(pass);
         }

@@ -15,10 +15,10 @@ mod measure;
 
 pub use measure::model_report;
 
+use crate::cli::Int8Args;
 use anyhow::Result;
-use infc_compile::{CompileOptions, Int8Lowering};
 use infc_ir::Graph;
-use infc_passes::{select_int8_layers, Int8Kind, Int8Options, Int8Selection};
+use infc_passes::{select_int8_layers, Int8Kind, Int8Marking, Int8Options};
 
 /// What `compile --int8` was asked for.
 pub struct Int8Request {
@@ -31,21 +31,47 @@ pub struct Int8Request {
     pub seed: u64,
 }
 
-/// Compile options quantizing `sel`.
-pub fn options(sel: &Int8Selection, per_row: bool, bf16_attention: bool) -> CompileOptions {
-    CompileOptions {
-        int8: Some(Int8Lowering {
-            nodes: sel.nodes(),
-            per_row,
-            bf16_attention,
-        }),
-        ..CompileOptions::default()
+/// Error unless `--int8-budget` is a usable relative error.
+pub fn check_budget(args: &Int8Args) -> Result<()> {
+    if let Some(b) = args.int8_budget {
+        // NaN compares false with every error: it would keep nothing in f32, silently.
+        if !(b.is_finite() && b >= 0.0) {
+            anyhow::bail!("--int8-budget {b}: not a relative error; give a finite number >= 0, e.g. 0.05 (layers whose error exceeds it stay in f32)");
+        }
+    }
+    Ok(())
+}
+
+/// `g` with the INT8 passes' marks taken back (precision f32, absorbed LayerNorms their own
+/// steps): the f32 plan an INT8 one is compared with.
+pub fn without_marks(g: &Graph) -> Graph {
+    let mut f = g.clone();
+    for node in &mut f.nodes {
+        node.precision = infc_ir::Precision::F32;
+        if node.realize == infc_ir::Realize::InReader {
+            node.realize = infc_ir::Realize::Step;
+        }
+    }
+    f
+}
+
+impl Int8Request {
+    /// What `--int8` and its options ask for (`None` without `--int8`).
+    pub fn from_args(args: &Int8Args, report: bool) -> Option<Int8Request> {
+        args.int8.then(|| Int8Request {
+            exclude: args.int8_exclude.clone(),
+            budget: args.int8_budget,
+            report,
+            per_row: !args.int8_per_tensor,
+            bf16_attention: !args.int8_f32_attention,
+            seed: args.seed,
+        })
     }
 }
 
 /// Select the layers, apply `--int8-exclude` and `--int8-budget`, print the report when asked,
-/// and return the compile options for the final plan.
-pub fn plan_options(g: &Graph, req: &Int8Request) -> Result<CompileOptions> {
+/// and return what pass `mark-int8` is to mark.
+pub fn marking(g: &Graph, req: &Int8Request) -> Result<Int8Marking> {
     for name in &req.exclude {
         if !g.nodes.iter().any(|n| &n.name == name) {
             let candidates: Vec<String> = select_int8_layers(g, &Int8Options::default())
@@ -117,5 +143,11 @@ pub fn plan_options(g: &Graph, req: &Int8Request) -> Result<CompileOptions> {
             sel.kept.len()
         );
     }
-    Ok(options(&sel, req.per_row, req.bf16_attention))
+    let mut exclude = req.exclude.clone();
+    exclude.extend(sel.kept.into_iter().map(|(l, _)| l.name));
+    Ok(Int8Marking {
+        exclude,
+        per_row: req.per_row,
+        bf16_attention: req.bf16_attention,
+    })
 }

@@ -1,17 +1,20 @@
 //! Loading a model for the CLI: ONNX import, `--shape` binding with constant folding of the shape
-//! sub-graphs, then the `-O` pipeline (NCHWc block from `--nchwc-block` or `--target`) with an
-//! observer for per-pass dumps.
+//! sub-graphs, then the `-O` pipeline (NCHWc block from `--nchwc-block` or `--target`) and, with
+//! `--int8`, the passes that mark what is quantized; an observer sees every pass (per-pass dumps).
 
 use crate::cli::ModelArgs;
+use crate::int8::Int8Request;
 use anyhow::{bail, Context, Result};
 use infc_ir::Graph;
 use infc_passes::{FusionLog, OptLevel, PassCx};
 
-/// Import `args.model`, bind its shapes and run the pipeline for `args.opt`.
-/// `after_pass` sees the graph after import (and shape binding), as pass "import", then after
-/// each pass.
+/// Import `args.model`, bind its shapes and run the pipeline for `args.opt`; with `int8`, then
+/// decide what to quantize on the optimised graph and run the INT8 marking passes
+/// ([`infc_passes::int8_passes`]). `after_pass` sees the graph after import (and shape binding),
+/// as pass "import", then after each pass.
 pub fn load(
     args: &ModelArgs,
+    int8: Option<&Int8Request>,
     mut after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<(Graph, FusionLog)> {
     // Before the import, which can take a while on a large model.
@@ -41,6 +44,14 @@ pub fn load(
         passes.retain(|p| p.name != name.as_str());
     }
     infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
+    if let Some(req) = int8 {
+        // The selection needs every shape (and --int8-budget runs the graph).
+        require_bound(&g)?;
+        cx.int8 = Some(crate::int8::marking(&g, req)?);
+        let mut passes = infc_passes::int8_passes();
+        passes.retain(|p| !args.disable.iter().any(|d| d == p.name));
+        infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
+    }
     Ok((g, cx.log))
 }
 

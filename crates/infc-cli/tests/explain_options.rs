@@ -1,7 +1,8 @@
 //! `infc explain --diff` prints a unified diff per pass that changed the graph, and
 //! `--disable PASS` leaves one pass out of the -O pipeline (and rejects unknown pass names), and
 //! `--nchwc-block 8|16` sets the channel block of the -O3 NCHWc layout for `explain` and `compile`
-//! (default: 16 on an AVX-512 machine, else 8; other values are rejected by the argument parser).
+//! (default: 16 on an AVX-512 machine, else 8; other values are rejected by the argument parser);
+//! `--int8` shows the quantization passes' marks.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -162,4 +163,43 @@ fn compile_accepts_a_block_and_rejects_others() {
         err.contains("'4' is not a channel block: use 8 or 16"),
         "{err}"
     );
+}
+
+/// `explain --int8` runs the passes `compile --int8` runs and shows their decisions as marks:
+/// GPT-2's projections `@int8_per_row`, the LayerNorms they absorb `@in_reader`, attention `@bf16`
+/// (the QKV split is `@view` with or without `--int8`); `--int8-per-tensor` marks `@int8` and
+/// absorbs nothing; `--disable absorb-layernorm` keeps every LayerNorm a step.
+#[test]
+fn int8_marks_are_shown() {
+    let model = fixture("gpt2_ts17");
+    let base = [
+        "explain",
+        model.to_str().unwrap(),
+        "--shape",
+        "batch=2",
+        "--shape",
+        "sequence=8",
+        "-O3",
+    ];
+    let count = |extra: &[&str], mark: &str| {
+        let (ok, out, err) = infc(&[&base[..], extra].concat());
+        assert!(ok, "{extra:?}: {err}");
+        out.matches(mark).count()
+    };
+    assert_eq!(count(&[], "@int8"), 0);
+    assert_eq!(count(&[], "@view"), 2);
+    let int8 = ["--int8"];
+    assert!(count(&int8, "@int8_per_row") >= 8);
+    assert!(count(&int8, "@in_reader") >= 1);
+    assert_eq!(count(&int8, "@bf16"), 2);
+    assert_eq!(count(&["--int8", "--int8-f32-attention"], "@bf16"), 0);
+    let per_tensor = ["--int8", "--int8-per-tensor"];
+    assert_eq!(count(&per_tensor, "@int8_per_row"), 0);
+    assert!(count(&per_tensor, "@int8 ") >= 8);
+    assert_eq!(count(&per_tensor, "@in_reader"), 0);
+    let kept = ["--int8", "--disable", "absorb-layernorm"];
+    assert_eq!(count(&kept, "@in_reader"), 0);
+    let (ok, out, err) = infc(&[&base[..], &["--int8", "--print-after", "mark-int8"]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains("// ----- IR after mark-int8 -----"), "{out}");
 }

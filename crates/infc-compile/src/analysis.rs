@@ -1,14 +1,15 @@
 //! Pre-lowering analysis: which values share a buffer and where every buffer lives.
 //!
+//! It decides nothing about what the code computes: precision and realization are the nodes'
+//! marks ([`infc_ir::marks`]), set by passes and checked here (an illegal mark is an error).
+//!
 //! 1. *Aliases*: Reshape/Flatten/Squeeze/Unsqueeze/Identity/Dropout outputs share their input's
-//!    buffer (no step, no copy); a Relu fused into the Conv/Gemm/MatMul that feeds it becomes an
-//!    alias too. `Shape` outputs are folded into constants.
-//!    A *view split* — a Split along the last axis whose every output is read only as q, k or v of
-//!    Attention nodes (a fused QKV projection) — emits no step either: its outputs alias its input
-//!    at a column offset ([`Analysis::views`]) and attention reads them with the input's row stride.
-//!    Under per-row INT8, a LayerNorm over the last axis whose only reader is a quantized matmul's
-//!    A emits no step and has no buffer: the matmul normalises each row while quantizing it
-//!    ([`Analysis::pre_norm`]), and the LayerNorm's inputs stay live until the matmul.
+//!    buffer (no step, no copy). `Shape` outputs are folded into constants.
+//!    A Split marked `@view` emits no step either: its outputs alias its input at a column offset
+//!    ([`Analysis::views`]) and attention reads them with the input's row stride.
+//!    A LayerNorm marked `@in_reader` emits no step and has no buffer: its reader, an
+//!    `@int8_per_row` matmul, normalises each row while quantizing it ([`Analysis::pre_norm`]),
+//!    and the LayerNorm's inputs stay live until the matmul.
 //! 2. *Liveness* per buffer over node positions: from the defining node (graph inputs: 0) to the
 //!    last node reading any alias of it; graph outputs stay live to the end (position `n_nodes`).
 //! 3. *In place*: an elementwise node whose input buffer dies at that node, has the output's exact
@@ -25,7 +26,8 @@ use crate::error::CompileError;
 use crate::lower::fused::attention_scratch_bytes;
 use crate::memory::{assign_offsets, Assignment, Interval};
 use crate::CompileOptions;
-use infc_ir::{BinaryOp, Graph, Op, UnaryOp, ValueId};
+use infc_ir::marks::{absorbable_layer_norm, mark_error, view_split_columns};
+use infc_ir::{BinaryOp, Graph, Op, Realize, ValueId};
 use std::collections::HashMap;
 
 /// What the memory plan decided, consumed by lowering.
@@ -33,24 +35,16 @@ pub(crate) struct Analysis {
     parent: Vec<u32>,
     /// Shape outputs folded to constants (i64 little-endian bytes), keyed by value index.
     pub folded: HashMap<usize, Vec<u8>>,
-    /// Nodes that emit no step (aliases, fused activations, folded shapes).
+    /// Nodes that emit no step (aliases, views, absorbed LayerNorms, folded shapes).
     pub skip: Vec<bool>,
-    /// Activation fused into a Conv/Gemm/MatMul node.
-    pub fused_relu: Vec<bool>,
     /// Outputs of view splits, keyed by value index: `(column offset, row stride)` in elements
     /// inside their root buffer.
     pub views: HashMap<usize, (u64, u64)>,
     /// Arena offset of each buffer root (value index).
     pub offsets: HashMap<usize, u64>,
-    /// Nodes lowered to quantized INT8 steps (from [`CompileOptions::int8`]).
-    pub int8: Vec<bool>,
     /// For a quantized matmul node: the LayerNorm node it absorbs (its A is that LayerNorm's
     /// output, computed row by row during quantization).
     pub pre_norm: Vec<Option<usize>>,
-    /// Quantize matmul activations per row (else per tensor).
-    pub int8_per_row: bool,
-    /// Attention steps take bf16 inputs ([`crate::Int8Lowering::bf16_attention`]).
-    pub bf16_attention: bool,
     /// Scratch `(offset, bytes)` per node.
     pub scratch: Vec<Option<(u64, u64)>>,
     /// Buffers in planning order: `(name, interval in node positions, offset)`.
@@ -91,85 +85,6 @@ fn in_place_candidates(op: &Op) -> &'static [usize] {
     }
 }
 
-/// `(column offset, row stride)` of each output of a Split along the last axis of a computed f32
-/// tensor whose outputs are read only as q/k/v of Attention nodes (never graph outputs); `None`
-/// otherwise.
-fn view_split_columns(
-    g: &Graph,
-    node: &infc_ir::Node,
-    uses: &infc_ir::SecondaryMap<infc_ir::Value, Vec<infc_ir::NodeIndex>>,
-) -> Option<Vec<(u64, u64)>> {
-    let Op::Split { axis, splits } = &node.op else {
-        return None;
-    };
-    let x = *node.inputs.first()?;
-    let dims = g.ty(x).shape.as_known()?;
-    let rank = dims.len() as i64;
-    let last = *axis == rank - 1 || *axis == -1;
-    if !last || rank < 2 || g.ty(x).dtype != infc_ir::DType::F32 || g.const_of(x).is_some() {
-        return None;
-    }
-    if splits.len() != node.outputs.len() || splits.iter().sum::<usize>() != dims[dims.len() - 1] {
-        return None;
-    }
-    if !node
-        .outputs
-        .iter()
-        .all(|&o| g.read_only_as_attention_qkv(uses, o))
-    {
-        return None;
-    }
-    let stride = dims[dims.len() - 1] as u64;
-    let mut views = Vec::with_capacity(splits.len());
-    let mut at = 0u64;
-    for &w in splits {
-        views.push((at, stride));
-        at += w as u64;
-    }
-    Some(views)
-}
-
-/// The LayerNorm node a quantized matmul node `j` can absorb: `j` is selected for INT8 and is a
-/// MatMul/Gemm/FusedMatMul whose A is the f32 output of a LayerNorm over the last axis, read by
-/// nothing else and not a graph output.
-fn absorbed_layer_norm(
-    g: &Graph,
-    j: usize,
-    node: &infc_ir::Node,
-    uses: &infc_ir::SecondaryMap<infc_ir::Value, Vec<infc_ir::NodeIndex>>,
-    producers: &infc_ir::SecondaryMap<infc_ir::Value, (infc_ir::NodeIndex, usize)>,
-    int8: bool,
-) -> Option<usize> {
-    let matmul = matches!(
-        node.op,
-        Op::MatMul | Op::Gemm { .. } | Op::FusedMatMul { .. }
-    );
-    if !int8 || !matmul {
-        return None;
-    }
-    let a = *node.inputs.first()?;
-    let &(i, _) = producers.get(a)?;
-    let ln = &g.nodes[i];
-    let Op::LayerNorm { axis, .. } = ln.op else {
-        return None;
-    };
-    let rank = g.ty(a).shape.as_known()?.len() as i64;
-    let last_axis = axis == -1 || axis == rank - 1;
-    let only_reader = uses.get(a).is_some_and(|u| u.len() == 1 && u[0] == j)
-        && node.inputs.iter().filter(|&&v| v == a).count() == 1;
-    let f32_in = ln
-        .inputs
-        .iter()
-        .all(|&v| g.ty(v).dtype == infc_ir::DType::F32);
-    (last_axis
-        && rank >= 1
-        && only_reader
-        && f32_in
-        && ln.outputs.len() == 1
-        && !g.outputs.contains(&a))
-    .then_some(i)
-}
-
 /// The root of `v`'s alias set, halving the path on the way (a chain of 200 000 Identity or
 /// Reshape aliases made every walk from its end as long as the chain: quadratic).
 fn find(parent: &mut [u32], mut v: usize) -> usize {
@@ -185,24 +100,47 @@ fn byte_size(g: &Graph, v: ValueId) -> u64 {
     g.ty(v).byte_size().unwrap_or(0) as u64
 }
 
+/// Whether a node carries a non-default mark.
+fn marked(node: &infc_ir::Node) -> bool {
+    node.precision != infc_ir::Precision::F32 || node.realize != Realize::Step
+}
+
+/// The error for node `i`, whose mark is not legal where it stands.
+fn illegal_mark(g: &Graph, i: usize, msg: String) -> CompileError {
+    let node = &g.nodes[i];
+    CompileError::Malformed {
+        node: node.name.clone(),
+        op: node.op.name(),
+        msg,
+    }
+}
+
 pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, CompileError> {
     let nv = g.values.len();
     let nn = g.nodes.len();
     let mut parent: Vec<u32> = (0..nv as u32).collect();
     let mut folded = HashMap::new();
     let mut skip = vec![false; nn];
-    let mut fused_relu = vec![false; nn];
     let uses = g.uses();
-    let producers = g.producers();
-    let is_output = |v: ValueId| g.outputs.contains(&v);
     let mut views = HashMap::new();
+    let mut pre_norm = vec![None; nn];
 
-    // 1. Aliases, fusions and folded shapes.
+    // 1. Aliases, views, absorbed LayerNorms and folded shapes.
     for (i, node) in g.nodes.iter().enumerate() {
+        if let Some(msg) = marked(node).then(|| mark_error(g, i, &uses)).flatten() {
+            return Err(illegal_mark(g, i, msg));
+        }
         if is_alias_op(&node.op) {
             parent[node.outputs[0].index()] = node.inputs[0].index() as u32;
             skip[i] = true;
-        } else if let Some(cols) = view_split_columns(g, node, &uses) {
+        } else if node.realize == Realize::InReader {
+            let j = absorbable_layer_norm(g, i, &uses)
+                .ok_or_else(|| illegal_mark(g, i, "@in_reader without a reader".into()))?;
+            pre_norm[j] = Some(i);
+            skip[i] = true;
+        } else if node.realize == Realize::View {
+            let cols = view_split_columns(g, node, &uses)
+                .ok_or_else(|| illegal_mark(g, i, "@view that is not a view split".into()))?;
             for (&o, view) in node.outputs.iter().zip(cols) {
                 parent[o.index()] = node.inputs[0].index() as u32;
                 views.insert(o.index(), view);
@@ -230,37 +168,6 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
             }
             folded.insert(node.outputs[0].index(), vals);
             skip[i] = true;
-        } else if opts.fuse_activations && node.op == Op::Unary(UnaryOp::Relu) {
-            let x = node.inputs[0];
-            let single_use = uses.get(x).is_some_and(|u| u.len() == 1);
-            if let Some(&(j, _)) = producers.get(x) {
-                let fusable = matches!(g.nodes[j].op, Op::Conv(_) | Op::Gemm { .. } | Op::MatMul);
-                if fusable && single_use && !is_output(x) && !fused_relu[j] {
-                    fused_relu[j] = true;
-                    parent[node.outputs[0].index()] = x.index() as u32;
-                    skip[i] = true;
-                }
-            }
-        }
-    }
-    let mut int8 = vec![false; nn];
-    if let Some(q) = &opts.int8 {
-        for &i in &q.nodes {
-            if i < nn && !skip[i] {
-                int8[i] = true;
-            }
-        }
-    }
-    let per_row = opts.int8.as_ref().is_some_and(|q| q.per_row);
-    let mut pre_norm = vec![None; nn];
-    if per_row {
-        for (j, node) in g.nodes.iter().enumerate() {
-            if let Some(i) = absorbed_layer_norm(g, j, node, &uses, &producers, int8[j]) {
-                if !skip[i] {
-                    pre_norm[j] = Some(i);
-                    skip[i] = true;
-                }
-            }
         }
     }
 
@@ -370,8 +277,9 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     }
     let mut scratch_items = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
-        if matches!(node.op, Op::Attention { .. }) || int8[i] {
-            let bytes = if int8[i] {
+        let int8 = node.precision.is_int8();
+        if matches!(node.op, Op::Attention { .. }) || int8 {
+            let bytes = if int8 {
                 crate::lower::quant::scratch_bytes(g, node)
             } else {
                 attention_scratch_bytes(g, node)
@@ -410,12 +318,8 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         parent,
         folded,
         skip,
-        fused_relu,
         views,
-        int8,
         pre_norm,
-        int8_per_row: per_row,
-        bf16_attention: opts.int8.as_ref().is_some_and(|q| q.bf16_attention),
         offsets,
         scratch,
         buffers,

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! compile(g) = check shapes known and within plan limits (`limits`)
-//!            → analyse (aliases, fusions, liveness, in-place, offsets) → check the arena's size
+//!            → analyse (aliases, marks, liveness, in-place, offsets) → check the arena's size
 //!            → lower every node to steps → I/O descriptors + memory plan → Plan
 //! ```
 
@@ -25,37 +25,18 @@ use infc_plan::{IoDesc, PlanBody};
 pub struct CompileOptions {
     /// Written to the plan header.
     pub producer: String,
-    /// Fuse a Relu into the Conv/Gemm/MatMul that feeds it.
-    pub fuse_activations: bool,
     /// Let elementwise ops overwrite a dying input buffer.
     pub in_place: bool,
     /// `cpu_features` bits to record as required (0: the plan runs on any CPU).
     pub required_features: u64,
-    /// INT8 dynamic quantization of the listed nodes (`None`: everything f32).
-    pub int8: Option<Int8Lowering>,
-}
-
-/// Which nodes lower to quantized INT8 steps (chosen by `infc_passes::select_int8_layers`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Int8Lowering {
-    /// Positions in `Graph::nodes` of the MatMul/Gemm/Conv (fused or not) nodes to quantize.
-    pub nodes: std::collections::BTreeSet<usize>,
-    /// Quantize matmul activations with one scale per row (else one per tensor). Conv inputs are
-    /// always quantized per tensor.
-    pub per_row: bool,
-    /// Mark attention steps `bf16` (their GEMMs take bf16 inputs with f32 accumulation on CPUs
-    /// with AVX512-BF16; f32 elsewhere).
-    pub bf16_attention: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             producer: format!("infc {}", env!("CARGO_PKG_VERSION")),
-            fuse_activations: true,
             in_place: true,
             required_features: 0,
-            int8: None,
         }
     }
 }

@@ -8,20 +8,43 @@
 mod common;
 
 use common::{rand_f32, B};
-use infc_compile::{compile, CompileOptions, Int8Lowering, Plan};
-use infc_ir::{ConvAttrs, DType, Epilogue, Graph, Op, Tensor};
+use infc_compile::{compile, CompileOptions, Plan};
+use infc_ir::{marks, ConvAttrs, DType, Epilogue, Graph, Op, Precision, Realize, Tensor};
 use infc_plan::Step;
 use infc_runtime::{Int8Isa, Session, TensorView};
 
-fn int8_opts(g: &Graph, per_row: bool) -> CompileOptions {
-    CompileOptions {
-        int8: Some(Int8Lowering {
-            nodes: (0..g.nodes.len()).collect(),
-            per_row,
-            bf16_attention: false,
-        }),
-        ..CompileOptions::default()
+/// `g` with the nodes `pick` chooses marked as the `--int8` passes mark them (matmuls
+/// `@int8_per_row` or `@int8`, convs `@int8`), then every absorbable LayerNorm `@in_reader`.
+fn marked(g: &Graph, pick: impl Fn(usize) -> bool, per_row: bool) -> Graph {
+    let mut g = g.clone();
+    for (i, node) in g.nodes.iter_mut().enumerate() {
+        if !pick(i) {
+            continue;
+        }
+        if marks::is_int8_matmul(&node.op) {
+            node.precision = if per_row {
+                Precision::Int8PerRow
+            } else {
+                Precision::Int8
+            };
+        } else if marks::is_int8_conv(&node.op) {
+            node.precision = Precision::Int8;
+        }
     }
+    let uses = g.uses();
+    let absorbed: Vec<usize> = (0..g.nodes.len())
+        .filter(|&i| marks::absorbable_layer_norm(&g, i, &uses).is_some())
+        .collect();
+    for i in absorbed {
+        g.nodes[i].realize = Realize::InReader;
+    }
+    infc_ir::verify(&g).expect("legal marks");
+    g
+}
+
+/// Every matmul and conv of `g` marked INT8.
+fn int8_all(g: &Graph, per_row: bool) -> Graph {
+    marked(g, |_| true, per_row)
 }
 
 fn run(plan: &Plan, isa: Int8Isa, inputs: &[Tensor]) -> Result<Vec<Vec<f32>>, String> {
@@ -60,7 +83,7 @@ fn check_close(g: &Graph, inputs: &[Tensor]) {
         .collect();
     let want = infc_reference::run_graph(g, &named).expect("reference runs");
     for per_row in [true, false] {
-        let plan = compile(g, &int8_opts(g, per_row)).expect("compiles");
+        let plan = compile(&int8_all(g, per_row), &CompileOptions::default()).expect("compiles");
         let quant_steps = plan
             .body
             .steps
@@ -180,15 +203,11 @@ fn int8_plans_mark_attention_bf16() {
     let want = infc_reference::run_graph(&b.g, &named).expect("reference runs");
     let want = want[0].to_f64_vec().unwrap();
     for bf16 in [false, true] {
-        let opts = CompileOptions {
-            int8: Some(Int8Lowering {
-                nodes: Default::default(),
-                per_row: true,
-                bf16_attention: bf16,
-            }),
-            ..CompileOptions::default()
-        };
-        let plan = compile(&b.g, &opts).expect("compiles");
+        let mut g = b.g.clone();
+        if bf16 {
+            g.nodes[0].precision = Precision::Bf16;
+        }
+        let plan = compile(&g, &CompileOptions::default()).expect("compiles");
         let flags: Vec<bool> = plan
             .body
             .steps
@@ -259,26 +278,22 @@ fn layer_norm_feeding_a_quantized_matmul_is_absorbed() {
         .nodes
         .iter()
         .position(|n| matches!(n.op, Op::FusedMatMul { .. }));
-    let only_matmul = |per_row| CompileOptions {
-        int8: Some(Int8Lowering {
-            nodes: mm_node.into_iter().collect(),
-            per_row,
-            bf16_attention: false,
-        }),
-        ..CompileOptions::default()
+    let only_matmul = |g: &Graph, per_row| {
+        let g = marked(g, |i| Some(i) == mm_node, per_row);
+        compile(&g, &CompileOptions::default()).expect("compiles")
     };
-    let fused = compile(&g, &only_matmul(true)).expect("compiles");
+    let fused = only_matmul(&g, true);
     assert_eq!(kinds(&fused), ["QuantMatMul"]);
     let Step::QuantMatMul(step) = &fused.body.steps[0] else {
         unreachable!()
     };
     let pn = step.pre_norm.as_ref().expect("pre_norm set");
     assert!(pn.bias.is_some() && (pn.epsilon - 1e-5).abs() < 1e-12);
-    let per_tensor = compile(&g, &only_matmul(false)).expect("compiles");
+    let per_tensor = only_matmul(&g, false);
     assert_eq!(kinds(&per_tensor), ["LayerNorm", "QuantMatMul"]);
 
     let (g2, _) = layer_norm_matmul_graph(true);
-    let kept = compile(&g2, &only_matmul(true)).expect("compiles");
+    let kept = only_matmul(&g2, true);
     assert_eq!(kinds(&kept), ["LayerNorm", "QuantMatMul"]);
     assert!(ln_node.is_some());
 
@@ -320,7 +335,7 @@ fn load_err(plan: &Plan) -> String {
 #[test]
 fn hostile_quantized_steps_are_rejected_at_load() {
     let (g, _) = matmul_graph();
-    let plan = compile(&g, &int8_opts(&g, true)).expect("compiles");
+    let plan = compile(&int8_all(&g, true), &CompileOptions::default()).expect("compiles");
     let Step::QuantMatMul(step) = plan.body.steps[0].clone() else {
         panic!("expected a QuantMatMul, got {:?}", plan.body.steps[0]);
     };
@@ -349,15 +364,8 @@ fn hostile_quantized_steps_are_rejected_at_load() {
         .nodes
         .iter()
         .position(|n| matches!(n.op, Op::FusedMatMul { .. }));
-    let opts = CompileOptions {
-        int8: Some(Int8Lowering {
-            nodes: mm_node.into_iter().collect(),
-            per_row: true,
-            bf16_attention: false,
-        }),
-        ..CompileOptions::default()
-    };
-    let fused = compile(&g, &opts).expect("compiles");
+    let g = marked(&g, |i| Some(i) == mm_node, true);
+    let fused = compile(&g, &CompileOptions::default()).expect("compiles");
     let mut far_scale = fused.clone();
     if let Step::QuantMatMul(s) = &mut far_scale.body.steps[0] {
         if let Some(pn) = &mut s.pre_norm {

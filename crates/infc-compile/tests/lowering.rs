@@ -5,7 +5,7 @@ mod common;
 
 use common::{check, check_with, f32_input, B};
 use infc_compile::{compile, CompileOptions};
-use infc_ir::{BinaryOp, ConvAttrs, DType, Dim, Op, Shape, TensorType, UnaryOp};
+use infc_ir::{BinaryOp, ConvAttrs, DType, Dim, Op, Realize, Shape, TensorType, UnaryOp};
 use infc_plan::Step;
 
 #[test]
@@ -203,9 +203,11 @@ fn constant_weights_are_packed_and_64_byte_aligned() {
     assert_eq!(p.bytes as usize, infc_kernels::packed_b_len(5, 7) * 4);
 }
 
-/// A fused QKV projection `[2, 5, 3·8]` split along its last axis for attention: the Split emits
-/// no step (q/k/v are strided views of the projection), unless one of its outputs has a reader
-/// other than attention, which needs it materialised.
+/// A fused QKV projection `[2, 5, 3·8]` split along its last axis for attention, marked `@view`
+/// as pass `mark-qkv-views` marks it: the Split emits no step (q/k/v are strided views of the
+/// projection). When one of its outputs has a reader other than attention the mark is not legal
+/// (the pass leaves it off and the split is materialised; a graph that carries it anyway is an
+/// error naming the Split).
 #[test]
 fn qkv_split_for_attention_is_a_view() {
     for tapped in [false, true] {
@@ -231,6 +233,17 @@ fn qkv_split_for_attention_is_a_view() {
         if tapped {
             let t = b.one(Op::Unary(UnaryOp::Exp), &[parts[1]]);
             b.output(t);
+        }
+        let split = b.g.nodes.len() - if tapped { 3 } else { 2 };
+        let legal = infc_ir::marks::view_split_columns(&b.g, &b.g.nodes[split], &b.g.uses());
+        assert_eq!(legal.is_some(), !tapped);
+        let mut forced = b.g.clone();
+        forced.nodes[split].realize = Realize::View;
+        if tapped {
+            let e = compile(&forced, &CompileOptions::default()).unwrap_err();
+            assert!(e.to_string().contains("@view"), "{e}");
+        } else {
+            b.g = forced;
         }
         let plan = check(&b.g, &[f32_input(&[2, 5, 8], 4)]);
         let attn = plan

@@ -16,6 +16,23 @@ pub fn optimise(g: &mut Graph, level: OptLevel) -> Result<PassCx, String> {
     Ok(cx)
 }
 
+/// Run the `--int8` passes on an optimised `g` (verified after each): the quantization pass's
+/// selection marked `@int8_per_row`/`@int8` (matmul activations per row or per tensor),
+/// attention `@bf16` when asked, then the LayerNorms the per-row matmuls absorb. Returns how many
+/// layers were marked INT8.
+pub fn quantize(g: &mut Graph, per_row: bool, bf16_attention: bool) -> Result<usize, String> {
+    let mut cx = PassCx::new();
+    cx.verify_each = true;
+    cx.int8 = Some(infc_passes::Int8Marking {
+        exclude: Vec::new(),
+        per_row,
+        bf16_attention,
+    });
+    run_pipeline(g, &infc_passes::int8_passes(), &mut cx, |_, _, _| {})
+        .map_err(|e| e.to_string())?;
+    Ok(g.nodes.iter().filter(|n| n.precision.is_int8()).count())
+}
+
 /// Bound graph of `f`, optimised at `level`, compiled to a plan.
 pub fn compile_fixture(f: &Fixture, level: OptLevel) -> Result<Plan, String> {
     let mut g = f.bound_graph()?;

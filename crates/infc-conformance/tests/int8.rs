@@ -3,11 +3,11 @@
 //! (forced, per-row activations) and once per tensor, and each output must have cosine
 //! similarity ≥ 0.99 with the f32 plan's output and with onnxruntime's committed output.
 
-use infc_compile::{compile, CompileOptions, Int8Lowering, Plan};
-use infc_conformance::plan::{optimise, run_plan, runtime_dtype};
+use infc_compile::{compile, CompileOptions, Plan};
+use infc_conformance::plan::{optimise, quantize, run_plan, runtime_dtype};
 use infc_conformance::{all_fixtures, cosine, Fixture};
 use infc_ir::Tensor;
-use infc_passes::{select_int8_layers, Int8Options, OptLevel};
+use infc_passes::OptLevel;
 use infc_runtime::{Int8Isa, Isa, Session, SessionOptions, TensorView};
 
 const MIN_COSINE: f64 = 0.99;
@@ -16,17 +16,9 @@ const MIN_COSINE: f64 = 0.99;
 fn int8_plan(f: &Fixture, per_row: bool) -> Result<(Plan, usize), String> {
     let mut g = f.bound_graph()?;
     optimise(&mut g, OptLevel::O2)?;
-    let sel = select_int8_layers(&g, &Int8Options::default());
-    let opts = CompileOptions {
-        int8: Some(Int8Lowering {
-            nodes: sel.nodes(),
-            per_row,
-            bf16_attention: true,
-        }),
-        ..CompileOptions::default()
-    };
-    let plan = compile(&g, &opts).map_err(|e| format!("compile: {e}"))?;
-    Ok((plan, sel.quantize.len()))
+    let n = quantize(&mut g, per_row, true)?;
+    let plan = compile(&g, &CompileOptions::default()).map_err(|e| format!("compile: {e}"))?;
+    Ok((plan, n))
 }
 
 /// Run `plan` with the integer kernels forced to `int8`.

@@ -6,11 +6,11 @@
 //! must agree with each other to the last bit (the kernel's epilogue is the same f32 operations
 //! on every path).
 
-use infc_compile::{compile, CompileOptions, Int8Lowering, Plan};
-use infc_conformance::plan::{run_plan, runtime_dtype};
+use infc_compile::{compile, CompileOptions, Plan};
+use infc_conformance::plan::{quantize, run_plan, runtime_dtype};
 use infc_conformance::{all_fixtures, cosine, Fixture};
 use infc_ir::{Graph, Tensor};
-use infc_passes::{pipeline, run_pipeline, select_int8_layers, Int8Options, OptLevel, PassCx};
+use infc_passes::{pipeline, run_pipeline, OptLevel, PassCx};
 use infc_runtime::{Int8Isa, Isa, Session, SessionOptions, TensorView};
 
 const MIN_COSINE: f64 = 0.99;
@@ -36,16 +36,12 @@ fn at_o3(f: &Fixture) -> Graph {
 }
 
 fn int8_plan(g: &Graph) -> (Plan, usize) {
-    let sel = select_int8_layers(g, &Int8Options::default());
-    let opts = CompileOptions {
-        int8: Some(Int8Lowering {
-            nodes: sel.nodes(),
-            per_row: true,
-            bf16_attention: false,
-        }),
-        ..CompileOptions::default()
-    };
-    (compile(g, &opts).expect("int8 compile"), sel.quantize.len())
+    let mut g = g.clone();
+    let n = quantize(&mut g, true, false).expect("int8 passes");
+    (
+        compile(&g, &CompileOptions::default()).expect("int8 compile"),
+        n,
+    )
 }
 
 fn run_int8(plan: &Plan, int8: Int8Isa, inputs: &[(String, Tensor)]) -> Vec<Tensor> {

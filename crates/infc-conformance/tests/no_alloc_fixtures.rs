@@ -46,16 +46,8 @@ static GLOBAL: Counting = Counting;
 fn int8_o3_plan(f: &infc_conformance::Fixture) -> infc_compile::Plan {
     let mut g = f.bound_graph().unwrap();
     infc_conformance::plan::optimise(&mut g, OptLevel::O3).unwrap();
-    let sel = infc_passes::select_int8_layers(&g, &infc_passes::Int8Options::default());
-    let opts = infc_compile::CompileOptions {
-        int8: Some(infc_compile::Int8Lowering {
-            nodes: sel.nodes(),
-            per_row: true,
-            bf16_attention: true,
-        }),
-        ..infc_compile::CompileOptions::default()
-    };
-    infc_compile::compile(&g, &opts).unwrap()
+    infc_conformance::plan::quantize(&mut g, true, true).unwrap();
+    infc_compile::compile(&g, &infc_compile::CompileOptions::default()).unwrap()
 }
 
 #[test]

@@ -42,23 +42,12 @@ fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
         }
         Check::Int8 => {
             optimise(&mut g, OptLevel::O2)?;
-            let sel = infc_passes::select_int8_layers(&g, &Default::default());
-            let opts = infc_compile::CompileOptions {
-                int8: Some(infc_compile::Int8Lowering {
-                    nodes: sel.nodes(),
-                    per_row: true,
-                    bf16_attention: true,
-                }),
-                ..Default::default()
-            };
-            let plan = infc_compile::compile(&g, &opts).map_err(|e| e.to_string())?;
+            let layers = infc_conformance::plan::quantize(&mut g, true, true)?;
+            let plan = infc_compile::compile(&g, &Default::default()).map_err(|e| e.to_string())?;
             let outs = run_plan(&plan, infc_runtime::Isa::detect(), &f.inputs)?;
             for ((name, want), got) in f.expected.iter().zip(&outs) {
                 let c = cosine(got, want)?;
-                eprintln!(
-                    "  {name}: cosine {c:.5} vs onnxruntime FP32 ({} layers int8)",
-                    sel.quantize.len()
-                );
+                eprintln!("  {name}: cosine {c:.5} vs onnxruntime FP32 ({layers} layers int8)");
                 if c < 0.99 {
                     return Err(format!("{name}: cosine {c:.5} < 0.99"));
                 }

@@ -5,7 +5,7 @@
 //! is its execution order. Def/use side tables are computed on demand ([`Graph::producers`],
 //! [`Graph::uses`]) and never stored.
 
-use crate::{Arena, Idx, IrError, Op, SecondaryMap, Tensor, TensorType};
+use crate::{Arena, Idx, IrError, Op, Precision, Realize, SecondaryMap, Tensor, TensorType};
 
 pub type ValueId = Idx<Value>;
 pub type ConstId = Idx<Const>;
@@ -35,6 +35,29 @@ pub struct Node {
     pub op: Op,
     pub inputs: Vec<ValueId>,
     pub outputs: Vec<ValueId>,
+    /// Arithmetic precision, set by the quantization passes (default f32).
+    pub precision: Precision,
+    /// Own step, computed by its reader, or a view (default: own step).
+    pub realize: Realize,
+}
+
+impl Node {
+    /// A node with default marks (f32, its own step).
+    pub fn new(
+        name: impl Into<String>,
+        op: Op,
+        inputs: Vec<ValueId>,
+        outputs: Vec<ValueId>,
+    ) -> Self {
+        Node {
+            name: name.into(),
+            op,
+            inputs,
+            outputs,
+            precision: Precision::F32,
+            realize: Realize::Step,
+        }
+    }
 }
 
 /// Position of a node in [`Graph::nodes`].
@@ -103,12 +126,7 @@ impl Graph {
         inputs: Vec<ValueId>,
         outputs: Vec<ValueId>,
     ) {
-        self.nodes.push(Node {
-            name: name.into(),
-            op,
-            inputs,
-            outputs,
-        });
+        self.nodes.push(Node::new(name, op, inputs, outputs));
     }
 
     pub fn value(&self, v: ValueId) -> &Value {

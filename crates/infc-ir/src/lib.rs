@@ -9,6 +9,7 @@ mod dtype;
 mod error;
 mod graph;
 pub mod infer;
+pub mod marks;
 mod op;
 mod shape;
 mod tensor;
@@ -20,6 +21,7 @@ pub use dtype::DType;
 pub use error::IrError;
 pub use graph::{Const, ConstId, Graph, Node, NodeIndex, Value, ValueId};
 pub use infer::{infer_graph, infer_node, infer_node_named};
+pub use marks::{Precision, Realize};
 pub use op::{
     Arity, AttentionMasking, BinaryOp, ConvAttrs, Epilogue, Float, Op, PoolAttrs, ReduceOp, UnaryOp,
 };

@@ -4,7 +4,7 @@
 //! Structure (this file): every id is in range; every value is defined exactly once (graph input,
 //! constant or one node output); nodes are in def-before-use order; graph outputs are defined; graph
 //! input names are unique; constant values carry their tensor's type; input/output counts match
-//! [`crate::Op::arity`]. Per-node rules live in [`dtypes`] (element-type rules) and [`shapes`]
+//! [`crate::Op::arity`]; lowering marks are legal ([`crate::marks`]). Per-node rules live in [`dtypes`] (element-type rules) and [`shapes`]
 //! (attribute sanity and cheap rank/shape rules).
 //!
 //! Dims are compared as: two known dims by value, two symbolic dims by name; a known dim against a
@@ -28,6 +28,26 @@ pub fn verify(g: &Graph) -> Result<(), IrError> {
             .map_err(|msg| {
                 IrError::Verify(format!("{} ({}): {msg}", node_label(g, i), node.op.name()))
             })?;
+    }
+    check_marks(g)?;
+    Ok(())
+}
+
+/// Every lowering mark is legal where it stands ([`crate::marks::mark_error`]); the use lists
+/// are built only when some node carries a mark.
+fn check_marks(g: &Graph) -> Result<(), IrError> {
+    let marked =
+        |n: &Node| n.precision != crate::Precision::F32 || n.realize != crate::Realize::Step;
+    if !g.nodes.iter().any(marked) {
+        return Ok(());
+    }
+    let uses = g.uses();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if marked(node) {
+            if let Some(msg) = crate::marks::mark_error(g, i, &uses) {
+                return Err(IrError::Verify(format!("{}: {msg}", node_label(g, i))));
+            }
+        }
     }
     Ok(())
 }

@@ -89,23 +89,24 @@ pub fn layout_nchwc(g: &mut Graph, cx: &mut PassCx) -> Result<bool, PassError> {
         let yb = g.add_value(name, ty);
         blocked.insert(out, yb);
         cx.log.record("layout-nchwc", vec![node.name.clone()]);
+        // The blocked conv keeps the conv's marks (an INT8 selection made before layout).
         nodes.push(Node {
-            name: node.name.clone(),
-            op,
-            inputs,
-            outputs: vec![yb],
+            precision: node.precision,
+            realize: node.realize,
+            ..Node::new(node.name.clone(), op, inputs, vec![yb])
         });
         if plain_readers[i] {
-            nodes.push(Node {
-                name: format!("{}.to_nchw", node.name),
-                op: Op::Reorder {
-                    to_blocked: false,
-                    block,
-                    channels: channels(g, out),
-                },
-                inputs: vec![yb],
-                outputs: vec![out],
-            });
+            let op = Op::Reorder {
+                to_blocked: false,
+                block,
+                channels: channels(g, out),
+            };
+            nodes.push(Node::new(
+                format!("{}.to_nchw", node.name),
+                op,
+                vec![yb],
+                vec![out],
+            ));
         }
     }
     g.nodes = nodes;
@@ -129,12 +130,7 @@ fn to_blocked(
     let name = format!("{reader}.to_nchwc");
     let ty = infc_ir::infer_node_named(g, &name, &op, &[v])?.remove(0);
     let vb = g.add_value(format!("{}.nchwc", g.values[v].name), ty);
-    nodes.push(Node {
-        name,
-        op,
-        inputs: vec![v],
-        outputs: vec![vb],
-    });
+    nodes.push(Node::new(name, op, vec![v], vec![vb]));
     blocked.insert(v, vb);
     Ok(vb)
 }

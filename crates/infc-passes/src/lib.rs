@@ -2,6 +2,7 @@
 //! pass per file. Each pass is `fn(&mut Graph, &mut PassCx) -> Result<bool, PassError>` returning
 //! whether it changed the graph; rewrites that fire are recorded in the [`FusionLog`].
 
+mod absorb_layernorm;
 mod bind_shapes;
 mod cse;
 mod dce;
@@ -20,6 +21,8 @@ mod fuse_qkv_projection;
 mod fuse_skip_layernorm;
 mod layout_nchwc;
 mod manager;
+mod mark_int8;
+mod mark_qkv_views;
 mod matcher;
 pub mod pattern;
 mod quantize;
@@ -27,6 +30,7 @@ mod simplify_reshape_transpose;
 mod split_causal_mask;
 mod substitute;
 
+pub use absorb_layernorm::absorb_layernorm;
 pub use bind_shapes::{bind_input_shapes, parse_shape_binding, unbound_symbols, ShapeBinding};
 pub use cse::eliminate_common_subexpressions;
 pub use dce::eliminate_dead_code;
@@ -45,8 +49,11 @@ pub use fuse_qkv_projection::fuse_qkv_projection;
 pub use fuse_skip_layernorm::fuse_skip_layernorm;
 pub use layout_nchwc::{layout_nchwc, DEFAULT_NCHWC_BLOCK};
 pub use manager::{
-    pass_by_name, pass_names, pipeline, run_pipeline, FusionLog, OptLevel, Pass, PassCx,
+    int8_passes, pass_by_name, pass_names, pipeline, run_pipeline, FusionLog, OptLevel, Pass,
+    PassCx,
 };
+pub use mark_int8::{mark_int8, Int8Marking};
+pub use mark_qkv_views::mark_qkv_views;
 pub use quantize::{
     select_int8_layers, Int8Kind, Int8Layer, Int8Options, Int8Selection, INT8_K_MAX, INT8_MIN_MACS,
 };

@@ -60,6 +60,8 @@ pub struct PassCx {
     pub verify_each: bool,
     /// Channel block of the -O3 NCHWc layout (8 or 16); `None` = [`crate::DEFAULT_NCHWC_BLOCK`].
     pub nchwc_block: Option<usize>,
+    /// `--int8`: what `mark-int8` marks (`None`: it does nothing).
+    pub int8: Option<crate::Int8Marking>,
 }
 
 impl PassCx {
@@ -68,6 +70,7 @@ impl PassCx {
             log: FusionLog::default(),
             verify_each: cfg!(debug_assertions),
             nchwc_block: None,
+            int8: None,
         }
     }
 }
@@ -155,6 +158,23 @@ const TRANSPOSE_MATMUL: Pass = Pass {
     run: crate::fold_transpose_matmul,
 };
 
+/// Last of -O2/-O3: marks the QKV split's outputs as views once every fusion has settled who
+/// reads them.
+const QKV_VIEWS: Pass = Pass {
+    name: "mark-qkv-views",
+    run: crate::mark_qkv_views,
+};
+
+const MARK_INT8: Pass = Pass {
+    name: "mark-int8",
+    run: crate::mark_int8,
+};
+
+const ABSORB_LAYERNORM: Pass = Pass {
+    name: "absorb-layernorm",
+    run: crate::absorb_layernorm,
+};
+
 const LAYOUT_NCHWC: Pass = Pass {
     name: "layout-nchwc",
     run: crate::layout_nchwc,
@@ -189,6 +209,9 @@ fn all_passes() -> impl Iterator<Item = Pass> {
             TRANSPOSE_MATMUL,
             QKV_PROJECTION,
             LAYOUT_NCHWC,
+            QKV_VIEWS,
+            MARK_INT8,
+            ABSORB_LAYERNORM,
         ])
 }
 
@@ -221,9 +244,16 @@ pub fn pipeline(level: OptLevel) -> Vec<Pass> {
                 // After every fusion: the layout pass converts the fused convs' epilogues as is.
                 passes.push(LAYOUT_NCHWC);
             }
+            passes.push(QKV_VIEWS);
             passes
         }
     }
+}
+
+/// The passes `--int8` runs after the `-O` pipeline (with [`PassCx::int8`] set): the
+/// selection as precision marks, then the LayerNorms the per-row INT8 matmuls absorb.
+pub fn int8_passes() -> Vec<Pass> {
+    vec![MARK_INT8, ABSORB_LAYERNORM]
 }
 
 /// Run `passes` in order; `after(pass_name, graph, changed)` is called after each one

@@ -1,7 +1,8 @@
-//! The INT8 quantization pass (`--int8`): decides which weight layers run as dynamically quantized
-//! INT8 steps. It does not rewrite the graph — quantized weights are produced by lowering, where
-//! they are packed for the integer kernels — but returns an [`Int8Selection`]: the node positions
-//! to quantize and, for every candidate kept in f32, the reason.
+//! The INT8 selection (`--int8`): decides which weight layers run as dynamically quantized INT8
+//! steps and returns an [`Int8Selection`]: the node positions to quantize and, for every candidate
+//! kept in f32, the reason. Pass `mark-int8` ([`crate::mark_int8`]) records it on the graph as
+//! precision marks at once (quantized weights are produced by lowering, which packs them for the
+//! integer kernels).
 //!
 //! Candidates: `MatMul`, `FusedMatMul` and `Gemm` (alpha = beta = 1, no transA) whose right-hand
 //! side is a constant f32 matrix (2-D, so attention's activation×activation products stay f32),
@@ -10,8 +11,8 @@
 //! so an `-O3 --int8` network stays in NCHW16c). A layer is kept in f32 when it
 //! is named in [`Int8Options::exclude`], when its reduction is longer than the integer kernels
 //! accept, or when it is too small for quantization to pay off. Preconditions: shapes bound (run
-//! after the `-O` pipeline, on the graph that is compiled). Node positions refer to that graph, so
-//! any later pass invalidates the selection.
+//! after the `-O` pipeline, on the graph that is compiled). Node positions refer to that graph; the
+//! marks, not the positions, are what survives later passes.
 
 use infc_ir::{DType, Graph, Node, Op, ValueId};
 

@@ -1,11 +1,12 @@
 //! Pass filetests: every `snapshots/passes/<pass>/<case>.infc` is text IR whose first line names the
-//! passes to run (`# passes: fuse-conv-bn, dce`). The graph is parsed, the passes run with the
+//! passes to run (`# passes: fuse-conv-bn, dce`); a line `# int8: per_row, bf16_attention,
+//! exclude=NAME` sets what `mark-int8` marks (as `--int8` and its options do). The graph is parsed, the passes run with the
 //! verifier after each one, and the printed result plus the fusion log is snapshotted next to the
 //! case as `<case>.snap`. When every constant has data, the graph is also evaluated before and after
 //! with the reference interpreter on seeded random inputs and the outputs must agree (1e-4 relative).
 
 use infc_ir::{parse_graph, print_graph, DType, Graph, Tensor};
-use infc_passes::{pass_by_name, run_pipeline, Pass, PassCx};
+use infc_passes::{pass_by_name, run_pipeline, Int8Marking, Pass, PassCx};
 use infc_reference::{run_graph, InputKey};
 use std::path::Path;
 
@@ -18,6 +19,7 @@ fn pass_filetests() {
         let mut g = before.clone();
         let mut cx = PassCx {
             verify_each: true,
+            int8: int8_of(&text),
             ..PassCx::new()
         };
         run_pipeline(&mut g, &passes, &mut cx, |_, _, _| {})
@@ -50,6 +52,23 @@ fn pass_filetests() {
         settings.set_omit_expression(true);
         settings.bind(|| insta::assert_snapshot!(stem, out));
     });
+}
+
+/// The `# int8: …` line's marking (`per_row`, `bf16_attention`, `exclude=NAME`), if any.
+fn int8_of(text: &str) -> Option<Int8Marking> {
+    let line = text.lines().find_map(|l| l.strip_prefix("# int8:"))?;
+    let mut m = Int8Marking::default();
+    for word in line.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        match word {
+            "per_row" => m.per_row = true,
+            "bf16_attention" => m.bf16_attention = true,
+            w => match w.strip_prefix("exclude=") {
+                Some(name) => m.exclude.push(name.to_string()),
+                None => panic!("`# int8:` does not know `{w}`"),
+            },
+        }
+    }
+    Some(m)
 }
 
 /// The passes named on the first line (`# passes: a, b`).

@@ -12,7 +12,7 @@ use crate::run_inputs::{prepare_inputs, RunInput};
 use anyhow::{anyhow, bail, Context, Result};
 use infc_compile::{compile, CompileOptions, Plan};
 use infc_ir::{Graph, ValueId};
-use infc_passes::{Int8Kind, Int8Selection};
+use infc_passes::{Int8Kind, Int8Marking, Int8Selection};
 use infc_plan::IoDesc;
 use infc_runtime::{DType, InputKey, Session, Tensor, TensorView};
 
@@ -209,15 +209,13 @@ pub fn layer_errors(
     let by_name = |name: &str| outs.iter().find(|t| t.name == name);
     let mut errors = Vec::with_capacity(sel.quantize.len());
     for l in &sel.quantize {
-        let one = single_node(g, l.node);
-        let one_sel = Int8Selection {
-            quantize: vec![infc_passes::Int8Layer {
-                node: 0,
-                ..l.clone()
-            }],
-            kept: Vec::new(),
+        let mut one = single_node(g, l.node);
+        let marking = Int8Marking {
+            per_row,
+            ..Int8Marking::default()
         };
-        let qplan = compile(&one, &super::options(&one_sel, per_row, false))
+        one.nodes[0].precision = marking.precision(l.kind);
+        let qplan = compile(&one, &CompileOptions::default())
             .with_context(|| format!("compiling layer '{}' alone", l.name))?;
         let what = format!("--report/--int8-budget: running layer '{}' alone", l.name);
         mem.check(&what, &qplan, false, false)?;

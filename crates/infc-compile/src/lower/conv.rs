@@ -58,12 +58,7 @@ pub(crate) fn conv(lw: &mut Lowerer<'_>, attrs: &ConvAttrs) -> Result<(), Compil
     } else {
         None
     };
-    let act = if lw.an.fused_relu[lw.node] {
-        Activation::Relu
-    } else {
-        Activation::None
-    };
-    conv_with(lw, attrs, bias, None, act)
+    conv_with(lw, attrs, bias, None, Activation::None)
 }
 
 /// Conv `y = act(conv(x, w) + bias + residual)` from inputs 0 (x) and 1 (w).

@@ -276,7 +276,7 @@ pub(crate) fn attention(
         hidden_fill: masking.hidden_fill.get(),
         mask_hidden: masking.mask_hidden,
         zero_nan_rows: masking.zero_nan_rows,
-        bf16: lw.an.bf16_attention,
+        bf16: lw.cur().precision == infc_ir::Precision::Bf16,
         q: q_at,
         k: k_at,
         v: v_at,

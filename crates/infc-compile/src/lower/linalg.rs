@@ -13,14 +13,6 @@ use infc_plan::{
     Activation, Bias, BiasKind, MatB, MatMulStep, PackedRef, Step, TensorRef, MAX_RANK,
 };
 
-fn activation(lw: &Lowerer<'_>) -> Activation {
-    if lw.an.fused_relu[lw.node] {
-        Activation::Relu
-    } else {
-        Activation::None
-    }
-}
-
 /// Pack a constant `k × n` B (given row-major, or `n × k` when `trans`) into the constants blob.
 fn packed_b(
     lw: &mut Lowerer<'_>,
@@ -142,7 +134,7 @@ pub(crate) fn gemm(
         alpha,
         bias,
         residual: None,
-        act: activation(lw),
+        act: Activation::None,
         y: lw.at(y)?,
     };
     lw.emit(Step::MatMul(step));
@@ -150,7 +142,7 @@ pub(crate) fn gemm(
 }
 
 pub(crate) fn matmul(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
-    let act = activation(lw);
+    let act = Activation::None;
     let plain = Transposed { a: false, b: false };
     matmul_with(lw, plain, None, None, act)
 }

@@ -243,8 +243,9 @@ pub(crate) fn lower_graph<'g>(g: &'g Graph, an: &'g Analysis) -> Result<Lowerer<
         if an.skip[i] {
             continue;
         }
-        if an.int8[i] {
-            quant::lower(&mut lw, an.int8_per_row)?;
+        let precision = g.nodes[i].precision;
+        if precision.is_int8() {
+            quant::lower(&mut lw, precision == infc_ir::Precision::Int8PerRow)?;
             continue;
         }
         lower_node(&mut lw)?;

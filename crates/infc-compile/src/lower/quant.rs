@@ -1,10 +1,10 @@
-//! INT8 lowering of the nodes chosen by the quantization pass (`CompileOptions::int8`): MatMul,
+//! INT8 lowering of the nodes marked `@int8` / `@int8_per_row` (pass `mark-int8`): MatMul,
 //! FusedMatMul and Gemm with a constant 2-D right-hand side → `QuantMatMul`; Conv and FusedConv with
 //! constant weights → `QuantConv`; blocked `NchwcConv` → `QuantNchwcConv` (module `quant_nchwc`). Weights are quantized here, symmetric s8 per output channel,
 //! and packed with their column sums and scales (`infc_kernels::int8::quantize_pack_b_s8`) into
 //! the constants blob as `[s8 panels | i32 column sums | f32 scales]`. Activations are quantized
 //! by the step at run time into a scratch buffer the memory planner reserves for the node
-//! ([`scratch_bytes`]); a LayerNorm the analysis let a matmul absorb becomes the step's
+//! ([`scratch_bytes`]); a LayerNorm marked `@in_reader` (pass `absorb-layernorm`) becomes the step's
 //! `pre_norm`, applied row by row while A is quantized. Epilogue stages that do not fit
 //! `act(acc + bias + residual)` run as separate in-place steps, exactly as for the f32 fused ops.
 
@@ -40,11 +40,7 @@ fn const_f32<'g>(lw: &Lowerer<'g>, v: ValueId, what: &str) -> Result<Vec<f32>, C
 /// Lower the current node (selected for INT8) to a quantized step.
 pub(crate) fn lower(lw: &mut Lowerer<'_>, per_row: bool) -> Result<(), CompileError> {
     let op = &lw.cur().op;
-    let relu = if lw.an.fused_relu[lw.node] {
-        Activation::Relu
-    } else {
-        Activation::None
-    };
+    let relu = Activation::None;
     match op {
         Op::MatMul => matmul(lw, None, None, relu, false, per_row),
         Op::Gemm {
@@ -130,7 +126,7 @@ fn matmul(
     }
     let (m, k, n) = matmul_dims(lw.g, lw.cur())
         .ok_or_else(|| lw.unsupported("int8 MatMul needs a 2-D constant right-hand side"))?;
-    // A LayerNorm absorbed by the analysis: read its input, normalise while quantizing.
+    // A LayerNorm marked `@in_reader`: read its input, normalise while quantizing.
     let (a, pre_norm) = match lw.an.pre_norm[lw.node] {
         Some(i) => {
             let ln = &lw.g.nodes[i];

@@ -55,7 +55,11 @@ pub fn to_dot(g: &Graph) -> String {
         let _ = writeln!(
             out,
             "  {id} [label={}, tooltip={}];",
-            dot_str(node.op.name()),
+            dot_str(&format!(
+                "{}{}",
+                node.op.name(),
+                crate::marks::marks_text(node)
+            )),
             dot_str(&node.name)
         );
         for &v in &node.outputs {

@@ -1,5 +1,6 @@
 //! JSON export of a graph for tools: name, inputs, outputs, constants (id, name, dtype, shape,
-//! fingerprint) and nodes (name, op, attributes as the text-IR string, input and output ids with
+//! fingerprint) and nodes (name, op, attributes as the text-IR string, precision and realize marks,
+//! input and output ids with
 //! their types). Value ids are the text printer's `%…` spellings. Keys come in a fixed order and
 //! each array element sits on one line, so the output is deterministic and diffs well.
 
@@ -95,6 +96,8 @@ pub fn to_json(g: &Graph) -> String {
                 ("name", json!(n.name)),
                 ("op", json!(n.op.name())),
                 ("attrs", json!(attrs_text(&n.op))),
+                ("precision", json!(n.precision.name())),
+                ("realize", json!(n.realize.name())),
                 ("inputs", Json::Array(operands(&n.inputs))),
                 ("outputs", Json::Array(operands(&n.outputs))),
             ])

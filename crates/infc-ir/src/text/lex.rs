@@ -162,7 +162,7 @@ pub(crate) fn lex_line(line: &str) -> Result<Vec<Tok>, String> {
                     _ => return Err("expected a name after `%`".to_string()),
                 }
             }
-            '(' | ')' | '[' | ']' | '{' | '}' | ',' | '=' | ':' => {
+            '(' | ')' | '[' | ']' | '{' | '}' | ',' | '=' | ':' | '@' => {
                 lx.chars.next();
                 toks.push(Tok::Punct(c));
             }

@@ -17,7 +17,7 @@
 //! input    := value ":" type
 //! body     := value "=" "const" type ( "[" [atom {"," atom}] "]" | "fp" "=" HEX ) [name]
 //!           | [value {"," value} "="] OP ["[" attr {"," attr} "]"] "(" [value {"," value}] ")"
-//!             [":" type {"," type}] [name]
+//!             {"@" MARK} [":" type {"," type}] [name]
 //! attr     := IDENT "=" ( atom | "[" [atom {"," atom}] "]" )
 //! type     := DTYPE "[" [dim {"," dim}] "]"          dim := INT | IDENT | STRING
 //! value    := "%" IDENT | "%" INT | "%" STRING      name := "#" STRING   (source name)
@@ -28,7 +28,8 @@
 //! other values `%0…` in definition order. Constants of ≤ 16 elements print their values (floats
 //! with `{:?}`, so they read back bit for bit); larger ones print their fingerprint and parse back as
 //! opaque tensors. Unused constants are not printed. The parser takes types from the text and accepts
-//! omitted attributes that have an ONNX default.
+//! omitted attributes that have an ONNX default. `MARK` is a precision (`int8`, `int8_per_row`,
+//! `bf16`) or a realization (`in_reader`, `view`), see [`crate::marks`]; defaults are not printed.
 
 mod attrs;
 mod dot;

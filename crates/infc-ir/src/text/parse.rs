@@ -4,7 +4,9 @@
 
 use super::attrs::{build_op, AttrReader, RawAttr};
 use super::lex::{lex_line, Tok};
-use crate::{DType, Dim, Graph, IrError, Shape, Tensor, TensorType, ValueId};
+use crate::{
+    DType, Dim, Graph, IrError, Node, Precision, Realize, Shape, Tensor, TensorType, ValueId,
+};
 use std::collections::HashMap;
 
 /// Parse text IR into a graph.
@@ -390,6 +392,29 @@ impl Parser {
         c.expect_punct('(')?;
         let ins = c.list(')', |c| c.value())?;
         c.expect_punct(')')?;
+        let (mut precision, mut realize) = (None, None);
+        while c.eat_punct('@') {
+            let mark = c.ident("a mark (`@int8`, `@view`, …)")?;
+            if let Some(p) = Precision::ALL.into_iter().find(|p| p.name() == mark) {
+                if precision.replace(p).is_some() {
+                    return Err(c.err(format!("{op_name}: two precision marks")));
+                }
+            } else if let Some(r) = Realize::ALL.into_iter().find(|r| r.name() == mark) {
+                if realize.replace(r).is_some() {
+                    return Err(c.err(format!("{op_name}: two realize marks")));
+                }
+            } else {
+                let known: Vec<&str> = Precision::ALL
+                    .iter()
+                    .map(|p| p.name())
+                    .chain(Realize::ALL.iter().map(|r| r.name()))
+                    .collect();
+                return Err(c.err(format!(
+                    "unknown mark `@{mark}` (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
         let types = if outs.is_empty() {
             Vec::new()
         } else {
@@ -436,7 +461,10 @@ impl Parser {
             self.scope.insert(spelling, v);
             outputs.push(v);
         }
-        self.graph.push_node(name, op, inputs, outputs);
+        let mut node = Node::new(name, op, inputs, outputs);
+        node.precision = precision.unwrap_or_default();
+        node.realize = realize.unwrap_or_default();
+        self.graph.nodes.push(node);
         Ok(())
     }
 }

@@ -141,6 +141,7 @@ pub fn print_graph(g: &Graph) -> String {
             let _ = write!(out, "[{attrs}]");
         }
         let _ = write!(out, "({})", join_names(&names, &node.inputs));
+        out.push_str(&crate::marks::marks_text(node));
         if !node.outputs.is_empty() {
             let types: Vec<String> = node
                 .outputs
