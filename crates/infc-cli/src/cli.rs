@@ -119,17 +119,35 @@ pub enum Target {
 }
 
 impl Target {
-    /// The NCHWc channel block: one vector register of f32 on the target.
-    pub fn nchwc_block(self) -> usize {
-        let wide = match self {
-            Target::Native => infc_runtime::Isa::detect() == infc_runtime::Isa::Avx512,
-            Target::X86_64V4 => true,
-            Target::X86_64V3 | Target::Portable => false,
-        };
-        if wide {
-            16
-        } else {
-            8
+    /// The facade's target.
+    pub fn to_facade(self) -> infc::Target {
+        match self {
+            Target::Native => infc::Target::Native,
+            Target::X86_64V4 => infc::Target::X86_64V4,
+            Target::X86_64V3 => infc::Target::X86_64V3,
+            Target::Portable => infc::Target::Portable,
+        }
+    }
+}
+
+impl ModelArgs {
+    /// The facade's compile options for these flags and the `--int8` ones (`measure`: measure
+    /// every layer's error, for `--report`).
+    pub fn options(&self, quant: &Int8Args, measure: bool) -> infc::CompileOptions {
+        infc::CompileOptions {
+            opt_level: self.opt,
+            shapes: self.shapes.clone(),
+            disable: self.disable.clone(),
+            target: self.target.to_facade(),
+            nchwc_block: self.nchwc_block,
+            int8: quant.int8.then(|| infc::Int8Options {
+                exclude: quant.int8_exclude.clone(),
+                budget: quant.int8_budget,
+                measure,
+                per_row: !quant.int8_per_tensor,
+                bf16_attention: !quant.int8_f32_attention,
+                seed: quant.seed,
+            }),
         }
     }
 }

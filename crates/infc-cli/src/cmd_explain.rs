@@ -3,7 +3,6 @@
 //! memory map; `infc verify PLAN` checks one whole.
 
 use crate::cli::{ExplainArgs, Format, VerifyArgs};
-use crate::model;
 use anyhow::{bail, Context, Result};
 use infc_ir::Graph;
 use std::fmt::Write as _;
@@ -20,15 +19,14 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     }
     // "import" is the graph after import and shape binding, before the first pass.
     for name in &args.print_after {
-        model::check_pass_name("--print-after", name, &["import"])?;
+        infc::check_pass_name("--print-after", name, &["import"])?;
     }
     let mut out = String::new();
     let wanted = |name: &str| args.print_after_all || args.print_after.iter().any(|p| p == name);
     let mut before = String::new();
     let mut ran: Vec<&'static str> = Vec::new();
-    crate::int8::check_budget(&args.quant)?;
-    let req = crate::int8::Int8Request::from_args(&args.quant, false);
-    let (g, log) = model::load(&args.model, req.as_ref(), |pass, g, changed| {
+    let opts = args.model.options(&args.quant, false);
+    let optimised = infc::optimise(&args.model.model, &opts, |pass, g, changed| {
         if pass != "import" && !ran.contains(&pass) {
             ran.push(pass);
         }
@@ -51,6 +49,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             out.push_str(&render(g, args.format));
         }
     })?;
+    let (g, log) = (optimised.graph, optimised.log);
     if let Some(name) = args
         .print_after
         .iter()

@@ -6,7 +6,6 @@ mod cmd_explain;
 mod cmd_profile;
 mod cmd_run;
 mod int8;
-mod model;
 mod run_inputs;
 
 use infc_cli::npy_io;

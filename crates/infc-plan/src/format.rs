@@ -365,6 +365,11 @@ impl Plan {
         self.encode_with_sections(&[])
     }
 
+    /// Encode and write to `path` (created, or truncated and rewritten).
+    pub fn write(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        std::fs::write(path, self.encode())
+    }
+
     /// [`Plan::encode`] plus extra sections `(kind, flags, bytes)` after the required ones (for
     /// tests of readers facing sections they do not know).
     #[doc(hidden)]

@@ -8,8 +8,8 @@
 //! tensor. The runs copy nothing else: a layer's inputs are views of the probe's outputs, its
 //! output and the INT8 plan's outputs are compared as views of the session's arena.
 
-use crate::run_inputs::{prepare_inputs, RunInput};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::error::{Error, Result};
+use crate::inputs::{seeded_inputs, InputData};
 use infc_compile::{compile, CompileOptions, Plan};
 use infc_ir::{Graph, ValueId};
 use infc_passes::{Int8Kind, Int8Marking, Int8Selection};
@@ -17,10 +17,15 @@ use infc_plan::IoDesc;
 use infc_runtime::{DType, InputKey, Session, Tensor, TensorView};
 
 /// One layer's isolated error.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LayerError {
+    /// The layer's node name.
     pub name: String,
+    /// Matmul or conv.
     pub kind: Int8Kind,
+    /// Multiply-adds of one run.
     pub macs: u64,
+    /// `‖y_int8 − y_f32‖₂ / ‖y_f32‖₂` on seeded inputs.
     pub rel: f64,
 }
 
@@ -82,13 +87,13 @@ impl Memory {
             0 => String::new(),
             h => format!(" beside the {h} bytes the f32 activations already hold"),
         };
-        bail!(
+        Err(Error::Measure(format!(
             "{what} needs {need} bytes (arena {} and {} inputs/outputs){beside}, more than \
              physical memory ({} bytes){largest}",
             body.memory.arena_bytes,
             tensors.len(),
             self.limit
-        )
+        )))
     }
 
     fn hold(&mut self, tensors: &[Tensor]) {
@@ -98,10 +103,15 @@ impl Memory {
 }
 
 fn session(plan: &Plan) -> Result<Session> {
-    Session::from_bytes(&plan.encode()).context("loading the plan")
+    Ok(Session::from_bytes(&plan.encode())?)
 }
 
-fn views(inputs: &[RunInput]) -> Vec<(InputKey<'_>, TensorView<'_>)> {
+/// `Error::Measure` saying what failed: `what`, then the cause.
+fn failed(what: impl std::fmt::Display) -> impl FnOnce(infc_runtime::RuntimeError) -> Error {
+    move |e| Error::Measure(format!("{what}: {e}"))
+}
+
+fn views(inputs: &[InputData]) -> Vec<(InputKey<'_>, TensorView<'_>)> {
     inputs.iter().map(|i| i.view()).collect()
 }
 
@@ -176,7 +186,7 @@ fn single_node(g: &Graph, i: usize) -> Graph {
 }
 
 /// Isolated relative error of every layer in `sel` on `seed`ed inputs.
-pub fn layer_errors(
+pub(crate) fn layer_errors(
     g: &Graph,
     sel: &Int8Selection,
     per_row: bool,
@@ -192,7 +202,8 @@ pub fn layer_errors(
             }
         }
     }
-    let plan = compile(&probe, &CompileOptions::default()).context("compiling the f32 probe")?;
+    let plan = compile(&probe, &CompileOptions::default())
+        .map_err(|e| Error::compile("the f32 probe", e))?;
     let mut mem = Memory::new();
     mem.check(
         "--report/--int8-budget: running the f32 graph to measure each layer's error",
@@ -200,10 +211,10 @@ pub fn layer_errors(
         true,
         true,
     )?;
-    let inputs = prepare_inputs(&plan.body, &[], seed)?;
-    let outs = session(&plan)?
-        .run(&views(&inputs))
-        .context("running the f32 graph with the layers' activations exposed")?;
+    let inputs = seeded_inputs(&plan.body, seed)?;
+    let outs = session(&plan)?.run(&views(&inputs)).map_err(failed(
+        "running the f32 graph with the layers' activations exposed",
+    ))?;
     drop(inputs);
     mem.hold(&outs);
     let by_name = |name: &str| outs.iter().find(|t| t.name == name);
@@ -216,7 +227,7 @@ pub fn layer_errors(
         };
         one.nodes[0].precision = marking.precision(l.kind);
         let qplan = compile(&one, &CompileOptions::default())
-            .with_context(|| format!("compiling layer '{}' alone", l.name))?;
+            .map_err(|e| Error::compile(format!("layer '{}' alone", l.name), e))?;
         let what = format!("--report/--int8-budget: running layer '{}' alone", l.name);
         mem.check(&what, &qplan, false, false)?;
         let layer_inputs = qplan
@@ -225,7 +236,10 @@ pub fn layer_errors(
             .iter()
             .map(|d| {
                 let t = by_name(&d.name).ok_or_else(|| {
-                    anyhow!("layer '{}': no f32 value for input '{}'", l.name, d.name)
+                    Error::Measure(format!(
+                        "layer '{}': no f32 value for input '{}'",
+                        l.name, d.name
+                    ))
                 })?;
                 Ok((
                     InputKey::Name(&d.name),
@@ -236,13 +250,15 @@ pub fn layer_errors(
         let out_name = &qplan.body.outputs[0].name;
         let want = by_name(out_name)
             .filter(|t| t.dtype == DType::F32)
-            .ok_or_else(|| anyhow!("layer '{}': no f32 output '{out_name}'", l.name))?;
+            .ok_or_else(|| {
+                Error::Measure(format!("layer '{}': no f32 output '{out_name}'", l.name))
+            })?;
         let rel = session(&qplan)?
             .run_with(&layer_inputs, |got| match got.first() {
                 Some(v) if v.dtype == DType::F32 => rel_error(v.data, &want.data),
                 _ => rel_error(&[], &want.data),
             })
-            .with_context(|| format!("running layer '{}' alone", l.name))?;
+            .map_err(failed(format!("running layer '{}' alone", l.name)))?;
         errors.push(LayerError {
             name: l.name.clone(),
             kind: l.kind,
@@ -283,11 +299,11 @@ pub fn model_report(fp32: &Plan, int8: &Plan, seed: u64) -> Result<Vec<String>> 
         true,
         true,
     )?;
-    let inputs = prepare_inputs(&fp32.body, &[], seed)?;
+    let inputs = seeded_inputs(&fp32.body, seed)?;
     mem.held = fp32.body.inputs.iter().map(io_bytes).sum();
     let want = session(fp32)?
         .run(&views(&inputs))
-        .context("running the f32 plan to compare with")?;
+        .map_err(failed("running the f32 plan to compare with"))?;
     mem.hold(&want);
     mem.check("--report: running the INT8 plan", int8, false, false)?;
     session(int8)?
@@ -298,5 +314,5 @@ pub fn model_report(fp32: &Plan, int8: &Plan, seed: u64) -> Result<Vec<String>> 
                 .map(|(w, g)| output_line(w, g))
                 .collect()
         })
-        .context("running the INT8 plan")
+        .map_err(failed("running the INT8 plan"))
 }

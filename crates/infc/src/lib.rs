@@ -1,0 +1,61 @@
+//! infc: an ahead-of-time compiler for CPU inference of ONNX models.
+//!
+//! [`compile`] turns an ONNX file into a [`Plan`]: every decision (shapes, fusions, layout,
+//! quantization, memory offsets, weight packing) is taken at compile time. A [`Session`] loads a
+//! plan (mapped or copied, validated before anything runs) and runs it with no per-op dispatch by
+//! name and no allocation inside a run.
+//!
+//! ```
+//! use infc::{compile, CompileOptions, Session, TensorView, InputKey, DType};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/fixtures/resnet_ts14/model.onnx");
+//! // Compile at -O3 for this machine, binding the symbolic batch.
+//! let opts = CompileOptions {
+//!     shapes: vec!["pixel_values=1x3x32x32".into()],
+//!     ..CompileOptions::default()
+//! };
+//! let plan = compile(model, &opts)?;
+//! let dir = std::env::temp_dir().join(format!("infc-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("resnet.plan");
+//! plan.write(&path)?;
+//!
+//! // Load and run it.
+//! let session = Session::load(&path)?;
+//! let input = &session.inputs()[0];
+//! assert_eq!(input.shape, [1, 3, 32, 32]);
+//! let pixels = vec![0u8; 3 * 32 * 32 * 4]; // f32 zeros, little-endian
+//! let outputs = session.run(&[(
+//!     InputKey::Name(&input.name),
+//!     TensorView::new(DType::F32, &[1, 3, 32, 32], &pixels),
+//! )])?;
+//! assert_eq!(outputs[0].dtype, DType::F32);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod compile;
+mod error;
+pub mod inputs;
+pub mod int8;
+mod options;
+mod pipeline;
+mod provenance;
+
+pub use compile::{compile, compile_observed, lower, Compiled};
+pub use error::{Error, Result};
+pub use int8::{Int8Decision, LayerError};
+pub use options::{CompileOptions, Int8Options, Target};
+pub use pipeline::{check_pass_name, optimise, require_bound, Optimised};
+pub use provenance::provenance;
+
+pub use infc_ir::Graph;
+pub use infc_passes::FusionLog;
+pub use infc_plan::{IoDesc, Plan};
+pub use infc_runtime::{
+    DType, InputKey, Int8Isa, Isa, PlanLoad, RuntimeError, Session, SessionOptions, Tensor,
+    TensorView,
+};

@@ -1,0 +1,129 @@
+//! From an ONNX file to the IR that is lowered: import, shape binding with constant folding of the
+//! shape sub-graphs, the `-O` pipeline (NCHWc block from the options or the target) and, with
+//! INT8, the decision of what to quantize and the passes that mark it. An observer sees the graph
+//! after every pass (per-pass dumps).
+
+use crate::error::{Error, Result};
+use crate::int8::{decide, Int8Decision};
+use crate::options::CompileOptions;
+use infc_ir::Graph;
+use infc_passes::{FusionLog, OptLevel, PassCx};
+use std::path::Path;
+
+/// The graph [`optimise`] produced, with what happened on the way.
+#[derive(Debug)]
+pub struct Optimised {
+    /// The graph after every pass (INT8 marks included): what [`crate::lower`] compiles.
+    pub graph: Graph,
+    /// Every rewrite that fired.
+    pub log: FusionLog,
+    /// With INT8: what was quantized, what stayed f32 and why, measured errors.
+    pub int8: Option<Int8Decision>,
+}
+
+/// Import `model`, bind its shapes and run the pipeline `opts` asks for. `after_pass` sees the
+/// graph after import (and shape binding), as pass `"import"`, then after each pass.
+pub fn optimise(
+    model: &Path,
+    opts: &CompileOptions,
+    mut after_pass: impl FnMut(&'static str, &Graph, bool),
+) -> Result<Optimised> {
+    // Before the import, which can take a while on a large model.
+    for name in &opts.disable {
+        check_pass_name("--disable", name, &[])?;
+    }
+    let level = OptLevel::from_digit(opts.opt_level).ok_or_else(|| {
+        Error::Options(format!(
+            "optimisation level {} is not one of 0..3",
+            opts.opt_level
+        ))
+    })?;
+    if let Some(b) = opts.int8.as_ref().and_then(|q| q.budget) {
+        // NaN compares false with every error: it would keep nothing in f32, silently.
+        if !(b.is_finite() && b >= 0.0) {
+            return Err(Error::Options(format!("--int8-budget {b}: not a relative error; give a finite number >= 0, e.g. 0.05 (layers whose error exceeds it stay in f32)")));
+        }
+    }
+    let mut g =
+        infc_onnx::import_file(model, &infc_onnx::ImportOptions::default()).map_err(|source| {
+            Error::Import {
+                path: model.to_path_buf(),
+                source,
+            }
+        })?;
+    let mut cx = PassCx::new();
+    cx.nchwc_block = Some(
+        opts.nchwc_block
+            .unwrap_or_else(|| opts.target.nchwc_block()),
+    );
+    if !opts.shapes.is_empty() {
+        let bindings = opts
+            .shapes
+            .iter()
+            .map(|s| infc_passes::parse_shape_binding(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        infc_passes::bind_input_shapes(&mut g, &bindings)?;
+        // Fold the shape computations the binding made constant and drop what they leave dead.
+        infc_passes::fold_constants(&mut g, &mut cx)?;
+        infc_passes::eliminate_dead_code(&mut g, &mut cx)?;
+    }
+    after_pass("import", &g, true);
+    let mut passes = infc_passes::pipeline(level);
+    passes.retain(|p| !opts.disable.iter().any(|d| d == p.name));
+    infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
+    let mut int8 = None;
+    if let Some(q) = &opts.int8 {
+        // The selection needs every shape (and a budget runs the graph).
+        require_bound(&g)?;
+        let decision = decide(&g, q)?;
+        cx.int8 = Some(decision.marking.clone());
+        let mut passes = infc_passes::int8_passes();
+        passes.retain(|p| !opts.disable.iter().any(|d| d == p.name));
+        infc_passes::run_pipeline(&mut g, &passes, &mut cx, &mut after_pass)?;
+        int8 = Some(decision);
+    }
+    Ok(Optimised {
+        graph: g,
+        log: cx.log,
+        int8,
+    })
+}
+
+/// Error unless `name` (given to `flag`) is a pass or one of `also`, listing the known names.
+pub fn check_pass_name(flag: &str, name: &str, also: &[&'static str]) -> Result<()> {
+    if infc_passes::pass_by_name(name).is_none() && !also.contains(&name) {
+        let mut known = infc_passes::pass_names();
+        known.extend_from_slice(also);
+        known.sort_unstable();
+        return Err(Error::Options(format!(
+            "{flag} {name}: no such pass; known passes: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Error unless every input dim is bound (what compilation needs), naming the input, the dim and
+/// the binding to give.
+pub fn require_bound(g: &Graph) -> Result<()> {
+    let left = infc_passes::unbound_symbols(g);
+    if let Some((input, sym)) = left.first() {
+        let Some(v) = g.input_by_name(input) else {
+            return Err(Error::Options(format!(
+                "input '{input}' has symbolic dim '{sym}'"
+            )));
+        };
+        let ty = g.ty(v);
+        let example: Vec<String> = ty
+            .shape
+            .dims()
+            .iter()
+            .map(|d| d.known().map_or_else(|| "N".to_string(), |k| k.to_string()))
+            .collect();
+        return Err(Error::Options(format!(
+            "input '{input}' has symbolic dim '{sym}' ({ty}); bind it with --shape {input}={} or --shape {sym}=N",
+            example.join("x")
+        )));
+    }
+    Ok(())
+}
