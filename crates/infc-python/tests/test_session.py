@@ -1,0 +1,136 @@
+"""The Python package against the committed fixtures: compile → Session → run matches
+onnxruntime's committed outputs; inputs and outputs described like onnxruntime; runs from several
+threads agree bit for bit; bad inputs, plans and options raise infc.InfcError naming the fault."""
+
+import os
+import pathlib
+import threading
+
+import numpy as np
+import pytest
+
+import infc
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "models" / "fixtures"
+
+
+def fixture_inputs(name):
+    d = FIXTURES / name
+    return {
+        p.name[len("input_") : -len(".npy")]: np.load(p) for p in sorted(d.glob("input_*.npy"))
+    }
+
+
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    plan = tmp_path_factory.mktemp("plans") / "gpt2.plan"
+    out = infc.compile(
+        str(FIXTURES / "gpt2_ts17" / "model.onnx"),
+        str(plan),
+        shapes={"batch": 2, "sequence": 8},
+        opt_level=3,
+    )
+    assert pathlib.Path(out) == plan
+    return infc.Session(str(plan))
+
+
+def test_matches_onnxruntime(gpt2):
+    feed = fixture_inputs("gpt2_ts17")
+    (logits,) = gpt2.run(None, feed)
+    want = np.load(FIXTURES / "gpt2_ts17" / "output_logits.npy")
+    assert logits.dtype == np.float32 and logits.shape == want.shape
+    np.testing.assert_allclose(logits, want, rtol=1e-3, atol=1e-3)
+
+
+def test_describes_inputs_and_outputs_like_onnxruntime(gpt2):
+    ins = {i.name: i for i in gpt2.get_inputs()}
+    assert set(ins) == {"input_ids", "attention_mask"}
+    assert ins["input_ids"].type == "tensor(int64)"
+    assert ins["input_ids"].shape == [2, 8]
+    (out,) = gpt2.get_outputs()
+    assert out.name == "logits" and out.type == "tensor(float)"
+    assert "input_ids" in repr(ins["input_ids"])
+
+
+def test_output_names_select_outputs(gpt2):
+    feed = fixture_inputs("gpt2_ts17")
+    (a,) = gpt2.run(["logits"], feed)
+    (b,) = gpt2.run(None, feed)
+    assert np.array_equal(a, b)
+    with pytest.raises(infc.InfcError, match="output 'nope'"):
+        gpt2.run(["nope"], feed)
+
+
+def test_non_contiguous_inputs_are_read_correctly(gpt2):
+    feed = fixture_inputs("gpt2_ts17")
+    (want,) = gpt2.run(None, feed)
+    strided = {k: np.asfortranarray(v) for k, v in feed.items()}
+    assert not strided["input_ids"].flags.c_contiguous
+    (got,) = gpt2.run(None, strided)
+    assert np.array_equal(got, want)
+
+
+def test_threads_share_one_session_bit_identically(gpt2):
+    feed = fixture_inputs("gpt2_ts17")
+    (want,) = gpt2.run(None, feed)
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                results.append(gpt2.run(None, feed)[0])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 20
+    assert all(np.array_equal(r, want) for r in results)
+
+
+def test_bad_inputs_name_the_fault(gpt2):
+    feed = fixture_inputs("gpt2_ts17")
+    with pytest.raises(infc.InfcError, match="input 'input_ids'.*tensor\\(int64\\).*int32"):
+        gpt2.run(None, {**feed, "input_ids": feed["input_ids"].astype(np.int32)})
+    with pytest.raises(infc.InfcError, match="input 'attention_mask': not given"):
+        gpt2.run(None, {"input_ids": feed["input_ids"]})
+    with pytest.raises(infc.InfcError, match="input 'extra': no such input"):
+        gpt2.run(None, {**feed, "extra": feed["input_ids"]})
+    with pytest.raises(infc.InfcError, match="input_ids"):
+        gpt2.run(None, {**feed, "input_ids": feed["input_ids"][:1]})
+
+
+def test_bad_plans_and_options_raise(tmp_path):
+    bad = tmp_path / "bad.plan"
+    bad.write_bytes(b"INFCPLAN" + os.urandom(64))
+    with pytest.raises(infc.InfcError):
+        infc.Session(str(bad))
+    with pytest.raises(infc.InfcError, match="missing.plan"):
+        infc.Session(str(tmp_path / "missing.plan"))
+    with pytest.raises(infc.InfcError, match="load 'mmap'"):
+        infc.Session(str(bad), load="mmap")
+    model = str(FIXTURES / "gpt2_ts17" / "model.onnx")
+    with pytest.raises(infc.InfcError, match="symbolic dim"):
+        infc.compile(model, str(tmp_path / "x.plan"))
+    with pytest.raises(infc.InfcError, match="target 'arm'"):
+        infc.compile(model, str(tmp_path / "x.plan"), target="arm")
+
+
+def test_int8_plan_runs(tmp_path):
+    plan = tmp_path / "int8.plan"
+    infc.compile(
+        str(FIXTURES / "distilbert_ts17" / "model.onnx"),
+        str(plan),
+        shapes=["batch=2", "sequence=8"],
+        int8=True,
+    )
+    s = infc.Session(str(plan), load="copy")
+    feed = fixture_inputs("distilbert_ts17")
+    (got,) = s.run(None, feed)
+    want = np.load(next((FIXTURES / "distilbert_ts17").glob("output_*.npy")))
+    cos = float((got * want).sum() / (np.linalg.norm(got) * np.linalg.norm(want)))
+    assert cos > 0.99, cos
