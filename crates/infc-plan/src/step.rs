@@ -3,6 +3,7 @@
 //! contiguous unless a step says otherwise (only `Copy` writes a strided destination).
 
 use crate::types::{DType, Region, TensorRef};
+use crate::window::Window2d;
 use crate::wire::{wire_enum, wire_struct, Reader, Wire, Writer};
 use crate::PlanError;
 
@@ -425,11 +426,7 @@ pub struct ConvStep {
     pub w: u64,
     pub c_out: u64,
     pub group: u64,
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    /// top, left, bottom, right.
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
     pub x: TensorRef,
@@ -447,10 +444,7 @@ wire_struct!(ConvStep {
     w,
     c_out,
     group,
-    kernel,
-    strides,
-    pads,
-    dilations,
+    window,
     oh,
     ow,
     x,
@@ -469,10 +463,7 @@ pub struct PoolStep {
     pub c: u64,
     pub h: u64,
     pub w: u64,
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
     pub x: TensorRef,
@@ -484,10 +475,7 @@ wire_struct!(PoolStep {
     c,
     h,
     w,
-    kernel,
-    strides,
-    pads,
-    dilations,
+    window,
     oh,
     ow,
     x,
@@ -827,11 +815,7 @@ pub struct QuantConvStep {
     pub w: u64,
     pub c_out: u64,
     pub group: u64,
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    /// top, left, bottom, right.
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
     pub x: TensorRef,
@@ -849,10 +833,7 @@ wire_struct!(QuantConvStep {
     w,
     c_out,
     group,
-    kernel,
-    strides,
-    pads,
-    dilations,
+    window,
     oh,
     ow,
     x,
@@ -887,8 +868,8 @@ impl QuantConvStep {
         let cig = self.c_in.checked_div(self.group)?;
         let cog = self.c_out.checked_div(self.group)?;
         Some((
-            cig.checked_mul(self.kernel[0])?
-                .checked_mul(self.kernel[1])?,
+            cig.checked_mul(self.window.kernel[0])?
+                .checked_mul(self.window.kernel[1])?,
             cog,
         ))
     }
@@ -928,11 +909,7 @@ pub struct NchwcConvStep {
     pub c_out: u64,
     pub block: u64,
     pub input_blocked: bool,
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    /// top, left, bottom, right.
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
     pub x: TensorRef,
@@ -950,10 +927,7 @@ wire_struct!(NchwcConvStep {
     c_out,
     block,
     input_blocked,
-    kernel,
-    strides,
-    pads,
-    dilations,
+    window,
     oh,
     ow,
     x,
@@ -979,11 +953,7 @@ pub struct QuantNchwcConvStep {
     pub w: u64,
     pub c_out: u64,
     pub input_blocked: bool,
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    /// top, left, bottom, right.
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
     pub x: TensorRef,
@@ -1000,10 +970,7 @@ wire_struct!(QuantNchwcConvStep {
     w,
     c_out,
     input_blocked,
-    kernel,
-    strides,
-    pads,
-    dilations,
+    window,
     oh,
     ow,
     x,
@@ -1040,14 +1007,7 @@ impl QuantNchwcConvStep {
 
     /// Bytes of the zero-point-padded u8 input `[n][in_blocks][h+pt+pb][w+pl+pr][lanes]`.
     pub fn scratch_bytes(&self) -> Option<u64> {
-        let ph = self
-            .h
-            .checked_add(self.pads[0])?
-            .checked_add(self.pads[2])?;
-        let pw = self
-            .w
-            .checked_add(self.pads[1])?
-            .checked_add(self.pads[3])?;
+        let [ph, pw] = self.window.padded([self.h, self.w])?;
         self.n
             .checked_mul(self.in_blocks())?
             .checked_mul(ph)?
@@ -1061,8 +1021,8 @@ impl QuantNchwcConvStep {
         let blocks = self.c_out.div_ceil(Self::BLOCK);
         let k = self
             .in_blocks()
-            .checked_mul(self.kernel[0])?
-            .checked_mul(self.kernel[1])?
+            .checked_mul(self.window.kernel[0])?
+            .checked_mul(self.window.kernel[1])?
             .checked_mul(self.lanes())?;
         let data = blocks.checked_mul(k)?.checked_mul(Self::BLOCK)?;
         data.checked_add(blocks.checked_mul(Self::BLOCK * 12)?)
@@ -1100,10 +1060,7 @@ pub struct NchwcMaxPoolStep {
     pub h: u64,
     pub w: u64,
     pub block: u64,
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
     pub x: TensorRef,
@@ -1115,10 +1072,7 @@ wire_struct!(NchwcMaxPoolStep {
     h,
     w,
     block,
-    kernel,
-    strides,
-    pads,
-    dilations,
+    window,
     oh,
     ow,
     x,

@@ -374,66 +374,6 @@ fn need(c: &Ctx, ok: bool, msg: impl FnOnce() -> String) -> Result<(), PlanError
     }
 }
 
-/// Output size of a conv/pool window along one axis, `None` when the window never fits.
-fn window_out(len: u64, pad: u64, kernel: u64, stride: u64, dil: u64, ceil: bool) -> Option<u64> {
-    let padded = len.checked_add(pad)?;
-    let span = dil.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
-    let room = padded.checked_sub(span)?;
-    Some(
-        if ceil {
-            room.div_ceil(stride)
-        } else {
-            room / stride
-        } + 1,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn check_window(
-    c: &Ctx,
-    what: &str,
-    dims: [u64; 2],
-    kernel: [u64; 2],
-    strides: [u64; 2],
-    pads: [u64; 4],
-    dil: [u64; 2],
-    out: [u64; 2],
-    exact: bool,
-) -> Result<(), PlanError> {
-    let attrs = kernel.iter().chain(&strides).chain(&pads).chain(&dil);
-    if let Some(v) = attrs.copied().find(|&v| v > MAX_ELEMENTS) {
-        return Err(c.err(format!(
-            "{what} kernel, stride, pad or dilation {v} exceeds {MAX_ELEMENTS}"
-        )));
-    }
-    for ax in 0..2 {
-        need(
-            c,
-            kernel[ax] >= 1 && strides[ax] >= 1 && dil[ax] >= 1,
-            || {
-                format!(
-                    "{what} kernel/stride/dilation must be ≥ 1, got {kernel:?}/{strides:?}/{dil:?}"
-                )
-            },
-        )?;
-        let pad = pads[ax]
-            .checked_add(pads[ax + 2])
-            .ok_or_else(|| c.err("padding overflows"))?;
-        let floor = window_out(dims[ax], pad, kernel[ax], strides[ax], dil[ax], false);
-        let ceil = window_out(dims[ax], pad, kernel[ax], strides[ax], dil[ax], true);
-        let ok = if exact {
-            floor == Some(out[ax])
-        } else {
-            floor == Some(out[ax]) || ceil == Some(out[ax])
-        };
-        need(c, ok || (dims[ax] == 0 && out[ax] == 0), || {
-            format!("{what} output size {} on spatial axis {ax} does not follow from input {} (kernel {}, stride {}, pads {}+{}, dilation {})",
-                out[ax], dims[ax], kernel[ax], strides[ax], pads[ax], pads[ax + 2], dil[ax])
-        })?;
-    }
-    Ok(())
-}
-
 fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
     use DType::*;
     let mut in_place_ok = false;
@@ -534,20 +474,12 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                     )
                 },
             )?;
-            check_window(
-                c,
-                "conv",
-                [s.h, s.w],
-                s.kernel,
-                s.strides,
-                s.pads,
-                s.dilations,
-                [s.oh, s.ow],
-                true,
-            )?;
+            s.window
+                .check("conv", [s.h, s.w], [s.oh, s.ow], true)
+                .map_err(|m| c.err(m))?;
             let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
-            conv_weights(c, s.c_in / s.group, s.c_out, s.kernel, [s.oh, s.ow])?;
+            conv_weights(c, s.c_in / s.group, s.c_out, s.window.kernel, [s.oh, s.ow])?;
             c.packed("weights", s.weights)?;
             if let Some(b) = s.bias {
                 c.read("bias", b, F32, s.c_out)?;
@@ -559,17 +491,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             c.write("y", s.y, F32, yn)?;
         }
         Step::Pool(s) => {
-            check_window(
-                c,
-                "pool",
-                [s.h, s.w],
-                s.kernel,
-                s.strides,
-                s.pads,
-                s.dilations,
-                [s.oh, s.ow],
-                false,
-            )?;
+            s.window
+                .check("pool", [s.h, s.w], [s.oh, s.ow], false)
+                .map_err(|m| c.err(m))?;
             let xin = c.product("input", &[s.n, s.c, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
             let yn = c.product("output", &[s.n, s.c, s.oh, s.ow])?;
@@ -747,20 +671,12 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                     )
                 },
             )?;
-            check_window(
-                c,
-                "conv",
-                [s.h, s.w],
-                s.kernel,
-                s.strides,
-                s.pads,
-                s.dilations,
-                [s.oh, s.ow],
-                true,
-            )?;
+            s.window
+                .check("conv", [s.h, s.w], [s.oh, s.ow], true)
+                .map_err(|m| c.err(m))?;
             let xin = c.product("input", &[s.n, s.c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
-            conv_weights(c, s.c_in / s.group, s.c_out, s.kernel, [s.oh, s.ow])?;
+            conv_weights(c, s.c_in / s.group, s.c_out, s.window.kernel, [s.oh, s.ow])?;
             let (kg, cog) = s
                 .group_dims()
                 .ok_or_else(|| c.err("group size overflows"))?;
@@ -804,17 +720,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 s.input_blocked || s.c_in <= QuantNchwcConvStep::BLOCK,
                 || format!("plain input with {} channels (at most 16)", s.c_in),
             )?;
-            check_window(
-                c,
-                "conv",
-                [s.h, s.w],
-                s.kernel,
-                s.strides,
-                s.pads,
-                s.dilations,
-                [s.oh, s.ow],
-                true,
-            )?;
+            s.window
+                .check("conv", [s.h, s.w], [s.oh, s.ow], true)
+                .map_err(|m| c.err(m))?;
             let block = QuantNchwcConvStep::BLOCK;
             let c_in = if s.input_blocked {
                 blocked_channels(c, s.c_in, block)?
@@ -828,12 +736,14 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 c,
                 c.product("input lanes", &lanes)?,
                 s.c_out,
-                s.kernel,
+                s.window.kernel,
                 [s.oh, s.ow],
             )?;
             let padded = [
-                s.h.saturating_add(s.pads[0]).saturating_add(s.pads[2]),
-                s.w.saturating_add(s.pads[1]).saturating_add(s.pads[3]),
+                s.h.saturating_add(s.window.pads[0])
+                    .saturating_add(s.window.pads[2]),
+                s.w.saturating_add(s.window.pads[1])
+                    .saturating_add(s.window.pads[3]),
             ];
             c.product(
                 "padded input",
@@ -872,17 +782,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 matches!(s.act, Activation::None | Activation::Relu),
                 || format!("activation {:?} (only none or relu)", s.act),
             )?;
-            check_window(
-                c,
-                "conv",
-                [s.h, s.w],
-                s.kernel,
-                s.strides,
-                s.pads,
-                s.dilations,
-                [s.oh, s.ow],
-                true,
-            )?;
+            s.window
+                .check("conv", [s.h, s.w], [s.oh, s.ow], true)
+                .map_err(|m| c.err(m))?;
             let c_in = if s.input_blocked {
                 blocked_channels(c, s.c_in, s.block)?
             } else {
@@ -890,7 +792,7 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             };
             let xin = c.product("input", &[s.n, c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
-            conv_weights(c, c_in, s.c_out, s.kernel, [s.oh, s.ow])?;
+            conv_weights(c, c_in, s.c_out, s.window.kernel, [s.oh, s.ow])?;
             c.packed("weights", s.weights)?;
             if let Some(b) = s.bias {
                 c.read("bias", b, F32, s.c_out)?;
@@ -921,17 +823,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             need(c, s.block == 8 || s.block == 16, || {
                 format!("block {} is not 8 or 16", s.block)
             })?;
-            check_window(
-                c,
-                "pool",
-                [s.h, s.w],
-                s.kernel,
-                s.strides,
-                s.pads,
-                s.dilations,
-                [s.oh, s.ow],
-                false,
-            )?;
+            s.window
+                .check("pool", [s.h, s.w], [s.oh, s.ow], false)
+                .map_err(|m| c.err(m))?;
             let cb = blocked_channels(c, s.c, s.block)?;
             let xin = c.product("input", &[s.n, cb, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;

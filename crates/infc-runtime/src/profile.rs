@@ -117,6 +117,19 @@ fn conv_flops(n: u64, c_in: u64, c_out: u64, group: u64, kernel: [u64; 2], out: 
 /// multiply-add as 2; `None` for steps whose cost is memory traffic rather than arithmetic.
 /// Attention counts Q·Kᵀ and P·V over the full score matrix (a causal mask skips about half).
 pub fn step_flops(step: &Step) -> Option<u64> {
+    // The conv steps share their geometry fields; `$group` is 1 for the blocked ones.
+    macro_rules! conv {
+        ($s:expr, $group:expr) => {
+            Some(conv_flops(
+                $s.n,
+                $s.c_in,
+                $s.c_out,
+                $group,
+                $s.window.kernel,
+                [$s.oh, $s.ow],
+            ))
+        };
+    }
     match step {
         Step::MatMul(s) => {
             let batch = s.batch_shape.iter().fold(1u64, |a, &d| a.saturating_mul(d));
@@ -132,26 +145,10 @@ pub fn step_flops(step: &Step) -> Option<u64> {
                 .saturating_mul(s.n)
                 .saturating_mul(s.k),
         ),
-        Step::Conv(s) => Some(conv_flops(
-            s.n,
-            s.c_in,
-            s.c_out,
-            s.group,
-            s.kernel,
-            [s.oh, s.ow],
-        )),
-        Step::QuantConv(s) => Some(conv_flops(
-            s.n,
-            s.c_in,
-            s.c_out,
-            s.group,
-            s.kernel,
-            [s.oh, s.ow],
-        )),
-        Step::NchwcConv(s) => Some(conv_flops(s.n, s.c_in, s.c_out, 1, s.kernel, [s.oh, s.ow])),
-        Step::QuantNchwcConv(s) => {
-            Some(conv_flops(s.n, s.c_in, s.c_out, 1, s.kernel, [s.oh, s.ow]))
-        }
+        Step::Conv(s) => conv!(s, s.group),
+        Step::QuantConv(s) => conv!(s, s.group),
+        Step::NchwcConv(s) => conv!(s, 1),
+        Step::QuantNchwcConv(s) => conv!(s, 1),
         Step::Attention(s) => Some(
             4u64.saturating_mul(s.batch)
                 .saturating_mul(s.heads)

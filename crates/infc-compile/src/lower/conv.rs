@@ -4,41 +4,39 @@
 use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, PoolAttrs};
-use infc_kernels::{pack_conv_weights, packed_conv_weights_len, Conv2dParams};
+use infc_kernels::{pack_conv_weights, packed_conv_weights_len};
 use infc_plan::{
     Activation, BatchNormStep, ConvStep, GlobalAvgPoolStep, PackedRef, PoolKind, PoolStep, Step,
-    TensorRef,
+    TensorRef, Window2d,
 };
 
-/// `(kernel, strides, pads [top, left, bottom, right], dilations)` of a 2-D window.
-pub(crate) type Geometry = ([u64; 2], [u64; 2], [u64; 4], [u64; 2]);
-
-/// 2-D geometry: `[kh, kw]`, `[sh, sw]`, `[t, l, b, r]`, `[dh, dw]`, or `None` for other ranks.
+/// The 2-D window of a conv or pool's attributes (a 1-D one as height 1), or `None` for other
+/// ranks.
 pub(crate) fn geometry(
     kernel: &[usize],
     strides: &[usize],
     pads: &[usize],
     dil: &[usize],
-) -> Option<Geometry> {
+) -> Option<Window2d> {
     let at = |v: &[usize], i: usize, d: usize| v.get(i).copied().unwrap_or(d) as u64;
     match kernel.len() {
-        2 => Some((
-            [at(kernel, 0, 1), at(kernel, 1, 1)],
-            [at(strides, 0, 1), at(strides, 1, 1)],
-            [
+        2 => Some(Window2d {
+            kernel: [at(kernel, 0, 1), at(kernel, 1, 1)],
+            strides: [at(strides, 0, 1), at(strides, 1, 1)],
+            pads: [
                 at(pads, 0, 0),
                 at(pads, 1, 0),
                 at(pads, 2, 0),
                 at(pads, 3, 0),
             ],
-            [at(dil, 0, 1), at(dil, 1, 1)],
-        )),
-        1 => Some((
-            [1, at(kernel, 0, 1)],
-            [1, at(strides, 0, 1)],
-            [0, at(pads, 0, 0), 0, at(pads, 1, 0)],
-            [1, at(dil, 0, 1)],
-        )),
+            dilations: [at(dil, 0, 1), at(dil, 1, 1)],
+        }),
+        1 => Some(Window2d {
+            kernel: [1, at(kernel, 0, 1)],
+            strides: [1, at(strides, 0, 1)],
+            pads: [0, at(pads, 0, 0), 0, at(pads, 1, 0)],
+            dilations: [1, at(dil, 0, 1)],
+        }),
         _ => None,
     }
 }
@@ -76,8 +74,7 @@ pub(crate) fn conv_with(
             lw.ir_dtype(x)
         )));
     }
-    let Some((kernel, strides, pads, dilations)) =
-        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+    let Some(window) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
     else {
         return Err(lw.unsupported(format!(
             "{}-D convolution (1-D and 2-D are supported)",
@@ -103,24 +100,7 @@ pub(crate) fn conv_with(
     let wdata = wt
         .view::<f32>()
         .map_err(|e| lw.malformed(format!("weights: {e}")))?;
-    let params = Conv2dParams {
-        batch: xs[0] as usize,
-        in_channels: c_in as usize,
-        in_h: xs[2] as usize,
-        in_w: xs[3] as usize,
-        out_channels: c_out as usize,
-        kernel_h: kernel[0] as usize,
-        kernel_w: kernel[1] as usize,
-        stride_h: strides[0] as usize,
-        stride_w: strides[1] as usize,
-        pad_top: pads[0] as usize,
-        pad_left: pads[1] as usize,
-        pad_bottom: pads[2] as usize,
-        pad_right: pads[3] as usize,
-        dilation_h: dilations[0] as usize,
-        dilation_w: dilations[1] as usize,
-        groups: group as usize,
-    };
+    let params = window.conv2d_params(xs, c_out, group);
     let expected = params.out_channels * params.k_per_group();
     if wdata.len() != expected {
         return Err(lw.malformed(format!(
@@ -147,10 +127,7 @@ pub(crate) fn conv_with(
         w: xs[3],
         c_out,
         group,
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh: ys[2],
         ow: ys[3],
         x: lw.at(x)?,
@@ -179,8 +156,7 @@ pub(crate) fn pool(
             lw.ir_dtype(x)
         )));
     }
-    let Some((kernel, strides, pads, dilations)) =
-        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+    let Some(window) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
     else {
         return Err(lw.unsupported(format!(
             "{}-D pooling (1-D and 2-D are supported)",
@@ -196,10 +172,7 @@ pub(crate) fn pool(
         c: xs[1],
         h: xs[2],
         w: xs[3],
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh: ys[2],
         ow: ys[3],
         x: lw.at(x)?,

@@ -6,7 +6,7 @@ use super::conv::geometry;
 use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, Epilogue, PoolAttrs};
-use infc_kernels::{pack_nchwc_weights, packed_nchwc_weights_len, Conv2dParams, NchwcConvParams};
+use infc_kernels::{pack_nchwc_weights, packed_nchwc_weights_len, NchwcConvParams};
 use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, PackedRef, ReorderStep, Step};
 
 pub(crate) fn conv(
@@ -16,9 +16,8 @@ pub(crate) fn conv(
     block: usize,
 ) -> Result<(), CompileError> {
     let (x, w, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
-    let Some((kernel, strides, pads, dilations)) =
-        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
-            .filter(|_| attrs.kernel.len() == 2 && attrs.group == 1)
+    let Some(window) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+        .filter(|_| attrs.kernel.len() == 2 && attrs.group == 1)
     else {
         return Err(lw.unsupported("blocked conv that is not 2-D with group 1"));
     };
@@ -41,24 +40,7 @@ pub(crate) fn conv(
         .view::<f32>()
         .map_err(|e| lw.malformed(format!("weights: {e}")))?;
     let params = NchwcConvParams {
-        conv: Conv2dParams {
-            batch: n as usize,
-            in_channels: c_in,
-            in_h: h as usize,
-            in_w: wd as usize,
-            out_channels: c_out,
-            kernel_h: kernel[0] as usize,
-            kernel_w: kernel[1] as usize,
-            stride_h: strides[0] as usize,
-            stride_w: strides[1] as usize,
-            pad_top: pads[0] as usize,
-            pad_left: pads[1] as usize,
-            pad_bottom: pads[2] as usize,
-            pad_right: pads[3] as usize,
-            dilation_h: dilations[0] as usize,
-            dilation_w: dilations[1] as usize,
-            groups: 1,
-        },
+        conv: window.conv2d_params([n, c_in as u64, h, wd], c_out as u64, 1),
         block,
         input_blocked,
     };
@@ -90,10 +72,7 @@ pub(crate) fn conv(
         c_out: c_out as u64,
         block: block as u64,
         input_blocked,
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh,
         ow,
         x: lw.at(x)?,
@@ -139,9 +118,8 @@ pub(crate) fn reorder(
 
 pub(crate) fn max_pool(lw: &mut Lowerer<'_>, attrs: &PoolAttrs) -> Result<(), CompileError> {
     let (x, y) = (lw.input(0)?, lw.output(0)?);
-    let Some((kernel, strides, pads, dilations)) =
-        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
-            .filter(|_| attrs.kernel.len() == 2)
+    let Some(window) = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)
+        .filter(|_| attrs.kernel.len() == 2)
     else {
         return Err(lw.unsupported("blocked pooling that is not 2-D"));
     };
@@ -156,10 +134,7 @@ pub(crate) fn max_pool(lw: &mut Lowerer<'_>, attrs: &PoolAttrs) -> Result<(), Co
         h,
         w,
         block: b,
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh,
         ow,
         x: lw.at(x)?,

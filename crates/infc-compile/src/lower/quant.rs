@@ -212,8 +212,7 @@ fn conv_shape(g: &Graph, node: &Node, attrs: &ConvAttrs) -> Option<QuantConvStep
                 .collect(),
         )
     };
-    let (kernel, strides, pads, dilations) =
-        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)?;
+    let window = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)?;
     let xs = nchw(&dims(*node.inputs.first()?)?)?;
     let ys = nchw(&dims(*node.outputs.first()?)?)?;
     let group = attrs.group as u64;
@@ -228,10 +227,7 @@ fn conv_shape(g: &Graph, node: &Node, attrs: &ConvAttrs) -> Option<QuantConvStep
         w: xs[3],
         c_out: ys[1],
         group,
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh: ys[2],
         ow: ys[3],
         x: none,
@@ -269,8 +265,8 @@ fn conv(
     let wdata = const_f32(lw, w, "weights")?;
     let (cig, kh, kw) = (
         (step.c_in / step.group) as usize,
-        step.kernel[0] as usize,
-        step.kernel[1] as usize,
+        step.window.kernel[0] as usize,
+        step.window.kernel[1] as usize,
     );
     let (kg, cog) = (kg as usize, cog as usize);
     if wdata.len() != step.c_out as usize * kg {

@@ -9,7 +9,6 @@ use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, Epilogue, Graph, Node, Op, ValueId};
 use infc_kernels::int8::{pack_qconv_nchwc, QConvNchwcParams, QCONV_BLOCK};
-use infc_kernels::Conv2dParams;
 use infc_plan::{Activation, PackedRef, QuantNchwcConvStep, Step, TensorRef};
 
 /// The step's geometry from the IR node (placeholder buffer references), or `None` when the node
@@ -27,8 +26,7 @@ fn step_shape(g: &Graph, node: &Node) -> Option<QuantNchwcConvStep> {
         dims(*node.inputs.get(1)?)?,
         dims(*node.outputs.first()?)?,
     );
-    let (kernel, strides, pads, dilations) =
-        geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)?;
+    let window = geometry(&attrs.kernel, &attrs.strides, &attrs.pads, &attrs.dilations)?;
     let (&[n, _, h, w, ..], &[c_out, c_in, _, _], &[_, _, oh, ow, _]) =
         (xs.as_slice(), ws.as_slice(), ys.as_slice())
     else {
@@ -42,10 +40,7 @@ fn step_shape(g: &Graph, node: &Node) -> Option<QuantNchwcConvStep> {
         w: w as u64,
         c_out: c_out as u64,
         input_blocked: xs.len() == 5,
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh: oh as u64,
         ow: ow as u64,
         x: none,
@@ -62,15 +57,7 @@ fn step_shape(g: &Graph, node: &Node) -> Option<QuantNchwcConvStep> {
 
 fn kernel_params(s: &QuantNchwcConvStep) -> QConvNchwcParams {
     QConvNchwcParams {
-        conv: Conv2dParams::from_step_fields(
-            [s.n, s.c_in, s.h, s.w],
-            s.c_out,
-            s.kernel,
-            s.strides,
-            s.pads,
-            s.dilations,
-            1,
-        ),
+        conv: s.window.conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1),
         input_blocked: s.input_blocked,
     }
 }

@@ -10,7 +10,7 @@ use super::MAX_BYTES;
 use arbitrary::Unstructured;
 use infc_plan::{
     step_accesses, Activation, DType, IoDesc, MemoryEntry, MemoryPlan, PackedRef, Plan, PlanBody,
-    Region, Step, TensorRef,
+    Region, Step, TensorRef, Window2d,
 };
 use infc_runtime::{Int8Isa, Isa};
 
@@ -272,34 +272,29 @@ impl<'a> Gen<'a> {
         };
         let (kh, sh, dh, pt, pb) = axis(self);
         let (kw, sw, dw, pl, pr) = axis(self);
-        let out = |n: u64, k: u64, s: u64, d: u64, p: u64, q: u64| -> Option<u64> {
-            let span = d.checked_mul(k.checked_sub(1)?)?.checked_add(1)?;
-            let padded = n.checked_add(p)?.checked_add(q)?;
-            Some(padded.checked_sub(span)?.checked_div(s)? + 1)
+        let window = Window2d {
+            kernel: [kh, kw],
+            strides: [sh, sw],
+            pads: [pt, pl, pb, pr],
+            dilations: [dh, dw],
         };
         let size = |g: &mut Self, o: Option<u64>| match o {
             Some(o) if !g.one_in(16) => o,
             _ => g.dim(),
         };
-        let oh = out(h, kh, sh, dh, pt, pb);
-        let ow = out(w, kw, sw, dw, pl, pr);
+        let oh = window.out_len(0, h, false);
+        let ow = window.out_len(1, w, false);
         Window {
-            kernel: [kh, kw],
-            strides: [sh, sw],
-            pads: [pt, pl, pb, pr],
-            dilations: [dh, dw],
+            window,
             oh: size(self, oh),
             ow: size(self, ow),
         }
     }
 }
 
-/// The geometry of a conv or pooling step.
+/// The geometry of a conv or pooling step: its window and output size.
 pub struct Window {
-    pub kernel: [u64; 2],
-    pub strides: [u64; 2],
-    pub pads: [u64; 4],
-    pub dilations: [u64; 2],
+    pub window: Window2d,
     pub oh: u64,
     pub ow: u64,
 }

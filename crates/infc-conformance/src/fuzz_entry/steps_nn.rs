@@ -4,7 +4,7 @@
 
 use super::plan_gen::{nbytes, Gen, Window};
 use infc_kernels::{
-    packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, Conv2dParams, NchwcConvParams,
+    packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, NchwcConvParams,
 };
 use infc_plan::*;
 
@@ -99,27 +99,12 @@ fn conv(g: &mut Gen) -> Step {
         1 => g.dim(),
         _ => 1,
     };
-    let Window {
-        kernel,
-        strides,
-        pads,
-        dilations,
-        oh,
-        ow,
-    } = g.window(h, w);
-    let want =
-        (group > 0 && small(&[n, c_in, h, w, c_out, group, kernel[0], kernel[1]])).then(|| {
-            let p = Conv2dParams::from_step_fields(
-                [n, c_in, h, w],
-                c_out,
-                kernel,
-                strides,
-                pads,
-                dilations,
-                group,
-            );
-            packed_conv_weights_len(&p) as u64 * 4
-        });
+    let Window { window, oh, ow } = g.window(h, w);
+    let [kh, kw] = window.kernel;
+    let want = (group > 0 && small(&[n, c_in, h, w, c_out, group, kh, kw])).then(|| {
+        let p = window.conv2d_params([n, c_in, h, w], c_out, group);
+        packed_conv_weights_len(&p) as u64 * 4
+    });
     let (x, weights) = (g.inp(), g.packed(want));
     let (bias, residual, act) = (g.opt_inp(), g.opt_inp(), g.act());
     let y = g.out(nbytes(4, &[n, c_out, oh, ow]));
@@ -130,10 +115,7 @@ fn conv(g: &mut Gen) -> Step {
         w,
         c_out,
         group,
-        kernel,
-        strides,
-        pads,
-        dilations,
+        window,
         oh,
         ow,
         x,
@@ -157,10 +139,7 @@ fn pool(g: &mut Gen) -> Step {
         c,
         h,
         w,
-        kernel: win.kernel,
-        strides: win.strides,
-        pads: win.pads,
-        dilations: win.dilations,
+        window: win.window,
         oh: win.oh,
         ow: win.ow,
         x,
@@ -260,10 +239,7 @@ fn quant_conv(g: &mut Gen) -> Step {
         w,
         c_out,
         group,
-        kernel: win.kernel,
-        strides: win.strides,
-        pads: win.pads,
-        dilations: win.dilations,
+        window: win.window,
         oh: win.oh,
         ow: win.ow,
         x,
@@ -300,10 +276,7 @@ fn quant_nchwc_conv(g: &mut Gen) -> Step {
         w,
         c_out,
         input_blocked,
-        kernel: win.kernel,
-        strides: win.strides,
-        pads: win.pads,
-        dilations: win.dilations,
+        window: win.window,
         oh: win.oh,
         ow: win.ow,
         x,
@@ -334,18 +307,11 @@ fn nchwc_conv(g: &mut Gen) -> Step {
     let [n, c_in, h, w] = image(g);
     let (c_out, block, input_blocked) = (g.pos(), block(g), g.bool());
     let win = g.window(h, w);
-    let dims = [n, c_in, h, w, c_out, win.kernel[0], win.kernel[1]];
+    let [kh, kw] = win.window.kernel;
+    let dims = [n, c_in, h, w, c_out, kh, kw];
     let want = (small(&dims) && (block == 8 || block == 16)).then(|| {
         let p = NchwcConvParams {
-            conv: Conv2dParams::from_step_fields(
-                [n, c_in, h, w],
-                c_out,
-                win.kernel,
-                win.strides,
-                win.pads,
-                win.dilations,
-                1,
-            ),
+            conv: win.window.conv2d_params([n, c_in, h, w], c_out, 1),
             block: block as usize,
             input_blocked,
         };
@@ -364,10 +330,7 @@ fn nchwc_conv(g: &mut Gen) -> Step {
         c_out,
         block,
         input_blocked,
-        kernel: win.kernel,
-        strides: win.strides,
-        pads: win.pads,
-        dilations: win.dilations,
+        window: win.window,
         oh: win.oh,
         ow: win.ow,
         x,
@@ -408,10 +371,7 @@ fn nchwc_max_pool(g: &mut Gen) -> Step {
         h,
         w,
         block,
-        kernel: win.kernel,
-        strides: win.strides,
-        pads: win.pads,
-        dilations: win.dilations,
+        window: win.window,
         oh: win.oh,
         ow: win.ow,
         x,

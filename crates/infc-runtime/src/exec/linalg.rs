@@ -192,15 +192,9 @@ pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<()
 }
 
 pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
-    let p = Conv2dParams::from_step_fields(
-        [s.n, s.c_in, s.h, s.w],
-        s.c_out,
-        s.kernel,
-        s.strides,
-        s.pads,
-        s.dilations,
-        s.group,
-    );
+    let p = s
+        .window
+        .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group);
     p.validate().map_err(ke)?;
     check_conv_output(&p, s.oh, s.ow)?;
     let want = packed_conv_weights_len(&p) as u64 * 4;

@@ -4,27 +4,19 @@
 
 use super::ke;
 use super::linalg::{conv_io, ConvRefs};
-use super::nn::pool_params;
+use super::nn::window_params;
 use crate::mem::{f32s, f32s_mut, rd, Mem};
 use infc_kernels::{
     blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, packed_nchwc_weights_len,
-    to_blocked, Conv2dParams, Isa, NchwcConvParams, Pool2dParams,
+    to_blocked, Isa, NchwcConvParams, Pool2dParams,
 };
-use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, PoolKind, PoolStep, ReorderStep};
+use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, ReorderStep};
 
 /// Kernel parameters of a blocked conv step, checked against the planned output size, the
 /// packed weight size and the supported activations.
 pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, String> {
     let p = NchwcConvParams {
-        conv: Conv2dParams::from_step_fields(
-            [s.n, s.c_in, s.h, s.w],
-            s.c_out,
-            s.kernel,
-            s.strides,
-            s.pads,
-            s.dilations,
-            1,
-        ),
+        conv: s.window.conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1),
         block: s.block as usize,
         input_blocked: s.input_blocked,
     };
@@ -86,21 +78,7 @@ pub(crate) fn max_pool_params(s: &NchwcMaxPoolStep) -> Result<Pool2dParams, Stri
     if s.block != 8 && s.block != 16 {
         return Err(format!("block {} is not 8 or 16", s.block));
     }
-    pool_params(&PoolStep {
-        kind: PoolKind::Max,
-        n: s.n,
-        c: s.c,
-        h: s.h,
-        w: s.w,
-        kernel: s.kernel,
-        strides: s.strides,
-        pads: s.pads,
-        dilations: s.dilations,
-        oh: s.oh,
-        ow: s.ow,
-        x: s.x,
-        y: s.y,
-    })
+    window_params([s.n, s.c, s.h, s.w], &s.window, [s.oh, s.ow])
 }
 
 pub(crate) fn max_pool(s: &NchwcMaxPoolStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {

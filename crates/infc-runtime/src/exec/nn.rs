@@ -10,31 +10,41 @@ use infc_kernels::{
 };
 use infc_plan::{
     BatchNormStep, DType, GlobalAvgPoolStep, LayerNormStep, PoolKind, PoolStep, ReduceKind,
-    ReduceStep, SoftmaxStep,
+    ReduceStep, SoftmaxStep, Window2d,
 };
 
-/// Kernel parameters for a pool step; `ceil_mode` is whichever rounding reproduces the planned
-/// output size.
+/// Kernel parameters for a pool step.
 pub(crate) fn pool_params(s: &PoolStep) -> Result<Pool2dParams, String> {
+    window_params([s.n, s.c, s.h, s.w], &s.window, [s.oh, s.ow])
+}
+
+/// Kernel parameters of a pooling window over an NCHW input `[n, c, h, w]`; `ceil_mode` is
+/// whichever rounding reproduces the planned output size `[oh, ow]`.
+pub(crate) fn window_params(
+    input: [u64; 4],
+    win: &Window2d,
+    out: [u64; 2],
+) -> Result<Pool2dParams, String> {
+    let u = |v: u64| v as usize;
     let mut p = Pool2dParams {
-        batch: s.n as usize,
-        channels: s.c as usize,
-        in_h: s.h as usize,
-        in_w: s.w as usize,
-        kernel_h: s.kernel[0] as usize,
-        kernel_w: s.kernel[1] as usize,
-        stride_h: s.strides[0] as usize,
-        stride_w: s.strides[1] as usize,
-        pad_top: s.pads[0] as usize,
-        pad_left: s.pads[1] as usize,
-        pad_bottom: s.pads[2] as usize,
-        pad_right: s.pads[3] as usize,
-        dilation_h: s.dilations[0] as usize,
-        dilation_w: s.dilations[1] as usize,
+        batch: u(input[0]),
+        channels: u(input[1]),
+        in_h: u(input[2]),
+        in_w: u(input[3]),
+        kernel_h: u(win.kernel[0]),
+        kernel_w: u(win.kernel[1]),
+        stride_h: u(win.strides[0]),
+        stride_w: u(win.strides[1]),
+        pad_top: u(win.pads[0]),
+        pad_left: u(win.pads[1]),
+        pad_bottom: u(win.pads[2]),
+        pad_right: u(win.pads[3]),
+        dilation_h: u(win.dilations[0]),
+        dilation_w: u(win.dilations[1]),
         ceil_mode: false,
     };
     p.validate().map_err(ke)?;
-    let want = (s.oh as usize, s.ow as usize);
+    let want = (u(out[0]), u(out[1]));
     if (p.out_h(), p.out_w()) != want {
         p.ceil_mode = true;
         if (p.out_h(), p.out_w()) != want {
@@ -42,8 +52,8 @@ pub(crate) fn pool_params(s: &PoolStep) -> Result<Pool2dParams, String> {
                 "kernel computes a {}×{} output, plan says {}×{}",
                 p.out_h(),
                 p.out_w(),
-                s.oh,
-                s.ow
+                out[0],
+                out[1]
             ));
         }
     }

@@ -22,7 +22,7 @@ use infc_kernels::int8::{
     a_row_len, gemm_u8s8_f32, quantize_rows_gemm_u8s8_f32, quantize_tensor_u8, AQuant, Int8Isa,
     PackedB8Ref, QParams, QuantizedA,
 };
-use infc_kernels::{unary_inplace, Isa, RowNorm, UnaryKind};
+use infc_kernels::{unary_inplace, Conv2dParams, Isa, RowNorm, UnaryKind};
 use infc_plan::{quant_weights_bytes, Activation, QuantConvStep, QuantMatMulStep, TensorRef};
 use rayon::prelude::*;
 
@@ -165,17 +165,8 @@ pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Re
 
 /// Geometry of one conv in `usize`.
 struct Geo {
-    c_in: usize,
-    h: usize,
-    w: usize,
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    pt: usize,
-    pl: usize,
-    dh: usize,
-    dw: usize,
+    /// Input, window and channels (not validated by the kernel: the plan validator checked them).
+    p: Conv2dParams,
     oh: usize,
     ow: usize,
     /// Channels per pixel row of the NHWC copy (`round_up(c_in, 4)`).
@@ -225,19 +216,20 @@ fn im2col(geo: &Geo, xt: &[u8], g0: usize, cig: usize, zp: u8, cols: &mut [u8], 
     if ldc * geo.ow == 0 {
         return; // Empty rows (no input channels) or no output columns: nothing to unfold.
     }
+    let p = &geo.p;
     cols.par_chunks_mut(ldc * geo.ow)
         .enumerate()
         .for_each(|(oy, rows)| {
             for ox in 0..geo.ow {
                 let row = &mut rows[ox * ldc..(ox + 1) * ldc];
                 let mut at = 0;
-                for ky in 0..geo.kh {
-                    let iy = (oy * geo.sh + ky * geo.dh).wrapping_sub(geo.pt);
-                    for kx in 0..geo.kw {
-                        let ix = (ox * geo.sw + kx * geo.dw).wrapping_sub(geo.pl);
+                for ky in 0..p.kernel_h {
+                    let iy = (oy * p.stride_h + ky * p.dilation_h).wrapping_sub(p.pad_top);
+                    for kx in 0..p.kernel_w {
+                        let ix = (ox * p.stride_w + kx * p.dilation_w).wrapping_sub(p.pad_left);
                         let dst = &mut row[at..at + cig];
-                        if iy < geo.h && ix < geo.w {
-                            let src = (iy * geo.w + ix) * geo.cpad + g0;
+                        if iy < p.in_h && ix < p.in_w {
+                            let src = (iy * p.in_w + ix) * geo.cpad + g0;
                             copy_tap(dst, &xt[src..src + cig]);
                         } else {
                             dst.fill(zp);
@@ -298,24 +290,16 @@ pub(crate) fn conv(
     let (kg, cog) = s.group_dims().ok_or("zero group")?;
     let (kg, cog, groups) = (kg as usize, cog as usize, s.group as usize);
     let geo = Geo {
-        c_in: s.c_in as usize,
-        h: s.h as usize,
-        w: s.w as usize,
-        kh: s.kernel[0] as usize,
-        kw: s.kernel[1] as usize,
-        sh: s.strides[0] as usize,
-        sw: s.strides[1] as usize,
-        pt: s.pads[0] as usize,
-        pl: s.pads[1] as usize,
-        dh: s.dilations[0] as usize,
-        dw: s.dilations[1] as usize,
+        p: s.window
+            .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group),
         oh: s.oh as usize,
         ow: s.ow as usize,
         cpad: a_row_len(s.c_in as usize),
     };
+    let c_in = geo.p.in_channels;
     let (batch, c_out) = (s.n as usize, s.c_out as usize);
-    let (hw, pixels) = (geo.h * geo.w, geo.oh * geo.ow);
-    let x_len = batch * geo.c_in * hw;
+    let (hw, pixels) = (geo.p.in_h * geo.p.in_w, geo.oh * geo.ow);
+    let x_len = batch * c_in * hw;
     let y_len = batch * c_out * pixels;
     let wb = quant_weights_bytes(kg as u64, cog as u64).ok_or("weights size overflows")? as usize;
     let (y, scratch, [x, w, bias, res]) = mem.io2(
@@ -341,26 +325,26 @@ pub(crate) fn conv(
     let (cols, tmp) = rest.split_at_mut((layout.tmp - layout.cols) as usize);
     let tmp = f32s_mut(&mut tmp[..pixels * cog * 4])?;
     let xq = &mut xq[..x_len];
-    let p = quantize_tensor_u8(isa, x, batch * geo.c_in, hw, hw, xq, hw).map_err(ke)?;
+    let p = quantize_tensor_u8(isa, x, batch * c_in, hw, hw, xq, hw).map_err(ke)?;
     let image_t = hw * geo.cpad;
     for b in 0..batch {
         to_nhwc(
-            &xq[b * geo.c_in * hw..(b + 1) * geo.c_in * hw],
+            &xq[b * c_in * hw..(b + 1) * c_in * hw],
             &mut xt[b * image_t..(b + 1) * image_t],
-            geo.c_in,
+            c_in,
             hw,
             geo.cpad,
         );
     }
     let direct = groups == 1
-        && geo.kh == 1
-        && geo.kw == 1
-        && geo.sh == 1
-        && geo.sw == 1
-        && s.pads == [0; 4]
+        && geo.p.kernel_h == 1
+        && geo.p.kernel_w == 1
+        && geo.p.stride_h == 1
+        && geo.p.stride_w == 1
+        && s.window.pads == [0; 4]
         && pixels == hw;
     let ldc = a_row_len(kg);
-    let cig = geo.c_in / groups;
+    let cig = c_in / groups;
     for b in 0..batch {
         for g in 0..groups {
             let wg = weights(&w[g * wb..(g + 1) * wb], kg, cog, false)?;

@@ -9,7 +9,6 @@ use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::int8::{
     qconv_nchwc, quantize_input_qconv, Int8Isa, QConvNchwcParams, QConvWeights,
 };
-use infc_kernels::Conv2dParams;
 use infc_plan::{Activation, QuantNchwcConvStep, TensorRef};
 
 fn ke(e: infc_kernels::KernelError) -> String {
@@ -20,15 +19,7 @@ fn ke(e: infc_kernels::KernelError) -> String {
 /// sizes and the supported activations.
 pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, String> {
     let p = QConvNchwcParams {
-        conv: Conv2dParams::from_step_fields(
-            [s.n, s.c_in, s.h, s.w],
-            s.c_out,
-            s.kernel,
-            s.strides,
-            s.pads,
-            s.dilations,
-            1,
-        ),
+        conv: s.window.conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1),
         input_blocked: s.input_blocked,
     };
     p.validate().map_err(ke)?;

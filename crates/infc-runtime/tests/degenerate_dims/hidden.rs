@@ -5,7 +5,7 @@
 //! [`empty_runs`] are valid (every dim within `MAX_ELEMENTS`) and must run at once.
 
 use super::steps::{at, BiasAt, Case, BIAS};
-use infc_kernels::{packed_nchwc_weights_len, Conv2dParams, NchwcConvParams};
+use infc_kernels::{packed_nchwc_weights_len, NchwcConvParams};
 use infc_plan::*;
 
 /// Past `MAX_ELEMENTS` on its own.
@@ -72,10 +72,12 @@ fn pool(c: u64, ow: u64) -> Step {
         c,
         h: 1,
         w: 1,
-        kernel: [1, 1],
-        strides: [1, 1],
-        pads: [0, 0, 0, ow - 1],
-        dilations: [1, 1],
+        window: Window2d {
+            kernel: [1, 1],
+            strides: [1, 1],
+            pads: [0, 0, 0, ow - 1],
+            dilations: [1, 1],
+        },
         oh: 1,
         ow,
         x: at(0),
@@ -125,10 +127,12 @@ fn conv(c_in: u64, c_out: u64, h: u64, kernel: u64) -> Step {
         w: h,
         c_out,
         group: 1,
-        kernel: [kernel; 2],
-        strides: [1, 1],
-        pads: [0; 4],
-        dilations: [1, 1],
+        window: Window2d {
+            kernel: [kernel; 2],
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [1, 1],
+        },
         oh: h - kernel + 1,
         ow: h - kernel + 1,
         x: at(0),
@@ -267,9 +271,14 @@ pub fn refused() -> Vec<Case> {
 /// padding, so the output is the bias).
 fn nchwc_empty_input(c: u64) -> Case {
     const B: u64 = 16;
-    let (kernel, pads) = ([1, 1], [1, 0, 1, 0]);
+    let window = Window2d {
+        kernel: [1, 1],
+        strides: [1, 1],
+        pads: [1, 0, 1, 0],
+        dilations: [1, 1],
+    };
     let params = NchwcConvParams {
-        conv: Conv2dParams::from_step_fields([1, c, 0, 1], c, kernel, [1, 1], pads, [1, 1], 1),
+        conv: window.conv2d_params([1, c, 0, 1], c, 1),
         block: B as usize,
         input_blocked: true,
     };
@@ -285,10 +294,7 @@ fn nchwc_empty_input(c: u64) -> Case {
             c_out: c,
             block: B,
             input_blocked: true,
-            kernel,
-            strides: [1, 1],
-            pads,
-            dilations: [1, 1],
+            window,
             oh: 2,
             ow: 1,
             x: at(0),

@@ -3,7 +3,7 @@
 //! the kernel's packed length at constant offset 0 and a bias at [`BIAS`].
 
 use infc_kernels::{
-    packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, Conv2dParams, NchwcConvParams,
+    packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, NchwcConvParams,
 };
 use infc_plan::*;
 
@@ -101,7 +101,7 @@ fn dims<const N: usize>() -> impl Iterator<Item = [u64; N]> {
 }
 
 /// Output size of a stride-1 window, 0 when it never fits (as validation accepts for `len = 0`).
-fn window(len: u64, pad: u64, k: u64) -> u64 {
+fn out_len(len: u64, pad: u64, k: u64) -> u64 {
     (len + pad + 1).saturating_sub(k)
 }
 
@@ -271,30 +271,23 @@ fn matmuls(v: &mut Vec<Case>) {
     }
 }
 
-fn conv_geometry(h: u64, w: u64, kernel: u64) -> ([u64; 2], [u64; 4], u64, u64) {
+/// A stride-1 `kernel × kernel` window padded by `kernel / 2` on every side, and its output size.
+fn conv_geometry(h: u64, w: u64, kernel: u64) -> (Window2d, u64, u64) {
     let p = kernel / 2;
-    (
-        [kernel, kernel],
-        [p, p, p, p],
-        window(h, 2 * p, kernel),
-        window(w, 2 * p, kernel),
-    )
+    let win = Window2d {
+        kernel: [kernel, kernel],
+        strides: [1, 1],
+        pads: [p, p, p, p],
+        dilations: [1, 1],
+    };
+    (win, out_len(h, 2 * p, kernel), out_len(w, 2 * p, kernel))
 }
 
 fn convs(v: &mut Vec<Case>) {
     for [n, c_in, c_out, h, w, kk] in dims::<6>() {
-        let kernel = 2 * kk + 1;
-        let (kernel, pads, oh, ow) = conv_geometry(h, w, kernel);
+        let (window, oh, ow) = conv_geometry(h, w, 2 * kk + 1);
         let group = if c_in == 2 && c_out == 2 { 2 } else { 1 };
-        let params = Conv2dParams::from_step_fields(
-            [n, c_in, h, w],
-            c_out,
-            kernel,
-            [1, 1],
-            pads,
-            [1, 1],
-            group,
-        );
+        let params = window.conv2d_params([n, c_in, h, w], c_out, group);
         let wb = if params.validate().is_ok() {
             packed_conv_weights_len(&params) as u64 * 4
         } else {
@@ -307,10 +300,7 @@ fn convs(v: &mut Vec<Case>) {
             w,
             c_out,
             group,
-            kernel,
-            strides: [1, 1],
-            pads,
-            dilations: [1, 1],
+            window,
             oh,
             ow,
             x: at(0),
@@ -320,7 +310,10 @@ fn convs(v: &mut Vec<Case>) {
             act: Activation::None,
             y: at(Y),
         });
-        let name = format!("Conv n={n} c_in={c_in} c_out={c_out} h={h} w={w} kernel={kernel:?}");
+        let name = format!(
+            "Conv n={n} c_in={c_in} c_out={c_out} h={h} w={w} kernel={:?}",
+            window.kernel
+        );
         let bias_at = BiasAt::Chan {
             hw: oh * ow,
             c: c_out,
@@ -336,7 +329,7 @@ fn nn(v: &mut Vec<Case>) {
             PoolKind::AvgIncludePad,
             PoolKind::AvgExcludePad,
         ] {
-            let (oh, ow) = (window(h, 1, 2), window(w, 1, 2));
+            let (oh, ow) = (out_len(h, 1, 2), out_len(w, 1, 2));
             v.push(Case::new(
                 format!("Pool {kind:?} n={n} c={c} h={h} w={w}"),
                 Step::Pool(PoolStep {
@@ -345,10 +338,12 @@ fn nn(v: &mut Vec<Case>) {
                     c,
                     h,
                     w,
-                    kernel: [2, 2],
-                    strides: [1, 1],
-                    pads: [1, 1, 0, 0],
-                    dilations: [1, 1],
+                    window: Window2d {
+                        kernel: [2, 2],
+                        strides: [1, 1],
+                        pads: [1, 1, 0, 0],
+                        dilations: [1, 1],
+                    },
                     oh,
                     ow,
                     x: at(0),
@@ -560,7 +555,7 @@ fn quant(v: &mut Vec<Case>) {
         );
     }
     for [n, c_in, c_out, h, w, kk] in dims::<6>() {
-        let (kernel, pads, oh, ow) = conv_geometry(h, w, 2 * kk + 1);
+        let (window, oh, ow) = conv_geometry(h, w, 2 * kk + 1);
         let group = if c_in == 2 && c_out == 2 { 2 } else { 1 };
         let s = QuantConvStep {
             n,
@@ -569,10 +564,7 @@ fn quant(v: &mut Vec<Case>) {
             w,
             c_out,
             group,
-            kernel,
-            strides: [1, 1],
-            pads,
-            dilations: [1, 1],
+            window,
             oh,
             ow,
             x: at(0),
@@ -589,7 +581,7 @@ fn quant(v: &mut Vec<Case>) {
             .map_or(0, |b| b * group);
         let name = format!(
             "QuantConv n={n} c_in={c_in} c_out={c_out} h={h} w={w} kernel={}",
-            kernel[0]
+            window.kernel[0]
         );
         let bias_at = BiasAt::Chan {
             hw: oh * ow,
@@ -608,18 +600,10 @@ fn nchwc(v: &mut Vec<Case>) {
     const B: u64 = 16;
     for [n, c_in, c_out, h, w, blocked] in dims::<6>() {
         let input_blocked = blocked == 1;
-        let (kernel, pads, oh, ow) = conv_geometry(h, w, 3);
+        let (window, oh, ow) = conv_geometry(h, w, 3);
         let out = n * c_out.div_ceil(B) * B * oh * ow;
         let params = NchwcConvParams {
-            conv: Conv2dParams::from_step_fields(
-                [n, c_in, h, w],
-                c_out,
-                kernel,
-                [1, 1],
-                pads,
-                [1, 1],
-                1,
-            ),
+            conv: window.conv2d_params([n, c_in, h, w], c_out, 1),
             block: B as usize,
             input_blocked,
         };
@@ -640,10 +624,7 @@ fn nchwc(v: &mut Vec<Case>) {
                     c_out,
                     block: B,
                     input_blocked,
-                    kernel,
-                    strides: [1, 1],
-                    pads,
-                    dilations: [1, 1],
+                    window,
                     oh,
                     ow,
                     x: at(0),
@@ -664,10 +645,7 @@ fn nchwc(v: &mut Vec<Case>) {
             w,
             c_out,
             input_blocked,
-            kernel,
-            strides: [1, 1],
-            pads,
-            dilations: [1, 1],
+            window,
             oh,
             ow,
             x: at(0),
@@ -688,7 +666,7 @@ fn nchwc(v: &mut Vec<Case>) {
             .weights(qb, None),
         );
         if blocked == 2 {
-            let (oh, ow) = (window(h, 1, 2), window(w, 1, 2));
+            let (oh, ow) = (out_len(h, 1, 2), out_len(w, 1, 2));
             v.push(Case::new(
                 format!("NchwcMaxPool n={n} c={c_in} h={h} w={w}"),
                 Step::NchwcMaxPool(NchwcMaxPoolStep {
@@ -697,10 +675,12 @@ fn nchwc(v: &mut Vec<Case>) {
                     h,
                     w,
                     block: B,
-                    kernel: [2, 2],
-                    strides: [1, 1],
-                    pads: [1, 1, 0, 0],
-                    dilations: [1, 1],
+                    window: Window2d {
+                        kernel: [2, 2],
+                        strides: [1, 1],
+                        pads: [1, 1, 0, 0],
+                        dilations: [1, 1],
+                    },
                     oh,
                     ow,
                     x: at(0),
