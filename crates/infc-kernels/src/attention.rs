@@ -19,7 +19,10 @@
 
 use crate::claim::{self, Phase, SharedMut};
 use crate::error::{bad_shape, check_len, strided_extent, Result};
-use crate::gemm::{pack_b, packed_b_len, sgemm, AOperand, BOperand, Epilogue, MatRef, A_PANEL};
+use crate::gemm::{
+    pack_b, packed_b_len, packed_b_len_checked, sgemm, AOperand, BOperand, Epilogue, MatRef,
+    A_PANEL,
+};
 use crate::Isa;
 use bf16_tile::Bf16Kernel;
 use row_softmax::{masked_softmax_row, RowRule};
@@ -83,9 +86,22 @@ impl AttentionShape {
 /// Floats of scratch [`attention`] needs: packed `k_hᵀ` and `v_h` for every (batch, head), then
 /// one `sq × sk` score matrix per batch. `None` on overflow.
 pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
-    let per_head = s.packed_k_len().checked_add(s.packed_v_len())?;
-    let packs = s.batch.checked_mul(s.heads)?.checked_mul(per_head)?;
-    let scores = s.batch.checked_mul(s.sq)?.checked_mul(s.sk)?;
+    attention_scratch_floats(s.batch, s.heads, s.sq, s.sk, s.d)
+}
+
+/// [`attention_scratch_len`] from the sizes alone: per (batch, head) `k_hᵀ` packed as `d × sk`
+/// and `v_h` as `sk × d` ([`packed_b_len_checked`]), plus `batch · sq · sk` scores. `None` on
+/// overflow.
+pub fn attention_scratch_floats(
+    batch: usize,
+    heads: usize,
+    sq: usize,
+    sk: usize,
+    d: usize,
+) -> Option<usize> {
+    let per_head = packed_b_len_checked(d, sk)?.checked_add(packed_b_len_checked(sk, d)?)?;
+    let packs = batch.checked_mul(heads)?.checked_mul(per_head)?;
+    let scores = batch.checked_mul(sq)?.checked_mul(sk)?;
     packs.checked_add(scores)
 }
 

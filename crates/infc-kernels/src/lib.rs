@@ -47,7 +47,9 @@ pub mod softmax;
 pub mod team;
 pub mod transpose;
 
-pub use attention::{attention, attention_scratch_len, AttentionMask, AttentionShape};
+pub use attention::{
+    attention, attention_scratch_floats, attention_scratch_len, AttentionMask, AttentionShape,
+};
 pub use conv::{conv2d, pack_conv_weights, packed_conv_weights_len, Conv2dParams};
 pub use conv_nchwc::{
     blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, pack_nchwc_weights,
@@ -59,8 +61,8 @@ pub use elementwise::{
 pub use error::{KernelError, Result};
 pub use gather::gather;
 pub use gemm::{
-    pack_a, pack_b, packed_a_len, packed_b_len, reserve_pack_buffers, sgemm, sgemm_batched,
-    AOperand, Activation, BOperand, BatchLayout, Bias, Epilogue, MatRef,
+    pack_a, pack_b, packed_a_len, packed_b_len, packed_b_len_checked, reserve_pack_buffers, sgemm,
+    sgemm_batched, AOperand, Activation, BOperand, BatchLayout, Bias, Epilogue, MatRef,
 };
 pub use isa::Isa;
 pub use layernorm::{layer_norm, RowNorm};

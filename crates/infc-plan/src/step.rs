@@ -6,6 +6,7 @@ use crate::types::{DType, Region, TensorRef};
 use crate::window::Window2d;
 use crate::wire::{wire_enum, wire_struct, Reader, Wire, Writer};
 use crate::PlanError;
+use infc_kernels::int8;
 
 /// One-input elementwise operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -695,22 +696,18 @@ pub struct AttentionStep {
     pub scratch: TensorRef,
 }
 impl AttentionStep {
-    /// Width of a packed GEMM B panel (`infc_kernels::gemm::B_PANEL`); the runtime's kernel checks
-    /// the scratch against its own need, and a runtime test keeps the two formulas equal.
-    const B_PANEL: u64 = 16;
-
-    /// Floats of scratch the attention kernel needs: per (batch, head) `kᵀ` packed as `d × sk`
-    /// and `v` as `sk × d` (column counts rounded up to whole 16-wide panels), plus `batch · sq · sk`
+    /// Floats of scratch the attention kernel needs (`infc_kernels::attention_scratch_floats`):
+    /// per (batch, head) `kᵀ` packed as `d × sk` and `v` as `sk × d`, plus `batch · sq · sk`
     /// scores. `None` on overflow.
     pub fn scratch_floats(&self) -> Option<u64> {
-        let panels = |n: u64| n.div_ceil(Self::B_PANEL).checked_mul(Self::B_PANEL);
-        let kt = panels(self.sk)?.checked_mul(self.d)?;
-        let v = panels(self.d)?.checked_mul(self.sk)?;
-        let packs = self
-            .batch
-            .checked_mul(self.heads)?
-            .checked_mul(kt.checked_add(v)?)?;
-        packs.checked_add(self.batch.checked_mul(self.sq)?.checked_mul(self.sk)?)
+        let floats = infc_kernels::attention_scratch_floats(
+            kdim(self.batch)?,
+            kdim(self.heads)?,
+            kdim(self.sq)?,
+            kdim(self.sk)?,
+            kdim(self.d)?,
+        )?;
+        psize(floats)
     }
 }
 
@@ -736,19 +733,24 @@ wire_struct!(AttentionStep {
     scratch
 });
 
-/// Bytes of the quantized-A scratch of a [`QuantMatMulStep`] / one image of a [`QuantConvStep`]:
-/// `rows` rows of `round_up(k, 4)` u8 (the integer kernels read A four bytes at a time).
-pub fn quant_a_bytes(rows: u64, k: u64) -> Option<u64> {
-    rows.checked_mul(k.div_ceil(4).checked_mul(4)?)
+/// A plan dim as an argument of the kernels' size functions (`None` past `usize`).
+fn kdim(v: u64) -> Option<usize> {
+    usize::try_from(v).ok()
 }
 
-/// Bytes of packed s8 weights for one `k × n` matrix in the layout of `infc_kernels::int8::pack`:
-/// the s8 panels (`ceil(n/16)·ceil(k/4)·64` bytes), then `ceil(n/16)·16` i32 column sums, then as
-/// many f32 column scales. Every part is a multiple of 64 bytes, so each stays 64-byte aligned.
-pub fn quant_weights_bytes(k: u64, n: u64) -> Option<u64> {
-    let panels = n.div_ceil(16);
-    let data = panels.checked_mul(k.div_ceil(4))?.checked_mul(64)?;
-    data.checked_add(panels.checked_mul(16 * 4 * 2)?)
+/// A size from the kernels' size functions as a plan size (`None` past `u64`).
+fn psize(v: usize) -> Option<u64> {
+    u64::try_from(v).ok()
+}
+
+/// Bytes of `rows` quantized rows of reduction length `k` (`infc_kernels::int8::quant_a_len`).
+fn quant_a_bytes(rows: u64, k: u64) -> Option<u64> {
+    psize(int8::quant_a_len(kdim(rows)?, kdim(k)?)?)
+}
+
+/// Bytes of one packed s8 `k × n` weight matrix (`infc_kernels::int8::packed_b8_bytes`).
+fn packed_b8_bytes(k: u64, n: u64) -> Option<u64> {
+    psize(int8::packed_b8_bytes(kdim(k)?, kdim(n)?)?)
 }
 
 /// A LayerNorm over each `k`-long row of a [`QuantMatMulStep`]'s `a`, applied while `a` is
@@ -768,9 +770,10 @@ wire_struct!(PreNorm {
 /// Dynamically quantized matmul `y = act(deq(quant_u8(norm(a)) · w_s8) + bias + residual)`: `a`
 /// is an f32 `m × k` row-major matrix, LayerNorm-ed row by row first when `pre_norm` is set (only
 /// with `per_row`), quantized at run time to u8 (asymmetric; one scale per row when `per_row`,
-/// else one for the whole matrix) into `scratch` (`quant_a_bytes(m, k)` arena bytes); `weights`
+/// else one for the whole matrix) into `scratch` ([`QuantMatMulStep::scratch_bytes`]); `weights`
 /// holds s8 weights quantized symmetrically per output column at compile time
-/// (`quant_weights_bytes(k, n)`). `bias` has `n` elements, `residual` is shaped like `y` (`m × n`).
+/// ([`QuantMatMulStep::weights_bytes`]). `bias` has `n` elements, `residual` is shaped like `y`
+/// (`m × n`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantMatMulStep {
     pub m: u64,
@@ -801,12 +804,27 @@ wire_struct!(QuantMatMulStep {
     scratch
 });
 
+impl QuantMatMulStep {
+    /// Bytes of the packed s8 weights (`infc_kernels::int8::packed_b8_bytes(k, n)`: the panels,
+    /// then i32 column sums and f32 scales); `None` on overflow.
+    pub fn weights_bytes(&self) -> Option<u64> {
+        packed_b8_bytes(self.k, self.n)
+    }
+
+    /// Bytes of the quantized-A scratch: `m` rows of `round_up(k, 4)` u8
+    /// (`infc_kernels::int8::quant_a_len`); `None` on overflow.
+    pub fn scratch_bytes(&self) -> Option<u64> {
+        quant_a_bytes(self.m, self.k)
+    }
+}
+
 /// Dynamically quantized 2-D NCHW convolution (geometry as [`ConvStep`]): the input is quantized
 /// to u8 with one scale for the whole tensor, copied to NHWC, unfolded (im2col with rows ordered
 /// `(ky, kx, channel)`, padding = the zero point) and multiplied per group by s8 weights (`group`
-/// consecutive `quant_weights_bytes(kh·kw·c_in/group, c_out/group)` blocks whose reduction index
-/// is `(ky·kw + kx)·c_in/group + channel`), then dequantized with bias, residual and activation
-/// into `y`. `scratch` layout: see [`QuantConvStep::scratch_layout`].
+/// consecutive `infc_kernels::int8::packed_b8_bytes(kh·kw·c_in/group, c_out/group)` blocks whose
+/// reduction index is `(ky·kw + kx)·c_in/group + channel`, [`QuantConvStep::weights_bytes`] in
+/// all), then dequantized with bias, residual and activation into `y`. `scratch` layout: see
+/// [`QuantConvStep::scratch_layout`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantConvStep {
     pub n: u64,
@@ -872,6 +890,15 @@ impl QuantConvStep {
                 .checked_mul(self.window.kernel[1])?,
             cog,
         ))
+    }
+
+    /// Bytes of the packed weights: `group` blocks of `packed_b8_bytes(kg, cog)` ([`group_dims`]);
+    /// `None` on overflow.
+    ///
+    /// [`group_dims`]: QuantConvStep::group_dims
+    pub fn weights_bytes(&self) -> Option<u64> {
+        let (kg, cog) = self.group_dims()?;
+        packed_b8_bytes(kg, cog)?.checked_mul(self.group)
     }
 
     /// Where the parts of the scratch live (`None` when a size overflows).
@@ -982,50 +1009,30 @@ wire_struct!(QuantNchwcConvStep {
 });
 
 impl QuantNchwcConvStep {
-    /// Channel block of the blocked tensors.
-    pub const BLOCK: u64 = 16;
+    /// Channel block of the blocked tensors (`infc_kernels::int8::QCONV_BLOCK`).
+    pub const BLOCK: u64 = int8::QCONV_BLOCK as u64;
 
-    /// Bytes per pixel of one input block in the quantized buffer (16, or `round_up(c_in, 4)`
-    /// for a plain input; `u64::MAX` when that overflows, so every size built on it overflows
-    /// too and a hostile `c_in` is an error, not a panic).
-    pub fn lanes(&self) -> u64 {
-        if self.input_blocked {
-            Self::BLOCK
-        } else {
-            self.c_in.div_ceil(4).saturating_mul(4)
-        }
+    /// The kernel's parameters (`None` when a dim exceeds `usize`), whose size functions give
+    /// the step's scratch and weight sizes. Not validated.
+    pub fn kernel_params(&self) -> Option<int8::QConvNchwcParams> {
+        let input = [self.n, self.c_in, self.h, self.w];
+        Some(int8::QConvNchwcParams {
+            conv: self.window.conv2d_params(input, self.c_out, 1)?,
+            input_blocked: self.input_blocked,
+        })
     }
 
-    /// Input channel blocks (1 for a plain input).
-    pub fn in_blocks(&self) -> u64 {
-        if self.input_blocked {
-            self.c_in.div_ceil(Self::BLOCK)
-        } else {
-            1
-        }
-    }
-
-    /// Bytes of the zero-point-padded u8 input `[n][in_blocks][h+pt+pb][w+pl+pr][lanes]`.
+    /// Bytes of the zero-point-padded u8 input `[n][in_blocks][h+pt+pb][w+pl+pr][lanes]`
+    /// (`QConvNchwcParams::quant_input_len`); `None` on overflow.
     pub fn scratch_bytes(&self) -> Option<u64> {
-        let [ph, pw] = self.window.padded([self.h, self.w])?;
-        self.n
-            .checked_mul(self.in_blocks())?
-            .checked_mul(ph)?
-            .checked_mul(pw)?
-            .checked_mul(self.lanes())
+        psize(self.kernel_params()?.quant_input_len()?)
     }
 
     /// Bytes of the packed weights: `c_out/16` blocks of `in_blocks·kh·kw·lanes·16` s8, then
-    /// `round_up(c_out, 16)` i32 sums, f32 scales and f32 bias.
+    /// `round_up(c_out, 16)` i32 sums, f32 scales and f32 bias (`QConvNchwcParams::packed_bytes`);
+    /// `None` on overflow.
     pub fn weights_bytes(&self) -> Option<u64> {
-        let blocks = self.c_out.div_ceil(Self::BLOCK);
-        let k = self
-            .in_blocks()
-            .checked_mul(self.window.kernel[0])?
-            .checked_mul(self.window.kernel[1])?
-            .checked_mul(self.lanes())?;
-        let data = blocks.checked_mul(k)?.checked_mul(Self::BLOCK)?;
-        data.checked_add(blocks.checked_mul(Self::BLOCK * 12)?)
+        psize(self.kernel_params()?.packed_bytes()?)
     }
 }
 

@@ -637,7 +637,8 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 }
             }
             c.product("weights", &[s.k, s.n])?;
-            let wb = quant_weights_bytes(s.k, s.n)
+            let wb = s
+                .weights_bytes()
                 .ok_or_else(|| c.err("quantized weights size overflows"))?;
             need(c, s.weights.bytes == wb, || {
                 format!(
@@ -654,7 +655,9 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 c.read("residual", r, F32, mn)?;
             }
             c.write("y", s.y, F32, mn)?;
-            let sb = quant_a_bytes(s.m, s.k).ok_or_else(|| c.err("scratch size overflows"))?;
+            let sb = s
+                .scratch_bytes()
+                .ok_or_else(|| c.err("scratch size overflows"))?;
             need(c, s.scratch.region == Region::Arena, || {
                 "scratch must live in the arena".into()
             })?;
@@ -680,8 +683,8 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             let (kg, cog) = s
                 .group_dims()
                 .ok_or_else(|| c.err("group size overflows"))?;
-            let wb = quant_weights_bytes(kg, cog)
-                .and_then(|b| b.checked_mul(s.group))
+            let wb = s
+                .weights_bytes()
                 .ok_or_else(|| c.err("quantized weights size overflows"))?;
             need(c, s.weights.bytes == wb, || {
                 format!(
@@ -731,7 +734,10 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
             };
             let xin = c.product("input", &[s.n, c_in, s.h, s.w])?;
             c.read("x", s.x, F32, xin)?;
-            let lanes = [s.in_blocks(), s.lanes()];
+            let p = s
+                .kernel_params()
+                .ok_or_else(|| c.err("a dim exceeds the address space"))?;
+            let lanes = [p.in_blocks() as u64, p.lanes() as u64];
             conv_weights(
                 c,
                 c.product("input lanes", &lanes)?,
@@ -739,12 +745,10 @@ fn validate_step(c: &mut Ctx, step: &Step) -> Result<(), PlanError> {
                 s.window.kernel,
                 [s.oh, s.ow],
             )?;
-            let padded = [
-                s.h.saturating_add(s.window.pads[0])
-                    .saturating_add(s.window.pads[2]),
-                s.w.saturating_add(s.window.pads[1])
-                    .saturating_add(s.window.pads[3]),
-            ];
+            let padded = s
+                .window
+                .padded([s.h, s.w])
+                .ok_or_else(|| c.err("padding overflows"))?;
             c.product(
                 "padded input",
                 &[s.n, lanes[0], lanes[1], padded[0], padded[1]],

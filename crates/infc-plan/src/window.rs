@@ -105,17 +105,28 @@ impl Window2d {
         Ok(())
     }
 
-    /// The conv kernels' parameters for an NCHW input `[n, c, h, w]` (values past `usize` are
-    /// truncated: validate the plan first, then [`Conv2dParams::validate`] the result).
-    pub fn conv2d_params(&self, input: [u64; 4], c_out: u64, groups: u64) -> Conv2dParams {
-        Conv2dParams::from_step_fields(
-            input,
-            c_out,
-            self.kernel,
-            self.strides,
-            self.pads,
-            self.dilations,
-            groups,
-        )
+    /// The conv kernels' parameters for an NCHW input `[n, c, h, w]`, `c_out` output channels and
+    /// `groups` (`None` when a value exceeds `usize`). Not validated:
+    /// [`Conv2dParams::validate`] them.
+    pub fn conv2d_params(&self, input: [u64; 4], c_out: u64, groups: u64) -> Option<Conv2dParams> {
+        let u = |v: u64| usize::try_from(v).ok();
+        Some(Conv2dParams {
+            batch: u(input[0])?,
+            in_channels: u(input[1])?,
+            in_h: u(input[2])?,
+            in_w: u(input[3])?,
+            out_channels: u(c_out)?,
+            kernel_h: u(self.kernel[0])?,
+            kernel_w: u(self.kernel[1])?,
+            stride_h: u(self.strides[0])?,
+            stride_w: u(self.strides[1])?,
+            pad_top: u(self.pads[0])?,
+            pad_left: u(self.pads[1])?,
+            pad_bottom: u(self.pads[2])?,
+            pad_right: u(self.pads[3])?,
+            dilation_h: u(self.dilations[0])?,
+            dilation_w: u(self.dilations[1])?,
+            groups: u(groups)?,
+        })
     }
 }

@@ -81,14 +81,14 @@ fn sizes_follow_the_kernel_layout() {
         c_in: 3,
         ..step()
     };
-    assert_eq!(plain.lanes(), 4);
+    assert_eq!(plain.kernel_params().unwrap().lanes(), 4);
     assert_eq!(plain.scratch_bytes(), Some(8 * 7 * 4));
     // A hostile plain c_in (found by the plan_run fuzzer): sizes overflow, no panic.
     let huge = QuantNchwcConvStep {
         c_in: u64::MAX,
         ..plain
     };
-    assert_eq!(huge.lanes(), u64::MAX);
+    assert_eq!(huge.kernel_params().unwrap().lanes(), usize::MAX);
     assert_eq!(huge.weights_bytes(), None);
     assert_eq!(huge.scratch_bytes(), None);
 }

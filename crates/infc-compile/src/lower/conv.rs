@@ -100,7 +100,9 @@ pub(crate) fn conv_with(
     let wdata = wt
         .view::<f32>()
         .map_err(|e| lw.malformed(format!("weights: {e}")))?;
-    let params = window.conv2d_params(xs, c_out, group);
+    let params = window
+        .conv2d_params(xs, c_out, group)
+        .ok_or_else(|| lw.unsupported("conv dims exceed the address space"))?;
     let expected = params.out_channels * params.k_per_group();
     if wdata.len() != expected {
         return Err(lw.malformed(format!(

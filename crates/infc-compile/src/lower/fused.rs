@@ -299,23 +299,9 @@ pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) 
     let dims = |v: ValueId| g.ty(v).shape.as_known().unwrap_or_default();
     let (q, k) = (dims(node.inputs[0]), dims(node.inputs[1]));
     match (q.as_slice(), k.as_slice()) {
+        // On overflow no scratch is planned, and lowering reports the node as malformed.
         ([b, sq, hd], [_, sk, _]) if num_heads > 0 => {
-            let shape = infc_kernels::AttentionShape {
-                batch: *b,
-                heads: num_heads,
-                sq: *sq,
-                sk: *sk,
-                d: *hd / num_heads,
-                scale: 1.0,
-                causal: false,
-                hidden_fill: f32::MIN,
-                mask_hidden: false,
-                zero_nan_rows: false,
-                bf16: false,
-                row_strides: [*hd; 3],
-            };
-            // On overflow no scratch is planned, and lowering reports the node as malformed.
-            infc_kernels::attention_scratch_len(&shape)
+            infc_kernels::attention_scratch_floats(*b, num_heads, *sq, *sk, *hd / num_heads)
                 .and_then(|f| (f as u64).checked_mul(4))
                 .unwrap_or(0)
         }

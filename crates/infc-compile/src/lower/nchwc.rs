@@ -40,7 +40,9 @@ pub(crate) fn conv(
         .view::<f32>()
         .map_err(|e| lw.malformed(format!("weights: {e}")))?;
     let params = NchwcConvParams {
-        conv: window.conv2d_params([n, c_in as u64, h, wd], c_out as u64, 1),
+        conv: window
+            .conv2d_params([n, c_in as u64, h, wd], c_out as u64, 1)
+            .ok_or_else(|| lw.unsupported("conv dims exceed the address space"))?,
         block,
         input_blocked,
     };

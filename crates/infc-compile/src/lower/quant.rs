@@ -14,10 +14,8 @@ use super::norm::row_param;
 use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, Graph, Node, Op, ValueId};
-use infc_kernels::int8::{quantize_pack_b_s8, PackedB8, K_MAX};
-use infc_plan::{
-    quant_a_bytes, Activation, PackedRef, PreNorm, QuantConvStep, QuantMatMulStep, Step, TensorRef,
-};
+use infc_kernels::int8::{quant_a_len, quantize_pack_b_s8, PackedB8, K_MAX};
+use infc_plan::{Activation, PackedRef, PreNorm, QuantConvStep, QuantMatMulStep, Step, TensorRef};
 
 /// Serialise packed s8 weights as the runtime reads them.
 fn weight_bytes(p: &PackedB8, out: &mut Vec<u8>) {
@@ -325,8 +323,8 @@ fn conv(
 pub(crate) fn scratch_bytes(g: &Graph, node: &Node) -> u64 {
     match &node.op {
         Op::MatMul | Op::Gemm { .. } | Op::FusedMatMul { .. } => matmul_dims(g, node)
-            .and_then(|(m, k, _)| quant_a_bytes(m, k))
-            .unwrap_or(0),
+            .and_then(|(m, k, _)| quant_a_len(m as usize, k as usize))
+            .map_or(0, |b| b as u64),
         Op::Conv(attrs) | Op::FusedConv { attrs, .. } => conv_shape(g, node, attrs)
             .and_then(|s| s.scratch_layout())
             .map_or(0, |l| l.bytes),

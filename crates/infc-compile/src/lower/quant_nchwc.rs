@@ -8,7 +8,7 @@ use super::conv::geometry;
 use super::Lowerer;
 use crate::error::CompileError;
 use infc_ir::{ConvAttrs, DType, Epilogue, Graph, Node, Op, ValueId};
-use infc_kernels::int8::{pack_qconv_nchwc, QConvNchwcParams, QCONV_BLOCK};
+use infc_kernels::int8::{pack_qconv_nchwc, QCONV_BLOCK};
 use infc_plan::{Activation, PackedRef, QuantNchwcConvStep, Step, TensorRef};
 
 /// The step's geometry from the IR node (placeholder buffer references), or `None` when the node
@@ -55,13 +55,6 @@ fn step_shape(g: &Graph, node: &Node) -> Option<QuantNchwcConvStep> {
     })
 }
 
-fn kernel_params(s: &QuantNchwcConvStep) -> QConvNchwcParams {
-    QConvNchwcParams {
-        conv: s.window.conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1),
-        input_blocked: s.input_blocked,
-    }
-}
-
 /// Constant f32 contents of `v`.
 fn const_f32(lw: &Lowerer<'_>, v: ValueId, what: &str) -> Result<Vec<f32>, CompileError> {
     let t = lw
@@ -88,7 +81,9 @@ pub(crate) fn conv(
     }
     let mut step = step_shape(lw.g, lw.cur())
         .ok_or_else(|| lw.unsupported("int8 blocked conv must be 2-D with known shapes"))?;
-    let p = kernel_params(&step);
+    let p = step
+        .kernel_params()
+        .ok_or_else(|| lw.unsupported("int8 blocked conv dims exceed the address space"))?;
     p.validate()
         .map_err(|e| lw.unsupported(format!("int8 blocked conv: {e}")))?;
     let (x, w, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);

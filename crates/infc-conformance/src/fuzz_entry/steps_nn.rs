@@ -3,6 +3,7 @@
 //! the kernels' own formulas when every dim is small) most of the time.
 
 use super::plan_gen::{nbytes, Gen, Window};
+use infc_kernels::int8::{packed_b8_bytes, quant_a_len};
 use infc_kernels::{
     packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, NchwcConvParams,
 };
@@ -101,10 +102,10 @@ fn conv(g: &mut Gen) -> Step {
     };
     let Window { window, oh, ow } = g.window(h, w);
     let [kh, kw] = window.kernel;
-    let want = (group > 0 && small(&[n, c_in, h, w, c_out, group, kh, kw])).then(|| {
-        let p = window.conv2d_params([n, c_in, h, w], c_out, group);
-        packed_conv_weights_len(&p) as u64 * 4
-    });
+    let want = (group > 0 && small(&[n, c_in, h, w, c_out, group, kh, kw]))
+        .then(|| window.conv2d_params([n, c_in, h, w], c_out, group))
+        .flatten()
+        .map(|p| packed_conv_weights_len(&p) as u64 * 4);
     let (x, weights) = (g.inp(), g.packed(want));
     let (bias, residual, act) = (g.opt_inp(), g.opt_inp(), g.act());
     let y = g.out(nbytes(4, &[n, c_out, oh, ow]));
@@ -205,10 +206,10 @@ fn quant_matmul(g: &mut Gen) -> Step {
         scale: g.inp(),
         bias: g.opt_inp(),
     });
-    let weights = g.packed(quant_weights_bytes(k, n));
+    let weights = g.packed(packed_b8_bytes(k as usize, n as usize).map(|b| b as u64));
     let (per_row, bias, residual, act) = (g.bool(), g.opt_inp(), g.opt_inp(), g.act());
     let y = g.out(nbytes(4, &[m, n]));
-    let scratch = g.out(quant_a_bytes(m, k));
+    let scratch = g.out(quant_a_len(m as usize, k as usize).map(|b| b as u64));
     Step::QuantMatMul(QuantMatMulStep {
         m,
         n,
@@ -253,10 +254,7 @@ fn quant_conv(g: &mut Gen) -> Step {
         y,
         scratch: y,
     };
-    let want = s
-        .group_dims()
-        .and_then(|(kg, cog)| quant_weights_bytes(kg, cog)?.checked_mul(group));
-    s.weights = g.packed(want);
+    s.weights = g.packed(s.weights_bytes());
     s.scratch = g.out(s.scratch_layout().map(|l| l.bytes));
     Step::QuantConv(s)
 }
@@ -309,14 +307,17 @@ fn nchwc_conv(g: &mut Gen) -> Step {
     let win = g.window(h, w);
     let [kh, kw] = win.window.kernel;
     let dims = [n, c_in, h, w, c_out, kh, kw];
-    let want = (small(&dims) && (block == 8 || block == 16)).then(|| {
-        let p = NchwcConvParams {
-            conv: win.window.conv2d_params([n, c_in, h, w], c_out, 1),
-            block: block as usize,
-            input_blocked,
-        };
-        packed_nchwc_weights_len(&p) as u64 * 4
-    });
+    let want = (small(&dims) && (block == 8 || block == 16))
+        .then(|| win.window.conv2d_params([n, c_in, h, w], c_out, 1))
+        .flatten()
+        .map(|conv| {
+            let p = NchwcConvParams {
+                conv,
+                block: block as usize,
+                input_blocked,
+            };
+            packed_nchwc_weights_len(&p) as u64 * 4
+        });
     let (x, weights) = (g.inp(), g.packed(want));
     let (bias, residual) = (g.opt_inp(), g.opt_inp());
     let act = if g.bool() { Activation::None } else { g.act() };

@@ -30,7 +30,7 @@ pub(crate) use driver::{gemm_unchecked, ASrc, BSrc, PackB};
 #[cfg(test)]
 pub(crate) use kernel_portable::activate as kernel_activate;
 pub(crate) use pack::pack_a_block;
-pub use pack::{pack_a, pack_b, packed_a_len, packed_b_len};
+pub use pack::{pack_a, pack_b, packed_a_len, packed_b_len, packed_b_len_checked};
 
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::Isa;

@@ -19,9 +19,16 @@
 use super::{MatRef, A_PANEL, B_PANEL};
 use crate::error::{bad_shape, check_len, Result};
 
-/// Length in floats of a packed `k × n` B matrix.
+/// Length in floats of a packed `k × n` B matrix, `None` when it exceeds `usize` (for sizes read
+/// from a plan).
+pub fn packed_b_len_checked(k: usize, n: usize) -> Option<usize> {
+    n.checked_next_multiple_of(B_PANEL)?.checked_mul(k)
+}
+
+/// Length in floats of a packed `k × n` B matrix: [`packed_b_len_checked`], saturating at
+/// `usize::MAX` (which no buffer holds, so a length check against it fails instead of wrapping).
 pub fn packed_b_len(k: usize, n: usize) -> usize {
-    n.div_ceil(B_PANEL) * B_PANEL * k
+    packed_b_len_checked(k, n).unwrap_or(usize::MAX)
 }
 
 /// Length in floats of a packed `m × k` A matrix.

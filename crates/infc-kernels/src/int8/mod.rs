@@ -50,7 +50,7 @@ pub mod quantize;
 mod tile;
 
 pub use isa::{Int8Isa, INT8_ISA_ENV_VAR};
-pub use pack::{pack_b_s8, quantize_pack_b_s8, PackedB8, PackedB8Ref};
+pub use pack::{pack_b_s8, packed_b8_bytes, quantize_pack_b_s8, PackedB8, PackedB8Ref};
 pub use qconv_nchwc::{
     pack_qconv_nchwc, qconv_nchwc, quantize_input_qconv, PackedQConv, QConvNchwcParams,
     QConvWeights, QCONV_BLOCK,
@@ -68,6 +68,12 @@ pub const K_MAX: usize = 1 << 16;
 /// `round_up(k, 4)` — the microkernels read A four bytes (one `vpdpbusd` group) at a time.
 pub fn a_row_len(k: usize) -> usize {
     k.div_ceil(4) * 4
+}
+
+/// Bytes of a quantized A of `rows` rows at the minimum stride: `rows ·` [`a_row_len`]`(k)`
+/// (the arena scratch a plan's quantized steps plan for it). `None` on overflow.
+pub fn quant_a_len(rows: usize, k: usize) -> Option<usize> {
+    rows.checked_mul(k.checked_next_multiple_of(4)?)
 }
 
 /// Quantization parameters of operand A: one pair for the whole tensor or one per row.

@@ -27,14 +27,30 @@ pub const PANEL: usize = 16;
 /// Bytes of one k-group of one panel (16 columns × 4 k).
 pub const GROUP_BYTES: usize = 64;
 
-/// Length in bytes of packed `k × n` s8 weights.
-pub fn packed_b8_len(k: usize, n: usize) -> usize {
-    n.div_ceil(PANEL) * k.div_ceil(4) * GROUP_BYTES
+/// Length in bytes of packed `k × n` s8 weights; `None` on overflow.
+pub fn packed_b8_len(k: usize, n: usize) -> Option<usize> {
+    n.div_ceil(PANEL)
+        .checked_mul(k.div_ceil(4))?
+        .checked_mul(GROUP_BYTES)
 }
 
-/// Length of the padded `col_sums` / `scales` vectors for `n` columns.
-pub fn packed_cols_len(n: usize) -> usize {
-    n.div_ceil(PANEL) * PANEL
+/// Length of the padded `col_sums` / `scales` vectors for `n` columns; `None` on overflow.
+pub fn packed_cols_len(n: usize) -> Option<usize> {
+    n.checked_next_multiple_of(PANEL)
+}
+
+/// Bytes of packed `k × n` s8 weights as a plan stores them: the data ([`packed_b8_len`]), then
+/// [`packed_cols_len`] i32 column sums and as many f32 scales. Every part is a multiple of 64
+/// bytes, so each stays 64-byte aligned. `None` on overflow.
+pub fn packed_b8_bytes(k: usize, n: usize) -> Option<usize> {
+    packed_b8_len(k, n)?.checked_add(packed_cols_len(n)?.checked_mul(8)?)
+}
+
+/// `(packed_b8_len(k, n), packed_cols_len(n))`, or an error naming `what` on overflow.
+fn packed_lens(what: &'static str, k: usize, n: usize) -> Result<(usize, usize)> {
+    packed_b8_len(k, n)
+        .zip(packed_cols_len(n))
+        .ok_or_else(|| bad_shape(what, format!("k {k} × n {n} overflows usize")))
 }
 
 /// Owned packed s8 weights (see the module docs for the layout).
@@ -107,13 +123,14 @@ impl<'a> PackedB8Ref<'a> {
         col_sums: &'a [i32],
         scales: &'a [f32],
     ) -> Result<Self> {
-        check_len("packed s8 weights", data.len(), packed_b8_len(k, n))?;
-        check_len("packed s8 column sums", col_sums.len(), packed_cols_len(n))?;
-        check_len("packed s8 scales", scales.len(), packed_cols_len(n))?;
+        let (dl, cl) = packed_lens("packed s8 weights", k, n)?;
+        check_len("packed s8 weights", data.len(), dl)?;
+        check_len("packed s8 column sums", col_sums.len(), cl)?;
+        check_len("packed s8 scales", scales.len(), cl)?;
         let k4 = k.div_ceil(4);
-        let mut sums = vec![0i32; packed_cols_len(n)];
+        let mut sums = vec![0i32; cl];
         // `max(1)`: with k = 0 there is no data (and so no panel), only zero sums to check.
-        for (p, panel) in data[..packed_b8_len(k, n)]
+        for (p, panel) in data[..dl]
             .chunks_exact((k4 * GROUP_BYTES).max(1))
             .enumerate()
         {
@@ -164,9 +181,10 @@ impl<'a> PackedB8Ref<'a> {
         col_sums: &'a [i32],
         scales: &'a [f32],
     ) -> Result<Self> {
-        check_len("packed s8 weights", data.len(), packed_b8_len(k, n))?;
-        check_len("packed s8 column sums", col_sums.len(), packed_cols_len(n))?;
-        check_len("packed s8 scales", scales.len(), packed_cols_len(n))?;
+        let (dl, cl) = packed_lens("packed s8 weights", k, n)?;
+        check_len("packed s8 weights", data.len(), dl)?;
+        check_len("packed s8 column sums", col_sums.len(), cl)?;
+        check_len("packed s8 scales", scales.len(), cl)?;
         Ok(PackedB8Ref {
             k,
             n,
@@ -225,7 +243,8 @@ pub fn quantize_pack_b_s8(
     transposed: bool,
 ) -> Result<PackedB8> {
     let at = checked_index("quantize_pack_b_s8 input", k, n, w.len(), ld, transposed)?;
-    let mut scales = vec![0f32; packed_cols_len(n)];
+    let (dl, cl) = packed_lens("quantize_pack_b_s8 output", k, n)?;
+    let mut scales = vec![0f32; cl];
     for (j, s) in scales.iter_mut().enumerate().take(n) {
         let mut amax = 0f32;
         for kk in 0..k {
@@ -243,6 +262,7 @@ pub fn quantize_pack_b_s8(
     Ok(pack_with(
         k,
         n,
+        dl,
         |kk, j| {
             (w[at(kk, j)] / scales[j])
                 .round_ties_even()
@@ -274,14 +294,23 @@ pub fn pack_b_s8(
             }
         }
     }
-    let mut padded = vec![0f32; packed_cols_len(n)];
+    let (dl, cl) = packed_lens("pack_b_s8 output", k, n)?;
+    let mut padded = vec![0f32; cl];
     padded[..n].copy_from_slice(&scales[..n]);
-    Ok(pack_with(k, n, |kk, j| q[at(kk, j)], padded))
+    Ok(pack_with(k, n, dl, |kk, j| q[at(kk, j)], padded))
 }
 
-fn pack_with(k: usize, n: usize, get: impl Fn(usize, usize) -> i8, scales: Vec<f32>) -> PackedB8 {
-    let mut data = vec![0i8; packed_b8_len(k, n)];
-    let mut col_sums = vec![0i32; packed_cols_len(n)];
+/// Packs `get(kk, j)` into `data_len` bytes (`packed_b8_len(k, n)`), with `scales` already
+/// padded to `packed_cols_len(n)`.
+fn pack_with(
+    k: usize,
+    n: usize,
+    data_len: usize,
+    get: impl Fn(usize, usize) -> i8,
+    scales: Vec<f32>,
+) -> PackedB8 {
+    let mut data = vec![0i8; data_len];
+    let mut col_sums = vec![0i32; scales.len()];
     for (j, sum) in col_sums.iter_mut().enumerate().take(n) {
         for kk in 0..k {
             let v = get(kk, j);

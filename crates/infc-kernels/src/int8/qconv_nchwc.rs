@@ -28,11 +28,15 @@ use super::pack::GROUP_BYTES;
 use super::quantize::{min_max, quantize_slice, RowSource};
 use super::{quantize_pack_b_s8, Int8Isa, QParams, K_MAX};
 use crate::conv::Conv2dParams;
-use crate::error::{bad_shape, check_len, Result};
+use crate::error::{bad_shape, check_len, KernelError, Result};
 use rayon::prelude::*;
 
 /// Channel block of the blocked tensors this kernel reads and writes.
 pub const QCONV_BLOCK: usize = 16;
+
+fn overflow() -> KernelError {
+    bad_shape("int8 nchwc conv", "a size overflows usize")
+}
 
 /// A quantized 2-D convolution on NCHW16c activations (group 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,20 +70,24 @@ impl QConvNchwcParams {
                 ),
             ));
         }
-        if self.reduction() > K_MAX {
-            return Err(bad_shape(
+        match self.reduction() {
+            Some(r) if r <= K_MAX => Ok(()),
+            r => Err(bad_shape(
                 "int8 nchwc conv",
-                format!("reduction {} exceeds K_MAX = {K_MAX}", self.reduction()),
-            ));
+                format!(
+                    "reduction {} exceeds K_MAX = {K_MAX}",
+                    r.map_or("beyond usize".to_string(), |r| r.to_string())
+                ),
+            )),
         }
-        Ok(())
     }
-    /// Bytes per pixel of one input block in the quantized buffer.
+    /// Bytes per pixel of one input block in the quantized buffer (16, or `round_up(c_in, 4)` for
+    /// a plain input; `usize::MAX` when that overflows, so every size built on it overflows too).
     pub fn lanes(&self) -> usize {
         if self.input_blocked {
             QCONV_BLOCK
         } else {
-            self.conv.in_channels.div_ceil(4) * 4
+            self.conv.in_channels.div_ceil(4).saturating_mul(4)
         }
     }
     /// Input channel blocks (1 for a plain input).
@@ -94,17 +102,21 @@ impl QConvNchwcParams {
     pub fn out_blocks(&self) -> usize {
         self.conv.out_channels.div_ceil(QCONV_BLOCK)
     }
-    /// Height and width of the padded quantized input.
-    pub fn padded_hw(&self) -> (usize, usize) {
+    /// Height and width of the padded quantized input; `None` on overflow.
+    pub fn padded_hw(&self) -> Option<(usize, usize)> {
         let c = &self.conv;
-        (
-            c.in_h + c.pad_top + c.pad_bottom,
-            c.in_w + c.pad_left + c.pad_right,
-        )
+        Some((
+            c.in_h.checked_add(c.pad_top)?.checked_add(c.pad_bottom)?,
+            c.in_w.checked_add(c.pad_left)?.checked_add(c.pad_right)?,
+        ))
     }
-    /// Reduction length including padding lanes (`in_blocks·kh·kw·lanes`).
-    pub fn reduction(&self) -> usize {
-        self.in_blocks() * self.conv.kernel_h * self.conv.kernel_w * self.lanes()
+    /// Reduction length including padding lanes (`in_blocks·kh·kw·lanes`); `None` on overflow
+    /// (after [`QConvNchwcParams::validate`] it is at most [`K_MAX`]).
+    pub fn reduction(&self) -> Option<usize> {
+        self.in_blocks()
+            .checked_mul(self.conv.kernel_h)?
+            .checked_mul(self.conv.kernel_w)?
+            .checked_mul(self.lanes())
     }
     /// Floats of the f32 input.
     pub fn input_len(&self) -> usize {
@@ -116,27 +128,40 @@ impl QConvNchwcParams {
         };
         c.batch * channels * c.in_h * c.in_w
     }
-    /// Bytes of the padded quantized input.
-    pub fn quant_input_len(&self) -> usize {
-        let (ph, pw) = self.padded_hw();
-        self.conv.batch * self.in_blocks() * ph * pw * self.lanes()
+    /// Bytes of the padded quantized input `[N][in_blocks][H+pt+pb][W+pl+pr][lanes]` (the arena
+    /// scratch a plan's `QuantNchwcConv` step plans for it); `None` on overflow.
+    pub fn quant_input_len(&self) -> Option<usize> {
+        let (ph, pw) = self.padded_hw()?;
+        self.conv
+            .batch
+            .checked_mul(self.in_blocks())?
+            .checked_mul(ph)?
+            .checked_mul(pw)?
+            .checked_mul(self.lanes())
     }
     /// Floats of the blocked output (and residual).
     pub fn output_len(&self) -> usize {
         let c = &self.conv;
         c.batch * self.out_blocks() * c.out_h() * c.out_w() * QCONV_BLOCK
     }
-    /// Bytes of packed s8 weights of one output block.
-    pub fn weight_block_bytes(&self) -> usize {
-        self.reduction() / 4 * GROUP_BYTES
+    /// Bytes of packed s8 weights of one output block: a 64-byte group (4 lanes × 16 channels)
+    /// per 4 of the reduction; `None` on overflow.
+    pub fn weight_block_bytes(&self) -> Option<usize> {
+        (self.reduction()? / 4).checked_mul(GROUP_BYTES)
     }
-    /// Entries of each per-channel vector (sums, scales, bias): `out_blocks·16`.
+    /// Entries of each per-channel vector (sums, scales, bias): `out_blocks·16` (saturating).
     pub fn channel_len(&self) -> usize {
-        self.out_blocks() * QCONV_BLOCK
+        self.out_blocks().saturating_mul(QCONV_BLOCK)
     }
-    /// Bytes of the serialised packed weights: `[s8 data | i32 sums | f32 scales | f32 bias]`.
-    pub fn packed_bytes(&self) -> usize {
-        self.out_blocks() * self.weight_block_bytes() + self.channel_len() * 12
+    /// Bytes of the serialised packed weights `[s8 data | i32 sums | f32 scales | f32 bias]`
+    /// (`out_blocks` blocks of `reduction·16` bytes, then 12 bytes per channel of
+    /// [`QConvNchwcParams::channel_len`]); `None` on overflow.
+    pub fn packed_bytes(&self) -> Option<usize> {
+        let blocks = self.out_blocks();
+        let data = blocks
+            .checked_mul(self.reduction()?)?
+            .checked_mul(GROUP_BYTES / 4)?;
+        data.checked_add(blocks.checked_mul(QCONV_BLOCK * 12)?)
     }
 }
 
@@ -182,11 +207,11 @@ pub struct QConvWeights<'a> {
 impl QConvWeights<'_> {
     /// Lengths for `p`.
     pub fn check_lengths(&self, p: &QConvNchwcParams) -> Result<()> {
-        check_len(
-            "int8 nchwc weights",
-            self.data.len(),
-            p.out_blocks() * p.weight_block_bytes(),
-        )?;
+        let data = p
+            .weight_block_bytes()
+            .and_then(|wb| wb.checked_mul(p.out_blocks()))
+            .ok_or_else(|| bad_shape("int8 nchwc weights", "size overflows usize"))?;
+        check_len("int8 nchwc weights", self.data.len(), data)?;
         check_len("int8 nchwc weight sums", self.sums.len(), p.channel_len())?;
         check_len(
             "int8 nchwc weight scales",
@@ -199,7 +224,7 @@ impl QConvWeights<'_> {
     /// Full check (at plan load): lengths, and every channel's sum equals its packed weights' sum.
     pub fn validate(&self, p: &QConvNchwcParams) -> Result<()> {
         self.check_lengths(p)?;
-        let wb = p.weight_block_bytes();
+        let wb = p.weight_block_bytes().ok_or_else(overflow)?;
         for ob in 0..p.out_blocks() {
             let mut sums = [0i32; QCONV_BLOCK];
             for group in self.data[ob * wb..(ob + 1) * wb].chunks_exact(GROUP_BYTES) {
@@ -244,7 +269,8 @@ pub fn pack_qconv_nchwc(
     }
     // Row co of `w` is column co of B (k × C_out), so B is w transposed.
     let q = quantize_pack_b_s8(k, c.out_channels, w, k, true)?;
-    let (lanes, ib_n, wb) = (p.lanes(), p.in_blocks(), p.weight_block_bytes());
+    let wb = p.weight_block_bytes().ok_or_else(overflow)?;
+    let (lanes, ib_n) = (p.lanes(), p.in_blocks());
     let mut packed = PackedQConv {
         data: vec![0i8; p.out_blocks() * wb],
         sums: vec![0; p.channel_len()],
@@ -295,7 +321,8 @@ pub fn quantize_input_qconv(
 ) -> Result<QParams> {
     p.validate()?;
     check_len("int8 nchwc conv input", x.len(), p.input_len())?;
-    check_len("int8 nchwc quantized input", xq.len(), p.quant_input_len())?;
+    let xq_len = p.quant_input_len().ok_or_else(overflow)?;
+    check_len("int8 nchwc quantized input", xq.len(), xq_len)?;
     let isa = isa.capped();
     let parallel = x.len() >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1;
     let merge = |a: (f32, f32), b: (f32, f32)| {
@@ -313,7 +340,7 @@ pub fn quantize_input_qconv(
     };
     let qp = QParams::from_range(mn, mx);
     let c = &p.conv;
-    let (ph, pw) = p.padded_hw();
+    let (ph, pw) = p.padded_hw().ok_or_else(overflow)?;
     let lanes = p.lanes();
     let (h, w) = (c.in_h, c.in_w);
     let plane_q = ph * pw * lanes;
@@ -545,7 +572,8 @@ pub fn qconv_nchwc(
     y: &mut [f32],
 ) -> Result<()> {
     p.validate()?;
-    check_len("int8 nchwc quantized input", xq.len(), p.quant_input_len())?;
+    let xq_len = p.quant_input_len().ok_or_else(overflow)?;
+    check_len("int8 nchwc quantized input", xq.len(), xq_len)?;
     w.check_lengths(p)?;
     check_len("int8 nchwc conv output", y.len(), p.output_len())?;
     if let Some(r) = residual {
@@ -553,7 +581,7 @@ pub fn qconv_nchwc(
     }
     let info = path(isa.capped());
     let c = &p.conv;
-    let (ph, pw) = p.padded_hw();
+    let (ph, pw) = p.padded_hw().ok_or_else(overflow)?;
     let lanes = p.lanes();
     let pointwise = c.kernel_h == 1
         && c.kernel_w == 1
@@ -572,7 +600,7 @@ pub fn qconv_nchwc(
     let ob_groups = obs.div_ceil(info.nbmax);
     let items = c.batch * ob_groups * rows * chunks;
     let image_q = p.in_blocks() * ph * pw * lanes;
-    let wb = p.weight_block_bytes();
+    let wb = p.weight_block_bytes().ok_or_else(overflow)?;
     let y_ob = oh * ow * QCONV_BLOCK;
     let shared = Shared {
         y: y.as_mut_ptr(),
@@ -626,7 +654,7 @@ pub fn qconv_nchwc(
             unsafe { f(&t) };
         }
     };
-    let ops = 2 * p.output_len() * p.reduction();
+    let ops = 2 * p.output_len() * p.reduction().unwrap_or(K_MAX);
     if ops >= super::PARALLEL_MIN_OPS && rayon::current_num_threads() > 1 {
         (0..items).into_par_iter().for_each(run_item);
     } else {

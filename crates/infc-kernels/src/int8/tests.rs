@@ -4,7 +4,7 @@
 //! quantization bound, quantizer paths bit-identical to the portable one, packing layout and
 //! validation, and error messages.
 
-use super::pack::{packed_b8_len, packed_cols_len};
+use super::pack::{packed_b8_bytes, packed_b8_len, packed_cols_len};
 use super::*;
 use crate::gemm::{Activation, Bias};
 use crate::math::tests::erf64;
@@ -533,9 +533,10 @@ fn weight_packing_layout_sums_and_transpose() {
     let mut rng = Lcg(9);
     let w = rng.f32s(k * n, -1.0, 1.0);
     let p = quantize_pack_b_s8(k, n, &w, n, false).unwrap();
-    assert_eq!(p.data().len(), packed_b8_len(k, n));
+    assert_eq!(Some(p.data().len()), packed_b8_len(k, n));
     assert_eq!(p.data().len(), 2 * 2 * 64);
-    assert_eq!(p.col_sums().len(), packed_cols_len(n));
+    assert_eq!(Some(p.col_sums().len()), packed_cols_len(n));
+    assert_eq!(packed_b8_bytes(k, n), Some(2 * 2 * 64 + 32 * 8));
     for j in 0..n {
         let amax = (0..k).map(|kk| w[kk * n + j].abs()).fold(0f32, f32::max);
         assert_eq!(p.scales()[j], amax / 127.0);
@@ -692,4 +693,15 @@ proptest! {
             raw_case(isa, m, n, k, &a, lda, &w);
         }
     }
+}
+
+#[test]
+fn packed_sizes_are_checked() {
+    assert_eq!(quant_a_len(3, 5), Some(24));
+    assert_eq!(quant_a_len(usize::MAX, 5), None);
+    assert_eq!(quant_a_len(1, usize::MAX), None);
+    assert_eq!(packed_b8_len(usize::MAX, 16), None);
+    assert_eq!(packed_cols_len(usize::MAX), None);
+    assert_eq!(packed_b8_bytes(4, usize::MAX - 3), None);
+    assert_eq!(packed_b8_bytes(1 << 40, 1 << 30), None);
 }

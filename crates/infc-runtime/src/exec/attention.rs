@@ -1,7 +1,7 @@
 //! Fused attention step: resolves the step's q/k/v/mask/y/scratch buffers in the arena and runs
 //! [`infc_kernels::attention`] (K/V packed once per head, masked/causal softmax, no head
-//! transposes). The scratch size is the plan's [`AttentionStep::scratch_floats`], which the kernel
-//! checks against its own need.
+//! transposes). The scratch size is the plan's [`AttentionStep::scratch_floats`], the kernel's
+//! own `infc_kernels::attention_scratch_floats`.
 
 use super::ke;
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
@@ -68,62 +68,4 @@ pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Resul
     };
     infc_kernels::attention(isa, &shape, q, k, v, mask, f32s_mut(y)?, f32s_mut(scratch)?)
         .map_err(ke)
-}
-
-#[cfg(test)]
-mod tests {
-    use infc_plan::{AttentionStep, TensorRef};
-
-    /// The plan validates the scratch with its own formula; it must be the kernel's.
-    #[test]
-    fn plan_scratch_formula_is_the_kernels() {
-        for (batch, heads, sq, sk, d) in [
-            (1, 12, 128, 128, 64),
-            (16, 12, 128, 128, 64),
-            (2, 3, 7, 20, 5),
-            (1, 1, 1, 1, 1),
-            (3, 2, 17, 33, 15),
-        ] {
-            let step = AttentionStep {
-                batch,
-                heads,
-                sq,
-                sk,
-                d,
-                scale: 1.0,
-                causal: false,
-                hidden_fill: f32::MIN,
-                mask_hidden: false,
-                zero_nan_rows: false,
-                bf16: false,
-                q: TensorRef::arena(0),
-                k: TensorRef::arena(0),
-                v: TensorRef::arena(0),
-                qkv_row_strides: [heads * d; 3],
-                mask: None,
-                mask_strides: [0; 4],
-                y: TensorRef::arena(0),
-                scratch: TensorRef::arena(0),
-            };
-            let shape = infc_kernels::AttentionShape {
-                batch: batch as usize,
-                heads: heads as usize,
-                sq: sq as usize,
-                sk: sk as usize,
-                d: d as usize,
-                scale: 1.0,
-                causal: false,
-                hidden_fill: f32::MIN,
-                mask_hidden: false,
-                zero_nan_rows: false,
-                bf16: false,
-                row_strides: [(heads * d) as usize; 3],
-            };
-            assert_eq!(
-                step.scratch_floats(),
-                infc_kernels::attention_scratch_len(&shape).map(|n| n as u64),
-                "{shape:?}"
-            );
-        }
-    }
 }

@@ -4,9 +4,9 @@
 use super::ke;
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::{
-    conv2d, packed_b_len, packed_conv_weights_len, sgemm, sgemm_batched, unary_inplace, AOperand,
-    Activation as KAct, BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue, Isa, MatRef,
-    UnaryKind,
+    conv2d, packed_b_len_checked, packed_conv_weights_len, sgemm, sgemm_batched, unary_inplace,
+    AOperand, Activation as KAct, BOperand, BatchLayout, Bias as KBias, Conv2dParams, Epilogue,
+    Isa, MatRef, UnaryKind,
 };
 use infc_plan::{Activation, BiasKind, ConvStep, MatB, MatMulStep, PackedRef, TensorRef, MAX_RANK};
 
@@ -30,13 +30,12 @@ fn act_unary(a: Activation) -> Option<UnaryKind> {
 
 pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), String> {
     if let MatB::Packed(p) = &s.b {
-        // The layout rounds n up to whole panels (fewer than 64 more columns): compute it only
-        // where that cannot overflow (a hostile k·n panicked here, found by the plan_run fuzzer).
-        let fits =
-            s.n.checked_add(64)
-                .and_then(|n| n.checked_mul(s.k)?.checked_mul(4))
-                .is_some_and(|b| usize::try_from(b).is_ok());
-        let want = fits.then(|| packed_b_len(s.k as usize, s.n as usize) as u64 * 4);
+        // Checked: a hostile k·n panicked here once (found by the plan_run fuzzer).
+        let want = usize::try_from(s.k)
+            .ok()
+            .zip(usize::try_from(s.n).ok())
+            .and_then(|(k, n)| packed_b_len_checked(k, n)?.checked_mul(4))
+            .map(|b| b as u64);
         if want != Some(p.bytes) {
             let want = want.map_or("more than 2^64".to_string(), |w| w.to_string());
             return Err(format!(
@@ -179,6 +178,9 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
     Ok(())
 }
 
+/// The error of a conv step whose dims do not fit `usize` (never on a 64-bit target).
+pub(crate) const DIMS_PAST_USIZE: &str = "conv dims exceed the address space";
+
 /// Checks that the kernel's output size for `p` is the `oh × ow` the plan recorded.
 pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<(), String> {
     if (p.out_h(), p.out_w()) != (oh as usize, ow as usize) {
@@ -194,7 +196,8 @@ pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<()
 pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
     let p = s
         .window
-        .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group);
+        .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group)
+        .ok_or(DIMS_PAST_USIZE)?;
     p.validate().map_err(ke)?;
     check_conv_output(&p, s.oh, s.ow)?;
     let want = packed_conv_weights_len(&p) as u64 * 4;

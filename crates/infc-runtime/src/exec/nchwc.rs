@@ -16,7 +16,10 @@ use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, ReorderStep};
 /// packed weight size and the supported activations.
 pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, String> {
     let p = NchwcConvParams {
-        conv: s.window.conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1),
+        conv: s
+            .window
+            .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1)
+            .ok_or(super::linalg::DIMS_PAST_USIZE)?,
         block: s.block as usize,
         input_blocked: s.input_blocked,
     };

@@ -17,13 +17,13 @@
 
 use crate::mem::{f32s, f32s_mut, opt_f32s, rd, Mem, NONE};
 use infc_kernels::gemm::{Activation as KAct, Bias as KBias, Epilogue};
-use infc_kernels::int8::pack::{packed_b8_len, packed_cols_len};
+use infc_kernels::int8::pack::packed_cols_len;
 use infc_kernels::int8::{
-    a_row_len, gemm_u8s8_f32, quantize_rows_gemm_u8s8_f32, quantize_tensor_u8, AQuant, Int8Isa,
-    PackedB8Ref, QParams, QuantizedA,
+    a_row_len, gemm_u8s8_f32, packed_b8_bytes, quantize_rows_gemm_u8s8_f32, quantize_tensor_u8,
+    AQuant, Int8Isa, PackedB8Ref, QParams, QuantizedA,
 };
 use infc_kernels::{unary_inplace, Conv2dParams, Isa, RowNorm, UnaryKind};
-use infc_plan::{quant_weights_bytes, Activation, QuantConvStep, QuantMatMulStep, TensorRef};
+use infc_plan::{Activation, QuantConvStep, QuantMatMulStep, TensorRef};
 use rayon::prelude::*;
 
 /// Rows quantized and multiplied together when A is quantized per row.
@@ -45,14 +45,16 @@ fn act(a: Activation) -> KAct {
 /// View packed bytes `[s8 data | i32 column sums | f32 scales]` of one `k × n` matrix; with
 /// `validate` every value is checked ([`PackedB8Ref::new`], at load), otherwise only lengths.
 fn weights(bytes: &[u8], k: usize, n: usize, validate: bool) -> Result<PackedB8Ref<'_>, String> {
-    let (dl, cl) = (packed_b8_len(k, n), packed_cols_len(n) * 4);
-    if bytes.len() != dl + 2 * cl {
+    let total = packed_b8_bytes(k, n).ok_or("weights size overflows")?;
+    if bytes.len() != total {
         return Err(format!(
-            "quantized weights have {} bytes, k={k} n={n} needs {}",
-            bytes.len(),
-            dl + 2 * cl
+            "quantized weights have {} bytes, k={k} n={n} needs {total}",
+            bytes.len()
         ));
     }
+    // `[data | sums | scales]`: two vectors of `packed_cols_len(n)` 4-byte values at the end.
+    let cl = packed_cols_len(n).ok_or("weights size overflows")? * 4;
+    let dl = total - 2 * cl;
     let cast = |e: bytemuck::PodCastError| format!("quantized weights: {e:?}");
     let data: &[i8] = bytemuck::try_cast_slice(&bytes[..dl]).map_err(cast)?;
     let sums: &[i32] = bytemuck::try_cast_slice(&bytes[dl..dl + cl]).map_err(cast)?;
@@ -67,7 +69,7 @@ fn weights(bytes: &[u8], k: usize, n: usize, validate: bool) -> Result<PackedB8R
 /// Load-time check of `groups` consecutive packed `k × n` weight blocks: values in range, zero
 /// padding, column sums matching the data.
 fn check_blocks(consts: &[u8], at: u64, groups: u64, k: u64, n: u64) -> Result<(), String> {
-    let one = quant_weights_bytes(k, n).ok_or("weights size overflows")? as usize;
+    let one = packed_b8_bytes(k as usize, n as usize).ok_or("weights size overflows")?;
     let start = at as usize;
     for g in 0..groups as usize {
         let block = consts
@@ -291,7 +293,8 @@ pub(crate) fn conv(
     let (kg, cog, groups) = (kg as usize, cog as usize, s.group as usize);
     let geo = Geo {
         p: s.window
-            .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group),
+            .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group)
+            .ok_or(super::linalg::DIMS_PAST_USIZE)?,
         oh: s.oh as usize,
         ow: s.ow as usize,
         cpad: a_row_len(s.c_in as usize),
@@ -301,7 +304,7 @@ pub(crate) fn conv(
     let (hw, pixels) = (geo.p.in_h * geo.p.in_w, geo.oh * geo.ow);
     let x_len = batch * c_in * hw;
     let y_len = batch * c_out * pixels;
-    let wb = quant_weights_bytes(kg as u64, cog as u64).ok_or("weights size overflows")? as usize;
+    let wb = packed_b8_bytes(kg, cog).ok_or("weights size overflows")?;
     let (y, scratch, [x, w, bias, res]) = mem.io2(
         (s.y.offset, y_len * 4),
         (s.scratch.offset, layout.bytes as usize),

@@ -15,27 +15,18 @@ fn ke(e: infc_kernels::KernelError) -> String {
     e.to_string()
 }
 
-/// Kernel parameters of the step, checked against its output size, packed weight and scratch
-/// sizes and the supported activations.
+/// Kernel parameters of the step, checked against its output size, packed weight size and the
+/// supported activations (the scratch size is the kernel's by construction:
+/// `QuantNchwcConvStep::scratch_bytes`).
 pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, String> {
-    let p = QConvNchwcParams {
-        conv: s.window.conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, 1),
-        input_blocked: s.input_blocked,
-    };
+    let p = s.kernel_params().ok_or(super::linalg::DIMS_PAST_USIZE)?;
     p.validate().map_err(ke)?;
     super::linalg::check_conv_output(&p.conv, s.oh, s.ow)?;
-    if s.weights.bytes != p.packed_bytes() as u64 {
+    let (w_bytes, _) = sizes(&p)?;
+    if s.weights.bytes != w_bytes as u64 {
         return Err(format!(
-            "packed weights have {} bytes, the kernel needs {}",
-            s.weights.bytes,
-            p.packed_bytes()
-        ));
-    }
-    if s.scratch_bytes() != Some(p.quant_input_len() as u64) {
-        return Err(format!(
-            "scratch of {:?} bytes, the kernel needs {}",
-            s.scratch_bytes(),
-            p.quant_input_len()
+            "packed weights have {} bytes, the kernel needs {w_bytes}",
+            s.weights.bytes
         ));
     }
     if !matches!(s.act, Activation::None | Activation::Relu) {
@@ -47,17 +38,25 @@ pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, String>
     Ok(p)
 }
 
+/// Bytes of the packed weights and of the quantized input for `p`.
+fn sizes(p: &QConvNchwcParams) -> Result<(usize, usize), String> {
+    p.packed_bytes()
+        .zip(p.quant_input_len())
+        .ok_or_else(|| "int8 blocked conv sizes overflow".to_string())
+}
+
 /// View packed bytes `[s8 data | i32 sums | f32 scales | f32 bias]` (lengths from `p`).
 fn weights<'a>(bytes: &'a [u8], p: &QConvNchwcParams) -> Result<QConvWeights<'a>, String> {
-    let dl = p.out_blocks() * p.weight_block_bytes();
-    let cl = p.channel_len() * 4;
-    if bytes.len() != dl + 3 * cl {
+    let (total, _) = sizes(p)?;
+    if bytes.len() != total {
         return Err(format!(
-            "quantized weights have {} bytes, the kernel needs {}",
-            bytes.len(),
-            dl + 3 * cl
+            "quantized weights have {} bytes, the kernel needs {total}",
+            bytes.len()
         ));
     }
+    // `[data | sums | scales | bias]`: three vectors of `channel_len` 4-byte values at the end.
+    let cl = p.channel_len() * 4;
+    let dl = total - 3 * cl;
     let cast = |e: bytemuck::PodCastError| format!("quantized weights: {e:?}");
     Ok(QConvWeights {
         data: bytemuck::try_cast_slice(&bytes[..dl]).map_err(cast)?,
@@ -79,13 +78,14 @@ pub(crate) fn check(s: &QuantNchwcConvStep, consts: &[u8]) -> Result<(), String>
 
 pub(crate) fn conv(s: &QuantNchwcConvStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Result<(), String> {
     let p = params(s)?;
+    let (w_bytes, xq_bytes) = sizes(&p)?;
     let y_bytes = p.output_len() * 4;
     let (y, scratch, [x, w, res]) = mem.io2(
         (s.y.offset, y_bytes),
-        (s.scratch.offset, p.quant_input_len()),
+        (s.scratch.offset, xq_bytes),
         [
             rd(s.x, p.input_len() * 4),
-            rd(TensorRef::konst(s.weights.offset), p.packed_bytes()),
+            rd(TensorRef::konst(s.weights.offset), w_bytes),
             s.residual.map_or(NONE, |r| rd(r, y_bytes)),
         ],
     )?;

@@ -278,7 +278,7 @@ fn nchwc_empty_input(c: u64) -> Case {
         dilations: [1, 1],
     };
     let params = NchwcConvParams {
-        conv: window.conv2d_params([1, c, 0, 1], c, 1),
+        conv: window.conv2d_params([1, c, 0, 1], c, 1).unwrap(),
         block: B as usize,
         input_blocked: true,
     };

@@ -287,7 +287,7 @@ fn convs(v: &mut Vec<Case>) {
     for [n, c_in, c_out, h, w, kk] in dims::<6>() {
         let (window, oh, ow) = conv_geometry(h, w, 2 * kk + 1);
         let group = if c_in == 2 && c_out == 2 { 2 } else { 1 };
-        let params = window.conv2d_params([n, c_in, h, w], c_out, group);
+        let params = window.conv2d_params([n, c_in, h, w], c_out, group).unwrap();
         let wb = if params.validate().is_ok() {
             packed_conv_weights_len(&params) as u64 * 4
         } else {
@@ -527,7 +527,7 @@ fn movement(v: &mut Vec<Case>) {
 fn quant(v: &mut Vec<Case>) {
     for [m, n, k, pr] in dims::<4>() {
         let mode = ["per_row=false", "per_row=true", "pre_norm"][pr as usize];
-        let wb = quant_weights_bytes(k, n).unwrap();
+        let wb = infc_kernels::int8::packed_b8_bytes(k as usize, n as usize).unwrap() as u64;
         v.push(
             Case::new(
                 format!("QuantMatMul m={m} n={n} k={k} {mode}"),
@@ -575,10 +575,7 @@ fn quant(v: &mut Vec<Case>) {
             y: at(Y),
             scratch: at(SCRATCH),
         };
-        let wb = s
-            .group_dims()
-            .and_then(|(kg, cog)| quant_weights_bytes(kg, cog))
-            .map_or(0, |b| b * group);
+        let wb = s.weights_bytes().unwrap_or(0);
         let name = format!(
             "QuantConv n={n} c_in={c_in} c_out={c_out} h={h} w={w} kernel={}",
             window.kernel[0]
@@ -603,7 +600,7 @@ fn nchwc(v: &mut Vec<Case>) {
         let (window, oh, ow) = conv_geometry(h, w, 3);
         let out = n * c_out.div_ceil(B) * B * oh * ow;
         let params = NchwcConvParams {
-            conv: window.conv2d_params([n, c_in, h, w], c_out, 1),
+            conv: window.conv2d_params([n, c_in, h, w], c_out, 1).unwrap(),
             block: B as usize,
             input_blocked,
         };
