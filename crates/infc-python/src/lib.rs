@@ -13,16 +13,9 @@ use std::path::PathBuf;
 
 pyo3::create_exception!(_infc, InfcError, PyRuntimeError, "An error from infc.");
 
-/// `e` and its causes, `: `-separated (what `infc` prints).
+/// `e` and its causes, `: `-separated.
 fn message(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
+    infc::full_message(e)
 }
 
 fn py_err(e: impl Into<infc::Error>) -> PyErr {
@@ -53,7 +46,9 @@ fn shape_bindings(shapes: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
         return Ok(out);
     }
     shapes.extract().map_err(|_| {
-        InfcError::new_err("shapes: expected a dict {name: int | [ints]} or a list of 'NAME=D0xD1' strings")
+        InfcError::new_err(
+            "shapes: expected a dict {name: int | [ints]} or a list of 'NAME=D0xD1' strings",
+        )
     })
 }
 

@@ -134,3 +134,29 @@ def test_int8_plan_runs(tmp_path):
     want = np.load(next((FIXTURES / "distilbert_ts17").glob("output_*.npy")))
     cos = float((got * want).sum() / (np.linalg.norm(got) * np.linalg.norm(want)))
     assert cos > 0.99, cos
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[3] / "examples" / "python"
+
+
+def run_example(name, *args):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
+def test_example_gpt2_score():
+    out = run_example("gpt2_score.py", "--ids", "1,2,3")
+    assert "next token after [1, 2, 3]" in out
+    assert out.count("log p = ") == 5
+
+
+def test_example_threaded_requests():
+    out = run_example("threaded_requests.py", "--requests", "3")
+    for t in ("1 thread(s)", "2 thread(s)", "4 thread(s)"):
+        line = next(l for l in out.splitlines() if l.startswith(t))
+        assert line.endswith("outputs identical: True"), line

@@ -71,5 +71,18 @@ impl Error {
     }
 }
 
+/// `e` and its causes, `: `-separated: the whole message, as `infc` prints it (for bindings
+/// that hand errors to other languages as one string).
+pub fn full_message(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 /// Shorthand for the facade's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

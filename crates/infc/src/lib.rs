@@ -46,7 +46,7 @@ mod pipeline;
 mod provenance;
 
 pub use compile::{compile, compile_observed, lower, Compiled};
-pub use error::{Error, Result};
+pub use error::{full_message, Error, Result};
 pub use int8::{Int8Decision, LayerError};
 pub use options::{CompileOptions, Int8Options, Target};
 pub use pipeline::{check_pass_name, optimise, require_bound, Optimised};
