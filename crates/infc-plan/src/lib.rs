@@ -20,8 +20,8 @@ pub use format::{
 };
 pub use step::*;
 pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
-pub use window::Window2d;
 pub use validate::{
     contiguous_strides, element_count, step_accesses, validate, Access, MAX_ARENA_BYTES,
     MAX_ELEMENTS, MAX_IO_RANK, MAX_RANK,
 };
+pub use window::Window2d;
