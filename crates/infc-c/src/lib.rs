@@ -161,11 +161,6 @@ fn set_error(msg: impl Into<String>) {
     LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(msg).unwrap_or_default());
 }
 
-/// `e` and its causes, `: `-separated.
-fn message(e: &dyn std::error::Error) -> String {
-    infc::full_message(e)
-}
-
 /// Run `f`, turning an `Err((status, message))` or a panic into a status and the thread's last
 /// error.
 fn guard(f: impl FnOnce() -> Result<(), (InfcStatus, String)>) -> InfcStatus {
@@ -252,8 +247,12 @@ pub unsafe extern "C" fn infc_session_load(
         }
         // SAFETY: the caller's contract for `path`.
         let path = unsafe { c_str(path, "path") }?;
-        let inner = infc::Session::load(path)
-            .map_err(|e| (InfcStatus::Load, format!("loading {path}: {}", message(&e))))?;
+        let inner = infc::Session::load(path).map_err(|e| {
+            (
+                InfcStatus::Load,
+                format!("loading {path}: {}", infc::full_message(&e)),
+            )
+        })?;
         let s = Box::new(InfcSession {
             inputs: describe(inner.inputs()),
             outputs: describe(inner.outputs()),
@@ -450,6 +449,6 @@ pub unsafe extern "C" fn infc_session_run(
         }
         s.inner
             .run_into(&views, &mut slots)
-            .map_err(|e| (InfcStatus::Run, message(&e)))
+            .map_err(|e| (InfcStatus::Run, infc::full_message(&e)))
     })
 }

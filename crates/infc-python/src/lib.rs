@@ -13,13 +13,8 @@ use std::path::PathBuf;
 
 pyo3::create_exception!(_infc, InfcError, PyRuntimeError, "An error from infc.");
 
-/// `e` and its causes, `: `-separated.
-fn message(e: &dyn std::error::Error) -> String {
-    infc::full_message(e)
-}
-
 fn py_err(e: impl Into<infc::Error>) -> PyErr {
-    InfcError::new_err(message(&e.into()))
+    InfcError::new_err(infc::full_message(&e.into()))
 }
 
 /// `shapes` as `NAME=D0xD1` / `SYM=N` bindings: a dict `{name: int | [ints]}` or a list of
@@ -104,7 +99,7 @@ fn compile(
         }),
     };
     py.detach(|| {
-        let plan = infc::compile(&model, &opts).map_err(|e| message(&e))?;
+        let plan = infc::compile(&model, &opts).map_err(|e| infc::full_message(&e))?;
         plan.write(&output)
             .map_err(|e| format!("writing {}: {e}", output.display()))
     })
