@@ -56,46 +56,78 @@ impl fmt::Display for Float {
     }
 }
 
-/// One-input elementwise operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UnaryOp {
-    Relu,
-    Sqrt,
-    Erf,
-    Tanh,
-    Sigmoid,
-    Exp,
-    Log,
-    Neg,
-    Abs,
-    Reciprocal,
-    Floor,
-    Ceil,
-    /// `x != x`, output bool.
-    IsNaN,
-    /// Logical not on bool.
-    Not,
+/// An enum of op kinds whose text-IR name is the variant's name (the ONNX op type where one
+/// exists): the enum, `ALL`, `name()` and `from_name()` follow from one list, so a new op kind is
+/// one line here.
+macro_rules! named_ops {
+    ($(#[$meta:meta])* $name:ident { $( $(#[$vmeta:meta])* $variant:ident ),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )*
+        }
+
+        impl $name {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// Name in text IR (and the ONNX op type where one exists).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => stringify!($variant), )*
+                }
+            }
+
+            /// The kind named `name` (see [`Self::name`]).
+            pub fn from_name(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|k| k.name() == name)
+            }
+        }
+    };
 }
 
-/// Two-input elementwise operations with numpy broadcasting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Max,
-    Min,
-    /// Comparisons produce bool.
-    Equal,
-    Less,
-    LessOrEqual,
-    Greater,
-    GreaterOrEqual,
-    And,
-    Or,
-    Xor,
+named_ops! {
+    /// One-input elementwise operations.
+    UnaryOp {
+        Relu,
+        Sqrt,
+        Erf,
+        Tanh,
+        Sigmoid,
+        Exp,
+        Log,
+        Neg,
+        Abs,
+        Reciprocal,
+        Floor,
+        Ceil,
+        /// `x != x`, output bool.
+        IsNaN,
+        /// Logical not on bool.
+        Not,
+    }
+}
+
+named_ops! {
+    /// Two-input elementwise operations with numpy broadcasting.
+    BinaryOp {
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Pow,
+        Max,
+        Min,
+        /// Comparisons produce bool.
+        Equal,
+        Less,
+        LessOrEqual,
+        Greater,
+        GreaterOrEqual,
+        And,
+        Or,
+        Xor,
+    }
 }
 
 impl BinaryOp {
@@ -338,39 +370,8 @@ impl Op {
     /// Name as printed in text IR and in `--op-counts` (ONNX spelling where one exists).
     pub fn name(&self) -> &'static str {
         match self {
-            Op::Unary(u) => match u {
-                UnaryOp::Relu => "Relu",
-                UnaryOp::Sqrt => "Sqrt",
-                UnaryOp::Erf => "Erf",
-                UnaryOp::Tanh => "Tanh",
-                UnaryOp::Sigmoid => "Sigmoid",
-                UnaryOp::Exp => "Exp",
-                UnaryOp::Log => "Log",
-                UnaryOp::Neg => "Neg",
-                UnaryOp::Abs => "Abs",
-                UnaryOp::Reciprocal => "Reciprocal",
-                UnaryOp::Floor => "Floor",
-                UnaryOp::Ceil => "Ceil",
-                UnaryOp::IsNaN => "IsNaN",
-                UnaryOp::Not => "Not",
-            },
-            Op::Binary(b) => match b {
-                BinaryOp::Add => "Add",
-                BinaryOp::Sub => "Sub",
-                BinaryOp::Mul => "Mul",
-                BinaryOp::Div => "Div",
-                BinaryOp::Pow => "Pow",
-                BinaryOp::Max => "Max",
-                BinaryOp::Min => "Min",
-                BinaryOp::Equal => "Equal",
-                BinaryOp::Less => "Less",
-                BinaryOp::LessOrEqual => "LessOrEqual",
-                BinaryOp::Greater => "Greater",
-                BinaryOp::GreaterOrEqual => "GreaterOrEqual",
-                BinaryOp::And => "And",
-                BinaryOp::Or => "Or",
-                BinaryOp::Xor => "Xor",
-            },
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
             Op::Where => "Where",
             Op::Cast { .. } => "Cast",
             Op::Clip => "Clip",

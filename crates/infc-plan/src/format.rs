@@ -26,7 +26,18 @@
 //! Compatibility: a section whose flags have [`section::OPTIONAL`] set may be unknown to a reader,
 //! which skips it (bounds still checked, bytes still under the checksum); an unknown section
 //! without the flag, or another major version, is refused with a message saying to recompile.
-//! A new minor version may add optional sections only.
+//! A new minor version may add section kinds: optional ones for what a reader may ignore,
+//! required ones for what it must honour, written only by plans that use the feature, so a plan
+//! that does not is still read by every reader of its major.
+//!
+//! Room for what comes next, reserved now so that it lands as 5.x minors (see ARCHITECTURE.md):
+//! - dims that are expressions of plan symbols (range plans): a required [`section::SYMBOLS`]
+//!   and dim fields with [`section::SYMBOLIC_DIM`] set (refused by this build: no field of a 5.0
+//!   plan may exceed `MAX_ELEMENTS`, so the bit is free);
+//! - several programs sharing the constants (prefill and decode): a required
+//!   [`section::PROGRAMS`], META and STEPS being program 0;
+//! - persistent state regions that outlive a run (a KV cache): a required [`section::STATE`]
+//!   and tensor references with region code 2 (refused by this build).
 //!
 //! Load cost: the checksum covers everything but the constants, so decoding reads O(steps) bytes
 //! and never touches a weight page; the constants are checked against `CONST_HASH` only when
@@ -60,10 +71,29 @@ pub mod section {
     pub const CONST_HASH: u32 = 5;
     /// Optional: the plan's provenance (`PlanBody::provenance`).
     pub const PROVENANCE: u32 = 6;
+    /// Reserved (range plans): the plan's symbols (name, min, max) and a table of dim
+    /// expressions over them. A dim, stride or size field with [`SYMBOLIC_DIM`] set names entry
+    /// `v & !SYMBOLIC_DIM` of this table; this build writes none and refuses such a value.
+    pub const SYMBOLS: u32 = 7;
+    /// Reserved (generation): programs after the first (name, inputs, outputs, steps), sharing
+    /// the plan's constants, state and arena: a decode program beside the prefill one. META and
+    /// STEPS are program 0.
+    pub const PROGRAMS: u32 = 8;
+    /// Reserved (generation): persistent state regions (name, dtype, dims, bytes) that outlive a
+    /// run, such as a KV cache, addressed by [`crate::Region`] code 2.
+    pub const STATE: u32 = 9;
     /// Every section this build requires, in the order it writes them.
     pub const REQUIRED: [u32; 5] = [META, STEPS, MEMORY, CONST_HASH, CONSTS];
     /// Flag bit: a reader that does not know the section's kind may skip it.
     pub const OPTIONAL: u32 = 1;
+    /// Bit of a u64 dim, stride or size field that makes it a reference into [`SYMBOLS`].
+    pub const SYMBOLIC_DIM: u64 = 1 << 63;
+
+    /// The section kinds this build reads (the rest are skipped when optional, else refused).
+    pub fn known(kind: u32) -> bool {
+        REQUIRED.contains(&kind) || kind == PROVENANCE
+    }
+
     pub fn name(kind: u32) -> &'static str {
         match kind {
             META => "meta",
@@ -72,6 +102,9 @@ pub mod section {
             CONSTS => "constants",
             CONST_HASH => "constants hash",
             PROVENANCE => "provenance",
+            SYMBOLS => "symbols",
+            PROGRAMS => "programs",
+            STATE => "state",
             _ => "unknown",
         }
     }
@@ -323,9 +356,13 @@ fn section_table(bytes: &[u8], h: &Header) -> Result<(usize, Vec<Entry>), PlanEr
                 "section {name} starts at {offset}, not 64-byte aligned"
             )));
         }
-        if section::name(kind) == "unknown" && flags & section::OPTIONAL == 0 {
+        if !section::known(kind) && flags & section::OPTIONAL == 0 {
+            let what = match section::name(kind) {
+                "unknown" => String::new(),
+                n => format!(" ({n}, reserved for a later {FORMAT_MAJOR}.x)"),
+            };
             return Err(PlanError::Section(format!(
-                "section kind {kind} is required by this plan but unknown to this infc (plan \
+                "section kind {kind}{what} is required by this plan but unknown to this infc (plan \
                  format {}.{}, this infc reads {FORMAT_MAJOR}.x up to {FORMAT_MAJOR}.{FORMAT_MINOR}): \
                  use a newer infc or recompile the model with this one",
                 h.major, h.minor

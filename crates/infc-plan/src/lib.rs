@@ -5,6 +5,7 @@
 //! offset, length, dtype code and shape relation, so a truncated, corrupted or hostile file yields a
 //! [`PlanError`] naming what is wrong — never a panic or an out-of-bounds access later.
 
+mod describe;
 mod error;
 mod format;
 mod step;
@@ -13,6 +14,7 @@ mod validate;
 mod window;
 mod wire;
 
+pub use describe::{Describe, Extent, TensorDesc, Tensors, Use};
 pub use error::PlanError;
 pub use format::{
     checksum, decode, decode_borrowed, rewrite_checksum, section, DecodeOptions, Plan, PlanBody,

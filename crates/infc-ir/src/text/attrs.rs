@@ -383,47 +383,6 @@ impl AttrReader {
     }
 }
 
-fn unary(name: &str) -> Option<UnaryOp> {
-    Some(match name {
-        "Relu" => UnaryOp::Relu,
-        "Sqrt" => UnaryOp::Sqrt,
-        "Erf" => UnaryOp::Erf,
-        "Tanh" => UnaryOp::Tanh,
-        "Sigmoid" => UnaryOp::Sigmoid,
-        "Exp" => UnaryOp::Exp,
-        "Log" => UnaryOp::Log,
-        "Neg" => UnaryOp::Neg,
-        "Abs" => UnaryOp::Abs,
-        "Reciprocal" => UnaryOp::Reciprocal,
-        "Floor" => UnaryOp::Floor,
-        "Ceil" => UnaryOp::Ceil,
-        "IsNaN" => UnaryOp::IsNaN,
-        "Not" => UnaryOp::Not,
-        _ => return None,
-    })
-}
-
-fn binary(name: &str) -> Option<BinaryOp> {
-    Some(match name {
-        "Add" => BinaryOp::Add,
-        "Sub" => BinaryOp::Sub,
-        "Mul" => BinaryOp::Mul,
-        "Div" => BinaryOp::Div,
-        "Pow" => BinaryOp::Pow,
-        "Max" => BinaryOp::Max,
-        "Min" => BinaryOp::Min,
-        "Equal" => BinaryOp::Equal,
-        "Less" => BinaryOp::Less,
-        "LessOrEqual" => BinaryOp::LessOrEqual,
-        "Greater" => BinaryOp::Greater,
-        "GreaterOrEqual" => BinaryOp::GreaterOrEqual,
-        "And" => BinaryOp::And,
-        "Or" => BinaryOp::Or,
-        "Xor" => BinaryOp::Xor,
-        _ => return None,
-    })
-}
-
 fn reduce(name: &str) -> Option<ReduceOp> {
     Some(match name {
         "ReduceMean" => ReduceOp::Mean,
@@ -462,10 +421,10 @@ fn pool(a: &mut AttrReader) -> Result<PoolAttrs, String> {
 
 /// The op called `name` with the attributes in `a`; errors name the op and the attribute at fault.
 pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
-    if let Some(u) = unary(name) {
+    if let Some(u) = UnaryOp::from_name(name) {
         return Ok(Op::Unary(u));
     }
-    if let Some(b) = binary(name) {
+    if let Some(b) = BinaryOp::from_name(name) {
         return Ok(Op::Binary(b));
     }
     if let Some(op) = reduce(name) {

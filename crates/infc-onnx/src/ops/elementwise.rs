@@ -9,21 +9,10 @@ use crate::OnnxError;
 use infc_ir::{BinaryOp, DType, Op, UnaryOp};
 
 pub(super) fn unary(cx: &mut NodeCx) -> Result<(), OnnxError> {
-    let u = match cx.proto.op_type.as_str() {
-        "Relu" => UnaryOp::Relu,
-        "Sqrt" => UnaryOp::Sqrt,
-        "Erf" => UnaryOp::Erf,
-        "Tanh" => UnaryOp::Tanh,
-        "Sigmoid" => UnaryOp::Sigmoid,
-        "Exp" => UnaryOp::Exp,
-        "Log" => UnaryOp::Log,
-        "Neg" => UnaryOp::Neg,
-        "Abs" => UnaryOp::Abs,
-        "Reciprocal" => UnaryOp::Reciprocal,
-        "Floor" => UnaryOp::Floor,
-        "Ceil" => UnaryOp::Ceil,
-        other => unreachable!("dispatched {other} to unary"),
-    };
+    // The IR's unary names are the ONNX op types; `translator` routes only those here.
+    let op_type = cx.proto.op_type.as_str();
+    let u = UnaryOp::from_name(op_type)
+        .unwrap_or_else(|| unreachable!("dispatched {op_type} to unary"));
     let x = cx.req(0)?;
     let y = cx.emit1(Op::Unary(u), vec![x])?;
     cx.finish(&[y])
