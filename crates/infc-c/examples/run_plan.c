@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   printf("infc %s\n", infc_version());
-  if (infc_session_load(argv[1], &s) != INFC_STATUS_OK) {
+  if (infc_session_load_threads(argv[1], 1, &s) != INFC_STATUS_OK) {
     fprintf(stderr, "error: %s\n", infc_last_error());
     return 1;
   }

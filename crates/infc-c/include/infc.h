@@ -168,6 +168,18 @@ const char *infc_version(void);
 enum InfcStatus infc_session_load(const char *path, struct InfcSession **out);
 
 /*
+ [`infc_session_load`] with the intra-op thread count of a run: 0 for one per core (the
+ default), 1 to run each call on its caller's thread (concurrent callers each use their own),
+ `n` for a pool of `n` threads owned by the session.
+
+ # Safety
+ As [`infc_session_load`].
+ */
+enum InfcStatus infc_session_load_threads(const char *path,
+                                          uintptr_t threads,
+                                          struct InfcSession **out);
+
+/*
  Free a session from [`infc_session_load`] (null is ignored). No run may be in flight.
 
  # Safety

@@ -241,13 +241,33 @@ pub unsafe extern "C" fn infc_session_load(
     path: *const c_char,
     out: *mut *mut InfcSession,
 ) -> InfcStatus {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { infc_session_load_threads(path, 0, out) }
+}
+
+/// [`infc_session_load`] with the intra-op thread count of a run: 0 for one per core (the
+/// default), 1 to run each call on its caller's thread (concurrent callers each use their own),
+/// `n` for a pool of `n` threads owned by the session.
+///
+/// # Safety
+/// As [`infc_session_load`].
+#[no_mangle]
+pub unsafe extern "C" fn infc_session_load_threads(
+    path: *const c_char,
+    threads: usize,
+    out: *mut *mut InfcSession,
+) -> InfcStatus {
     guard(|| {
         if out.is_null() {
             return Err(invalid("out is null"));
         }
         // SAFETY: the caller's contract for `path`.
         let path = unsafe { c_str(path, "path") }?;
-        let inner = infc::Session::load(path).map_err(|e| {
+        let opts = infc::SessionOptions {
+            threads: (threads > 0).then_some(threads),
+            ..infc::SessionOptions::default()
+        };
+        let inner = infc::Session::load_with(path, opts).map_err(|e| {
             (
                 InfcStatus::Load,
                 format!("loading {path}: {}", infc::full_message(&e)),

@@ -98,7 +98,11 @@ fn explain_prints_where_a_plan_came_from() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fixtures/resnet_ts14/model.onnx");
     let size = std::fs::metadata(&model).unwrap().len();
     for line in [
-        "format       5.0".to_string(),
+        format!(
+            "format       {}.{}",
+            infc_plan::FORMAT_MAJOR,
+            infc_plan::FORMAT_MINOR
+        ),
         "source       model.onnx".to_string(),
         format!("source_bytes {size}"),
         "flags        -O0 --shape pixel_values=1x3x32x32".to_string(),

@@ -163,6 +163,25 @@ fn matmul_softmax_layernorm_chain() {
     check(&b.g, &[f32_input(&[2, 5, 8], 11)]);
 }
 
+/// Every float unary op of the IR (`UnaryOp::ALL` but the bool ones), lowered and run, matches
+/// the reference interpreter; inputs made positive so Sqrt, Log and Reciprocal stay finite.
+#[test]
+fn every_float_unary_op() {
+    let mut b = B::new();
+    let x = b.input("x", DType::F32, &[3, 37]);
+    let abs = b.one(Op::Unary(UnaryOp::Abs), &[x]);
+    let half = b.f32v(&[], vec![0.5]);
+    let pos = b.one(Op::Binary(BinaryOp::Add), &[abs, half]);
+    for &op in UnaryOp::ALL {
+        if matches!(op, UnaryOp::IsNaN | UnaryOp::Not) {
+            continue;
+        }
+        let y = b.one(Op::Unary(op), &[pos]);
+        b.output(y);
+    }
+    check(&b.g, &[f32_input(&[3, 37], 5)]);
+}
+
 #[test]
 fn batched_broadcast_matmul_attention_like() {
     let mut b = B::new();

@@ -101,6 +101,8 @@ named_ops! {
         Reciprocal,
         Floor,
         Ceil,
+        Sin,
+        Cos,
         /// `x != x`, output bool.
         IsNaN,
         /// Logical not on bool.

@@ -17,8 +17,8 @@ fn round_trip(g: &Graph) -> Graph {
 fn samples_cover_every_variant() {
     let ops = sample_ops();
     let mut seen = vec![false; OP_VARIANTS];
-    let mut unary = [false; UNARY.len()];
-    let mut binary = [false; BINARY.len()];
+    let mut unary = vec![false; UNARY.len()];
+    let mut binary = vec![false; BINARY.len()];
     let mut reduce = [false; REDUCE.len()];
     let mut epilogue = [false; EPILOGUE.len()];
     for op in &ops {

@@ -117,7 +117,7 @@ const CAUSAL_BLOCKS_MIN: usize = 8;
 /// (whole panels: 128 rows make six blocks of 24).
 fn rows_per_task(batch: usize, sq: usize, causal: bool) -> usize {
     let per_thread = if causal { 4 } else { 2 };
-    let tasks_wanted = rayon::current_num_threads() * per_thread;
+    let tasks_wanted = crate::parallelism::threads() * per_thread;
     let per_batch = tasks_wanted.div_ceil(batch.max(1)).max(1);
     let per_batch = if causal {
         per_batch.max(CAUSAL_BLOCKS_MIN)

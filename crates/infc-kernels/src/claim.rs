@@ -108,7 +108,7 @@ impl Phase {
 
 /// Threads a region of `units` units would use in the current pool.
 pub(crate) fn region_threads(units: usize) -> usize {
-    units.min(rayon::current_num_threads()).clamp(1, MAX_PARTS)
+    units.min(crate::parallelism::threads()).clamp(1, MAX_PARTS)
 }
 
 /// Runs `body(part)` on `threads` threads of the current pool (at most the pool's size and
@@ -117,7 +117,7 @@ pub(crate) fn region_threads(units: usize) -> usize {
 /// go to the run's spinning helpers, otherwise to a rayon fork.
 pub(crate) fn region(threads: usize, body: impl Fn(usize) + Sync) {
     let threads = threads
-        .min(rayon::current_num_threads())
+        .min(crate::parallelism::threads())
         .clamp(1, MAX_PARTS);
     if threads <= 1 {
         body(0);

@@ -39,6 +39,7 @@ pub mod int8;
 pub mod isa;
 pub mod layernorm;
 pub mod math;
+pub mod parallelism;
 pub mod peak;
 pub mod pool;
 pub mod reduce;
@@ -66,6 +67,7 @@ pub use gemm::{
 };
 pub use isa::Isa;
 pub use layernorm::{layer_norm, RowNorm};
+pub use parallelism::{serial, threads};
 pub use pool::{avg_pool2d, global_avg_pool, max_pool2d, Pool2dParams};
 pub use reduce::{reduce, reduce_last_axis, ReduceKind};
 pub use softmax::{log_softmax, softmax};

@@ -231,7 +231,7 @@ fn for_planes(
         return;
     }
     let y = &mut y[..planes * op];
-    if planes * ip >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+    if planes * ip >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1 {
         y.par_chunks_mut(op)
             .enumerate()
             .for_each(|(i, out)| f(&x[i * ip..(i + 1) * ip], out));

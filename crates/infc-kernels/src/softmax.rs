@@ -130,7 +130,7 @@ fn run(
         }
     };
     let y = &mut y[..total];
-    if total >= PARALLEL_MIN_ELEMS && outer > 1 && rayon::current_num_threads() > 1 {
+    if total >= PARALLEL_MIN_ELEMS && outer > 1 && crate::parallelism::threads() > 1 {
         y.par_chunks_mut(block)
             .enumerate()
             .for_each(|(o, out)| body(o, out));

@@ -167,7 +167,7 @@ fn in_region<R>(f: impl FnOnce() -> R) -> R {
 /// parts on the helpers without waking a sleeping thread. A one-thread pool runs `f` directly.
 /// Nested calls (from inside `f`) just run their closure.
 pub fn with_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let threads = rayon::current_num_threads();
+    let threads = crate::parallelism::threads();
     if threads <= 1 || !TEAM.with(|t| t.get().is_null()) {
         return f();
     }

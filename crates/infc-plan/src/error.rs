@@ -40,6 +40,14 @@ pub enum PlanError {
     Memory(String),
     #[error("I/O error: {0}")]
     Write(String),
+    /// A plan of a later minor version that uses something this reader does not know (a new
+    /// value of a step's kind enum, say): the cause, and the versions.
+    #[error("plan format {plan} is newer than this infc (it reads up to {reader}) and uses something this infc does not know: {cause}: use a newer infc or recompile the model with this one")]
+    Newer {
+        plan: String,
+        reader: String,
+        cause: Box<PlanError>,
+    },
 }
 
 impl PlanError {

@@ -32,7 +32,7 @@
 //!
 //! Room for what comes next, reserved now so that it lands as 5.x minors (see ARCHITECTURE.md):
 //! - dims that are expressions of plan symbols (range plans): a required [`section::SYMBOLS`]
-//!   and dim fields with [`section::SYMBOLIC_DIM`] set (refused by this build: no field of a 5.0
+//!   and dim fields with [`section::SYMBOLIC_DIM`] set (refused by this build: no field of a 5.1
 //!   plan may exceed `MAX_ELEMENTS`, so the bit is free);
 //! - several programs sharing the constants (prefill and decode): a required
 //!   [`section::PROGRAMS`], META and STEPS being program 0;
@@ -54,8 +54,9 @@ pub const MAGIC: &[u8; 8] = b"INFCPLAN";
 /// Major version this build writes and reads. 5: versions split major/minor, checksum without
 /// the constants, `CONST_HASH`, section flags.
 pub const FORMAT_MAJOR: u16 = 5;
-/// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]).
-pub const FORMAT_MINOR: u16 = 0;
+/// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]). 1: unary Sin
+/// and Cos (`UnaryKind` 16 and 17).
+pub const FORMAT_MINOR: u16 = 1;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;
 const MAX_PRODUCER: usize = 1024;
@@ -578,12 +579,38 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         }
     }
 
-    let mut r = Reader::new(slice(0), "meta");
+    let body = decode_body(
+        producer,
+        required_features,
+        provenance,
+        [slice(0), slice(1), slice(2)],
+    )
+    .and_then(|body| validate(&body, consts.len() as u64).map(|()| body));
+    match body {
+        Ok(body) => Ok((body, consts)),
+        // A later minor's plan may use enum values or step kinds this reader lacks.
+        Err(cause) if h.minor > FORMAT_MINOR => Err(PlanError::Newer {
+            plan: format!("{}.{}", h.major, h.minor),
+            reader: format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"),
+            cause: Box::new(cause),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The META, STEPS and MEMORY sections decoded into a body (not validated).
+fn decode_body(
+    producer: String,
+    required_features: u64,
+    provenance: Option<Vec<(String, String)>>,
+    [meta, steps, memory]: [&[u8]; 3],
+) -> Result<PlanBody, PlanError> {
+    let mut r = Reader::new(meta, "meta");
     let inputs = Vec::<IoDesc>::get(&mut r)?;
     let outputs = Vec::<IoDesc>::get(&mut r)?;
     r.finish()?;
 
-    let mut r = Reader::new(slice(1), "steps");
+    let mut r = Reader::new(steps, "steps");
     let n_steps = r.count(4 + Step::MIN_BYTES)?;
     let mut steps = Vec::with_capacity(crate::wire::preallocation(n_steps));
     let mut step_names = Vec::with_capacity(crate::wire::preallocation(n_steps));
@@ -593,11 +620,11 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     }
     r.finish()?;
 
-    let mut r = Reader::new(slice(2), "memory");
+    let mut r = Reader::new(memory, "memory");
     let memory = MemoryPlan::get(&mut r)?;
     r.finish()?;
 
-    let body = PlanBody {
+    Ok(PlanBody {
         producer,
         required_features,
         inputs,
@@ -606,7 +633,5 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         step_names,
         memory,
         provenance: provenance.unwrap_or_default(),
-    };
-    validate(&body, consts.len() as u64)?;
-    Ok((body, consts))
+    })
 }

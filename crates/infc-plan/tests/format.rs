@@ -182,8 +182,10 @@ fn another_major_version_is_refused_naming_both() {
     rewrite_checksum(&mut bytes);
     assert_eq!(
         decode(&bytes).unwrap_err().to_string(),
-        "plan format 4.0 cannot be read by this infc (it reads format 5.x (writes 5.0)): \
-         recompile the model with this infc"
+        format!(
+            "plan format 4.0 cannot be read by this infc (it reads format 5.x (writes 5.{FORMAT_MINOR})): \
+             recompile the model with this infc"
+        )
     );
 }
 

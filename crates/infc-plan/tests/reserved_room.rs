@@ -85,3 +85,33 @@ fn the_state_region_code_is_refused_with_its_own_message() {
         "{err}"
     );
 }
+
+#[test]
+fn what_a_later_minor_adds_is_refused_naming_both_versions() {
+    let plan = fill_plan(4, 0);
+    let mut bytes = plan.encode();
+    let mut pattern = vec![DType::F32 as u8];
+    pattern.extend_from_slice(&4u64.to_le_bytes());
+    let at = bytes
+        .windows(pattern.len())
+        .rposition(|w| w == pattern)
+        .expect("the fill step's dtype and length");
+    bytes[at] = 200; // a dtype code a later minor might add
+    rewrite_checksum(&mut bytes);
+    let same_minor = decode(&bytes).unwrap_err().to_string();
+    assert!(
+        same_minor.contains("unknown dtype code 200") && !same_minor.contains("newer"),
+        "{same_minor}"
+    );
+    bytes[10..12].copy_from_slice(&(FORMAT_MINOR + 1).to_le_bytes());
+    rewrite_checksum(&mut bytes);
+    let later = decode(&bytes).unwrap_err().to_string();
+    let want = format!(
+        "plan format {FORMAT_MAJOR}.{} is newer than this infc (it reads up to {FORMAT_MAJOR}.{FORMAT_MINOR})",
+        FORMAT_MINOR + 1
+    );
+    assert!(
+        later.contains(&want) && later.contains("unknown dtype code 200"),
+        "{later}"
+    );
+}

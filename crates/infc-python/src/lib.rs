@@ -277,15 +277,19 @@ struct Session {
 impl Session {
     /// Load the plan file at `path`. `load`: "map" (default) or "copy" (read into memory, immune
     /// to the file changing); `max_memory`: a budget in bytes checked at load; `verify`: hash the
-    /// weights too.
+    /// weights too; `threads`: intra-op threads of a run (`None`: one per core; 1: each run on
+    /// its caller's thread, so concurrent callers each use their own); `spin`: keep a run's
+    /// helper threads spinning between parallel regions (default true).
     #[new]
-    #[pyo3(signature = (path, *, load="map", max_memory=None, verify=false))]
+    #[pyo3(signature = (path, *, load="map", max_memory=None, verify=false, threads=None, spin=true))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         load: &str,
         max_memory: Option<u64>,
         verify: bool,
+        threads: Option<usize>,
+        spin: bool,
     ) -> PyResult<Session> {
         let load = match load {
             "map" => infc::PlanLoad::Map,
@@ -299,6 +303,12 @@ impl Session {
         let mut opts = infc::SessionOptions {
             load,
             verify_weights: verify,
+            threads,
+            spin: if spin {
+                infc::Spin::WhileRunning
+            } else {
+                infc::Spin::Off
+            },
             ..infc::SessionOptions::default()
         };
         if let Some(m) = max_memory {

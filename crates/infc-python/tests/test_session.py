@@ -92,6 +92,22 @@ def test_threads_share_one_session_bit_identically(gpt2):
     assert all(np.array_equal(r, want) for r in results)
 
 
+def test_thread_options_give_identical_outputs(gpt2, tmp_path):
+    feed = fixture_inputs("gpt2_ts17")
+    (want,) = gpt2.run(None, feed)
+    plan = tmp_path / "gpt2.plan"
+    infc.compile(
+        str(FIXTURES / "gpt2_ts17" / "model.onnx"),
+        str(plan),
+        shapes={"batch": 2, "sequence": 8},
+    )
+    for kwargs in ({"threads": 1}, {"threads": 2}, {"threads": 2, "spin": False}):
+        (got,) = infc.Session(str(plan), **kwargs).run(None, feed)
+        assert np.array_equal(got, want), kwargs
+    with pytest.raises(infc.InfcError, match="at least one thread"):
+        infc.Session(str(plan), threads=0)
+
+
 def test_bad_inputs_name_the_fault(gpt2):
     feed = fixture_inputs("gpt2_ts17")
     with pytest.raises(infc.InfcError, match="input 'input_ids'.*tensor\\(int64\\).*int32"):

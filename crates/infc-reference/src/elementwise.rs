@@ -45,6 +45,8 @@ pub(crate) fn unary(op: UnaryOp, x: &Tensor) -> OpResult<Tensor> {
         UnaryOp::Reciprocal => float_map(x, |v| 1.0 / v),
         UnaryOp::Floor => float_map(x, f64::floor),
         UnaryOp::Ceil => float_map(x, f64::ceil),
+        UnaryOp::Sin => float_map(x, f64::sin),
+        UnaryOp::Cos => float_map(x, f64::cos),
     }
 }
 

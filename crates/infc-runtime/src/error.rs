@@ -30,6 +30,19 @@ pub enum RuntimeError {
     Output { name: String, msg: String },
     #[error("cannot allocate the {0}-byte arena")]
     Alloc(u64),
+    /// The run's [`crate::CancelToken`] was cancelled; it stopped after `steps_done` steps.
+    #[error("run cancelled after {steps_done} steps")]
+    Cancelled { steps_done: usize },
+    /// The run took longer than its [`crate::RunOptions::timeout`].
+    #[error("run timed out: {elapsed:?} elapsed after {steps_done} steps, the limit is {limit:?}")]
+    TimedOut {
+        limit: std::time::Duration,
+        elapsed: std::time::Duration,
+        steps_done: usize,
+    },
+    /// The session's own thread pool could not be started.
+    #[error("cannot start the session's thread pool of {threads} threads: {msg}")]
+    ThreadPool { threads: usize, msg: String },
     /// Refused before allocating: `used` bytes are already counted against the budget.
     #[error("{what} needs {bytes} bytes{}: above the memory budget of {budget} bytes ({limit_from})", already_counted(.used))]
     MemoryBudget {

@@ -6,6 +6,7 @@
 //! [`Session::run_into`]). Kernels parallelise with rayon inside the current pool.
 
 mod budget;
+mod control;
 mod error;
 mod exec;
 mod inputs;
@@ -14,14 +15,17 @@ mod profile;
 mod session;
 mod storage;
 mod tensor;
+mod threading;
 
 pub use budget::{physical_memory, PlanLoad};
+pub use control::{CancelToken, RunOptions, RunStats, SessionStats};
 pub use error::RuntimeError;
 pub use infc_kernels::int8::Int8Isa;
 pub use infc_kernels::Isa;
 pub use profile::{step_flops, step_op_kind, StepTimes};
 pub use session::{Session, SessionOptions};
 pub use tensor::{DType, InputKey, Tensor, TensorView};
+pub use threading::Spin;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@
 use crate::exec::{run_step, step_error};
 use crate::session::{Lend, Sink};
 use crate::tensor::TensorView;
-use crate::{InputKey, RuntimeError, Session};
+use crate::{InputKey, RunOptions, RuntimeError, Session};
 use infc_plan::Step;
 use std::time::Instant;
 
@@ -88,8 +88,10 @@ impl Session {
         }
         let (isa, int8) = (self.isa(), self.int8_isa());
         let nanos = &mut times.nanos;
-        self.run_into_with(inputs, sink, &mut |body, mem| {
+        let opts = RunOptions::default();
+        self.run_into_with(inputs, sink, &opts, &mut |body, mem, stop| {
             for (index, (step, total)) in body.steps.iter().zip(nanos.iter_mut()).enumerate() {
+                stop.check(index)?;
                 let start = Instant::now();
                 let r = run_step(step, mem, isa, int8);
                 *total += start.elapsed().as_nanos() as u64;

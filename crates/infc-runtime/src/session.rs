@@ -12,11 +12,13 @@
 //! [`Session::run`] allocates only the returned output tensors.
 
 use crate::budget::{Budget, PlanLoad};
+use crate::control::{Counters, RunOptions, RunStats, SessionStats, Stop};
 use crate::exec::{prepare, run_steps, step_error};
 use crate::inputs::{check_inputs, InputNames};
 use crate::mem::Mem;
 use crate::storage::{AlignedBuf, PlanBytes};
 use crate::tensor::{DType, InputKey, Tensor, TensorView};
+use crate::threading::{Exec, Spin};
 use crate::RuntimeError;
 use infc_kernels::int8::Int8Isa;
 use infc_kernels::Isa;
@@ -26,7 +28,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Load-time options.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SessionOptions {
     /// Force an instruction-set path (capped to what the CPU supports). `None`: `INFC_ISA` if set,
     /// else the best path the CPU has.
@@ -39,6 +41,17 @@ pub struct SessionOptions {
     /// Also hash the constants against the plan's weights hash (reads every weight byte; a load
     /// otherwise reads only the header, steps and memory plan, which the checksum covers).
     pub verify_weights: bool,
+    /// Intra-op threads of a run. `None`: the caller's current rayon pool (the global pool
+    /// unless the caller runs inside an `install`). `Some(1)`: each run stays on its caller's
+    /// thread with every kernel serial, so concurrent callers each use their own thread.
+    /// `Some(n)`: a pool of `n` threads owned by the session and shared by its runs.
+    pub threads: Option<usize>,
+    /// A thread pool supplied by the host; runs execute in it (takes precedence over
+    /// `threads`).
+    pub pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    /// Whether a run's helper threads spin between its parallel regions (default: while a run
+    /// is in flight).
+    pub spin: Spin,
 }
 
 /// What a run does with its outputs once the steps are done (on the caller's thread).
@@ -84,7 +97,7 @@ impl<F: FnOnce(&[TensorView<'_>]) -> R, R> Lend<F, R> {
 
 /// A run loop over a plan's steps (see [`Session::run_into_with`]).
 pub(crate) type StepLoop<'a> =
-    &'a mut (dyn FnMut(&PlanBody, &mut Mem<'_>) -> Result<(), RuntimeError> + Send);
+    &'a mut (dyn FnMut(&PlanBody, &mut Mem<'_>, &Stop<'_>) -> Result<(), RuntimeError> + Send);
 
 pub struct Session {
     bytes: PlanBytes,
@@ -102,6 +115,10 @@ pub struct Session {
     output_shapes: Vec<Vec<usize>>,
     /// Set once the GEMM packing buffers of every worker of the pool were reserved (first run).
     pack_buffers_reserved: std::sync::atomic::AtomicBool,
+    /// Where runs execute.
+    exec: Exec,
+    spin: Spin,
+    counters: Counters,
 }
 
 /// The file's `len` bytes in 64-byte aligned memory, allocated fallibly; an error if the file is
@@ -278,7 +295,11 @@ impl Session {
             .map(|o| o.shape.iter().map(|&d| d as usize).collect())
             .collect();
         let input_names = InputNames::new(&body);
+        let exec = Exec::new(opts.threads, opts.pool)?;
         Ok(Session {
+            exec,
+            spin: opts.spin,
+            counters: Counters::default(),
             bytes,
             consts,
             output_shapes,
@@ -326,8 +347,13 @@ impl Session {
         &self,
         inputs: &[(InputKey<'_>, TensorView<'_>)],
     ) -> Result<Vec<Tensor>, RuntimeError> {
-        let mut outs: Vec<Tensor> = self
-            .body
+        self.run_opts(inputs, &RunOptions::default())
+            .map(|(outs, _)| outs)
+    }
+
+    /// Zeroed output tensors of the plan's shapes (allocated fallibly).
+    fn output_tensors(&self) -> Result<Vec<Tensor>, RuntimeError> {
+        self.body
             .outputs
             .iter()
             .map(|o| {
@@ -346,13 +372,7 @@ impl Session {
                     data,
                 })
             })
-            .collect::<Result<_, RuntimeError>>()?;
-        {
-            let mut slots: Vec<&mut [u8]> =
-                outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
-            self.run_into(inputs, &mut slots)?;
-        }
-        Ok(outs)
+            .collect()
     }
 
     /// Run writing each output into the caller's buffer (plan order, exact byte length). Inputs
@@ -362,7 +382,45 @@ impl Session {
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         outputs: &mut [&mut [u8]],
     ) -> Result<(), RuntimeError> {
-        self.run_plain(inputs, Sink::Copy(outputs))
+        self.run_plain(inputs, Sink::Copy(outputs), &RunOptions::default())
+            .map(|_| ())
+    }
+
+    /// [`Session::run_into`] with per-run options (cancellation, timeout), returning what the
+    /// run did.
+    pub fn run_into_opts(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        outputs: &mut [&mut [u8]],
+        opts: &RunOptions,
+    ) -> Result<RunStats, RuntimeError> {
+        self.run_plain(inputs, Sink::Copy(outputs), opts)
+    }
+
+    /// [`Session::run`] with per-run options (cancellation, timeout), returning what the run
+    /// did beside the outputs.
+    pub fn run_opts(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        opts: &RunOptions,
+    ) -> Result<(Vec<Tensor>, RunStats), RuntimeError> {
+        let mut outs = self.output_tensors()?;
+        let stats = {
+            let mut slots: Vec<&mut [u8]> =
+                outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
+            self.run_into_opts(inputs, &mut slots, opts)?
+        };
+        Ok((outs, stats))
+    }
+
+    /// Counters since load: runs completed and failed, arenas allocated, busy time.
+    pub fn stats(&self) -> SessionStats {
+        self.counters.snapshot()
+    }
+
+    /// Threads one run splits its work over (see [`SessionOptions::threads`]).
+    pub fn threads(&self) -> usize {
+        self.exec.threads()
     }
 
     /// Run and lend the outputs (plan order) to `f` as views of the session's memory, where the
@@ -374,7 +432,8 @@ impl Session {
         f: impl FnOnce(&[TensorView<'_>]) -> R,
     ) -> Result<R, RuntimeError> {
         let mut lend = Lend::new(f);
-        self.run_plain(inputs, Sink::Lend(&mut |v| lend.call(v)))?;
+        let opts = RunOptions::default();
+        self.run_plain(inputs, Sink::Lend(&mut |v| lend.call(v)), &opts)?;
         lend.result()
     }
 
@@ -383,10 +442,11 @@ impl Session {
         &self,
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         sink: Sink<'_, '_>,
-    ) -> Result<(), RuntimeError> {
+        opts: &RunOptions,
+    ) -> Result<RunStats, RuntimeError> {
         let (isa, int8) = (self.isa, self.int8_isa);
-        self.run_into_with(inputs, sink, &mut |body, mem| {
-            run_steps(body, isa, int8, mem)
+        self.run_into_with(inputs, sink, opts, &mut |body, mem, stop| {
+            run_steps(body, isa, int8, mem, stop)
         })
     }
 
@@ -397,32 +457,55 @@ impl Session {
         &self,
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         sink: Sink<'_, '_>,
+        opts: &RunOptions,
         step_loop: StepLoop<'_>,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<RunStats, RuntimeError> {
+        let start = std::time::Instant::now();
+        let result = self.run_checked(inputs, sink, &Stop::new(opts, start), step_loop);
+        let wall = start.elapsed();
+        self.counters.record(result.is_ok(), wall);
+        result.map(|new_arena| RunStats {
+            wall,
+            steps: self.body.steps.len(),
+            arena_bytes: self.body.memory.arena_bytes,
+            new_arena,
+        })
+    }
+
+    /// A run after its options were resolved: whether it allocated a new arena.
+    fn run_checked(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        sink: Sink<'_, '_>,
+        stop: &Stop<'_>,
+        step_loop: StepLoop<'_>,
+    ) -> Result<bool, RuntimeError> {
         check_inputs(&self.body, &self.input_names, inputs)?;
         if let Sink::Copy(outputs) = &sink {
             self.check_output_buffers(outputs)?;
         }
+        stop.check(0)?;
         if !self
             .pack_buffers_reserved
             .swap(true, std::sync::atomic::Ordering::Relaxed)
         {
-            rayon::broadcast(|_| infc_kernels::reserve_pack_buffers());
-            infc_kernels::reserve_pack_buffers();
+            self.exec.reserve_pack_buffers();
         }
-        let mut arena = self.take_arena()?;
-        // The step loop runs on a pool worker with the pool's other workers spinning beside it as
-        // its team, so each step's parallel region starts on helpers that are already awake, and
-        // the caller blocks once per run instead of once per region (a one-thread pool runs it
-        // on the caller).
-        let run = || self.run_in(arena.bytes_mut(), inputs, step_loop);
-        let result =
-            infc_kernels::team::with_team(run).and_then(|()| self.finish(arena.bytes(), sink));
+        let (mut arena, new_arena) = self.take_arena()?;
+        // With `Spin::WhileRunning` the step loop runs on a pool worker with the pool's other
+        // workers spinning beside it as its team, so each step's parallel region starts on
+        // helpers that are already awake, and the caller blocks once per run instead of once per
+        // region (a one-thread pool, or `threads: Some(1)`, runs it on the caller).
+        let run = || self.run_in(arena.bytes_mut(), inputs, stop, step_loop);
+        let result = self
+            .exec
+            .run(self.spin, run)
+            .and_then(|()| self.finish(arena.bytes(), sink));
         self.arenas
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(arena);
-        result
+        result.map(|()| new_arena)
     }
 
     fn check_output_buffers(&self, outputs: &[&mut [u8]]) -> Result<(), RuntimeError> {
@@ -497,11 +580,16 @@ impl Session {
         Ok(())
     }
 
-    fn take_arena(&self) -> Result<AlignedBuf, RuntimeError> {
+    /// A free arena from the pool, or a new one (`true`).
+    fn take_arena(&self) -> Result<(AlignedBuf, bool), RuntimeError> {
         let pooled = self.arenas.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
-            Some(a) => Ok(a),
-            None => AlignedBuf::try_zeroed(self.body.memory.arena_bytes as usize),
+            Some(a) => Ok((a, false)),
+            None => {
+                let a = AlignedBuf::try_zeroed(self.body.memory.arena_bytes as usize)?;
+                self.counters.new_arena();
+                Ok((a, true))
+            }
         }
     }
 
@@ -509,6 +597,7 @@ impl Session {
         &self,
         arena: &mut [u8],
         inputs: &[(InputKey<'_>, TensorView<'_>)],
+        stop: &Stop<'_>,
         step_loop: StepLoop<'_>,
     ) -> Result<(), RuntimeError> {
         for (key, view) in inputs {
@@ -526,7 +615,7 @@ impl Session {
         }
         let consts = &self.bytes.bytes()[self.consts.clone()];
         let mut mem = Mem { arena, consts };
-        step_loop(&self.body, &mut mem)
+        step_loop(&self.body, &mut mem, stop)
     }
 
     fn input_index(&self, key: &InputKey<'_>) -> Option<usize> {

@@ -56,6 +56,6 @@ pub use infc_ir::Graph;
 pub use infc_passes::FusionLog;
 pub use infc_plan::{IoDesc, Plan};
 pub use infc_runtime::{
-    DType, InputKey, Int8Isa, Isa, PlanLoad, RuntimeError, Session, SessionOptions, Tensor,
-    TensorView,
+    CancelToken, DType, InputKey, Int8Isa, Isa, PlanLoad, RunOptions, RunStats, RuntimeError,
+    Session, SessionOptions, SessionStats, Spin, Tensor, TensorView,
 };

@@ -23,6 +23,8 @@ pub(crate) fn unary_kind(u: UnaryOp) -> UnaryKind {
         UnaryOp::Reciprocal => UnaryKind::Reciprocal,
         UnaryOp::Floor => UnaryKind::Floor,
         UnaryOp::Ceil => UnaryKind::Ceil,
+        UnaryOp::Sin => UnaryKind::Sin,
+        UnaryOp::Cos => UnaryKind::Cos,
         UnaryOp::IsNaN => UnaryKind::IsNaN,
         UnaryOp::Not => UnaryKind::Not,
     }

@@ -105,7 +105,9 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             | UnaryOp::Log
             | UnaryOp::Reciprocal
             | UnaryOp::Floor
-            | UnaryOp::Ceil => float_in_out(cx, &[0]),
+            | UnaryOp::Ceil
+            | UnaryOp::Sin
+            | UnaryOp::Cos => float_in_out(cx, &[0]),
         },
         Op::Binary(b) => {
             same_inputs(cx, &[0, 1])?;

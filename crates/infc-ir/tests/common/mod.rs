@@ -7,40 +7,9 @@ use infc_ir::{
     ReduceOp, Shape, Tensor, TensorType, UnaryOp, ValueId,
 };
 
-pub const UNARY: [UnaryOp; 14] = [
-    UnaryOp::Relu,
-    UnaryOp::Sqrt,
-    UnaryOp::Erf,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Exp,
-    UnaryOp::Log,
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Reciprocal,
-    UnaryOp::Floor,
-    UnaryOp::Ceil,
-    UnaryOp::IsNaN,
-    UnaryOp::Not,
-];
-
-pub const BINARY: [BinaryOp; 15] = [
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::Pow,
-    BinaryOp::Max,
-    BinaryOp::Min,
-    BinaryOp::Equal,
-    BinaryOp::Less,
-    BinaryOp::LessOrEqual,
-    BinaryOp::Greater,
-    BinaryOp::GreaterOrEqual,
-    BinaryOp::And,
-    BinaryOp::Or,
-    BinaryOp::Xor,
-];
+/// Every unary and binary op kind (the `named_ops!` lists).
+pub const UNARY: &[UnaryOp] = UnaryOp::ALL;
+pub const BINARY: &[BinaryOp] = BinaryOp::ALL;
 
 pub const REDUCE: [ReduceOp; 5] = [
     ReduceOp::Mean,
@@ -50,45 +19,13 @@ pub const REDUCE: [ReduceOp; 5] = [
     ReduceOp::Prod,
 ];
 
-/// Position of each enum member in the lists above / in `sample_ops`. Exhaustive matches: a new
-/// variant does not compile until it is added here and to the samples.
+/// Position of each enum member in the lists above / in `sample_ops`.
 pub fn unary_index(u: UnaryOp) -> usize {
-    match u {
-        UnaryOp::Relu => 0,
-        UnaryOp::Sqrt => 1,
-        UnaryOp::Erf => 2,
-        UnaryOp::Tanh => 3,
-        UnaryOp::Sigmoid => 4,
-        UnaryOp::Exp => 5,
-        UnaryOp::Log => 6,
-        UnaryOp::Neg => 7,
-        UnaryOp::Abs => 8,
-        UnaryOp::Reciprocal => 9,
-        UnaryOp::Floor => 10,
-        UnaryOp::Ceil => 11,
-        UnaryOp::IsNaN => 12,
-        UnaryOp::Not => 13,
-    }
+    UNARY.iter().position(|&k| k == u).expect("in ALL")
 }
 
 pub fn binary_index(b: BinaryOp) -> usize {
-    match b {
-        BinaryOp::Add => 0,
-        BinaryOp::Sub => 1,
-        BinaryOp::Mul => 2,
-        BinaryOp::Div => 3,
-        BinaryOp::Pow => 4,
-        BinaryOp::Max => 5,
-        BinaryOp::Min => 6,
-        BinaryOp::Equal => 7,
-        BinaryOp::Less => 8,
-        BinaryOp::LessOrEqual => 9,
-        BinaryOp::Greater => 10,
-        BinaryOp::GreaterOrEqual => 11,
-        BinaryOp::And => 12,
-        BinaryOp::Or => 13,
-        BinaryOp::Xor => 14,
-    }
+    BINARY.iter().position(|&k| k == b).expect("in ALL")
 }
 
 pub fn reduce_index(r: ReduceOp) -> usize {

@@ -159,7 +159,7 @@ pub(super) fn run(
     let groups = cbo.div_ceil(ocb_max);
     let in_img = p.input_len() / p.conv.batch.max(1);
     let out_img = cbo * g.y_ob;
-    let parallel = p.flops() >= PARALLEL_MIN_FLOPS as f64 && rayon::current_num_threads() > 1;
+    let parallel = p.flops() >= PARALLEL_MIN_FLOPS as f64 && crate::parallelism::threads() > 1;
     // Output blocks `ob0..ob0+ocb` of group `gi`, their bias (zero-padded) and weights/residual.
     let group = |gi: usize| {
         let ob0 = gi * ocb_max;

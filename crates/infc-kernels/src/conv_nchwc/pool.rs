@@ -92,7 +92,7 @@ pub fn max_pool2d_nchwc(
         )
     };
     let y = &mut y[..ylen];
-    if xlen >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+    if xlen >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1 {
         y.par_chunks_mut(op * block).enumerate().for_each(f);
     } else {
         y.chunks_mut(op * block).enumerate().for_each(f);

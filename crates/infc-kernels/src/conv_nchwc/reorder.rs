@@ -69,7 +69,7 @@ pub fn to_blocked(
         )
     };
     let y = &mut y[..blen];
-    if blen >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+    if blen >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1 {
         y.par_chunks_mut(plane * block).enumerate().for_each(f);
     } else {
         y.chunks_mut(plane * block).enumerate().for_each(f);
@@ -106,7 +106,7 @@ pub fn from_blocked(
         )
     };
     let y = &mut y[..batch * channels * plane];
-    if blen >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+    if blen >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1 {
         y.par_chunks_mut(plane).enumerate().for_each(f);
     } else {
         y.chunks_mut(plane).enumerate().for_each(f);

@@ -112,7 +112,7 @@ pub fn binary(
             row(isa, op, &a[oa..], sa, &b[ob..], sb, out);
         }
     };
-    let threads = rayon::current_num_threads();
+    let threads = crate::parallelism::threads();
     if total < PARALLEL_MIN_ELEMS || threads <= 1 {
         run_rows(0, y);
     } else if rows >= 2 * threads {

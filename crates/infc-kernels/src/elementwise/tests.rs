@@ -197,6 +197,8 @@ fn unary64(op: UnaryKind, x: f64) -> f64 {
         UnaryKind::Reciprocal => 1.0 / x,
         UnaryKind::Floor => x.floor(),
         UnaryKind::Ceil => x.ceil(),
+        UnaryKind::Sin => x.sin(),
+        UnaryKind::Cos => x.cos(),
         UnaryKind::GeluErf => 0.5 * x * (1.0 + erf64(x / 2f64.sqrt())),
         UnaryKind::GeluTanh => {
             0.5 * x
@@ -209,8 +211,8 @@ fn unary64(op: UnaryKind, x: f64) -> f64 {
 fn unary_matches_reference_every_isa() {
     use UnaryKind::*;
     let ops = [
-        Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, GeluErf,
-        GeluTanh,
+        Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, Sin, Cos,
+        GeluErf, GeluTanh,
     ];
     for isa in Isa::supported() {
         for len in [1, 7, 16, 33, 1000] {

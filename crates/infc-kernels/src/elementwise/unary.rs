@@ -1,7 +1,7 @@
 //! Unary elementwise ops. Cheap ops (relu, neg, abs, sqrt, reciprocal, floor, ceil) are plain loops
 //! compiled per ISA and auto-vectorised; transcendentals (exp, erf, tanh, sigmoid, GELU) use the
 //! explicit vector approximations of `simd::avx512` / `simd::avx2` and the scalar twins in
-//! [`crate::math`] on the portable path; `log` uses the standard library.
+//! [`crate::math`] on the portable path; `log`, `sin` and `cos` use the standard library.
 
 use crate::error::{bad_shape, Result};
 use crate::math;
@@ -24,6 +24,8 @@ pub enum UnaryKind {
     Reciprocal,
     Floor,
     Ceil,
+    Sin,
+    Cos,
     /// `0.5·x·(1 + erf(x/√2))`.
     GeluErf,
     /// `0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))`.
@@ -56,6 +58,8 @@ impl UnaryKind {
             UnaryKind::Reciprocal => 1.0 / x,
             UnaryKind::Floor => x.floor(),
             UnaryKind::Ceil => x.ceil(),
+            UnaryKind::Sin => x.sin(),
+            UnaryKind::Cos => x.cos(),
             UnaryKind::GeluErf => math::gelu_erf(x),
             UnaryKind::GeluTanh => math::gelu_tanh(x),
         }
@@ -83,7 +87,7 @@ pub fn unary_inplace(isa: Isa, op: UnaryKind, y: &mut [f32]) {
 
 /// Splits large outputs over rayon; `f(start, chunk)`.
 fn for_chunks(y: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
-    let threads = rayon::current_num_threads();
+    let threads = crate::parallelism::threads();
     if y.len() >= PARALLEL_MIN_ELEMS && threads > 1 {
         let chunk = y.len().div_ceil(threads * 4).next_multiple_of(64);
         y.par_chunks_mut(chunk)

@@ -147,7 +147,7 @@ pub fn sgemm_batched(
     };
     if count == 1 {
         run_one(0, &mut c[..c_extent]);
-    } else if rayon::current_num_threads() > 1 {
+    } else if crate::parallelism::threads() > 1 {
         c.par_chunks_mut(layout.c_stride)
             .take(count)
             .enumerate()

@@ -85,7 +85,7 @@ pub(crate) fn gemm_unchecked(
     }
     let mk = micro_kernel(isa);
     let cp = CPtr(c.as_mut_ptr());
-    let threads = rayon::current_num_threads();
+    let threads = crate::parallelism::threads();
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     if threads <= 1 || flops < PARALLEL_MIN_FLOPS {
         serial(mk, k, a, b, cp, ldc, epi, 0..m, 0..n);

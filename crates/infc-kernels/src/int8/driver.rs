@@ -105,14 +105,14 @@ impl Units {
         let col_first = !split_m && a_bytes <= COL_FIRST_A_BYTES && m >= 2 * mk.mr;
         // Split rows: about four units per thread, so claiming evens out the last ones.
         let rows = if split_m {
-            let quarter = m.div_ceil(4 * rayon::current_num_threads());
+            let quarter = m.div_ceil(4 * crate::parallelism::threads());
             block.min(quarter.next_multiple_of(mk.mr))
         } else if col_first {
             let piece = (mk.unit_macs / (nr * k).max(1)).next_multiple_of(mk.mr);
             // At most half the rows, so a column block is two units, unless the columns alone
             // give every thread eight units or more.
             let col_units = n.div_ceil(nr);
-            let piece = if col_units >= 8 * rayon::current_num_threads() {
+            let piece = if col_units >= 8 * crate::parallelism::threads() {
                 piece
             } else {
                 piece.min(m.div_ceil(2).next_multiple_of(mk.mr))
@@ -186,7 +186,7 @@ impl Split<'_> {
 /// Whether a product of `m × n × k` is worth splitting over threads.
 pub(crate) fn parallel(m: usize, n: usize, k: usize) -> bool {
     let ops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    rayon::current_num_threads() > 1 && ops >= PARALLEL_MIN_OPS
+    crate::parallelism::threads() > 1 && ops >= PARALLEL_MIN_OPS
 }
 
 /// Runs the product over the whole `m × n` output. Preconditions (checked by callers): A holds

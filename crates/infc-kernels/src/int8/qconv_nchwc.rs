@@ -324,7 +324,7 @@ pub fn quantize_input_qconv(
     let xq_len = p.quant_input_len().ok_or_else(overflow)?;
     check_len("int8 nchwc quantized input", xq.len(), xq_len)?;
     let isa = isa.capped();
-    let parallel = x.len() >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1;
+    let parallel = x.len() >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1;
     let merge = |a: (f32, f32), b: (f32, f32)| {
         (
             if b.0 < a.0 { b.0 } else { a.0 },
@@ -655,7 +655,7 @@ pub fn qconv_nchwc(
         }
     };
     let ops = 2 * p.output_len() * p.reduction().unwrap_or(K_MAX);
-    if ops >= super::PARALLEL_MIN_OPS && rayon::current_num_threads() > 1 {
+    if ops >= super::PARALLEL_MIN_OPS && crate::parallelism::threads() > 1 {
         (0..items).into_par_iter().for_each(run_item);
     } else {
         (0..items).for_each(run_item);

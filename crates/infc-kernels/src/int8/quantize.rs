@@ -128,7 +128,7 @@ pub fn quantize_rows_u8(
         .zip(params.iter_mut())
         .take(rows)
         .enumerate();
-    if rows * cols >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+    if rows * cols >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1 {
         out.par_chunks_mut(ldo)
             .zip(params.par_iter_mut())
             .take(rows)
@@ -175,7 +175,7 @@ pub fn quantize_tensor_u8(
     let one_row = |(i, o): (usize, &mut [u8])| {
         quantize_slice(isa, &x[i * ld..i * ld + cols], &mut o[..cols], p)
     };
-    if rows * cols >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1 {
+    if rows * cols >= PARALLEL_MIN_ELEMS && crate::parallelism::threads() > 1 {
         out.par_chunks_mut(ldo)
             .take(rows)
             .enumerate()

@@ -23,7 +23,7 @@ pub(crate) type Translator = fn(&mut NodeCx) -> Result<(), OnnxError>;
 pub(crate) fn translator(op_type: &str) -> Option<Translator> {
     Some(match op_type {
         "Relu" | "Sqrt" | "Erf" | "Tanh" | "Sigmoid" | "Exp" | "Log" | "Neg" | "Abs"
-        | "Reciprocal" | "Floor" | "Ceil" => elementwise::unary,
+        | "Reciprocal" | "Floor" | "Ceil" | "Sin" | "Cos" => elementwise::unary,
         "Add" | "Sub" | "Mul" | "Div" | "Pow" => elementwise::binary,
         "Max" | "Min" | "Sum" | "Mean" => elementwise::variadic,
         "Cast" | "CastLike" => elementwise::cast,
@@ -81,6 +81,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Constant",
     "ConstantOfShape",
     "Conv",
+    "Cos",
     "Div",
     "Dropout",
     "Equal",
@@ -124,6 +125,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Reshape",
     "Shape",
     "Sigmoid",
+    "Sin",
     "Size",
     "Slice",
     "Softmax",

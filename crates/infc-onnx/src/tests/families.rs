@@ -37,6 +37,41 @@ Unary(Sqrt) -> s: f32[batch,4]
 "#);
 }
 
+/// Every unary math op type routed to the unary importer becomes the IR op of the same name.
+#[test]
+fn unary_math_ops_keep_their_names() {
+    let ops = [
+        "Relu",
+        "Sqrt",
+        "Erf",
+        "Tanh",
+        "Sigmoid",
+        "Exp",
+        "Log",
+        "Neg",
+        "Abs",
+        "Reciprocal",
+        "Floor",
+        "Ceil",
+        "Sin",
+        "Cos",
+    ];
+    let mut m = M::new(13).f32_in("x", &["2", "3"]);
+    let mut prev = "x".to_string();
+    for op in ops {
+        let out = format!("{op}_out");
+        m = m.node(op, &[prev.as_str()], &[out.as_str()], vec![]);
+        prev = out;
+    }
+    let summary = m.output(&prev).summary();
+    let got: Vec<&str> = summary
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    let want: Vec<String> = ops.iter().map(|op| format!("Unary({op})")).collect();
+    assert_eq!(got, want, "{summary}");
+}
+
 #[test]
 fn clip_before_opset_11_reads_attributes() {
     let m = M::new(6)

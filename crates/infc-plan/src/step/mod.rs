@@ -49,13 +49,15 @@ pub enum UnaryKind {
     Not = 13,
     GeluErf = 14,
     GeluTanh = 15,
+    Sin = 16,
+    Cos = 17,
 }
 wire_enum!(
     UnaryKind,
     "unary op",
     [
         Relu, Sqrt, Erf, Tanh, Sigmoid, Exp, Log, Neg, Abs, Reciprocal, Floor, Ceil, IsNaN, Not,
-        GeluErf, GeluTanh
+        GeluErf, GeluTanh, Sin, Cos
     ]
 );
 

@@ -24,6 +24,8 @@ fn kernel_unary(op: UnaryKind) -> Option<infc_kernels::UnaryKind> {
         UnaryKind::Reciprocal => K::Reciprocal,
         UnaryKind::Floor => K::Floor,
         UnaryKind::Ceil => K::Ceil,
+        UnaryKind::Sin => K::Sin,
+        UnaryKind::Cos => K::Cos,
         UnaryKind::GeluErf => K::GeluErf,
         UnaryKind::GeluTanh => K::GeluTanh,
         UnaryKind::IsNaN | UnaryKind::Not => return None,

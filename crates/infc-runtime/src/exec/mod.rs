@@ -13,6 +13,7 @@ mod nn;
 mod quant;
 mod quant_nchwc;
 
+use crate::control::Stop;
 use crate::mem::Mem;
 use crate::RuntimeError;
 use infc_kernels::int8::Int8Isa;
@@ -24,8 +25,10 @@ pub(crate) fn run_steps(
     isa: Isa,
     int8: Int8Isa,
     mem: &mut Mem<'_>,
+    stop: &Stop<'_>,
 ) -> Result<(), RuntimeError> {
     for (index, step) in body.steps.iter().enumerate() {
+        stop.check(index)?;
         if let Err(msg) = run_step(step, mem, isa, int8) {
             return Err(step_error(body, index, msg));
         }

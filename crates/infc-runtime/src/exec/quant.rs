@@ -22,9 +22,9 @@ use infc_kernels::int8::{
     a_row_len, gemm_u8s8_f32, packed_b8_bytes, quantize_rows_gemm_u8s8_f32, quantize_tensor_u8,
     AQuant, Int8Isa, PackedB8Ref, QParams, QuantizedA,
 };
+use infc_kernels::parallelism::for_each_chunk_mut;
 use infc_kernels::{unary_inplace, Conv2dParams, Isa, RowNorm, UnaryKind};
 use infc_plan::{Activation, QuantConvStep, QuantMatMulStep, TensorRef};
-use rayon::prelude::*;
 
 /// Rows quantized and multiplied together when A is quantized per row.
 const ROW_BLOCK: usize = 256;
@@ -181,21 +181,19 @@ fn to_nhwc(xq: &[u8], xt: &mut [u8], c_in: usize, hw: usize, cpad: usize) {
     if cpad == 0 {
         return; // No input channels: nothing to transpose.
     }
-    xt.par_chunks_mut(T * cpad)
-        .enumerate()
-        .for_each(|(blk, rows)| {
-            let p0 = blk * T;
-            let np = rows.len() / cpad;
-            for c0 in (0..c_in).step_by(T) {
-                let c1 = (c0 + T).min(c_in);
-                for c in c0..c1 {
-                    let src = &xq[c * hw + p0..c * hw + p0 + np];
-                    for (i, &v) in src.iter().enumerate() {
-                        rows[i * cpad + c] = v;
-                    }
+    for_each_chunk_mut(xt, T * cpad, |blk, rows| {
+        let p0 = blk * T;
+        let np = rows.len() / cpad;
+        for c0 in (0..c_in).step_by(T) {
+            let c1 = (c0 + T).min(c_in);
+            for c in c0..c1 {
+                let src = &xq[c * hw + p0..c * hw + p0 + np];
+                for (i, &v) in src.iter().enumerate() {
+                    rows[i * cpad + c] = v;
                 }
             }
-        });
+        }
+    });
 }
 
 /// `dst = src` for one tap's channels. Few channels (the stem conv) are copied with
@@ -219,28 +217,26 @@ fn im2col(geo: &Geo, xt: &[u8], g0: usize, cig: usize, zp: u8, cols: &mut [u8], 
         return; // Empty rows (no input channels) or no output columns: nothing to unfold.
     }
     let p = &geo.p;
-    cols.par_chunks_mut(ldc * geo.ow)
-        .enumerate()
-        .for_each(|(oy, rows)| {
-            for ox in 0..geo.ow {
-                let row = &mut rows[ox * ldc..(ox + 1) * ldc];
-                let mut at = 0;
-                for ky in 0..p.kernel_h {
-                    let iy = (oy * p.stride_h + ky * p.dilation_h).wrapping_sub(p.pad_top);
-                    for kx in 0..p.kernel_w {
-                        let ix = (ox * p.stride_w + kx * p.dilation_w).wrapping_sub(p.pad_left);
-                        let dst = &mut row[at..at + cig];
-                        if iy < p.in_h && ix < p.in_w {
-                            let src = (iy * p.in_w + ix) * geo.cpad + g0;
-                            copy_tap(dst, &xt[src..src + cig]);
-                        } else {
-                            dst.fill(zp);
-                        }
-                        at += cig;
+    for_each_chunk_mut(cols, ldc * geo.ow, |oy, rows| {
+        for ox in 0..geo.ow {
+            let row = &mut rows[ox * ldc..(ox + 1) * ldc];
+            let mut at = 0;
+            for ky in 0..p.kernel_h {
+                let iy = (oy * p.stride_h + ky * p.dilation_h).wrapping_sub(p.pad_top);
+                for kx in 0..p.kernel_w {
+                    let ix = (ox * p.stride_w + kx * p.dilation_w).wrapping_sub(p.pad_left);
+                    let dst = &mut row[at..at + cig];
+                    if iy < p.in_h && ix < p.in_w {
+                        let src = (iy * p.in_w + ix) * geo.cpad + g0;
+                        copy_tap(dst, &xt[src..src + cig]);
+                    } else {
+                        dst.fill(zp);
                     }
+                    at += cig;
                 }
             }
-        });
+        }
+    });
 }
 
 /// `y[c, p] = act(t[p, c] + res[c, p])` for a `pixels × ch` tile (`res` optional), in blocks of
@@ -255,31 +251,29 @@ fn transpose_out(
 ) {
     const CB: usize = 16;
     let ch = y.len() / pixels.max(1);
-    y.par_chunks_mut(CB * pixels)
-        .enumerate()
-        .for_each(|(blk, yb)| {
-            let c0 = blk * CB;
-            let nc = yb.len() / pixels;
-            for p in 0..pixels {
-                let src = &t[p * ch + c0..p * ch + c0 + nc];
-                for (cc, &v) in src.iter().enumerate() {
-                    yb[cc * pixels + p] = v;
-                }
+    for_each_chunk_mut(y, CB * pixels, |blk, yb| {
+        let c0 = blk * CB;
+        let nc = yb.len() / pixels;
+        for p in 0..pixels {
+            let src = &t[p * ch + c0..p * ch + c0 + nc];
+            for (cc, &v) in src.iter().enumerate() {
+                yb[cc * pixels + p] = v;
             }
-            if let Some(r) = res {
-                let rb = &r[c0 * pixels..(c0 + nc) * pixels];
-                for (v, &add) in yb.iter_mut().zip(rb) {
-                    *v += add;
-                }
+        }
+        if let Some(r) = res {
+            let rb = &r[c0 * pixels..(c0 + nc) * pixels];
+            for (v, &add) in yb.iter_mut().zip(rb) {
+                *v += add;
             }
-            let op = match a {
-                Activation::None => return,
-                Activation::Relu => UnaryKind::Relu,
-                Activation::GeluErf => UnaryKind::GeluErf,
-                Activation::GeluTanh => UnaryKind::GeluTanh,
-            };
-            unary_inplace(fisa, op, yb);
-        });
+        }
+        let op = match a {
+            Activation::None => return,
+            Activation::Relu => UnaryKind::Relu,
+            Activation::GeluErf => UnaryKind::GeluErf,
+            Activation::GeluTanh => UnaryKind::GeluTanh,
+        };
+        unary_inplace(fisa, op, yb);
+    });
 }
 
 pub(crate) fn conv(
