@@ -17,12 +17,12 @@ pub enum RuntimeError {
     Isa(String),
     #[error("constants blob is not 64-byte aligned in memory (address {0:#x})")]
     Misaligned(usize),
-    #[error("step {index} ({kind}, node '{node}'): {msg}")]
+    #[error("step {index} ({kind}, node '{node}'): {fault}")]
     Step {
         index: usize,
         kind: &'static str,
         node: String,
-        msg: String,
+        fault: crate::StepFault,
     },
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },

@@ -4,6 +4,7 @@
 //! comes back as `None` ("read the output itself": an in-place step). Everything is bounds-checked
 //! and returns an error string instead of panicking.
 
+use crate::fault::{fault, StepFault};
 use infc_plan::{Region, TensorRef};
 
 pub(crate) struct Mem<'a> {
@@ -40,7 +41,7 @@ impl Mem<'_> {
         &mut self,
         out: (u64, usize),
         reads: [Rd; N],
-    ) -> Result<Io<'_, N>, String> {
+    ) -> Result<Io<'_, N>, StepFault> {
         let (ws, wl) = (out.0 as usize, out.1);
         let we = ws
             .checked_add(wl)
@@ -75,7 +76,7 @@ impl Mem<'_> {
                 Region::Arena if s >= we => {
                     right.get(s - we..e - we).ok_or("read outside the arena")?
                 }
-                Region::Arena => return Err(format!("read {s}+{l} overlaps the output {ws}+{wl}")),
+                Region::Arena => return Err(fault!("read {s}+{l} overlaps the output {ws}+{wl}")),
             });
         }
         Ok((outb, res))
@@ -90,7 +91,7 @@ impl Mem<'_> {
         out1: (u64, usize),
         out2: (u64, usize),
         reads: [Rd; N],
-    ) -> Result<(&mut [u8], &mut [u8], [Option<&[u8]>; N]), String> {
+    ) -> Result<(&mut [u8], &mut [u8], [Option<&[u8]>; N]), StepFault> {
         let (mut r1, mut r2) = (
             (out1.0 as usize, out1.0 as usize + out1.1),
             (out2.0 as usize, out2.0 as usize + out2.1),
@@ -130,7 +131,7 @@ impl Mem<'_> {
                 Region::Arena if s >= hi.1 => {
                     p4.get(s - hi.1..e - hi.1).ok_or("read outside the arena")?
                 }
-                Region::Arena => return Err(format!("read {s}+{l} overlaps an output")),
+                Region::Arena => return Err(fault!("read {s}+{l} overlaps an output")),
             });
         }
         Ok(if swap {
@@ -143,36 +144,39 @@ impl Mem<'_> {
 
 /// The typed view of a step's bytes. An empty read may sit at a dangling, unaligned address (a
 /// zero-size tensor), which bytemuck refuses; it is the empty view wherever it is.
-pub(crate) fn view<T: bytemuck::Pod>(b: &[u8]) -> Result<&[T], String> {
+pub(crate) fn view<T: bytemuck::Pod>(b: &[u8]) -> Result<&[T], StepFault> {
     if b.is_empty() {
         return Ok(&[]);
     }
-    bytemuck::try_cast_slice(b).map_err(|e| format!("{} view: {e:?}", std::any::type_name::<T>()))
+    bytemuck::try_cast_slice(b).map_err(|e| fault!("{} view: {e:?}", std::any::type_name::<T>()))
 }
 
 /// The mutable typed view of a step's bytes (empty bytes are the empty view, as in [`view`]).
-pub(crate) fn view_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T], String> {
+pub(crate) fn view_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T], StepFault> {
     if b.is_empty() {
         return Ok(&mut []);
     }
     bytemuck::try_cast_slice_mut(b)
-        .map_err(|e| format!("{} view: {e:?}", std::any::type_name::<T>()))
+        .map_err(|e| fault!("{} view: {e:?}", std::any::type_name::<T>()))
 }
 
-pub(crate) fn f32s(b: &[u8]) -> Result<&[f32], String> {
+pub(crate) fn f32s(b: &[u8]) -> Result<&[f32], StepFault> {
     view(b)
 }
 
 /// The f32 view of an optional input's bytes: `None` when the step has no such input
 /// (`wanted` is `None`) or its read came back empty.
-pub(crate) fn opt_f32s<T>(wanted: Option<T>, b: Option<&[u8]>) -> Result<Option<&[f32]>, String> {
+pub(crate) fn opt_f32s<T>(
+    wanted: Option<T>,
+    b: Option<&[u8]>,
+) -> Result<Option<&[f32]>, StepFault> {
     match (wanted, b) {
         (Some(_), Some(b)) => f32s(b).map(Some),
         _ => Ok(None),
     }
 }
 
-pub(crate) fn f32s_mut(b: &mut [u8]) -> Result<&mut [f32], String> {
+pub(crate) fn f32s_mut(b: &mut [u8]) -> Result<&mut [f32], StepFault> {
     view_mut(b)
 }
 

@@ -57,5 +57,5 @@ pub use infc_passes::FusionLog;
 pub use infc_plan::{IoDesc, Plan};
 pub use infc_runtime::{
     CancelToken, DType, InputKey, Int8Isa, Isa, PlanLoad, RunOptions, RunStats, RuntimeError,
-    Session, SessionOptions, SessionStats, Spin, Tensor, TensorView,
+    Session, SessionOptions, SessionStats, Spin, StepFault, Tensor, TensorView,
 };

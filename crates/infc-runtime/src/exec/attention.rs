@@ -4,11 +4,12 @@
 //! own `infc_kernels::attention_scratch_floats`.
 
 use super::ke;
+use crate::fault::StepFault;
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::{AttentionMask, AttentionShape, Isa};
 use infc_plan::AttentionStep;
 
-pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn attention(s: &AttentionStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let (b, h, sq, sk, d) = (
         s.batch as usize,
         s.heads as usize,

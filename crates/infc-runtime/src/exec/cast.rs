@@ -3,6 +3,7 @@
 //! through the `half` crate: f32 → f16 rounds to nearest, ties to even (subnormals included), out of
 //! range values become ±inf and NaN stays NaN.
 
+use crate::fault::StepFault;
 use crate::mem::{rd, Mem};
 use half::f16;
 use infc_plan::{CastStep, DType};
@@ -56,7 +57,7 @@ fn store(d: DType, v: Val, out: &mut [u8]) {
     }
 }
 
-pub(crate) fn cast(s: &CastStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn cast(s: &CastStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let (fs, ts) = (s.from.size(), s.to.size());
     let n = s.len as usize;
     let (y, [x]) = m.io((s.y.offset, n * ts), [rd(s.x, n * fs)])?;

@@ -3,6 +3,7 @@
 
 use super::int_pow::int_pow;
 use super::ke;
+use crate::fault::StepFault;
 use crate::mem::{extent, for_rows, rd, signed, view as cast, view_mut as cast_mut, Mem};
 use infc_kernels::Isa;
 use infc_plan::{
@@ -32,7 +33,7 @@ fn kernel_unary(op: UnaryKind) -> Option<infc_kernels::UnaryKind> {
     })
 }
 
-pub(crate) fn check_unary(s: &UnaryStep) -> Result<(), String> {
+pub(crate) fn check_unary(s: &UnaryStep) -> Result<(), StepFault> {
     let ok = match s.op {
         UnaryKind::Not => s.dtype == DType::Bool,
         UnaryKind::IsNaN => s.dtype == DType::F32,
@@ -44,11 +45,11 @@ pub(crate) fn check_unary(s: &UnaryStep) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{:?} on {} is not supported", s.op, s.dtype))
+        Err(StepFault::Unsupported(format!("{:?} on {}", s.op, s.dtype)))
     }
 }
 
-pub(crate) fn check_binary(s: &BinaryStep) -> Result<(), String> {
+pub(crate) fn check_binary(s: &BinaryStep) -> Result<(), StepFault> {
     use BinaryKind::*;
     let ok = match s.op {
         And | Or | Xor => s.dtype == DType::Bool,
@@ -58,11 +59,11 @@ pub(crate) fn check_binary(s: &BinaryStep) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{:?} on {} is not supported", s.op, s.dtype))
+        Err(StepFault::Unsupported(format!("{:?} on {}", s.op, s.dtype)))
     }
 }
 
-fn us(v: &[u64]) -> Result<&[usize], String> {
+fn us(v: &[u64]) -> Result<&[usize], StepFault> {
     cast(bytemuck::cast_slice::<u64, u8>(v))
 }
 
@@ -72,7 +73,7 @@ fn map<T: bytemuck::Pod, O: bytemuck::Pod>(
     y: &mut [u8],
     f: impl Fn(T) -> O,
     back: impl Fn(O) -> T,
-) -> Result<(), String> {
+) -> Result<(), StepFault> {
     let y: &mut [O] = cast_mut(y)?;
     match x {
         Some(x) => {
@@ -90,7 +91,7 @@ fn map<T: bytemuck::Pod, O: bytemuck::Pod>(
     Ok(())
 }
 
-pub(crate) fn unary(s: &UnaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn unary(s: &UnaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let n = s.len as usize;
     let out_size = if s.op == UnaryKind::IsNaN {
         1
@@ -114,7 +115,7 @@ pub(crate) fn unary(s: &UnaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), Stri
         (DType::I64, _) => map(x, y, |v: i64| int_unary(s.op, v as i128) as i64, |v| v),
         (DType::I32, _) => map(x, y, |v: i32| int_unary(s.op, v as i128) as i32, |v| v),
         (DType::I8, _) => map(x, y, |v: i8| int_unary(s.op, v as i128) as i8, |v| v),
-        (d, _) => Err(format!("{:?} on {d} is not supported", s.op)),
+        (d, _) => Err(StepFault::Unsupported(format!("{:?} on {d}", s.op))),
     }
 }
 
@@ -135,7 +136,7 @@ fn bin_loop<T: bytemuck::Pod, O: bytemuck::Pod>(
     y: &mut [u8],
     f: impl Fn(T, T) -> O,
     back: impl Fn(O) -> T,
-) -> Result<(), String> {
+) -> Result<(), StepFault> {
     let a: Option<&[T]> = a.map(cast).transpose()?;
     let b: Option<&[T]> = b.map(cast).transpose()?;
     let y: &mut [O] = cast_mut(y)?;
@@ -238,7 +239,7 @@ macro_rules! int_arith {
     };
 }
 
-pub(crate) fn binary(s: &BinaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn binary(s: &BinaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let total: usize = s.shape.iter().product::<u64>() as usize;
     let out_size = if s.op.is_comparison() { 1 } else { es };
@@ -298,11 +299,11 @@ pub(crate) fn binary(s: &BinaryStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
             },
             |v| v,
         ),
-        d => Err(format!("{op:?} on {d} is not supported")),
+        d => Err(StepFault::Unsupported(format!("{op:?} on {d}"))),
     }
 }
 
-pub(crate) fn where_(s: &WhereStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn where_(s: &WhereStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let total: usize = s.shape.iter().product::<u64>() as usize;
     let reads = [
@@ -352,7 +353,7 @@ pub(crate) fn where_(s: &WhereStep, m: &mut Mem<'_>) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn clip(s: &ClipStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn clip(s: &ClipStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let n = s.len as usize * 4;
     let (y, [x]) = m.io((s.y.offset, n), [rd(s.x, n)])?;
     let y: &mut [f32] = cast_mut(y)?;
@@ -371,7 +372,7 @@ pub(crate) fn clip(s: &ClipStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String
     }
 }
 
-pub(crate) fn fill(s: &FillStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn fill(s: &FillStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let (y, []) = m.io((s.y.offset, s.len as usize * es), [])?;
     let bytes = s.value.to_le_bytes();
@@ -381,7 +382,7 @@ pub(crate) fn fill(s: &FillStep, m: &mut Mem<'_>) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn range(s: &RangeStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn range(s: &RangeStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let n = s.len as usize;
     let (y, [start, delta]) = m.io((s.y.offset, n * es), [rd(s.start, es), rd(s.delta, es)])?;
@@ -408,7 +409,7 @@ pub(crate) fn range(s: &RangeStep, m: &mut Mem<'_>) -> Result<(), String> {
                 *v = a.wrapping_add((i as i32).wrapping_mul(d));
             }
         }
-        d => return Err(format!("{d} ranges are not supported")),
+        d => return Err(StepFault::Unsupported(format!("{d} ranges"))),
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! bias/residual/activation epilogue) and Conv (kernel `conv2d`).
 
 use super::ke;
+use crate::fault::{fault, StepFault};
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::{
     conv2d, packed_b_len_checked, packed_conv_weights_len, sgemm, sgemm_batched, unary_inplace,
@@ -28,7 +29,7 @@ fn act_unary(a: Activation) -> Option<UnaryKind> {
     }
 }
 
-pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), String> {
+pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), StepFault> {
     if let MatB::Packed(p) = &s.b {
         // Checked: a hostile k·n panicked here once (found by the plan_run fuzzer).
         let want = usize::try_from(s.k)
@@ -38,9 +39,11 @@ pub(crate) fn check_matmul(s: &MatMulStep) -> Result<(), String> {
             .map(|b| b as u64);
         if want != Some(p.bytes) {
             let want = want.map_or("more than 2^64".to_string(), |w| w.to_string());
-            return Err(format!(
+            return Err(fault!(
                 "packed B has {} bytes, the kernel layout for k={} n={} needs {want}",
-                p.bytes, s.k, s.n
+                p.bytes,
+                s.k,
+                s.n
             ));
         }
     }
@@ -66,7 +69,7 @@ fn batch_extent(shape: &[u64], strides: &[u64], mat: usize) -> usize {
         + mat
 }
 
-pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let (m, n, k) = (s.m as usize, s.n as usize, s.k as usize);
     let batch: usize = s.batch_shape.iter().product::<u64>() as usize;
     let total = batch * m * n;
@@ -182,9 +185,9 @@ pub(crate) fn matmul(s: &MatMulStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), 
 pub(crate) const DIMS_PAST_USIZE: &str = "conv dims exceed the address space";
 
 /// Checks that the kernel's output size for `p` is the `oh × ow` the plan recorded.
-pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<(), String> {
+pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<(), StepFault> {
     if (p.out_h(), p.out_w()) != (oh as usize, ow as usize) {
-        return Err(format!(
+        return Err(fault!(
             "kernel computes a {}×{} output, plan says {oh}×{ow}",
             p.out_h(),
             p.out_w()
@@ -193,7 +196,7 @@ pub(crate) fn check_conv_output(p: &Conv2dParams, oh: u64, ow: u64) -> Result<()
     Ok(())
 }
 
-pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
+pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, StepFault> {
     let p = s
         .window
         .conv2d_params([s.n, s.c_in, s.h, s.w], s.c_out, s.group)
@@ -202,7 +205,7 @@ pub(crate) fn conv_params(s: &ConvStep) -> Result<Conv2dParams, String> {
     check_conv_output(&p, s.oh, s.ow)?;
     let want = packed_conv_weights_len(&p) as u64 * 4;
     if s.weights.bytes != want {
-        return Err(format!(
+        return Err(fault!(
             "packed weights have {} bytes, the kernel layout needs {want}",
             s.weights.bytes
         ));
@@ -233,7 +236,7 @@ pub(crate) struct ConvIo<'m> {
 }
 
 /// Split the arena and constants into a conv step's operands; errors when one aliases the output.
-pub(crate) fn conv_io<'m>(r: &ConvRefs, mem: &'m mut Mem<'_>) -> Result<ConvIo<'m>, String> {
+pub(crate) fn conv_io<'m>(r: &ConvRefs, mem: &'m mut Mem<'_>) -> Result<ConvIo<'m>, StepFault> {
     let bias_read = r.bias.map(|b| rd(b, r.c_out * 4)).unwrap_or(NONE);
     let res_read = r.residual.map(|t| rd(t, r.y_bytes)).unwrap_or(NONE);
     let w_read = rd(TensorRef::konst(r.weights.offset), r.weights.bytes as usize);
@@ -261,7 +264,7 @@ pub(crate) fn conv_io<'m>(r: &ConvRefs, mem: &'m mut Mem<'_>) -> Result<ConvIo<'
     })
 }
 
-pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn conv(s: &ConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let p = conv_params(s)?;
     let refs = ConvRefs {
         x: s.x,

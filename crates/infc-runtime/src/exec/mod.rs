@@ -1,6 +1,6 @@
 //! The run loop: `for step in steps { match step { … } }`, each arm calling one executor (one file
 //! per op family). Executors take the step, the memory regions and the ISA chosen at load, and
-//! return `Err(String)` that the loop wraps with the step index, kind and node name.
+//! return a [`StepFault`] that the loop wraps with the step index, kind and node name.
 
 mod attention;
 mod cast;
@@ -14,6 +14,7 @@ mod quant;
 mod quant_nchwc;
 
 use crate::control::Stop;
+use crate::fault::StepFault;
 use crate::mem::Mem;
 use crate::RuntimeError;
 use infc_kernels::int8::Int8Isa;
@@ -43,7 +44,7 @@ pub(crate) fn run_step(
     mem: &mut Mem<'_>,
     isa: Isa,
     int8: Int8Isa,
-) -> Result<(), String> {
+) -> Result<(), StepFault> {
     match step {
         Step::Unary(s) => elementwise::unary(s, mem, isa),
         Step::Binary(s) => elementwise::binary(s, mem, isa),
@@ -74,19 +75,19 @@ pub(crate) fn run_step(
     }
 }
 
-pub(crate) fn step_error(body: &PlanBody, index: usize, msg: String) -> RuntimeError {
+pub(crate) fn step_error(body: &PlanBody, index: usize, fault: StepFault) -> RuntimeError {
     let step = &body.steps[index];
     RuntimeError::Step {
         index,
         kind: step.kind(),
         node: body.step_names.get(index).cloned().unwrap_or_default(),
-        msg,
+        fault,
     }
 }
 
 /// Load-time checks of what validation cannot know: kernel-specific sizes, supported dtypes and
 /// the values of quantized weights (`consts` is the plan's constants blob).
-pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), String> {
+pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), StepFault> {
     match step {
         Step::QuantMatMul(s) => quant::check_matmul(s, consts),
         Step::QuantConv(s) => quant::check_conv(s, consts),
@@ -108,11 +109,11 @@ pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), String> {
                 Err("integer mean over an empty set".into())
             }
             infc_plan::DType::F32 | infc_plan::DType::I64 => Ok(()),
-            d => Err(format!("{d} reductions are not supported")),
+            d => Err(StepFault::Unsupported(format!("{d} reductions"))),
         },
         Step::Range(s) => match s.dtype {
             infc_plan::DType::F32 | infc_plan::DType::I64 | infc_plan::DType::I32 => Ok(()),
-            d => Err(format!("{d} ranges are not supported")),
+            d => Err(StepFault::Unsupported(format!("{d} ranges"))),
         },
         Step::Clip(_)
         | Step::Where(_)
@@ -131,6 +132,6 @@ pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), String> {
     }
 }
 
-fn ke(e: infc_kernels::KernelError) -> String {
-    e.to_string()
+fn ke(e: infc_kernels::KernelError) -> StepFault {
+    StepFault::Kernel(e)
 }

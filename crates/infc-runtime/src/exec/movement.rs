@@ -1,10 +1,11 @@
 //! Data movement executors (dtype-generic, on bytes): strided Copy (transpose, slice, expand,
 //! concat/split parts), Gather, GatherND and Trilu.
 
+use crate::fault::StepFault;
 use crate::mem::{for_rows, rd, signed_extent, Mem};
 use infc_plan::{CopyStep, DType, GatherNdStep, GatherStep, TensorRef, TriluStep};
 
-fn shifted(t: TensorRef, bytes: i64) -> Result<TensorRef, String> {
+fn shifted(t: TensorRef, bytes: i64) -> Result<TensorRef, StepFault> {
     let offset =
         u64::try_from(t.offset as i64 + bytes).map_err(|_| "negative offset".to_string())?;
     Ok(TensorRef {
@@ -13,7 +14,7 @@ fn shifted(t: TensorRef, bytes: i64) -> Result<TensorRef, String> {
     })
 }
 
-pub(crate) fn copy(s: &CopyStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn copy(s: &CopyStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     if s.shape.contains(&0) {
         return Ok(());
@@ -75,18 +76,20 @@ fn index(idx: &[u8], dtype: DType, i: usize) -> Option<i64> {
 }
 
 /// Wrap a negative index and bounds-check it.
-fn resolve(i: i64, len: u64, at: usize) -> Result<usize, String> {
-    let len = len as i64;
-    let j = if i < 0 { i + len } else { i };
-    if j < 0 || j >= len {
-        return Err(format!(
-            "index {i} at position {at} is out of bounds for axis of length {len}"
-        ));
+fn resolve(i: i64, len: u64, at: usize) -> Result<usize, StepFault> {
+    let n = len as i64;
+    let j = if i < 0 { i + n } else { i };
+    if j < 0 || j >= n {
+        return Err(StepFault::IndexOutOfRange {
+            index: i,
+            position: at,
+            len,
+        });
     }
     Ok(j as usize)
 }
 
-pub(crate) fn gather(s: &GatherStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn gather(s: &GatherStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let (outer, axis, inner, n) = (
         s.outer as usize,
@@ -123,7 +126,7 @@ pub(crate) fn gather(s: &GatherStep, m: &mut Mem<'_>) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn gather_nd(s: &GatherNdStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn gather_nd(s: &GatherNdStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let depth = s.index_dims.len();
     let per_batch: usize = s.index_dims.iter().product::<u64>() as usize;
@@ -164,7 +167,7 @@ pub(crate) fn gather_nd(s: &GatherNdStep, m: &mut Mem<'_>) -> Result<(), String>
     Ok(())
 }
 
-pub(crate) fn trilu(s: &TriluStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn trilu(s: &TriluStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let (rows, cols) = (s.rows as usize, s.cols as usize);
     let total = s.batch as usize * rows * cols * es;

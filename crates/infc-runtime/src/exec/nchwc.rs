@@ -5,6 +5,7 @@
 use super::ke;
 use super::linalg::{conv_io, ConvRefs};
 use super::nn::window_params;
+use crate::fault::{fault, StepFault};
 use crate::mem::{f32s, f32s_mut, rd, Mem};
 use infc_kernels::{
     blocked_len, conv2d_nchwc, from_blocked, max_pool2d_nchwc, packed_nchwc_weights_len,
@@ -14,7 +15,7 @@ use infc_plan::{Activation, NchwcConvStep, NchwcMaxPoolStep, ReorderStep};
 
 /// Kernel parameters of a blocked conv step, checked against the planned output size, the
 /// packed weight size and the supported activations.
-pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, String> {
+pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, StepFault> {
     let p = NchwcConvParams {
         conv: s
             .window
@@ -27,21 +28,18 @@ pub(crate) fn nchwc_conv_params(s: &NchwcConvStep) -> Result<NchwcConvParams, St
     super::linalg::check_conv_output(&p.conv, s.oh, s.ow)?;
     let want = packed_nchwc_weights_len(&p) as u64 * 4;
     if s.weights.bytes != want {
-        return Err(format!(
+        return Err(fault!(
             "packed weights have {} bytes, the kernel needs {want}",
             s.weights.bytes
         ));
     }
     if !matches!(s.act, Activation::None | Activation::Relu) {
-        return Err(format!(
-            "activation {:?} is not fused by this kernel",
-            s.act
-        ));
+        return Err(fault!("activation {:?} is not fused by this kernel", s.act));
     }
     Ok(p)
 }
 
-pub(crate) fn conv(s: &NchwcConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn conv(s: &NchwcConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let p = nchwc_conv_params(s)?;
     let refs = ConvRefs {
         x: s.x,
@@ -58,7 +56,7 @@ pub(crate) fn conv(s: &NchwcConvStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(),
     conv2d_nchwc(isa, &p, io.x, io.w, io.bias, io.res, relu, io.y).map_err(ke)
 }
 
-pub(crate) fn reorder(s: &ReorderStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn reorder(s: &ReorderStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let (n, c, hw, b) = (s.n as usize, s.c as usize, s.hw as usize, s.block as usize);
     let (plain, blocked) = (n * c * hw * 4, blocked_len(n, c, hw, b) * 4);
     let (xn, yn) = if s.to_blocked {
@@ -77,14 +75,14 @@ pub(crate) fn reorder(s: &ReorderStep, mem: &mut Mem<'_>, isa: Isa) -> Result<()
 }
 
 /// Kernel parameters of a blocked max pool (the plain pool's rules, with `c` the lane count).
-pub(crate) fn max_pool_params(s: &NchwcMaxPoolStep) -> Result<Pool2dParams, String> {
+pub(crate) fn max_pool_params(s: &NchwcMaxPoolStep) -> Result<Pool2dParams, StepFault> {
     if s.block != 8 && s.block != 16 {
-        return Err(format!("block {} is not 8 or 16", s.block));
+        return Err(fault!("block {} is not 8 or 16", s.block));
     }
     window_params([s.n, s.c, s.h, s.w], &s.window, [s.oh, s.ow])
 }
 
-pub(crate) fn max_pool(s: &NchwcMaxPoolStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn max_pool(s: &NchwcMaxPoolStep, mem: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let p = max_pool_params(s)?;
     let b = s.block as usize;
     let xn = blocked_len(p.batch, p.channels, p.in_h * p.in_w, b) * 4;

@@ -3,6 +3,7 @@
 //! walk otherwise; i64 sums for shape arithmetic).
 
 use super::ke;
+use crate::fault::{fault, StepFault};
 use crate::mem::{extent, f32s, f32s_mut, for_rows, rd, signed, view, view_mut, Mem};
 use infc_kernels::{
     avg_pool2d, global_avg_pool as gap, layer_norm as ln, max_pool2d, reduce_last_axis, Isa,
@@ -14,7 +15,7 @@ use infc_plan::{
 };
 
 /// Kernel parameters for a pool step.
-pub(crate) fn pool_params(s: &PoolStep) -> Result<Pool2dParams, String> {
+pub(crate) fn pool_params(s: &PoolStep) -> Result<Pool2dParams, StepFault> {
     window_params([s.n, s.c, s.h, s.w], &s.window, [s.oh, s.ow])
 }
 
@@ -24,7 +25,7 @@ pub(crate) fn window_params(
     input: [u64; 4],
     win: &Window2d,
     out: [u64; 2],
-) -> Result<Pool2dParams, String> {
+) -> Result<Pool2dParams, StepFault> {
     let u = |v: u64| v as usize;
     let mut p = Pool2dParams {
         batch: u(input[0]),
@@ -48,7 +49,7 @@ pub(crate) fn window_params(
     if (p.out_h(), p.out_w()) != want {
         p.ceil_mode = true;
         if (p.out_h(), p.out_w()) != want {
-            return Err(format!(
+            return Err(fault!(
                 "kernel computes a {}×{} output, plan says {}×{}",
                 p.out_h(),
                 p.out_w(),
@@ -60,7 +61,7 @@ pub(crate) fn window_params(
     Ok(p)
 }
 
-pub(crate) fn pool(s: &PoolStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn pool(s: &PoolStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let p = pool_params(s)?;
     let xn = (s.n * s.c * s.h * s.w) as usize * 4;
     let yn = (s.n * s.c * s.oh * s.ow) as usize * 4;
@@ -78,7 +79,7 @@ pub(crate) fn global_avg_pool(
     s: &GlobalAvgPoolStep,
     m: &mut Mem<'_>,
     isa: Isa,
-) -> Result<(), String> {
+) -> Result<(), StepFault> {
     let (nc, hw) = (s.nc as usize, s.hw as usize);
     let (y, [x]) = m.io((s.y.offset, nc * 4), [rd(s.x, nc * hw * 4)])?;
     gap(
@@ -91,11 +92,11 @@ pub(crate) fn global_avg_pool(
     .map_err(ke)
 }
 
-fn param(v: Option<&[u8]>) -> Result<&[f32], String> {
+fn param(v: Option<&[u8]>) -> Result<&[f32], StepFault> {
     f32s(v.ok_or("parameter aliases the output")?)
 }
 
-pub(crate) fn batch_norm(s: &BatchNormStep, m: &mut Mem<'_>) -> Result<(), String> {
+pub(crate) fn batch_norm(s: &BatchNormStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
     let (n, c, inner) = (s.n as usize, s.c as usize, s.inner as usize);
     let total = n * c * inner * 4;
     let p = |t| rd(t, c * 4);
@@ -129,7 +130,7 @@ pub(crate) fn batch_norm(s: &BatchNormStep, m: &mut Mem<'_>) -> Result<(), Strin
     Ok(())
 }
 
-pub(crate) fn softmax(s: &SoftmaxStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn softmax(s: &SoftmaxStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let total = (s.outer * s.axis * s.inner) as usize * 4;
     let (y, [x]) = m.io((s.y.offset, total), [rd(s.x, total)])?;
     let x = f32s(x.ok_or("input aliases the output")?)?;
@@ -144,7 +145,7 @@ pub(crate) fn softmax(s: &SoftmaxStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), 
     .map_err(ke)
 }
 
-pub(crate) fn layer_norm(s: &LayerNormStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn layer_norm(s: &LayerNormStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let (rows, cols) = (s.rows as usize, s.cols as usize);
     let total = rows * cols * 4;
     let bias_read = s.bias.map(|b| rd(b, cols * 4)).unwrap_or(crate::mem::NONE);
@@ -171,7 +172,7 @@ fn kernel_reduce(k: ReduceKind) -> infc_kernels::ReduceKind {
     }
 }
 
-pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), String> {
+pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), StepFault> {
     let es = s.dtype.size();
     let out_n: usize = s.out_shape.iter().product::<u64>() as usize;
     let red_n: usize = s.red_shape.iter().product::<u64>() as usize;
@@ -205,7 +206,7 @@ pub(crate) fn reduce(s: &ReduceStep, m: &mut Mem<'_>, isa: Isa) -> Result<(), St
             let (x, y) = (view::<i64>(x)?, view_mut::<i64>(y)?);
             generic(s, x, y, |v| v as f64, |v| v as i64)
         }
-        d => Err(format!("{d} reductions are not supported")),
+        d => Err(StepFault::Unsupported(format!("{d} reductions"))),
     }
 }
 
@@ -216,7 +217,7 @@ fn generic<T: Copy>(
     y: &mut [T],
     to: impl Fn(T) -> f64,
     from: impl Fn(f64) -> T,
-) -> Result<(), String> {
+) -> Result<(), StepFault> {
     let (os, rs) = (signed(&s.out_strides), signed(&s.red_strides));
     let (ro, rr) = (s.out_shape.len(), s.red_shape.len());
     let red_n: usize = s.red_shape.iter().product::<u64>() as usize;

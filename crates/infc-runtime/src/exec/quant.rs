@@ -15,6 +15,7 @@
 //!
 //! Packed weights are validated once at load ([`check_weights`]); runs only check lengths.
 
+use crate::fault::{fault, StepFault};
 use crate::mem::{f32s, f32s_mut, opt_f32s, rd, Mem, NONE};
 use infc_kernels::gemm::{Activation as KAct, Bias as KBias, Epilogue};
 use infc_kernels::int8::pack::packed_cols_len;
@@ -29,8 +30,8 @@ use infc_plan::{Activation, QuantConvStep, QuantMatMulStep, TensorRef};
 /// Rows quantized and multiplied together when A is quantized per row.
 const ROW_BLOCK: usize = 256;
 
-fn ke(e: infc_kernels::KernelError) -> String {
-    e.to_string()
+fn ke(e: infc_kernels::KernelError) -> StepFault {
+    StepFault::Kernel(e)
 }
 
 fn act(a: Activation) -> KAct {
@@ -44,10 +45,10 @@ fn act(a: Activation) -> KAct {
 
 /// View packed bytes `[s8 data | i32 column sums | f32 scales]` of one `k × n` matrix; with
 /// `validate` every value is checked ([`PackedB8Ref::new`], at load), otherwise only lengths.
-fn weights(bytes: &[u8], k: usize, n: usize, validate: bool) -> Result<PackedB8Ref<'_>, String> {
+fn weights(bytes: &[u8], k: usize, n: usize, validate: bool) -> Result<PackedB8Ref<'_>, StepFault> {
     let total = packed_b8_bytes(k, n).ok_or("weights size overflows")?;
     if bytes.len() != total {
-        return Err(format!(
+        return Err(fault!(
             "quantized weights have {} bytes, k={k} n={n} needs {total}",
             bytes.len()
         ));
@@ -68,7 +69,7 @@ fn weights(bytes: &[u8], k: usize, n: usize, validate: bool) -> Result<PackedB8R
 
 /// Load-time check of `groups` consecutive packed `k × n` weight blocks: values in range, zero
 /// padding, column sums matching the data.
-fn check_blocks(consts: &[u8], at: u64, groups: u64, k: u64, n: u64) -> Result<(), String> {
+fn check_blocks(consts: &[u8], at: u64, groups: u64, k: u64, n: u64) -> Result<(), StepFault> {
     let one = packed_b8_bytes(k as usize, n as usize).ok_or("weights size overflows")?;
     let start = at as usize;
     for g in 0..groups as usize {
@@ -81,22 +82,26 @@ fn check_blocks(consts: &[u8], at: u64, groups: u64, k: u64, n: u64) -> Result<(
 }
 
 /// Load-time validation of a quantized matmul's weights.
-pub(crate) fn check_matmul(s: &QuantMatMulStep, consts: &[u8]) -> Result<(), String> {
+pub(crate) fn check_matmul(s: &QuantMatMulStep, consts: &[u8]) -> Result<(), StepFault> {
     check_blocks(consts, s.weights.offset, 1, s.k, s.n)
 }
 
 /// Load-time validation of a quantized conv's weights and geometry.
-pub(crate) fn check_conv(s: &QuantConvStep, consts: &[u8]) -> Result<(), String> {
+pub(crate) fn check_conv(s: &QuantConvStep, consts: &[u8]) -> Result<(), StepFault> {
     let (kg, cog) = s.group_dims().ok_or("zero group")?;
     if kg as usize > infc_kernels::int8::K_MAX {
-        return Err(format!(
+        return Err(fault!(
             "reduction length {kg} exceeds the int8 kernels' limit"
         ));
     }
     check_blocks(consts, s.weights.offset, s.group, kg, cog)
 }
 
-pub(crate) fn matmul(s: &QuantMatMulStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Result<(), String> {
+pub(crate) fn matmul(
+    s: &QuantMatMulStep,
+    mem: &mut Mem<'_>,
+    isa: Int8Isa,
+) -> Result<(), StepFault> {
     let (m, n, k) = (s.m as usize, s.n as usize, s.k as usize);
     let lda = a_row_len(k);
     let bias_read = s.bias.map_or(NONE, |b| rd(b, n * 4));
@@ -281,7 +286,7 @@ pub(crate) fn conv(
     mem: &mut Mem<'_>,
     isa: Int8Isa,
     fisa: Isa,
-) -> Result<(), String> {
+) -> Result<(), StepFault> {
     let layout = s.scratch_layout().ok_or("scratch size overflows")?;
     let (kg, cog) = s.group_dims().ok_or("zero group")?;
     let (kg, cog, groups) = (kg as usize, cog as usize, s.group as usize);

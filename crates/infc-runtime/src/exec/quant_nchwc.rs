@@ -5,51 +5,49 @@
 //! residual and ReLU happen in the kernel's store. Packed weights are validated once at load
 //! ([`check`]); runs only check lengths.
 
+use crate::fault::{fault, StepFault};
 use crate::mem::{f32s, f32s_mut, rd, Mem, NONE};
 use infc_kernels::int8::{
     qconv_nchwc, quantize_input_qconv, Int8Isa, QConvNchwcParams, QConvWeights,
 };
 use infc_plan::{Activation, QuantNchwcConvStep, TensorRef};
 
-fn ke(e: infc_kernels::KernelError) -> String {
-    e.to_string()
+fn ke(e: infc_kernels::KernelError) -> StepFault {
+    StepFault::Kernel(e)
 }
 
 /// Kernel parameters of the step, checked against its output size, packed weight size and the
 /// supported activations (the scratch size is the kernel's by construction:
 /// `QuantNchwcConvStep::scratch_bytes`).
-pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, String> {
+pub(crate) fn params(s: &QuantNchwcConvStep) -> Result<QConvNchwcParams, StepFault> {
     let p = s.kernel_params().ok_or(super::linalg::DIMS_PAST_USIZE)?;
     p.validate().map_err(ke)?;
     super::linalg::check_conv_output(&p.conv, s.oh, s.ow)?;
     let (w_bytes, _) = sizes(&p)?;
     if s.weights.bytes != w_bytes as u64 {
-        return Err(format!(
+        return Err(fault!(
             "packed weights have {} bytes, the kernel needs {w_bytes}",
             s.weights.bytes
         ));
     }
     if !matches!(s.act, Activation::None | Activation::Relu) {
-        return Err(format!(
-            "activation {:?} is not fused by this kernel",
-            s.act
-        ));
+        return Err(fault!("activation {:?} is not fused by this kernel", s.act));
     }
     Ok(p)
 }
 
 /// Bytes of the packed weights and of the quantized input for `p`.
-fn sizes(p: &QConvNchwcParams) -> Result<(usize, usize), String> {
+fn sizes(p: &QConvNchwcParams) -> Result<(usize, usize), StepFault> {
     p.packed_bytes()
         .zip(p.quant_input_len())
-        .ok_or_else(|| "int8 blocked conv sizes overflow".to_string())
+        .ok_or_else(|| StepFault::from("int8 blocked conv sizes overflow"))
 }
 
 /// View packed bytes `[s8 data | i32 sums | f32 scales | f32 bias]` (lengths from `p`).
-fn weights<'a>(bytes: &'a [u8], p: &QConvNchwcParams) -> Result<QConvWeights<'a>, String> {
+fn weights<'a>(bytes: &'a [u8], p: &QConvNchwcParams) -> Result<QConvWeights<'a>, StepFault> {
     let (total, _) = sizes(p)?;
     if bytes.len() != total {
-        return Err(format!(
+        return Err(fault!(
             "quantized weights have {} bytes, the kernel needs {total}",
             bytes.len()
         ));
@@ -67,7 +65,7 @@ fn weights<'a>(bytes: &'a [u8], p: &QConvNchwcParams) -> Result<QConvWeights<'a>
 }
 
 /// Load-time validation: geometry, and the packed weight sums against the weights.
-pub(crate) fn check(s: &QuantNchwcConvStep, consts: &[u8]) -> Result<(), String> {
+pub(crate) fn check(s: &QuantNchwcConvStep, consts: &[u8]) -> Result<(), StepFault> {
     let p = params(s)?;
     let start = s.weights.offset as usize;
     let bytes = consts
@@ -76,7 +74,11 @@ pub(crate) fn check(s: &QuantNchwcConvStep, consts: &[u8]) -> Result<(), String>
     weights(bytes, &p)?.validate(&p).map_err(ke)
 }
 
-pub(crate) fn conv(s: &QuantNchwcConvStep, mem: &mut Mem<'_>, isa: Int8Isa) -> Result<(), String> {
+pub(crate) fn conv(
+    s: &QuantNchwcConvStep,
+    mem: &mut Mem<'_>,
+    isa: Int8Isa,
+) -> Result<(), StepFault> {
     let p = params(s)?;
     let (w_bytes, xq_bytes) = sizes(&p)?;
     let y_bytes = p.output_len() * 4;
