@@ -1,5 +1,9 @@
 //! Helpers shared by the example programs in `src/bin/`: argument parsing without a dependency,
-//! reading an `.npy` array of integers, softmax and top-k.
+//! softmax and top-k, writing an `.npy` array; image preprocessing ([`vision`]) and sentence
+//! embedding pooling ([`pooling`]).
+
+pub mod pooling;
+pub mod vision;
 
 use std::path::Path;
 
@@ -12,6 +16,12 @@ pub fn flag(args: &[String], name: &str) -> Option<String> {
 
 /// The first argument that is not a flag or a flag's value.
 pub fn positional(args: &[String]) -> Option<String> {
+    positionals(args).into_iter().next()
+}
+
+/// Every argument that is not a flag or a flag's value, in order.
+pub fn positionals(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut skip = false;
     for a in args {
         if skip {
@@ -19,10 +29,10 @@ pub fn positional(args: &[String]) -> Option<String> {
         } else if a.starts_with("--") {
             skip = true;
         } else {
-            return Some(a.clone());
+            out.push(a.clone());
         }
     }
-    None
+    out
 }
 
 /// Indices and values of the `k` largest of `xs`, largest first.
@@ -37,6 +47,28 @@ pub fn log_softmax(xs: &[f32]) -> Vec<f32> {
     let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = xs.iter().map(|&x| (x - max).exp()).sum();
     xs.iter().map(|&x| x - max - sum.ln()).collect()
+}
+
+/// `softmax(xs)`, computed in f64.
+pub fn softmax(xs: &[f32]) -> Vec<f32> {
+    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = xs.iter().map(|&x| f64::from(x - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|&v| (v / sum) as f32).collect()
+}
+
+/// Write `data` (row-major, `shape`) to `path` as a little-endian f32 `.npy` file.
+pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> std::io::Result<()> {
+    use npyz::WriterBuilder;
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut w = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&dims)
+        .writer(file)
+        .begin_nd()?;
+    w.extend(data.iter().copied())?;
+    w.finish()
 }
 
 /// The little-endian f32 values of `bytes`.

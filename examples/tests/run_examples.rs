@@ -1,17 +1,8 @@
 //! Every example program runs on the committed fixtures and prints what it promises.
 
-use std::process::Command;
+mod common;
 
-fn run(exe: &str, args: &[&str]) -> String {
-    let out = Command::new(exe).args(args).output().expect("example runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{exe} {args:?}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+use common::run;
 
 #[test]
 fn gpt2_score_prints_five_tokens() {

@@ -176,3 +176,53 @@ def test_example_threaded_requests():
     for t in ("1 thread(s)", "2 thread(s)", "4 thread(s)"):
         line = next(l for l in out.splitlines() if l.startswith(t))
         assert line.endswith("outputs identical: True"), line
+
+
+def rust_example(name, *args):
+    """Run the Rust example `name` that `cargo test` / `cargo build -p infc-examples` built."""
+    import subprocess
+
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or EXAMPLES.parents[1] / "target")
+    exe = target / "debug" / name
+    assert exe.is_file(), f"{exe} is missing: run `cargo build -p infc-examples` first"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout
+
+
+def classes(out):
+    """[(class, p)] of the `class <idx>: p = <prob>` lines."""
+    rows = [l.split(": p = ") for l in out.splitlines() if l.startswith("class ")]
+    return [(int(c[len("class ") :]), float(p)) for c, p in rows]
+
+
+def test_example_classify_image_agrees_with_rust_and_onnxruntime():
+    data = EXAMPLES.parent / "data"
+    want = np.load(data / "classify_expected_probs.npy")
+    for image in ("pattern.png", "pattern.jpg"):
+        py = classes(run_example("classify_image.py", str(data / image)))
+        rs = classes(rust_example("classify_image", str(data / image)))
+        assert len(py) == 5 and [c for c, _ in py] == [c for c, _ in rs], (image, py, rs)
+        for (c, p), (_, q) in zip(py, rs):
+            assert abs(p - q) < 3e-3, (image, c, p, q)
+    # Pillow's resize is torchvision's: the PNG's probabilities are onnxruntime's on its tensor.
+    py = classes(run_example("classify_image.py", str(data / "pattern.png")))
+    assert [c for c, _ in py] == list(np.argsort(-want, kind="stable")[:5])
+    for c, p in py:
+        assert abs(p - want[c]) < 1e-5, (c, p, want[c])
+
+
+def similarities(out):
+    rows = [l.split(": ")[1] for l in out.splitlines() if l.startswith("sim ")]
+    return np.array([[float(v) for v in row.split()] for row in rows])
+
+
+def test_example_sentence_embeddings_agrees_with_rust_and_pytorch(tmp_path):
+    py = run_example("sentence_embeddings.py", "--save-embeddings", str(tmp_path / "py.npy"))
+    rs = rust_example("sentence_embeddings", "--save-embeddings", str(tmp_path / "rs.npy"))
+    assert py.splitlines()[:7] == rs.splitlines()[:7]  # sentences and sizes
+    sp, sr = similarities(py), similarities(rs)
+    assert sp.shape == (6, 6)
+    np.testing.assert_allclose(sp, sr, rtol=0, atol=1e-5)
+    want = np.load(EXAMPLES.parent / "data" / "minilm_tiny" / "expected_embeddings.npy")
+    for f in ("py.npy", "rs.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / f), want, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(sp, want @ want.T, rtol=0, atol=1e-5)
