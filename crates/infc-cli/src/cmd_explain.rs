@@ -4,7 +4,7 @@
 
 use crate::cli::{ExplainArgs, Format, VerifyArgs};
 use anyhow::{bail, Context, Result};
-use infc_ir::Graph;
+use infc::Graph;
 use std::fmt::Write as _;
 
 pub fn run(args: ExplainArgs) -> Result<()> {
@@ -31,7 +31,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             ran.push(pass);
         }
         if args.diff {
-            let after = infc_ir::print_graph(g);
+            let after = infc::render::print_graph(g);
             if pass != "import" && changed && after != before {
                 let _ = writeln!(out, "// ----- diff after {pass} -----");
                 let diff = similar::TextDiff::from_lines(&before, &after);
@@ -89,9 +89,9 @@ pub fn run(args: ExplainArgs) -> Result<()> {
 
 fn render(g: &Graph, format: Format) -> String {
     match format {
-        Format::Text => infc_ir::print_graph(g),
-        Format::Dot => infc_ir::to_dot(g),
-        Format::Json => infc_ir::to_json(g),
+        Format::Text => infc::render::print_graph(g),
+        Format::Dot => infc::render::to_dot(g),
+        Format::Json => infc::render::to_json(g),
     }
 }
 
@@ -110,8 +110,8 @@ fn is_plan_file(path: &std::path::Path) -> bool {
 fn explain_plan(args: &ExplainArgs) -> Result<()> {
     let path = &args.model.model;
     let bytes = read_plan_file(path)?;
-    let plan =
-        infc_plan::decode(&bytes).with_context(|| format!("loading plan {}", path.display()))?;
+    let plan = infc::plan_format::decode(&bytes)
+        .with_context(|| format!("loading plan {}", path.display()))?;
     if args.memory {
         print!("{}", plan.body.memory);
         return Ok(());
@@ -155,8 +155,8 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
     let path = &args.plan;
     let start = std::time::Instant::now();
     let bytes = read_plan_file(path)?;
-    let plan =
-        infc_plan::decode(&bytes).with_context(|| format!("verifying plan {}", path.display()))?;
+    let plan = infc::plan_format::decode(&bytes)
+        .with_context(|| format!("verifying plan {}", path.display()))?;
     let (major, minor) = format_version(&bytes);
     println!(
         "{}: ok (format {major}.{minor}, {} steps, {} bytes of constants hashed, {:.1} ms)",

@@ -6,7 +6,7 @@
 use crate::cli::{ProfileArgs, RunArgs};
 use crate::cmd_run::{peak_rss_bytes, Runner};
 use anyhow::{bail, Context, Result};
-use infc_runtime::{step_flops, step_op_kind, StepTimes};
+use infc::{step_flops, step_op_kind, StepTimes};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;

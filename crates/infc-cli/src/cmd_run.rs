@@ -6,7 +6,7 @@ use crate::cli::{PlanLoadArg, RunArgs};
 use crate::npy_io::write_npy;
 use crate::run_inputs::{parse_input_args, prepare_inputs, RunInput};
 use anyhow::{anyhow, bail, Context, Result};
-use infc_runtime::{InputKey, PlanLoad, Session, SessionOptions, TensorView};
+use infc::{InputKey, PlanLoad, Session, SessionOptions, TensorView};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -3,7 +3,7 @@
 //! alone, the layers kept in f32 and why.
 
 use infc::int8::Int8Decision;
-use infc_passes::Int8Kind;
+use infc::Int8Kind;
 
 /// Print the budget's choices (stderr) and, with `report`, the per-layer report (stdout).
 pub fn print_decision(d: &Int8Decision, report: bool) {

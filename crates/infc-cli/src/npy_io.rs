@@ -5,7 +5,7 @@
 //! buffer, and an output is written from the caller's buffer after its header.
 
 use anyhow::{bail, Context, Result};
-use infc_runtime::DType;
+use infc::DType;
 use npyz::{NpyHeader, Order, TypeChar};
 use std::io::{Read, Write};
 use std::path::Path;

@@ -4,7 +4,7 @@
 
 use crate::npy_io::{read_npy, type_string};
 use anyhow::{bail, Context, Result};
-use infc_plan::{IoDesc, PlanBody};
+use infc::{IoDesc, PlanBody};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -52,7 +52,7 @@ pub fn prepare_inputs(
     let given: HashMap<&str, &PathBuf> = given.iter().map(|(n, p)| (n.as_str(), p)).collect();
     let bounds = index_bounds(plan);
     // Read once: /proc/meminfo per input made 150 000 inputs take 15 s.
-    let memory = infc_runtime::physical_memory();
+    let memory = infc::physical_memory();
     plan.inputs
         .iter()
         .zip(bounds)

@@ -52,10 +52,24 @@ pub use options::{CompileOptions, Int8Options, Target};
 pub use pipeline::{check_pass_name, optimise, require_bound, Optimised};
 pub use provenance::provenance;
 
+/// Text, DOT and JSON renderings of a [`Graph`] (what `infc explain` prints).
+pub mod render {
+    pub use infc_ir::{print_graph, to_dot, to_json};
+}
+
+/// The plan file format: decoding (and validating) a plan's bytes without loading a session, as
+/// `infc explain PLAN` and `infc verify PLAN` do.
+pub mod plan_format {
+    pub use infc_plan::{
+        decode, decode_borrowed, DecodeOptions, PlanError, FORMAT_MAJOR, FORMAT_MINOR,
+    };
+}
+
 pub use infc_ir::Graph;
-pub use infc_passes::FusionLog;
-pub use infc_plan::{IoDesc, Plan};
+pub use infc_passes::{FusionLog, Int8Kind};
+pub use infc_plan::{IoDesc, Plan, PlanBody};
 pub use infc_runtime::{
-    CancelToken, DType, InputKey, Int8Isa, Isa, PlanLoad, RunOptions, RunStats, RuntimeError,
-    Session, SessionOptions, SessionStats, Spin, StepFault, Tensor, TensorView,
+    physical_memory, step_flops, step_op_kind, CancelToken, DType, InputKey, Int8Isa, Isa,
+    PlanLoad, RunOptions, RunStats, RuntimeError, Session, SessionOptions, SessionStats, Spin,
+    StepFault, StepTimes, Tensor, TensorView,
 };
