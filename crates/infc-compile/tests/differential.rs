@@ -437,3 +437,21 @@ fn fused_ops_from_passes() {
         ],
     );
 }
+
+/// Mod has no kernel: left in the graph (its input is a run-time tensor) lowering refuses it,
+/// naming the op and saying it must fold away.
+#[test]
+fn a_mod_that_did_not_fold_is_refused_by_name() {
+    let mut b = B::new();
+    let x = b.input("x", DType::I64, &[4]);
+    let k = b.i64c(&[], vec![3]);
+    let y = b.one(Op::Binary(BinaryOp::Mod), &[x, k]);
+    b.output(y);
+    let err = infc_compile::compile(&b.g, &infc_compile::CompileOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Mod has no kernel: it must fold away"),
+        "{err}"
+    );
+}

@@ -129,6 +129,10 @@ named_ops! {
         And,
         Or,
         Xor,
+        /// ONNX `Mod` with `fmod=0`: integer remainder with the divisor's sign (Python's `%`).
+        Mod,
+        /// ONNX `Mod` with `fmod=1`: C `fmod`, the remainder with the dividend's sign.
+        FMod,
     }
 }
 

@@ -103,6 +103,7 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> OpResult<Tensor> {
         Add | Sub | Mul | Div | Max | Min => {
             dispatch_num!(a.dtype, op_name(op), |T| arith::<T>(op, a, b, out))
         }
+        Mod | FMod => dispatch_num!(a.dtype, op_name(op), |T| modulo::<T>(op, a, b, out)),
         Pow => unreachable!("Pow handled above"),
     }
 }
@@ -155,6 +156,31 @@ fn arith<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, out: Vec<usize>) -> OpRes
         BinaryOp::Div => p.div(q),
         BinaryOp::Max => nan_max(p, q),
         _ => nan_min(p, q),
+    };
+    let mut r = Vec::with_capacity(out.iter().product());
+    for_each_offset(&out, [&a.shape, &b.shape], |[i, j]| r.push(f(x[i], y[j])));
+    tensor(out, r)
+}
+
+/// ONNX Mod: `Mod` (fmod=0, integers only) takes the divisor's sign like Python's `%`; `FMod`
+/// (fmod=1) is C's `fmod`, the dividend's sign, on integers or floats (exact through f64).
+fn modulo<T: Num>(op: BinaryOp, a: &Tensor, b: &Tensor, out: Vec<usize>) -> OpResult<Tensor> {
+    let (x, y) = (view::<T>(a)?, view::<T>(b)?);
+    if T::IS_FLOAT && op == BinaryOp::Mod {
+        return Err("Mod of floating-point tensors needs fmod=1".into());
+    }
+    if !T::IS_FLOAT && y.iter().any(|&v| v == T::zero()) && !out.contains(&0) {
+        return Err("integer modulo by zero".into());
+    }
+    let f = |p: T, q: T| {
+        if T::IS_FLOAT {
+            T::from_f64(p.to_f64() % q.to_f64())
+        } else {
+            let (p, q) = (p.to_i64(), q.to_i64());
+            let r = p.wrapping_rem(q);
+            let python = op == BinaryOp::Mod && r != 0 && (r < 0) != (q < 0);
+            T::from_i64_wrapping(if python { r.wrapping_add(q) } else { r })
+        }
     };
     let mut r = Vec::with_capacity(out.iter().product());
     for_each_offset(&out, [&a.shape, &b.shape], |[i, j]| r.push(f(x[i], y[j])));
@@ -289,6 +315,34 @@ mod tests {
         let r = binary(BinaryOp::Add, &a, &b).unwrap();
         assert_eq!(r.shape, vec![0, 3]);
         assert_eq!(r.numel(), 0);
+    }
+
+    #[test]
+    fn mod_takes_the_divisors_sign_and_fmod_the_dividends() {
+        let a = i64t(&[4], &[7, -7, 7, -8]);
+        let b = i64t(&[4], &[3, 3, -3, 4]);
+        assert_eq!(
+            i64s(&binary(BinaryOp::Mod, &a, &b).unwrap()),
+            vec![1, 2, -2, 0]
+        );
+        assert_eq!(
+            i64s(&binary(BinaryOp::FMod, &a, &b).unwrap()),
+            vec![1, -1, 1, 0]
+        );
+        let x = f32t(&[2], &[-7.5, 7.5]);
+        let y = f32t(&[], &[2.0]);
+        assert_eq!(
+            f32s(&binary(BinaryOp::FMod, &x, &y).unwrap()),
+            vec![-1.5, 1.5]
+        );
+        assert!(binary(BinaryOp::Mod, &x, &y)
+            .unwrap_err()
+            .contains("fmod=1"));
+        let z = i64t(&[], &[0]);
+        assert_eq!(
+            binary(BinaryOp::Mod, &a, &z).unwrap_err(),
+            "integer modulo by zero"
+        );
     }
 
     #[test]

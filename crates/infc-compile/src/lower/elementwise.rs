@@ -30,8 +30,9 @@ pub(crate) fn unary_kind(u: UnaryOp) -> UnaryKind {
     }
 }
 
-pub(crate) fn binary_kind(b: BinaryOp) -> BinaryKind {
-    match b {
+/// The plan's kind of a binary op (`None`: no kernel; the op must fold away).
+pub(crate) fn binary_kind(b: BinaryOp) -> Option<BinaryKind> {
+    Some(match b {
         BinaryOp::Add => BinaryKind::Add,
         BinaryOp::Sub => BinaryKind::Sub,
         BinaryOp::Mul => BinaryKind::Mul,
@@ -47,7 +48,8 @@ pub(crate) fn binary_kind(b: BinaryOp) -> BinaryKind {
         BinaryOp::And => BinaryKind::And,
         BinaryOp::Or => BinaryKind::Or,
         BinaryOp::Xor => BinaryKind::Xor,
-    }
+        BinaryOp::Mod | BinaryOp::FMod => return None,
+    })
 }
 
 fn unary_supported(u: UnaryOp, d: DType) -> bool {
@@ -96,6 +98,13 @@ pub(crate) fn emit_binary(
     y: infc_ir::ValueId,
 ) -> Result<(), CompileError> {
     let d = lw.ir_dtype(a);
+    let Some(kind) = binary_kind(op) else {
+        return Err(lw.unsupported(format!(
+            "{} has no kernel: it must fold away, so its inputs must be constants once the \
+             input shapes are bound",
+            op.name()
+        )));
+    };
     if !binary_supported(op, d) || lw.ir_dtype(b) != d {
         return Err(lw.unsupported(format!("{op:?} on {d} and {} tensors", lw.ir_dtype(b))));
     }
@@ -115,7 +124,7 @@ pub(crate) fn emit_binary(
         )));
     }
     let step = BinaryStep {
-        op: binary_kind(op),
+        op: kind,
         dtype: lw.dtype(a),
         a_strides: unsigned(&s[0]),
         b_strides: unsigned(&s[1]),

@@ -263,6 +263,14 @@ fn binary(op: BinaryOp, a: SymInt, b: SymInt) -> SymInt {
                 BinaryOp::And => Some((x != 0 && y != 0) as i64),
                 BinaryOp::Or => Some((x != 0 || y != 0) as i64),
                 BinaryOp::Xor => Some(((x != 0) != (y != 0)) as i64),
+                BinaryOp::Mod => x.checked_rem(y).map(|r| {
+                    if r != 0 && (r < 0) != (y < 0) {
+                        r + y
+                    } else {
+                        r
+                    }
+                }),
+                BinaryOp::FMod => x.checked_rem(y),
             };
             v.map_or(Unknown, Int)
         }

@@ -127,7 +127,9 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
                 | BinaryOp::Div
                 | BinaryOp::Pow
                 | BinaryOp::Max
-                | BinaryOp::Min => {
+                | BinaryOp::Min
+                | BinaryOp::Mod
+                | BinaryOp::FMod => {
                     input_kind(cx, 0, "a numeric type", is_numeric)?;
                     outputs_like_input0(cx)
                 }

@@ -1,4 +1,4 @@
-//! Elementwise ops: unary math (Relu, Sqrt, Erf, Tanh, …), binary arithmetic (Add, Sub, Mul, Div,
+//! Elementwise ops: unary math (Relu, Sqrt, Erf, Tanh, …), binary arithmetic (Add, Sub, Mul, Div, Mod,
 //! Pow), variadic Max/Min/Sum/Mean (chained binary ops), Cast/CastLike, Clip (opset < 11 attributes or
 //! ≥ 11 optional inputs, absent bounds materialised as the dtype's extremes), Identity, Dropout
 //! (inference mode; the optional mask output is a constant-true tensor), and Gelu (opset 20).
@@ -37,6 +37,18 @@ pub(super) fn binary_op(op_type: &str) -> Option<BinaryOp> {
         "Xor" => BinaryOp::Xor,
         _ => return None,
     })
+}
+
+/// ONNX Mod: `fmod=0` (integers, the divisor's sign) or `fmod=1` (C fmod).
+pub(super) fn modulo(cx: &mut NodeCx) -> Result<(), OnnxError> {
+    let op = match cx.attr(cx.attrs.int("fmod"))?.unwrap_or(0) {
+        0 => BinaryOp::Mod,
+        1 => BinaryOp::FMod,
+        v => return Err(cx.err(format!("attribute 'fmod' must be 0 or 1, got {v}"))),
+    };
+    let (a, b) = (cx.req(0)?, cx.req(1)?);
+    let y = cx.emit1(Op::Binary(op), vec![a, b])?;
+    cx.finish(&[y])
 }
 
 pub(super) fn binary(cx: &mut NodeCx) -> Result<(), OnnxError> {

@@ -72,6 +72,30 @@ fn unary_math_ops_keep_their_names() {
     assert_eq!(got, want, "{summary}");
 }
 
+/// ONNX Mod's `fmod` attribute picks the IR op: 0 (default) Python's remainder, 1 C's fmod;
+/// anything else names the attribute.
+#[test]
+fn mod_reads_fmod() {
+    let m = M::new(13)
+        .input("a", DataType::Int64, &["3"])
+        .input("b", DataType::Int64, &["3"])
+        .node("Mod", &["a", "b"], &["m"], vec![])
+        .node("Mod", &["a", "b"], &["f"], vec![ai("fmod", 1)])
+        .output("m")
+        .output("f");
+    let summary = m.summary();
+    assert!(
+        summary.contains("Binary(Mod) -> m") && summary.contains("Binary(FMod) -> f"),
+        "{summary}"
+    );
+    let bad = M::new(13)
+        .input("a", DataType::Int64, &["3"])
+        .node("Mod", &["a", "a"], &["m"], vec![ai("fmod", 2)])
+        .output("m");
+    let err = bad.import().unwrap_err().to_string();
+    assert!(err.contains("'fmod' must be 0 or 1, got 2"), "{err}");
+}
+
 #[test]
 fn clip_before_opset_11_reads_attributes() {
     let m = M::new(6)
