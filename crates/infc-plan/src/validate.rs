@@ -7,7 +7,7 @@
 //! index the arena and constants without further bounds reasoning beyond what a step's data
 //! (e.g. gather indices) decides at run time.
 
-use crate::describe::{constant_dims, Extent, TensorDesc, Tensors, Use};
+use crate::describe::{constant_dims, count, Extent, TensorDesc, Tensors, Use};
 use crate::format::PlanBody;
 use crate::step::{PackedRef, Step};
 use crate::types::{DType, Region, TensorRef};
@@ -76,11 +76,7 @@ impl Ctx {
 
     /// The element count of `dims` (see [`element_count`]).
     fn product(&self, what: &str, dims: &[u64]) -> Result<u64, PlanError> {
-        element_count(dims).ok_or_else(|| {
-            self.err(format!(
-                "{what} {dims:?} overflows: its non-zero dims span more than {MAX_ELEMENTS} elements"
-            ))
-        })
+        count(what, dims).map_err(|m| self.err(m))
     }
 
     /// Record a byte range `[t.offset + lo·esize, t.offset + hi·esize)` (element indices lo ≤ hi).
@@ -128,8 +124,8 @@ impl Ctx {
         Ok(())
     }
 
-    /// Strided access over `shape` (signed element strides); the number of elements its range
-    /// spans (0 when empty).
+    /// Strided access over `shape` (signed element strides). A write, or a read used once per
+    /// element ([`Use::ReadOnce`]), must not reach an element twice.
     fn strided(
         &mut self,
         role: &'static str,
@@ -137,8 +133,9 @@ impl Ctx {
         dtype: DType,
         shape: &[u64],
         strides: &[i64],
-        write: bool,
-    ) -> Result<u64, PlanError> {
+        usage: Use,
+    ) -> Result<(), PlanError> {
+        let write = usage == Use::Write;
         if strides.len() != shape.len() {
             return Err(self.err(format!(
                 "{role} has {} strides for rank {}",
@@ -162,7 +159,7 @@ impl Ctx {
             return Err(self.err(format!("{role} stride {s} exceeds {MAX_ELEMENTS} elements")));
         }
         if count == 0 {
-            return Ok(0);
+            return Ok(());
         }
         // Element index bounds; a product or sum past i128 (rank 8 of 2^64 dims) is an error.
         let bounds = || {
@@ -180,13 +177,24 @@ impl Ctx {
         let Some((lo, hi)) = bounds() else {
             return Err(self.err(format!("{role} extent overflows")));
         };
-        // A write reaches each element at most once, so it covers at least as many elements as
-        // it writes (a stride-0 write would repeat work unbounded by the arena).
-        if write && (count as i128) > hi - lo {
-            return Err(self.err(format!(
-                "{role} writes {count} elements into a span of {}: its strides repeat elements",
-                hi - lo
-            )));
+        // A write (or a once-per-element read: a reduction) reaches each element at most once,
+        // so it covers at least as many elements as it touches (a stride-0 dim would repeat work
+        // unbounded by the arena).
+        if (count as i128) > hi - lo {
+            let span = hi - lo;
+            match usage {
+                Use::Write => {
+                    return Err(self.err(format!(
+                        "{role} writes {count} elements into a span of {span}: its strides repeat elements"
+                    )))
+                }
+                Use::ReadOnce => {
+                    return Err(self.err(format!(
+                        "{role} reads {count} elements from a span of {span}: its strides repeat elements"
+                    )))
+                }
+                Use::Read | Use::ReadInPlace => {}
+            }
         }
         let contiguous = contiguous_strides(shape);
         let identity = !write
@@ -194,8 +202,7 @@ impl Ctx {
                 .iter()
                 .zip(&contiguous)
                 .all(|(&s, &c)| s == c as i64);
-        self.range(role, t, dtype.size() as u64, lo, hi, write, identity)?;
-        Ok((hi - lo) as u64)
+        self.range(role, t, dtype.size() as u64, lo, hi, write, identity)
     }
 
     /// Batched matrices: `batch_shape` with element strides, each matrix of `mat` (rows, columns)
@@ -321,17 +328,7 @@ fn apply(c: &mut Ctx, d: &TensorDesc) -> Result<(), PlanError> {
             c.range(d.role, d.at, esize, 0, *len as i128, write, identity)
         }
         Extent::Strided { dims, strides } => {
-            let span = c.strided(d.role, d.at, d.dtype, dims, strides, write)?;
-            if d.usage == Use::ReadOnce {
-                let n = c.product(d.role, dims)?;
-                if n > span {
-                    return Err(c.err(format!(
-                        "{} reads {n} elements from a span of {span}: its strides repeat elements",
-                        d.role
-                    )));
-                }
-            }
-            Ok(())
+            c.strided(d.role, d.at, d.dtype, dims, strides, d.usage)
         }
         Extent::Batched {
             batch,

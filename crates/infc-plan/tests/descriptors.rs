@@ -124,3 +124,22 @@ fn shape_rules_fail_in_describe_with_the_fields_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_reduction_whose_strides_repeat_elements_is_refused() {
+    let step = Step::Reduce(ReduceStep {
+        op: ReduceKind::Sum,
+        dtype: DType::F32,
+        out_shape: vec![2],
+        out_strides: vec![1],
+        red_shape: vec![3],
+        red_strides: vec![0],
+        x: TensorRef::arena(0),
+        y: TensorRef::arena(64),
+    });
+    let err = step_accesses(0, &step, 1 << 20, 0).unwrap_err().to_string();
+    assert!(
+        err.contains("x reads 6 elements from a span of 2: its strides repeat elements"),
+        "{err}"
+    );
+}
