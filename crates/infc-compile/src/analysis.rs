@@ -50,6 +50,8 @@ pub(crate) struct Analysis {
     /// Buffers in planning order: `(name, interval in node positions, offset)`.
     pub buffers: Vec<(String, Interval, u64)>,
     pub assignment: Assignment,
+    /// In-place updates chosen: `(node, input slot)`, in node order.
+    pub in_place: Vec<(usize, usize)>,
 }
 
 impl Analysis {
@@ -208,6 +210,7 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     }
 
     // 3. In-place merges, in execution order.
+    let mut in_place = Vec::new();
     if opts.in_place {
         for (i, node) in g.nodes.iter().enumerate() {
             if skip[i] || node.outputs.len() != 1 {
@@ -235,7 +238,23 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
                     && !comparison
                     && !shared
                     && !matches!(node.op, Op::Binary(BinaryOp::Pow) if vty.dtype != infc_ir::DType::F32);
+                // A range plan's shapes all make the max shape's in-place choices: a dim of 1
+                // can make a broadcast input the output's size at one shape and not another.
+                let ok = match &opts.reference {
+                    None => ok,
+                    Some(reference) => {
+                        let chosen = reference.layout.in_place.binary_search(&(i, slot)).is_ok();
+                        if chosen && !ok {
+                            return Err(CompileError::Range(format!(
+                                "node '{}' updates input {slot} in place at the max shape but cannot here",
+                                node.name
+                            )));
+                        }
+                        chosen
+                    }
+                };
                 if ok {
+                    in_place.push((i, slot));
                     parent[o.index()] = r as u32;
                     last[r] = last[r].max(last[o.index()]);
                     break;
@@ -299,7 +318,14 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
     for v in 0..nv {
         parent[v] = find(&mut parent, v) as u32;
     }
-    let assignment = assign_offsets(&items);
+    let assignment = match &opts.reference {
+        None => assign_offsets(&items),
+        Some(r) => {
+            let named: Vec<(String, Interval)> =
+                names.iter().cloned().zip(items.iter().copied()).collect();
+            r.layout.adopt(&named)?
+        }
+    };
     let mut offsets = HashMap::with_capacity(roots.len());
     for (k, &r) in roots.iter().enumerate() {
         offsets.insert(r, assignment.offsets[k]);
@@ -324,5 +350,6 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         scratch,
         buffers,
         assignment,
+        in_place,
     })
 }

@@ -26,4 +26,7 @@ pub enum CompileError {
     Constant { name: String, msg: String },
     #[error("graph: {0}")]
     Graph(String),
+    /// This shape of a range does not lower like its max shape (see `reference.rs`).
+    #[error("range plan: {0}")]
+    Range(String),
 }

@@ -13,9 +13,11 @@ mod error;
 mod limits;
 mod lower;
 pub mod memory;
+mod reference;
 
 pub use error::CompileError;
 pub use infc_plan::{MemoryEntry, MemoryPlan, Plan};
+pub use reference::{Layout, Reference};
 
 use infc_ir::{Graph, ValueId};
 use infc_plan::{IoDesc, PlanBody};
@@ -29,6 +31,9 @@ pub struct CompileOptions {
     pub in_place: bool,
     /// `cpu_features` bits to record as required (0: the plan runs on any CPU).
     pub required_features: u64,
+    /// Lower against this max-shape layout and constants (one shape of a range plan; see
+    /// [`Reference`]).
+    pub reference: Option<std::sync::Arc<Reference>>,
 }
 
 impl Default for CompileOptions {
@@ -37,16 +42,26 @@ impl Default for CompileOptions {
             producer: format!("infc {}", env!("CARGO_PKG_VERSION")),
             in_place: true,
             required_features: 0,
+            reference: None,
         }
     }
 }
 
 /// Compile a bound, fully shaped graph into a plan.
 pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
+    compile_with_layout(g, opts).map(|(plan, _)| plan)
+}
+
+/// [`compile`], also returning the memory layout and constants placement it chose (what other
+/// shapes of a range plan are lowered against).
+pub fn compile_with_layout(
+    g: &Graph,
+    opts: &CompileOptions,
+) -> Result<(Plan, Layout), CompileError> {
     limits::check_graph(g)?;
     let an = analysis::analyse(g, opts)?;
     limits::check_arena(&an)?;
-    let mut lw = lower::lower_graph(g, &an)?;
+    let mut lw = lower::lower_graph(g, &an, opts.reference.clone())?;
     let io = |v: ValueId, lw: &mut lower::Lowerer<'_>| -> Result<IoDesc, CompileError> {
         let val = g.value(v);
         Ok(IoDesc {
@@ -97,11 +112,22 @@ pub fn compile(g: &Graph, opts: &CompileOptions) -> Result<Plan, CompileError> {
         step_names: std::mem::take(&mut lw.names),
         memory,
         provenance: Vec::new(),
+        range: None,
     };
     let consts = std::mem::take(&mut lw.blob);
+    let layout = Layout {
+        items: an
+            .buffers
+            .iter()
+            .map(|(name, it, _)| (name.clone(), *it))
+            .collect(),
+        assignment: an.assignment.clone(),
+        consts: std::mem::take(&mut lw.const_at),
+        in_place: an.in_place.clone(),
+    };
     // Catch lowering bugs here rather than at load time (model faults were refused by `limits`).
     infc_plan::validate(&body, consts.len() as u64).map_err(|e| {
         CompileError::Graph(format!("internal error: lowered plan is invalid: {e}"))
     })?;
-    Ok(Plan { body, consts })
+    Ok((Plan { body, consts }, layout))
 }

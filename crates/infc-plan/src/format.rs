@@ -31,9 +31,9 @@
 //! that does not is still read by every reader of its major.
 //!
 //! Room for what comes next, reserved now so that it lands as 5.x minors (see ARCHITECTURE.md):
-//! - dims that are expressions of plan symbols (range plans): a required [`section::SYMBOLS`]
-//!   and dim fields with [`section::SYMBOLIC_DIM`] set (refused by this build: no field of a 5.1
-//!   plan may exceed `MAX_ELEMENTS`, so the bit is free);
+//! - (landed in 5.2) range plans: a required [`section::SYMBOLS`] holding the plan's symbols with
+//!   their ranges, dim expressions and the fields they patch (`symbols.rs`); STEPS and META hold
+//!   the plan at its max shape;
 //! - several programs sharing the constants (prefill and decode): a required
 //!   [`section::PROGRAMS`], META and STEPS being program 0;
 //! - persistent state regions that outlive a run (a KV cache): a required [`section::STATE`]
@@ -44,6 +44,7 @@
 //! [`DecodeOptions::verify_weights`] is set (`infc verify`, `infc run --verify`, [`decode`]).
 
 use crate::step::Step;
+use crate::symbols::RangeTable;
 use crate::types::{cpu_features, IoDesc, MemoryEntry, MemoryPlan};
 use crate::validate::validate;
 use crate::wire::{wire_struct, Reader, Wire, Writer};
@@ -55,8 +56,8 @@ pub const MAGIC: &[u8; 8] = b"INFCPLAN";
 /// the constants, `CONST_HASH`, section flags.
 pub const FORMAT_MAJOR: u16 = 5;
 /// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]). 1: unary Sin
-/// and Cos (`UnaryKind` 16 and 17).
-pub const FORMAT_MINOR: u16 = 1;
+/// and Cos (`UnaryKind` 16 and 17). 2: range plans (section `SYMBOLS`, written only by them).
+pub const FORMAT_MINOR: u16 = 2;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;
 const MAX_PRODUCER: usize = 1024;
@@ -72,9 +73,9 @@ pub mod section {
     pub const CONST_HASH: u32 = 5;
     /// Optional: the plan's provenance (`PlanBody::provenance`).
     pub const PROVENANCE: u32 = 6;
-    /// Reserved (range plans): the plan's symbols (name, min, max) and a table of dim
-    /// expressions over them. A dim, stride or size field with [`SYMBOLIC_DIM`] set names entry
-    /// `v & !SYMBOLIC_DIM` of this table; this build writes none and refuses such a value.
+    /// Range plans (5.2): the plan's symbols (name, min, max), a table of dim expressions over
+    /// them and the numeric fields each patches ([`crate::RangeTable`]). Required, written only
+    /// by range plans.
     pub const SYMBOLS: u32 = 7;
     /// Reserved (generation): programs after the first (name, inputs, outputs, steps), sharing
     /// the plan's constants, state and arena: a decode program beside the prefill one. META and
@@ -87,12 +88,14 @@ pub mod section {
     pub const REQUIRED: [u32; 5] = [META, STEPS, MEMORY, CONST_HASH, CONSTS];
     /// Flag bit: a reader that does not know the section's kind may skip it.
     pub const OPTIONAL: u32 = 1;
-    /// Bit of a u64 dim, stride or size field that makes it a reference into [`SYMBOLS`].
+    /// Reserved bit of a u64 dim, stride or size field (no 5.x field may exceed `MAX_ELEMENTS`,
+    /// so it is free); refused with its own message. Range plans patch fields through the
+    /// [`SYMBOLS`] table instead, which also reaches signed strides.
     pub const SYMBOLIC_DIM: u64 = 1 << 63;
 
     /// The section kinds this build reads (the rest are skipped when optional, else refused).
     pub fn known(kind: u32) -> bool {
-        REQUIRED.contains(&kind) || kind == PROVENANCE
+        REQUIRED.contains(&kind) || kind == PROVENANCE || kind == SYMBOLS
     }
 
     pub fn name(kind: u32) -> &'static str {
@@ -148,6 +151,9 @@ pub struct PlanBody {
     /// source, source_bytes, source_xxh64, flags, target). Stored in the optional
     /// `PROVENANCE` section; informative only, never read by a run.
     pub provenance: Vec<(String, String)>,
+    /// A range plan's symbols, expressions and patches (section `SYMBOLS`); `None` for a plan
+    /// of one shape. The rest of the body is the plan at the max shape.
+    pub range: Option<RangeTable>,
 }
 
 /// A complete plan: body plus owned constants blob.
@@ -425,6 +431,10 @@ impl Plan {
             (section::CONSTS, 0, &self.consts),
             (section::PROVENANCE, section::OPTIONAL, &provenance),
         ];
+        let symbols = self.body.range.as_ref().map(RangeTable::to_bytes);
+        if let Some(b) = &symbols {
+            sections.push((section::SYMBOLS, 0, b));
+        }
         sections.extend_from_slice(extra);
         let table_at = (FIXED_HEADER + producer.len()).next_multiple_of(8);
         let header_len = (table_at + SECTION_ENTRY * sections.len()).next_multiple_of(64);
@@ -436,6 +446,7 @@ impl Plan {
         }
         let mut w = Writer {
             buf: Vec::with_capacity(at),
+            numeric: None,
         };
         w.bytes(MAGIC);
         w.u16(FORMAT_MAJOR);
@@ -530,7 +541,15 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         .map_err(|_| PlanError::Section("producer string is not UTF-8".into()))?;
     let mut found: [Option<Entry>; 5] = [None; 5];
     let mut provenance: Option<Vec<(String, String)>> = None;
+    let mut symbols: Option<&[u8]> = None;
     for e in &entries {
+        if e.kind == section::SYMBOLS {
+            if symbols.is_some() {
+                return Err(PlanError::Section("section symbols appears twice".into()));
+            }
+            symbols = Some(&bytes[e.offset as usize..e.end as usize]);
+            continue;
+        }
         if e.kind == section::PROVENANCE {
             if provenance.is_some() {
                 return Err(PlanError::Section(
@@ -585,7 +604,16 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
         provenance,
         [slice(0), slice(1), slice(2)],
     )
-    .and_then(|body| validate(&body, consts.len() as u64).map(|()| body));
+    .and_then(|mut body| {
+        validate(&body, consts.len() as u64)?;
+        if let Some(bytes) = symbols {
+            let table = RangeTable::from_bytes(bytes)?;
+            table.check(&body)?;
+            table.check_against(&body)?;
+            body.range = Some(table);
+        }
+        Ok(body)
+    });
     match body {
         Ok(body) => Ok((body, consts)),
         // A later minor's plan may use enum values or step kinds this reader lacks.
@@ -633,5 +661,6 @@ fn decode_body(
         step_names,
         memory,
         provenance: provenance.unwrap_or_default(),
+        range: None,
     })
 }

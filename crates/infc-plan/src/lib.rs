@@ -9,6 +9,7 @@ mod describe;
 mod error;
 mod format;
 mod step;
+mod symbols;
 mod types;
 mod validate;
 mod window;
@@ -21,9 +22,14 @@ pub use format::{
     FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
 };
 pub use step::*;
+pub use symbols::{
+    numeric_fields, numeric_values, skeleton, DimExpr, Patch, PatchTarget, RangeTable, Symbol,
+    Term, MAX_EXPONENT, MAX_SYMBOLS, MAX_TERMS,
+};
 pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
 pub use validate::{
     contiguous_strides, element_count, step_accesses, validate, Access, MAX_ARENA_BYTES,
     MAX_ELEMENTS, MAX_IO_RANK, MAX_RANK,
 };
 pub use window::Window2d;
+pub use wire::Wire;

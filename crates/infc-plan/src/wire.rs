@@ -8,11 +8,21 @@ use crate::PlanError;
 #[derive(Default)]
 pub struct Writer {
     pub buf: Vec<u8>,
+    /// When recording: the byte position of every `u64` / `i64` written and whether it is signed
+    /// (the numeric fields a range plan may patch, see `symbols.rs`).
+    pub numeric: Option<Vec<(usize, bool)>>,
 }
 
 impl Writer {
     pub fn new() -> Writer {
         Writer::default()
+    }
+    /// A writer that records where its numeric fields are.
+    pub fn recording() -> Writer {
+        Writer {
+            buf: Vec::new(),
+            numeric: Some(Vec::new()),
+        }
     }
     pub fn bytes(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);
@@ -27,6 +37,15 @@ impl Writer {
         self.bytes(&v.to_le_bytes());
     }
     pub fn u64(&mut self, v: u64) {
+        if let Some(n) = &mut self.numeric {
+            n.push((self.buf.len(), false));
+        }
+        self.bytes(&v.to_le_bytes());
+    }
+    pub fn i64(&mut self, v: i64) {
+        if let Some(n) = &mut self.numeric {
+            n.push((self.buf.len(), true));
+        }
         self.bytes(&v.to_le_bytes());
     }
     /// Zero-pad to a multiple of `align`.
@@ -180,7 +199,7 @@ impl Wire for u64 {
 impl Wire for i64 {
     const MIN_BYTES: usize = 8;
     fn put(&self, w: &mut Writer) {
-        w.u64(*self as u64)
+        w.i64(*self)
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
         Ok(r.u64()? as i64)

@@ -55,6 +55,7 @@ fn plan(s: AttentionStep) -> Plan {
             entries: vec![],
         },
         provenance: Vec::new(),
+        range: None,
     };
     Plan {
         body,

@@ -95,6 +95,7 @@ fn sample_plan() -> Plan {
             }],
         },
         provenance: Vec::new(),
+        range: None,
     };
     Plan { body, consts }
 }

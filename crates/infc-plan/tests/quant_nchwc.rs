@@ -62,6 +62,7 @@ fn plan(s: QuantNchwcConvStep) -> Plan {
             entries: vec![],
         },
         provenance: Vec::new(),
+        range: None,
     };
     Plan { body, consts }
 }

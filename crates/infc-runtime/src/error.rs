@@ -26,6 +26,9 @@ pub enum RuntimeError {
     },
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },
+    /// A range plan instantiated at the inputs' shape is not a valid plan there.
+    #[error("the plan at {at} is invalid: {msg}")]
+    Shape { at: String, msg: String },
     #[error("output '{name}': {msg}")]
     Output { name: String, msg: String },
     #[error("cannot allocate the {0}-byte arena")]

@@ -14,6 +14,7 @@ mod inputs;
 mod mem;
 mod profile;
 mod session;
+mod shapes;
 mod storage;
 mod tensor;
 mod threading;

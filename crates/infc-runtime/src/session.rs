@@ -16,6 +16,7 @@ use crate::control::{Counters, RunOptions, RunStats, SessionStats, Stop};
 use crate::exec::{prepare, run_steps, step_error};
 use crate::inputs::{check_inputs, InputNames};
 use crate::mem::Mem;
+use crate::shapes::{Instance, RangeState};
 use crate::storage::{AlignedBuf, PlanBytes};
 use crate::tensor::{DType, InputKey, Tensor, TensorView};
 use crate::threading::{Exec, Spin};
@@ -95,6 +96,28 @@ impl<F: FnOnce(&[TensorView<'_>]) -> R, R> Lend<F, R> {
     }
 }
 
+/// The plan a run executes: the session's own (one-shape plans, or a range plan at its max
+/// shape) or a range plan's instance at the inputs' shape.
+pub(crate) enum Shaped<'s> {
+    Own(&'s PlanBody, &'s [Vec<usize>]),
+    At(std::sync::Arc<Instance>),
+}
+
+impl Shaped<'_> {
+    pub(crate) fn body(&self) -> &PlanBody {
+        match self {
+            Shaped::Own(b, _) => b,
+            Shaped::At(i) => &i.body,
+        }
+    }
+    fn output_shapes(&self) -> &[Vec<usize>] {
+        match self {
+            Shaped::Own(_, s) => s,
+            Shaped::At(i) => &i.output_shapes,
+        }
+    }
+}
+
 /// A run loop over a plan's steps (see [`Session::run_into_with`]).
 pub(crate) type StepLoop<'a> =
     &'a mut (dyn FnMut(&PlanBody, &mut Mem<'_>, &Stop<'_>) -> Result<(), RuntimeError> + Send);
@@ -113,6 +136,8 @@ pub struct Session {
     budget: Budget,
     /// Shape of each output in `usize` (for the views [`Session::run_with`] lends).
     output_shapes: Vec<Vec<usize>>,
+    /// A range plan's symbols and the shapes instantiated so far (`None`: one shape).
+    range: Option<RangeState>,
     /// Set once the GEMM packing buffers of every worker of the pool were reserved (first run).
     pack_buffers_reserved: std::sync::atomic::AtomicBool,
     /// Where runs execute.
@@ -168,6 +193,33 @@ pub(crate) fn dims_str(dtype: infc_plan::DType, shape: &[usize]) -> String {
 pub(crate) fn io_str(io: &IoDesc) -> String {
     let dims: Vec<String> = io.shape.iter().map(|d| d.to_string()).collect();
     format!("{}[{}]", io.dtype, dims.join(","))
+}
+
+fn check_output_buffers(body: &PlanBody, outputs: &[&mut [u8]]) -> Result<(), RuntimeError> {
+    if outputs.len() != body.outputs.len() {
+        return Err(RuntimeError::Output {
+            name: "*".into(),
+            msg: format!(
+                "{} output buffers given, the plan has {} outputs",
+                outputs.len(),
+                body.outputs.len()
+            ),
+        });
+    }
+    for (o, buf) in body.outputs.iter().zip(outputs.iter()) {
+        let want = o.byte_len().unwrap_or(0) as usize;
+        if buf.len() != want {
+            return Err(RuntimeError::Output {
+                name: o.name.clone(),
+                msg: format!(
+                    "buffer of {} bytes given, {} needs {want}",
+                    buf.len(),
+                    io_str(o)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Session {
@@ -296,7 +348,12 @@ impl Session {
             .collect();
         let input_names = InputNames::new(&body);
         let exec = Exec::new(opts.threads, opts.pool)?;
+        let range = body
+            .range
+            .clone()
+            .map(|table| RangeState::new(table, &body));
         Ok(Session {
+            range,
             exec,
             spin: opts.spin,
             counters: Counters::default(),
@@ -351,9 +408,41 @@ impl Session {
             .map(|(outs, _)| outs)
     }
 
+    /// A range plan's symbols, ranges and expressions (`None` for a plan of one shape).
+    pub fn range(&self) -> Option<&infc_plan::RangeTable> {
+        self.range.as_ref().map(RangeState::table)
+    }
+
+    /// The plan at the shape `inputs` give (see [`Shaped`]).
+    pub(crate) fn shaped(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+    ) -> Result<Shaped<'_>, RuntimeError> {
+        let Some(range) = &self.range else {
+            return Ok(Shaped::Own(&self.body, &self.output_shapes));
+        };
+        let key = range.values(inputs, &|k| self.input_index(k), &|i| {
+            self.body.inputs[i].name.clone()
+        })?;
+        if range.is_max(&key) {
+            return Ok(Shaped::Own(&self.body, &self.output_shapes));
+        }
+        let consts = &self.bytes.bytes()[self.consts.clone()];
+        range.instance(&key, &self.body, consts).map(Shaped::At)
+    }
+
+    /// The plan's outputs at the shape `inputs` give (for a range plan, they depend on it).
+    pub fn outputs_for(
+        &self,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+    ) -> Result<Vec<IoDesc>, RuntimeError> {
+        Ok(self.shaped(inputs)?.body().outputs.clone())
+    }
+
     /// Zeroed output tensors of the plan's shapes (allocated fallibly).
-    fn output_tensors(&self) -> Result<Vec<Tensor>, RuntimeError> {
-        self.body
+    fn output_tensors(&self, shaped: &Shaped<'_>) -> Result<Vec<Tensor>, RuntimeError> {
+        shaped
+            .body()
             .outputs
             .iter()
             .map(|o| {
@@ -404,7 +493,7 @@ impl Session {
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         opts: &RunOptions,
     ) -> Result<(Vec<Tensor>, RunStats), RuntimeError> {
-        let mut outs = self.output_tensors()?;
+        let mut outs = self.output_tensors(&self.shaped(inputs)?)?;
         let stats = {
             let mut slots: Vec<&mut [u8]> =
                 outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
@@ -461,12 +550,16 @@ impl Session {
         step_loop: StepLoop<'_>,
     ) -> Result<RunStats, RuntimeError> {
         let start = std::time::Instant::now();
-        let result = self.run_checked(inputs, sink, &Stop::new(opts, start), step_loop);
+        let result = self.shaped(inputs).and_then(|shaped| {
+            let steps = shaped.body().steps.len();
+            self.run_checked(&shaped, inputs, sink, &Stop::new(opts, start), step_loop)
+                .map(|new_arena| (new_arena, steps))
+        });
         let wall = start.elapsed();
         self.counters.record(result.is_ok(), wall);
-        result.map(|new_arena| RunStats {
+        result.map(|(new_arena, steps)| RunStats {
             wall,
-            steps: self.body.steps.len(),
+            steps,
             arena_bytes: self.body.memory.arena_bytes,
             new_arena,
         })
@@ -475,14 +568,16 @@ impl Session {
     /// A run after its options were resolved: whether it allocated a new arena.
     fn run_checked(
         &self,
+        shaped: &Shaped<'_>,
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         sink: Sink<'_, '_>,
         stop: &Stop<'_>,
         step_loop: StepLoop<'_>,
     ) -> Result<bool, RuntimeError> {
-        check_inputs(&self.body, &self.input_names, inputs)?;
+        let body = shaped.body();
+        check_inputs(body, &self.input_names, inputs)?;
         if let Sink::Copy(outputs) = &sink {
-            self.check_output_buffers(outputs)?;
+            check_output_buffers(body, outputs)?;
         }
         stop.check(0)?;
         if !self
@@ -496,11 +591,11 @@ impl Session {
         // workers spinning beside it as its team, so each step's parallel region starts on
         // helpers that are already awake, and the caller blocks once per run instead of once per
         // region (a one-thread pool, or `threads: Some(1)`, runs it on the caller).
-        let run = || self.run_in(arena.bytes_mut(), inputs, stop, step_loop);
+        let run = || self.run_in(body, arena.bytes_mut(), inputs, stop, step_loop);
         let result = self
             .exec
             .run(self.spin, run)
-            .and_then(|()| self.finish(arena.bytes(), sink));
+            .and_then(|()| self.finish(shaped, arena.bytes(), sink));
         self.arenas
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -508,36 +603,14 @@ impl Session {
         result.map(|()| new_arena)
     }
 
-    fn check_output_buffers(&self, outputs: &[&mut [u8]]) -> Result<(), RuntimeError> {
-        if outputs.len() != self.body.outputs.len() {
-            return Err(RuntimeError::Output {
-                name: "*".into(),
-                msg: format!(
-                    "{} output buffers given, the plan has {} outputs",
-                    outputs.len(),
-                    self.body.outputs.len()
-                ),
-            });
-        }
-        for (o, buf) in self.body.outputs.iter().zip(outputs.iter()) {
-            let want = o.byte_len().unwrap_or(0) as usize;
-            if buf.len() != want {
-                return Err(RuntimeError::Output {
-                    name: o.name.clone(),
-                    msg: format!(
-                        "buffer of {} bytes given, {} needs {want}",
-                        buf.len(),
-                        io_str(o)
-                    ),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// The bytes of output `i` after a run (in the arena or, for a constant output, the plan).
-    fn output_bytes<'a>(&'a self, arena: &'a [u8], i: usize) -> Result<&'a [u8], RuntimeError> {
-        let o = &self.body.outputs[i];
+    fn output_bytes<'a>(
+        &'a self,
+        body: &PlanBody,
+        arena: &'a [u8],
+        i: usize,
+    ) -> Result<&'a [u8], RuntimeError> {
+        let o = &body.outputs[i];
         let (at, len) = (o.at.offset as usize, o.byte_len().unwrap_or(0) as usize);
         let src = match o.at.region {
             infc_plan::Region::Arena => arena.get(at..at + len),
@@ -550,20 +623,26 @@ impl Session {
     }
 
     /// Copies the outputs into the caller's buffers, or lends views of them.
-    fn finish(&self, arena: &[u8], sink: Sink<'_, '_>) -> Result<(), RuntimeError> {
+    fn finish(
+        &self,
+        shaped: &Shaped<'_>,
+        arena: &[u8],
+        sink: Sink<'_, '_>,
+    ) -> Result<(), RuntimeError> {
+        let body = shaped.body();
         match sink {
             Sink::Copy(bufs) => {
                 for (i, buf) in bufs.iter_mut().enumerate() {
-                    buf.copy_from_slice(self.output_bytes(arena, i)?);
+                    buf.copy_from_slice(self.output_bytes(body, arena, i)?);
                 }
             }
             Sink::Lend(f) => {
                 let view = |i: usize| -> Result<TensorView<'_>, RuntimeError> {
-                    let o = &self.body.outputs[i];
-                    let data = self.output_bytes(arena, i)?;
-                    Ok(TensorView::new(o.dtype, &self.output_shapes[i], data))
+                    let o = &body.outputs[i];
+                    let data = self.output_bytes(body, arena, i)?;
+                    Ok(TensorView::new(o.dtype, &shaped.output_shapes()[i], data))
                 };
-                let n = self.body.outputs.len();
+                let n = body.outputs.len();
                 // Views on the stack for up to `LENT_ON_STACK` outputs: no allocation per run.
                 if n <= LENT_ON_STACK {
                     let mut views = [TensorView::new(DType::F32, &[], &[]); LENT_ON_STACK];
@@ -595,6 +674,7 @@ impl Session {
 
     fn run_in(
         &self,
+        body: &PlanBody,
         arena: &mut [u8],
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         stop: &Stop<'_>,
@@ -602,7 +682,7 @@ impl Session {
     ) -> Result<(), RuntimeError> {
         for (key, view) in inputs {
             let i = self.input_index(key).unwrap_or(0);
-            let desc = &self.body.inputs[i];
+            let desc = &body.inputs[i];
             let at = desc.at.offset as usize;
             let dst =
                 arena
@@ -615,7 +695,7 @@ impl Session {
         }
         let consts = &self.bytes.bytes()[self.consts.clone()];
         let mut mem = Mem { arena, consts };
-        step_loop(&self.body, &mut mem, stop)
+        step_loop(body, &mut mem, stop)
     }
 
     fn input_index(&self, key: &InputKey<'_>) -> Option<usize> {

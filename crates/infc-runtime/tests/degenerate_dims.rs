@@ -56,6 +56,7 @@ fn plan(case: &Case) -> Plan {
                 entries: vec![],
             },
             provenance: Vec::new(),
+            range: None,
         },
         consts,
     }

@@ -41,6 +41,7 @@ fn pow_plan(dtype: DType, n: u64, b_len: u64) -> Plan {
             entries: vec![],
         },
         provenance: Vec::new(),
+        range: None,
     };
     Plan {
         body,

@@ -41,6 +41,7 @@ fn plan(n: usize) -> Plan {
             ..MemoryPlan::default()
         },
         provenance: Vec::new(),
+        range: None,
     };
     Plan {
         body,

@@ -46,6 +46,7 @@ fn gather_plan() -> Plan {
                 entries: vec![],
             },
             provenance: vec![],
+            range: None,
         },
         consts,
     }

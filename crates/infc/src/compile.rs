@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use crate::int8::Int8Decision;
 use crate::options::CompileOptions;
-use crate::pipeline::{optimise, require_bound};
+use crate::pipeline::{check_and_import, optimise_graph, require_bound};
 use crate::provenance::provenance;
+use crate::range::{compile_range, Ranges};
 use infc_ir::Graph;
 use infc_passes::FusionLog;
 use infc_plan::Plan;
@@ -26,8 +27,9 @@ pub struct Compiled {
 
 /// Compile the ONNX model at `model` into a plan.
 ///
-/// Every symbolic input dim must be bound by [`CompileOptions::shapes`]; the error names the
-/// input, the dim and the binding to give.
+/// A symbolic input dim bound to one size by [`CompileOptions::shapes`] is fixed; one bound to a
+/// range (`batch=1..16`), or not bound at all (then `1..=`[`crate::range::DEFAULT_MAX`]), makes a
+/// range plan: one plan that runs at every shape within the ranges.
 pub fn compile(model: impl AsRef<Path>, opts: &CompileOptions) -> Result<Plan> {
     compile_observed(model.as_ref(), opts, |_, _, _| {}).map(|c| c.plan)
 }
@@ -39,10 +41,18 @@ pub fn compile_observed(
     opts: &CompileOptions,
     after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<Compiled> {
-    let o = optimise(model, opts, after_pass)?;
-    require_bound(&o.graph)?;
-    let mut plan = infc_compile::compile(&o.graph, &infc_compile::CompileOptions::default())
-        .map_err(|e| Error::compile(model.display().to_string(), e))?;
+    let (level, g) = check_and_import(model, opts)?;
+    let ranges = Ranges::parse(&g, &opts.shapes, true)?;
+    let (mut plan, o) = if ranges.symbols.is_empty() {
+        let o = optimise_graph(g, level, opts, &ranges.fixed, None, after_pass)?;
+        require_bound(&o.graph)?;
+        let plan = infc_compile::compile(&o.graph, &infc_compile::CompileOptions::default())
+            .map_err(|e| Error::compile(model.display().to_string(), e))?;
+        (plan, o)
+    } else {
+        let what = model.display().to_string();
+        compile_range(&what, &g, level, opts, &ranges, after_pass)?
+    };
     plan.body.provenance = provenance(model, opts)?;
     Ok(Compiled {
         plan,

@@ -44,6 +44,7 @@ pub mod int8;
 mod options;
 mod pipeline;
 mod provenance;
+pub mod range;
 
 pub use compile::{compile, compile_observed, lower, Compiled};
 pub use error::{full_message, Error, Result};

@@ -6,8 +6,9 @@
 use crate::error::{Error, Result};
 use crate::int8::{decide, Int8Decision};
 use crate::options::CompileOptions;
+use crate::range::Ranges;
 use infc_ir::Graph;
-use infc_passes::{FusionLog, OptLevel, PassCx};
+use infc_passes::{FusionLog, OptLevel, PassCx, ShapeBinding};
 use std::path::Path;
 
 /// The graph [`optimise`] produced, with what happened on the way.
@@ -22,12 +23,21 @@ pub struct Optimised {
 }
 
 /// Import `model`, bind its shapes and run the pipeline `opts` asks for. `after_pass` sees the
-/// graph after import (and shape binding), as pass `"import"`, then after each pass.
+/// graph after import (and shape binding), as pass `"import"`, then after each pass. A `--shape`
+/// range binds its max; symbolic dims no flag mentions stay symbolic.
 pub fn optimise(
     model: &Path,
     opts: &CompileOptions,
-    mut after_pass: impl FnMut(&'static str, &Graph, bool),
+    after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<Optimised> {
+    let (level, g) = check_and_import(model, opts)?;
+    let ranges = Ranges::parse(&g, &opts.shapes, false)?;
+    let bindings = ranges.bindings_at(&ranges.max_values());
+    optimise_graph(g, level, opts, &bindings, None, after_pass)
+}
+
+/// Check the options that need no model, then import it.
+pub(crate) fn check_and_import(model: &Path, opts: &CompileOptions) -> Result<(OptLevel, Graph)> {
     // Before the import, which can take a while on a large model.
     for name in &opts.disable {
         check_pass_name("--disable", name, &[])?;
@@ -44,25 +54,33 @@ pub fn optimise(
             return Err(Error::Options(format!("--int8-budget {b}: not a relative error; give a finite number >= 0, e.g. 0.05 (layers whose error exceeds it stay in f32)")));
         }
     }
-    let mut g =
+    let g =
         infc_onnx::import_file(model, &infc_onnx::ImportOptions::default()).map_err(|source| {
             Error::Import {
                 path: model.to_path_buf(),
                 source,
             }
         })?;
+    Ok((level, g))
+}
+
+/// Bind `bindings` on the imported `g` and run the pipeline; with `int8` given, its marking is
+/// applied rather than decided again (every shape of a range plan quantizes the same layers).
+pub(crate) fn optimise_graph(
+    mut g: Graph,
+    level: OptLevel,
+    opts: &CompileOptions,
+    bindings: &[ShapeBinding],
+    preset_int8: Option<&Int8Decision>,
+    mut after_pass: impl FnMut(&'static str, &Graph, bool),
+) -> Result<Optimised> {
     let mut cx = PassCx::new();
     cx.nchwc_block = Some(
         opts.nchwc_block
             .unwrap_or_else(|| opts.target.nchwc_block()),
     );
-    if !opts.shapes.is_empty() {
-        let bindings = opts
-            .shapes
-            .iter()
-            .map(|s| infc_passes::parse_shape_binding(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        infc_passes::bind_input_shapes(&mut g, &bindings)?;
+    if !bindings.is_empty() {
+        infc_passes::bind_input_shapes(&mut g, bindings)?;
         // Fold the shape computations the binding made constant and drop what they leave dead.
         infc_passes::fold_constants(&mut g, &mut cx)?;
         infc_passes::eliminate_dead_code(&mut g, &mut cx)?;
@@ -75,7 +93,10 @@ pub fn optimise(
     if let Some(q) = &opts.int8 {
         // The selection needs every shape (and a budget runs the graph).
         require_bound(&g)?;
-        let decision = decide(&g, q)?;
+        let decision = match preset_int8 {
+            Some(d) => d.clone(),
+            None => decide(&g, q)?,
+        };
         cx.int8 = Some(decision.marking.clone());
         let mut passes = infc_passes::int8_passes();
         passes.retain(|p| !opts.disable.iter().any(|d| d == p.name));

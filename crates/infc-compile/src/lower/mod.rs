@@ -40,10 +40,13 @@ pub(crate) struct Lowerer<'g> {
     pub steps: Vec<Step>,
     pub names: Vec<String>,
     pub blob: Vec<u8>,
-    const_at: HashMap<usize, u64>,
+    /// Constants placed so far by buffer root: `(offset, bytes)`.
+    pub const_at: HashMap<usize, (u64, u64)>,
     pub node: usize,
     /// Index of the first step of each node (plus one past the end).
     pub node_first_step: Vec<usize>,
+    /// The max-shape compile this one must match (a range plan's other shapes).
+    reference: Option<std::sync::Arc<crate::Reference>>,
 }
 
 impl<'g> Lowerer<'g> {
@@ -57,6 +60,7 @@ impl<'g> Lowerer<'g> {
             const_at: HashMap::new(),
             node: 0,
             node_first_step: Vec::with_capacity(g.nodes.len() + 1),
+            reference: None,
         }
     }
 
@@ -204,7 +208,7 @@ impl<'g> Lowerer<'g> {
         if let Some(&off) = self.an.offsets.get(&r) {
             return Ok(TensorRef::arena(off));
         }
-        if let Some(&off) = self.const_at.get(&r) {
+        if let Some(&(off, _)) = self.const_at.get(&r) {
             return Ok(TensorRef::konst(off));
         }
         let rv = ValueId::from_index(r);
@@ -223,8 +227,21 @@ impl<'g> Lowerer<'g> {
                 self.g.values[v].name
             )));
         };
-        let off = self.push_bytes(&bytes);
-        self.const_at.insert(r, off);
+        let off = match self.reference.clone() {
+            None => self.push_bytes(&bytes),
+            Some(reference) => {
+                let name = &self.g.values[rv].name;
+                let max = reference.constant(r, name, &bytes)?;
+                let off = self.push_bytes(max);
+                if Some(&(off, max.len() as u64)) != reference.layout.consts.get(&r) {
+                    return Err(CompileError::Range(format!(
+                        "constant '{name}' lands at {off}, not where the max shape put it"
+                    )));
+                }
+                off
+            }
+        };
+        self.const_at.insert(r, (off, bytes.len() as u64));
         Ok(TensorRef::konst(off))
     }
 
@@ -235,8 +252,13 @@ impl<'g> Lowerer<'g> {
 }
 
 /// Lower every node; returns the lowerer holding steps and constants.
-pub(crate) fn lower_graph<'g>(g: &'g Graph, an: &'g Analysis) -> Result<Lowerer<'g>, CompileError> {
+pub(crate) fn lower_graph<'g>(
+    g: &'g Graph,
+    an: &'g Analysis,
+    reference: Option<std::sync::Arc<crate::Reference>>,
+) -> Result<Lowerer<'g>, CompileError> {
     let mut lw = Lowerer::new(g, an);
+    lw.reference = reference;
     for i in 0..g.nodes.len() {
         lw.node = i;
         lw.node_first_step.push(lw.steps.len());

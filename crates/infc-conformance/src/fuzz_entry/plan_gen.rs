@@ -387,6 +387,7 @@ pub fn generate(data: &[u8]) -> Case {
                 entries,
             },
             provenance: Vec::new(),
+            range: None,
         },
         consts,
     };

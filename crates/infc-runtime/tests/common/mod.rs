@@ -114,6 +114,7 @@ pub fn plan() -> Plan {
             entries: vec![],
         },
         provenance: Vec::new(),
+        range: None,
     };
     Plan { body, consts }
 }

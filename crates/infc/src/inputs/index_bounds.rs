@@ -176,6 +176,7 @@ mod tests {
                 ..MemoryPlan::default()
             },
             provenance: Vec::new(),
+            range: None,
         }
     }
 

@@ -1,0 +1,230 @@
+//! Range plans against the reference interpreter: each fixture compiled once (`-O3`, FP32 and
+//! INT8) with `batch=1..3` and `sequence=1..64`, then run by one session at every (batch,
+//! sequence) of that grid with seeded inputs — padded rows on either side, fully padded rows,
+//! sequence length 1 — and compared with the reference interpreter on the unoptimised graph bound
+//! at that shape. ResNet fixtures run at batch 1..3.
+
+use infc::{CompileOptions, InputKey, Int8Options, Session, TensorView};
+use infc_conformance::plan::{ir_dtype, runtime_dtype};
+use infc_conformance::{compare, fixtures_dir};
+use infc_ir::{Bytes, Tensor};
+use infc_passes::{bind_input_shapes, ShapeBinding};
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn reference(model: &std::path::Path, inputs: &[(String, Tensor)]) -> Vec<Tensor> {
+    let mut g = infc_onnx::import_file(model, &Default::default()).unwrap();
+    let bindings: Vec<_> = inputs
+        .iter()
+        .map(|(n, t)| ShapeBinding {
+            name: n.clone(),
+            dims: t.shape.clone(),
+        })
+        .collect();
+    bind_input_shapes(&mut g, &bindings).unwrap();
+    let mut cx = infc_passes::PassCx::new();
+    infc_passes::fold_constants(&mut g, &mut cx).unwrap();
+    let feed: Vec<_> = inputs
+        .iter()
+        .map(|(n, t)| (infc_reference::InputKey::Name(n.clone()), t.clone()))
+        .collect();
+    infc_reference::run_graph(&g, &feed).unwrap()
+}
+
+fn run(session: &Session, inputs: &[(String, Tensor)]) -> Result<Vec<Tensor>, String> {
+    let bytes: Vec<&[u8]> = inputs.iter().map(|(_, t)| t.bytes().unwrap()).collect();
+    let views: Vec<_> = inputs
+        .iter()
+        .zip(&bytes)
+        .map(|((n, t), b)| {
+            (
+                InputKey::Name(n),
+                TensorView::new(runtime_dtype(t.dtype), &t.shape, b),
+            )
+        })
+        .collect();
+    let outs = session.run(&views).map_err(|e| e.to_string())?;
+    Ok(outs
+        .into_iter()
+        .map(|o| Tensor::from_bytes(ir_dtype(o.dtype), o.shape, Bytes::from_vec(o.data)).unwrap())
+        .collect())
+}
+
+/// `input_ids` and an `attention_mask` whose rows are padded on the right, on the left, fully,
+/// or not at all, chosen by the seed.
+fn text_inputs(rng: &mut Lcg, b: usize, s: usize) -> Vec<(String, Tensor)> {
+    let ids: Vec<i64> = (0..b * s).map(|_| rng.below(100) as i64).collect();
+    let mut mask = vec![0i64; b * s];
+    for row in 0..b {
+        let keep = match rng.below(4) {
+            0 => s,
+            1 => 0,
+            _ => rng.below(s as u64 + 1) as usize,
+        };
+        let left = rng.below(2) == 0;
+        for j in 0..keep {
+            let col = if left { s - 1 - j } else { j };
+            mask[row * s + col] = 1;
+        }
+    }
+    vec![
+        (
+            "input_ids".into(),
+            Tensor::from_vec(vec![b, s], ids).unwrap(),
+        ),
+        (
+            "attention_mask".into(),
+            Tensor::from_vec(vec![b, s], mask).unwrap(),
+        ),
+    ]
+}
+
+fn compile(model: &std::path::Path, shapes: &[&str], int8: bool) -> Session {
+    let opts = CompileOptions {
+        shapes: shapes.iter().map(|s| s.to_string()).collect(),
+        int8: int8.then(Int8Options::default),
+        ..CompileOptions::default()
+    };
+    let plan = infc::compile(model, &opts)
+        .unwrap_or_else(|e| panic!("{}: {}", model.display(), infc::full_message(&e)));
+    assert!(
+        plan.body.range.is_some(),
+        "{}: not a range plan",
+        model.display()
+    );
+    Session::from_bytes(&plan.encode()).unwrap()
+}
+
+/// INT8 outputs are held to the quantization's tolerance, FP32 to the project's.
+fn check(what: &str, got: &[Tensor], want: &[Tensor], int8: bool) {
+    for (g, w) in got.iter().zip(want) {
+        if int8 {
+            let (g32, w32) = (g.to_f64_vec().unwrap(), w.to_f64_vec().unwrap());
+            assert_eq!(g.shape, w.shape, "{what}");
+            let scale = w32.iter().fold(0f64, |m, x| m.max(x.abs())).max(1.0);
+            let err = g32
+                .iter()
+                .zip(&w32)
+                .filter(|(a, b)| !(a.is_nan() && b.is_nan()))
+                .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err <= 0.1 * scale,
+                "{what}: max error {err} (scale {scale})"
+            );
+        } else if let Err(e) = compare(what, g, w) {
+            panic!("{e}");
+        }
+    }
+}
+
+const TEXT: [&str; 5] = [
+    "distilbert_ts14",
+    "distilbert_ts17",
+    "gpt2_ts14",
+    "gpt2_ts17",
+    "gpt2_sdpa_ts17",
+];
+
+fn text_fixture(name: &str, int8: bool, seqs: &[usize]) {
+    let model = fixtures_dir().join(name).join("model.onnx");
+    let session = compile(&model, &["batch=1..3", "sequence=1..64"], int8);
+    let mut rng = Lcg(0x5eed ^ name.len() as u64);
+    for b in 1..=3 {
+        for &s in seqs {
+            let inputs = text_inputs(&mut rng, b, s);
+            let got = run(&session, &inputs)
+                .unwrap_or_else(|e| panic!("{name} at batch={b}, sequence={s}: {e}"));
+            let want = reference(&model, &inputs);
+            check(
+                &format!("{name} at batch={b}, sequence={s}"),
+                &got,
+                &want,
+                int8,
+            );
+        }
+    }
+}
+
+#[test]
+fn text_range_plans_match_the_reference_at_every_shape() {
+    let seqs: Vec<usize> = (1..=64).collect();
+    for name in TEXT {
+        text_fixture(name, false, &seqs);
+    }
+}
+
+#[test]
+fn int8_text_range_plans_match_the_reference() {
+    let seqs = [1, 2, 3, 7, 16, 31, 64];
+    for name in TEXT {
+        text_fixture(name, true, &seqs);
+    }
+}
+
+#[test]
+fn resnet_range_plans_match_the_reference_at_every_batch() {
+    for name in [
+        "resnet_ts14",
+        "resnet_ts14_bn",
+        "resnet_ts17",
+        "resnet_dynamo18",
+    ] {
+        let model = fixtures_dir().join(name).join("model.onnx");
+        for int8 in [false, true] {
+            let session = compile(&model, &["pixel_values=1..3x3x32x32"], int8);
+            let mut rng = Lcg(7);
+            for b in 1..=3usize {
+                let n = b * 3 * 32 * 32;
+                let x: Vec<f32> = (0..n)
+                    .map(|_| rng.below(2000) as f32 / 1000.0 - 1.0)
+                    .collect();
+                let inputs = vec![(
+                    "pixel_values".to_string(),
+                    Tensor::from_vec(vec![b, 3, 32, 32], x).unwrap(),
+                )];
+                let got = run(&session, &inputs).unwrap();
+                let want = reference(&model, &inputs);
+                check(
+                    &format!("{name} at batch={b} int8={int8}"),
+                    &got,
+                    &want,
+                    int8,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn shapes_outside_the_range_or_inconsistent_are_errors_naming_the_dim() {
+    let model = fixtures_dir().join("distilbert_ts17").join("model.onnx");
+    let session = compile(&model, &["batch=1..3", "sequence=1..64"], false);
+    let mut rng = Lcg(1);
+    let err = run(&session, &text_inputs(&mut rng, 4, 8)).unwrap_err();
+    assert!(
+        err.contains("'batch'") && err.contains("outside the plan's range 1..=3"),
+        "{err}"
+    );
+    let mut inputs = text_inputs(&mut rng, 2, 8);
+    inputs[1] = (
+        "attention_mask".into(),
+        Tensor::from_vec(vec![2, 9], vec![1i64; 18]).unwrap(),
+    );
+    let err = run(&session, &inputs).unwrap_err();
+    assert!(
+        err.contains("attention_mask") && err.contains("input 'input_ids' gives 'sequence' = 8"),
+        "{err}"
+    );
+}

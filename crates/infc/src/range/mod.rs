@@ -1,0 +1,401 @@
+//! Range plans: one plan for every shape within the symbols' ranges (`--shape batch=1..16
+//! --shape sequence=1..512`), one program whose shape-dependent fields are polynomials in the
+//! symbols ([`infc_plan::RangeTable`]).
+//!
+//! How: the model is optimised and lowered at the max shape, whose memory layout (arena offsets,
+//! planned for the max shape, valid for every smaller one) and constants every other shape then
+//! adopts ([`infc_compile::Reference`]). It is lowered again at a grid of sample shapes (three
+//! sizes per symbol near its max, fewer for a short range); the step lists must agree in everything
+//! but their numeric fields, and each numeric field that varies is interpolated exactly by a
+//! polynomial over the grid ([`fit`]). The plan is then lowered at verification shapes (each
+//! symbol at its min and at its midpoint) and must equal the polynomials evaluated there, field for
+//! field; a model whose lowering is not polynomial in its dims (a block size that depends on the
+//! sequence length, a constant built from it) is refused with the step and shape at fault, and
+//! compiles with fixed shapes instead.
+
+pub mod fit;
+mod spec;
+
+pub use spec::{Ranges, SymbolRange, DEFAULT_MAX};
+
+use crate::error::{Error, Result};
+use crate::int8::Int8Decision;
+use crate::options::CompileOptions;
+use crate::pipeline::{optimise_graph, require_bound, Optimised};
+use fit::{digits, fit};
+use infc_ir::Graph;
+use infc_passes::OptLevel;
+use infc_plan::{
+    numeric_values, skeleton, DimExpr, Patch, PatchTarget, Plan, RangeTable, Symbol, Wire,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The smallest size the samples and checks use: 2 where the range allows. At a dim of 1 the
+/// passes see broadcasts as equal shapes and masks as causal triangles and specialise the graph
+/// (a 1×1 mask is causal, an embedding add of `[1,1,d]` a same-shape skip connection); what a
+/// plan computes for the general shape is still right there, so a range plan is lowered for the
+/// general shape and evaluated at 1.
+fn generic_min(s: &SymbolRange) -> u64 {
+    s.min.max(2).min(s.max)
+}
+
+/// Sample sizes of one symbol: the three largest of `generic_min..=max` (fewer for a short
+/// range; a range of 1..=2 samples both).
+fn samples(s: &SymbolRange) -> Vec<u64> {
+    let lo = generic_min(s);
+    let from = s.max.saturating_sub(2).max(lo);
+    let mut v: Vec<u64> = (from..=s.max).collect();
+    if v.len() == 1 && s.min < s.max {
+        v.insert(0, s.max - 1);
+    }
+    v
+}
+
+/// Verification sizes of one symbol: `generic_min` and the midpoint, where not samples.
+fn checks(s: &SymbolRange) -> Vec<u64> {
+    let taken = samples(s);
+    let lo = generic_min(s);
+    let mid = lo + (s.max - lo) / 2;
+    let mut v: Vec<u64> = [lo, mid]
+        .into_iter()
+        .filter(|x| !taken.contains(x))
+        .collect();
+    v.dedup();
+    v
+}
+
+/// What one shape lowered to.
+struct Lowered {
+    plan: Plan,
+    layout: infc_compile::Layout,
+    optimised: Optimised,
+}
+
+/// Compiles one shape of the range.
+struct Sampler<'a> {
+    g: &'a Graph,
+    level: OptLevel,
+    opts: &'a CompileOptions,
+    ranges: &'a Ranges,
+    what: String,
+}
+
+impl Sampler<'_> {
+    fn lower(
+        &self,
+        values: &[u64],
+        int8: Option<&Int8Decision>,
+        reference: Option<Arc<infc_compile::Reference>>,
+        after_pass: &mut dyn FnMut(&'static str, &Graph, bool),
+    ) -> Result<Lowered> {
+        let at = self.show(values);
+        let bindings = self.ranges.bindings_at(values);
+        let optimised = optimise_graph(
+            self.g.clone(),
+            self.level,
+            self.opts,
+            &bindings,
+            int8,
+            after_pass,
+        )
+        .map_err(|e| self.context(&at, e))?;
+        require_bound(&optimised.graph)?;
+        let copts = infc_compile::CompileOptions {
+            reference,
+            ..infc_compile::CompileOptions::default()
+        };
+        let (plan, layout) = infc_compile::compile_with_layout(&optimised.graph, &copts)
+            .map_err(|e| Error::compile(format!("{} at {at}", self.what), e))?;
+        Ok(Lowered {
+            plan,
+            layout,
+            optimised,
+        })
+    }
+
+    fn show(&self, values: &[u64]) -> String {
+        self.ranges
+            .symbols
+            .iter()
+            .zip(values)
+            .map(|(s, v)| format!("{}={v}", s.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn context(&self, at: &str, e: Error) -> Error {
+        match e {
+            Error::Pass(p) => Error::Options(format!("range plan, at {at}: {p}")),
+            other => other,
+        }
+    }
+}
+
+/// The fitted template: expressions (deduplicated) and patches.
+#[derive(Default)]
+struct Fitter {
+    exprs: Vec<DimExpr>,
+    index: HashMap<String, u32>,
+    patches: Vec<Patch>,
+}
+
+impl Fitter {
+    /// Fit every varying numeric field of item `index` of `target` over the grid.
+    fn item<T: Wire>(
+        &mut self,
+        axes: &[Vec<u64>],
+        target: PatchTarget,
+        index: usize,
+        items: &[&T],
+        describe: &dyn Fn() -> String,
+    ) -> Result<()> {
+        let skel = skeleton(items[items.len() - 1]);
+        if let Some(p) = items.iter().position(|it| skeleton(*it) != skel) {
+            let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
+            let at: Vec<u64> = digits(p, &radix)
+                .iter()
+                .zip(axes)
+                .map(|(&d, xs)| xs[d])
+                .collect();
+            return Err(Error::Options(format!(
+                "range plan: {} is not the same kind of step at {at:?} as at the max shape; compile with fixed shapes",
+                describe()
+            )));
+        }
+        let values: Vec<Vec<i128>> = items.iter().map(|it| numeric_values(*it)).collect();
+        for f in 0..values[0].len() {
+            let ys: Vec<i128> = values.iter().map(|v| v[f]).collect();
+            if ys.iter().all(|&y| y == ys[0]) {
+                continue;
+            }
+            let expr = fit(axes, &ys).ok_or_else(|| {
+                Error::Options(format!(
+                    "range plan: field {f} of {} takes values {ys:?} on the sample grid, beyond what a dim expression holds",
+                    describe()
+                ))
+            })?;
+            let key = format!("{expr:?}");
+            let next = self.exprs.len() as u32;
+            let e = *self.index.entry(key).or_insert(next);
+            if e == next {
+                self.exprs.push(expr);
+            }
+            self.patches.push(Patch {
+                target,
+                index: index as u32,
+                field: f as u32,
+                expr: e,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Compile `g` (imported) for every shape of `ranges`; `after_pass` sees the max shape's passes.
+pub(crate) fn compile_range(
+    what: &str,
+    g: &Graph,
+    level: OptLevel,
+    opts: &CompileOptions,
+    ranges: &Ranges,
+    mut after_pass: impl FnMut(&'static str, &Graph, bool),
+) -> Result<(Plan, Optimised)> {
+    let sampler = Sampler {
+        g,
+        level,
+        opts,
+        ranges,
+        what: what.to_string(),
+    };
+    let max = ranges.max_values();
+    let first = sampler.lower(&max, None, None, &mut after_pass)?;
+    let int8 = first.optimised.int8.clone();
+    let Lowered {
+        plan: Plan {
+            body: max_body,
+            consts,
+        },
+        layout,
+        optimised,
+    } = first;
+    let reference = Arc::new(infc_compile::Reference { layout, consts });
+    let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
+
+    // The grid, row-major; its last point is the max shape.
+    let axes: Vec<Vec<u64>> = ranges.symbols.iter().map(samples).collect();
+    let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
+    let n_points: usize = radix.iter().product();
+    let mut bodies = Vec::with_capacity(n_points);
+    for p in 0..n_points - 1 {
+        let values: Vec<u64> = digits(p, &radix)
+            .iter()
+            .zip(&axes)
+            .map(|(&d, xs)| xs[d])
+            .collect();
+        let l = sampler.lower(&values, int8.as_ref(), Some(reference.clone()), &mut quiet)?;
+        same_constants(&sampler, &values, &l.plan, &reference.consts)?;
+        same_frame(&sampler, &values, &l.plan.body, &max_body)?;
+        bodies.push(l.plan.body);
+    }
+    bodies.push(max_body.clone());
+
+    let mut fitter = Fitter::default();
+    for i in 0..max_body.steps.len() {
+        let items: Vec<_> = bodies.iter().map(|b| &b.steps[i]).collect();
+        let describe = || {
+            format!(
+                "step {i} ({} '{}')",
+                max_body.steps[i].kind(),
+                max_body.step_names[i]
+            )
+        };
+        fitter.item(&axes, PatchTarget::Step, i, &items, &describe)?;
+    }
+    for (target, n) in [
+        (PatchTarget::Input, max_body.inputs.len()),
+        (PatchTarget::Output, max_body.outputs.len()),
+    ] {
+        for i in 0..n {
+            let items: Vec<_> = bodies
+                .iter()
+                .map(|b| match target {
+                    PatchTarget::Input => &b.inputs[i],
+                    _ => &b.outputs[i],
+                })
+                .collect();
+            let name = items[0].name.clone();
+            fitter.item(&axes, target, i, &items, &|| format!("{target:?} '{name}'"))?;
+        }
+    }
+    drop(bodies);
+    let mut patches = fitter.patches;
+    patches.sort_unstable();
+    let table = RangeTable {
+        symbols: ranges
+            .symbols
+            .iter()
+            .map(|s| Symbol {
+                name: s.name.clone(),
+                min: s.min,
+                max: s.max,
+            })
+            .collect(),
+        exprs: fitter.exprs,
+        patches,
+    };
+    table
+        .check(&max_body)
+        .and_then(|()| table.check_against(&max_body))
+        .map_err(|e| Error::Options(format!("range plan: {e}")))?;
+
+    // Verification shapes: the polynomials must give what lowering there gives.
+    let check_axes: Vec<Vec<u64>> = ranges
+        .symbols
+        .iter()
+        .zip(&axes)
+        .map(|(s, samples)| {
+            let c = checks(s);
+            if c.is_empty() {
+                vec![*samples.last().unwrap_or(&s.max)]
+            } else {
+                c
+            }
+        })
+        .collect();
+    let check_radix: Vec<usize> = check_axes.iter().map(Vec::len).collect();
+    for p in 0..check_radix.iter().product() {
+        let values: Vec<u64> = digits(p, &check_radix)
+            .iter()
+            .zip(&check_axes)
+            .map(|(&d, xs)| xs[d])
+            .collect();
+        if values == max {
+            continue;
+        }
+        let l = sampler.lower(&values, int8.as_ref(), Some(reference.clone()), &mut quiet)?;
+        same_constants(&sampler, &values, &l.plan, &reference.consts)?;
+        same_frame(&sampler, &values, &l.plan.body, &max_body)?;
+        let predicted = table
+            .instantiate(&max_body, &values)
+            .map_err(|e| Error::Options(format!("range plan at {}: {e}", sampler.show(&values))))?;
+        agree(&sampler, &values, &predicted, &l.plan.body)?;
+    }
+
+    let consts = Arc::try_unwrap(reference)
+        .map(|r| r.consts)
+        .map_err(|_| Error::Options("range plan: internal error: reference still shared".into()))?;
+    let mut body = max_body;
+    body.range = Some(table);
+    Ok((Plan { body, consts }, optimised))
+}
+
+fn same_constants(s: &Sampler<'_>, values: &[u64], plan: &Plan, consts: &[u8]) -> Result<()> {
+    if plan.consts != consts {
+        return Err(Error::Options(format!(
+            "range plan: the constants at {} differ from those at the max shape (a weight packed by shape?); compile with fixed shapes",
+            s.show(values)
+        )));
+    }
+    Ok(())
+}
+
+/// Same step count, names and memory plan as the max shape.
+fn same_frame(
+    s: &Sampler<'_>,
+    values: &[u64],
+    b: &infc_plan::PlanBody,
+    max: &infc_plan::PlanBody,
+) -> Result<()> {
+    if b.steps.len() != max.steps.len() || b.step_names != max.step_names {
+        let first = b
+            .step_names
+            .iter()
+            .zip(&max.step_names)
+            .position(|(a, m)| a != m)
+            .unwrap_or(b.steps.len().min(max.steps.len()));
+        return Err(Error::Options(format!(
+            "range plan: at {} the model lowers to {} steps, at the max shape to {} (first difference at step {first}: '{}' vs '{}'); compile with fixed shapes or a narrower range",
+            s.show(values),
+            b.steps.len(),
+            max.steps.len(),
+            b.step_names.get(first).map_or("-", String::as_str),
+            max.step_names.get(first).map_or("-", String::as_str),
+        )));
+    }
+    if b.inputs.len() != max.inputs.len() || b.outputs.len() != max.outputs.len() {
+        return Err(Error::Options(format!(
+            "range plan: at {} the plan's inputs or outputs differ from the max shape's",
+            s.show(values)
+        )));
+    }
+    Ok(())
+}
+
+/// The template instantiated at `values` equals what lowering there gave.
+fn agree(
+    s: &Sampler<'_>,
+    values: &[u64],
+    predicted: &infc_plan::PlanBody,
+    lowered: &infc_plan::PlanBody,
+) -> Result<()> {
+    for (i, (p, l)) in predicted.steps.iter().zip(&lowered.steps).enumerate() {
+        if skeleton(p) != skeleton(l) || numeric_values(p) != numeric_values(l) {
+            return Err(Error::Options(format!(
+                "range plan: at {} step {i} ({} '{}') lowers to fields {:?}, the range's expressions give {:?}: its lowering is not polynomial in the dims; compile with fixed shapes or a narrower range",
+                s.show(values),
+                l.kind(),
+                lowered.step_names[i],
+                numeric_values(l),
+                numeric_values(p),
+            )));
+        }
+    }
+    if predicted.inputs != lowered.inputs || predicted.outputs != lowered.outputs {
+        return Err(Error::Options(format!(
+            "range plan: at {} the inputs' or outputs' shapes are not the range's expressions",
+            s.show(values)
+        )));
+    }
+    Ok(())
+}
