@@ -83,7 +83,9 @@ pub struct Int8Args {
 pub struct ModelArgs {
     /// The ONNX model.
     pub model: PathBuf,
-    /// Bind an input's shape (NAME=D0xD1x…) or one symbolic dim (NAME=D). Repeatable.
+    /// Bind an input's shape (NAME=D0xD1x…) or one symbolic dim (NAME=D); a dim given as MIN..MAX
+    /// (`batch=1..16`, `input_ids=1..8x1..512`) makes a range plan that runs at every shape
+    /// within the bounds. A symbolic dim no flag binds compiles as the range 1..8. Repeatable.
     #[arg(long = "shape", value_name = "NAME=DIMS")]
     pub shapes: Vec<String>,
     /// Optimisation level 0..3 (-O0 none; -O1 cleanup; -O2 fusions; -O3 layout and everything).

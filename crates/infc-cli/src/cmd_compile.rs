@@ -33,6 +33,19 @@ pub fn run(args: CompileArgs) -> Result<()> {
         mem.intermediates_bytes,
         start.elapsed()
     );
+    if plan.body.range.is_some() {
+        for s in &c.ranges {
+            let how = if !s.defaulted {
+                String::new()
+            } else {
+                format!(
+                    " (no --shape bounds it: the default; give --shape {}=MIN..MAX)",
+                    s.name
+                )
+            };
+            eprintln!("range: {} {}..={}{how}", s.name, s.min, s.max);
+        }
+    }
     if args.quant.int8 && args.report {
         let fp32 = infc::lower(&infc::int8::without_marks(&c.graph))
             .context("compiling the f32 plan to compare with")?;

@@ -122,11 +122,41 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
     for (k, v) in &plan.body.provenance {
         println!("{k:<12} {v}");
     }
-    for io in &plan.body.inputs {
-        println!("input  {} {}{:?}", io.name, io.dtype, io.shape);
-    }
-    for io in &plan.body.outputs {
-        println!("output {} {}{:?}", io.name, io.dtype, io.shape);
+    match &plan.body.range {
+        None => {
+            for io in &plan.body.inputs {
+                println!("input  {} {}{:?}", io.name, io.dtype, io.shape);
+            }
+            for io in &plan.body.outputs {
+                println!("output {} {}{:?}", io.name, io.dtype, io.shape);
+            }
+        }
+        Some(range) => {
+            let symbols: Vec<String> = range
+                .symbols
+                .iter()
+                .map(|s| format!("{} {}..={}", s.name, s.min, s.max))
+                .collect();
+            println!("{:<12} {}", "symbols", symbols.join(", "));
+            let dims = |target, i: usize, io: &infc::IoDesc| {
+                range.io_dims(target, i, &io.shape).join(", ")
+            };
+            for (i, io) in plan.body.inputs.iter().enumerate() {
+                let d = dims(infc::PatchTarget::Input, i, io);
+                println!("input  {} {}[{d}]", io.name, io.dtype);
+            }
+            for (i, io) in plan.body.outputs.iter().enumerate() {
+                let d = dims(infc::PatchTarget::Output, i, io);
+                println!("output {} {}[{d}]", io.name, io.dtype);
+            }
+            println!(
+                "{:<12} {} bytes at the max shape ({} dim expressions, {} patched fields)",
+                "arena",
+                plan.body.memory.arena_bytes,
+                range.exprs.len(),
+                range.patches.len()
+            );
+        }
     }
     for (i, (step, name)) in plan
         .body

@@ -323,7 +323,7 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         Some(r) => {
             let named: Vec<(String, Interval)> =
                 names.iter().cloned().zip(items.iter().copied()).collect();
-            r.layout.adopt(&named)?
+            r.layout.adopt(&named, opts.beyond_reference)?
         }
     };
     let mut offsets = HashMap::with_capacity(roots.len());

@@ -32,8 +32,13 @@ pub struct Reference {
 
 impl Layout {
     /// Adopt this layout for `items` (another shape's buffers): the same buffers, live at the
-    /// same node positions, each at most its size here.
-    pub(crate) fn adopt(&self, items: &[(String, Interval)]) -> Result<Assignment, CompileError> {
+    /// same node positions, each at most its size here (unless `larger` allows more: a shape
+    /// beyond the reference's, lowered only to be read).
+    pub(crate) fn adopt(
+        &self,
+        items: &[(String, Interval)],
+        larger: bool,
+    ) -> Result<Assignment, CompileError> {
         let err = |msg: String| CompileError::Range(msg);
         if items.len() != self.items.len() {
             return Err(err(format!(
@@ -49,7 +54,7 @@ impl Layout {
                     it.first, it.last, max.first, max.last
                 )));
             }
-            if it.size > max.size {
+            if it.size > max.size && !larger {
                 return Err(err(format!(
                     "buffer '{name}' needs {} bytes at this shape, more than its {} at the max shape",
                     it.size, max.size
@@ -62,12 +67,13 @@ impl Layout {
 
 impl Reference {
     /// The bytes constant `root` stores: its max-shape bytes, once `bytes` (its value at this
-    /// shape) are checked to be a prefix of them.
+    /// shape) are checked to be a prefix of them (or, `beyond` the max shape, to start with them).
     pub(crate) fn constant(
         &self,
         root: usize,
         name: &str,
         bytes: &[u8],
+        beyond: bool,
     ) -> Result<&[u8], CompileError> {
         let Some(&(off, len)) = self.layout.consts.get(&root) else {
             return Err(CompileError::Range(format!(
@@ -80,7 +86,8 @@ impl Reference {
             .ok_or_else(|| {
                 CompileError::Range(format!("constant '{name}' lies outside the max-shape blob"))
             })?;
-        if bytes.len() > max.len() || max[..bytes.len()] != *bytes {
+        let common = bytes.len().min(max.len());
+        if (bytes.len() > max.len() && !beyond) || max[..common] != bytes[..common] {
             return Err(CompileError::Range(format!(
                 "constant '{name}' depends on the shape in a way a range plan cannot store: its {} bytes \
                  here are not the first bytes of its {} at the max shape",

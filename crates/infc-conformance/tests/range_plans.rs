@@ -228,3 +228,24 @@ fn shapes_outside_the_range_or_inconsistent_are_errors_naming_the_dim() {
         "{err}"
     );
 }
+
+#[test]
+fn short_ranges_sample_beyond_their_max_and_still_match() {
+    // batch 1..=2 and sequence 1..=3 hold fewer than three sizes of 2 or more: the fit samples
+    // above the max (lowered only to be read) and the plan runs at every shape of the range.
+    let model = fixtures_dir().join("gpt2_ts17").join("model.onnx");
+    let session = compile(&model, &["batch=1..2", "sequence=1..3"], false);
+    let mut rng = Lcg(3);
+    for b in 1..=2 {
+        for s in 1..=3 {
+            let inputs = text_inputs(&mut rng, b, s);
+            let got = run(&session, &inputs).unwrap();
+            check(
+                &format!("batch={b}, sequence={s}"),
+                &got,
+                &reference(&model, &inputs),
+                false,
+            );
+        }
+    }
+}

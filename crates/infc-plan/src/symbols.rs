@@ -409,6 +409,58 @@ impl RangeTable {
         Ok(v)
     }
 
+    /// The dims of input or output `index` (`shape` at the max shape) as text: a fixed size, a
+    /// symbol with its range (`batch(1..=8)`), or an expression of the symbols.
+    pub fn io_dims(&self, target: PatchTarget, index: usize, shape: &[u64]) -> Vec<String> {
+        shape
+            .iter()
+            .enumerate()
+            .map(|(d, &size)| {
+                let patch = self.patches.iter().find(|p| {
+                    p.target == target && p.index as usize == index && p.field as usize == d
+                });
+                match patch.map(|p| &self.exprs[p.expr as usize]) {
+                    None => size.to_string(),
+                    Some(e) => match e.as_symbol() {
+                        Some(k) => {
+                            let s = &self.symbols[k];
+                            format!("{}({}..={})", s.name, s.min, s.max)
+                        }
+                        None => self.expr_text(e),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// An expression as text: `(768·batch·sequence + 3) / 2`.
+    pub fn expr_text(&self, e: &DimExpr) -> String {
+        let terms: Vec<String> = e
+            .terms
+            .iter()
+            .map(|t| {
+                let mut parts = Vec::new();
+                if t.coef != 1 || t.exps.iter().all(|&x| x == 0) {
+                    parts.push(t.coef.to_string());
+                }
+                for (s, &x) in self.symbols.iter().zip(&t.exps) {
+                    match x {
+                        0 => {}
+                        1 => parts.push(s.name.clone()),
+                        _ => parts.push(format!("{}^{x}", s.name)),
+                    }
+                }
+                parts.join("·")
+            })
+            .collect();
+        let sum = terms.join(" + ");
+        if e.den == 1 {
+            sum
+        } else {
+            format!("({sum}) / {}", e.den)
+        }
+    }
+
     /// `batch=2, sequence=17`.
     pub fn show(&self, values: &[u64]) -> String {
         self.symbols

@@ -23,6 +23,8 @@ pub struct Compiled {
     pub log: FusionLog,
     /// With INT8: what was quantized and why the rest was not.
     pub int8: Option<Int8Decision>,
+    /// A range plan's symbols with their ranges (empty for a plan of one shape).
+    pub ranges: Vec<crate::range::SymbolRange>,
 }
 
 /// Compile the ONNX model at `model` into a plan.
@@ -59,6 +61,7 @@ pub fn compile_observed(
         graph: o.graph,
         log: o.log,
         int8: o.int8,
+        ranges: ranges.symbols,
     })
 }
 

@@ -68,7 +68,7 @@ pub mod plan_format {
 
 pub use infc_ir::Graph;
 pub use infc_passes::{FusionLog, Int8Kind};
-pub use infc_plan::{IoDesc, Plan, PlanBody};
+pub use infc_plan::{IoDesc, PatchTarget, Plan, PlanBody, RangeTable};
 pub use infc_runtime::{
     physical_memory, step_flops, step_op_kind, CancelToken, DType, InputKey, Int8Isa, Isa,
     PlanLoad, RunOptions, RunStats, RuntimeError, Session, SessionOptions, SessionStats, Spin,

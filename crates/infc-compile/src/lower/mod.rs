@@ -47,6 +47,8 @@ pub(crate) struct Lowerer<'g> {
     pub node_first_step: Vec<usize>,
     /// The max-shape compile this one must match (a range plan's other shapes).
     reference: Option<std::sync::Arc<crate::Reference>>,
+    /// This shape lies beyond the reference's (see `CompileOptions::beyond_reference`).
+    beyond_reference: bool,
 }
 
 impl<'g> Lowerer<'g> {
@@ -61,6 +63,7 @@ impl<'g> Lowerer<'g> {
             node: 0,
             node_first_step: Vec::with_capacity(g.nodes.len() + 1),
             reference: None,
+            beyond_reference: false,
         }
     }
 
@@ -231,7 +234,7 @@ impl<'g> Lowerer<'g> {
             None => self.push_bytes(&bytes),
             Some(reference) => {
                 let name = &self.g.values[rv].name;
-                let max = reference.constant(r, name, &bytes)?;
+                let max = reference.constant(r, name, &bytes, self.beyond_reference)?;
                 let off = self.push_bytes(max);
                 if Some(&(off, max.len() as u64)) != reference.layout.consts.get(&r) {
                     return Err(CompileError::Range(format!(
@@ -255,10 +258,11 @@ impl<'g> Lowerer<'g> {
 pub(crate) fn lower_graph<'g>(
     g: &'g Graph,
     an: &'g Analysis,
-    reference: Option<std::sync::Arc<crate::Reference>>,
+    opts: &crate::CompileOptions,
 ) -> Result<Lowerer<'g>, CompileError> {
     let mut lw = Lowerer::new(g, an);
-    lw.reference = reference;
+    lw.reference = opts.reference.clone();
+    lw.beyond_reference = opts.beyond_reference;
     for i in 0..g.nodes.len() {
         lw.node = i;
         lw.node_first_step.push(lw.steps.len());

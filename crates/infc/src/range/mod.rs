@@ -40,14 +40,15 @@ fn generic_min(s: &SymbolRange) -> u64 {
     s.min.max(2).min(s.max)
 }
 
-/// Sample sizes of one symbol: the three largest of `generic_min..=max` (fewer for a short
-/// range; a range of 1..=2 samples both).
+/// Sample sizes of one symbol: the three largest of `generic_min..=max`, completed above the max
+/// when the range holds fewer (`1..=2` samples 2, 3 and 4; a sample beyond the max is lowered only
+/// to read its fields, see `infc_compile::CompileOptions::beyond_reference`).
 fn samples(s: &SymbolRange) -> Vec<u64> {
     let lo = generic_min(s);
     let from = s.max.saturating_sub(2).max(lo);
     let mut v: Vec<u64> = (from..=s.max).collect();
-    if v.len() == 1 && s.min < s.max {
-        v.insert(0, s.max - 1);
+    while v.len() < 3 {
+        v.push(v[v.len() - 1] + 1);
     }
     v
 }
@@ -85,6 +86,7 @@ impl Sampler<'_> {
     fn lower(
         &self,
         values: &[u64],
+        beyond: bool,
         int8: Option<&Int8Decision>,
         reference: Option<Arc<infc_compile::Reference>>,
         after_pass: &mut dyn FnMut(&'static str, &Graph, bool),
@@ -103,6 +105,7 @@ impl Sampler<'_> {
         require_bound(&optimised.graph)?;
         let copts = infc_compile::CompileOptions {
             reference,
+            beyond_reference: beyond,
             ..infc_compile::CompileOptions::default()
         };
         let (plan, layout) = infc_compile::compile_with_layout(&optimised.graph, &copts)
@@ -150,7 +153,7 @@ impl Fitter {
         items: &[&T],
         describe: &dyn Fn() -> String,
     ) -> Result<()> {
-        let skel = skeleton(items[items.len() - 1]);
+        let skel = skeleton(items[0]);
         if let Some(p) = items.iter().position(|it| skeleton(*it) != skel) {
             let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
             let at: Vec<u64> = digits(p, &radix)
@@ -209,7 +212,7 @@ pub(crate) fn compile_range(
         what: what.to_string(),
     };
     let max = ranges.max_values();
-    let first = sampler.lower(&max, None, None, &mut after_pass)?;
+    let first = sampler.lower(&max, false, None, None, &mut after_pass)?;
     let int8 = first.optimised.int8.clone();
     let Lowered {
         plan: Plan {
@@ -222,23 +225,33 @@ pub(crate) fn compile_range(
     let reference = Arc::new(infc_compile::Reference { layout, consts });
     let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
 
-    // The grid, row-major; its last point is the max shape.
+    // The grid, row-major; the max shape is one of its points.
     let axes: Vec<Vec<u64>> = ranges.symbols.iter().map(samples).collect();
     let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
     let n_points: usize = radix.iter().product();
     let mut bodies = Vec::with_capacity(n_points);
-    for p in 0..n_points - 1 {
+    for p in 0..n_points {
         let values: Vec<u64> = digits(p, &radix)
             .iter()
             .zip(&axes)
             .map(|(&d, xs)| xs[d])
             .collect();
-        let l = sampler.lower(&values, int8.as_ref(), Some(reference.clone()), &mut quiet)?;
+        if values == max {
+            bodies.push(max_body.clone());
+            continue;
+        }
+        let beyond = values.iter().zip(&max).any(|(v, m)| v > m);
+        let l = sampler.lower(
+            &values,
+            beyond,
+            int8.as_ref(),
+            Some(reference.clone()),
+            &mut quiet,
+        )?;
         same_constants(&sampler, &values, &l.plan, &reference.consts)?;
         same_frame(&sampler, &values, &l.plan.body, &max_body)?;
         bodies.push(l.plan.body);
     }
-    bodies.push(max_body.clone());
 
     let mut fitter = Fitter::default();
     for i in 0..max_body.steps.len() {
@@ -293,11 +306,10 @@ pub(crate) fn compile_range(
     let check_axes: Vec<Vec<u64>> = ranges
         .symbols
         .iter()
-        .zip(&axes)
-        .map(|(s, samples)| {
+        .map(|s| {
             let c = checks(s);
             if c.is_empty() {
-                vec![*samples.last().unwrap_or(&s.max)]
+                vec![s.max]
             } else {
                 c
             }
@@ -313,7 +325,13 @@ pub(crate) fn compile_range(
         if values == max {
             continue;
         }
-        let l = sampler.lower(&values, int8.as_ref(), Some(reference.clone()), &mut quiet)?;
+        let l = sampler.lower(
+            &values,
+            false,
+            int8.as_ref(),
+            Some(reference.clone()),
+            &mut quiet,
+        )?;
         same_constants(&sampler, &values, &l.plan, &reference.consts)?;
         same_frame(&sampler, &values, &l.plan.body, &max_body)?;
         let predicted = table
