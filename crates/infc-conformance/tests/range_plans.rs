@@ -129,12 +129,15 @@ fn check(what: &str, got: &[Tensor], want: &[Tensor], int8: bool) {
     }
 }
 
-const TEXT: [&str; 5] = [
+const TEXT: [&str; 8] = [
     "distilbert_ts14",
     "distilbert_ts17",
+    "distilbert_dynamo18",
+    "distilbert_sdpa_dynamo18",
     "gpt2_ts14",
     "gpt2_ts17",
     "gpt2_sdpa_ts17",
+    "gpt2_dynamo18",
 ];
 
 fn text_fixture(name: &str, int8: bool, seqs: &[usize]) {

@@ -19,6 +19,7 @@ mod fuse_layernorm;
 mod fuse_matmul_epilogue;
 mod fuse_qkv_projection;
 mod fuse_skip_layernorm;
+mod gather_nd_as_reshape;
 mod layout_nchwc;
 mod manager;
 mod mark_int8;
@@ -47,6 +48,7 @@ pub use fuse_layernorm::fuse_layernorm;
 pub use fuse_matmul_epilogue::fuse_matmul_epilogue;
 pub use fuse_qkv_projection::fuse_qkv_projection;
 pub use fuse_skip_layernorm::fuse_skip_layernorm;
+pub use gather_nd_as_reshape::gather_nd_as_reshape;
 pub use layout_nchwc::{layout_nchwc, DEFAULT_NCHWC_BLOCK};
 pub use manager::{
     int8_passes, pass_by_name, pass_names, pipeline, run_pipeline, FusionLog, OptLevel, Pass,

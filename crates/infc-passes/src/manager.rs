@@ -100,6 +100,10 @@ const IDENTITIES: Pass = Pass {
     name: "eliminate-identities",
     run: crate::eliminate_identities,
 };
+const GATHER_ND_RESHAPE: Pass = Pass {
+    name: "gather-nd-as-reshape",
+    run: crate::gather_nd_as_reshape,
+};
 const CSE: Pass = Pass {
     name: "cse",
     run: crate::eliminate_common_subexpressions,
@@ -201,7 +205,7 @@ const FUSIONS: [Pass; 9] = [
 
 /// Every pass, each once.
 fn all_passes() -> impl Iterator<Item = Pass> {
-    [FOLD, DCE, IDENTITIES, CSE]
+    [FOLD, DCE, GATHER_ND_RESHAPE, IDENTITIES, CSE]
         .into_iter()
         .chain(FUSIONS)
         .chain([
@@ -231,9 +235,9 @@ pub fn pass_names() -> Vec<&'static str> {
 pub fn pipeline(level: OptLevel) -> Vec<Pass> {
     match level {
         OptLevel::O0 => vec![],
-        OptLevel::O1 => vec![FOLD, IDENTITIES, CSE, DCE],
+        OptLevel::O1 => vec![FOLD, GATHER_ND_RESHAPE, IDENTITIES, CSE, DCE],
         OptLevel::O2 | OptLevel::O3 => {
-            let mut passes = vec![FOLD, IDENTITIES, CSE, DCE];
+            let mut passes = vec![FOLD, GATHER_ND_RESHAPE, IDENTITIES, CSE, DCE];
             passes.extend(FUSIONS);
             passes.push(SIMPLIFY_CHAINS);
             passes.push(TRANSPOSE_MATMUL);
