@@ -192,8 +192,8 @@ fn write_outputs(session: &Session, outputs: &[TensorView<'_>], dir: &Path) -> R
             })
             .collect();
         let path = dir.join(format!("{file}.npy"));
-        let shape: Vec<usize> = desc.shape.iter().map(|&d| d as usize).collect();
-        write_npy(&path, desc.dtype, &shape, data.data)?;
+        // The run's own shape (a range plan's outputs follow its inputs).
+        write_npy(&path, desc.dtype, data.shape, data.data)?;
         eprintln!("output '{}': wrote {}", desc.name, path.display());
     }
     Ok(())

@@ -57,16 +57,23 @@ pub fn prepare_inputs(
         .iter()
         .zip(bounds)
         .map(|(desc, rows)| match given.get(desc.name.as_str()) {
-            Some(path) => load_input(desc, path),
+            Some(path) => load_input(desc, path, plan.range.is_some()),
             None => seeded_input(desc, rows, seed, memory).map_err(Into::into),
         })
         .collect()
 }
 
-fn load_input(desc: &IoDesc, path: &std::path::Path) -> Result<RunInput> {
+/// `ranged`: a range plan, which takes any shape of the plan's rank (the session checks the
+/// dims against their ranges and names the one out of range).
+fn load_input(desc: &IoDesc, path: &std::path::Path, ranged: bool) -> Result<RunInput> {
     let arr = read_npy(path).with_context(|| format!("input '{}'", desc.name))?;
     let shape = io_shape(desc);
-    if arr.dtype != Some(desc.dtype) || arr.shape != shape {
+    let shape_ok = if ranged {
+        arr.shape.len() == shape.len()
+    } else {
+        arr.shape == shape
+    };
+    if arr.dtype != Some(desc.dtype) || !shape_ok {
         bail!(
             "input '{}': expected {}, got {} (from '{}')",
             desc.name,
@@ -78,7 +85,7 @@ fn load_input(desc: &IoDesc, path: &std::path::Path) -> Result<RunInput> {
     Ok(RunInput {
         name: desc.name.clone(),
         dtype: desc.dtype,
-        shape,
+        shape: arr.shape,
         data: arr.data,
         origin: path.display().to_string(),
     })

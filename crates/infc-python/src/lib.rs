@@ -27,15 +27,25 @@ fn shape_bindings(shapes: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
         let mut out = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             let name: String = k.extract()?;
-            let dims: Vec<usize> = match v.extract::<usize>() {
-                Ok(n) => vec![n],
-                Err(_) => v.extract().map_err(|_| {
-                    InfcError::new_err(format!(
-                        "shapes['{name}']: expected an int or a list of ints"
-                    ))
-                })?,
+            // An int, a "MIN..MAX" range, or a list of them.
+            let one = |x: &Bound<'_, PyAny>| -> Option<String> {
+                x.extract::<usize>()
+                    .map(|n| n.to_string())
+                    .or_else(|_| x.extract::<String>())
+                    .ok()
             };
-            let dims: Vec<String> = dims.iter().map(ToString::to_string).collect();
+            let dims: Vec<String> = match one(&v) {
+                Some(d) => vec![d],
+                None => v
+                    .extract::<Vec<Bound<'_, PyAny>>>()
+                    .ok()
+                    .and_then(|l| l.iter().map(one).collect::<Option<Vec<_>>>())
+                    .ok_or_else(|| {
+                        InfcError::new_err(format!(
+                            "shapes['{name}']: expected an int, a 'MIN..MAX' range or a list of them"
+                        ))
+                    })?,
+            };
             out.push(format!("{name}={}", dims.join("x")));
         }
         return Ok(out);
@@ -107,14 +117,22 @@ fn compile(
     Ok(output)
 }
 
-/// A plan input or output: `name`, `shape` (ints) and `type` (`tensor(float)`, as onnxruntime
-/// spells it).
+/// One dim of a [`NodeArg`]: a size, or (range plans) the symbol's name, as onnxruntime gives
+/// a symbolic dim.
+#[derive(Clone, Debug, IntoPyObject)]
+enum DimArg {
+    Size(u64),
+    Symbol(String),
+}
+
+/// A plan input or output: `name`, `shape` (ints; a range plan's symbolic dims by name, e.g.
+/// `['batch', 'sequence']`) and `type` (`tensor(float)`, as onnxruntime spells it).
 #[pyclass(frozen, module = "infc._infc")]
 struct NodeArg {
     #[pyo3(get)]
     name: String,
     #[pyo3(get)]
-    shape: Vec<u64>,
+    shape: Vec<DimArg>,
     #[pyo3(get, name = "type")]
     ty: String,
 }
@@ -141,12 +159,32 @@ fn ort_type(d: infc::DType) -> &'static str {
     }
 }
 
-fn node_args(ios: &[infc::IoDesc]) -> Vec<NodeArg> {
+fn node_args(
+    ios: &[infc::IoDesc],
+    range: Option<&infc::RangeTable>,
+    target: infc::PatchTarget,
+) -> Vec<NodeArg> {
     ios.iter()
-        .map(|d| NodeArg {
-            name: d.name.clone(),
-            shape: d.shape.clone(),
-            ty: ort_type(d.dtype).to_string(),
+        .enumerate()
+        .map(|(i, d)| {
+            let shape = match range {
+                None => d.shape.iter().map(|&n| DimArg::Size(n)).collect(),
+                Some(t) => t
+                    .io_dims(target, i, &d.shape)
+                    .into_iter()
+                    .zip(&d.shape)
+                    .map(|(text, &n)| match text.parse::<u64>() {
+                        Ok(_) => DimArg::Size(n),
+                        // `batch(1..=8)` → `batch`.
+                        Err(_) => DimArg::Symbol(text.split('(').next().unwrap_or("").to_string()),
+                    })
+                    .collect(),
+            };
+            NodeArg {
+                name: d.name.clone(),
+                shape,
+                ty: ort_type(d.dtype).to_string(),
+            }
         })
         .collect()
 }
@@ -322,12 +360,20 @@ impl Session {
 
     /// The plan's inputs, in order.
     fn get_inputs(&self) -> Vec<NodeArg> {
-        node_args(self.inner.inputs())
+        node_args(
+            self.inner.inputs(),
+            self.inner.range(),
+            infc::PatchTarget::Input,
+        )
     }
 
     /// The plan's outputs, in order.
     fn get_outputs(&self) -> Vec<NodeArg> {
-        node_args(self.inner.outputs())
+        node_args(
+            self.inner.outputs(),
+            self.inner.range(),
+            infc::PatchTarget::Output,
+        )
     }
 
     /// Run on `input_feed` (`{name: numpy array}`, every input) and return the outputs named in

@@ -226,3 +226,27 @@ def test_example_sentence_embeddings_agrees_with_rust_and_pytorch(tmp_path):
     for f in ("py.npy", "rs.npy"):
         np.testing.assert_allclose(np.load(tmp_path / f), want, rtol=0, atol=1e-5)
     np.testing.assert_allclose(sp, want @ want.T, rtol=0, atol=1e-5)
+
+
+def test_a_range_plan_runs_at_every_shape_in_range(tmp_path):
+    plan = tmp_path / "gpt2_range.plan"
+    infc.compile(
+        str(FIXTURES / "gpt2_ts17" / "model.onnx"),
+        str(plan),
+        shapes={"batch": "1..3", "sequence": "1..16"},
+    )
+    s = infc.Session(str(plan))
+    assert [i.shape for i in s.get_inputs()] == [["batch", "sequence"]] * 2
+    assert s.get_outputs()[0].shape[:2] == ["batch", "sequence"]
+    # The fixture's own inputs (2 x 8) give onnxruntime's committed outputs.
+    (logits,) = s.run(None, fixture_inputs("gpt2_ts17"))
+    want = np.load(FIXTURES / "gpt2_ts17" / "output_logits.npy")
+    np.testing.assert_allclose(logits, want, rtol=1e-3, atol=1e-4)
+    # Another shape: the first row and 5 tokens of the same inputs agree with the full run on
+    # the positions they share (GPT-2 is causal).
+    feed = {k: v[:1, :5] for k, v in fixture_inputs("gpt2_ts17").items()}
+    (short,) = s.run(None, feed)
+    assert short.shape == (1, 5, want.shape[-1])
+    np.testing.assert_allclose(short, logits[:1, :5], rtol=1e-3, atol=1e-4)
+    with pytest.raises(infc.InfcError, match="outside the plan's range 1..=16"):
+        s.run(None, {k: np.zeros((1, 17), np.int64) for k in feed})
