@@ -1,5 +1,6 @@
 //! No heap allocation inside `Session::run_into` after the first call, on real fixture plans
-//! (ResNet, GPT-2, DistilBERT at -O3, and ResNet at -O3 --int8), counted on every thread of the process: the calling thread
+//! (ResNet, GPT-2, DistilBERT at -O3, and ResNet at -O3 --int8; a GPT-2 range plan at three
+//! shapes it has seen), counted on every thread of the process: the calling thread
 //! and the kernels' rayon workers. This file holds a single test so nothing else in the process
 //! allocates while it counts.
 
@@ -99,4 +100,59 @@ fn fixture_plans_run_without_allocating_after_the_first_call() {
             "{name} (int8 {int8}): run_into allocated {n} times in 5 runs"
         );
     }
+    range_plan_runs_without_allocating_once_each_shape_was_seen();
+}
+
+/// A range plan instantiates a shape on its first run (allocating); runs at shapes seen before,
+/// alternating, allocate nothing.
+fn range_plan_runs_without_allocating_once_each_shape_was_seen() {
+    let model = infc_conformance::fixtures_dir().join("gpt2_ts17/model.onnx");
+    let opts = infc::CompileOptions {
+        shapes: vec!["batch=1..3".into(), "sequence=1..16".into()],
+        ..infc::CompileOptions::default()
+    };
+    let plan = infc::compile(&model, &opts).unwrap();
+    let session = Session::from_bytes(&plan.encode()).unwrap();
+    let shapes = [[2usize, 8], [1, 5], [3, 16]];
+    let ids: Vec<Vec<u8>> = shapes
+        .iter()
+        .map(|s| vec![0u8; s[0] * s[1] * 8])
+        .collect();
+    let views: Vec<Vec<_>> = shapes
+        .iter()
+        .zip(&ids)
+        .map(|(s, b)| {
+            ["input_ids", "attention_mask"]
+                .map(|n| (n.into(), TensorView::new(infc_runtime::DType::I64, s, b)))
+                .to_vec()
+        })
+        .collect();
+    let mut storage: Vec<Vec<Vec<u8>>> = views
+        .iter()
+        .map(|v| {
+            session
+                .outputs_for(v)
+                .unwrap()
+                .iter()
+                .map(|o| vec![0u8; o.byte_len().unwrap() as usize])
+                .collect()
+        })
+        .collect();
+    let mut slots: Vec<Vec<&mut [u8]>> = storage
+        .iter_mut()
+        .map(|o| o.iter_mut().map(|b| b.as_mut_slice()).collect())
+        .collect();
+    for (v, out) in views.iter().zip(slots.iter_mut()) {
+        session.run_into(v, out).unwrap();
+    }
+    let before = ALLOCS.load(Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        for (v, out) in views.iter().zip(slots.iter_mut()) {
+            session.run_into(v, out).unwrap();
+        }
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let n = ALLOCS.load(Ordering::SeqCst) - before;
+    assert_eq!(n, 0, "range plan: run_into allocated {n} times in 9 runs at seen shapes");
 }
