@@ -219,6 +219,17 @@ pub struct RunArgs {
     /// throughput, peak RSS and plan load time.
     #[arg(long)]
     pub bench: bool,
+    /// A range plan at these shapes, with seeded inputs: NAME=DIMS for an input or a symbol,
+    /// a dim may list alternatives (`--shape 'input_ids=1x{16,32,64}'`, quoted from the shell); the
+    /// flags expand to the product of their alternatives; a symbol no flag names runs at its min.
+    /// Several shapes need --bench (latency per shape and over all).
+    #[arg(long = "shape", value_name = "NAME=DIMS")]
+    pub shapes: Vec<String>,
+    /// With --bench: a file of requests, one per line (whitespace-separated NAME=DIMS, `#`
+    /// comments), e.g. sequence lengths drawn from a service's distribution; each timed pass runs
+    /// them in order.
+    #[arg(long = "shape-sweep", value_name = "FILE")]
+    pub shape_sweep: Option<PathBuf>,
     /// Profile: per-step and per-op-kind mean time over --iters runs, GFLOP/s, runtime overhead.
     #[arg(long, conflicts_with = "bench")]
     pub profile: bool,

@@ -97,7 +97,34 @@ pub fn run(args: RunArgs) -> Result<()> {
         .with_context(|| format!("loading plan '{}'", args.plan.display()))?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
     check_input_memory(&session)?;
-    let inputs = prepare_inputs(session.plan(), &given, args.seed)?;
+    let inputs = if args.shapes.is_empty() && args.shape_sweep.is_none() {
+        prepare_inputs(session.plan(), &given, args.seed)?
+    } else {
+        if !given.is_empty() {
+            bail!("--input with --shape / --shape-sweep: the shapes' inputs are generated (give one or the other)");
+        }
+        let requests = crate::bench_shapes::requests(
+            session.plan(),
+            &args.shapes,
+            args.shape_sweep.as_deref(),
+        )?;
+        if args.bench {
+            return crate::bench_shapes::bench_shapes(
+                &session,
+                &requests,
+                args.warmup,
+                args.iters,
+                args.seed,
+            );
+        }
+        match requests.as_slice() {
+            [one] => crate::bench_shapes::inputs_at(&session, one, args.seed)?,
+            _ => bail!(
+                "{} shapes given: several shapes need --bench",
+                requests.len()
+            ),
+        }
+    };
     for i in inputs
         .iter()
         .filter(|i| !given.iter().any(|(n, _)| n == &i.name))

@@ -1,5 +1,6 @@
 //! The `infc` binary: argument parsing and error reporting. Each subcommand lives in its own module.
 
+mod bench_shapes;
 mod cli;
 mod cmd_compile;
 mod cmd_explain;

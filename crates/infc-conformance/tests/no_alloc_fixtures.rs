@@ -114,10 +114,7 @@ fn range_plan_runs_without_allocating_once_each_shape_was_seen() {
     let plan = infc::compile(&model, &opts).unwrap();
     let session = Session::from_bytes(&plan.encode()).unwrap();
     let shapes = [[2usize, 8], [1, 5], [3, 16]];
-    let ids: Vec<Vec<u8>> = shapes
-        .iter()
-        .map(|s| vec![0u8; s[0] * s[1] * 8])
-        .collect();
+    let ids: Vec<Vec<u8>> = shapes.iter().map(|s| vec![0u8; s[0] * s[1] * 8]).collect();
     let views: Vec<Vec<_>> = shapes
         .iter()
         .zip(&ids)
@@ -154,5 +151,8 @@ fn range_plan_runs_without_allocating_once_each_shape_was_seen() {
     }
     COUNTING.store(false, Ordering::SeqCst);
     let n = ALLOCS.load(Ordering::SeqCst) - before;
-    assert_eq!(n, 0, "range plan: run_into allocated {n} times in 9 runs at seen shapes");
+    assert_eq!(
+        n, 0,
+        "range plan: run_into allocated {n} times in 9 runs at seen shapes"
+    );
 }
