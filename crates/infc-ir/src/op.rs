@@ -293,6 +293,8 @@ pub enum Op {
     Gather { axis: i64 },
     /// `(data, indices) -> y`.
     GatherND { batch_dims: usize },
+    /// `y[i][j]… = data[…][idx[i][j]…][…]` along `axis`: the output has the indices' shape.
+    GatherElements { axis: i64 },
     /// `(x) -> y`.
     Unsqueeze { axes: Vec<i64> },
     /// `(x) -> y`; `None` removes every dim of size 1.
@@ -407,6 +409,7 @@ impl Op {
             Op::Slice => "Slice",
             Op::Gather { .. } => "Gather",
             Op::GatherND { .. } => "GatherND",
+            Op::GatherElements { .. } => "GatherElements",
             Op::Unsqueeze { .. } => "Unsqueeze",
             Op::Squeeze { .. } => "Squeeze",
             Op::Shape { .. } => "Shape",
@@ -453,7 +456,7 @@ impl Op {
             Op::Concat { .. } => a(1, usize::MAX, 1),
             Op::Split { splits, .. } => a(1, 1, splits.len()),
             Op::Slice => a(5, 5, 1),
-            Op::Gather { .. } | Op::GatherND { .. } => a(2, 2, 1),
+            Op::Gather { .. } | Op::GatherND { .. } | Op::GatherElements { .. } => a(2, 2, 1),
             Op::Shape { .. } => a(1, 1, 1),
             Op::Range => a(3, 3, 1),
             Op::ConstantOfShape { .. } => a(1, 1, 1),

@@ -145,6 +145,9 @@ fn op() -> BoxedStrategy<Op> {
         (0usize..3)
             .prop_map(|batch_dims| Op::GatherND { batch_dims })
             .boxed(),
+        axis.clone()
+            .prop_map(|axis| Op::GatherElements { axis })
+            .boxed(),
         ivec().prop_map(|axes| Op::Unsqueeze { axes }).boxed(),
         proptest::option::of(ivec())
             .prop_map(|axes| Op::Squeeze { axes })

@@ -131,6 +131,7 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
         Op::Slice => one(sh::slice(x[0], x[1], x[2], x[3], x[4])),
         Op::Gather { axis } => one(gather::gather(*axis, x[0], x[1])),
         Op::GatherND { batch_dims } => one(gather::gather_nd(*batch_dims, x[0], x[1])),
+        Op::GatherElements { axis } => one(gather::gather_elements(*axis, x[0], x[1])),
         Op::Unsqueeze { axes } => one(sh::unsqueeze(axes, x[0])),
         Op::Squeeze { axes } => one(sh::squeeze(axes.as_deref(), x[0])),
         Op::Shape { start, end } => one(sh::shape_of(*start, *end, x[0])),

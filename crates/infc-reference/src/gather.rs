@@ -1,4 +1,5 @@
-//! `Gather` (negative indices count from the end) and `GatherND` (with `batch_dims`). Both move
+//! `Gather` (negative indices count from the end), `GatherND` (with `batch_dims`) and
+//! `GatherElements` (one axis, element by element). All move
 //! element bytes, so every dtype is supported; an index outside its dim is an error naming it.
 
 use crate::access::{bytes_tensor, ints, norm_axis, numel, raw, strides, OpResult};
@@ -95,6 +96,48 @@ pub(crate) fn gather_nd(batch_dims: usize, data: &Tensor, indices: &Tensor) -> O
     bytes_tensor(data.dtype, shape, &out)
 }
 
+/// `y[i₀…iₐ…] = data[i₀…idx[i₀…iₐ…]…]` with `a` = `axis`: the output has the indices' shape,
+/// whose other dims may be smaller than the data's.
+pub(crate) fn gather_elements(axis: i64, data: &Tensor, indices: &Tensor) -> OpResult<Tensor> {
+    let r = data.shape.len();
+    if r == 0 || indices.shape.len() != r {
+        return Err(format!(
+            "data {:?} and indices {:?} must have the same rank ≥ 1",
+            data.shape, indices.shape
+        ));
+    }
+    let a = norm_axis(axis, r)?;
+    for (d, (&n, &i)) in data.shape.iter().zip(&indices.shape).enumerate() {
+        if d != a && i > n {
+            return Err(format!(
+                "indices {:?} exceed data {:?} on dim {d}",
+                indices.shape, data.shape
+            ));
+        }
+    }
+    let idx = ints(indices, "indices")?;
+    let size = data.dtype.size();
+    let st = strides(&data.shape);
+    let ist = strides(&indices.shape);
+    let src = raw(data)?;
+    let n = numel(&indices.shape)?;
+    let mut out = Vec::with_capacity(n * size);
+    for (k, &i) in idx.iter().enumerate() {
+        let mut off = 0;
+        for d in 0..r {
+            let c = (k / ist[d]) % indices.shape[d];
+            let c = if d == a {
+                resolve(i, data.shape[a], &format!("axis {a}"))?
+            } else {
+                c
+            };
+            off += c * st[d];
+        }
+        out.extend_from_slice(&src[off * size..][..size]);
+    }
+    bytes_tensor(data.dtype, indices.shape.clone(), &out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +182,27 @@ mod tests {
             boolv(&gather(1, &d, &i64t(&[1], &[1])).unwrap()),
             vec![false, true]
         );
+    }
+
+    #[test]
+    fn gather_elements_examples_from_the_onnx_spec() {
+        // axis 1: data [[1,2],[3,4]], indices [[0,0],[1,0]] → [[1,1],[4,3]]
+        let d = i64t(&[2, 2], &[1, 2, 3, 4]);
+        let y = gather_elements(1, &d, &i64t(&[2, 2], &[0, 0, 1, 0])).unwrap();
+        assert_eq!((y.shape.clone(), i64s(&y)), (vec![2, 2], vec![1, 1, 4, 3]));
+        // axis 0, indices smaller than the data: [[1,2,0],[2,0,0]] → [[4,8,3],[7,2,3]]
+        let d = i64t(&[3, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        let y = gather_elements(0, &d, &i64t(&[2, 3], &[1, 2, 0, 2, 0, 0])).unwrap();
+        assert_eq!(
+            (y.shape.clone(), i64s(&y)),
+            (vec![2, 3], vec![4, 8, 3, 7, 2, 3])
+        );
+        // Negative indices: [[-1,-2,0],[-2,0,0]] → [[7,5,3],[4,2,3]]
+        let y = gather_elements(0, &d, &i64t(&[2, 3], &[-1, -2, 0, -2, 0, 0])).unwrap();
+        assert_eq!(i64s(&y), vec![7, 5, 3, 4, 2, 3]);
+        // Out of range, and a rank mismatch, are errors.
+        assert!(gather_elements(0, &d, &i64t(&[1, 1], &[3])).is_err());
+        assert!(gather_elements(0, &d, &i64t(&[3], &[0, 1, 2])).is_err());
     }
 
     #[test]

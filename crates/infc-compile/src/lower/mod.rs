@@ -332,6 +332,10 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         Op::Expand => movement::expand(lw),
         Op::Trilu { upper } => movement::trilu(lw, *upper),
         Op::Shape { .. } => Err(lw.malformed("Shape should have been folded")),
+        Op::GatherElements { .. } => Err(lw.unsupported(
+            "GatherElements has no kernel: it must fold away, so its inputs must be constants once \
+             the shapes are bound (exports use it on position and token-type tables)",
+        )),
         Op::Range => generate::range(lw),
         Op::ConstantOfShape { dtype, value_bits } => {
             generate::constant_of_shape(lw, *dtype, *value_bits)

@@ -1,4 +1,5 @@
-//! Inference for Gather (index one axis) and GatherND (index leading axes with index tuples).
+//! Inference for Gather (index one axis), GatherND (index leading axes with index tuples) and
+//! GatherElements (index one axis element by element: the output has the indices' shape).
 
 use super::Cx;
 use crate::{Dim, IrError, TensorType};
@@ -39,6 +40,18 @@ pub(super) fn gather_nd(cx: &Cx, batch_dims: usize) -> Result<Vec<TensorType>, I
     let mut dims = idx.shape.0[..q - 1].to_vec();
     dims.extend(data.shape.0[batch_dims + k..].iter().cloned());
     Ok(vec![TensorType::new(data.dtype, dims)])
+}
+
+pub(super) fn gather_elements(cx: &Cx, axis: i64) -> Result<Vec<TensorType>, IrError> {
+    let (data, idx) = (cx.ty(0), cx.ty(1));
+    cx.expect_int(1)?;
+    if data.rank() != idx.rank() || data.rank() == 0 {
+        return Err(cx.err(format!(
+            "data {data} and indices {idx} must have the same rank ≥ 1"
+        )));
+    }
+    cx.axis(axis, data.rank())?;
+    Ok(vec![TensorType::new(data.dtype, idx.shape.0.clone())])
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
         Op::Expand => shape_ops::expand(cx),
         Op::Gather { axis } => gather::gather(cx, *axis),
         Op::GatherND { batch_dims } => gather::gather_nd(cx, *batch_dims),
+        Op::GatherElements { axis } => gather::gather_elements(cx, *axis),
         Op::Shape { start, end } => generate::shape(cx, *start, *end),
         Op::Range => generate::range(cx),
         Op::ConstantOfShape { dtype, .. } => generate::constant_of_shape(cx, *dtype),

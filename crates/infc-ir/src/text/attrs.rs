@@ -107,6 +107,7 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
         Op::Split { axis, splits } => vec![("axis", axis.to_string()), ("splits", list(splits))],
         Op::Gather { axis } => vec![("axis", axis.to_string())],
         Op::GatherND { batch_dims } => vec![("batch_dims", batch_dims.to_string())],
+        Op::GatherElements { axis } => vec![("axis", axis.to_string())],
         Op::Unsqueeze { axes } => vec![("axes", list(axes))],
         Op::Squeeze { axes } => vec![("axes", opt_list(axes))],
         Op::Shape { start, end } => vec![("start", start.to_string()), ("end", opt(end))],
@@ -497,6 +498,9 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
         },
         "GatherND" => Op::GatherND {
             batch_dims: a.usize("batch_dims", Some(0))?,
+        },
+        "GatherElements" => Op::GatherElements {
+            axis: a.int("axis", Some(0))?,
         },
         "Unsqueeze" => Op::Unsqueeze {
             axes: a.ints("axes", None)?,

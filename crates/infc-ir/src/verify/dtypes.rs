@@ -185,7 +185,7 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             same_inputs(cx, &[1, 2, 3, 4])?;
             outputs_like_input0(cx)
         }
-        Op::Gather { .. } | Op::GatherND { .. } => {
+        Op::Gather { .. } | Op::GatherND { .. } | Op::GatherElements { .. } => {
             input_kind(cx, 1, "i64 or i32", is_index)?;
             outputs_like_input0(cx)
         }

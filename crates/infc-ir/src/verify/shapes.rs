@@ -515,6 +515,14 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             out_rank(cx, 0, r - 1 + rank_in(cx, 1))
         }
         Op::GatherND { batch_dims } => gather_nd(cx, *batch_dims),
+        Op::GatherElements { axis } => {
+            let r = rank_in(cx, 0);
+            axis_in(*axis, r, "`axis`")?;
+            if rank_in(cx, 1) != r {
+                return Err(format!("{} must have the data's rank {r}", cx.in_desc(1)));
+            }
+            out_rank(cx, 0, r)
+        }
         Op::Unsqueeze { axes } => {
             let r = rank_in(cx, 0) + axes.len();
             axes_in(axes, r, "`axes` entry")?;

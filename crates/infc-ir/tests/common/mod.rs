@@ -56,7 +56,7 @@ pub fn epilogue_index(e: Epilogue) -> usize {
     }
 }
 
-pub const OP_VARIANTS: usize = 40;
+pub const OP_VARIANTS: usize = 41;
 
 /// Index of the `Op` variant (ignoring payload).
 pub fn variant_index(op: &Op) -> usize {
@@ -101,6 +101,7 @@ pub fn variant_index(op: &Op) -> usize {
         Op::Reorder { .. } => 37,
         Op::NchwcConv { .. } => 38,
         Op::NchwcMaxPool(_) => 39,
+        Op::GatherElements { .. } => 40,
     }
 }
 
@@ -189,6 +190,7 @@ pub fn sample_ops() -> Vec<Op> {
         Op::Slice,
         Op::Gather { axis: -1 },
         Op::GatherND { batch_dims: 1 },
+        Op::GatherElements { axis: -1 },
         Op::Unsqueeze { axes: vec![0, -1] },
         Op::Squeeze { axes: None },
         Op::Squeeze {

@@ -1,0 +1,66 @@
+//! Issue 24: the families users try next, from their default export (`models/export_neighbours.py`,
+//! `models/neighbours/<name>/`). BertModel's default export (no `token_type_ids` input) builds the
+//! token-type ids with a GatherElements over a buffer, which folds away once the shapes are bound:
+//! it compiles at `-O0` and `-O3`, fixed and as a range plan, and matches onnxruntime's output
+//! (the second row padded) on every ISA path.
+
+use infc::{CompileOptions, InputKey, Session, SessionOptions, TensorView};
+use infc_conformance::plan::{ir_dtype, isas_under_test, runtime_dtype};
+use infc_conformance::{compare, read_npy};
+use infc_ir::{Bytes, Tensor};
+use std::path::PathBuf;
+
+fn dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/neighbours")
+        .join(name)
+}
+
+#[test]
+fn bert_default_export_matches_onnxruntime() {
+    let d = dir("bert_ts17");
+    let inputs: Vec<(&str, Tensor)> = ["input_ids", "attention_mask"]
+        .iter()
+        .map(|n| (*n, read_npy(&d.join(format!("input_{n}.npy"))).unwrap()))
+        .collect();
+    let want = read_npy(&d.join("output_last_hidden_state.npy")).unwrap();
+    let bytes: Vec<&[u8]> = inputs.iter().map(|(_, t)| t.bytes().unwrap()).collect();
+    let views: Vec<_> = inputs
+        .iter()
+        .zip(&bytes)
+        .map(|((n, t), b)| {
+            (
+                InputKey::Name(n),
+                TensorView::new(runtime_dtype(t.dtype), &t.shape, b),
+            )
+        })
+        .collect();
+    for (level, shapes) in [
+        (0, vec!["batch=2", "sequence=8"]),
+        (3, vec!["batch=2", "sequence=8"]),
+        (3, vec!["batch=1..3", "sequence=1..64"]),
+    ] {
+        let opts = CompileOptions {
+            opt_level: level,
+            shapes: shapes.iter().map(|s| s.to_string()).collect(),
+            ..CompileOptions::default()
+        };
+        let plan = infc::compile(d.join("model.onnx"), &opts)
+            .unwrap_or_else(|e| panic!("-O{level} {shapes:?}: {}", infc::full_message(&e)));
+        for isa in isas_under_test() {
+            let session = Session::from_bytes_with(
+                &plan.encode(),
+                SessionOptions {
+                    isa: Some(isa),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let out = session.run(&views).unwrap().remove(0);
+            let got = Tensor::from_bytes(ir_dtype(out.dtype), out.shape, Bytes::from_vec(out.data))
+                .unwrap();
+            compare(&format!("bert -O{level} {shapes:?} {isa:?}"), &got, &want)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}

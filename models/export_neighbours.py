@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Tiny exports of the families users try next (issue 24), for crates/infc-conformance/tests/
+neighbour_families.rs: each model at its default export (no token_type_ids or position_ids
+inputs), random init seeded, TorchScript exporter, opset 17, symbolic batch and sequence, with
+seeded inputs (the second row padded) and onnxruntime's output for them.
+
+    python models/export_neighbours.py      # writes models/neighbours/<name>/
+Versions: models/requirements.txt."""
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from transformers import BertConfig, BertModel
+
+OUT = Path(__file__).resolve().parent / "neighbours"
+
+
+class LastHidden(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask):
+        return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def export_bert():
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=128, max_position_embeddings=64)
+    model = LastHidden(BertModel(cfg).eval()).eval()
+    ids = torch.randint(0, 512, (2, 8))
+    mask = torch.ones(2, 8, dtype=torch.long)
+    mask[1, 5:] = 0
+    d = OUT / "bert_ts17"
+    d.mkdir(parents=True, exist_ok=True)
+    axes = {0: "batch", 1: "sequence"}
+    torch.onnx.export(model, (ids, mask), str(d / "model.onnx"), input_names=["input_ids", "attention_mask"],
+                      output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": axes, "attention_mask": axes})
+    np.save(d / "input_input_ids.npy", ids.numpy())
+    np.save(d / "input_attention_mask.npy", mask.numpy())
+    s = ort.InferenceSession(str(d / "model.onnx"), providers=["CPUExecutionProvider"])
+    out = s.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    np.save(d / "output_last_hidden_state.npy", out)
+
+
+if __name__ == "__main__":
+    export_bert()
