@@ -224,6 +224,25 @@ enum InfcStatus infc_session_output_info(const struct InfcSession *s,
                                          struct InfcTensorInfo *out);
 
 /*
+ The shape and size of output `i` when `s` runs on `inputs` (a range plan's outputs follow its
+ inputs' shapes; for a one-shape plan they are [`infc_session_output_info`]'s): `*rank` gets the
+ rank, `*bytes` the size, and `dims` the first `max_rank` dims (may be null when `max_rank` is
+ 0). The inputs' data is not read.
+
+ # Safety
+ `s` is null or a live session; `inputs` as for [`infc_session_run`]; `dims` is null or valid
+ for `max_rank` writes; `rank` and `bytes` are null or valid for one write.
+ */
+enum InfcStatus infc_session_output_shape(const struct InfcSession *s,
+                                          const struct InfcTensor *inputs,
+                                          uintptr_t n_inputs,
+                                          uintptr_t i,
+                                          int64_t *dims,
+                                          uintptr_t max_rank,
+                                          uintptr_t *rank,
+                                          uintptr_t *bytes);
+
+/*
  Run: `n_inputs` inputs (every plan input once, by name or position), and one buffer per plan
  output (`n_outputs` = [`infc_session_output_count`]), each exactly the output's size.
 

@@ -390,6 +390,119 @@ pub unsafe extern "C" fn infc_session_output_info(
     unsafe { describe_into(s, Side::Output, i, out) }
 }
 
+/// The caller's inputs, checked and converted (names, shapes, data slices).
+struct ParsedInputs<'a> {
+    names: Vec<Option<&'a str>>,
+    shapes: Vec<Vec<usize>>,
+    datas: Vec<&'a [u8]>,
+}
+
+impl<'a> ParsedInputs<'a> {
+    fn views(&'a self, ins: &[InfcTensor]) -> Vec<(infc::InputKey<'a>, infc::TensorView<'a>)> {
+        ins.iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let key = match self.names[k] {
+                    Some(n) => infc::InputKey::Name(n),
+                    None => infc::InputKey::Index(k),
+                };
+                (
+                    key,
+                    infc::TensorView::new(t.dtype.to_infc(), &self.shapes[k], self.datas[k]),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Check and convert `ins`.
+///
+/// # Safety
+/// Each input's `name`, `dims` and `data` are valid as its fields say (or null where allowed).
+unsafe fn parse_inputs(ins: &[InfcTensor]) -> Result<ParsedInputs<'_>, (InfcStatus, String)> {
+    let mut names = Vec::with_capacity(ins.len());
+    let mut shapes = Vec::with_capacity(ins.len());
+    let mut datas = Vec::with_capacity(ins.len());
+    for (k, t) in ins.iter().enumerate() {
+        let name = if t.name.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's contract.
+            Some(unsafe { c_str(t.name, "input name") }?)
+        };
+        let label = name.map_or_else(|| format!("input #{k}"), |n| format!("input '{n}'"));
+        // SAFETY: the caller's contract.
+        let dims = unsafe { slice(t.dims, t.rank, &format!("{label} dims")) }?;
+        let shape = dims
+            .iter()
+            .map(|&d| usize::try_from(d))
+            .collect::<Result<Vec<usize>, _>>()
+            .map_err(|_| invalid(format!("{label}: negative dim in {dims:?}")))?;
+        // SAFETY: the caller's contract.
+        let data = unsafe { slice(t.data.cast::<u8>(), t.bytes, &format!("{label} data")) }?;
+        names.push(name);
+        shapes.push(shape);
+        datas.push(data);
+    }
+    Ok(ParsedInputs {
+        names,
+        shapes,
+        datas,
+    })
+}
+
+/// The shape and size of output `i` when `s` runs on `inputs` (a range plan's outputs follow its
+/// inputs' shapes; for a one-shape plan they are [`infc_session_output_info`]'s): `*rank` gets the
+/// rank, `*bytes` the size, and `dims` the first `max_rank` dims (may be null when `max_rank` is
+/// 0). The inputs' data is not read.
+///
+/// # Safety
+/// `s` is null or a live session; `inputs` as for [`infc_session_run`]; `dims` is null or valid
+/// for `max_rank` writes; `rank` and `bytes` are null or valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn infc_session_output_shape(
+    s: *const InfcSession,
+    inputs: *const InfcTensor,
+    n_inputs: usize,
+    i: usize,
+    dims: *mut i64,
+    max_rank: usize,
+    rank: *mut usize,
+    bytes: *mut usize,
+) -> InfcStatus {
+    guard(|| {
+        // SAFETY: the caller's contract for every pointer below.
+        let s = unsafe { s.as_ref() }.ok_or_else(|| invalid("session is null"))?;
+        if rank.is_null() || bytes.is_null() || (dims.is_null() && max_rank > 0) {
+            return Err(invalid("rank, bytes or dims is null"));
+        }
+        let ins = unsafe { slice(inputs, n_inputs, "inputs") }?;
+        let parsed = unsafe { parse_inputs(ins) }?;
+        let views = parsed.views(ins);
+        let outs = s
+            .inner
+            .outputs_for(&views)
+            .map_err(|e| (InfcStatus::Run, infc::full_message(&e)))?;
+        let o = outs
+            .get(i)
+            .ok_or_else(|| invalid(format!("output {i}: the plan has {}", outs.len())))?;
+        let len = o
+            .byte_len()
+            .and_then(|b| usize::try_from(b).ok())
+            .ok_or_else(|| invalid(format!("output {i}: its size overflows")))?;
+        for (k, &d) in o.shape.iter().take(max_rank).enumerate() {
+            // SAFETY: `k < max_rank` and `dims` is valid for `max_rank` writes.
+            unsafe { dims.add(k).write(d as i64) };
+        }
+        // SAFETY: non-null and valid for one write each.
+        unsafe {
+            rank.write(o.shape.len());
+            bytes.write(len);
+        }
+        Ok(())
+    })
+}
+
 /// Run: `n_inputs` inputs (every plan input once, by name or position), and one buffer per plan
 /// output (`n_outputs` = [`infc_session_output_count`]), each exactly the output's size.
 ///
@@ -417,44 +530,9 @@ pub unsafe extern "C" fn infc_session_run(
                 s.outputs.len()
             )));
         }
-        let mut names = Vec::with_capacity(ins.len());
-        let mut shapes = Vec::with_capacity(ins.len());
-        let mut datas = Vec::with_capacity(ins.len());
-        for (k, t) in ins.iter().enumerate() {
-            let name = if t.name.is_null() {
-                None
-            } else {
-                // SAFETY: the caller's contract.
-                Some(unsafe { c_str(t.name, "input name") }?)
-            };
-            let label = name.map_or_else(|| format!("input #{k}"), |n| format!("input '{n}'"));
-            // SAFETY: the caller's contract.
-            let dims = unsafe { slice(t.dims, t.rank, &format!("{label} dims")) }?;
-            let shape = dims
-                .iter()
-                .map(|&d| usize::try_from(d))
-                .collect::<Result<Vec<usize>, _>>()
-                .map_err(|_| invalid(format!("{label}: negative dim in {dims:?}")))?;
-            // SAFETY: the caller's contract.
-            let data = unsafe { slice(t.data.cast::<u8>(), t.bytes, &format!("{label} data")) }?;
-            names.push(name);
-            shapes.push(shape);
-            datas.push(data);
-        }
-        let views: Vec<(infc::InputKey<'_>, infc::TensorView<'_>)> = ins
-            .iter()
-            .enumerate()
-            .map(|(k, t)| {
-                let key = match names[k] {
-                    Some(n) => infc::InputKey::Name(n),
-                    None => infc::InputKey::Index(k),
-                };
-                (
-                    key,
-                    infc::TensorView::new(t.dtype.to_infc(), &shapes[k], datas[k]),
-                )
-            })
-            .collect();
+        // SAFETY: the caller's contract.
+        let parsed = unsafe { parse_inputs(ins) }?;
+        let views = parsed.views(ins);
         let mut slots: Vec<&mut [u8]> = Vec::with_capacity(outs.len());
         for (k, b) in outs.iter().enumerate() {
             if b.bytes == 0 {
