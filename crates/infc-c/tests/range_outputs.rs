@@ -73,7 +73,7 @@ fn a_range_plan_reports_its_output_shape_per_input_shape() {
     }
     // Out of range: sequence 17.
     let dims = [1i64, 17];
-    let data = vec![1i64; 17];
+    let data = [1i64; 17];
     let inputs: Vec<InfcTensor> = names
         .iter()
         .map(|n| InfcTensor {
