@@ -130,8 +130,11 @@ def test_bad_plans_and_options_raise(tmp_path):
     with pytest.raises(infc.InfcError, match="load 'mmap'"):
         infc.Session(str(bad), load="mmap")
     model = str(FIXTURES / "gpt2_ts17" / "model.onnx")
-    with pytest.raises(infc.InfcError, match="symbolic dim"):
-        infc.compile(model, str(tmp_path / "x.plan"))
+    with pytest.raises(infc.InfcError, match="range 0..4 is empty or starts at 0"):
+        infc.compile(model, str(tmp_path / "x.plan"), shapes={"sequence": "0..4"})
+    # No shapes at all: the symbolic dims compile as the default range 1..8.
+    infc.compile(model, str(tmp_path / "x.plan"))
+    assert infc.Session(str(tmp_path / "x.plan")).get_inputs()[0].shape == ["batch", "sequence"]
     with pytest.raises(infc.InfcError, match="target 'arm'"):
         infc.compile(model, str(tmp_path / "x.plan"), target="arm")
 
