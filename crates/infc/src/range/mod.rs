@@ -4,12 +4,12 @@
 //!
 //! How: the model is optimised and lowered at the max shape, whose memory layout (arena offsets,
 //! planned for the max shape, valid for every smaller one) and constants every other shape then
-//! adopts ([`infc_compile::Reference`]). It is lowered again at a grid of sample shapes (three
-//! sizes per symbol near its max, fewer for a short range); the step lists must agree in everything
-//! but their numeric fields, and each numeric field that varies is interpolated exactly by a
-//! polynomial over the grid ([`fit`]). The plan is then lowered at verification shapes (each
-//! symbol at its min and at its midpoint) and must equal the polynomials evaluated there, field for
-//! field; a model whose lowering is not polynomial in its dims (a block size that depends on the
+//! adopts ([`infc_compile::Reference`]). It is lowered again at a grid of sample shapes (the three
+//! largest sizes of 2 or more per symbol; a short range is completed above its max, lowered only
+//! to be read); the step lists must agree in everything but their numeric fields, and each numeric
+//! field that varies is interpolated exactly by a polynomial over the grid ([`fit`]). The plan is
+//! then lowered at verification shapes (each symbol at its smallest size of 2 or more and at its
+//! midpoint) and must equal the polynomials evaluated there, field for field; a model whose lowering is not polynomial in its dims (a block size that depends on the
 //! sequence length, a constant built from it) is refused with the step and shape at fault, and
 //! compiles with fixed shapes instead.
 
