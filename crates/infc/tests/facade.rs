@@ -98,9 +98,17 @@ fn int8_options_mark_and_report() {
 
 #[test]
 fn faults_are_typed_and_named() {
-    let e = compile(fixture("gpt2_ts17"), &CompileOptions::default()).unwrap_err();
+    let empty_range = CompileOptions {
+        shapes: vec!["sequence=0..4".into()],
+        ..CompileOptions::default()
+    };
+    let e = compile(fixture("gpt2_ts17"), &empty_range).unwrap_err();
     assert!(matches!(e, Error::Options(_)), "{e:?}");
-    assert!(e.to_string().contains("--shape"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("--shape sequence=0..4: range 0..4 is empty"),
+        "{e}"
+    );
 
     let missing = PathBuf::from("/nonexistent/model.onnx");
     let e = compile(&missing, &CompileOptions::default()).unwrap_err();
