@@ -474,7 +474,7 @@ fn pass_names_are_checked() {
         &err,
         &[
             "--print-after fuse-conv-bn: it does not run at -O1",
-            "passes run: fold-constants, eliminate-identities, cse, dce",
+            "passes run: fold-constants, gather-nd-as-reshape, eliminate-identities, cse, dce",
         ],
     );
     let (code, err) = infc(
