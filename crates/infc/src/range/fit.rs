@@ -125,6 +125,17 @@ pub fn fit(axes: &[Vec<u64>], values: &[i128]) -> Option<DimExpr> {
     })
 }
 
+/// The symbol values of point `p` of the grid `axes[0] × axes[1] × …` (row-major, as [`fit`]
+/// numbers them).
+pub fn grid_point(p: usize, axes: &[Vec<u64>]) -> Vec<u64> {
+    let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
+    digits(p, &radix)
+        .iter()
+        .zip(axes)
+        .map(|(&d, xs)| xs[d])
+        .collect()
+}
+
 /// `p` in the mixed radix `radix` (last digit fastest).
 pub fn digits(mut p: usize, radix: &[usize]) -> Vec<usize> {
     let mut out = vec![0; radix.len()];

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::int8::Int8Decision;
 use crate::options::CompileOptions;
 use crate::pipeline::{optimise_graph, require_bound, Optimised};
-use fit::{digits, fit};
+use fit::{fit, grid_point};
 use infc_ir::Graph;
 use infc_passes::OptLevel;
 use infc_plan::{
@@ -155,12 +155,7 @@ impl Fitter {
     ) -> Result<()> {
         let skel = skeleton(items[0]);
         if let Some(p) = items.iter().position(|it| skeleton(*it) != skel) {
-            let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
-            let at: Vec<u64> = digits(p, &radix)
-                .iter()
-                .zip(axes)
-                .map(|(&d, xs)| xs[d])
-                .collect();
+            let at = grid_point(p, axes);
             return Err(Error::Options(format!(
                 "range plan: {} is not the same kind of step at {at:?} as at the max shape; compile with fixed shapes",
                 describe()
@@ -227,15 +222,10 @@ pub(crate) fn compile_range(
 
     // The grid, row-major; the max shape is one of its points.
     let axes: Vec<Vec<u64>> = ranges.symbols.iter().map(samples).collect();
-    let radix: Vec<usize> = axes.iter().map(Vec::len).collect();
-    let n_points: usize = radix.iter().product();
+    let n_points: usize = axes.iter().map(Vec::len).product();
     let mut bodies = Vec::with_capacity(n_points);
     for p in 0..n_points {
-        let values: Vec<u64> = digits(p, &radix)
-            .iter()
-            .zip(&axes)
-            .map(|(&d, xs)| xs[d])
-            .collect();
+        let values = grid_point(p, &axes);
         if values == max {
             bodies.push(max_body.clone());
             continue;
@@ -315,13 +305,8 @@ pub(crate) fn compile_range(
             }
         })
         .collect();
-    let check_radix: Vec<usize> = check_axes.iter().map(Vec::len).collect();
-    for p in 0..check_radix.iter().product() {
-        let values: Vec<u64> = digits(p, &check_radix)
-            .iter()
-            .zip(&check_axes)
-            .map(|(&d, xs)| xs[d])
-            .collect();
+    for p in 0..check_axes.iter().map(Vec::len).product() {
+        let values = grid_point(p, &check_axes);
         if values == max {
             continue;
         }
