@@ -63,7 +63,8 @@ pub use error::{KernelError, Result};
 pub use gather::gather;
 pub use gemm::{
     pack_a, pack_b, packed_a_len, packed_b_len, packed_b_len_checked, reserve_pack_buffers, sgemm,
-    sgemm_batched, AOperand, Activation, BOperand, BatchLayout, Bias, Epilogue, MatRef,
+    sgemm_batched, with_pack_buffers, AOperand, Activation, BOperand, BatchLayout, Bias, Epilogue,
+    MatRef, PackBuffers,
 };
 pub use isa::Isa;
 pub use layernorm::{layer_norm, RowNorm};

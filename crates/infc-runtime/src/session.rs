@@ -129,7 +129,7 @@ pub struct Session {
     isa: Isa,
     /// Path of the integer kernels (`INFC_INT8_ISA` if set, else the best; see [`Session::with_int8_isa`]).
     int8_isa: Int8Isa,
-    arenas: Mutex<Vec<AlignedBuf>>,
+    arenas: Mutex<Vec<Arena>>,
     /// Input index by name, for the input check of a run.
     input_names: InputNames,
     /// The memory budget the session was loaded with.
@@ -144,6 +144,14 @@ pub struct Session {
     exec: Exec,
     spin: Spin,
     counters: Counters,
+}
+
+/// One run's memory, pooled between runs: the arena and, for a session that runs on its callers'
+/// threads, the GEMM packing buffers lent to the caller's thread for the run (so a new caller
+/// thread's first run allocates nothing).
+struct Arena {
+    bytes: AlignedBuf,
+    pack: infc_kernels::PackBuffers,
 }
 
 /// The file's `len` bytes in 64-byte aligned memory, allocated fallibly; an error if the file is
@@ -586,7 +594,11 @@ impl Session {
         {
             self.exec.reserve_pack_buffers();
         }
-        let (mut arena, new_arena) = self.take_arena()?;
+        let (arena, new_arena) = self.take_arena()?;
+        let Arena {
+            bytes: mut arena,
+            mut pack,
+        } = arena;
         // With `Spin::WhileRunning` the step loop runs on a pool worker with the pool's other
         // workers spinning beside it as its team, so each step's parallel region starts on
         // helpers that are already awake, and the caller blocks once per run instead of once per
@@ -594,12 +606,12 @@ impl Session {
         let run = || self.run_in(body, arena.bytes_mut(), inputs, stop, step_loop);
         let result = self
             .exec
-            .run(self.spin, run)
+            .run(self.spin, &mut pack, run)
             .and_then(|()| self.finish(shaped, arena.bytes(), sink));
         self.arenas
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(arena);
+            .push(Arena { bytes: arena, pack });
         result.map(|()| new_arena)
     }
 
@@ -660,14 +672,15 @@ impl Session {
     }
 
     /// A free arena from the pool, or a new one (`true`).
-    fn take_arena(&self) -> Result<(AlignedBuf, bool), RuntimeError> {
+    fn take_arena(&self) -> Result<(Arena, bool), RuntimeError> {
         let pooled = self.arenas.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
             Some(a) => Ok((a, false)),
             None => {
-                let a = AlignedBuf::try_zeroed(self.body.memory.arena_bytes as usize)?;
+                let bytes = AlignedBuf::try_zeroed(self.body.memory.arena_bytes as usize)?;
+                let pack = self.exec.pack_buffers_for_an_arena();
                 self.counters.new_arena();
-                Ok((a, true))
+                Ok((Arena { bytes, pack }, true))
             }
         }
     }

@@ -4,6 +4,7 @@
 //! between parallel regions ([`Spin`]).
 
 use crate::RuntimeError;
+use infc_kernels::PackBuffers;
 use std::sync::Arc;
 
 /// Whether a run's helper threads spin between its parallel regions.
@@ -68,7 +69,7 @@ impl Exec {
     }
 
     /// Reserve the GEMM packing buffers of every thread a run may use (once per session; a
-    /// serial run reserves its caller's at each run, a no-op after the first on that thread).
+    /// serial run packs into the buffers its arena lends it).
     pub(crate) fn reserve_pack_buffers(&self) {
         match self {
             Exec::Ambient => {
@@ -82,14 +83,26 @@ impl Exec {
         }
     }
 
-    /// Runs `f` (one run's steps) as the session was configured.
-    pub(crate) fn run<R: Send>(&self, spin: Spin, f: impl FnOnce() -> R + Send) -> R {
+    /// The packing buffers a new arena carries: full size for serial runs (which lend them to
+    /// their caller's thread), empty otherwise (the pool's workers have their own).
+    pub(crate) fn pack_buffers_for_an_arena(&self) -> PackBuffers {
+        match self {
+            Exec::Serial => PackBuffers::reserved(),
+            Exec::Ambient | Exec::Pool(_) => PackBuffers::default(),
+        }
+    }
+
+    /// Runs `f` (one run's steps) as the session was configured; a serial run packs its GEMMs into
+    /// `pack`.
+    pub(crate) fn run<R: Send>(
+        &self,
+        spin: Spin,
+        pack: &mut PackBuffers,
+        f: impl FnOnce() -> R + Send,
+    ) -> R {
         match self {
             Exec::Ambient => with_spin(spin, f),
-            Exec::Serial => {
-                infc_kernels::reserve_pack_buffers();
-                infc_kernels::serial(f)
-            }
+            Exec::Serial => infc_kernels::with_pack_buffers(pack, || infc_kernels::serial(f)),
             Exec::Pool(p) => p.install(|| with_spin(spin, f)),
         }
     }

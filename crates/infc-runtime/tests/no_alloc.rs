@@ -89,3 +89,48 @@ fn run_into_does_not_allocate_after_the_first_call() {
     let want = common::expected(&x).0;
     assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
 }
+
+/// A session that runs on its callers' threads (`threads: Some(1)`) lends each run the GEMM packing
+/// buffers pooled with its arena: a caller thread's first run allocates nothing either.
+#[test]
+fn a_serial_run_on_a_new_caller_thread_does_not_allocate() {
+    let session = Session::from_bytes_with(
+        &common::plan().encode(),
+        infc_runtime::SessionOptions {
+            threads: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let x = common::input();
+    let shape = [4usize, 8];
+    let inputs = [("x".into(), TensorView::f32(&shape, &x))];
+    let run = || {
+        let mut y = [0u8; 4 * 16 * 4];
+        let mut t = [0u8; 8 * 4 * 4];
+        session
+            .run_into(&inputs, &mut [&mut y[..], &mut t[..]])
+            .unwrap();
+        y
+    };
+    // The first run allocates the arena and its packing buffers.
+    let first = run();
+    for round in 0..3 {
+        let (allocs, y) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let before = ALLOCS.load(Ordering::SeqCst);
+                COUNTING.with(|c| c.set(true));
+                let y = run();
+                COUNTING.with(|c| c.set(false));
+                (ALLOCS.load(Ordering::SeqCst) - before, y)
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(
+            allocs, 0,
+            "round {round}: a new thread's first run allocated"
+        );
+        assert_eq!(y, first, "round {round}: outputs differ");
+    }
+}

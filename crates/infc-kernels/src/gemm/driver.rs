@@ -1,6 +1,7 @@
 //! The blocked GEMM driver: splits the problem over threads, walks `NC × KC × MC` cache blocks,
-//! packs what is not pre-packed into thread-local aligned buffers, and calls the ISA's microkernel on
-//! each register tile. All bounds were checked by the public entry points before we get here.
+//! packs what is not pre-packed into per-thread aligned buffers (a small stack per thread, topped
+//! by the pair a serial session lends for a run), and calls the ISA's microkernel on each register
+//! tile. All bounds were checked by the public entry points before we get here.
 
 use super::pack::{pack_a_block, pack_b_block, packed_a_len, packed_b_len};
 use super::tile::{MicroKernel, Tile, TileEpilogue};
@@ -133,12 +134,84 @@ impl AlignedBuf {
     }
 }
 
+/// How many packing-buffer pairs a thread keeps: one per level of re-entry (a rayon steal inside a
+/// parallel region re-enters the driver); a deeper re-entry packs into a pair of its own.
+const STACK_DEPTH: usize = 4;
+
+/// This thread's packing buffers, a stack held inline (pushing and popping never allocates).
+struct PackStack {
+    slots: [Option<PackBuffers>; STACK_DEPTH],
+    len: usize,
+}
+
+impl PackStack {
+    fn pop(&mut self) -> Option<PackBuffers> {
+        let top = self.len.checked_sub(1)?;
+        self.len = top;
+        self.slots[top].take()
+    }
+
+    /// Keeps `bufs` (or hands them back when the stack is full).
+    fn push(&mut self, bufs: PackBuffers) -> Result<(), PackBuffers> {
+        match self.slots.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(bufs);
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(bufs),
+        }
+    }
+}
+
 thread_local! {
     /// Packing buffers of this thread, a stack: a thread that re-enters `serial` (rayon steals a
     /// GEMM task while this thread waits inside a parallel region, e.g. batched attention GEMMs
     /// whose inner GEMM is parallel too) takes the next free pair. Buffers go back on the stack
     /// after use, so in steady state (same shapes every run) no call allocates.
-    static PACK_BUFS: RefCell<Vec<(AlignedBuf, AlignedBuf)>> = const { RefCell::new(Vec::new()) };
+    static PACK_BUFS: RefCell<PackStack> = const {
+        RefCell::new(PackStack { slots: [const { None }; STACK_DEPTH], len: 0 })
+    };
+}
+
+/// One pair of GEMM packing buffers (an A block and a B block), grown to the largest size any GEMM
+/// asks for. A session that runs on its callers' threads keeps one pair with each arena and lends it
+/// to the thread of the run ([`with_pack_buffers`]), so a caller thread's first run allocates
+/// nothing.
+#[derive(Default)]
+pub struct PackBuffers(AlignedBuf, AlignedBuf);
+
+impl PackBuffers {
+    /// A pair at full size (about 3.3 MB).
+    pub fn reserved() -> PackBuffers {
+        let mut bufs = PackBuffers::default();
+        bufs.reserve();
+        bufs
+    }
+
+    fn reserve(&mut self) {
+        self.0.get(packed_a_len(MC, KC));
+        self.1.get(packed_b_len(KC, NC));
+    }
+}
+
+/// Runs `f` with `bufs` on top of this thread's packing-buffer stack, so the GEMMs `f` runs on this
+/// thread pack into them; they are taken back when `f` returns. Nested GEMMs on other threads use
+/// those threads' own buffers.
+pub fn with_pack_buffers<R>(bufs: &mut PackBuffers, f: impl FnOnce() -> R) -> R {
+    let lent = std::mem::take(bufs);
+    let pushed = PACK_BUFS.with(|cell| cell.borrow_mut().push(lent));
+    if let Err(back) = pushed {
+        // The stack is full (deep re-entry): nothing to lend to.
+        *bufs = back;
+        return f();
+    }
+    let out = f();
+    // Every GEMM pops and pushes back in pairs, so the top is the pair lent above.
+    if let Some(back) = PACK_BUFS.with(|cell| cell.borrow_mut().pop()) {
+        *bufs = back;
+    }
+    out
 }
 
 /// Grows this thread's packing buffers to the largest size any GEMM asks for, two levels deep (a
@@ -149,13 +222,13 @@ thread_local! {
 pub fn reserve_pack_buffers() {
     PACK_BUFS.with(|cell| {
         let mut stack = cell.borrow_mut();
-        stack.reserve(4);
-        while stack.len() < 2 {
-            stack.push(Default::default());
+        while stack.len < 2 {
+            if stack.push(PackBuffers::default()).is_err() {
+                break;
+            }
         }
-        for (a, b) in stack.iter_mut() {
-            a.get(packed_a_len(MC, KC));
-            b.get(packed_b_len(KC, NC));
+        for bufs in stack.slots.iter_mut().flatten() {
+            bufs.reserve();
         }
     });
 }
@@ -190,7 +263,8 @@ fn serial(
         &mut bufs.0,
         &mut bufs.1,
     );
-    PACK_BUFS.with(|cell| cell.borrow_mut().push(bufs));
+    // A full stack (deep re-entry) drops the pair.
+    let _ = PACK_BUFS.with(|cell| cell.borrow_mut().push(bufs));
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -25,8 +25,8 @@ mod pack;
 mod tile;
 
 pub use batched::{sgemm_batched, BatchLayout};
-pub use driver::reserve_pack_buffers;
 pub(crate) use driver::{gemm_unchecked, ASrc, BSrc, PackB};
+pub use driver::{reserve_pack_buffers, with_pack_buffers, PackBuffers};
 #[cfg(test)]
 pub(crate) use kernel_portable::activate as kernel_activate;
 pub(crate) use pack::pack_a_block;
