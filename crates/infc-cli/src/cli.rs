@@ -150,6 +150,7 @@ impl ModelArgs {
                 bf16_attention: !quant.int8_f32_attention,
                 seed: quant.seed,
             }),
+            ..infc::CompileOptions::default()
         }
     }
 }

@@ -3,10 +3,10 @@
 //! compiled once, outside the timed loops.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use infc::passes::OptLevel;
+use infc::{Session, TensorView};
 use infc_conformance::all_fixtures;
 use infc_conformance::plan::{compile_fixture, runtime_dtype};
-use infc_passes::OptLevel;
-use infc_runtime::{Session, TensorView};
 
 fn fixtures(c: &mut Criterion) {
     for f in all_fixtures() {

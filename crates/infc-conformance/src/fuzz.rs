@@ -6,7 +6,7 @@
 //! calling test, so [`Builder`] panics (with a message naming the node or constant) instead of
 //! returning errors as the rest of this crate does.
 
-use infc_ir::{BinaryOp, DType, Graph, IrError, Op, Tensor, TensorType, UnaryOp, ValueId};
+use infc::ir::{BinaryOp, DType, Graph, IrError, Op, Tensor, TensorType, UnaryOp, ValueId};
 
 /// A tiny graph builder: each node's output type comes from `infer_node`; nodes are named
 /// `n<k>_<op>` and constants `c<k>` in the order they are added.
@@ -43,7 +43,7 @@ impl Builder {
         self.n += 1;
         let name = format!("n{}_{}", self.n, op.name());
         let tys =
-            infc_ir::infer_node(&self.g, &op, inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+            infc::ir::infer_node(&self.g, &op, inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = self.g.add_value(format!("{name}:0"), tys[0].clone());
         self.g.push_node(name, op, inputs.to_vec(), vec![out]);
         out

@@ -3,7 +3,7 @@
 //! transformer layer has one fused Attention (counted against its one GELU feed-forward), and no
 //! Conv output feeds a standalone Relu.
 
-use infc_ir::{Epilogue, Graph, Op, UnaryOp};
+use infc::ir::{Epilogue, Graph, Op, UnaryOp};
 
 /// Ops that must not survive -O2/-O3 in ResNet, GPT-2 and DistilBERT graphs.
 pub const MUST_BE_GONE: [&str; 10] = [

@@ -2,13 +2,20 @@
 //! seeded inputs and onnxruntime's outputs as `.npy`, plus the extra input sets under `cases/<case>/`),
 //! converts arrays to IR tensors, prepares a bound graph, and compares outputs with the project
 //! tolerance (max abs err ≤ 1e-4 + 1e-3·max|ref|).
+//!
+//! Everything goes through the facade crate `infc`, as the CLI does: the pipeline (import, shape
+//! binding, passes, INT8 marks, lowering) is the facade's, never rebuilt here; white-box tests
+//! reach the IR, single passes and the reference interpreter through its re-exports
+//! (`infc::ir`, `infc::passes`, `infc::reference`).
 
 pub mod fuzz;
 pub mod fuzz_entry;
 pub mod goals;
 pub mod plan;
 
-use infc_ir::{DType, Graph, Tensor};
+use infc::ir::{DType, Graph, Tensor};
+use infc::passes::OptLevel;
+use infc::CompileOptions;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -78,23 +85,15 @@ impl Fixture {
     }
 
     /// Import the model, bind every input to the shape of its saved array, fold the shape
-    /// sub-graphs and drop dead code.
+    /// sub-graphs and drop dead code (the facade's pipeline at `-O0`).
     pub fn bound_graph(&self) -> Result<Graph, String> {
-        let mut g = infc_onnx::import_file(&self.model_path(), &Default::default())
-            .map_err(|e| e.to_string())?;
-        let bindings: Vec<_> = self
-            .inputs
-            .iter()
-            .map(|(n, t)| infc_passes::ShapeBinding {
-                name: n.clone(),
-                dims: t.shape.clone(),
-            })
-            .collect();
-        infc_passes::bind_input_shapes(&mut g, &bindings).map_err(|e| e.to_string())?;
-        let mut cx = infc_passes::PassCx::new();
-        infc_passes::fold_constants(&mut g, &mut cx).map_err(|e| e.to_string())?;
-        infc_passes::eliminate_dead_code(&mut g, &mut cx).map_err(|e| e.to_string())?;
-        Ok(g)
+        self.optimised(&plan::options(OptLevel::O0))
+    }
+
+    /// The model bound to the shapes of its saved arrays and optimised with `opts`
+    /// ([`plan::optimise_model`]).
+    pub fn optimised(&self, opts: &CompileOptions) -> Result<Graph, String> {
+        plan::optimise_model(&self.model_path(), &self.inputs, opts)
     }
 }
 

@@ -11,11 +11,11 @@
 //! `cargo test` runs a small number of cases; `INFC_FUZZ_CASES=N` runs `N` (the proptest
 //! seed is printed on failure; a found case is added to `regressions` below).
 
+use infc::ir::{BinaryOp, DType, Graph, Op, Tensor, UnaryOp, ValueId};
+use infc::passes::OptLevel;
+use infc::reference::{run_graph, InputKey};
 use infc_conformance::fuzz::{cases_wanted, Builder};
-use infc_conformance::plan::{isas_under_test, optimise, run_plan};
-use infc_ir::{BinaryOp, DType, Graph, Op, Tensor, UnaryOp, ValueId};
-use infc_passes::OptLevel;
-use infc_reference::{run_graph, InputKey};
+use infc_conformance::plan::{isas_under_test, lower, optimise, run_plan};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -375,8 +375,7 @@ fn check_case(c: &Case) -> Result<(), String> {
             c.flavour
         ));
     }
-    let plan = infc_compile::compile(&opt, &infc_compile::CompileOptions::default())
-        .map_err(|e| format!("compile: {e}"))?;
+    let plan = lower(&opt)?;
     let max = want
         .iter()
         .filter(|v| v.is_finite())

@@ -106,7 +106,7 @@ fn generated_plans_validate_for_every_step_kind() {
         let data: Vec<u8> = (0..256).map(|_| next() as u8).collect();
         let case = generate(&data);
         total += 1;
-        if let Ok(plan) = infc_plan::decode(&case.plan.encode()) {
+        if let Ok(plan) = infc::plan_format::decode(&case.plan.encode()) {
             ok += 1;
             for s in &plan.body.steps {
                 *valid.entry(s.kind()).or_default() += 1;

@@ -17,18 +17,18 @@ fn settings() -> insta::Settings {
 #[test]
 fn imported_ir_of_every_fixture() {
     for f in all_fixtures() {
-        let g = infc_onnx::import_file(&f.model_path(), &Default::default()).unwrap();
-        infc_ir::verify(&g).unwrap_or_else(|e| panic!("{}: {e}", f.name));
-        let text = infc_ir::print_graph(&g);
-        let reparsed = infc_ir::parse_graph(&text).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let g = infc::import(f.model_path()).unwrap();
+        infc::ir::verify(&g).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let text = infc::ir::print_graph(&g);
+        let reparsed = infc::ir::parse_graph(&text).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         assert_eq!(
-            infc_ir::print_graph(&reparsed),
+            infc::ir::print_graph(&reparsed),
             text,
             "{}: text round-trip",
             f.name
         );
         settings().bind(|| insta::assert_snapshot!(f.name.clone(), text));
-        let bound = infc_ir::print_graph(&f.bound_graph().unwrap());
+        let bound = infc::ir::print_graph(&f.bound_graph().unwrap());
         settings().bind(|| insta::assert_snapshot!(format!("{}.bound", f.name), bound));
     }
 }

@@ -3,21 +3,19 @@
 //! (forced, per-row activations) and once per tensor, and each output must have cosine
 //! similarity ≥ 0.99 with the f32 plan's output and with onnxruntime's committed output.
 
-use infc_compile::{compile, CompileOptions, Plan};
-use infc_conformance::plan::{optimise, quantize, run_plan, runtime_dtype};
+use infc::ir::Tensor;
+use infc::passes::OptLevel;
+use infc::{Int8Isa, Isa, Plan, Session, SessionOptions};
+use infc_conformance::plan::{lower, options, quantize, run_plan, run_session};
 use infc_conformance::{all_fixtures, cosine, Fixture};
-use infc_ir::Tensor;
-use infc_passes::OptLevel;
-use infc_runtime::{Int8Isa, Isa, Session, SessionOptions, TensorView};
 
 const MIN_COSINE: f64 = 0.99;
 
 /// Compile `f` at -O2 with every selected layer quantized; returns the plan and how many layers.
 fn int8_plan(f: &Fixture, per_row: bool) -> Result<(Plan, usize), String> {
-    let mut g = f.bound_graph()?;
-    optimise(&mut g, OptLevel::O2)?;
+    let mut g = f.optimised(&options(OptLevel::O2))?;
     let n = quantize(&mut g, per_row, true)?;
-    let plan = compile(&g, &CompileOptions::default()).map_err(|e| format!("compile: {e}"))?;
+    let plan = lower(&g)?;
     Ok((plan, n))
 }
 
@@ -37,35 +35,12 @@ fn run_int8(
     )
     .map_err(|e| format!("load: {e}"))?
     .with_int8_isa(int8);
-    let raw: Vec<(&str, infc_runtime::DType, &[u8])> = inputs
-        .iter()
-        .map(|(n, t)| {
-            Ok((
-                n.as_str(),
-                runtime_dtype(t.dtype),
-                t.bytes().map_err(|e| e.to_string())?,
-            ))
-        })
-        .collect::<Result<_, String>>()?;
-    let views: Vec<_> = raw
-        .iter()
-        .zip(inputs)
-        .map(|((n, d, b), (_, t))| ((*n).into(), TensorView::new(*d, &t.shape, b)))
-        .collect();
-    let outs = session.run(&views).map_err(|e| format!("run: {e}"))?;
-    outs.into_iter()
-        .map(|o| {
-            let dtype = infc_conformance::plan::ir_dtype(o.dtype);
-            Tensor::from_bytes(dtype, o.shape, infc_ir::Bytes::from_vec(o.data))
-                .map_err(|e| e.to_string())
-        })
-        .collect()
+    run_session(&session, inputs)
 }
 
 fn check_fixture(f: &Fixture) -> Result<Vec<String>, String> {
-    let mut g = f.bound_graph()?;
-    optimise(&mut g, OptLevel::O2)?;
-    let fp32 = compile(&g, &CompileOptions::default()).map_err(|e| e.to_string())?;
+    let g = f.optimised(&options(OptLevel::O2))?;
+    let fp32 = lower(&g)?;
     let want_fp32 = run_plan(&fp32, Isa::detect(), &f.inputs)?;
     let mut lines = Vec::new();
     let mut runs: Vec<(String, Vec<Tensor>)> = Vec::new();

@@ -6,12 +6,11 @@
 //! must agree with each other to the last bit (the kernel's epilogue is the same f32 operations
 //! on every path).
 
-use infc_compile::{compile, CompileOptions, Plan};
-use infc_conformance::plan::{quantize, run_plan, runtime_dtype};
+use infc::ir::{Graph, Tensor};
+use infc::passes::OptLevel;
+use infc::{Int8Isa, Isa, Plan, Session, SessionOptions};
+use infc_conformance::plan::{lower, options, quantize, run_plan, run_session};
 use infc_conformance::{all_fixtures, cosine, Fixture};
-use infc_ir::{Graph, Tensor};
-use infc_passes::{pipeline, run_pipeline, OptLevel, PassCx};
-use infc_runtime::{Int8Isa, Isa, Session, SessionOptions, TensorView};
 
 const MIN_COSINE: f64 = 0.99;
 
@@ -25,23 +24,14 @@ fn resnets() -> Vec<Fixture> {
 }
 
 fn at_o3(f: &Fixture) -> Graph {
-    let mut g = f.bound_graph().expect("fixture imports");
-    let mut cx = PassCx {
-        verify_each: true,
-        ..PassCx::new()
-    };
-    run_pipeline(&mut g, &pipeline(OptLevel::O3), &mut cx, |_, _, _| {})
-        .unwrap_or_else(|e| panic!("{}: {e}", f.name));
-    g
+    f.optimised(&options(OptLevel::O3))
+        .unwrap_or_else(|e| panic!("{}: {e}", f.name))
 }
 
 fn int8_plan(g: &Graph) -> (Plan, usize) {
     let mut g = g.clone();
     let n = quantize(&mut g, true, false).expect("int8 passes");
-    (
-        compile(&g, &CompileOptions::default()).expect("int8 compile"),
-        n,
-    )
+    (lower(&g).expect("int8 compile"), n)
 }
 
 fn run_int8(plan: &Plan, int8: Int8Isa, inputs: &[(String, Tensor)]) -> Vec<Tensor> {
@@ -54,31 +44,14 @@ fn run_int8(plan: &Plan, int8: Int8Isa, inputs: &[(String, Tensor)]) -> Vec<Tens
     )
     .expect("load")
     .with_int8_isa(int8);
-    let views: Vec<_> = inputs
-        .iter()
-        .map(|(n, t)| {
-            (
-                n.as_str().into(),
-                TensorView::new(runtime_dtype(t.dtype), &t.shape, t.bytes().unwrap()),
-            )
-        })
-        .collect();
-    session
-        .run(&views)
-        .expect("run")
-        .into_iter()
-        .map(|o| {
-            let dtype = infc_conformance::plan::ir_dtype(o.dtype);
-            Tensor::from_bytes(dtype, o.shape, infc_ir::Bytes::from_vec(o.data)).unwrap()
-        })
-        .collect()
+    run_session(&session, inputs).expect("run")
 }
 
 #[test]
 fn o3_int8_runs_resnets_blocked_and_keeps_cosine_099_on_every_path() {
     for f in resnets() {
         let g = at_o3(&f);
-        let fp32 = compile(&g, &CompileOptions::default()).expect("f32 compile");
+        let fp32 = lower(&g).expect("f32 compile");
         let want_fp32 = run_plan(&fp32, Isa::detect(), &f.inputs).expect("f32 run");
         let (plan, layers) = int8_plan(&g);
         let kinds: Vec<&str> = plan.body.steps.iter().map(|s| s.kind()).collect();

@@ -5,17 +5,16 @@
 //! best-fit placement each took time quadratic in the length (200 000 Identities compiled in
 //! 35 s, 50 000 Transposes in minutes at -O3); these tests finish only because they no longer do.
 
-use infc_compile::{compile, CompileOptions};
+use infc::ir::{BinaryOp, Op, Tensor, UnaryOp, ValueId};
+use infc::passes::OptLevel;
+use infc::Isa;
 use infc_conformance::fuzz::Builder;
-use infc_conformance::plan::{optimise, run_plan};
-use infc_ir::{BinaryOp, Op, Tensor, UnaryOp, ValueId};
-use infc_passes::OptLevel;
-use infc_runtime::Isa;
+use infc_conformance::plan::{lower, optimise, run_plan};
 
 fn run_at(b: &Builder, level: OptLevel, x: &Tensor) -> Vec<f64> {
     let mut g = b.g.clone();
     optimise(&mut g, level).unwrap_or_else(|e| panic!("{level:?}: {e}"));
-    let plan = compile(&g, &CompileOptions::default()).unwrap();
+    let plan = lower(&g).unwrap();
     let mut out = run_plan(&plan, Isa::detect(), &[("x".into(), x.clone())]).unwrap();
     out.remove(0).to_f64_vec().unwrap()
 }

@@ -2,12 +2,12 @@
 //! blocked, one reorder leaves the blocked region; the blocked IR (reference interpreter) and the
 //! compiled plan (every ISA path this CPU has, blocks 16 and 8) reproduce onnxruntime's outputs.
 
-use infc_compile::{compile, CompileOptions};
-use infc_conformance::plan::{isas_under_test, run_plan};
+use infc::ir::Graph;
+use infc::passes::OptLevel;
+use infc::reference::InputKey;
+use infc::CompileOptions;
+use infc_conformance::plan::{isas_under_test, lower, options, run_plan};
 use infc_conformance::{all_fixtures, compare, Fixture};
-use infc_ir::Graph;
-use infc_passes::{pipeline, run_pipeline, OptLevel, PassCx};
-use infc_reference::InputKey;
 
 fn resnets() -> Vec<Fixture> {
     let f: Vec<_> = all_fixtures()
@@ -19,15 +19,12 @@ fn resnets() -> Vec<Fixture> {
 }
 
 fn at_o3(f: &Fixture, block: usize) -> Graph {
-    let mut g = f.bound_graph().expect("fixture imports");
-    let mut cx = PassCx {
-        verify_each: true,
+    let opts = CompileOptions {
         nchwc_block: Some(block),
-        ..PassCx::new()
+        ..options(OptLevel::O3)
     };
-    run_pipeline(&mut g, &pipeline(OptLevel::O3), &mut cx, |_, _, _| {})
-        .unwrap_or_else(|e| panic!("{}: {e}", f.name));
-    g
+    f.optimised(&opts)
+        .unwrap_or_else(|e| panic!("{}: {e}", f.name))
 }
 
 fn count(g: &Graph, op: &str) -> usize {
@@ -40,14 +37,7 @@ fn count(g: &Graph, op: &str) -> usize {
 #[test]
 fn o3_runs_the_whole_conv_stack_blocked() {
     for f in resnets() {
-        let mut o2 = f.bound_graph().expect("fixture imports");
-        run_pipeline(
-            &mut o2,
-            &pipeline(OptLevel::O2),
-            &mut PassCx::new(),
-            |_, _, _| {},
-        )
-        .expect("-O2");
+        let o2 = f.optimised(&options(OptLevel::O2)).expect("-O2");
         let convs = count(&o2, "Conv") + count(&o2, "FusedConv");
         let g = at_o3(&f, 16);
         assert_eq!(
@@ -84,7 +74,7 @@ fn blocked_graph_matches_onnxruntime_in_the_reference_interpreter() {
                 .iter()
                 .map(|(n, t)| (InputKey::Name(n.clone()), t.clone()))
                 .collect();
-            let got = infc_reference::run_graph(&g, &inputs).expect("reference runs");
+            let got = infc::reference::run_graph(&g, &inputs).expect("reference runs");
             for (t, (name, want)) in got.iter().zip(&f.expected) {
                 compare(&format!("{} c={block} {name}", f.name), t, want)
                     .unwrap_or_else(|e| panic!("{e}"));
@@ -98,8 +88,7 @@ fn blocked_plans_match_onnxruntime_on_every_isa() {
     for f in resnets() {
         for block in [16, 8] {
             let g = at_o3(&f, block);
-            let plan = compile(&g, &CompileOptions::default())
-                .unwrap_or_else(|e| panic!("{}: compile: {e}", f.name));
+            let plan = lower(&g).unwrap_or_else(|e| panic!("{}: {e}", f.name));
             let kinds: Vec<&str> = plan.body.steps.iter().map(|s| s.kind()).collect();
             assert!(kinds.contains(&"NchwcConv"), "{}: {kinds:?}", f.name);
             assert!(!kinds.contains(&"Conv"), "{}: {kinds:?}", f.name);

@@ -4,10 +4,10 @@
 //! it compiles at `-O0` and `-O3`, fixed and as a range plan, and matches onnxruntime's output
 //! (the second row padded) on every ISA path.
 
+use infc::ir::{Bytes, Tensor};
 use infc::{CompileOptions, InputKey, Session, SessionOptions, TensorView};
 use infc_conformance::plan::{ir_dtype, isas_under_test, runtime_dtype};
 use infc_conformance::{compare, read_npy};
-use infc_ir::{Bytes, Tensor};
 use std::path::PathBuf;
 
 fn dir(name: &str) -> PathBuf {

@@ -4,10 +4,12 @@
 //! and the kernels' rayon workers. This file holds a single test so nothing else in the process
 //! allocates while it counts.
 
+use infc::passes::OptLevel;
+use infc::{CompileOptions, Plan, Session, TensorView};
 use infc_conformance::load_fixture;
-use infc_conformance::plan::{compile_fixture, runtime_dtype};
-use infc_passes::OptLevel;
-use infc_runtime::{Session, TensorView};
+use infc_conformance::plan::{
+    compile_fixture, compile_fixture_with, int8_options, options, runtime_dtype,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -44,11 +46,12 @@ static GLOBAL: Counting = Counting;
 
 /// The fixture at -O3 with the quantization pass's selection lowered to INT8 (blocked convs run
 /// as `QuantNchwcConv`, whose quantized input lives in planned arena scratch).
-fn int8_o3_plan(f: &infc_conformance::Fixture) -> infc_compile::Plan {
-    let mut g = f.bound_graph().unwrap();
-    infc_conformance::plan::optimise(&mut g, OptLevel::O3).unwrap();
-    infc_conformance::plan::quantize(&mut g, true, true).unwrap();
-    infc_compile::compile(&g, &infc_compile::CompileOptions::default()).unwrap()
+fn int8_o3_plan(f: &infc_conformance::Fixture) -> Plan {
+    let opts = CompileOptions {
+        int8: Some(int8_options(true, true)),
+        ..options(OptLevel::O3)
+    };
+    compile_fixture_with(f, &opts).unwrap()
 }
 
 #[test]
@@ -107,9 +110,9 @@ fn fixture_plans_run_without_allocating_after_the_first_call() {
 /// alternating, allocate nothing.
 fn range_plan_runs_without_allocating_once_each_shape_was_seen() {
     let model = infc_conformance::fixtures_dir().join("gpt2_ts17/model.onnx");
-    let opts = infc::CompileOptions {
+    let opts = CompileOptions {
         shapes: vec!["batch=1..3".into(), "sequence=1..16".into()],
-        ..infc::CompileOptions::default()
+        ..CompileOptions::default()
     };
     let plan = infc::compile(&model, &opts).unwrap();
     let session = Session::from_bytes(&plan.encode()).unwrap();
@@ -120,7 +123,7 @@ fn range_plan_runs_without_allocating_once_each_shape_was_seen() {
         .zip(&ids)
         .map(|(s, b)| {
             ["input_ids", "attention_mask"]
-                .map(|n| (n.into(), TensorView::new(infc_runtime::DType::I64, s, b)))
+                .map(|n| (n.into(), TensorView::new(infc::DType::I64, s, b)))
                 .to_vec()
         })
         .collect();

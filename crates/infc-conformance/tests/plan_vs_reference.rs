@@ -4,12 +4,11 @@
 //! optimised graph. Every input set of a fixture is run: the main inputs and each extra case under
 //! `cases/` (the padded-mask cases of the transformer fixtures), on the same compiled plan.
 
-use infc_compile::Plan;
+use infc::ir::{Graph, Tensor};
+use infc::passes::OptLevel;
+use infc::{Isa, Plan};
 use infc_conformance::plan::{compile_fixture, isas_under_test, run_plan};
 use infc_conformance::{all_fixtures, compare, Fixture, InputSet};
-use infc_ir::{Graph, Tensor};
-use infc_passes::OptLevel;
-use infc_runtime::Isa;
 
 fn check_isa(plan: &Plan, isa: Isa, set: &InputSet, reference: &[Tensor]) -> Result<(), String> {
     let outs = run_plan(plan, isa, set.inputs)?;
@@ -36,7 +35,7 @@ fn check_set(g: &Graph, plan: &Plan, set: &InputSet) -> Result<(), String> {
             .iter()
             .map(|(n, t)| (n.as_str().into(), t.clone()))
             .collect();
-        infc_reference::run_graph(g, &inputs).map_err(|e| e.to_string())?
+        infc::reference::run_graph(g, &inputs).map_err(|e| e.to_string())?
     };
     let failed: Vec<String> = isas_under_test()
         .into_iter()

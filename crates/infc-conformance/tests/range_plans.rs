@@ -4,11 +4,11 @@
 //! sequence length 1 — and compared with the reference interpreter on the unoptimised graph bound
 //! at that shape. ResNet fixtures run at batch 1..3.
 
-use infc::{CompileOptions, InputKey, Int8Options, Session, TensorView};
-use infc_conformance::plan::{ir_dtype, runtime_dtype};
+use infc::ir::Tensor;
+use infc::passes::OptLevel;
+use infc::{CompileOptions, Int8Options, Session};
+use infc_conformance::plan::{optimise_model, options, run_session};
 use infc_conformance::{compare, fixtures_dir};
-use infc_ir::{Bytes, Tensor};
-use infc_passes::{bind_input_shapes, ShapeBinding};
 
 struct Lcg(u64);
 impl Lcg {
@@ -25,41 +25,12 @@ impl Lcg {
 }
 
 fn reference(model: &std::path::Path, inputs: &[(String, Tensor)]) -> Vec<Tensor> {
-    let mut g = infc_onnx::import_file(model, &Default::default()).unwrap();
-    let bindings: Vec<_> = inputs
-        .iter()
-        .map(|(n, t)| ShapeBinding {
-            name: n.clone(),
-            dims: t.shape.clone(),
-        })
-        .collect();
-    bind_input_shapes(&mut g, &bindings).unwrap();
-    let mut cx = infc_passes::PassCx::new();
-    infc_passes::fold_constants(&mut g, &mut cx).unwrap();
+    let g = optimise_model(model, inputs, &options(OptLevel::O0)).unwrap();
     let feed: Vec<_> = inputs
         .iter()
-        .map(|(n, t)| (infc_reference::InputKey::Name(n.clone()), t.clone()))
+        .map(|(n, t)| (infc::reference::InputKey::Name(n.clone()), t.clone()))
         .collect();
-    infc_reference::run_graph(&g, &feed).unwrap()
-}
-
-fn run(session: &Session, inputs: &[(String, Tensor)]) -> Result<Vec<Tensor>, String> {
-    let bytes: Vec<&[u8]> = inputs.iter().map(|(_, t)| t.bytes().unwrap()).collect();
-    let views: Vec<_> = inputs
-        .iter()
-        .zip(&bytes)
-        .map(|((n, t), b)| {
-            (
-                InputKey::Name(n),
-                TensorView::new(runtime_dtype(t.dtype), &t.shape, b),
-            )
-        })
-        .collect();
-    let outs = session.run(&views).map_err(|e| e.to_string())?;
-    Ok(outs
-        .into_iter()
-        .map(|o| Tensor::from_bytes(ir_dtype(o.dtype), o.shape, Bytes::from_vec(o.data)).unwrap())
-        .collect())
+    infc::reference::run_graph(&g, &feed).unwrap()
 }
 
 /// `input_ids` and an `attention_mask` whose rows are padded on the right, on the left, fully,
@@ -147,7 +118,7 @@ fn text_fixture(name: &str, int8: bool, seqs: &[usize]) {
     for b in 1..=3 {
         for &s in seqs {
             let inputs = text_inputs(&mut rng, b, s);
-            let got = run(&session, &inputs)
+            let got = run_session(&session, &inputs)
                 .unwrap_or_else(|e| panic!("{name} at batch={b}, sequence={s}: {e}"));
             let want = reference(&model, &inputs);
             check(
@@ -197,7 +168,7 @@ fn resnet_range_plans_match_the_reference_at_every_batch() {
                     "pixel_values".to_string(),
                     Tensor::from_vec(vec![b, 3, 32, 32], x).unwrap(),
                 )];
-                let got = run(&session, &inputs).unwrap();
+                let got = run_session(&session, &inputs).unwrap();
                 let want = reference(&model, &inputs);
                 check(
                     &format!("{name} at batch={b} int8={int8}"),
@@ -215,7 +186,7 @@ fn shapes_outside_the_range_or_inconsistent_are_errors_naming_the_dim() {
     let model = fixtures_dir().join("distilbert_ts17").join("model.onnx");
     let session = compile(&model, &["batch=1..3", "sequence=1..64"], false);
     let mut rng = Lcg(1);
-    let err = run(&session, &text_inputs(&mut rng, 4, 8)).unwrap_err();
+    let err = run_session(&session, &text_inputs(&mut rng, 4, 8)).unwrap_err();
     assert!(
         err.contains("'batch'") && err.contains("outside the plan's range 1..=3"),
         "{err}"
@@ -225,7 +196,7 @@ fn shapes_outside_the_range_or_inconsistent_are_errors_naming_the_dim() {
         "attention_mask".into(),
         Tensor::from_vec(vec![2, 9], vec![1i64; 18]).unwrap(),
     );
-    let err = run(&session, &inputs).unwrap_err();
+    let err = run_session(&session, &inputs).unwrap_err();
     assert!(
         err.contains("attention_mask") && err.contains("input 'input_ids' gives 'sequence' = 8"),
         "{err}"
@@ -242,7 +213,7 @@ fn short_ranges_sample_beyond_their_max_and_still_match() {
     for b in 1..=2 {
         for s in 1..=3 {
             let inputs = text_inputs(&mut rng, b, s);
-            let got = run(&session, &inputs).unwrap();
+            let got = run_session(&session, &inputs).unwrap();
             check(
                 &format!("batch={b}, sequence={s}"),
                 &got,

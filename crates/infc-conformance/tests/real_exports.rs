@@ -3,9 +3,9 @@
 //! --variants models/variants`) and `models/full/` (`--full`). Ignored by default because the files
 //! are generated locally; run with `cargo test --release -p infc-conformance --test real_exports -- --ignored`.
 
-use infc_conformance::plan::{optimise, run_plan};
+use infc::passes::OptLevel;
+use infc_conformance::plan::{lower, optimise, quantize, run_plan};
 use infc_conformance::{compare, cosine, fixtures_in, goals, Fixture};
-use infc_passes::OptLevel;
 use std::path::Path;
 
 /// How a fixture directory is checked.
@@ -29,7 +29,7 @@ fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
                 .iter()
                 .map(|(n, t)| (n.as_str().into(), t.clone()))
                 .collect();
-            infc_reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?
+            infc::reference::run_graph(&g, &inputs).map_err(|e| e.to_string())?
         }
         Check::PlanO3 => {
             optimise(&mut g, OptLevel::O3)?;
@@ -37,14 +37,14 @@ fn check_one(f: &Fixture, check: Check) -> Result<(), String> {
             if !bad.is_empty() {
                 return Err(format!("-O3 structure: {}", bad.join("; ")));
             }
-            let plan = infc_compile::compile(&g, &Default::default()).map_err(|e| e.to_string())?;
-            run_plan(&plan, infc_runtime::Isa::detect(), &f.inputs)?
+            let plan = lower(&g)?;
+            run_plan(&plan, infc::Isa::detect(), &f.inputs)?
         }
         Check::Int8 => {
             optimise(&mut g, OptLevel::O2)?;
-            let layers = infc_conformance::plan::quantize(&mut g, true, true)?;
-            let plan = infc_compile::compile(&g, &Default::default()).map_err(|e| e.to_string())?;
-            let outs = run_plan(&plan, infc_runtime::Isa::detect(), &f.inputs)?;
+            let layers = quantize(&mut g, true, true)?;
+            let plan = lower(&g)?;
+            let outs = run_plan(&plan, infc::Isa::detect(), &f.inputs)?;
             for ((name, want), got) in f.expected.iter().zip(&outs) {
                 let c = cosine(got, want)?;
                 eprintln!("  {name}: cosine {c:.5} vs onnxruntime FP32 ({layers} layers int8)");

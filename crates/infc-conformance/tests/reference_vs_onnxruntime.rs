@@ -2,8 +2,8 @@
 //! for every input set: the main inputs and each extra case under `cases/` (the padded-mask cases of
 //! the transformer fixtures).
 
+use infc::ir::Graph;
 use infc_conformance::{all_fixtures, compare, InputSet};
-use infc_ir::Graph;
 
 fn check_set(g: &Graph, set: &InputSet) -> Result<(), String> {
     let inputs: Vec<_> = set
@@ -11,7 +11,7 @@ fn check_set(g: &Graph, set: &InputSet) -> Result<(), String> {
         .iter()
         .map(|(n, t)| (n.as_str().into(), t.clone()))
         .collect();
-    let outs = infc_reference::run_graph(g, &inputs).map_err(|e| e.to_string())?;
+    let outs = infc::reference::run_graph(g, &inputs).map_err(|e| e.to_string())?;
     if outs.len() != set.expected.len() {
         return Err(format!(
             "{} outputs, expected {}",
@@ -38,7 +38,7 @@ fn reference_interpreter_matches_onnxruntime_on_every_fixture() {
     let mut failures = Vec::new();
     for f in &fixtures {
         let graph = f.bound_graph().and_then(|g| {
-            infc_ir::verify(&g).map_err(|e| e.to_string())?;
+            infc::ir::verify(&g).map_err(|e| e.to_string())?;
             Ok(g)
         });
         let g = match graph {

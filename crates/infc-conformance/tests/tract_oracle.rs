@@ -1,8 +1,8 @@
 //! tract, in process, as a second oracle: for every fixture tract's outputs on the same inputs agree
 //! with our reference interpreter's.
 
+use infc::ir::{DType, Tensor};
 use infc_conformance::{all_fixtures, compare, Fixture};
-use infc_ir::{DType, Tensor};
 use tract_onnx::prelude::*;
 
 fn to_tract(t: &Tensor) -> TractResult<tract_onnx::prelude::Tensor> {
@@ -72,7 +72,7 @@ fn tract_agrees_with_reference_interpreter() {
             .map(|(n, t)| (n.as_str().into(), t.clone()))
             .collect();
         let ours =
-            infc_reference::run_graph(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+            infc::reference::run_graph(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", f.name));
         for (((name, _), got), want) in f.expected.iter().zip(&ours).zip(&tract_out) {
             if let Err(e) = compare(name, got, want) {
                 failures.push(format!("{}: vs tract: {e}", f.name));

@@ -4,10 +4,16 @@
 //! plan must match the reference interpreter on the original (unfolded) graph, and the optimised
 //! graph must not contain the folded Transposes.
 
+use infc::ir::{parse_graph, Graph, Op, Tensor};
+use infc::passes::{pass_by_name, run_pipeline, OptLevel, Pass, PassCx};
 use infc_conformance::compare;
-use infc_conformance::plan::{isas_under_test, run_plan};
-use infc_ir::{parse_graph, Graph, Op, Tensor};
-use infc_passes::{pass_by_name, pipeline, run_pipeline, OptLevel, Pass, PassCx};
+use infc_conformance::plan::{isas_under_test, lower, optimise, run_plan};
+
+/// What a test runs on its graph: some passes alone, or an `-O` level's pipeline (the facade's).
+enum Passes {
+    Only(Vec<Pass>),
+    Level(OptLevel),
+}
 
 /// Seeded inputs in [-1, 1) for every (f32, known-shape) graph input.
 fn inputs_for(g: &Graph, seed: u64) -> Vec<(String, Tensor)> {
@@ -37,21 +43,28 @@ fn inputs_for(g: &Graph, seed: u64) -> Vec<(String, Tensor)> {
 
 /// Optimise `text` with `passes`, check no Transpose is left and at least `folded` matmuls read
 /// an operand transposed, then compare the compiled plan against the reference on the original.
-fn check(text: &str, passes: &[Pass], folded: usize) {
+fn check(text: &str, passes: Passes, folded: usize) {
     let original = parse_graph(text).unwrap_or_else(|e| panic!("{e}"));
     let inputs = inputs_for(&original, 7);
     let ref_inputs: Vec<_> = inputs
         .iter()
         .map(|(n, t)| (n.as_str().into(), t.clone()))
         .collect();
-    let want = infc_reference::run_graph(&original, &ref_inputs).expect("reference runs");
+    let want = infc::reference::run_graph(&original, &ref_inputs).expect("reference runs");
 
     let mut g = original.clone();
-    let mut cx = PassCx {
-        verify_each: true,
-        ..PassCx::new()
-    };
-    run_pipeline(&mut g, passes, &mut cx, |_, _, _| {}).expect("passes run");
+    match passes {
+        Passes::Only(passes) => {
+            let mut cx = PassCx {
+                verify_each: true,
+                ..PassCx::new()
+            };
+            run_pipeline(&mut g, &passes, &mut cx, |_, _, _| {}).expect("passes run");
+        }
+        Passes::Level(level) => {
+            optimise(&mut g, level).expect("passes run");
+        }
+    }
     let ops: Vec<&Op> = g.nodes.iter().map(|n| &n.op).collect();
     assert!(
         !ops.iter().any(|op| matches!(op, Op::Transpose { .. })),
@@ -68,8 +81,7 @@ fn check(text: &str, passes: &[Pass], folded: usize) {
         .count();
     assert_eq!(transposed, folded, "matmuls reading an operand transposed");
 
-    let plan = infc_compile::compile(&g, &infc_compile::CompileOptions::default())
-        .unwrap_or_else(|e| panic!("compile: {e}"));
+    let plan = lower(&g).unwrap_or_else(|e| panic!("{e}"));
     let steps: Vec<&str> = plan.body.steps.iter().map(|s| s.kind()).collect();
     assert!(
         !steps.contains(&"Copy"),
@@ -84,11 +96,12 @@ fn check(text: &str, passes: &[Pass], folded: usize) {
     }
 }
 
-fn fold_only() -> Vec<Pass> {
-    ["fold-transpose-matmul", "dce"]
+fn fold_only() -> Passes {
+    let passes = ["fold-transpose-matmul", "dce"]
         .into_iter()
         .map(|n| pass_by_name(n).expect("pass exists"))
-        .collect()
+        .collect();
+    Passes::Only(passes)
 }
 
 #[test]
@@ -100,8 +113,8 @@ fn run_time_b_transposed_2d_and_1d() {
   %b = MatMul(%v, %0) : f32[45]  # "vec_mm"
   return %a, %b
 }"#;
-    check(text, &fold_only(), 2);
-    check(text, &pipeline(OptLevel::O3), 2);
+    check(text, fold_only(), 2);
+    check(text, Passes::Level(OptLevel::O3), 2);
 }
 
 #[test]
@@ -113,8 +126,8 @@ fn run_time_a_transposed_with_constant_b() {
   %y = MatMul(%0, %w) : f32[3,9,2]  # "mm"
   return %y
 }"#;
-    check(text, &fold_only(), 1);
-    check(text, &pipeline(OptLevel::O2), 1);
+    check(text, fold_only(), 1);
+    check(text, Passes::Level(OptLevel::O2), 1);
 }
 
 #[test]
@@ -127,7 +140,7 @@ fn constant_b_packed_transposed() {
   %y = MatMul(%x, %0) : f32[2,5,4]  # "mm"
   return %y
 }"#;
-    check(text, &fold_only(), 1);
+    check(text, fold_only(), 1);
 }
 
 #[test]
@@ -140,8 +153,8 @@ fn batched_scores_and_broadcast_4d_both_transposed() {
   %y = MatMul(%1, %2) : f32[2,3,5,6]  # "both"
   return %s, %y
 }"#;
-    check(text, &fold_only(), 2);
-    check(text, &pipeline(OptLevel::O3), 2);
+    check(text, fold_only(), 2);
+    check(text, Passes::Level(OptLevel::O3), 2);
 }
 
 #[test]
@@ -152,5 +165,5 @@ fn fused_epilogue_with_transposed_b() {
   %f = FusedMatMul[epilogue=[bias,relu]](%x, %0, %bias) : f32[6,4]  # "fused"
   return %f
 }"#;
-    check(text, &fold_only(), 1);
+    check(text, fold_only(), 1);
 }

@@ -7,15 +7,14 @@
 //! plans failed with `f32 view: TargetAlignmentGreaterAndInputNotAligned` (a dangling empty
 //! slice), or read past the arena for a reduction with no output rows.
 
-use infc_compile::{compile, CompileOptions};
-use infc_conformance::plan::{isas_under_test, optimise, run_plan};
-use infc_ir::{DType, Graph, Tensor};
-use infc_passes::OptLevel;
+use infc::ir::{DType, Graph, Tensor};
+use infc::passes::OptLevel;
+use infc_conformance::plan::{isas_under_test, lower, optimise, run_plan};
 use std::path::Path;
 
 fn model() -> Graph {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/errors/zero_size.onnx");
-    infc_onnx::import_file(&path, &Default::default()).expect("zero_size.onnx imports")
+    infc::import(&path).expect("zero_size.onnx imports")
 }
 
 /// Deterministic inputs: f32 `0.37·i − 1`, alternating bools, zero indices.
@@ -65,7 +64,7 @@ fn reference(g: &Graph) -> Vec<Tensor> {
         .into_iter()
         .map(|(n, t)| (n.as_str().into(), t))
         .collect();
-    infc_reference::run_graph(g, &ins).expect("the reference runs")
+    infc::reference::run_graph(g, &ins).expect("the reference runs")
 }
 
 fn output<'a>(g: &Graph, outs: &'a [Tensor], name: &str) -> &'a Tensor {
@@ -118,8 +117,7 @@ fn zero_size_tensors_compile_and_run_like_the_reference() {
     for level in [OptLevel::O0, OptLevel::O1, OptLevel::O2, OptLevel::O3] {
         let mut g = original.clone();
         optimise(&mut g, level).unwrap_or_else(|e| panic!("{level:?}: {e}"));
-        let plan = compile(&g, &CompileOptions::default())
-            .unwrap_or_else(|e| panic!("{level:?}: compile: {e}"));
+        let plan = lower(&g).unwrap_or_else(|e| panic!("{level:?}: {e}"));
         for isa in isas_under_test() {
             let got =
                 run_plan(&plan, isa, &ins).unwrap_or_else(|e| panic!("{level:?} {isa:?}: {e}"));

@@ -107,6 +107,7 @@ fn compile(
             bf16_attention: !int8_f32_attention,
             seed,
         }),
+        ..infc::CompileOptions::default()
     };
     py.detach(|| {
         let plan = infc::compile(&model, &opts).map_err(|e| infc::full_message(&e))?;

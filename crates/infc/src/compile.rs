@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::int8::Int8Decision;
 use crate::options::CompileOptions;
-use crate::pipeline::{check_and_import, optimise_graph, require_bound};
+use crate::pipeline::{check_and_import, optimise_at, require_bound};
 use crate::provenance::provenance;
 use crate::range::{compile_range, Ranges};
 use infc_ir::Graph;
@@ -46,7 +46,7 @@ pub fn compile_observed(
     let (level, g) = check_and_import(model, opts)?;
     let ranges = Ranges::parse(&g, &opts.shapes, true)?;
     let (mut plan, o) = if ranges.symbols.is_empty() {
-        let o = optimise_graph(g, level, opts, &ranges.fixed, None, after_pass)?;
+        let o = optimise_at(g, level, opts, &ranges.fixed, None, after_pass)?;
         require_bound(&o.graph)?;
         let plan = infc_compile::compile(&o.graph, &infc_compile::CompileOptions::default())
             .map_err(|e| Error::compile(model.display().to_string(), e))?;

@@ -27,6 +27,13 @@ pub enum Error {
         #[source]
         source: infc_onnx::OnnxError,
     },
+    /// An ONNX model held in memory ([`crate::import_bytes`]) could not be imported.
+    #[error("importing an ONNX model from memory")]
+    ImportBytes {
+        /// What the importer found.
+        #[source]
+        source: infc_onnx::OnnxError,
+    },
     /// A shape binding or an optimisation pass failed.
     #[error(transparent)]
     Pass(#[from] infc_passes::PassError),

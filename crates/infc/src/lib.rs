@@ -50,7 +50,9 @@ pub use compile::{compile, compile_observed, lower, Compiled};
 pub use error::{full_message, Error, Result};
 pub use int8::{Int8Decision, LayerError};
 pub use options::{CompileOptions, Int8Options, Target};
-pub use pipeline::{check_pass_name, optimise, require_bound, Optimised};
+pub use pipeline::{
+    check_pass_name, import, import_bytes, optimise, optimise_graph, require_bound, Optimised,
+};
 pub use provenance::provenance;
 
 /// Text, DOT and JSON renderings of a [`Graph`] (what `infc explain` prints).
@@ -59,12 +61,34 @@ pub mod render {
 }
 
 /// The plan file format: decoding (and validating) a plan's bytes without loading a session, as
-/// `infc explain PLAN` and `infc verify PLAN` do.
+/// `infc explain PLAN` and `infc verify PLAN` do, and the step, tensor and memory-plan types a
+/// plan is made of (for plans built or inspected in code).
 pub mod plan_format {
-    pub use infc_plan::{
-        decode, decode_borrowed, DecodeOptions, PlanError, FORMAT_MAJOR, FORMAT_MINOR,
-    };
+    pub use infc_plan::*;
+
+    /// Lengths of the packed weights and scratch buffers the kernels read: a plan built in code
+    /// must give its packed constants and scratch exactly these sizes.
+    pub mod packing {
+        pub use infc_kernels::int8::{packed_b8_bytes, quant_a_len};
+        pub use infc_kernels::{
+            packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, Conv2dParams,
+            NchwcConvParams,
+        };
+    }
 }
+
+/// The IR: graphs built in code, the text form (parse and print), shape inference and the
+/// verifier. What [`import`] returns and [`optimise_graph`] and [`lower`] take.
+pub use infc_ir as ir;
+
+/// The optimisation passes one by one: the registry ([`passes::pass_by_name`],
+/// [`passes::pipeline`]), [`passes::OptLevel`] and the [`passes::PassCx`] a pass runs with, for
+/// tests and tools that run single passes rather than [`optimise_graph`]'s pipeline.
+pub use infc_passes as passes;
+
+/// The reference interpreter: runs a graph op by op, naively (accumulations in f64), the oracle
+/// compiled plans are checked against.
+pub use infc_reference as reference;
 
 pub use infc_ir::Graph;
 pub use infc_passes::{FusionLog, Int8Kind};

@@ -16,10 +16,13 @@ pub struct CompileOptions {
     pub nchwc_block: Option<usize>,
     /// INT8 dynamic quantization and its options; `None`: everything f32.
     pub int8: Option<Int8Options>,
+    /// Run the IR verifier after every pass (as the differential tests do): a pass that leaves
+    /// the graph malformed is an error naming it, not a wrong plan later.
+    pub verify_each: bool,
 }
 
 impl Default for CompileOptions {
-    /// `-O3` for this machine, no bindings, f32.
+    /// `-O3` for this machine, no bindings, f32, no verifier between passes.
     fn default() -> Self {
         CompileOptions {
             opt_level: 3,
@@ -28,6 +31,7 @@ impl Default for CompileOptions {
             target: Target::Native,
             nchwc_block: None,
             int8: None,
+            verify_each: false,
         }
     }
 }

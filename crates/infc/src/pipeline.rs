@@ -1,7 +1,7 @@
-//! From an ONNX file to the IR that is lowered: import, shape binding with constant folding of the
-//! shape sub-graphs, the `-O` pipeline (NCHWc block from the options or the target) and, with
-//! INT8, the decision of what to quantize and the passes that mark it. An observer sees the graph
-//! after every pass (per-pass dumps).
+//! From an ONNX file (or a graph imported or built in code) to the IR that is lowered: import,
+//! shape binding with constant folding of the shape sub-graphs, the `-O` pipeline (NCHWc block
+//! from the options or the target) and, with INT8, the decision of what to quantize and the
+//! passes that mark it. An observer sees the graph after every pass (per-pass dumps).
 
 use crate::error::{Error, Result};
 use crate::int8::{decide, Int8Decision};
@@ -31,14 +31,63 @@ pub fn optimise(
     after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<Optimised> {
     let (level, g) = check_and_import(model, opts)?;
+    bind_and_optimise(g, level, opts, after_pass)
+}
+
+/// [`optimise`] on a graph already imported ([`import`], [`import_bytes`]) or built in code:
+/// `opts.shapes` bound (a range binds its max), the `-O` pipeline, then, when `opts.int8` is
+/// set, the layers to quantize decided and marked. [`crate::lower`] compiles the result.
+pub fn optimise_graph(
+    g: Graph,
+    opts: &CompileOptions,
+    after_pass: impl FnMut(&'static str, &Graph, bool),
+) -> Result<Optimised> {
+    let level = check_options(opts)?;
+    bind_and_optimise(g, level, opts, after_pass)
+}
+
+fn bind_and_optimise(
+    g: Graph,
+    level: OptLevel,
+    opts: &CompileOptions,
+    after_pass: impl FnMut(&'static str, &Graph, bool),
+) -> Result<Optimised> {
     let ranges = Ranges::parse(&g, &opts.shapes, false)?;
     let bindings = ranges.bindings_at(&ranges.max_values());
-    optimise_graph(g, level, opts, &bindings, None, after_pass)
+    optimise_at(g, level, opts, &bindings, None, after_pass)
+}
+
+/// Import the ONNX model at `model` as it is (no binding, no pass): what [`optimise_graph`]
+/// takes, for programs that inspect or rewrite the graph first.
+pub fn import(model: impl AsRef<Path>) -> Result<Graph> {
+    let model = model.as_ref();
+    infc_onnx::import_file(model, &infc_onnx::ImportOptions::default()).map_err(|source| {
+        Error::Import {
+            path: model.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Import an ONNX model held in memory (the bytes are copied once; external data is refused,
+/// there is no directory to resolve it against).
+pub fn import_bytes(data: &[u8]) -> Result<Graph> {
+    infc_onnx::import_bytes(
+        infc_ir::Bytes::aligned_copy(data),
+        &infc_onnx::ImportOptions::default(),
+    )
+    .map_err(|source| Error::ImportBytes { source })
 }
 
 /// Check the options that need no model, then import it.
 pub(crate) fn check_and_import(model: &Path, opts: &CompileOptions) -> Result<(OptLevel, Graph)> {
     // Before the import, which can take a while on a large model.
+    let level = check_options(opts)?;
+    Ok((level, import(model)?))
+}
+
+/// The options that need no model: pass names, the level, the INT8 budget.
+fn check_options(opts: &CompileOptions) -> Result<OptLevel> {
     for name in &opts.disable {
         check_pass_name("--disable", name, &[])?;
     }
@@ -54,19 +103,12 @@ pub(crate) fn check_and_import(model: &Path, opts: &CompileOptions) -> Result<(O
             return Err(Error::Options(format!("--int8-budget {b}: not a relative error; give a finite number >= 0, e.g. 0.05 (layers whose error exceeds it stay in f32)")));
         }
     }
-    let g =
-        infc_onnx::import_file(model, &infc_onnx::ImportOptions::default()).map_err(|source| {
-            Error::Import {
-                path: model.to_path_buf(),
-                source,
-            }
-        })?;
-    Ok((level, g))
+    Ok(level)
 }
 
 /// Bind `bindings` on the imported `g` and run the pipeline; with `int8` given, its marking is
 /// applied rather than decided again (every shape of a range plan quantizes the same layers).
-pub(crate) fn optimise_graph(
+pub(crate) fn optimise_at(
     mut g: Graph,
     level: OptLevel,
     opts: &CompileOptions,
@@ -75,6 +117,7 @@ pub(crate) fn optimise_graph(
     mut after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<Optimised> {
     let mut cx = PassCx::new();
+    cx.verify_each = opts.verify_each;
     cx.nchwc_block = Some(
         opts.nchwc_block
             .unwrap_or_else(|| opts.target.nchwc_block()),

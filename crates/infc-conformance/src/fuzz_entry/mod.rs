@@ -2,8 +2,9 @@
 //! bug), kept in library code so `tests/fuzz_regressions.rs` replays every committed crash and
 //! corpus sample through exactly what the fuzzer ran.
 //!
-//! - [`onnx_compile`]: bytes → ONNX import → every symbolic dim bound → `-O3` → plan → encode; a
-//!   plan the compiler wrote must decode.
+//! - [`onnx_compile`]: bytes → ONNX import → every symbolic dim bound → `-O3` → plan → encode
+//!   (the facade's `import_bytes`, `optimise_graph` and `lower`); a plan the compiler wrote must
+//!   decode.
 //! - [`plan_decode`]: raw bytes (as-is and with the checksum rewritten) → decode + validate →
 //!   re-encode round trip → session load.
 //! - [`plan_run`]: structure-aware ([`plan_gen`]): a well-formed plan with a valid checksum and
@@ -17,9 +18,10 @@ pub mod plan_gen;
 mod steps;
 mod steps_nn;
 
-use infc_ir::{Bytes, Dim};
-use infc_passes::{OptLevel, ShapeBinding};
-use infc_runtime::{Session, SessionOptions, TensorView};
+use infc::ir::Dim;
+use infc::passes::{OptLevel, DEFAULT_NCHWC_BLOCK};
+use infc::plan_format::{decode, rewrite_checksum};
+use infc::{CompileOptions, Session, SessionOptions, TensorView};
 
 /// Largest arena, constants blob or input a fuzz iteration may declare (64 MiB).
 pub const MAX_BYTES: u64 = 64 << 20;
@@ -42,38 +44,39 @@ pub fn run_target(name: &str, data: &[u8]) {
 const SYMBOL_SIZE: usize = 2;
 
 /// Import `data` as an ONNX model, bind every symbolic input dim to 2, optimise at `-O3`,
-/// compile and encode; the encoded plan must decode. Errors anywhere before are fine.
+/// compile and encode, all through the facade; the encoded plan must decode. Errors anywhere
+/// before are fine.
 pub fn onnx_compile(data: &[u8]) {
-    let opts = infc_onnx::ImportOptions::default();
-    let Ok(mut g) = infc_onnx::import_bytes(Bytes::aligned_copy(data), &opts) else {
+    let Ok(g) = infc::import_bytes(data) else {
         return;
     };
-    let mut bindings: Vec<ShapeBinding> = Vec::new();
+    let mut shapes: Vec<String> = Vec::new();
     for &v in &g.inputs {
         for d in g.ty(v).shape.dims() {
             if let Dim::Sym(s) = d {
-                if !bindings.iter().any(|b| *b.name == **s) {
-                    bindings.push(ShapeBinding {
-                        name: s.to_string(),
-                        dims: vec![SYMBOL_SIZE],
-                    });
+                let flag = format!("{s}={SYMBOL_SIZE}");
+                if !shapes.contains(&flag) {
+                    shapes.push(flag);
                 }
             }
         }
     }
-    if infc_passes::bind_input_shapes(&mut g, &bindings).is_err() {
+    let opts = CompileOptions {
+        opt_level: OptLevel::O3 as u8,
+        shapes,
+        // The passes' default block and the verifier in debug builds, as `PassCx::new` has them.
+        nchwc_block: Some(DEFAULT_NCHWC_BLOCK),
+        verify_each: cfg!(debug_assertions),
+        ..CompileOptions::default()
+    };
+    let Ok(o) = infc::optimise_graph(g, &opts, |_, _, _| {}) else {
         return;
-    }
-    let mut cx = infc_passes::PassCx::new();
-    let pipeline = infc_passes::pipeline(OptLevel::O3);
-    if infc_passes::run_pipeline(&mut g, &pipeline, &mut cx, |_, _, _| {}).is_err() {
-        return;
-    }
-    let Ok(plan) = infc_compile::compile(&g, &infc_compile::CompileOptions::default()) else {
+    };
+    let Ok(plan) = infc::lower(&o.graph) else {
         return;
     };
     let bytes = plan.encode();
-    if let Err(e) = infc_plan::decode(&bytes) {
+    if let Err(e) = decode(&bytes) {
         panic!("a compiled plan does not decode: {e}");
     }
 }
@@ -82,13 +85,13 @@ pub fn onnx_compile(data: &[u8]) {
 /// behind the checksum are reached); a plan that decodes must re-encode to bytes that decode and
 /// re-encode identically, and loading it in a session must not panic.
 pub fn plan_decode(data: &[u8]) {
-    let _ = infc_plan::decode(data);
+    let _ = decode(data);
     let mut fixed = data.to_vec();
-    infc_plan::rewrite_checksum(&mut fixed);
-    if let Ok(plan) = infc_plan::decode(&fixed) {
+    rewrite_checksum(&mut fixed);
+    if let Ok(plan) = decode(&fixed) {
         // Compared as bytes: float payloads may be NaN.
         let bytes = plan.encode();
-        let again = infc_plan::decode(&bytes).expect("re-encoded plan decodes");
+        let again = decode(&bytes).expect("re-encoded plan decodes");
         assert_eq!(again.encode(), bytes);
         let _ = Session::from_bytes(&bytes);
     }

@@ -8,11 +8,11 @@
 
 use super::MAX_BYTES;
 use arbitrary::Unstructured;
-use infc_plan::{
+use infc::plan_format::{
     step_accesses, Activation, DType, IoDesc, MemoryEntry, MemoryPlan, PackedRef, Plan, PlanBody,
     Region, Step, TensorRef, Window2d,
 };
-use infc_runtime::{Int8Isa, Isa};
+use infc::{Int8Isa, Isa};
 
 /// Where reads that are not an earlier step's output live in the arena (slots of 16 KiB).
 const INPUT_ZONE: u64 = 1 << 20;
@@ -218,7 +218,7 @@ impl<'a> Gen<'a> {
 
     /// Element strides over `shape`: contiguous, broadcast on some axes, or random.
     pub fn strides(&mut self, shape: &[u64]) -> Vec<u64> {
-        let contiguous = infc_plan::contiguous_strides(shape);
+        let contiguous = infc::plan_format::contiguous_strides(shape);
         match self.below(8) {
             0..=3 => contiguous,
             4..=5 => contiguous
@@ -232,7 +232,7 @@ impl<'a> Gen<'a> {
 
     /// Signed element strides over `shape`: contiguous, reversed axes, or random.
     pub fn istrides(&mut self, shape: &[u64]) -> Vec<i64> {
-        let contiguous = infc_plan::contiguous_strides(shape);
+        let contiguous = infc::plan_format::contiguous_strides(shape);
         match self.below(8) {
             0..=3 => contiguous.iter().map(|&s| s as i64).collect(),
             4..=5 => contiguous

@@ -4,7 +4,7 @@
 
 use super::plan_gen::{nbytes, Gen};
 use super::steps_nn;
-use infc_plan::*;
+use infc::plan_format::*;
 
 /// One step of a kind chosen by the fuzzer.
 pub fn step(g: &mut Gen) -> Step {

@@ -3,11 +3,11 @@
 //! the kernels' own formulas when every dim is small) most of the time.
 
 use super::plan_gen::{nbytes, Gen, Window};
-use infc_kernels::int8::{packed_b8_bytes, quant_a_len};
-use infc_kernels::{
-    packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, NchwcConvParams,
+use infc::plan_format::packing::{
+    packed_b8_bytes, packed_b_len, packed_conv_weights_len, packed_nchwc_weights_len, quant_a_len,
+    NchwcConvParams,
 };
-use infc_plan::*;
+use infc::plan_format::*;
 
 /// Every dim is small enough for the kernels' length formulas (plain `usize` arithmetic).
 fn small(dims: &[u64]) -> bool {

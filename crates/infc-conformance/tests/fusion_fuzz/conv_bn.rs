@@ -2,8 +2,8 @@
 //! `fuse-conv-bn` and laid out in NCHWc at -O3, with degenerate BN statistics.
 
 use crate::{check, count, fuzz, must_pass, tensor, Rng};
+use infc::ir::{BinaryOp, ConvAttrs, Float, Graph, Op, Tensor, UnaryOp, ValueId};
 use infc_conformance::fuzz::Builder;
-use infc_ir::{BinaryOp, ConvAttrs, Float, Graph, Op, Tensor, UnaryOp, ValueId};
 use proptest::prelude::*;
 
 /// What a BN's per-channel parameters hold.

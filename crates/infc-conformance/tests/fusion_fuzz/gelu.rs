@@ -2,8 +2,8 @@
 //! standalone and as a `MatMul (+ bias)` / `Gemm` epilogue, on the ends of the float range.
 
 use crate::{check, count, fuzz, must_pass, tensor, Rng};
+use infc::ir::{BinaryOp, Float, Graph, Op, Tensor, UnaryOp, ValueId};
 use infc_conformance::fuzz::Builder;
-use infc_ir::{BinaryOp, Float, Graph, Op, Tensor, UnaryOp, ValueId};
 use proptest::prelude::*;
 
 /// How the graph spells GELU.
@@ -275,9 +275,9 @@ fn gelu_check_data(c: &GeluCase, data: Option<&[f32]>) -> Result<(), String> {
                 .ok_or_else(|| "no Gelu".to_string()),
             _ => {
                 let want = if c.spelling.tanh {
-                    infc_ir::Epilogue::GeluTanh
+                    infc::ir::Epilogue::GeluTanh
                 } else {
-                    infc_ir::Epilogue::GeluErf
+                    infc::ir::Epilogue::GeluErf
                 };
                 let ok = opt.nodes.len() == 1
                     && matches!(&opt.nodes[0].op,

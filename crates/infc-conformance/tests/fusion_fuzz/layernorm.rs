@@ -3,8 +3,8 @@
 //! stream and after a broadcasting Add, on the rows that break a fused kernel.
 
 use crate::{check, count, fuzz, must_pass, tensor, Rng};
+use infc::ir::{BinaryOp, Float, Graph, Op, ReduceOp, Tensor, UnaryOp, ValueId};
 use infc_conformance::fuzz::Builder;
-use infc_ir::{BinaryOp, Float, Graph, Op, ReduceOp, Tensor, UnaryOp, ValueId};
 use proptest::prelude::*;
 
 /// How the graph spells the normalisation.

@@ -44,12 +44,12 @@ mod conv_bn;
 mod gelu;
 mod layernorm;
 
-use infc_compile::{compile, CompileOptions};
+use infc::ir::{Graph, Tensor};
+use infc::passes::OptLevel;
+use infc::reference::{run_graph, InputKey};
+use infc::CompileOptions;
 use infc_conformance::fuzz::cases_wanted;
-use infc_conformance::plan::{isas_under_test, run_plan};
-use infc_ir::{Graph, Tensor};
-use infc_passes::{pipeline, run_pipeline, OptLevel, PassCx};
-use infc_reference::{run_graph, InputKey};
+use infc_conformance::plan::{isas_under_test, lower, optimise_with, options, run_plan};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -106,12 +106,11 @@ fn count(g: &Graph, op: &str) -> usize {
 
 /// `-O3` with the verifier after every pass, NCHWc block `block`.
 fn optimise(g: &mut Graph, block: usize) -> Result<(), String> {
-    let mut cx = PassCx {
-        verify_each: true,
+    let opts = CompileOptions {
         nchwc_block: Some(block),
-        ..PassCx::new()
+        ..options(OptLevel::O3)
     };
-    run_pipeline(g, &pipeline(OptLevel::O3), &mut cx, |_, _, _| {}).map_err(|e| e.to_string())
+    optimise_with(g, &opts).map(|_| ())
 }
 
 /// Element `got` against the graph's `want` within `tol`: NaN only where the graph has NaN, an
@@ -147,7 +146,7 @@ fn check(
     let mut opt = g.clone();
     optimise(&mut opt, block)?;
     fused(&opt).map_err(|e| format!("after -O3: {e} ({:?})", opt.op_counts()))?;
-    let plan = compile(&opt, &CompileOptions::default()).map_err(|e| format!("compile: {e}"))?;
+    let plan = lower(&opt)?;
     for isa in isas_under_test() {
         let got = run_plan(&plan, isa, ins)?;
         for (o, (got, want)) in got.iter().zip(&want).enumerate() {

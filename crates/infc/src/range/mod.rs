@@ -7,7 +7,7 @@
 //! adopts ([`infc_compile::Reference`]). It is lowered again at a grid of sample shapes (the three
 //! largest sizes of 2 or more per symbol; a short range is completed above its max, lowered only
 //! to be read); the step lists must agree in everything but their numeric fields, and each numeric
-//! field that varies is interpolated exactly by a polynomial over the grid ([`fit`]). The plan is
+//! field that varies is interpolated exactly by a polynomial over the grid ([`fit`](mod@fit)). The plan is
 //! then lowered at verification shapes (each symbol at its smallest size of 2 or more and at its
 //! midpoint) and must equal the polynomials evaluated there, field for field; a model whose lowering is not polynomial in its dims (a block size that depends on the
 //! sequence length, a constant built from it) is refused with the step and shape at fault, and
@@ -21,7 +21,7 @@ pub use spec::{Ranges, SymbolRange, DEFAULT_MAX};
 use crate::error::{Error, Result};
 use crate::int8::Int8Decision;
 use crate::options::CompileOptions;
-use crate::pipeline::{optimise_graph, require_bound, Optimised};
+use crate::pipeline::{optimise_at, require_bound, Optimised};
 use fit::{fit, grid_point};
 use infc_ir::Graph;
 use infc_passes::OptLevel;
@@ -93,7 +93,7 @@ impl Sampler<'_> {
     ) -> Result<Lowered> {
         let at = self.show(values);
         let bindings = self.ranges.bindings_at(values);
-        let optimised = optimise_graph(
+        let optimised = optimise_at(
             self.g.clone(),
             self.level,
             self.opts,
