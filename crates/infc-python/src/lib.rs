@@ -290,8 +290,8 @@ fn array<'py, T: Element>(
     Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any())
 }
 
-fn to_numpy<'py>(py: Python<'py>, t: &infc::Tensor) -> PyResult<Bound<'py, PyAny>> {
-    let (d, s) = (&t.data[..], &t.shape[..]);
+fn to_numpy<'py>(py: Python<'py>, t: &infc::TensorView<'_>) -> PyResult<Bound<'py, PyAny>> {
+    let (d, s) = (t.data, t.shape);
     match t.dtype {
         infc::DType::F32 => array(py, d, s, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         infc::DType::F16 => array(py, d, s, |b| half::f16::from_le_bytes([b[0], b[1]])),
@@ -404,9 +404,28 @@ impl Session {
                 .ok_or_else(|| InfcError::new_err(format!("input '{}': not given", d.name)))?;
             held.push(hold(&d.name, d.dtype, &value)?);
         }
+        // Which outputs to return, in the caller's order (checked before running).
+        let plan_outputs = self.inner.outputs();
+        let wanted: Vec<usize> = match output_names {
+            None => (0..plan_outputs.len()).collect(),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    plan_outputs.iter().position(|o| &o.name == n).ok_or_else(|| {
+                        let known: Vec<&str> =
+                            plan_outputs.iter().map(|o| o.name.as_str()).collect();
+                        InfcError::new_err(format!(
+                            "output '{n}': no such output (the plan has {known:?})"
+                        ))
+                    })
+                })
+                .collect::<PyResult<_>>()?,
+        };
         let data: Vec<(Cow<'_, [u8]>, Vec<usize>)> =
             held.iter().map(|h| (h.bytes(), h.shape())).collect();
-        let outputs = py
+        // The run releases the GIL; its outputs are lent from the arena and copied once, straight
+        // into the numpy arrays (the GIL is taken back only for that copy).
+        let arrays = py
             .detach(|| {
                 let views: Vec<_> = descs
                     .iter()
@@ -418,27 +437,19 @@ impl Session {
                         )
                     })
                     .collect();
-                self.inner.run(&views)
+                self.inner.run_with(&views, |outs| {
+                    Python::attach(|py| {
+                        wanted
+                            .iter()
+                            .map(|&i| to_numpy(py, &outs[i]).map(Bound::unbind))
+                            .collect::<PyResult<Vec<Py<PyAny>>>>()
+                    })
+                })
             })
-            .map_err(py_err)?;
+            .map_err(py_err)??;
         let list = PyList::empty(py);
-        match output_names {
-            None => {
-                for t in &outputs {
-                    list.append(to_numpy(py, t)?)?;
-                }
-            }
-            Some(names) => {
-                for n in &names {
-                    let t = outputs.iter().find(|t| &t.name == n).ok_or_else(|| {
-                        let known: Vec<&str> = outputs.iter().map(|t| t.name.as_str()).collect();
-                        InfcError::new_err(format!(
-                            "output '{n}': no such output (the plan has {known:?})"
-                        ))
-                    })?;
-                    list.append(to_numpy(py, t)?)?;
-                }
-            }
+        for a in arrays {
+            list.append(a)?;
         }
         Ok(list)
     }
