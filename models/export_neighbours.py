@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from transformers import BertConfig, BertModel
+from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
 
 OUT = Path(__file__).resolve().parent / "neighbours"
 
@@ -25,15 +25,15 @@ class LastHidden(torch.nn.Module):
         return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-def export_bert():
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=128, max_position_embeddings=64)
-    model = LastHidden(BertModel(cfg).eval()).eval()
-    ids = torch.randint(0, 512, (2, 8))
+def export(name, model, vocab, pad_id=None):
+    """Export `model` as models/neighbours/<name>/ with seeded ids (the second row padded from
+    position 5: mask 0 and, when `pad_id` is given, the padding token id) and onnxruntime's output."""
+    ids = torch.randint(2, vocab, (2, 8))
     mask = torch.ones(2, 8, dtype=torch.long)
     mask[1, 5:] = 0
-    d = OUT / "bert_ts17"
+    if pad_id is not None:
+        ids[1, 5:] = pad_id
+    d = OUT / name
     d.mkdir(parents=True, exist_ok=True)
     axes = {0: "batch", 1: "sequence"}
     torch.onnx.export(model, (ids, mask), str(d / "model.onnx"), input_names=["input_ids", "attention_mask"],
@@ -46,5 +46,22 @@ def export_bert():
     np.save(d / "output_last_hidden_state.npy", out)
 
 
+def export_bert():
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=128, max_position_embeddings=64)
+    export("bert_ts17", LastHidden(BertModel(cfg).eval()).eval(), 512)
+
+
+def export_roberta():
+    """RoBERTa's position ids are a CumSum over `input_ids != padding_idx`: a run-time op."""
+    torch.manual_seed(0)
+    cfg = RobertaConfig(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=128, max_position_embeddings=72, pad_token_id=1)
+    export("roberta_ts17", LastHidden(RobertaModel(cfg, add_pooling_layer=False).eval()).eval(), 512,
+           pad_id=1)
+
+
 if __name__ == "__main__":
     export_bert()
+    export_roberta()

@@ -193,6 +193,13 @@ pub fn load_fixture_dir(dir: &Path) -> Fixture {
 pub fn read_npy(path: &Path) -> Result<Tensor, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| format!("{}: {e}", path.display()))?;
+    if npy.order() == npyz::Order::Fortran {
+        // The bytes would be read in the wrong order: refuse rather than compare garbage.
+        return Err(format!(
+            "{}: Fortran-ordered array (save it C-contiguous)",
+            path.display()
+        ));
+    }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let type_str = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),

@@ -1,8 +1,10 @@
 //! Issue 24: the families users try next, from their default export (`models/export_neighbours.py`,
 //! `models/neighbours/<name>/`). BertModel's default export (no `token_type_ids` input) builds the
 //! token-type ids with a GatherElements over a buffer, which folds away once the shapes are bound:
-//! it compiles at `-O0` and `-O3`, fixed and as a range plan, and matches onnxruntime's output
-//! (the second row padded) on every ISA path.
+//! RobertaModel's derives its position ids with a CumSum over `input_ids != padding_idx` (a
+//! run-time kernel) and gathers its all-zero token-type buffer with them (folded: every index reads
+//! a zero). Each compiles at `-O0` and `-O3`, fixed and as a range plan, and matches onnxruntime's
+//! output (the second row padded) on every ISA path.
 
 use infc::ir::{Bytes, Tensor};
 use infc::{CompileOptions, InputKey, Session, SessionOptions, TensorView};
@@ -18,7 +20,16 @@ fn dir(name: &str) -> PathBuf {
 
 #[test]
 fn bert_default_export_matches_onnxruntime() {
-    let d = dir("bert_ts17");
+    default_export_matches_onnxruntime("bert_ts17");
+}
+
+#[test]
+fn roberta_default_export_matches_onnxruntime() {
+    default_export_matches_onnxruntime("roberta_ts17");
+}
+
+fn default_export_matches_onnxruntime(name: &str) {
+    let d = dir(name);
     let inputs: Vec<(&str, Tensor)> = ["input_ids", "attention_mask"]
         .iter()
         .map(|n| (*n, read_npy(&d.join(format!("input_{n}.npy"))).unwrap()))
@@ -46,7 +57,7 @@ fn bert_default_export_matches_onnxruntime() {
             ..CompileOptions::default()
         };
         let plan = infc::compile(d.join("model.onnx"), &opts)
-            .unwrap_or_else(|e| panic!("-O{level} {shapes:?}: {}", infc::full_message(&e)));
+            .unwrap_or_else(|e| panic!("{name} -O{level} {shapes:?}: {}", infc::full_message(&e)));
         for isa in isas_under_test() {
             let session = Session::from_bytes_with(
                 &plan.encode(),
@@ -59,7 +70,7 @@ fn bert_default_export_matches_onnxruntime() {
             let out = session.run(&views).unwrap().remove(0);
             let got = Tensor::from_bytes(ir_dtype(out.dtype), out.shape, Bytes::from_vec(out.data))
                 .unwrap();
-            compare(&format!("bert -O{level} {shapes:?} {isa:?}"), &got, &want)
+            compare(&format!("{name} -O{level} {shapes:?} {isa:?}"), &got, &want)
                 .unwrap_or_else(|e| panic!("{e}"));
         }
     }

@@ -309,6 +309,9 @@ pub enum Op {
     ConstantOfShape { dtype: DType, value_bits: u64 },
     /// `(x, k?) -> y`: keep upper (or lower) triangle of the last two dims.
     Trilu { upper: bool },
+    /// `(x, axis: int scalar) -> y`: running sums along `axis`; `exclusive` leaves the current
+    /// element out of its sum, `reverse` sums from the end.
+    CumSum { exclusive: bool, reverse: bool },
 
     // ---- fused (made by passes, never by import) ----
     /// `(x) -> y`: GELU, erf form, or the tanh approximation when `tanh`.
@@ -417,6 +420,7 @@ impl Op {
             Op::Expand => "Expand",
             Op::ConstantOfShape { .. } => "ConstantOfShape",
             Op::Trilu { .. } => "Trilu",
+            Op::CumSum { .. } => "CumSum",
             Op::Gelu { .. } => "Gelu",
             Op::FusedConv { .. } => "FusedConv",
             Op::FusedMatMul { .. } => "FusedMatMul",
@@ -461,6 +465,7 @@ impl Op {
             Op::Range => a(3, 3, 1),
             Op::ConstantOfShape { .. } => a(1, 1, 1),
             Op::Trilu { .. } => a(1, 2, 1),
+            Op::CumSum { .. } => a(2, 2, 1),
             Op::Gelu { .. } => a(1, 1, 1),
             Op::Reorder { .. } | Op::NchwcMaxPool(_) => a(1, 1, 1),
             Op::FusedConv { epilogue, .. }

@@ -148,6 +148,9 @@ fn op() -> BoxedStrategy<Op> {
         axis.clone()
             .prop_map(|axis| Op::GatherElements { axis })
             .boxed(),
+        (any::<bool>(), any::<bool>())
+            .prop_map(|(exclusive, reverse)| Op::CumSum { exclusive, reverse })
+            .boxed(),
         ivec().prop_map(|axes| Op::Unsqueeze { axes }).boxed(),
         proptest::option::of(ivec())
             .prop_map(|axes| Op::Squeeze { axes })

@@ -19,7 +19,7 @@
 //! * [`elementwise`]: broadcasting binary ops, unary ops, clip, per-channel affine (batch norm).
 //! * [`attention`]: fused multi-head attention on strided per-head views (K/V packed once per head,
 //!   masked/causal softmax, causal blocks skip hidden keys).
-//! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`].
+//! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`], [`scan`] (CumSum).
 //! * [`peak`]: measured single-core FMA peak per ISA (for GFLOP/s reports).
 //! * [`math`]: scalar `exp`/`erf`/`tanh`/GELU approximations (vector twins inside).
 //!
@@ -43,6 +43,7 @@ pub mod parallelism;
 pub mod peak;
 pub mod pool;
 pub mod reduce;
+pub mod scan;
 mod simd;
 pub mod softmax;
 pub mod team;

@@ -2,8 +2,11 @@
 //!
 //! For each node (in order) the output types are re-inferred from the current input types
 //! (`infc_ir::infer_node`), so bound dims flow through the graph. A node is folded when all its inputs
-//! are constants, or when it is a `Shape` whose input shape is fully known: it is evaluated with the
-//! reference interpreter and its outputs are replaced by constants. Folding a node whose result
+//! are constants, or when it is a `Shape` whose input shape is fully known, or a `Gather` /
+//! `GatherElements` from a constant whose elements are all equal (RoBERTa's all-zero token-type
+//! buffer indexed by run-time position ids: every valid index reads the same value, so the result
+//! is that value at the output's shape): it is evaluated with the reference interpreter (or
+//! filled) and its outputs are replaced by constants. Folding a node whose result
 //! would be much larger than its inputs (e.g. `Expand` of a scalar to a large tensor) is skipped
 //! above [`MAX_GROWTH_ELEMENTS`]. The folded nodes are left dead for DCE to remove.
 //! Precondition: def-before-use order. Invalidates nothing but the folded nodes' outputs.
@@ -96,6 +99,9 @@ fn try_fold(
             .map(|t| Some(vec![t]))
             .map_err(|e| fold_err(e.to_string()));
     }
+    if let Some(t) = uniform_gather(g, op, inputs, outputs[0]) {
+        return t.map(|t| Some(vec![t])).map_err(fold_err);
+    }
     let mut tensors = Vec::with_capacity(inputs.len());
     for &v in inputs {
         match g.const_of(v) {
@@ -113,4 +119,34 @@ fn try_fold(
     infc_reference::eval_op(op, &tensors)
         .map(Some)
         .map_err(|e| fold_err(e.to_string()))
+}
+
+/// A `Gather`/`GatherElements` whose data is a constant of equal elements, with a known output
+/// shape within the growth limit: that element repeated at the output's shape.
+fn uniform_gather(
+    g: &Graph,
+    op: &Op,
+    inputs: &[ValueId],
+    output: ValueId,
+) -> Option<Result<Tensor, String>> {
+    if !matches!(op, Op::Gather { .. } | Op::GatherElements { .. }) {
+        return None;
+    }
+    let data = g.const_of(inputs[0]).filter(|t| !t.is_opaque())?;
+    let bytes = data.bytes().ok()?;
+    let size = data.dtype.size();
+    let first = bytes.get(..size)?;
+    if !bytes.chunks_exact(size).all(|e| e == first) {
+        return None;
+    }
+    let shape = g.ty(output).shape.as_known()?;
+    let n: usize = shape.iter().product();
+    if n > MAX_GROWTH_ELEMENTS.max(data.numel()) {
+        return None;
+    }
+    let out = first.repeat(n);
+    Some(
+        Tensor::from_bytes(data.dtype, shape, infc_ir::Bytes::from_vec(out))
+            .map_err(|e| e.to_string()),
+    )
 }

@@ -57,7 +57,8 @@ pub const MAGIC: &[u8; 8] = b"INFCPLAN";
 pub const FORMAT_MAJOR: u16 = 5;
 /// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]). 1: unary Sin
 /// and Cos (`UnaryKind` 16 and 17). 2: range plans (section `SYMBOLS`, written only by them).
-pub const FORMAT_MINOR: u16 = 2;
+/// 3: the CumSum step (tag 20).
+pub const FORMAT_MINOR: u16 = 3;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;
 const MAX_PRODUCER: usize = 1024;

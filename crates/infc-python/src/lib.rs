@@ -411,13 +411,16 @@ impl Session {
             Some(names) => names
                 .iter()
                 .map(|n| {
-                    plan_outputs.iter().position(|o| &o.name == n).ok_or_else(|| {
-                        let known: Vec<&str> =
-                            plan_outputs.iter().map(|o| o.name.as_str()).collect();
-                        InfcError::new_err(format!(
-                            "output '{n}': no such output (the plan has {known:?})"
-                        ))
-                    })
+                    plan_outputs
+                        .iter()
+                        .position(|o| &o.name == n)
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                plan_outputs.iter().map(|o| o.name.as_str()).collect();
+                            InfcError::new_err(format!(
+                                "output '{n}': no such output (the plan has {known:?})"
+                            ))
+                        })
                 })
                 .collect::<PyResult<_>>()?,
         };

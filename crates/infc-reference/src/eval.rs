@@ -6,7 +6,7 @@ use crate::access::OpResult;
 use crate::cast::cast;
 use crate::RefError;
 use crate::{
-    conv, elementwise as ew, fused, gather, generate, matmul, nchwc, norm, pool, reduce,
+    conv, elementwise as ew, fused, gather, generate, matmul, nchwc, norm, pool, reduce, scan,
     shape_ops as sh,
 };
 use infc_ir::{DType, Op, Tensor};
@@ -141,6 +141,7 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
             one(generate::constant_of_shape(*dtype, *value_bits, x[0]))
         }
         Op::Trilu { upper } => one(generate::trilu(*upper, x[0], opt(1))),
+        Op::CumSum { exclusive, reverse } => one(scan::cumsum(*exclusive, *reverse, x[0], x[1])),
         Op::Gelu { tanh } => one(fused::gelu(*tanh, x[0])),
         Op::FusedConv { attrs, epilogue } => one(fused::fused_conv(attrs, epilogue, x)),
         Op::FusedMatMul {

@@ -14,7 +14,7 @@
 //!
 //! Code map: `eval.rs` (dispatch), `run.rs` (graph execution), one file per op family
 //! (`elementwise`, `cast`, `conv`, `pool`, `matmul`, `norm`, `reduce`, `shape_ops`, `gather`,
-//! `generate`, and `fused` for ops made by passes), helpers (`access` tensor I/O, `broadcast` strided walks, `num` numeric types,
+//! `generate`, `scan` (CumSum), and `fused` for ops made by passes), helpers (`access` tensor I/O, `broadcast` strided walks, `num` numeric types,
 //! `window` conv/pool geometry, `erf`).
 
 mod access;
@@ -35,6 +35,7 @@ mod num;
 mod pool;
 mod reduce;
 mod run;
+mod scan;
 mod shape_ops;
 mod window;
 

@@ -13,6 +13,7 @@ mod nchwc;
 mod norm;
 pub(crate) mod quant;
 mod quant_nchwc;
+mod scan;
 pub(crate) mod strides;
 
 use crate::analysis::Analysis;
@@ -331,6 +332,7 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
         Op::GatherND { batch_dims } => movement::gather_nd(lw, *batch_dims),
         Op::Expand => movement::expand(lw),
         Op::Trilu { upper } => movement::trilu(lw, *upper),
+        Op::CumSum { exclusive, reverse } => scan::cumsum(lw, *exclusive, *reverse),
         Op::Shape { .. } => Err(lw.malformed("Shape should have been folded")),
         Op::GatherElements { .. } => Err(lw.unsupported(
             "GatherElements has no kernel: it must fold away, so its inputs must be constants once \

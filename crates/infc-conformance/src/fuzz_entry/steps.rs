@@ -8,7 +8,7 @@ use infc::plan_format::*;
 
 /// One step of a kind chosen by the fuzzer.
 pub fn step(g: &mut Gen) -> Step {
-    match g.below(26) {
+    match g.below(27) {
         0 => unary(g),
         1 => binary(g),
         2 => where_(g),
@@ -25,6 +25,7 @@ pub fn step(g: &mut Gen) -> Step {
         13 => layer_norm(g),
         14 => batch_norm(g),
         15 => global_avg_pool(g),
+        26 => cumsum(g),
         k => steps_nn::step(g, k - 16),
     }
 }
@@ -234,6 +235,23 @@ fn gather_nd(g: &mut Gen) -> Step {
         slice_len,
         data,
         indices,
+        y,
+    })
+}
+
+fn cumsum(g: &mut Gen) -> Step {
+    let dtype = g.dtype();
+    let (outer, len, inner) = (g.dim(), g.dim(), g.dim());
+    let x = g.inp();
+    let y = g.out(nbytes(dtype.size(), &[outer, len, inner]));
+    Step::CumSum(CumSumStep {
+        dtype,
+        exclusive: g.bool(),
+        reverse: g.bool(),
+        outer,
+        len,
+        inner,
+        x,
         y,
     })
 }

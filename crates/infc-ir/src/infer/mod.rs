@@ -77,9 +77,11 @@ fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
         Op::Where => elementwise::where_(cx),
         Op::Cast { to } => elementwise::cast(cx, *to),
         Op::Clip => elementwise::clip(cx),
-        Op::Identity | Op::Dropout | Op::BatchNorm { .. } | Op::Trilu { .. } => {
-            elementwise::same(cx)
-        }
+        Op::Identity
+        | Op::Dropout
+        | Op::BatchNorm { .. }
+        | Op::Trilu { .. }
+        | Op::CumSum { .. } => elementwise::same(cx),
         Op::Conv(a) => nn::conv(cx, a),
         Op::MaxPool(a) => nn::pool(cx, a),
         Op::AveragePool { attrs, .. } => nn::pool(cx, attrs),

@@ -118,6 +118,10 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
             ]
         }
         Op::Trilu { upper } => vec![("upper", upper.to_string())],
+        Op::CumSum { exclusive, reverse } => vec![
+            ("exclusive", exclusive.to_string()),
+            ("reverse", reverse.to_string()),
+        ],
         Op::Gelu { tanh } => vec![("tanh", tanh.to_string())],
         Op::FusedConv { attrs: c, epilogue } => {
             let mut v = conv_like(&c.kernel, &c.strides, &c.pads, &c.dilations);
@@ -523,6 +527,10 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
         },
         "Gelu" => Op::Gelu {
             tanh: a.bool("tanh", Some(false))?,
+        },
+        "CumSum" => Op::CumSum {
+            exclusive: a.bool("exclusive", Some(false))?,
+            reverse: a.bool("reverse", Some(false))?,
         },
         "FusedConv" => {
             let (kernel, strides, pads, dilations) = window(a)?;

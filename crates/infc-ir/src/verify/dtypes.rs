@@ -203,6 +203,13 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             input_is(cx, 1, DType::I64)?;
             outputs_like_input0(cx)
         }
+        Op::CumSum { .. } => {
+            input_kind(cx, 0, "f32, f16, i64 or i32", |d| {
+                matches!(d, DType::F32 | DType::F16 | DType::I64 | DType::I32)
+            })?;
+            input_kind(cx, 1, "i64 or i32", is_index)?;
+            outputs_like_input0(cx)
+        }
         Op::Gelu { .. } => float_in_out(cx, &[0]),
         Op::Reorder { .. } | Op::NchwcMaxPool(_) => {
             input_is(cx, 0, DType::F32)?;

@@ -571,6 +571,15 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             }
             same_shape(cx, 0, 0)
         }
+        Op::CumSum { .. } => {
+            if rank_in(cx, 0) == 0 {
+                return Err(format!("{} must have rank ≥ 1", cx.in_desc(0)));
+            }
+            if rank_in(cx, 1) != 0 {
+                return Err(format!("{} (the axis) must be a scalar", cx.in_desc(1)));
+            }
+            same_shape(cx, 0, 0)
+        }
         Op::Gelu { .. } => same_shape(cx, 0, 0),
         Op::FusedConv {
             attrs,

@@ -56,7 +56,7 @@ pub fn epilogue_index(e: Epilogue) -> usize {
     }
 }
 
-pub const OP_VARIANTS: usize = 41;
+pub const OP_VARIANTS: usize = 42;
 
 /// Index of the `Op` variant (ignoring payload).
 pub fn variant_index(op: &Op) -> usize {
@@ -102,6 +102,7 @@ pub fn variant_index(op: &Op) -> usize {
         Op::NchwcConv { .. } => 38,
         Op::NchwcMaxPool(_) => 39,
         Op::GatherElements { .. } => 40,
+        Op::CumSum { .. } => 41,
     }
 }
 
@@ -191,6 +192,10 @@ pub fn sample_ops() -> Vec<Op> {
         Op::Gather { axis: -1 },
         Op::GatherND { batch_dims: 1 },
         Op::GatherElements { axis: -1 },
+        Op::CumSum {
+            exclusive: true,
+            reverse: false,
+        },
         Op::Unsqueeze { axes: vec![0, -1] },
         Op::Squeeze { axes: None },
         Op::Squeeze {

@@ -11,6 +11,7 @@ mod matmul;
 mod norm;
 mod pool;
 mod reduce;
+mod scan;
 mod shape_ops;
 
 use crate::import::NodeCx;
@@ -38,6 +39,7 @@ pub(crate) fn translator(op_type: &str) -> Option<Translator> {
         "Not" | "IsNaN" => logic::unary,
         "Where" => logic::where_,
         "Trilu" => logic::trilu,
+        "CumSum" => scan::cumsum,
         "Conv" => conv::conv,
         "MaxPool" | "AveragePool" => pool::pool,
         "GlobalAveragePool" | "GlobalMaxPool" => pool::global,
@@ -84,6 +86,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ConstantOfShape",
     "Conv",
     "Cos",
+    "CumSum",
     "Div",
     "Dropout",
     "Equal",

@@ -13,6 +13,7 @@ mod index;
 mod linear;
 mod nchwc;
 mod norm;
+mod scan;
 
 pub use conv::*;
 pub use elementwise::*;
@@ -20,6 +21,7 @@ pub use index::*;
 pub use linear::*;
 pub use nchwc::*;
 pub use norm::*;
+pub use scan::*;
 
 use crate::describe::{Describe, Tensors};
 use crate::types::{DType, Region, TensorRef};
@@ -342,6 +344,7 @@ step_kinds! {
     GatherNd(GatherNdStep) = 17,
     Trilu(TriluStep) = 18,
     Attention(AttentionStep) = 19,
+    CumSum(CumSumStep) = 20,
     QuantMatMul(QuantMatMulStep) = 30,
     QuantConv(QuantConvStep) = 31,
     QuantNchwcConv(QuantNchwcConvStep) = 32,

@@ -12,6 +12,7 @@ mod nchwc;
 mod nn;
 mod quant;
 mod quant_nchwc;
+mod scan;
 
 use crate::control::Stop;
 use crate::fault::StepFault;
@@ -66,6 +67,7 @@ pub(crate) fn run_step(
         Step::Gather(s) => movement::gather(s, mem),
         Step::GatherNd(s) => movement::gather_nd(s, mem),
         Step::Trilu(s) => movement::trilu(s, mem),
+        Step::CumSum(s) => scan::cumsum(s, mem),
         Step::QuantMatMul(s) => quant::matmul(s, mem, int8),
         Step::QuantConv(s) => quant::conv(s, mem, int8, isa),
         Step::QuantNchwcConv(s) => quant_nchwc::conv(s, mem, int8),
@@ -128,6 +130,7 @@ pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), StepFault> {
         | Step::Gather(_)
         | Step::GatherNd(_)
         | Step::Trilu(_)
+        | Step::CumSum(_)
         | Step::Reorder(_) => Ok(()),
     }
 }

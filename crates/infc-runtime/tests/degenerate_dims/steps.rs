@@ -435,6 +435,27 @@ fn nn(v: &mut Vec<Case>) {
 }
 
 fn movement(v: &mut Vec<Case>) {
+    for [outer, len, inner] in dims::<3>() {
+        for dtype in [DType::F32, DType::I64] {
+            let n = outer * len * inner;
+            let mut case = Case::new(
+                format!("CumSum {dtype} outer={outer} len={len} inner={inner}"),
+                Step::CumSum(CumSumStep {
+                    dtype,
+                    exclusive: len == 2,
+                    reverse: inner == 2,
+                    outer,
+                    len,
+                    inner,
+                    x: at(0),
+                    y: at(Y),
+                }),
+                n,
+            );
+            case.output = Some((n, dtype));
+            v.push(case);
+        }
+    }
     for [outer, axis_len, inner, n_idx] in dims::<4>() {
         v.push(Case::new(
             format!("Gather outer={outer} axis={axis_len} inner={inner} n_idx={n_idx}"),
