@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+from transformers import (BertConfig, BertModel, RobertaConfig, RobertaModel, Wav2Vec2Config,
+                          Wav2Vec2Model)
 
 OUT = Path(__file__).resolve().parent / "neighbours"
 
@@ -62,6 +63,36 @@ def export_roberta():
            pad_id=1)
 
 
+class AudioLastHidden(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_values):
+        return self.m(input_values=input_values).last_hidden_state
+
+
+def export_wav2vec2():
+    """Wav2Vec2's feature extractor starts with a GroupNorm, which the TorchScript exporter writes
+    as an InstanceNormalization on a reshaped tensor."""
+    torch.manual_seed(0)
+    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         conv_dim=(16, 16), conv_stride=(5, 2), conv_kernel=(10, 3),
+                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                         feat_extract_norm="group", do_stable_layer_norm=False)
+    model = AudioLastHidden(Wav2Vec2Model(cfg).eval()).eval()
+    x = torch.randn(2, 400)
+    d = OUT / "wav2vec2_ts17"
+    d.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, (x,), str(d / "model.onnx"), input_names=["input_values"],
+                      output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_values": {0: "batch", 1: "samples"}})
+    np.save(d / "input_input_values.npy", x.numpy())
+    s = ort.InferenceSession(str(d / "model.onnx"), providers=["CPUExecutionProvider"])
+    np.save(d / "output_last_hidden_state.npy", s.run(None, {"input_values": x.numpy()})[0])
+
+
 if __name__ == "__main__":
     export_bert()
     export_roberta()
+    export_wav2vec2()

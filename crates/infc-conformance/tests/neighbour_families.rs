@@ -4,7 +4,8 @@
 //! RobertaModel's derives its position ids with a CumSum over `input_ids != padding_idx` (a
 //! run-time kernel) and gathers its all-zero token-type buffer with them (folded: every index reads
 //! a zero). Each compiles at `-O0` and `-O3`, fixed and as a range plan, and matches onnxruntime's
-//! output (the second row padded) on every ISA path.
+//! output (the second row padded) on every ISA path. Wav2Vec2's feature extractor opens with a
+//! GroupNorm, exported as an InstanceNormalization (decomposed at import).
 
 use infc::ir::{Bytes, Tensor};
 use infc::{CompileOptions, InputKey, Session, SessionOptions, TensorView};
@@ -18,19 +19,41 @@ fn dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+const TEXT: &[&str] = &["input_ids", "attention_mask"];
+const TEXT_SHAPES: &[(u8, &[&str])] = &[
+    (0, &["batch=2", "sequence=8"]),
+    (3, &["batch=2", "sequence=8"]),
+    (3, &["batch=1..3", "sequence=1..64"]),
+];
+
 #[test]
 fn bert_default_export_matches_onnxruntime() {
-    default_export_matches_onnxruntime("bert_ts17");
+    default_export_matches_onnxruntime("bert_ts17", TEXT, TEXT_SHAPES);
 }
 
 #[test]
 fn roberta_default_export_matches_onnxruntime() {
-    default_export_matches_onnxruntime("roberta_ts17");
+    default_export_matches_onnxruntime("roberta_ts17", TEXT, TEXT_SHAPES);
 }
 
-fn default_export_matches_onnxruntime(name: &str) {
+/// The sample count stays fixed in the range plan: the convolutions' output lengths are floor
+/// divisions of it, which a range plan (polynomial fields) cannot express.
+#[test]
+fn wav2vec2_default_export_matches_onnxruntime() {
+    default_export_matches_onnxruntime(
+        "wav2vec2_ts17",
+        &["input_values"],
+        &[
+            (0, &["batch=2", "samples=400"]),
+            (3, &["batch=2", "samples=400"]),
+            (3, &["batch=1..3", "samples=400"]),
+        ],
+    );
+}
+
+fn default_export_matches_onnxruntime(name: &str, input_names: &[&str], configs: &[(u8, &[&str])]) {
     let d = dir(name);
-    let inputs: Vec<(&str, Tensor)> = ["input_ids", "attention_mask"]
+    let inputs: Vec<(&str, Tensor)> = input_names
         .iter()
         .map(|n| (*n, read_npy(&d.join(format!("input_{n}.npy"))).unwrap()))
         .collect();
@@ -46,11 +69,7 @@ fn default_export_matches_onnxruntime(name: &str) {
             )
         })
         .collect();
-    for (level, shapes) in [
-        (0, vec!["batch=2", "sequence=8"]),
-        (3, vec!["batch=2", "sequence=8"]),
-        (3, vec!["batch=1..3", "sequence=1..64"]),
-    ] {
+    for &(level, shapes) in configs {
         let opts = CompileOptions {
             opt_level: level,
             shapes: shapes.iter().map(|s| s.to_string()).collect(),

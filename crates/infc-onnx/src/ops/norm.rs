@@ -1,11 +1,13 @@
 //! Normalisation ops: BatchNormalization (inference mode only), LayerNormalization (opset 17;
-//! the optional Mean/InvStdDev outputs are refused), and Softmax (opset ≥ 13 semantics directly;
+//! the optional Mean/InvStdDev outputs are refused), InstanceNormalization (decomposed into
+//! reductions and elementwise ops: the TorchScript exporter writes GroupNorm, e.g. Wav2Vec2's
+//! feature extractor, as one on a reshaped tensor), and Softmax (opset ≥ 13 semantics directly;
 //! older opsets' "flatten to 2-D at axis" semantics are decomposed as Flatten → Softmax → Reshape
 //! when the axis is not the last one).
 
 use crate::import::NodeCx;
 use crate::OnnxError;
-use infc_ir::{Float, Op};
+use infc_ir::{BinaryOp, Float, Op, ReduceOp, UnaryOp};
 
 pub(super) fn batch_norm(cx: &mut NodeCx) -> Result<(), OnnxError> {
     if cx.attr(cx.attrs.flag("training_mode", false))? {
@@ -31,6 +33,50 @@ pub(super) fn layer_norm(cx: &mut NodeCx) -> Result<(), OnnxError> {
     let mut ins = vec![cx.req(0)?, cx.req(1)?];
     ins.extend(cx.input(2));
     let y = cx.emit1(Op::LayerNorm { axis, epsilon }, ins)?;
+    cx.finish(&[y])
+}
+
+/// `y = scale[c] · (x − mean) / sqrt(var + ε) + B[c]`, mean and (biased) variance over every dim
+/// after the channel dim of `x: [N, C, D1, …]`, as ReduceMean, Sub, Mul, Add, Sqrt and Div nodes.
+pub(super) fn instance_norm(cx: &mut NodeCx) -> Result<(), OnnxError> {
+    let epsilon = cx.attr(cx.attrs.float_or("epsilon", 1e-5))?;
+    let (x, scale, bias) = (cx.req(0)?, cx.req(1)?, cx.req(2)?);
+    let rank = cx.ty(x).rank();
+    if rank < 3 {
+        return Err(cx.err(format!(
+            "InstanceNormalization needs an input of rank ≥ 3 ([N, C, D1, …]), got rank {rank}"
+        )));
+    }
+    let dtype = cx.ty(x).dtype;
+    let axes: Vec<i64> = (2..rank as i64).collect();
+    let mean_of = |cx: &mut NodeCx, v| {
+        cx.emit1(
+            Op::Reduce {
+                op: ReduceOp::Mean,
+                axes: Some(axes.clone()),
+                keepdims: true,
+            },
+            vec![v],
+        )
+    };
+    let bin = |cx: &mut NodeCx, op, a, b| cx.emit1(Op::Binary(op), vec![a, b]);
+    let mean = mean_of(cx, x)?;
+    let centred = bin(cx, BinaryOp::Sub, x, mean)?;
+    let squares = bin(cx, BinaryOp::Mul, centred, centred)?;
+    let var = mean_of(cx, squares)?;
+    let eps = cx.scalar("epsilon", dtype, epsilon as f64)?;
+    let var_eps = bin(cx, BinaryOp::Add, var, eps)?;
+    let std = cx.emit1(Op::Unary(UnaryOp::Sqrt), vec![var_eps])?;
+    let normed = bin(cx, BinaryOp::Div, centred, std)?;
+    // scale and B as [C, 1, …, 1], to broadcast over the spatial dims.
+    let mut per_channel = vec![-1i64];
+    per_channel.resize(rank - 1, 1);
+    let shape = cx.ints("per_channel", &per_channel);
+    let reshape = Op::Reshape { allowzero: false };
+    let scale = cx.emit1(reshape.clone(), vec![scale, shape])?;
+    let bias = cx.emit1(reshape, vec![bias, shape])?;
+    let scaled = bin(cx, BinaryOp::Mul, normed, scale)?;
+    let y = bin(cx, BinaryOp::Add, scaled, bias)?;
     cx.finish(&[y])
 }
 
