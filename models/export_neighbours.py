@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from transformers import (BertConfig, BertModel, RobertaConfig, RobertaModel, Wav2Vec2Config,
-                          Wav2Vec2Model)
+import torchvision
+from transformers import (BertConfig, BertModel, LlamaConfig, LlamaModel, RobertaConfig, RobertaModel,
+                          Wav2Vec2Config, Wav2Vec2Model)
 
 OUT = Path(__file__).resolve().parent / "neighbours"
 
@@ -24,6 +25,15 @@ class LastHidden(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask):
         return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+class NoCache(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask):
+        return self.m(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
 
 
 def export(name, model, vocab, pad_id=None):
@@ -92,7 +102,37 @@ def export_wav2vec2():
     np.save(d / "output_last_hidden_state.npy", s.run(None, {"input_values": x.numpy()})[0])
 
 
+def export_llama():
+    """A Llama-architecture decoder (RMSNorm, rotary embeddings, SiLU-gated MLP, grouped-query
+    attention, causal mask), transformers' default (sdpa) attention."""
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    export("llama_ts17", NoCache(LlamaModel(cfg).eval()).eval(), 256)
+
+
+def export_vit():
+    """torchvision's VisionTransformer (its class-token concat uses a Mod of the batch size); the
+    head is zero-initialised by torchvision, so it gets seeded random weights here."""
+    torch.manual_seed(0)
+    m = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                             hidden_dim=32, mlp_dim=64, num_classes=10).eval()
+    with torch.no_grad():
+        for p in m.heads.parameters():
+            p.normal_(0, 0.2)
+    x = torch.randn(2, 3, 32, 32)
+    d = OUT / "vit_ts17"
+    d.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(m, (x,), str(d / "model.onnx"), input_names=["pixel_values"], output_names=["logits"],
+                      opset_version=17, dynamo=False, dynamic_axes={"pixel_values": {0: "batch"}})
+    np.save(d / "input_pixel_values.npy", x.numpy())
+    s = ort.InferenceSession(str(d / "model.onnx"), providers=["CPUExecutionProvider"])
+    np.save(d / "output_logits.npy", s.run(None, {"pixel_values": x.numpy()})[0])
+
+
 if __name__ == "__main__":
     export_bert()
     export_roberta()
     export_wav2vec2()
+    export_llama()
+    export_vit()
