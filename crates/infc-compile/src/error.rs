@@ -26,6 +26,9 @@ pub enum CompileError {
     Constant { name: String, msg: String },
     #[error("graph: {0}")]
     Graph(String),
+    /// Ops without a kernel that did not fold away, each with why (see `unfolded.rs`).
+    #[error("{0}")]
+    Unfolded(String),
     /// This shape of a range does not lower like its max shape (see `reference.rs`).
     #[error("range plan: {0}")]
     Range(String),

@@ -3,7 +3,8 @@
 //! weight packing for the kernels, and the memory report.
 //!
 //! ```text
-//! compile(g) = check shapes known and within plan limits (`limits`)
+//! compile(g) = check shapes known and within plan limits (`limits`), every op left has a kernel
+//!              (`unfolded`)
 //!            → analyse (aliases, marks, liveness, in-place, offsets) → check the arena's size
 //!            → lower every node to steps → I/O descriptors + memory plan → Plan
 //! ```
@@ -14,6 +15,7 @@ mod limits;
 mod lower;
 pub mod memory;
 mod reference;
+mod unfolded;
 
 pub use error::CompileError;
 pub use infc_plan::{MemoryEntry, MemoryPlan, Plan};
@@ -64,6 +66,7 @@ pub fn compile_with_layout(
     opts: &CompileOptions,
 ) -> Result<(Plan, Layout), CompileError> {
     limits::check_graph(g)?;
+    unfolded::check(g)?;
     let an = analysis::analyse(g, opts)?;
     limits::check_arena(&an)?;
     let mut lw = lower::lower_graph(g, &an, opts)?;

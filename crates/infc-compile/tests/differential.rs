@@ -451,7 +451,32 @@ fn a_mod_that_did_not_fold_is_refused_by_name() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("Mod has no kernel: it must fold away"),
+        err.contains("1 node(s) have no kernel and did not fold away")
+            && err.contains("(Mod): computed from the graph input(s) 'x'"),
+        "{err}"
+    );
+}
+
+/// Every op without a kernel left in the graph is listed in one error, each with the graph
+/// inputs it is computed from.
+#[test]
+fn every_op_left_without_a_kernel_is_listed_with_its_inputs() {
+    let mut b = B::new();
+    let x = b.input("x", DType::I64, &[4]);
+    let ids = b.input("ids", DType::I64, &[2, 3]);
+    let k = b.i64c(&[], vec![3]);
+    let m = b.one(Op::Binary(BinaryOp::FMod), &[x, k]);
+    let table = b.i64c(&[2, 3], vec![1, 2, 3, 4, 5, 6]);
+    let g = b.one(Op::GatherElements { axis: 1 }, &[table, ids]);
+    b.output(m);
+    b.output(g);
+    let err = infc_compile::compile(&b.g, &infc_compile::CompileOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("2 node(s) have no kernel"), "{err}");
+    assert!(
+        err.contains("(FMod): computed from the graph input(s) 'x'")
+            && err.contains("(GatherElements): computed from the graph input(s) 'ids'"),
         "{err}"
     );
 }
