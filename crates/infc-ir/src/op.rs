@@ -333,6 +333,9 @@ pub enum Op {
     /// `(x, skip, scale, bias) -> (y, sum)`: `sum = x + skip` (same shape), `y = LayerNorm(sum)` over the
     /// last axis with `scale`/`bias` of that axis' size.
     SkipLayerNorm { epsilon: Float },
+    /// `(x, scale) -> y = x / √(mean(x²) + ε) · scale` over the last axis (RMSNorm: Llama, T5);
+    /// `scale` is `[C]`.
+    RmsNorm { epsilon: Float },
     /// `(q, k, v, mask?) -> y` multi-head attention without materialised head transposes:
     /// q: [B, Sq, H·D], k and v: [B, Sk, H·D], y: [B, Sq, H·D], H = `num_heads`.
     /// Per batch b and head h: `s = scale · q_h·k_hᵀ`; a visible score gets `+ mask` (an additive
@@ -425,6 +428,7 @@ impl Op {
             Op::FusedConv { .. } => "FusedConv",
             Op::FusedMatMul { .. } => "FusedMatMul",
             Op::SkipLayerNorm { .. } => "SkipLayerNorm",
+            Op::RmsNorm { .. } => "RmsNorm",
             Op::Attention { .. } => "Attention",
             Op::Reorder { .. } => "Reorder",
             Op::NchwcConv { .. } => "NchwcConv",
@@ -475,6 +479,7 @@ impl Op {
                 a(n, n, 1)
             }
             Op::SkipLayerNorm { .. } => a(4, 4, 2),
+            Op::RmsNorm { .. } => a(2, 2, 1),
             Op::Attention { .. } => a(3, 4, 1),
         }
     }

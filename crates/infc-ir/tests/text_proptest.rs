@@ -184,6 +184,7 @@ fn op() -> BoxedStrategy<Op> {
         float()
             .prop_map(|epsilon| Op::SkipLayerNorm { epsilon })
             .boxed(),
+        float().prop_map(|epsilon| Op::RmsNorm { epsilon }).boxed(),
         (
             (0usize..64, float(), any::<bool>()),
             (float(), any::<bool>(), any::<bool>()),

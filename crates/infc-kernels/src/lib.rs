@@ -68,7 +68,7 @@ pub use gemm::{
     MatRef, PackBuffers,
 };
 pub use isa::Isa;
-pub use layernorm::{layer_norm, RowNorm};
+pub use layernorm::{layer_norm, rms_norm, RowNorm};
 pub use parallelism::{serial, threads};
 pub use pool::{avg_pool2d, global_avg_pool, max_pool2d, Pool2dParams};
 pub use reduce::{reduce, reduce_last_axis, ReduceKind};

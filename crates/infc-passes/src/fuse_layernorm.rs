@@ -105,7 +105,7 @@ fn match_layernorm(g: &Graph, m: &Matcher, anchor: NodeIndex) -> Option<Found> {
 }
 
 /// `v = ReduceMean(x, [last axis], keepdims)`: returns (node, x).
-fn last_axis_mean(g: &Graph, m: &Matcher, v: ValueId) -> Option<(NodeIndex, ValueId)> {
+pub(crate) fn last_axis_mean(g: &Graph, m: &Matcher, v: ValueId) -> Option<(NodeIndex, ValueId)> {
     let (n, node) = m.def_if(g, v, |op| {
         matches!(
             op,

@@ -120,6 +120,10 @@ const LAYERNORM: Pass = Pass {
     name: "fuse-layernorm",
     run: crate::fuse_layernorm,
 };
+const RMSNORM: Pass = Pass {
+    name: "fuse-rmsnorm",
+    run: crate::fuse_rmsnorm,
+};
 const SKIP_LAYERNORM: Pass = Pass {
     name: "fuse-skip-layernorm",
     run: crate::fuse_skip_layernorm,
@@ -184,17 +188,18 @@ const LAYOUT_NCHWC: Pass = Pass {
     run: crate::layout_nchwc,
 };
 
-/// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU and
-/// LayerNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; attention before the
+/// The fusions -O2 adds after the -O1 cleanup, in order: BN folding before conv epilogues; GELU,
+/// LayerNorm and RMSNorm recognition before the fusions that consume `Gelu`/`LayerNorm`; attention before the
 /// matmul epilogue, whose reshape dropping would otherwise change the shape of the head-merge output
 /// the attention match looks for; splitting a combined causal+padding mask right after it; the
 /// matmul epilogue before SkipLayerNorm, so a residual Add after a projection is done in the GEMM's
 /// store (no extra pass over the activations) and only the Adds of other producers (the embeddings)
 /// become SkipLayerNorm.
-const FUSIONS: [Pass; 9] = [
+const FUSIONS: [Pass; 10] = [
     CONV_BN,
     GELU,
     LAYERNORM,
+    RMSNORM,
     ATTENTION,
     CAUSAL_MASK,
     MATMUL_EPILOGUE,

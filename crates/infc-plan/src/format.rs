@@ -57,7 +57,7 @@ pub const MAGIC: &[u8; 8] = b"INFCPLAN";
 pub const FORMAT_MAJOR: u16 = 5;
 /// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]). 1: unary Sin
 /// and Cos (`UnaryKind` 16 and 17). 2: range plans (section `SYMBOLS`, written only by them).
-/// 3: the CumSum step (tag 20).
+/// 3: the CumSum and RmsNorm steps (tags 20 and 21).
 pub const FORMAT_MINOR: u16 = 3;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;

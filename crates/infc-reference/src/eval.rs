@@ -150,6 +150,7 @@ fn eval_native(op: &Op, x: &[&Tensor]) -> OpResult<Vec<Tensor>> {
             trans_b,
         } => one(fused::fused_matmul(epilogue, *trans_a, *trans_b, x)),
         Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(epsilon.get(), x),
+        Op::RmsNorm { epsilon } => one(fused::rms_norm(epsilon.get(), x[0], x[1])),
         Op::Attention {
             num_heads,
             scale,

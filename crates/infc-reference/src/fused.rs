@@ -1,4 +1,5 @@
-//! Fused ops made by passes: `Gelu`, `FusedConv`, `FusedMatMul`, `SkipLayerNorm`, `Attention`.
+//! Fused ops made by passes: `Gelu`, `FusedConv`, `FusedMatMul`, `SkipLayerNorm`, `RmsNorm`,
+//! `Attention`.
 //!
 //! Each is evaluated as the composition of the unfused reference ops it replaces, rounding to f32
 //! between stages exactly as the unfused graph would, so a fusion pass can be checked against the
@@ -144,6 +145,32 @@ pub(crate) fn skip_layer_norm(epsilon: f32, x: &[&Tensor]) -> OpResult<Vec<Tenso
     }
     let y = norm::layer_norm(-1, epsilon, &sum, x[2], Some(x[3]))?;
     Ok(vec![y, sum])
+}
+
+/// `x / √(mean(x²) + ε) · scale` over the last axis (f64 accumulation, one rounding).
+pub(crate) fn rms_norm(epsilon: f32, x: &Tensor, scale: &Tensor) -> OpResult<Tensor> {
+    let c = *x.shape.last().ok_or("x must have rank ≥ 1")?;
+    if scale.shape != [c] {
+        return Err(format!(
+            "scale must have shape [{c}], got {:?}",
+            scale.shape
+        ));
+    }
+    let xs = crate::access::view::<f32>(x)?;
+    let g = crate::access::view::<f32>(scale)?;
+    let mut out = Vec::with_capacity(xs.len());
+    if c > 0 {
+        for row in xs.chunks_exact(c) {
+            let ms = row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / c as f64;
+            let inv = 1.0 / (ms + epsilon as f64).sqrt();
+            out.extend(
+                row.iter()
+                    .zip(g.iter())
+                    .map(|(&v, &w)| (v as f64 * inv * w as f64) as f32),
+            );
+        }
+    }
+    crate::access::tensor(x.shape.clone(), out)
 }
 
 /// Multi-head attention, composed as the exporters' unfused graph computes it:

@@ -356,6 +356,7 @@ fn lower_node(lw: &mut Lowerer<'_>) -> Result<(), CompileError> {
             fused::fused_matmul(lw, epilogue, trans)
         }
         Op::SkipLayerNorm { epsilon } => fused::skip_layer_norm(lw, epsilon.get()),
+        Op::RmsNorm { epsilon } => norm::rms_norm(lw, epsilon.get()),
         Op::Attention {
             num_heads,
             scale,

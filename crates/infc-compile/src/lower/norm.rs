@@ -6,7 +6,9 @@ use super::strides::{broadcast, contiguous, simplify, unsigned};
 use super::{norm_axis, Lowerer};
 use crate::error::CompileError;
 use infc_ir::{DType, ReduceOp, ValueId};
-use infc_plan::{LayerNormStep, ReduceKind, ReduceStep, SoftmaxStep, Step, TensorRef, MAX_RANK};
+use infc_plan::{
+    LayerNormStep, ReduceKind, ReduceStep, RmsNormStep, SoftmaxStep, Step, TensorRef, MAX_RANK,
+};
 
 pub(crate) fn softmax(lw: &mut Lowerer<'_>, axis: i64) -> Result<(), CompileError> {
     let (x, y) = (lw.input(0)?, lw.output(0)?);
@@ -101,6 +103,28 @@ pub(crate) fn layer_norm(
         y: lw.at(y)?,
     };
     lw.emit(Step::LayerNorm(step));
+    Ok(())
+}
+
+pub(crate) fn rms_norm(lw: &mut Lowerer<'_>, epsilon: f32) -> Result<(), CompileError> {
+    let (x, scale, y) = (lw.input(0)?, lw.input(1)?, lw.output(0)?);
+    if lw.ir_dtype(x) != DType::F32 {
+        return Err(lw.unsupported(format!("{} input (only f32)", lw.ir_dtype(x))));
+    }
+    let s = lw.shape(x);
+    let Some(&cols) = s.last() else {
+        return Err(lw.malformed("RmsNorm needs rank ≥ 1"));
+    };
+    let scale = row_param(lw, scale, &[cols])?;
+    let step = RmsNormStep {
+        rows: s[..s.len() - 1].iter().product(),
+        cols,
+        epsilon,
+        x: lw.at(x)?,
+        scale,
+        y: lw.at(y)?,
+    };
+    lw.emit(Step::RmsNorm(step));
     Ok(())
 }
 

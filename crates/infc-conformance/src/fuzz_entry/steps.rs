@@ -8,7 +8,7 @@ use infc::plan_format::*;
 
 /// One step of a kind chosen by the fuzzer.
 pub fn step(g: &mut Gen) -> Step {
-    match g.below(27) {
+    match g.below(28) {
         0 => unary(g),
         1 => binary(g),
         2 => where_(g),
@@ -26,6 +26,7 @@ pub fn step(g: &mut Gen) -> Step {
         14 => batch_norm(g),
         15 => global_avg_pool(g),
         26 => cumsum(g),
+        27 => rms_norm(g),
         k => steps_nn::step(g, k - 16),
     }
 }
@@ -235,6 +236,20 @@ fn gather_nd(g: &mut Gen) -> Step {
         slice_len,
         data,
         indices,
+        y,
+    })
+}
+
+fn rms_norm(g: &mut Gen) -> Step {
+    let (rows, cols) = (g.dim(), g.dim());
+    let (x, scale) = (g.inp(), g.inp());
+    let y = g.out(nbytes(4, &[rows, cols]));
+    Step::RmsNorm(RmsNormStep {
+        rows,
+        cols,
+        epsilon: 1e-6,
+        x,
+        scale,
         y,
     })
 }

@@ -115,6 +115,7 @@ fn infer_types(cx: &Cx) -> Result<Vec<TensorType>, IrError> {
             trans_b,
         } => fused::fused_matmul(cx, epilogue, *trans_a, *trans_b),
         Op::SkipLayerNorm { .. } => fused::skip_layer_norm(cx),
+        Op::RmsNorm { .. } => nn::along_axis(cx, -1),
         Op::Attention { num_heads, .. } => fused::attention(cx, *num_heads),
         Op::Reorder {
             to_blocked,

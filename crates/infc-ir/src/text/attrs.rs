@@ -143,6 +143,7 @@ pub fn op_attrs(op: &Op) -> Vec<(&'static str, String)> {
             v
         }
         Op::SkipLayerNorm { epsilon } => vec![("epsilon", epsilon.to_string())],
+        Op::RmsNorm { epsilon } => vec![("epsilon", epsilon.to_string())],
         Op::Attention {
             num_heads,
             scale,
@@ -553,6 +554,9 @@ pub(crate) fn build_op(name: &str, a: &mut AttrReader) -> Result<Op, String> {
         },
         "SkipLayerNorm" => Op::SkipLayerNorm {
             epsilon: a.float("epsilon", Some(1e-5))?,
+        },
+        "RmsNorm" => Op::RmsNorm {
+            epsilon: a.float("epsilon", Some(1e-6))?,
         },
         "Attention" => Op::Attention {
             num_heads: a.usize("num_heads", None)?,

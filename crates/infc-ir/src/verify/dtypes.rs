@@ -161,6 +161,7 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
         }
         Op::Softmax { .. } => float_in_out(cx, &[0]),
         Op::LayerNorm { .. } => float_in_out(cx, &[0, 1, 2]),
+        Op::RmsNorm { .. } => float_in_out(cx, &[0, 1]),
         Op::Reduce { .. } => {
             input_kind(cx, 0, "a numeric type", is_numeric)?;
             outputs_like_input0(cx)

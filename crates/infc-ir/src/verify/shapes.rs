@@ -599,6 +599,21 @@ pub(super) fn check(cx: &NodeCx) -> Result<(), String> {
             epilogue(cx, stages, &b.shape.dims()[n_axis])
         }
         Op::SkipLayerNorm { .. } => skip_layer_norm(cx),
+        Op::RmsNorm { .. } => {
+            let r = rank_in(cx, 0);
+            if r == 0 {
+                return Err(format!("{} must have rank ≥ 1", cx.in_desc(0)));
+            }
+            let c = cx.ty_in(0).shape.dims()[r - 1].clone();
+            if cx.ty_in(1).shape.dims() != std::slice::from_ref(&c) {
+                return Err(format!(
+                    "{} ({}) must be [{c}], the input's last dim",
+                    cx.in_desc(1),
+                    cx.ty_in(1)
+                ));
+            }
+            same_shape(cx, 0, 0)
+        }
         Op::Attention { num_heads, .. } => attention(cx, *num_heads),
         Op::Reorder {
             to_blocked, block, ..

@@ -56,7 +56,7 @@ pub fn epilogue_index(e: Epilogue) -> usize {
     }
 }
 
-pub const OP_VARIANTS: usize = 42;
+pub const OP_VARIANTS: usize = 43;
 
 /// Index of the `Op` variant (ignoring payload).
 pub fn variant_index(op: &Op) -> usize {
@@ -103,6 +103,7 @@ pub fn variant_index(op: &Op) -> usize {
         Op::NchwcMaxPool(_) => 39,
         Op::GatherElements { .. } => 40,
         Op::CumSum { .. } => 41,
+        Op::RmsNorm { .. } => 42,
     }
 }
 
@@ -272,6 +273,9 @@ pub fn sample_ops() -> Vec<Op> {
         },
         Op::SkipLayerNorm {
             epsilon: Float::new(1e-12),
+        },
+        Op::RmsNorm {
+            epsilon: Float::new(1e-6),
         },
         Op::Attention {
             num_heads: 12,

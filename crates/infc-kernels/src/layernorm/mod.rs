@@ -14,6 +14,10 @@
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
+mod rms;
+
+pub use rms::rms_norm;
+
 use crate::claim::{self, Phase, SharedMut};
 use crate::error::{check_len, Result};
 use crate::simd::{lanes, PARALLEL_MIN_ELEMS};

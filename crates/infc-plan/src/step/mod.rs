@@ -345,6 +345,7 @@ step_kinds! {
     Trilu(TriluStep) = 18,
     Attention(AttentionStep) = 19,
     CumSum(CumSumStep) = 20,
+    RmsNorm(RmsNormStep) = 21,
     QuantMatMul(QuantMatMulStep) = 30,
     QuantConv(QuantConvStep) = 31,
     QuantNchwcConv(QuantNchwcConvStep) = 32,

@@ -132,6 +132,35 @@ impl Describe for LayerNormStep {
     }
 }
 
+/// `y[r, :] = x[r, :] / √(mean(x[r, :]²) + ε) · scale` for `rows × cols` f32 (RMSNorm).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RmsNormStep {
+    pub rows: u64,
+    pub cols: u64,
+    pub epsilon: f32,
+    pub x: TensorRef,
+    pub scale: TensorRef,
+    pub y: TensorRef,
+}
+wire_struct!(RmsNormStep {
+    rows,
+    cols,
+    epsilon,
+    x,
+    scale,
+    y
+});
+
+impl Describe for RmsNormStep {
+    fn describe(&self, t: &mut Tensors) -> Result<(), String> {
+        let n = count("input", &[self.rows, self.cols])?;
+        t.read("x", self.x, DType::F32, n);
+        t.read("scale", self.scale, DType::F32, self.cols);
+        t.write("y", self.y, DType::F32, n);
+        Ok(())
+    }
+}
+
 impl Describe for ReduceStep {
     fn describe(&self, t: &mut Tensors) -> Result<(), String> {
         let s = self;

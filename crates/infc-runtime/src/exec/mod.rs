@@ -68,6 +68,7 @@ pub(crate) fn run_step(
         Step::GatherNd(s) => movement::gather_nd(s, mem),
         Step::Trilu(s) => movement::trilu(s, mem),
         Step::CumSum(s) => scan::cumsum(s, mem),
+        Step::RmsNorm(s) => nn::rms_norm(s, mem),
         Step::QuantMatMul(s) => quant::matmul(s, mem, int8),
         Step::QuantConv(s) => quant::conv(s, mem, int8, isa),
         Step::QuantNchwcConv(s) => quant_nchwc::conv(s, mem, int8),
@@ -131,6 +132,7 @@ pub(crate) fn prepare(step: &Step, consts: &[u8]) -> Result<(), StepFault> {
         | Step::GatherNd(_)
         | Step::Trilu(_)
         | Step::CumSum(_)
+        | Step::RmsNorm(_)
         | Step::Reorder(_) => Ok(()),
     }
 }

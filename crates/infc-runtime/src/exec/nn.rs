@@ -11,7 +11,7 @@ use infc_kernels::{
 };
 use infc_plan::{
     BatchNormStep, DType, GlobalAvgPoolStep, LayerNormStep, PoolKind, PoolStep, ReduceKind,
-    ReduceStep, SoftmaxStep, Window2d,
+    ReduceStep, RmsNormStep, SoftmaxStep, Window2d,
 };
 
 /// Kernel parameters for a pool step.
@@ -160,6 +160,15 @@ pub(crate) fn layer_norm(s: &LayerNormStep, m: &mut Mem<'_>, isa: Isa) -> Result
         _ => None,
     };
     ln(isa, x, scale, bias, s.epsilon, rows, cols, f32s_mut(y)?).map_err(ke)
+}
+
+pub(crate) fn rms_norm(s: &RmsNormStep, m: &mut Mem<'_>) -> Result<(), StepFault> {
+    let (rows, cols) = (s.rows as usize, s.cols as usize);
+    let total = rows * cols * 4;
+    let (y, [x, scale]) = m.io((s.y.offset, total), [rd(s.x, total), rd(s.scale, cols * 4)])?;
+    let x = f32s(x.ok_or("input aliases the output")?)?;
+    let scale = f32s(scale.ok_or("scale aliases the output")?)?;
+    infc_kernels::rms_norm(x, scale, s.epsilon, rows, cols, f32s_mut(y)?).map_err(ke)
 }
 
 fn kernel_reduce(k: ReduceKind) -> infc_kernels::ReduceKind {

@@ -435,6 +435,20 @@ fn nn(v: &mut Vec<Case>) {
 }
 
 fn movement(v: &mut Vec<Case>) {
+    for [rows, cols] in dims::<2>() {
+        v.push(Case::new(
+            format!("RmsNorm rows={rows} cols={cols}"),
+            Step::RmsNorm(RmsNormStep {
+                rows,
+                cols,
+                epsilon: 1e-6,
+                x: at(0),
+                scale: at(1),
+                y: at(Y),
+            }),
+            rows * cols,
+        ));
+    }
     for [outer, len, inner] in dims::<3>() {
         for dtype in [DType::F32, DType::I64] {
             let n = outer * len * inner;
