@@ -129,3 +129,63 @@ fn default_export_matches_onnxruntime(
         }
     }
 }
+
+/// The fused Llama plan (-O3: RMSNorm fused) against the reference interpreter on the unfused
+/// graph, at shapes and masks the fixture does not have: sequence 1, batch 3, left padding, a row
+/// that is padding from its second token, odd lengths.
+#[test]
+fn llama_o3_matches_the_unfused_graph_on_padded_and_odd_shapes() {
+    use infc_conformance::plan::{optimise_model, options, run_plan};
+    let model = dir("llama_ts17").join("model.onnx");
+    let cases: [(usize, usize, &[(usize, usize)]); 4] = [
+        (1, 1, &[]),
+        (3, 5, &[(0, 2), (2, 4)]), // row 0 left-padded by 2, row 2 padded after its first token
+        (2, 7, &[(1, 3)]),
+        (1, 9, &[(0, 4)]),
+    ];
+    for (batch, seq, padded) in cases {
+        let ids: Vec<i64> = (0..batch * seq)
+            .map(|i| (i * 37 % 251) as i64 + 2)
+            .collect();
+        let mut mask = vec![1i64; batch * seq];
+        for &(row, n) in padded {
+            if row == 2 {
+                // Padding after the first token.
+                mask[row * seq + 1..(row + 1) * seq].fill(0);
+            } else {
+                // Left padding.
+                mask[row * seq..row * seq + n].fill(0);
+            }
+        }
+        let inputs = vec![
+            (
+                "input_ids".to_string(),
+                Tensor::from_vec(vec![batch, seq], ids).unwrap(),
+            ),
+            (
+                "attention_mask".to_string(),
+                Tensor::from_vec(vec![batch, seq], mask).unwrap(),
+            ),
+        ];
+        let unfused =
+            optimise_model(&model, &inputs, &options(infc::passes::OptLevel::O0)).unwrap();
+        let ref_inputs: Vec<_> = inputs
+            .iter()
+            .map(|(n, t)| (n.as_str().into(), t.clone()))
+            .collect();
+        let want = infc::reference::run_graph(&unfused, &ref_inputs)
+            .unwrap()
+            .remove(0);
+        let fused = optimise_model(&model, &inputs, &options(infc::passes::OptLevel::O3)).unwrap();
+        assert!(
+            fused.nodes.iter().any(|n| n.op.name() == "RmsNorm"),
+            "RMSNorm did not fuse"
+        );
+        let plan = infc::lower(&fused).unwrap();
+        for isa in isas_under_test() {
+            let got = run_plan(&plan, isa, &inputs).unwrap().remove(0);
+            compare(&format!("llama {batch}x{seq} {isa:?}"), &got, &want)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
