@@ -137,7 +137,9 @@ fn default_export_matches_onnxruntime(
 fn llama_o3_matches_the_unfused_graph_on_padded_and_odd_shapes() {
     use infc_conformance::plan::{optimise_model, options, run_plan};
     let model = dir("llama_ts17").join("model.onnx");
-    let cases: [(usize, usize, &[(usize, usize)]); 4] = [
+    // (batch, sequence, padded rows as (row, count)).
+    type Case = (usize, usize, &'static [(usize, usize)]);
+    let cases: [Case; 4] = [
         (1, 1, &[]),
         (3, 5, &[(0, 2), (2, 4)]), // row 0 left-padded by 2, row 2 padded after its first token
         (2, 7, &[(1, 3)]),
