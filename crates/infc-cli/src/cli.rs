@@ -21,7 +21,7 @@ pub enum Command {
     /// Print a model's IR (after import, shape binding and the -O pipeline), op counts, DOT or JSON;
     /// or, given a plan file, its memory map and steps.
     Explain(ExplainArgs),
-    /// Run a plan: inputs from .npy files (others generated, seeded); writes DIR/<output>.npy; or
+    /// Run a plan: inputs from .npy files (others generated, seeded); writes `DIR/<output>.npy`; or
     /// --bench (latency, throughput, peak RSS) or --profile (per-step and per-op-kind times).
     Run(RunArgs),
     /// Compare two `infc run --profile --json` files per op kind.
@@ -205,7 +205,7 @@ pub struct RunArgs {
     /// An input array (NAME=FILE.npy). Repeatable; inputs not given are generated from --seed.
     #[arg(long = "input", value_name = "NAME=FILE.npy")]
     pub inputs: Vec<String>,
-    /// Directory for <output>.npy files (default: the current directory; with --bench or
+    /// Directory for `<output>.npy` files (default: the current directory; with --bench or
     /// --profile, outputs are written only when this is given).
     #[arg(long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,

@@ -1,5 +1,5 @@
 //! Lowering an IR graph to an executable [`infc_plan::Plan`]: static memory planning
-//! ([`analysis`](crate::analysis) + [`memory`]), one lowering per op family (`lower/`), compile-time
+//! (`analysis` + [`memory`]), one lowering per op family (`lower/`), compile-time
 //! weight packing for the kernels, and the memory report.
 //!
 //! ```text

@@ -160,7 +160,7 @@ pub enum ReduceOp {
 /// One stage of a fused op's epilogue, applied in order to the accumulator before it is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Epilogue {
-    /// `+ bias`, a per-output-channel vector (f32[C_out] for conv, f32[N] for matmul). Consumes the next extra input.
+    /// `+ bias`, a per-output-channel vector (f32\[C_out\] for conv, f32\[N\] for matmul). Consumes the next extra input.
     Bias,
     /// `+ r`, a tensor of exactly the output's shape (a residual connection). Consumes the next extra input.
     Residual,
@@ -362,7 +362,7 @@ pub enum Op {
     /// `(x, w, extras…) -> y`: `FusedConv` (group 1) writing a blocked y f32[N, ceil(C_out/block),
     /// OH, OW, block]. x is blocked f32[N, ceil(C_in/block), H, W, block], or plain f32[N, C_in, H,
     /// W] (a stem conv reading the image); w keeps the ONNX layout [C_out, C_in, kh, kw]; a `Bias`
-    /// extra is f32[C_out], a `Residual` extra is blocked like y.
+    /// extra is f32\[C_out\], a `Residual` extra is blocked like y.
     NchwcConv {
         attrs: ConvAttrs,
         epilogue: Vec<Epilogue>,

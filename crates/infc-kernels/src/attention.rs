@@ -4,7 +4,7 @@
 //! ([`AttentionShape::row_strides`]): q, k and v can be column ranges of one fused QKV projection
 //! output, so its Split never copies.
 //!
-//! Schedule, in two phases of one claiming region ([`crate::claim`]) over one caller-provided
+//! Schedule, in two phases of one claiming region (`crate::claim`) over one caller-provided
 //! scratch buffer ([`attention_scratch_len`] floats, nothing allocated):
 //! 1. per (batch, head): pack `k_hᵀ` (`d × sk`) and `v_h` (`sk × d`) once into packed-B panels, so
 //!    the GEMMs below never repack them (packing per query block was most of the old step's time);
@@ -15,7 +15,7 @@
 //!    (half the work for a full-sequence GPT-2 pass).
 //!
 //! With [`AttentionShape::bf16`] on a CPU with AVX512-BF16 both GEMMs take bf16 inputs with f32
-//! accumulation ([`bf16`]); elsewhere the flag is ignored and everything stays f32.
+//! accumulation (`bf16`); elsewhere the flag is ignored and everything stays f32.
 
 use crate::claim::{self, Phase, SharedMut};
 use crate::error::{bad_shape, check_len, strided_extent, Result};

@@ -17,9 +17,9 @@
 //!   epilogue, its weight packing, reorders and blocked max pooling (the -O3 conv path).
 //! * [`pool`]: max/average pooling (pads, `ceil_mode`, dilations) and global average pooling.
 //! * [`elementwise`]: broadcasting binary ops, unary ops, clip, per-channel affine (batch norm).
-//! * [`attention`]: fused multi-head attention on strided per-head views (K/V packed once per head,
+//! * [`mod@attention`]: fused multi-head attention on strided per-head views (K/V packed once per head,
 //!   masked/causal softmax, causal blocks skip hidden keys).
-//! * [`softmax`], [`layernorm`], [`reduce`], [`transpose`], [`gather`], [`scan`] (CumSum).
+//! * [`mod@softmax`], [`layernorm`], [`mod@reduce`], [`mod@transpose`], [`mod@gather`], [`scan`] (CumSum).
 //! * [`peak`]: measured single-core FMA peak per ISA (for GFLOP/s reports).
 //! * [`math`]: scalar `exp`/`erf`/`tanh`/GELU approximations (vector twins inside).
 //!

@@ -4,7 +4,7 @@
 //! costs a futex wake-up and, in a virtual machine, an inter-processor interrupt: about 10 µs
 //! before the second thread starts on a region, measured across the 37 regions of a DistilBERT
 //! run. [`with_team`] instead keeps the pool's other workers busy for the duration of a run, each
-//! spinning on the team's state, so a region ([`crate::claim::region`]) only publishes its body and
+//! spinning on the team's state, so a region (`crate::claim::region`) only publishes its body and
 //! the helpers join within a few hundred nanoseconds. While no region is open the helpers run
 //! the pool's ordinary rayon jobs ([`rayon::yield_now`]), so kernels that fork with rayon
 //! directly still get every thread.
@@ -15,7 +15,7 @@
 //! counts itself out. The owner runs part 0, closes (`remaining = 0`) and waits for `active` to
 //! reach 0, so no helper can still hold the body when the region returns; a helper that counted
 //! itself in after the close finds nothing to claim. Regions never wait for a helper that has not
-//! joined ([`crate::claim::Phase`] lets the threads present claim every unit), so a busy or
+//! joined (`crate::claim::Phase` lets the threads present claim every unit), so a busy or
 //! descheduled helper delays nothing but its own part.
 
 use std::cell::{Cell, UnsafeCell};
@@ -163,7 +163,7 @@ fn in_region<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs `f` on a worker of the current rayon pool with the pool's other workers spinning as its
-/// team for the duration: [`crate::claim::region`] calls made by `f` on that thread start their
+/// team for the duration: `crate::claim::region` calls made by `f` on that thread start their
 /// parts on the helpers without waking a sleeping thread. A one-thread pool runs `f` directly.
 /// Nested calls (from inside `f`) just run their closure.
 pub fn with_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {

@@ -1,11 +1,11 @@
 //! ONNX import into infc IR.
 //!
 //! [`import_file`] maps the model file and decodes its `ModelProto` with prost and the
-//! `tract_onnx::pb` types, except that initializer `raw_data` is never copied: [`wire`] walks the
+//! `tract_onnx::pb` types, except that initializer `raw_data` is never copied: `wire` walks the
 //! protobuf wire format to find each initializer's bytes, which become [`infc_ir::Bytes`] slices of
 //! the mmap. External data files (`data_location = EXTERNAL`) are mapped once each and sliced the
-//! same way; [`external`] keeps them inside the model's directory (symlinks resolved) and opens
-//! only regular files. Nodes are translated by one file per op family in [`ops`] (every unsupported
+//! same way; `external` keeps them inside the model's directory (symlinks resolved) and opens
+//! only regular files. Nodes are translated by one file per op family in `ops` (every unsupported
 //! op is reported in one error first), and every node's output type is inferred by
 //! `infc_ir::infer` as it is added. Symbolic dims are *not* bound here:
 //! `ImportOptions::shape_bindings` is carried for the separate binding pass.

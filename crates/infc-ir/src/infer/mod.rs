@@ -1,6 +1,6 @@
 //! Per-op type and shape inference: given a node's op and its input values, derive the output
 //! [`TensorType`]s. One file per op family; this module owns the dispatcher, the shared context
-//! ([`Cx`]) and [`infer_graph`], which re-derives every node output type in execution order.
+//! (`Cx`) and [`infer_graph`], which re-derives every node output type in execution order.
 //!
 //! Rules shared by every op family:
 //! - Constant inputs (`Graph::const_of`) are read when an op's output shape depends on data

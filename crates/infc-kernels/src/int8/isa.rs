@@ -3,7 +3,7 @@
 //! a path, capped to what the CPU has (a forced path above the CPU falls back, never faults).
 //!
 //! AMX-INT8 ([`Int8Isa::Amx`], `tdpbusd` tiles) is detected with the OS permission it needs (see
-//! [`super::amx`]); without it the best path is AVX-512 VNNI. The AMX kernel's logic is tested on
+//! `super::amx`); without it the best path is AVX-512 VNNI. The AMX kernel's logic is tested on
 //! every machine through an emulation of the tile registers; its instructions run only where the
 //! CPU has them. [`Int8Isa::AvxVnni`] (256-bit `vpdpbusd`, for client CPUs without AVX-512) runs
 //! its GEMM kernel with the VEX instruction where the CPU has AVX-VNNI and with the EVEX one of

@@ -9,7 +9,7 @@
 //!   sums and scales ([`PackedB8`], layout in module [`pack`]).
 //! * [`gemm_u8s8_s32`]: the raw integer product `C_s32 = A_u8 · B_s8` (tests compare every path
 //!   against an exact reference bit for bit).
-//! * [`qconv_nchwc`]: direct INT8 convolution on NCHW16c activations (module [`qconv_nchwc`]).
+//! * [`fn@qconv_nchwc`]: direct INT8 convolution on NCHW16c activations (module [`mod@qconv_nchwc`]).
 //! * [`gemm_u8s8_f32`]: the product with the dequantize epilogue
 //!   `C[i,j] = act(alpha·(acc[i,j] − za_i·colsum_j)·sa_i·sw_j + [C] + bias + residual)`
 //!   (the same [`Epilogue`] type as the f32 GEMM, so lowering can share it).

@@ -1,5 +1,5 @@
 //! Per-row dynamic quantization of f32 activations fused with the integer product, in one
-//! parallel region ([`crate::claim`]): the threads first quantize row chunks of `x` into the u8
+//! parallel region (`crate::claim`): the threads first quantize row chunks of `x` into the u8
 //! operand, wait until every row is done, then claim the GEMM's units. One fork per matmul
 //! instead of one for the quantization and one for the product, and no thread idles at a join
 //! between them. The result is bit-identical to [`super::quantize_rows_u8`] followed by

@@ -1,5 +1,5 @@
 //! Layer normalisation over the last axis: `y = (x − mean) / √(var + ε) · scale + bias` per row of
-//! `cols` elements (two-pass mean/variance in f32; explicit AVX-512 and AVX2 rows in [`x86`], a
+//! `cols` elements (two-pass mean/variance in f32; explicit AVX-512 and AVX2 rows in `x86`, a
 //! portable row here). Large inputs run as one claiming region over blocks of rows.
 //!
 //! The mean is summed shifted by the row's first element, `x₀ + Σ(x − x₀)/n`: the sum then holds
@@ -7,7 +7,7 @@
 //! as in the decomposed graph, instead of `γ·(mean's rounding)/√ε`, which was `5·10⁻³·γ` at
 //! ε = 1e-12 for a row of 0.1s) and a row far from zero (1e4 + noise) keeps the noise's bits.
 //!
-//! The row statistics ([`row_stats`]) and the per-element formula are shared with the INT8
+//! The row statistics (`row_stats`) and the per-element formula are shared with the INT8
 //! quantizer, which can normalise a row on the fly instead of reading a stored LayerNorm output
 //! ([`RowNorm`]); both produce the same bits as this module's rows.
 
