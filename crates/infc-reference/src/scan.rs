@@ -24,14 +24,10 @@ pub(crate) fn cumsum(
         let mut out = vec![T::zero(); xs.len()];
         for o in 0..outer {
             for i in 0..inner {
-                let at = |k: usize| (o * len + k) * inner + i;
-                let order: Box<dyn Iterator<Item = usize>> = if reverse {
-                    Box::new((0..len).rev())
-                } else {
-                    Box::new(0..len)
-                };
+                // The `j`-th element of the walk: from the start, or from the end when reversed.
+                let at = |j: usize| (o * len + if reverse { len - 1 - j } else { j }) * inner + i;
                 let (mut f, mut n) = (0f64, 0i64);
-                for k in order {
+                for k in 0..len {
                     let v = xs[at(k)];
                     if !exclusive {
                         (f, n) = (f + v.to_f64(), n.wrapping_add(v.to_i64()));

@@ -1,6 +1,6 @@
 //! Lowering of CumSum: the input viewed as `[outer, len, inner]` around its (constant) axis.
 
-use super::Lowerer;
+use super::{norm_axis, Lowerer};
 use crate::error::CompileError;
 use infc_plan::{CumSumStep, DType, Step};
 
@@ -22,11 +22,7 @@ pub(crate) fn cumsum(
         return Err(lw.unsupported(format!("CumSum of {dtype} (f32, i32 or i64 only)")));
     }
     let s = lw.shape(x);
-    let r = s.len() as i64;
-    if !(-r..r).contains(&axis) {
-        return Err(lw.malformed(format!("CumSum axis {axis} is out of range for rank {r}")));
-    }
-    let a = if axis < 0 { axis + r } else { axis } as usize;
+    let a = norm_axis(lw, axis, s.len())?;
     let step = CumSumStep {
         dtype,
         exclusive,
