@@ -45,6 +45,10 @@ pub fn run(args: CompileArgs) -> Result<()> {
             };
             eprintln!("range: {} {}..={}{how}", s.name, s.min, s.max);
         }
+        match &c.shared_arena {
+            None => eprintln!("range: the arena is planned per shape"),
+            Some(why) => eprintln!("range: the max shape's arena serves every shape ({why})"),
+        }
     }
     if args.quant.int8 && args.report {
         let fp32 = infc::lower(&infc::int8::without_marks(&c.graph))

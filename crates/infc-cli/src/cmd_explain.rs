@@ -149,13 +149,31 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
                 let d = dims(infc::PatchTarget::Output, i, io);
                 println!("output {} {}[{d}]", io.name, io.dtype);
             }
-            println!(
-                "{:<12} {} bytes at the max shape ({} dim expressions, {} patched fields)",
-                "arena",
-                plan.body.memory.arena_bytes,
-                range.exprs.len(),
-                range.patches.len()
-            );
+            match &range.arena {
+                None => println!(
+                    "{:<12} {} bytes at the max shape, shared by every shape ({} dim expressions, {} patched fields)",
+                    "arena",
+                    plan.body.memory.arena_bytes,
+                    range.exprs.len(),
+                    range.patches.len()
+                ),
+                Some(a) => {
+                    let at_max = match a.plan(range, &range.max_values()) {
+                        Ok(p) => format!("{} bytes at the max shape", p.arena_bytes),
+                        Err(_) => "unbounded at the max shape".to_string(),
+                    };
+                    println!(
+                        "{:<12} {at_max}, planned per shape: {} bytes at {} ({} buffers, {} offset fields, {} dim expressions, {} patched fields)",
+                        "arena",
+                        plan.body.memory.arena_bytes,
+                        range.show(&a.nominal),
+                        a.buffers.len(),
+                        a.rebases.len(),
+                        range.exprs.len(),
+                        range.patches.len()
+                    );
+                }
+            }
         }
     }
     for (i, (step, name)) in plan

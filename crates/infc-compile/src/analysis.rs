@@ -323,7 +323,18 @@ pub(crate) fn analyse(g: &Graph, opts: &CompileOptions) -> Result<Analysis, Comp
         Some(r) => {
             let named: Vec<(String, Interval)> =
                 names.iter().cloned().zip(items.iter().copied()).collect();
-            r.layout.adopt(&named, opts.beyond_reference)?
+            let adopted = r.layout.adopt(&named, opts.beyond_reference)?;
+            match &opts.offsets {
+                None => adopted,
+                Some(o) if o.offsets.len() == items.len() => (**o).clone(),
+                Some(o) => {
+                    return Err(CompileError::Range(format!(
+                        "{} offsets given for {} arena buffers",
+                        o.offsets.len(),
+                        items.len()
+                    )))
+                }
+            }
         }
     };
     let mut offsets = HashMap::with_capacity(roots.len());

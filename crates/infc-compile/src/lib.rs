@@ -13,11 +13,12 @@ mod analysis;
 mod error;
 mod limits;
 mod lower;
-pub mod memory;
 mod reference;
 mod unfolded;
 
 pub use error::CompileError;
+/// The arena planner (in `infc-plan`, where a range plan's run time also plans per shape).
+pub use infc_plan::memory;
 pub use infc_plan::{MemoryEntry, MemoryPlan, Plan};
 pub use reference::{Layout, Reference};
 
@@ -40,6 +41,10 @@ pub struct CompileOptions {
     /// above a short range's max), so its buffers may be larger than their slots and the plan is
     /// not validated; such a plan is only read, never run.
     pub beyond_reference: bool,
+    /// With a reference: place the buffers at these offsets instead of the reference's (a range
+    /// plan's per-shape arena: the arena its run time would plan at this shape, or a perturbed
+    /// layout that shows which fields hold which buffer's offsets). Same buffers, same order.
+    pub offsets: Option<std::sync::Arc<memory::Assignment>>,
 }
 
 impl Default for CompileOptions {
@@ -50,6 +55,7 @@ impl Default for CompileOptions {
             required_features: 0,
             reference: None,
             beyond_reference: false,
+            offsets: None,
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::claim::{self, Phase, SharedMut};
 use crate::error::{bad_shape, check_len, strided_extent, Result};
 use crate::gemm::{
     pack_b, packed_b_len, packed_b_len_checked, sgemm, AOperand, BOperand, Epilogue, MatRef,
-    A_PANEL,
+    A_PANEL, B_PANEL,
 };
 use crate::Isa;
 use bf16_tile::Bf16Kernel;
@@ -92,6 +92,10 @@ pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
 /// [`attention_scratch_len`] from the sizes alone: per (batch, head) `k_hᵀ` packed as `d × sk`
 /// and `v_h` as `sk × d` ([`packed_b_len_checked`]), plus `batch · sq · sk` scores. `None` on
 /// overflow.
+///
+/// `k_hᵀ`'s packed length rounds `sk` up to whole panels; it is counted as `d · (sk + B_PANEL −
+/// 1)`, at most `d · (B_PANEL − 1)` floats more, so that the scratch is a polynomial in the
+/// dims: a range plan's per-shape arena sizes it by an expression of the sequence length.
 pub fn attention_scratch_floats(
     batch: usize,
     heads: usize,
@@ -99,7 +103,8 @@ pub fn attention_scratch_floats(
     sk: usize,
     d: usize,
 ) -> Option<usize> {
-    let per_head = packed_b_len_checked(d, sk)?.checked_add(packed_b_len_checked(sk, d)?)?;
+    let k_bound = sk.checked_add(B_PANEL - 1)?.checked_mul(d)?;
+    let per_head = k_bound.checked_add(packed_b_len_checked(sk, d)?)?;
     let packs = batch.checked_mul(heads)?.checked_mul(per_head)?;
     let scores = batch.checked_mul(sq)?.checked_mul(sk)?;
     packs.checked_add(scores)
@@ -207,7 +212,8 @@ fn run(
         return Ok(());
     }
     let (pk, pv) = (s.packed_k_len(), s.packed_v_len());
-    let (packs, scores) = scratch[..need].split_at_mut(b * h * (pk + pv));
+    let (packs, rest) = scratch[..need].split_at_mut(b * h * (pk + pv));
+    let scores = &mut rest[..b * sq * sk];
 
     let (heads_total, per_head) = (b * h, pk + pv);
     let rows = rows_per_task(b, sq, s.causal);

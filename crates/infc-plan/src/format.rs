@@ -43,6 +43,7 @@
 //! and never touches a weight page; the constants are checked against `CONST_HASH` only when
 //! [`DecodeOptions::verify_weights`] is set (`infc verify`, `infc run --verify`, [`decode`]).
 
+use crate::shape_arena::ShapeArena;
 use crate::step::Step;
 use crate::symbols::RangeTable;
 use crate::types::{cpu_features, IoDesc, MemoryEntry, MemoryPlan};
@@ -57,8 +58,9 @@ pub const MAGIC: &[u8; 8] = b"INFCPLAN";
 pub const FORMAT_MAJOR: u16 = 5;
 /// Minor version this build writes (it reads every minor of [`FORMAT_MAJOR`]). 1: unary Sin
 /// and Cos (`UnaryKind` 16 and 17). 2: range plans (section `SYMBOLS`, written only by them).
-/// 3: the CumSum and RmsNorm steps (tags 20 and 21).
-pub const FORMAT_MINOR: u16 = 3;
+/// 3: the CumSum and RmsNorm steps (tags 20 and 21). 4: per-shape arenas of range plans
+/// (section `ARENA`, written only by them).
+pub const FORMAT_MINOR: u16 = 4;
 const FIXED_HEADER: usize = 48;
 const SECTION_ENTRY: usize = 24;
 const MAX_PRODUCER: usize = 1024;
@@ -85,6 +87,11 @@ pub mod section {
     /// Reserved (generation): persistent state regions (name, dtype, dims, bytes) that outlive a
     /// run, such as a KV cache, addressed by [`crate::Region`] code 2.
     pub const STATE: u32 = 9;
+    /// Range plans with a per-shape arena (5.4): every arena buffer's size as an expression and
+    /// live interval, and the offset fields each buffer holds ([`crate::ShapeArena`]); STEPS,
+    /// META and MEMORY hold the plan at the table's nominal shape. Required, written only with
+    /// [`SYMBOLS`].
+    pub const ARENA: u32 = 10;
     /// Every section this build requires, in the order it writes them.
     pub const REQUIRED: [u32; 5] = [META, STEPS, MEMORY, CONST_HASH, CONSTS];
     /// Flag bit: a reader that does not know the section's kind may skip it.
@@ -96,7 +103,7 @@ pub mod section {
 
     /// The section kinds this build reads (the rest are skipped when optional, else refused).
     pub fn known(kind: u32) -> bool {
-        REQUIRED.contains(&kind) || kind == PROVENANCE || kind == SYMBOLS
+        REQUIRED.contains(&kind) || kind == PROVENANCE || kind == SYMBOLS || kind == ARENA
     }
 
     pub fn name(kind: u32) -> &'static str {
@@ -108,6 +115,7 @@ pub mod section {
             CONST_HASH => "constants hash",
             PROVENANCE => "provenance",
             SYMBOLS => "symbols",
+            ARENA => "arena",
             PROGRAMS => "programs",
             STATE => "state",
             _ => "unknown",
@@ -436,6 +444,15 @@ impl Plan {
         if let Some(b) = &symbols {
             sections.push((section::SYMBOLS, 0, b));
         }
+        let arena = self
+            .body
+            .range
+            .as_ref()
+            .and_then(|r| r.arena.as_ref())
+            .map(ShapeArena::to_bytes);
+        if let Some(b) = &arena {
+            sections.push((section::ARENA, 0, b));
+        }
         sections.extend_from_slice(extra);
         let table_at = (FIXED_HEADER + producer.len()).next_multiple_of(8);
         let header_len = (table_at + SECTION_ENTRY * sections.len()).next_multiple_of(64);
@@ -543,7 +560,15 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     let mut found: [Option<Entry>; 5] = [None; 5];
     let mut provenance: Option<Vec<(String, String)>> = None;
     let mut symbols: Option<&[u8]> = None;
+    let mut arena: Option<&[u8]> = None;
     for e in &entries {
+        if e.kind == section::ARENA {
+            if arena.is_some() {
+                return Err(PlanError::Section("section arena appears twice".into()));
+            }
+            arena = Some(&bytes[e.offset as usize..e.end as usize]);
+            continue;
+        }
         if e.kind == section::SYMBOLS {
             if symbols.is_some() {
                 return Err(PlanError::Section("section symbols appears twice".into()));
@@ -607,8 +632,14 @@ pub fn decode_borrowed(bytes: &[u8], opts: DecodeOptions) -> Result<(PlanBody, &
     )
     .and_then(|mut body| {
         validate(&body, consts.len() as u64)?;
+        if arena.is_some() && symbols.is_none() {
+            return Err(PlanError::Section(
+                "section arena without section symbols".into(),
+            ));
+        }
         if let Some(bytes) = symbols {
-            let table = RangeTable::from_bytes(bytes)?;
+            let mut table = RangeTable::from_bytes(bytes)?;
+            table.arena = arena.map(ShapeArena::from_bytes).transpose()?;
             table.check(&body)?;
             table.check_against(&body)?;
             body.range = Some(table);

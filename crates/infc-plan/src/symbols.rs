@@ -17,6 +17,7 @@
 //! definition of a step's fields.
 
 use crate::format::PlanBody;
+use crate::shape_arena::ShapeArena;
 use crate::validate::MAX_ELEMENTS;
 use crate::wire::{wire_struct, Reader, Wire, Writer};
 use crate::PlanError;
@@ -86,12 +87,27 @@ pub struct RangeTable {
     pub exprs: Vec<DimExpr>,
     /// Sorted by `(target, index, field)`, each at most once.
     pub patches: Vec<Patch>,
+    /// A per-shape arena (section ARENA, 5.4; `None`: the stored arena serves every shape).
+    pub arena: Option<ShapeArena>,
 }
-wire_struct!(RangeTable {
-    symbols,
-    exprs,
-    patches
-});
+
+/// The SYMBOLS section holds the symbols, expressions and patches; the arena has its own section.
+impl Wire for RangeTable {
+    const MIN_BYTES: usize = 0;
+    fn put(&self, w: &mut Writer) {
+        self.symbols.put(w);
+        self.exprs.put(w);
+        self.patches.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, PlanError> {
+        Ok(RangeTable {
+            symbols: Wire::get(r)?,
+            exprs: Wire::get(r)?,
+            patches: Wire::get(r)?,
+            arena: None,
+        })
+    }
+}
 
 fn bad(msg: impl Into<String>) -> PlanError {
     PlanError::malformed("symbols", msg)
@@ -110,7 +126,7 @@ pub fn numeric_fields<T: Wire>(v: &T) -> Encoded {
 }
 
 /// Read numeric field `(pos, signed)` of an encoding as i128.
-fn read_field(bytes: &[u8], (pos, signed): (usize, bool)) -> i128 {
+pub(crate) fn read_field(bytes: &[u8], (pos, signed): (usize, bool)) -> i128 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&bytes[pos..pos + 8]);
     if signed {
@@ -176,6 +192,15 @@ impl RangeTable {
     /// The max value of every symbol.
     pub fn max_values(&self) -> Vec<u64> {
         self.symbols.iter().map(|s| s.max).collect()
+    }
+
+    /// The symbols' values at which the stored plan was lowered: the max shape, or a per-shape
+    /// arena's nominal shape.
+    pub fn nominal_values(&self) -> Vec<u64> {
+        match &self.arena {
+            Some(a) => a.nominal.clone(),
+            None => self.max_values(),
+        }
     }
 
     /// Check the table alone: counts, names, ranges, exponents, patch order and bounds of
@@ -274,10 +299,14 @@ impl RangeTable {
         out
     }
 
-    /// Check that the plan in `body` is this table instantiated at the max shape: every patched
-    /// field exists and holds its expression's value there (one encoding of each patched item).
+    /// Check that the plan in `body` is this table instantiated at the nominal shape: every
+    /// patched field exists and holds its expression's value there (one encoding of each patched
+    /// item), and a per-shape arena table agrees with the plan's memory map.
     pub fn check_against(&self, body: &PlanBody) -> Result<(), PlanError> {
-        let max = self.max_values();
+        if let Some(a) = &self.arena {
+            a.check(self, body)?;
+        }
+        let max = self.nominal_values();
         let mut encoded: Option<((PatchTarget, u32), Encoded)> = None;
         for p in &self.patches {
             let i = p.index as usize;
@@ -301,19 +330,20 @@ impl RangeTable {
             let e = p.expr as usize;
             let want = self.exprs[e]
                 .eval(&max, i128::MIN, i128::MAX)
-                .map_err(|why| bad(format!("expression {e} at the max shape: {why}")))?;
+                .map_err(|why| bad(format!("expression {e} at the nominal shape: {why}")))?;
             let have = read_field(bytes, f);
             if want != have {
                 return Err(bad(format!(
-                    "patch {p:?}: the plan holds {have} at the max shape, expression {e} gives {want}"
+                    "patch {p:?}: the plan holds {have} at the nominal shape, expression {e} gives {want}"
                 )));
             }
         }
         Ok(())
     }
 
-    /// `body` (the plan at its max shape) with every patched field set to its expression at
-    /// `values`. Not validated: callers validate the result before running it.
+    /// `body` (the plan at its nominal shape) with every patched field set to its expression at
+    /// `values` and, with a per-shape arena, the arena planned there and every offset moved into
+    /// it. Not validated: callers validate the result before running it.
     pub fn instantiate(&self, body: &PlanBody, values: &[u64]) -> Result<PlanBody, PlanError> {
         if values.len() != self.symbols.len() {
             return Err(bad(format!(
@@ -350,6 +380,10 @@ impl RangeTable {
                 }
             }
             k = end;
+        }
+        if let Some(a) = &self.arena {
+            let planned = a.plan(self, values)?;
+            a.apply(body, &planned, &mut out)?;
         }
         Ok(out)
     }

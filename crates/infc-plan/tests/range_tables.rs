@@ -75,6 +75,7 @@ fn table() -> RangeTable {
             patch(PatchTarget::Input, 0),
             patch(PatchTarget::Output, 0),
         ],
+        arena: None,
     }
 }
 
@@ -142,7 +143,7 @@ fn hostile_expressions_are_refused() {
         }],
     });
     t.patches[0].expr = 1;
-    refused(t, "expression 1 at the max shape: overflows");
+    refused(t, "expression 1 at the nominal shape: overflows");
     // 2n/3 is not an integer at 16.
     let mut t = table();
     t.exprs.push(DimExpr {
@@ -194,7 +195,7 @@ fn a_table_that_disagrees_with_the_max_shape_plan_is_refused() {
     );
     refused(
         t,
-        "the plan holds 64 at the max shape, expression 0 gives 16",
+        "the plan holds 64 at the nominal shape, expression 0 gives 16",
     );
 }
 

@@ -13,6 +13,7 @@
 //! sequence length, a constant built from it) is refused with the step and shape at fault, and
 //! compiles with fixed shapes instead.
 
+mod arena;
 pub mod fit;
 mod spec;
 
@@ -26,7 +27,8 @@ use fit::{fit, grid_point};
 use infc_ir::Graph;
 use infc_passes::OptLevel;
 use infc_plan::{
-    numeric_values, skeleton, DimExpr, Patch, PatchTarget, Plan, RangeTable, Symbol, Wire,
+    numeric_values, skeleton, DimExpr, Patch, PatchTarget, Plan, RangeTable, ShapeArena, Symbol,
+    Term, Wire,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,6 +91,7 @@ impl Sampler<'_> {
         beyond: bool,
         int8: Option<&Int8Decision>,
         reference: Option<Arc<infc_compile::Reference>>,
+        offsets: Option<Arc<infc_compile::memory::Assignment>>,
         after_pass: &mut dyn FnMut(&'static str, &Graph, bool),
     ) -> Result<Lowered> {
         let at = self.show(values);
@@ -106,6 +109,7 @@ impl Sampler<'_> {
         let copts = infc_compile::CompileOptions {
             reference,
             beyond_reference: beyond,
+            offsets,
             ..infc_compile::CompileOptions::default()
         };
         let (plan, layout) = infc_compile::compile_with_layout(&optimised.graph, &copts)
@@ -144,6 +148,17 @@ struct Fitter {
 }
 
 impl Fitter {
+    /// The index of `expr` in the table, added on first use.
+    fn intern(&mut self, expr: DimExpr) -> u32 {
+        let key = format!("{expr:?}");
+        let next = self.exprs.len() as u32;
+        let e = *self.index.entry(key).or_insert(next);
+        if e == next {
+            self.exprs.push(expr);
+        }
+        e
+    }
+
     /// Fit every varying numeric field of item `index` of `target` over the grid.
     fn item<T: Wire>(
         &mut self,
@@ -173,12 +188,7 @@ impl Fitter {
                     describe()
                 ))
             })?;
-            let key = format!("{expr:?}");
-            let next = self.exprs.len() as u32;
-            let e = *self.index.entry(key).or_insert(next);
-            if e == next {
-                self.exprs.push(expr);
-            }
+            let e = self.intern(expr);
             self.patches.push(Patch {
                 target,
                 index: index as u32,
@@ -190,6 +200,14 @@ impl Fitter {
     }
 }
 
+/// What [`compile_range`] made beside the plan.
+pub(crate) struct RangeCompiled {
+    pub plan: Plan,
+    pub optimised: Optimised,
+    /// Why the plan keeps the max shape's arena for every shape (`None`: it plans one per shape).
+    pub shared_arena: Option<String>,
+}
+
 /// Compile `g` (imported) for every shape of `ranges`; `after_pass` sees the max shape's passes.
 pub(crate) fn compile_range(
     what: &str,
@@ -198,7 +216,7 @@ pub(crate) fn compile_range(
     opts: &CompileOptions,
     ranges: &Ranges,
     mut after_pass: impl FnMut(&'static str, &Graph, bool),
-) -> Result<(Plan, Optimised)> {
+) -> Result<RangeCompiled> {
     let sampler = Sampler {
         g,
         level,
@@ -207,7 +225,7 @@ pub(crate) fn compile_range(
         what: what.to_string(),
     };
     let max = ranges.max_values();
-    let first = sampler.lower(&max, false, None, None, &mut after_pass)?;
+    let first = sampler.lower(&max, false, None, None, None, &mut after_pass)?;
     let int8 = first.optimised.int8.clone();
     let Lowered {
         plan: Plan {
@@ -219,15 +237,23 @@ pub(crate) fn compile_range(
     } = first;
     let reference = Arc::new(infc_compile::Reference { layout, consts });
     let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
+    let max_sizes: Vec<u64> = reference
+        .layout
+        .items
+        .iter()
+        .map(|(_, it)| it.size)
+        .collect();
 
     // The grid, row-major; the max shape is one of its points.
     let axes: Vec<Vec<u64>> = ranges.symbols.iter().map(samples).collect();
     let n_points: usize = axes.iter().map(Vec::len).product();
     let mut bodies = Vec::with_capacity(n_points);
+    let mut sizes = Vec::with_capacity(n_points);
     for p in 0..n_points {
         let values = grid_point(p, &axes);
         if values == max {
             bodies.push(max_body.clone());
+            sizes.push(max_sizes.clone());
             continue;
         }
         let beyond = values.iter().zip(&max).any(|(v, m)| v > m);
@@ -236,11 +262,13 @@ pub(crate) fn compile_range(
             beyond,
             int8.as_ref(),
             Some(reference.clone()),
+            None,
             &mut quiet,
         )?;
         same_constants(&sampler, &values, &l.plan, &reference.consts)?;
         same_frame(&sampler, &values, &l.plan.body, &max_body)?;
         bodies.push(l.plan.body);
+        sizes.push(l.layout.items.iter().map(|(_, it)| it.size).collect());
     }
 
     let mut fitter = Fitter::default();
@@ -272,9 +300,18 @@ pub(crate) fn compile_range(
         }
     }
     drop(bodies);
+    let shape_arena = per_shape_arena(
+        &sampler,
+        &mut fitter,
+        &axes,
+        &sizes,
+        &reference,
+        &max_body,
+        int8.as_ref(),
+    )?;
     let mut patches = fitter.patches;
     patches.sort_unstable();
-    let table = RangeTable {
+    let mut table = RangeTable {
         symbols: ranges
             .symbols
             .iter()
@@ -286,13 +323,139 @@ pub(crate) fn compile_range(
             .collect(),
         exprs: fitter.exprs,
         patches,
+        arena: None,
     };
-    table
-        .check(&max_body)
-        .and_then(|()| table.check_against(&max_body))
-        .map_err(|e| Error::Options(format!("range plan: {e}")))?;
+    let mut shared_arena = None;
+    match shape_arena {
+        Ok(a) => {
+            table.arena = Some(ShapeArena {
+                nominal: max.clone(),
+                ..a
+            })
+        }
+        Err(why) => shared_arena = Some(why),
+    }
+    let mut bounded = vec![false; max_body.memory.entries.len()];
+    let check = |table: &RangeTable, bounded: &[bool]| {
+        table
+            .check(&max_body)
+            .and_then(|()| table.check_against(&max_body))
+            .map_err(|e| Error::Options(format!("range plan: {e}")))?;
+        verify(
+            &sampler,
+            ranges,
+            table,
+            &max,
+            &max_body,
+            &reference,
+            int8.as_ref(),
+            bounded,
+        )
+    };
+    // A buffer whose size the expressions get wrong at a verification shape (a size rounded to
+    // whole panels, say) is given its max-shape size instead, which bounds it at every shape of
+    // the range as it bounds it in the shared arena; if that does not settle it in two rounds, or
+    // the per-shape arena fails otherwise, the plan keeps the shared arena (an optimisation
+    // lost, never a wrong plan).
+    let mut rounds = 0;
+    loop {
+        let why = match check(&table, &bounded) {
+            Ok(wrong) if wrong.is_empty() || table.arena.is_none() => break,
+            Ok(wrong) if rounds < 2 => {
+                rounds += 1;
+                if let Some(arena) = table.arena.as_mut() {
+                    for k in wrong {
+                        bounded[k] = true;
+                        arena.buffers[k].size = table.exprs.len() as u32;
+                        table.exprs.push(DimExpr {
+                            den: 1,
+                            terms: vec![Term {
+                                coef: max_body.memory.entries[k].size as i64,
+                                exps: vec![0; ranges.symbols.len()],
+                            }],
+                        });
+                    }
+                }
+                continue;
+            }
+            Ok(wrong) => format!(
+                "the size of buffer '{}' is no expression of the dims",
+                max_body.memory.entries[wrong[0]].name
+            ),
+            Err(e) if table.arena.is_none() => return Err(e),
+            Err(e) => e.to_string(),
+        };
+        table.arena = None;
+        shared_arena = Some(why);
+    }
 
-    // Verification shapes: the polynomials must give what lowering there gives.
+    let consts = Arc::try_unwrap(reference)
+        .map(|r| r.consts)
+        .map_err(|_| Error::Options("range plan: internal error: reference still shared".into()))?;
+    let mut body = max_body;
+    body.range = Some(table);
+    Ok(RangeCompiled {
+        plan: Plan { body, consts },
+        optimised,
+        shared_arena,
+    })
+}
+
+/// The per-shape arena table (nominal shape left to the caller), or why the plan keeps the max
+/// shape's arena.
+fn per_shape_arena(
+    sampler: &Sampler<'_>,
+    fitter: &mut Fitter,
+    axes: &[Vec<u64>],
+    sizes: &[Vec<u64>],
+    reference: &Arc<infc_compile::Reference>,
+    max_body: &infc_plan::PlanBody,
+    int8: Option<&Int8Decision>,
+) -> Result<std::result::Result<ShapeArena, String>> {
+    let buffers = match arena::fit_buffers(fitter, axes, sizes, &reference.layout.items) {
+        Ok(b) => b,
+        Err(why) => return Ok(Err(why)),
+    };
+    let Some(moved) = arena::perturbed(&reference.layout.assignment) else {
+        return Ok(Err("too many arena buffers".into()));
+    };
+    let max = sampler.ranges.max_values();
+    let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
+    let l = sampler.lower(
+        &max,
+        true,
+        int8,
+        Some(reference.clone()),
+        Some(Arc::new(moved)),
+        &mut quiet,
+    )?;
+    Ok(
+        arena::rebases(max_body, &l.plan.body, buffers.len()).map(|rebases| ShapeArena {
+            nominal: Vec::new(),
+            buffers,
+            rebases,
+        }),
+    )
+}
+
+/// Lower the verification shapes (each symbol at its smallest size of 2 or more and at its
+/// midpoint) and check that `table` instantiated there gives the same plan, lowered at the arena
+/// the run time would plan there with a per-shape arena. Returns the buffers whose size
+/// expression is wrong there (smaller than the buffer, or not exact where `bounded` does not
+/// allow a larger one).
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    sampler: &Sampler<'_>,
+    ranges: &Ranges,
+    table: &RangeTable,
+    max: &[u64],
+    max_body: &infc_plan::PlanBody,
+    reference: &Arc<infc_compile::Reference>,
+    int8: Option<&Int8Decision>,
+    bounded: &[bool],
+) -> Result<Vec<usize>> {
+    let mut mispredicted = Vec::new();
+    let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
     let check_axes: Vec<Vec<u64>> = ranges
         .symbols
         .iter()
@@ -310,27 +473,39 @@ pub(crate) fn compile_range(
         if values == max {
             continue;
         }
+        let offsets = match &table.arena {
+            None => None,
+            Some(a) => Some(Arc::new(arena::planned(a, table, &values).map_err(
+                |e| Error::Options(format!("range plan at {}: {e}", sampler.show(&values))),
+            )?)),
+        };
         let l = sampler.lower(
             &values,
             false,
-            int8.as_ref(),
+            int8,
             Some(reference.clone()),
+            offsets,
             &mut quiet,
         )?;
-        same_constants(&sampler, &values, &l.plan, &reference.consts)?;
-        same_frame(&sampler, &values, &l.plan.body, &max_body)?;
+        same_constants(sampler, &values, &l.plan, &reference.consts)?;
+        same_frame(sampler, &values, &l.plan.body, max_body)?;
         let predicted = table
-            .instantiate(&max_body, &values)
+            .instantiate(max_body, &values)
             .map_err(|e| Error::Options(format!("range plan at {}: {e}", sampler.show(&values))))?;
-        agree(&sampler, &values, &predicted, &l.plan.body)?;
+        agree(sampler, &values, &predicted, &l.plan.body)?;
+        if table.arena.is_some() {
+            // Offsets and statistics came from the planned arena; the sizes are lowering's own.
+            let (planned, lowered) = (&predicted.memory.entries, &l.plan.body.memory.entries);
+            for (k, (p, l)) in planned.iter().zip(lowered).enumerate() {
+                if p.size < l.size || (p.size != l.size && !bounded[k]) {
+                    mispredicted.push(k);
+                }
+            }
+        }
     }
-
-    let consts = Arc::try_unwrap(reference)
-        .map(|r| r.consts)
-        .map_err(|_| Error::Options("range plan: internal error: reference still shared".into()))?;
-    let mut body = max_body;
-    body.range = Some(table);
-    Ok((Plan { body, consts }, optimised))
+    mispredicted.sort_unstable();
+    mispredicted.dedup();
+    Ok(mispredicted)
 }
 
 fn same_constants(s: &Sampler<'_>, values: &[u64], plan: &Plan, consts: &[u8]) -> Result<()> {

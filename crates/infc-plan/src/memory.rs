@@ -1,4 +1,5 @@
-//! Static memory planning over one arena: given buffers with sizes and inclusive live intervals
+//! Static memory planning over one arena (at compile time, and at run time for each new shape of
+//! a range plan with a per-shape arena): given buffers with sizes and inclusive live intervals
 //! (in execution-order positions), assign 64-byte aligned offsets such that no two buffers live at
 //! the same time overlap. Greedy best-fit (TFLite's "greedy by size", and by size × lifetime; the
 //! smaller arena wins): each buffer takes the smallest gap between already-placed,
