@@ -33,21 +33,26 @@ pub fn run(args: CompileArgs) -> Result<()> {
         mem.intermediates_bytes,
         start.elapsed()
     );
-    if plan.body.range.is_some() {
-        for s in &c.ranges {
-            let how = if !s.defaulted {
-                String::new()
-            } else {
+    if let Some(table) = &plan.body.range {
+        for s in &table.symbols {
+            let defaulted = c.ranges.iter().any(|r| r.name == s.name && r.defaulted);
+            let how = if s.max == infc::plan_format::UNBOUNDED {
+                " (no --shape bounds it: a run-time dim)".to_string()
+            } else if defaulted {
                 format!(
                     " (no --shape bounds it: the default; give --shape {}=MIN..MAX)",
                     s.name
                 )
+            } else {
+                String::new()
             };
-            eprintln!("range: {} {}..={}{how}", s.name, s.min, s.max);
+            eprintln!("range: {} {}{how}", s.name, s.range_text());
         }
-        match &c.shared_arena {
-            None => eprintln!("range: the arena is planned per shape"),
-            Some(why) => eprintln!("range: the max shape's arena serves every shape ({why})"),
+        if table.arena.is_some() {
+            eprintln!("range: the arena is planned per shape");
+        }
+        for note in &c.notes {
+            eprintln!("range: {note}");
         }
     }
     if args.quant.int8 && args.report {

@@ -223,3 +223,69 @@ fn short_ranges_sample_beyond_their_max_and_still_match() {
         }
     }
 }
+
+/// Every range plan of these fixtures plans its arena per shape.
+#[test]
+fn range_plans_plan_their_arena_per_shape() {
+    for name in TEXT {
+        let model = fixtures_dir().join(name).join("model.onnx");
+        for int8 in [false, true] {
+            let s = compile(&model, &["batch=1..3", "sequence=1..64"], int8);
+            assert!(
+                s.range().unwrap().arena.is_some(),
+                "{name} int8={int8}: shared arena"
+            );
+        }
+    }
+}
+
+#[test]
+fn unbound_dims_are_run_time_dims_with_the_arena_sized_per_shape() {
+    // ResNet's batch and the text models' batch, with no --shape: the plan is stored at the
+    // default bound (8) and runs beyond it, each new larger shape growing the arena once.
+    let model = fixtures_dir().join("resnet_ts17").join("model.onnx");
+    for int8 in [false, true] {
+        let session = compile(&model, &[], int8);
+        let t = session.range().unwrap();
+        assert_eq!(t.symbols[0].range_text(), "1..", "int8={int8}");
+        let mut rng = Lcg(11);
+        for b in [1usize, 9, 23, 9] {
+            let n = b * 3 * 32 * 32;
+            let x: Vec<f32> = (0..n)
+                .map(|_| rng.below(2000) as f32 / 1000.0 - 1.0)
+                .collect();
+            let inputs = vec![(
+                "pixel_values".to_string(),
+                Tensor::from_vec(vec![b, 3, 32, 32], x).unwrap(),
+            )];
+            let got = run_session(&session, &inputs).unwrap();
+            check(
+                &format!("resnet_ts17 at batch={b} int8={int8}"),
+                &got,
+                &reference(&model, &inputs),
+                int8,
+            );
+        }
+        // Batch 1, 9 and 23 each needed a larger arena than any before; 9 again did not.
+        assert_eq!(session.stats().arenas, 3, "int8={int8}");
+    }
+    for name in ["distilbert_ts17", "gpt2_dynamo18"] {
+        let model = fixtures_dir().join(name).join("model.onnx");
+        let session = compile(&model, &[], false);
+        let t = session.range().unwrap();
+        let batch = t.symbols.iter().find(|s| s.name == "batch").unwrap();
+        assert_eq!(batch.range_text(), "1..", "{name}");
+        let mut rng = Lcg(5);
+        for (b, s) in [(11usize, 5usize), (1, 8), (30, 1)] {
+            let inputs = text_inputs(&mut rng, b, s);
+            let got = run_session(&session, &inputs)
+                .unwrap_or_else(|e| panic!("{name} at batch={b}, sequence={s}: {e}"));
+            check(
+                &format!("{name} at batch={b}, sequence={s}"),
+                &got,
+                &reference(&model, &inputs),
+                false,
+            );
+        }
+    }
+}

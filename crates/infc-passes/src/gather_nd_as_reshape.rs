@@ -1,8 +1,13 @@
-//! A GatherND that reads every element of its data once, in row-major order, is a Reshape: its
-//! constant indices (last axis = the data's rank, `batch_dims` 0) hold, at output position k, the
-//! coordinates of data element k. The dynamo exporter builds DistilBERT's and GPT-2's padding mask
-//! `[B,1,1,S]` this way from the `[B,S]` mask (vmap's gather); as a Reshape it costs nothing (an
-//! alias), and a range plan does not need the shape-dependent index table.
+//! A gather that reads every element of its data once, in row-major order, is a Reshape:
+//! - a GatherND whose constant indices (last axis = the data's rank, `batch_dims` 0) hold, at
+//!   output position k, the coordinates of data element k. The dynamo exporter builds DistilBERT's
+//!   and GPT-2's padding mask `[B,1,1,S]` this way from the `[B,S]` mask (vmap's gather);
+//! - a Gather whose constant indices, read in order, are `0, 1, …, n−1` for the whole gathered
+//!   axis (`n` its length): `out[o, j, i] = data[o, j, i]`. The TorchScript exporter's DistilBERT
+//!   mask gathers the flattened `[B·S, 1]` mask with such an index table of shape `[B,1,1,S]`.
+//!
+//! As a Reshape it costs nothing (an alias), and a range plan does not need the shape-dependent
+//! index table (which would keep an unbound dim from being a run-time dim).
 //! Precondition: types inferred, shapes known.
 
 use crate::{PassCx, PassError};
@@ -12,7 +17,12 @@ pub fn gather_nd_as_reshape(g: &mut Graph, cx: &mut PassCx) -> Result<bool, Pass
     let mut changed = false;
     for i in 0..g.nodes.len() {
         let node = &g.nodes[i];
-        if !matches!(node.op, Op::GatherND { batch_dims: 0 }) || node.inputs.len() != 2 {
+        let axis = match node.op {
+            Op::GatherND { batch_dims: 0 } => None,
+            Op::Gather { axis } => Some(axis),
+            _ => continue,
+        };
+        if node.inputs.len() != 2 {
             continue;
         }
         let (data, indices, out) = (node.inputs[0], node.inputs[1], node.outputs[0]);
@@ -24,9 +34,15 @@ pub fn gather_nd_as_reshape(g: &mut Graph, cx: &mut PassCx) -> Result<bool, Pass
         let Some(idx) = g.const_of(indices).and_then(|t| t.to_i64_vec().ok()) else {
             continue;
         };
-        if !enumerates(&idx, &dims)
-            || out_dims.iter().product::<usize>() != dims.iter().product::<usize>()
-        {
+        let whole = match axis {
+            None => enumerates(&idx, &dims),
+            Some(a) => {
+                let r = dims.len() as i64;
+                let a = if a < 0 { a + r } else { a };
+                (0..r).contains(&a) && is_iota(&idx, dims[a as usize])
+            }
+        };
+        if !whole || out_dims.iter().product::<usize>() != dims.iter().product::<usize>() {
             continue;
         }
         let shape: Vec<i64> = out_dims.iter().map(|&d| d as i64).collect();
@@ -44,6 +60,15 @@ pub fn gather_nd_as_reshape(g: &mut Graph, cx: &mut PassCx) -> Result<bool, Pass
         changed = true;
     }
     Ok(changed)
+}
+
+/// Whether `idx` is `0, 1, …, n−1` (negative indices count from the end, as Gather reads them).
+fn is_iota(idx: &[i64], n: usize) -> bool {
+    idx.len() == n
+        && idx.iter().enumerate().all(|(k, &c)| {
+            let c = if c < 0 { c + n as i64 } else { c };
+            c == k as i64
+        })
 }
 
 /// Whether index tuples `idx` (rank-length each) are the coordinates of every element of a
@@ -77,7 +102,16 @@ fn enumerates(idx: &[i64], dims: &[usize]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::enumerates;
+    use super::{enumerates, is_iota};
+
+    #[test]
+    fn recognises_whole_axis_iotas_only() {
+        assert!(is_iota(&[0, 1, 2], 3));
+        assert!(is_iota(&[0, -2, 2], 3));
+        assert!(!is_iota(&[0, 1], 3), "part of the axis");
+        assert!(!is_iota(&[1, 0, 2], 3), "permuted");
+        assert!(!is_iota(&[0, 1, 1], 3), "repeats");
+    }
 
     #[test]
     fn recognises_row_major_enumerations_only() {

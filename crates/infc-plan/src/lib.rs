@@ -27,7 +27,7 @@ pub use shape_arena::{ArenaBuffer, PlannedArena, Rebase, ShapeArena};
 pub use step::*;
 pub use symbols::{
     numeric_fields, numeric_values, skeleton, DimExpr, Patch, PatchTarget, RangeTable, Symbol,
-    Term, MAX_EXPONENT, MAX_SYMBOLS, MAX_TERMS,
+    Term, MAX_EXPONENT, MAX_SYMBOLS, MAX_TERMS, UNBOUNDED,
 };
 pub use types::{cpu_features, DType, IoDesc, MemoryEntry, MemoryPlan, Region, TensorRef};
 pub use validate::{

@@ -29,6 +29,10 @@ pub const MAX_TERMS: usize = 64;
 /// Highest exponent of a symbol in a term.
 pub const MAX_EXPONENT: u8 = 4;
 
+/// The `max` of a symbol with no bound but the memory budget (a run-time dim of a plan with a
+/// per-shape arena).
+pub const UNBOUNDED: u64 = MAX_ELEMENTS;
+
 /// A plan symbol: a dim the caller chooses at run time within `min..=max`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Symbol {
@@ -37,6 +41,17 @@ pub struct Symbol {
     pub max: u64,
 }
 wire_struct!(Symbol { name, min, max });
+
+impl Symbol {
+    /// `1..=8`, or `1..` for an unbounded symbol.
+    pub fn range_text(&self) -> String {
+        if self.max == UNBOUNDED {
+            format!("{}..", self.min)
+        } else {
+            format!("{}..={}", self.min, self.max)
+        }
+    }
+}
 
 /// One term of a [`DimExpr`]: `coef · Π symbolᵢ^exps[i]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -458,7 +473,7 @@ impl RangeTable {
                     Some(e) => match e.as_symbol() {
                         Some(k) => {
                             let s = &self.symbols[k];
-                            format!("{}({}..={})", s.name, s.min, s.max)
+                            format!("{}({})", s.name, s.range_text())
                         }
                         None => self.expr_text(e),
                     },

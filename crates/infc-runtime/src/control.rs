@@ -68,7 +68,8 @@ pub struct SessionStats {
     pub runs: u64,
     /// Runs that returned an error (bad inputs, cancelled, timed out, a step failing).
     pub failed_runs: u64,
-    /// Arenas allocated: the most runs that were ever in flight at once.
+    /// Arenas allocated: the most runs that were ever in flight at once, plus each time a range
+    /// plan's larger shape outgrew a pooled arena.
     pub arenas: u64,
     /// Total wall time of completed runs.
     pub busy: Duration,

@@ -432,11 +432,20 @@ impl Session {
         let key = range.values(inputs, &|k| self.input_index(k), &|i| {
             self.body.inputs[i].name.clone()
         })?;
-        if range.is_max(&key) {
+        if range.is_nominal(&key) {
             return Ok(Shaped::Own(&self.body, &self.output_shapes));
         }
         let consts = &self.bytes.bytes()[self.consts.clone()];
-        range.instance(&key, &self.body, consts).map(Shaped::At)
+        let copy = match &self.bytes {
+            PlanBytes::Mapped(_) => 0,
+            PlanBytes::Owned(b) => b.bytes().len() as u64,
+        };
+        range
+            .instance(&key, &self.body, consts, &|arena, at| {
+                self.budget
+                    .check(copy, arena, &format!("the arena at {at}"))
+            })
+            .map(Shaped::At)
     }
 
     /// The plan's outputs at the shape `inputs` give (for a range plan, they depend on it).
@@ -560,15 +569,16 @@ impl Session {
         let start = std::time::Instant::now();
         let result = self.shaped(inputs).and_then(|shaped| {
             let steps = shaped.body().steps.len();
+            let arena_bytes = shaped.body().memory.arena_bytes;
             self.run_checked(&shaped, inputs, sink, &Stop::new(opts, start), step_loop)
-                .map(|new_arena| (new_arena, steps))
+                .map(|new_arena| (new_arena, steps, arena_bytes))
         });
         let wall = start.elapsed();
         self.counters.record(result.is_ok(), wall);
-        result.map(|(new_arena, steps)| RunStats {
+        result.map(|(new_arena, steps, arena_bytes)| RunStats {
             wall,
             steps,
-            arena_bytes: self.body.memory.arena_bytes,
+            arena_bytes,
             new_arena,
         })
     }
@@ -594,7 +604,7 @@ impl Session {
         {
             self.exec.reserve_pack_buffers();
         }
-        let (arena, new_arena) = self.take_arena()?;
+        let (arena, new_arena) = self.take_arena(body.memory.arena_bytes)?;
         let Arena {
             bytes: mut arena,
             mut pack,
@@ -671,13 +681,22 @@ impl Session {
         Ok(())
     }
 
-    /// A free arena from the pool, or a new one (`true`).
-    fn take_arena(&self) -> Result<(Arena, bool), RuntimeError> {
+    /// A free arena of at least `bytes` from the pool, or a new one (`true`). A range plan's
+    /// arena depends on the shape: a pooled arena too small for this one is replaced (its
+    /// packing buffers kept), so once the largest shape has run, no run allocates.
+    fn take_arena(&self, bytes: u64) -> Result<(Arena, bool), RuntimeError> {
+        let len = usize::try_from(bytes).map_err(|_| RuntimeError::Alloc(bytes))?;
         let pooled = self.arenas.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
-            Some(a) => Ok((a, false)),
+            Some(a) if a.bytes.bytes().len() >= len => Ok((a, false)),
+            Some(Arena { bytes: old, pack }) => {
+                drop(old);
+                let bytes = AlignedBuf::try_zeroed(len)?;
+                self.counters.new_arena();
+                Ok((Arena { bytes, pack }, true))
+            }
             None => {
-                let bytes = AlignedBuf::try_zeroed(self.body.memory.arena_bytes as usize)?;
+                let bytes = AlignedBuf::try_zeroed(len)?;
                 let pack = self.exec.pack_buffers_for_an_arena();
                 self.counters.new_arena();
                 Ok((Arena { bytes, pack }, true))

@@ -1,8 +1,10 @@
 //! Range plans at run time: the symbols' values are read from the given inputs' dims (checked
 //! against their ranges and for agreement between inputs that share a dim), and the plan is
 //! instantiated at that shape ([`infc_plan::RangeTable::instantiate`]), validated in full and
-//! cached, so a repeated shape costs a hash lookup on a fixed-size key and no allocation. The
-//! arena was planned at the max shape and serves every shape.
+//! cached, so a repeated shape costs a hash lookup on a fixed-size key and no allocation. A plan
+//! with a per-shape arena ([`infc_plan::ShapeArena`]) plans each new shape's arena as it is
+//! instantiated (checked against the session's memory budget); otherwise the arena planned at the
+//! max shape serves every shape.
 
 use crate::exec::{prepare, step_error};
 use crate::tensor::{InputKey, TensorView};
@@ -43,6 +45,8 @@ pub(crate) struct RangeState {
     table: RangeTable,
     /// `(input, dim, symbol)`: where each symbol's value is read.
     reads: Vec<(usize, usize, usize)>,
+    /// The symbols' values at which the stored plan was lowered.
+    nominal: Vec<u64>,
     cache: Mutex<HashMap<Key, Arc<Instance>>>,
 }
 
@@ -50,6 +54,7 @@ impl RangeState {
     pub(crate) fn new(table: RangeTable, body: &PlanBody) -> RangeState {
         let reads = table.input_symbol_dims(body);
         RangeState {
+            nominal: table.nominal_values(),
             table,
             reads,
             cache: Mutex::new(HashMap::new()),
@@ -61,7 +66,7 @@ impl RangeState {
     }
 
     /// The symbols' values the given inputs imply (a symbol no given input carries stays at its
-    /// max: the input check then reports the missing input).
+    /// nominal value: the input check then reports the missing input).
     pub(crate) fn values(
         &self,
         inputs: &[(InputKey<'_>, TensorView<'_>)],
@@ -82,8 +87,9 @@ impl RangeState {
                     return Err(RuntimeError::Input {
                         name: input_name(input),
                         msg: format!(
-                            "dim {dim} ('{}') is {size}, outside the plan's range {}..={}",
-                            s.name, s.min, s.max
+                            "dim {dim} ('{}') is {size}, outside the plan's range {}",
+                            s.name,
+                            s.range_text()
                         ),
                     });
                 }
@@ -103,25 +109,27 @@ impl RangeState {
                 from[sym] = input;
             }
         }
-        for (sym, s) in self.table.symbols.iter().enumerate() {
+        for (sym, &v) in self.nominal.iter().enumerate() {
             if from[sym] == usize::MAX {
-                key[sym] = s.max;
+                key[sym] = v;
             }
         }
         Ok(key)
     }
 
-    /// Whether `key` is the max shape (the session's own body).
-    pub(crate) fn is_max(&self, key: &Key) -> bool {
-        self.table.symbols.iter().zip(key).all(|(s, &v)| v == s.max)
+    /// Whether `key` is the nominal shape (the session's own body).
+    pub(crate) fn is_nominal(&self, key: &Key) -> bool {
+        self.nominal.iter().zip(key).all(|(n, v)| n == v)
     }
 
-    /// The plan at `key`, instantiated and validated on first use.
+    /// The plan at `key`, instantiated and validated on first use; `fits(arena bytes, shape)`
+    /// checks its arena against the memory budget.
     pub(crate) fn instance(
         &self,
         key: &Key,
         max_body: &PlanBody,
         consts: &[u8],
+        fits: &dyn Fn(u64, &str) -> Result<(), RuntimeError>,
     ) -> Result<Arc<Instance>, RuntimeError> {
         if let Some(i) = self
             .cache
@@ -133,6 +141,7 @@ impl RangeState {
         }
         let values = &key[..self.table.symbols.len()];
         let body = self.table.instantiate(max_body, values)?;
+        fits(body.memory.arena_bytes, &self.table.show(values))?;
         infc_plan::validate(&body, consts.len() as u64).map_err(|e| RuntimeError::Shape {
             at: self.table.show(values),
             msg: e.to_string(),

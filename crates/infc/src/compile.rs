@@ -25,9 +25,9 @@ pub struct Compiled {
     pub int8: Option<Int8Decision>,
     /// A range plan's symbols with their ranges (empty for a plan of one shape).
     pub ranges: Vec<crate::range::SymbolRange>,
-    /// A range plan that keeps its max shape's arena for every shape says why (`None`: it plans
-    /// an arena per shape, or is not a range plan).
-    pub shared_arena: Option<String>,
+    /// What a range compile could not do as asked: why the plan keeps its max shape's arena for
+    /// every shape, why a symbolic dim no flag bounds keeps its default bound.
+    pub notes: Vec<String>,
 }
 
 /// Compile the ONNX model at `model` into a plan.
@@ -48,7 +48,7 @@ pub fn compile_observed(
 ) -> Result<Compiled> {
     let (level, g) = check_and_import(model, opts)?;
     let ranges = Ranges::parse(&g, &opts.shapes, true)?;
-    let mut shared_arena = None;
+    let mut notes = Vec::new();
     let (mut plan, o) = if ranges.symbols.is_empty() {
         let o = optimise_at(g, level, opts, &ranges.fixed, None, after_pass)?;
         require_bound(&o.graph)?;
@@ -58,7 +58,7 @@ pub fn compile_observed(
     } else {
         let what = model.display().to_string();
         let r = compile_range(&what, &g, level, opts, &ranges, after_pass)?;
-        shared_arena = r.shared_arena;
+        notes = r.notes;
         (r.plan, r.optimised)
     };
     plan.body.provenance = provenance(model, opts)?;
@@ -68,7 +68,7 @@ pub fn compile_observed(
         log: o.log,
         int8: o.int8,
         ranges: ranges.symbols,
-        shared_arena,
+        notes,
     })
 }
 

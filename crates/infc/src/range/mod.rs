@@ -28,7 +28,7 @@ use infc_ir::Graph;
 use infc_passes::OptLevel;
 use infc_plan::{
     numeric_values, skeleton, DimExpr, Patch, PatchTarget, Plan, RangeTable, ShapeArena, Symbol,
-    Term, Wire,
+    Term, Wire, UNBOUNDED,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,8 +204,9 @@ impl Fitter {
 pub(crate) struct RangeCompiled {
     pub plan: Plan,
     pub optimised: Optimised,
-    /// Why the plan keeps the max shape's arena for every shape (`None`: it plans one per shape).
-    pub shared_arena: Option<String>,
+    /// What the compile could not do as asked, for the user: why the plan keeps the max shape's
+    /// arena for every shape, why an unbound dim keeps its default bound.
+    pub notes: Vec<String>,
 }
 
 /// Compile `g` (imported) for every shape of `ranges`; `after_pass` sees the max shape's passes.
@@ -326,6 +327,7 @@ pub(crate) fn compile_range(
         arena: None,
     };
     let mut shared_arena = None;
+    let mut notes = Vec::new();
     match shape_arena {
         Ok(a) => {
             table.arena = Some(ShapeArena {
@@ -388,6 +390,39 @@ pub(crate) fn compile_range(
         table.arena = None;
         shared_arena = Some(why);
     }
+    if let Some(why) = &shared_arena {
+        notes.push(format!("the max shape's arena serves every shape ({why})"));
+    }
+
+    // A symbolic dim no flag bounds becomes a run-time dim when the plan holds at far shapes.
+    if table.arena.is_some() && !bounded.contains(&true) {
+        let mut far = Vec::new();
+        for (u, s) in ranges.symbols.iter().enumerate() {
+            if !s.defaulted {
+                continue;
+            }
+            match far_check(&sampler, &table, &[u], &max_body, &reference, int8.as_ref()) {
+                Ok(()) => far.push(u),
+                Err(why) => notes.push(format!(
+                    "{} keeps the bound 1..={} (unbounded it fails: {why})",
+                    s.name, s.max
+                )),
+            }
+        }
+        if far.len() > 1 {
+            if let Err(why) =
+                far_check(&sampler, &table, &far, &max_body, &reference, int8.as_ref())
+            {
+                notes.push(format!(
+                    "the unbound dims keep their bounds (together they fail: {why})"
+                ));
+                far.clear();
+            }
+        }
+        for u in far {
+            table.symbols[u].max = UNBOUNDED;
+        }
+    }
 
     let consts = Arc::try_unwrap(reference)
         .map(|r| r.consts)
@@ -397,8 +432,71 @@ pub(crate) fn compile_range(
     Ok(RangeCompiled {
         plan: Plan { body, consts },
         optimised,
-        shared_arena,
+        notes,
     })
+}
+
+/// Lower the plan with the symbols `far` at far sizes (beyond the nominal shape, which is only
+/// sampled up to its default bound) and check that it is the table instantiated there: field for
+/// field at the arena planned there, every buffer's size exact, no constant longer than at the
+/// nominal shape, and the plan valid.
+fn far_check(
+    sampler: &Sampler<'_>,
+    table: &RangeTable,
+    far: &[usize],
+    max_body: &infc_plan::PlanBody,
+    reference: &Arc<infc_compile::Reference>,
+    int8: Option<&Int8Decision>,
+) -> std::result::Result<(), String> {
+    let nominal = table.nominal_values();
+    let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
+    for scale in [(3, 5), (11, 7)] {
+        let mut values = nominal.clone();
+        for &u in far {
+            values[u] = nominal[u] * scale.0 + scale.1;
+        }
+        let Some(arena) = &table.arena else {
+            return Err("no per-shape arena".into());
+        };
+        let planned = arena::planned(arena, table, &values)?;
+        let l = sampler
+            .lower(
+                &values,
+                true,
+                int8,
+                Some(reference.clone()),
+                Some(Arc::new(planned)),
+                &mut quiet,
+            )
+            .map_err(|e| e.to_string())?;
+        let at = sampler.show(&values);
+        for (root, &(_, len)) in &l.layout.consts {
+            if reference.layout.consts.get(root).map(|c| c.1) != Some(len) {
+                let name = l
+                    .optimised
+                    .graph
+                    .values
+                    .get(infc_ir::ValueId::from_index(*root))
+                    .map_or("?", |v| v.name.as_str());
+                return Err(format!(
+                    "at {at} constant '{name}' is {len} bytes, {} at the nominal shape",
+                    reference.layout.consts.get(root).map_or(0, |c| c.1)
+                ));
+            }
+        }
+        same_constants(sampler, &values, &l.plan, &reference.consts).map_err(|e| e.to_string())?;
+        same_frame(sampler, &values, &l.plan.body, max_body).map_err(|e| e.to_string())?;
+        infc_plan::validate(&l.plan.body, reference.consts.len() as u64)
+            .map_err(|e| format!("at {at}: {e}"))?;
+        let predicted = table
+            .instantiate(max_body, &values)
+            .map_err(|e| format!("at {at}: {e}"))?;
+        agree(sampler, &values, &predicted, &l.plan.body).map_err(|e| e.to_string())?;
+        if predicted.memory != l.plan.body.memory {
+            return Err(format!("at {at} a buffer's size is not its expression"));
+        }
+    }
+    Ok(())
 }
 
 /// The per-shape arena table (nominal shape left to the caller), or why the plan keeps the max
