@@ -3,13 +3,15 @@ batch 1..8) against a plan compiled for exactly the shape it runs at, with an A/
 static plan run twice per round), in alternating rounds; medians of the rounds' p50s.
 
 Usage (plans from bench/range_plans.sh in DIR, numpy in the venv):
-    python bench/range_vs_static.py DIR target/release/infc [ROUNDS]
-Prints one row per (model, precision, shape): range / static and static-B / static-A ratios."""
+    python bench/range_vs_static.py DIR target/release/infc [ROUNDS] [CASE-REGEX]
+Prints one row per (model, precision, shape): range / static, shared-arena range / static (when
+DIR holds the .shared plans) and static-B / static-A ratios."""
 import os, re, statistics, subprocess, sys
 import numpy as np
 
 DIR, INFC = sys.argv[1], sys.argv[2]
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+PICK = re.compile(sys.argv[4] if len(sys.argv) > 4 else ".")
 rng = np.random.default_rng(0)
 
 
@@ -47,16 +49,22 @@ for q in ["", "_int8"]:
     for b in [1, 8]:
         CASES.append(("resnet50" + q, (b,), f"{DIR}/resnet50{q}.{b}.plan"))
 
-print(f"{'plan':22s} {'shape':8s} {'static ms':>10s} {'range ms':>10s} {'range/static':>13s} {'A/A':>6s}")
+print(f"{'plan':22s} {'shape':8s} {'static ms':>10s} {'range ms':>10s} {'range/static':>13s} {'shared/static':>14s} {'A/A':>6s}")
 for tag, shape, static in CASES:
-    rangep = f"{DIR}/{tag}.range.plan"
+    if not PICK.search(f"{tag} {'x'.join(map(str, shape))}"):
+        continue
+    plans = {"static": static, "range": f"{DIR}/{tag}.range.plan", "shared": f"{DIR}/{tag}.shared.plan",
+             "static-b": static}
+    if not os.path.exists(plans["shared"]):
+        del plans["shared"]
     flags = inputs(tag, shape)
     first = p50(static, flags, 3)
     iters = max(5, min(100, int(1500 / max(first, 0.1))))
-    rows = {"static": [], "range": [], "static-b": []}
+    rows = {k: [] for k in plans}
     for _ in range(ROUNDS):
-        rows["static"].append(p50(static, flags, iters))
-        rows["range"].append(p50(rangep, flags, iters))
-        rows["static-b"].append(p50(static, flags, iters))
-    s, r, b = (statistics.median(rows[k]) for k in ("static", "range", "static-b"))
-    print(f"{tag:22s} {'x'.join(map(str, shape)):8s} {s:10.3f} {r:10.3f} {r / s:13.3f} {b / s:6.3f}", flush=True)
+        for k, plan in plans.items():
+            rows[k].append(p50(plan, flags, iters))
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    s, r, b = med["static"], med["range"], med["static-b"]
+    sh = f"{med['shared'] / s:14.3f}" if "shared" in med else f"{'-':>14s}"
+    print(f"{tag:22s} {'x'.join(map(str, shape)):8s} {s:10.3f} {r:10.3f} {r / s:13.3f} {sh} {b / s:6.3f}", flush=True)

@@ -85,7 +85,8 @@ pub struct ModelArgs {
     pub model: PathBuf,
     /// Bind an input's shape (NAME=D0xD1x…) or one symbolic dim (NAME=D); a dim given as MIN..MAX
     /// (`batch=1..16`, `input_ids=1..8x1..512`) makes a range plan that runs at every shape
-    /// within the bounds. A symbolic dim no flag binds compiles as the range 1..8. Repeatable.
+    /// within the bounds. A symbolic dim no flag binds compiles as a run-time dim (`1..`) when no
+    /// constant depends on it, else as the range 1..8. Repeatable.
     #[arg(long = "shape", value_name = "NAME=DIMS")]
     pub shapes: Vec<String>,
     /// Optimisation level 0..3 (-O0 none; -O1 cleanup; -O2 fusions; -O3 layout and everything).
@@ -103,6 +104,10 @@ pub struct ModelArgs {
     /// Any plan still runs on any x86-64, through the paths that CPU has.
     #[arg(long, value_enum, value_name = "CPU", default_value_t = Target::Native)]
     pub target: Target,
+    /// Range plans: keep the max shape's arena for every shape instead of planning one per shape
+    /// (unbound dims then keep the range 1..8). For comparing the two.
+    #[arg(long = "shared-arena")]
+    pub shared_arena: bool,
 }
 
 /// `--target`: the CPU a plan's layout choices are made for.
@@ -142,6 +147,7 @@ impl ModelArgs {
             disable: self.disable.clone(),
             target: self.target.to_facade(),
             nchwc_block: self.nchwc_block,
+            shared_arena: self.shared_arena,
             int8: quant.int8.then(|| infc::Int8Options {
                 exclude: quant.int8_exclude.clone(),
                 budget: quant.int8_budget,

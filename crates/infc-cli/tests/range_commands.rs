@@ -36,7 +36,11 @@ fn compile(tmp: &Path, model: &str, shapes: &[&str]) -> (PathBuf, String) {
     let m = fixture(model);
     args.push(m.to_str().unwrap());
     for s in shapes {
-        args.extend(["--shape", s]);
+        if s.starts_with("--") {
+            args.push(s);
+        } else {
+            args.extend(["--shape", s]);
+        }
     }
     args.extend(["-o", plan.to_str().unwrap()]);
     let out = infc(&args);
@@ -176,25 +180,49 @@ fn a_range_plan_from_compile_to_bench() {
 }
 
 #[test]
-fn an_unbound_dim_compiles_as_the_default_range() {
+fn an_unbound_dim_compiles_as_a_run_time_dim() {
     let tmp = tempfile::tempdir().unwrap();
     let (plan, log) = compile(tmp.path(), "resnet_ts17", &[]);
     assert!(
-        log.contains(
-            "range: batch 1..=8 (no --shape bounds it: the default; give --shape batch=MIN..MAX)"
-        ),
+        log.contains("range: batch 1.. (no --shape bounds it: a run-time dim)")
+            && log.contains("range: the arena is planned per shape"),
         "{log}"
     );
     let p = plan.to_str().unwrap();
+    // Beyond the default bound the plan is stored at.
     let out = infc(&[
         "run",
         p,
         "--shape",
-        "batch=3",
+        "batch=12",
         "--output-dir",
         tmp.path().to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
+    let t = text(&infc(&["explain", p]));
+    assert!(
+        t.contains("input  pixel_values f32[batch(1..), 3, 32, 32]")
+            && t.contains("unbounded at the max shape, planned per shape")
+            && t.contains("at batch=8"),
+        "{t}"
+    );
+    // A dim a constant depends on keeps the default bound, and compile names the constant.
+    let (_, log) = compile(tmp.path(), "distilbert_ts17", &[]);
+    assert!(
+        log.contains("range: batch 1.. (no --shape bounds it: a run-time dim)")
+            && log.contains("range: sequence 1..=8 (no --shape bounds it: the default; give --shape sequence=MIN..MAX)")
+            && log.contains("sequence keeps the bound 1..=8 (unbounded it fails: at batch=8, sequence=29 constant '/model/embeddings/position_embeddings/Gather_output_0'"),
+        "{log}"
+    );
+    // --shared-arena: the max shape's arena for every shape, and the default bound.
+    let (_, log) = compile(tmp.path(), "resnet_ts17", &["--shared-arena"]);
+    assert!(
+        log.contains("range: batch 1..=8 (no --shape bounds it: the default")
+            && log.contains(
+                "the max shape's arena serves every shape (asked for with --shared-arena)"
+            ),
+        "{log}"
+    );
     // A one-shape plan refuses --shape, naming how to make a range plan.
     let (fixed, _) = compile(tmp.path(), "resnet_ts14", &["pixel_values=1x3x32x32"]);
     let t = text(&infc(&[

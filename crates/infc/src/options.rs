@@ -19,6 +19,10 @@ pub struct CompileOptions {
     /// Run the IR verifier after every pass (as the differential tests do): a pass that leaves
     /// the graph malformed is an error naming it, not a wrong plan later.
     pub verify_each: bool,
+    /// Range plans: keep the max shape's arena for every shape instead of planning one per shape
+    /// (what range plans did before format 5.4; for comparing the two). Unbound dims then keep
+    /// their default bound.
+    pub shared_arena: bool,
 }
 
 impl Default for CompileOptions {
@@ -32,6 +36,7 @@ impl Default for CompileOptions {
             nchwc_block: None,
             int8: None,
             verify_each: false,
+            shared_arena: false,
         }
     }
 }

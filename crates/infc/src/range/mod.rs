@@ -510,6 +510,9 @@ fn per_shape_arena(
     max_body: &infc_plan::PlanBody,
     int8: Option<&Int8Decision>,
 ) -> Result<std::result::Result<ShapeArena, String>> {
+    if sampler.opts.shared_arena {
+        return Ok(Err("asked for with --shared-arena".into()));
+    }
     let buffers = match arena::fit_buffers(fitter, axes, sizes, &reference.layout.items) {
         Ok(b) => b,
         Err(why) => return Ok(Err(why)),
