@@ -153,10 +153,9 @@ pub fn requests(plan: &PlanBody, shapes: &[String], sweep: Option<&Path>) -> Res
         for (s, &x) in table.symbols.iter().zip(v) {
             if x < s.min || x > s.max {
                 bail!(
-                    "--shape: '{}' = {x} is outside the plan's range {}..={}",
+                    "--shape: '{}' = {x} is outside the plan's range {}",
                     s.name,
-                    s.min,
-                    s.max
+                    s.range_text()
                 );
             }
         }

@@ -135,7 +135,7 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
             let symbols: Vec<String> = range
                 .symbols
                 .iter()
-                .map(|s| format!("{} {}..={}", s.name, s.min, s.max))
+                .map(|s| format!("{} {}", s.name, s.range_text()))
                 .collect();
             println!("{:<12} {}", "symbols", symbols.join(", "));
             let dims = |target, i: usize, io: &infc::IoDesc| {

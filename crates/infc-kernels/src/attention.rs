@@ -92,11 +92,24 @@ pub fn attention_scratch_len(s: &AttentionShape) -> Option<usize> {
 /// [`attention_scratch_len`] from the sizes alone: per (batch, head) `k_hᵀ` packed as `d × sk`
 /// and `v_h` as `sk × d` ([`packed_b_len_checked`]), plus `batch · sq · sk` scores. `None` on
 /// overflow.
-///
-/// `k_hᵀ`'s packed length rounds `sk` up to whole panels; it is counted as `d · (sk + B_PANEL −
-/// 1)`, at most `d · (B_PANEL − 1)` floats more, so that the scratch is a polynomial in the
-/// dims: a range plan's per-shape arena sizes it by an expression of the sequence length.
 pub fn attention_scratch_floats(
+    batch: usize,
+    heads: usize,
+    sq: usize,
+    sk: usize,
+    d: usize,
+) -> Option<usize> {
+    let per_head = packed_b_len_checked(d, sk)?.checked_add(packed_b_len_checked(sk, d)?)?;
+    let packs = batch.checked_mul(heads)?.checked_mul(per_head)?;
+    let scores = batch.checked_mul(sq)?.checked_mul(sk)?;
+    packs.checked_add(scores)
+}
+
+/// An upper bound of [`attention_scratch_floats`] that is a polynomial in the dims: `k_hᵀ`'s
+/// packed length rounds `sk` up to whole panels, counted here as `d · (sk + B_PANEL − 1)`. What a
+/// range plan's per-shape arena sizes the scratch buffer by (an expression of the sequence
+/// length); the kernel and the plan's validation use the exact length. `None` on overflow.
+pub fn attention_scratch_floats_bound(
     batch: usize,
     heads: usize,
     sq: usize,
@@ -212,8 +225,7 @@ fn run(
         return Ok(());
     }
     let (pk, pv) = (s.packed_k_len(), s.packed_v_len());
-    let (packs, rest) = scratch[..need].split_at_mut(b * h * (pk + pv));
-    let scores = &mut rest[..b * sq * sk];
+    let (packs, scores) = scratch[..need].split_at_mut(b * h * (pk + pv));
 
     let (heads_total, per_head) = (b * h, pk + pv);
     let rows = rows_per_task(b, sq, s.causal);

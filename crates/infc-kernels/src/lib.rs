@@ -50,7 +50,8 @@ pub mod team;
 pub mod transpose;
 
 pub use attention::{
-    attention, attention_scratch_floats, attention_scratch_len, AttentionMask, AttentionShape,
+    attention, attention_scratch_floats, attention_scratch_floats_bound, attention_scratch_len,
+    AttentionMask, AttentionShape,
 };
 pub use conv::{conv2d, pack_conv_weights, packed_conv_weights_len, Conv2dParams};
 pub use conv_nchwc::{

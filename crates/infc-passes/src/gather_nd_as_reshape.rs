@@ -53,7 +53,10 @@ pub fn gather_nd_as_reshape(g: &mut Graph, cx: &mut PassCx) -> Result<bool, Pass
         };
         let shape = g.add_const(name, t);
         let node = &mut g.nodes[i];
-        node.op = Op::Reshape { allowzero: false };
+        // The shape is exact: a 0 in it is a 0, not "copy the input dim".
+        node.op = Op::Reshape {
+            allowzero: out_dims.contains(&0),
+        };
         node.inputs = vec![data, shape];
         cx.log
             .record("gather-nd-as-reshape", vec![node.name.clone()]);

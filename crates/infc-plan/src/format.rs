@@ -33,7 +33,8 @@
 //! Room for what comes next, reserved now so that it lands as 5.x minors (see ARCHITECTURE.md):
 //! - (landed in 5.2) range plans: a required [`section::SYMBOLS`] holding the plan's symbols with
 //!   their ranges, dim expressions and the fields they patch (`symbols.rs`); STEPS and META hold
-//!   the plan at its max shape;
+//!   the plan at its max shape; (landed in 5.4) a required [`section::ARENA`] beside it makes the
+//!   arena per shape (`shape_arena.rs`), STEPS and META then holding the plan at a nominal shape;
 //! - several programs sharing the constants (prefill and decode): a required
 //!   [`section::PROGRAMS`], META and STEPS being program 0;
 //! - persistent state regions that outlive a run (a KV cache): a required [`section::STATE`]

@@ -23,7 +23,7 @@ pub use format::{
     checksum, decode, decode_borrowed, rewrite_checksum, section, DecodeOptions, Plan, PlanBody,
     FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
 };
-pub use shape_arena::{ArenaBuffer, PlannedArena, Rebase, ShapeArena};
+pub use shape_arena::{check_confined, ArenaBuffer, PlannedArena, Rebase, ShapeArena};
 pub use step::*;
 pub use symbols::{
     numeric_fields, numeric_values, skeleton, DimExpr, Patch, PatchTarget, RangeTable, Symbol,

@@ -65,6 +65,10 @@ wire_struct!(ShapeArena {
     rebases
 });
 
+/// Most bytes all buffers of one shape may add up to (each is at most the arena limit; their sum
+/// bounds the planner's arithmetic).
+const MAX_TOTAL_BYTES: u64 = 1 << 56;
+
 fn bad(msg: impl Into<String>) -> PlanError {
     PlanError::malformed("arena", msg)
 }
@@ -194,6 +198,8 @@ impl ShapeArena {
         items
             .try_reserve_exact(self.buffers.len())
             .map_err(|_| PlanError::Memory(format!("{} buffers", self.buffers.len())))?;
+        // The planner adds sizes up; their sum bounds every offset and total it computes.
+        let mut total: u64 = 0;
         for (k, b) in self.buffers.iter().enumerate() {
             let e = b.size as usize;
             let size = match evaluated.get(e).copied().flatten() {
@@ -215,6 +221,15 @@ impl ShapeArena {
                     v
                 }
             };
+            total = total
+                .checked_add(crate::memory::aligned(size as u64))
+                .filter(|&t| t <= MAX_TOTAL_BYTES)
+                .ok_or_else(|| {
+                    PlanError::Memory(format!(
+                        "the buffers at {} add up to more than {MAX_TOTAL_BYTES} bytes",
+                        table.show(values)
+                    ))
+                })?;
             sizes.push(size as u64);
             items.push(Interval {
                 size: size as u64,
@@ -305,6 +320,63 @@ impl ShapeArena {
         r.finish()?;
         Ok(t)
     }
+}
+
+/// Check that every arena byte range a step of `body` reads or writes lies inside one memory
+/// entry live at that step (in step indices). A plan instantiated from a per-shape arena table has
+/// no slack between buffers, so a step reaching past its buffer (a size expression that is wrong
+/// at this shape) would overwrite a neighbour: this refuses such an instance instead. A sweep
+/// over the steps with the live entries ordered by offset: O((steps + accesses + entries) · log).
+pub fn check_confined(body: &PlanBody, consts_len: u64) -> Result<(), PlanError> {
+    use std::collections::BTreeMap;
+    let entries = &body.memory.entries;
+    let mut by_first: Vec<usize> = (0..entries.len()).collect();
+    by_first.sort_unstable_by_key(|&e| entries[e].first_step);
+    let mut by_last = by_first.clone();
+    by_last.sort_unstable_by_key(|&e| entries[e].last_step);
+    let (mut next_in, mut next_out) = (0, 0);
+    let mut live: BTreeMap<(u64, usize), u64> = BTreeMap::new();
+    for (i, step) in body.steps.iter().enumerate() {
+        let i32 = i as u32;
+        while next_in < by_first.len() && entries[by_first[next_in]].first_step <= i32 {
+            let e = &entries[by_first[next_in]];
+            if e.last_step >= i32 && e.size > 0 {
+                live.insert(
+                    (e.offset, by_first[next_in]),
+                    e.offset.saturating_add(e.size),
+                );
+            }
+            next_in += 1;
+        }
+        for a in crate::validate::step_accesses(i, step, body.memory.arena_bytes, consts_len)? {
+            if a.region != crate::Region::Arena || a.end <= a.start {
+                continue;
+            }
+            // Live buffers do not share bytes, so the one starting last at or before the range is
+            // the only candidate (a few more are tried: buffers of steps lowered to nothing may
+            // look live together in step terms).
+            let inside = live
+                .range(..=(a.start, usize::MAX))
+                .rev()
+                .take(4)
+                .any(|(&(off, _), &end)| off <= a.start && a.end <= end);
+            if !inside {
+                return Err(PlanError::Memory(format!(
+                    "step {i} ('{}') {} bytes {}..{} of the arena lie outside every buffer live there",
+                    body.step_names.get(i).map_or("", String::as_str),
+                    a.role,
+                    a.start,
+                    a.end
+                )));
+            }
+        }
+        while next_out < by_last.len() && entries[by_last[next_out]].last_step <= i32 {
+            let k = by_last[next_out];
+            live.remove(&(entries[k].offset, k));
+            next_out += 1;
+        }
+    }
+    Ok(())
 }
 
 /// `v` with the offsets `rebases` name moved by their buffers' displacement.

@@ -4,9 +4,9 @@
 //! shape-dependent field; a patch table says which numeric field of which step, input or output
 //! each expression replaces.
 //!
-//! The STEPS and META sections of a range plan hold the plan *at its max shape*, a complete plan
-//! validated like any other, so the arena (planned at the max shape) and every offset are checked
-//! at load as usual. A run at another shape instantiates the plan there ([`RangeTable::instantiate`]):
+//! The STEPS and META sections of a range plan hold the plan *at its max shape* (with a per-shape
+//! arena, section ARENA, at the table's nominal shape: see `shape_arena.rs`), a complete plan
+//! validated like any other, so the arena and every offset are checked at load as usual. A run at another shape instantiates the plan there ([`RangeTable::instantiate`]):
 //! evaluate the expressions (checked 128-bit arithmetic, exact division), patch the fields, and
 //! validate the result in full before it runs. Nothing in the table is trusted: counts, ranges,
 //! exponents, patch targets and the agreement of every expression with the field it patches at the

@@ -223,3 +223,30 @@ fn an_instance_a_lying_table_moves_out_of_bounds_is_refused_by_validation() {
     let at = t.instantiate(&decoded.body, &[1000]).unwrap();
     assert!(validate(&at, 0).is_err());
 }
+
+#[test]
+fn a_step_reaching_past_its_buffer_is_not_confined() {
+    let p = plan(UNBOUNDED);
+    check_confined(&p.body, 0).unwrap();
+    // The Fill writes 32 floats from x's start: inside the arena, across x into y.
+    let mut body = p.body.clone();
+    body.steps[0] = Step::Fill(FillStep {
+        dtype: DType::F32,
+        len: 32,
+        value: 0,
+        y: TensorRef::arena(0),
+    });
+    validate(&body, 0).unwrap();
+    let err = check_confined(&body, 0).unwrap_err().to_string();
+    assert!(
+        err.contains("step 0 ('fill')")
+            && err.contains("0..128")
+            && err.contains("outside every buffer live there"),
+        "{err}"
+    );
+    // A buffer that is not live at the step does not hold it either.
+    let mut body = p.body.clone();
+    body.memory.entries[1].first_step = 1;
+    body.memory.entries[1].last_step = 1;
+    assert!(check_confined(&body, 0).is_err());
+}

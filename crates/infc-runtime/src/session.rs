@@ -96,8 +96,9 @@ impl<F: FnOnce(&[TensorView<'_>]) -> R, R> Lend<F, R> {
     }
 }
 
-/// The plan a run executes: the session's own (one-shape plans, or a range plan at its max
-/// shape) or a range plan's instance at the inputs' shape.
+/// The plan a run executes: the session's own (one-shape plans, or a range plan at its nominal
+/// shape: the max shape, or with a per-shape arena the shape it was stored at) or a range plan's
+/// instance at the inputs' shape.
 pub(crate) enum Shaped<'s> {
     Own(&'s PlanBody, &'s [Vec<usize>]),
     At(std::sync::Arc<Instance>),
@@ -138,6 +139,8 @@ pub struct Session {
     output_shapes: Vec<Vec<usize>>,
     /// A range plan's symbols and the shapes instantiated so far (`None`: one shape).
     range: Option<RangeState>,
+    /// The largest arena allocated so far (a range plan's grows with its shapes).
+    largest_arena: std::sync::atomic::AtomicU64,
     /// Set once the GEMM packing buffers of every worker of the pool were reserved (first run).
     pack_buffers_reserved: std::sync::atomic::AtomicBool,
     /// Where runs execute.
@@ -290,7 +293,11 @@ impl Session {
             PlanBytes::Mapped(_) => 0,
             PlanBytes::Owned(b) => b.bytes().len() as u64,
         };
-        copy.saturating_add(self.body.memory.arena_bytes)
+        let arena = self.body.memory.arena_bytes.max(
+            self.largest_arena
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        copy.saturating_add(arena)
     }
 
     /// Check that `bytes` more (named `what`) fit in the session's memory budget beside
@@ -375,6 +382,7 @@ impl Session {
             input_names,
             budget,
             pack_buffers_reserved: std::sync::atomic::AtomicBool::new(false),
+            largest_arena: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -441,9 +449,14 @@ impl Session {
             PlanBytes::Owned(b) => b.bytes().len() as u64,
         };
         range
-            .instance(&key, &self.body, consts, &|arena, at| {
+            .instance(&key, &self.body, consts, &|arena, outputs, at| {
                 self.budget
-                    .check(copy, arena, &format!("the arena at {at}"))
+                    .check(copy, arena, &format!("the arena at {at}"))?;
+                self.budget.check(
+                    copy.saturating_add(arena),
+                    outputs,
+                    &format!("the outputs at {at}"),
+                )
             })
             .map(Shaped::At)
     }
@@ -510,11 +523,22 @@ impl Session {
         inputs: &[(InputKey<'_>, TensorView<'_>)],
         opts: &RunOptions,
     ) -> Result<(Vec<Tensor>, RunStats), RuntimeError> {
-        let mut outs = self.output_tensors(&self.shaped(inputs)?)?;
+        // One shape resolution serves both the outputs' allocation and the run.
+        let start = std::time::Instant::now();
+        let shaped = self.shaped(inputs)?;
+        let mut outs = self.output_tensors(&shaped)?;
         let stats = {
             let mut slots: Vec<&mut [u8]> =
                 outs.iter_mut().map(|t| t.data.as_mut_slice()).collect();
-            self.run_into_opts(inputs, &mut slots, opts)?
+            let (isa, int8) = (self.isa, self.int8_isa);
+            self.run_shaped(
+                start,
+                Ok(shaped),
+                inputs,
+                Sink::Copy(&mut slots),
+                opts,
+                &mut |body, mem, stop| run_steps(body, isa, int8, mem, stop),
+            )?
         };
         Ok((outs, stats))
     }
@@ -567,7 +591,21 @@ impl Session {
         step_loop: StepLoop<'_>,
     ) -> Result<RunStats, RuntimeError> {
         let start = std::time::Instant::now();
-        let result = self.shaped(inputs).and_then(|shaped| {
+        let shaped = self.shaped(inputs);
+        self.run_shaped(start, shaped, inputs, sink, opts, step_loop)
+    }
+
+    /// A run at a resolved shape (or the error resolving it), counted in the session's stats.
+    fn run_shaped(
+        &self,
+        start: std::time::Instant,
+        shaped: Result<Shaped<'_>, RuntimeError>,
+        inputs: &[(InputKey<'_>, TensorView<'_>)],
+        sink: Sink<'_, '_>,
+        opts: &RunOptions,
+        step_loop: StepLoop<'_>,
+    ) -> Result<RunStats, RuntimeError> {
+        let result = shaped.and_then(|shaped| {
             let steps = shaped.body().steps.len();
             let arena_bytes = shaped.body().memory.arena_bytes;
             self.run_checked(&shaped, inputs, sink, &Stop::new(opts, start), step_loop)
@@ -693,9 +731,13 @@ impl Session {
                 drop(old);
                 let bytes = AlignedBuf::try_zeroed(len)?;
                 self.counters.new_arena();
+                self.largest_arena
+                    .fetch_max(len as u64, std::sync::atomic::Ordering::Relaxed);
                 Ok((Arena { bytes, pack }, true))
             }
             None => {
+                self.largest_arena
+                    .fetch_max(len as u64, std::sync::atomic::Ordering::Relaxed);
                 let bytes = AlignedBuf::try_zeroed(len)?;
                 let pack = self.exec.pack_buffers_for_an_arena();
                 self.counters.new_arena();

@@ -122,14 +122,14 @@ impl RangeState {
         self.nominal.iter().zip(key).all(|(n, v)| n == v)
     }
 
-    /// The plan at `key`, instantiated and validated on first use; `fits(arena bytes, shape)`
-    /// checks its arena against the memory budget.
+    /// The plan at `key`, instantiated and validated on first use; `fits(arena bytes, output
+    /// bytes, shape)` checks its arena and outputs against the memory budget.
     pub(crate) fn instance(
         &self,
         key: &Key,
         max_body: &PlanBody,
         consts: &[u8],
-        fits: &dyn Fn(u64, &str) -> Result<(), RuntimeError>,
+        fits: &dyn Fn(u64, u64, &str) -> Result<(), RuntimeError>,
     ) -> Result<Arc<Instance>, RuntimeError> {
         if let Some(i) = self
             .cache
@@ -141,11 +141,22 @@ impl RangeState {
         }
         let values = &key[..self.table.symbols.len()];
         let body = self.table.instantiate(max_body, values)?;
-        fits(body.memory.arena_bytes, &self.table.show(values))?;
+        let outputs = body.outputs.iter().fold(0u64, |t, o| {
+            t.saturating_add(o.byte_len().unwrap_or(u64::MAX))
+        });
+        fits(body.memory.arena_bytes, outputs, &self.table.show(values))?;
         infc_plan::validate(&body, consts.len() as u64).map_err(|e| RuntimeError::Shape {
             at: self.table.show(values),
             msg: e.to_string(),
         })?;
+        if self.table.arena.is_some() {
+            infc_plan::check_confined(&body, consts.len() as u64).map_err(|e| {
+                RuntimeError::Shape {
+                    at: self.table.show(values),
+                    msg: e.to_string(),
+                }
+            })?;
+        }
         for (i, step) in body.steps.iter().enumerate() {
             prepare(step, consts).map_err(|msg| step_error(&body, i, msg))?;
         }

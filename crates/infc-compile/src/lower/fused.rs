@@ -301,7 +301,9 @@ pub(crate) fn attention_scratch_bytes(g: &infc_ir::Graph, node: &infc_ir::Node) 
     match (q.as_slice(), k.as_slice()) {
         // On overflow no scratch is planned, and lowering reports the node as malformed.
         ([b, sq, hd], [_, sk, _]) if num_heads > 0 => {
-            infc_kernels::attention_scratch_floats(*b, num_heads, *sq, *sk, *hd / num_heads)
+            // The polynomial bound: a range plan's per-shape arena sizes this buffer by an
+            // expression of the dims (the step still reads and writes only the exact length).
+            infc_kernels::attention_scratch_floats_bound(*b, num_heads, *sq, *sk, *hd / num_heads)
                 .and_then(|f| (f as u64).checked_mul(4))
                 .unwrap_or(0)
         }

@@ -5,7 +5,7 @@
 
 use super::pack::{pack_a_block, pack_b_block, packed_a_len, packed_b_len};
 use super::tile::{MicroKernel, Tile, TileEpilogue};
-use super::{Bias, Epilogue, MatRef, A_PANEL, B_PANEL, PARALLEL_MIN_FLOPS};
+use super::{Bias, Epilogue, MatRef, A_PANEL, B_PANEL};
 use crate::Isa;
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -87,8 +87,7 @@ pub(crate) fn gemm_unchecked(
     let mk = micro_kernel(isa);
     let cp = CPtr(c.as_mut_ptr());
     let threads = crate::parallelism::threads();
-    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    if threads <= 1 || flops < PARALLEL_MIN_FLOPS {
+    if threads <= 1 || !super::worth_splitting(m, n, k, 4) {
         serial(mk, k, a, b, cp, ldc, epi, 0..m, 0..n);
         return;
     }
@@ -103,6 +102,11 @@ pub(crate) fn gemm_unchecked(
         (n_units, 2 * B_PANEL)
     };
     let parts = threads.min(units);
+    if parts < 2 {
+        // One part (few rows and columns, however deep): no fork to pay for.
+        serial(mk, k, a, b, cp, ldc, epi, 0..m, 0..n);
+        return;
+    }
     let per = units.div_ceil(parts);
     (0..parts).into_par_iter().for_each(|p| {
         let lo = (p * per * unit).min(if split_m { m } else { n });

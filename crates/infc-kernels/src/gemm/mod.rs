@@ -8,7 +8,8 @@
 //! * Blocking: `NC` columns × `KC` depth × `MC` rows, then register tiles of `MR × NR`
 //!   (AVX-512 12×32, AVX2+FMA 6×16, portable 4×16). Edge tiles run the same microkernel with a
 //!   smaller compile-time row count and masked column stores, so no work is wasted on padding rows.
-//! * Parallelism: when `2·m·n·k` exceeds [`PARALLEL_MIN_FLOPS`] and the current rayon pool has more
+//! * Parallelism: when `2·m·n·k` exceeds [`PARALLEL_MIN_FLOPS`] (or B holds
+//!   [`PARALLEL_MIN_B_BYTES`]: a few-row product is bound by reading B) and the current rayon pool has more
 //!   than one thread, the problem is split over M (tall problems) or N (wide ones) into one part per
 //!   thread. Run inside a one-thread pool for single-threaded execution.
 //! * Epilogue ([`Epilogue`]) is applied in the store of the last k-block:
@@ -39,8 +40,21 @@ use crate::Isa;
 pub const B_PANEL: usize = 16;
 /// Height in rows of one packed-A panel.
 pub const A_PANEL: usize = 12;
-/// Problems with fewer FLOPs (`2·m·n·k`) than this run on the calling thread only.
+/// Problems with fewer FLOPs (`2·m·n·k`) than this, and a B smaller than
+/// [`PARALLEL_MIN_B_BYTES`], run on the calling thread only.
 pub const PARALLEL_MIN_FLOPS: usize = 1 << 22;
+/// A B operand of this many bytes or more is split over threads whatever the FLOPs: a product of
+/// few rows (a sequence of one token, a batch of one image's classifier) is bound by reading B
+/// from memory, and two cores read it faster than one (DistilBERT at sequence 1: every weight
+/// matrix is 2.4–9.4 MB against 1.2–4.7 MFLOP).
+pub const PARALLEL_MIN_B_BYTES: usize = 1 << 19;
+
+/// Whether a GEMM of `m × n × k` with `b_elem`-byte B elements is worth splitting over threads.
+pub(crate) fn worth_splitting(m: usize, n: usize, k: usize, b_elem: usize) -> bool {
+    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    let b_bytes = k.saturating_mul(n).saturating_mul(b_elem);
+    flops >= PARALLEL_MIN_FLOPS || b_bytes >= PARALLEL_MIN_B_BYTES
+}
 
 /// A read-only strided matrix view: element `(i, j)` is `data[i*row_stride + j*col_stride]`.
 #[derive(Clone, Copy, Debug)]

@@ -183,10 +183,12 @@ impl Split<'_> {
     }
 }
 
-/// Whether a product of `m × n × k` is worth splitting over threads.
+/// Whether a product of `m × n × k` is worth splitting over threads: enough operations, or a B
+/// (one byte per weight) large enough that reading it bounds a product of few rows.
 pub(crate) fn parallel(m: usize, n: usize, k: usize) -> bool {
     let ops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    crate::parallelism::threads() > 1 && ops >= PARALLEL_MIN_OPS
+    crate::parallelism::threads() > 1
+        && (ops >= PARALLEL_MIN_OPS || k.saturating_mul(n) >= crate::gemm::PARALLEL_MIN_B_BYTES)
 }
 
 /// Runs the product over the whole `m × n` output. Preconditions (checked by callers): A holds

@@ -4,10 +4,11 @@
 //!
 //! - **Sizes**: every arena buffer's size at each grid point (the lowerings report them even
 //!   while adopting the max shape's layout) is fitted like any other field.
-//! - **Offset fields**: the max shape is lowered once more with every buffer `k` moved by
-//!   `(k + 1) · STRIDE` bytes. A numeric field that moves by exactly `(k + 1) · STRIDE` holds an
-//!   offset into buffer `k`; a field that moves by anything else (an offset computed from two
-//!   buffers, say) or a step that changes kind makes the plan keep the max-shape arena.
+//! - **Offset fields**: the max shape is lowered twice more, once with every buffer `k` of `n`
+//!   moved by `(k + 1) · STRIDE` bytes and once by `(n − k) · STRIDE`. A numeric field that moves
+//!   by exactly buffer `k`'s displacement in both holds an offset into buffer `k`; a field that
+//!   moves otherwise (an offset computed from two buffers, or in other units, moves differently in
+//!   the two) or a step that changes kind makes the plan keep the max-shape arena.
 //! - **Check**: the caller lowers its verification shapes at the arena the run time would plan
 //!   there and compares the plans field for field, memory map included.
 
@@ -46,24 +47,36 @@ pub(super) fn fit_buffers(
     Ok(out)
 }
 
-/// `base` with buffer `k` moved by `(k + 1) · STRIDE` (`None`: too many buffers to tell apart).
-pub(super) fn perturbed(base: &Assignment) -> Option<Assignment> {
-    if base.offsets.len() > MAX_BUFFERS {
+/// `base` with buffer `k` moved by `(k + 1) · STRIDE`, or with `reverse` by `(n − k) · STRIDE`
+/// (`None`: too many buffers to tell apart).
+pub(super) fn perturbed(base: &Assignment, reverse: bool) -> Option<Assignment> {
+    let n = base.offsets.len();
+    if n > MAX_BUFFERS {
         return None;
     }
     let mut a = base.clone();
     for (k, o) in a.offsets.iter_mut().enumerate() {
-        *o += ((k as u64) + 1) << 44;
+        *o += (shift_of(k, n, reverse) as u64) << 44;
     }
     Some(a)
 }
 
+/// The multiple of `STRIDE` buffer `k` of `n` moves by.
+fn shift_of(k: usize, n: usize, reverse: bool) -> usize {
+    if reverse {
+        n - k
+    } else {
+        k + 1
+    }
+}
+
 /// The offset fields of `max` and their buffers, from the plan `moved` lowered at the perturbed
-/// layout.
+/// layout (`reverse` as given to [`perturbed`]).
 pub(super) fn rebases(
     max: &PlanBody,
     moved: &PlanBody,
     buffers: usize,
+    reverse: bool,
 ) -> Result<Vec<Rebase>, String> {
     if max.steps.len() != moved.steps.len()
         || max.inputs.len() != moved.inputs.len()
@@ -84,8 +97,9 @@ pub(super) fn rebases(
                 if d == 0 {
                     continue;
                 }
-                let k = d / STRIDE - 1;
-                if d % STRIDE != 0 || k < 0 || k as usize >= buffers {
+                let m = d / STRIDE;
+                let k = if reverse { buffers as i128 - m } else { m - 1 };
+                if d % STRIDE != 0 || m < 1 || k < 0 || k as usize >= buffers {
                     return Err(format!(
                     "field {f} of {target:?} {i} moves by {d} bytes, no one buffer's displacement"
                 ));

@@ -450,7 +450,7 @@ fn far_check(
 ) -> std::result::Result<(), String> {
     let nominal = table.nominal_values();
     let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
-    for scale in [(3, 5), (11, 7)] {
+    for scale in [(3, 5), (16, 3), (128, 1)] {
         let mut values = nominal.clone();
         for &u in far {
             values[u] = nominal[u] * scale.0 + scale.1;
@@ -495,6 +495,8 @@ fn far_check(
         if predicted.memory != l.plan.body.memory {
             return Err(format!("at {at} a buffer's size is not its expression"));
         }
+        infc_plan::check_confined(&predicted, reference.consts.len() as u64)
+            .map_err(|e| format!("at {at}: {e}"))?;
     }
     Ok(())
 }
@@ -517,26 +519,43 @@ fn per_shape_arena(
         Ok(b) => b,
         Err(why) => return Ok(Err(why)),
     };
-    let Some(moved) = arena::perturbed(&reference.layout.assignment) else {
-        return Ok(Err("too many arena buffers".into()));
-    };
+    if let Err(e) = infc_plan::check_confined(max_body, reference.consts.len() as u64) {
+        return Ok(Err(e.to_string()));
+    }
+    // Two perturbations, buffers moved in opposite orders: a field both attribute to the same
+    // buffer holds an offset into it (one that is a difference of two offsets, or an offset in
+    // other units, moves differently in the two).
     let max = sampler.ranges.max_values();
-    let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
-    let l = sampler.lower(
-        &max,
-        true,
-        int8,
-        Some(reference.clone()),
-        Some(Arc::new(moved)),
-        &mut quiet,
-    )?;
-    Ok(
-        arena::rebases(max_body, &l.plan.body, buffers.len()).map(|rebases| ShapeArena {
-            nominal: Vec::new(),
-            buffers,
-            rebases,
-        }),
-    )
+    let mut found = Vec::new();
+    for reverse in [false, true] {
+        let Some(moved) = arena::perturbed(&reference.layout.assignment, reverse) else {
+            return Ok(Err("too many arena buffers".into()));
+        };
+        let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
+        let l = sampler.lower(
+            &max,
+            true,
+            int8,
+            Some(reference.clone()),
+            Some(Arc::new(moved)),
+            &mut quiet,
+        )?;
+        match arena::rebases(max_body, &l.plan.body, buffers.len(), reverse) {
+            Ok(r) => found.push(r),
+            Err(why) => return Ok(Err(why)),
+        }
+    }
+    if found[0] != found[1] {
+        return Ok(Err(
+            "a field moves with the memory layout unlike an offset into one buffer".into(),
+        ));
+    }
+    let rebases = found.swap_remove(0);
+    Ok(Ok(ShapeArena {
+        nominal: Vec::new(),
+        buffers,
+        rebases,
+    }))
 }
 
 /// Lower the verification shapes (each symbol at its smallest size of 2 or more and at its
@@ -595,6 +614,9 @@ fn verify(
             .map_err(|e| Error::Options(format!("range plan at {}: {e}", sampler.show(&values))))?;
         agree(sampler, &values, &predicted, &l.plan.body)?;
         if table.arena.is_some() {
+            infc_plan::check_confined(&predicted, reference.consts.len() as u64).map_err(|e| {
+                Error::Options(format!("range plan at {}: {e}", sampler.show(&values)))
+            })?;
             // Offsets and statistics came from the planned arena; the sizes are lowering's own.
             let (planned, lowered) = (&predicted.memory.entries, &l.plan.body.memory.entries);
             for (k, (p, l)) in planned.iter().zip(lowered).enumerate() {
