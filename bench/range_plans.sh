@@ -13,7 +13,7 @@ for m in distilbert_ts17 gpt2_ts17; do
     tag=$m${q:+_int8}
     /usr/bin/time -f "$tag range %es %MKB" $B compile $M/$m/model.onnx -O3 $q --shape batch=1..8 --shape sequence=1..512 -o "$DIR/$tag.range.plan"
     /usr/bin/time -f "$tag shared %es %MKB" $B compile $M/$m/model.onnx -O3 $q --shape batch=1..8 --shape sequence=1..512 --shared-arena -o "$DIR/$tag.shared.plan"
-    for s in 1x128 1x16 8x128 1x512 8x512; do
+    for s in ${SHAPES:-1x128 1x16 8x128 1x512 8x512}; do
       /usr/bin/time -f "$tag static $s %es %MKB" $B compile $M/$m/model.onnx -O3 $q --shape batch=${s%x*} --shape sequence=${s#*x} -o "$DIR/$tag.$s.plan"
     done
   done

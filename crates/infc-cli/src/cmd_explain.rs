@@ -107,13 +107,54 @@ fn is_plan_file(path: &std::path::Path) -> bool {
 }
 
 /// `infc explain PLAN [--memory]`: the decoded plan's memory map, or its step list.
+/// A range plan instantiated (and validated) at `--shape SYMBOL=N` flags (symbols not named stay
+/// at the stored shape), with the shape as text.
+fn instance_at(
+    t: &infc::plan_format::RangeTable,
+    plan: &infc::plan_format::Plan,
+    flags: &[String],
+) -> Result<(infc::plan_format::PlanBody, String)> {
+    let mut values = t.nominal_values();
+    for f in flags {
+        let (name, v) = f
+            .split_once('=')
+            .with_context(|| format!("--shape '{f}': expected SYMBOL=N"))?;
+        let k = t
+            .symbols
+            .iter()
+            .position(|s| s.name == name)
+            .with_context(|| format!("--shape '{f}': the plan has no symbol '{name}'"))?;
+        let v: u64 = v
+            .parse()
+            .with_context(|| format!("--shape '{f}': '{v}' is not a size"))?;
+        let s = &t.symbols[k];
+        if v < s.min || v > s.max {
+            bail!("--shape '{f}': outside the plan's range {}", s.range_text());
+        }
+        values[k] = v;
+    }
+    let shown = t.show(&values);
+    let body = t
+        .instantiate(&plan.body, &values)
+        .and_then(|b| infc::plan_format::validate(&b, plan.consts.len() as u64).map(|()| b))
+        .with_context(|| format!("the plan at {shown}"))?;
+    Ok((body, shown))
+}
+
 fn explain_plan(args: &ExplainArgs) -> Result<()> {
     let path = &args.model.model;
     let bytes = read_plan_file(path)?;
     let plan = infc::plan_format::decode(&bytes)
         .with_context(|| format!("loading plan {}", path.display()))?;
+    let at = match (&plan.body.range, args.model.shapes.is_empty()) {
+        (_, true) => None,
+        (None, false) => {
+            bail!("--shape: this plan has one shape (compile with a range to vary it)")
+        }
+        (Some(t), false) => Some(instance_at(t, &plan, &args.model.shapes)?),
+    };
     if args.memory {
-        print!("{}", plan.body.memory);
+        print!("{}", at.as_ref().map_or(&plan.body, |(b, _)| b).memory);
         return Ok(());
     }
     let (major, minor) = format_version(&bytes);
@@ -148,6 +189,12 @@ fn explain_plan(args: &ExplainArgs) -> Result<()> {
             for (i, io) in plan.body.outputs.iter().enumerate() {
                 let d = dims(infc::PatchTarget::Output, i, io);
                 println!("output {} {}[{d}]", io.name, io.dtype);
+            }
+            if let Some((b, shown)) = &at {
+                println!(
+                    "{:<12} {} bytes at {shown} (lower bound {})",
+                    "arena", b.memory.arena_bytes, b.memory.lower_bound_bytes
+                );
             }
             match &range.arena {
                 None => println!(

@@ -206,6 +206,13 @@ fn an_unbound_dim_compiles_as_a_run_time_dim() {
             && t.contains("at batch=8"),
         "{t}"
     );
+    // The arena at a shape beyond the stored one, and the memory map there.
+    let t = text(&infc(&["explain", p, "--shape", "batch=100"]));
+    assert!(t.contains("bytes at batch=100 (lower bound"), "{t}");
+    let t = text(&infc(&["explain", p, "--shape", "batch=100", "--memory"]));
+    assert!(t.starts_with("arena_bytes "), "{t}");
+    let t = text(&infc(&["explain", p, "--shape", "pixels=3"]));
+    assert!(t.contains("the plan has no symbol 'pixels'"), "{t}");
     // A dim a constant depends on keeps the default bound, and compile names the constant.
     let (_, log) = compile(tmp.path(), "distilbert_ts17", &[]);
     assert!(
