@@ -86,7 +86,8 @@ pub struct ModelArgs {
     /// Bind an input's shape (NAME=D0xD1x…) or one symbolic dim (NAME=D); a dim given as MIN..MAX
     /// (`batch=1..16`, `input_ids=1..8x1..512`) makes a range plan that runs at every shape
     /// within the bounds. A symbolic dim no flag binds compiles as a run-time dim (`1..`) when no
-    /// constant depends on it, else as the range 1..8. Repeatable.
+    /// constant depends on it, else as the range 1..512 (1..8 if the model does not lower there).
+    /// Repeatable.
     #[arg(long = "shape", value_name = "NAME=DIMS")]
     pub shapes: Vec<String>,
     /// Optimisation level 0..3 (-O0 none; -O1 cleanup; -O2 fusions; -O3 layout and everything).

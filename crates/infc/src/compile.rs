@@ -6,7 +6,7 @@ use crate::int8::Int8Decision;
 use crate::options::CompileOptions;
 use crate::pipeline::{check_and_import, optimise_at, require_bound};
 use crate::provenance::provenance;
-use crate::range::{compile_range, Ranges};
+use crate::range::{compile_range, Ranges, DEFAULT_MAX, TIED_DEFAULT_MAX};
 use infc_ir::Graph;
 use infc_passes::FusionLog;
 use infc_plan::Plan;
@@ -47,7 +47,7 @@ pub fn compile_observed(
     after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<Compiled> {
     let (level, g) = check_and_import(model, opts)?;
-    let ranges = Ranges::parse(&g, &opts.shapes, true)?;
+    let mut ranges = Ranges::parse(&g, &opts.shapes, true)?;
     let mut notes = Vec::new();
     let (mut plan, o) = if ranges.symbols.is_empty() {
         let o = optimise_at(g, level, opts, &ranges.fixed, None, after_pass)?;
@@ -57,7 +57,30 @@ pub fn compile_observed(
         (plan, o)
     } else {
         let what = model.display().to_string();
-        let r = compile_range(&what, &g, level, opts, &ranges, after_pass)?;
+        let mut r = compile_range(&what, &g, level, opts, &ranges, &[], after_pass)?;
+        if !r.tied.is_empty() {
+            // A dim a constant grows with stays bounded: try the wider default bound.
+            let mut wider = ranges.clone();
+            for s in wider
+                .symbols
+                .iter_mut()
+                .filter(|s| r.tied.contains(&s.name))
+            {
+                s.max = TIED_DEFAULT_MAX;
+            }
+            match compile_range(&what, &g, level, opts, &wider, &r.run_time, |_, _, _| {}) {
+                Ok(w) => {
+                    r = w;
+                    ranges = wider;
+                }
+                Err(e) => r.notes.push(format!(
+                    "{} keep{} 1..={DEFAULT_MAX}: at 1..={TIED_DEFAULT_MAX} the compile fails ({})",
+                    r.tied.join(", "),
+                    if r.tied.len() == 1 { "s" } else { "" },
+                    crate::full_message(&e)
+                )),
+            }
+        }
         notes = r.notes;
         (r.plan, r.optimised)
     };

@@ -17,7 +17,7 @@ mod arena;
 pub mod fit;
 mod spec;
 
-pub use spec::{Ranges, SymbolRange, DEFAULT_MAX};
+pub use spec::{Ranges, SymbolRange, DEFAULT_MAX, TIED_DEFAULT_MAX};
 
 use crate::error::{Error, Result};
 use crate::int8::Int8Decision;
@@ -207,15 +207,25 @@ pub(crate) struct RangeCompiled {
     /// What the compile could not do as asked, for the user: why the plan keeps the max shape's
     /// arena for every shape, why an unbound dim keeps its default bound.
     pub notes: Vec<String>,
+    /// Symbols no flag bounds that keep their default bound because a constant grows with them
+    /// (a position table sliced by the sequence length).
+    pub tied: Vec<String>,
+    /// Symbols that became run-time dims.
+    pub run_time: Vec<String>,
 }
 
 /// Compile `g` (imported) for every shape of `ranges`; `after_pass` sees the max shape's passes.
+/// Symbols no flag bounds become run-time dims when far shapes agree with the plan (`far_check`),
+/// or without the check when named in `proven` (a compile of the same model at a smaller default
+/// bound of the other symbols already showed it: the far shapes at a large bound would fold
+/// constants of gigabytes).
 pub(crate) fn compile_range(
     what: &str,
     g: &Graph,
     level: OptLevel,
     opts: &CompileOptions,
     ranges: &Ranges,
+    proven: &[String],
     mut after_pass: impl FnMut(&'static str, &Graph, bool),
 ) -> Result<RangeCompiled> {
     let sampler = Sampler {
@@ -328,6 +338,8 @@ pub(crate) fn compile_range(
     };
     let mut shared_arena = None;
     let mut notes = Vec::new();
+    let mut tied = Vec::new();
+    let mut run_time = Vec::new();
     match shape_arena {
         Ok(a) => {
             table.arena = Some(ShapeArena {
@@ -401,16 +413,25 @@ pub(crate) fn compile_range(
             if !s.defaulted {
                 continue;
             }
+            if proven.contains(&s.name) {
+                far.push(u);
+                continue;
+            }
             match far_check(&sampler, &table, &[u], &max_body, &reference, int8.as_ref()) {
                 Ok(()) => far.push(u),
-                Err(why) => notes.push(format!(
-                    "{} keeps the bound 1..={} (unbounded it fails: {why})",
-                    s.name, s.max
-                )),
+                Err(FarFailure { constant, why }) => {
+                    if constant {
+                        tied.push(s.name.clone());
+                    }
+                    notes.push(format!(
+                        "{} keeps the bound 1..={} (unbounded it fails: {why})",
+                        s.name, s.max
+                    ))
+                }
             }
         }
         if far.len() > 1 {
-            if let Err(why) =
+            if let Err(FarFailure { why, .. }) =
                 far_check(&sampler, &table, &far, &max_body, &reference, int8.as_ref())
             {
                 notes.push(format!(
@@ -421,6 +442,7 @@ pub(crate) fn compile_range(
         }
         for u in far {
             table.symbols[u].max = UNBOUNDED;
+            run_time.push(ranges.symbols[u].name.clone());
         }
     }
 
@@ -433,7 +455,24 @@ pub(crate) fn compile_range(
         plan: Plan { body, consts },
         optimised,
         notes,
+        tied,
+        run_time,
     })
+}
+
+/// Why a far shape fails: `constant` when a constant grows with the dim there.
+struct FarFailure {
+    constant: bool,
+    why: String,
+}
+
+impl From<String> for FarFailure {
+    fn from(why: String) -> FarFailure {
+        FarFailure {
+            constant: false,
+            why,
+        }
+    }
 }
 
 /// Lower the plan with the symbols `far` at far sizes (beyond the nominal shape, which is only
@@ -447,16 +486,16 @@ fn far_check(
     max_body: &infc_plan::PlanBody,
     reference: &Arc<infc_compile::Reference>,
     int8: Option<&Int8Decision>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), FarFailure> {
     let nominal = table.nominal_values();
     let mut quiet = |_: &'static str, _: &Graph, _: bool| {};
-    for scale in [(3, 5), (16, 3), (128, 1)] {
+    for scale in [(3, 5), (16, 3)] {
         let mut values = nominal.clone();
         for &u in far {
             values[u] = nominal[u] * scale.0 + scale.1;
         }
         let Some(arena) = &table.arena else {
-            return Err("no per-shape arena".into());
+            return Err(String::from("no per-shape arena").into());
         };
         let planned = arena::planned(arena, table, &values)?;
         let l = sampler
@@ -478,10 +517,13 @@ fn far_check(
                     .values
                     .get(infc_ir::ValueId::from_index(*root))
                     .map_or("?", |v| v.name.as_str());
-                return Err(format!(
-                    "at {at} constant '{name}' is {len} bytes, {} at the nominal shape",
-                    reference.layout.consts.get(root).map_or(0, |c| c.1)
-                ));
+                return Err(FarFailure {
+                    constant: true,
+                    why: format!(
+                        "at {at} constant '{name}' is {len} bytes, {} at the nominal shape",
+                        reference.layout.consts.get(root).map_or(0, |c| c.1)
+                    ),
+                });
             }
         }
         same_constants(sampler, &values, &l.plan, &reference.consts).map_err(|e| e.to_string())?;
@@ -493,7 +535,7 @@ fn far_check(
             .map_err(|e| format!("at {at}: {e}"))?;
         agree(sampler, &values, &predicted, &l.plan.body).map_err(|e| e.to_string())?;
         if predicted.memory != l.plan.body.memory {
-            return Err(format!("at {at} a buffer's size is not its expression"));
+            return Err(format!("at {at} a buffer's size is not its expression").into());
         }
         infc_plan::check_confined(&predicted, reference.consts.len() as u64)
             .map_err(|e| format!("at {at}: {e}"))?;

@@ -10,6 +10,12 @@ use infc_passes::{parse_shape_binding, unbound_symbols, ShapeBinding};
 /// The bound a symbolic dim left unbound compiles with: `1..=DEFAULT_MAX`.
 pub const DEFAULT_MAX: u64 = 8;
 
+/// The bound a symbolic dim no flag bounds is tried with when a constant grows with it (so it
+/// cannot be a run-time dim): a position table sliced by the sequence length makes `sequence`
+/// `1..=TIED_DEFAULT_MAX` when the model lowers there (its table holds that many positions),
+/// else it keeps [`DEFAULT_MAX`].
+pub const TIED_DEFAULT_MAX: u64 = 512;
+
 /// One symbol of a range plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SymbolRange {
