@@ -62,6 +62,17 @@ fn text_inputs(rng: &mut Lcg, b: usize, s: usize) -> Vec<(String, Tensor)> {
     ]
 }
 
+/// `pixel_values` of `b` seeded 3×32×32 images in [-1, 1).
+fn image_inputs(rng: &mut Lcg, b: usize) -> Vec<(String, Tensor)> {
+    let x: Vec<f32> = (0..b * 3 * 32 * 32)
+        .map(|_| rng.below(2000) as f32 / 1000.0 - 1.0)
+        .collect();
+    vec![(
+        "pixel_values".to_string(),
+        Tensor::from_vec(vec![b, 3, 32, 32], x).unwrap(),
+    )]
+}
+
 fn compile(model: &std::path::Path, shapes: &[&str], int8: bool) -> Session {
     let opts = CompileOptions {
         shapes: shapes.iter().map(|s| s.to_string()).collect(),
@@ -160,14 +171,7 @@ fn resnet_range_plans_match_the_reference_at_every_batch() {
             let session = compile(&model, &["pixel_values=1..3x3x32x32"], int8);
             let mut rng = Lcg(7);
             for b in 1..=3usize {
-                let n = b * 3 * 32 * 32;
-                let x: Vec<f32> = (0..n)
-                    .map(|_| rng.below(2000) as f32 / 1000.0 - 1.0)
-                    .collect();
-                let inputs = vec![(
-                    "pixel_values".to_string(),
-                    Tensor::from_vec(vec![b, 3, 32, 32], x).unwrap(),
-                )];
+                let inputs = image_inputs(&mut rng, b);
                 let got = run_session(&session, &inputs).unwrap();
                 let want = reference(&model, &inputs);
                 check(
@@ -250,14 +254,7 @@ fn unbound_dims_are_run_time_dims_with_the_arena_sized_per_shape() {
         assert_eq!(t.symbols[0].range_text(), "1..", "int8={int8}");
         let mut rng = Lcg(11);
         for b in [1usize, 9, 23, 9] {
-            let n = b * 3 * 32 * 32;
-            let x: Vec<f32> = (0..n)
-                .map(|_| rng.below(2000) as f32 / 1000.0 - 1.0)
-                .collect();
-            let inputs = vec![(
-                "pixel_values".to_string(),
-                Tensor::from_vec(vec![b, 3, 32, 32], x).unwrap(),
-            )];
+            let inputs = image_inputs(&mut rng, b);
             let got = run_session(&session, &inputs).unwrap();
             check(
                 &format!("resnet_ts17 at batch={b} int8={int8}"),

@@ -99,10 +99,7 @@ pub fn attention_scratch_floats(
     sk: usize,
     d: usize,
 ) -> Option<usize> {
-    let per_head = packed_b_len_checked(d, sk)?.checked_add(packed_b_len_checked(sk, d)?)?;
-    let packs = batch.checked_mul(heads)?.checked_mul(per_head)?;
-    let scores = batch.checked_mul(sq)?.checked_mul(sk)?;
-    packs.checked_add(scores)
+    scratch_floats(packed_b_len_checked(d, sk)?, batch, heads, sq, sk, d)
 }
 
 /// An upper bound of [`attention_scratch_floats`] that is a polynomial in the dims: `k_hᵀ`'s
@@ -117,7 +114,19 @@ pub fn attention_scratch_floats_bound(
     d: usize,
 ) -> Option<usize> {
     let k_bound = sk.checked_add(B_PANEL - 1)?.checked_mul(d)?;
-    let per_head = k_bound.checked_add(packed_b_len_checked(sk, d)?)?;
+    scratch_floats(k_bound, batch, heads, sq, sk, d)
+}
+
+/// The scratch with `k_len` floats for each packed `k_hᵀ`.
+fn scratch_floats(
+    k_len: usize,
+    batch: usize,
+    heads: usize,
+    sq: usize,
+    sk: usize,
+    d: usize,
+) -> Option<usize> {
+    let per_head = k_len.checked_add(packed_b_len_checked(sk, d)?)?;
     let packs = batch.checked_mul(heads)?.checked_mul(per_head)?;
     let scores = batch.checked_mul(sq)?.checked_mul(sk)?;
     packs.checked_add(scores)
