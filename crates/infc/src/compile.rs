@@ -33,8 +33,11 @@ pub struct Compiled {
 /// Compile the ONNX model at `model` into a plan.
 ///
 /// A symbolic input dim bound to one size by [`CompileOptions::shapes`] is fixed; one bound to a
-/// range (`batch=1..16`), or not bound at all (then `1..=`[`crate::range::DEFAULT_MAX`]), makes a
-/// range plan: one plan that runs at every shape within the ranges.
+/// range (`batch=1..16`), or not bound at all, makes a range plan: one plan that runs at every
+/// shape within the ranges. A dim not bound at all is a run-time dim (no bound but the memory
+/// budget) when no constant grows with it; else it takes the bound
+/// `1..=`[`crate::range::TIED_DEFAULT_MAX`], or `1..=`[`crate::range::DEFAULT_MAX`] where the
+/// model does not lower at that size ([`Compiled::notes`] says why).
 pub fn compile(model: impl AsRef<Path>, opts: &CompileOptions) -> Result<Plan> {
     compile_observed(model.as_ref(), opts, |_, _, _| {}).map(|c| c.plan)
 }
